@@ -1,0 +1,286 @@
+"""The canonical cohort table, read from a hospital export through a column and label map.
+
+A map file (``params/maps/*.yaml``) says which export column holds each canonical column
+(``columns:``), how free-text values become canonical ones (``labels:``: grades, sex, site,
+symptom), which ECG reads count as normal (``normal_ecg:``), and what to assume for columns the
+export lacks (``constants:``). :func:`read_export` applies it and then the study's rules:
+
+* an ECG acquired after its CCTA is excluded (the paper keeps only ECGs taken before);
+* a vessel without a grade is excluded (a label is never guessed);
+* an exact duplicate row is excluded, a conflicting duplicate is an error;
+* a patient seen at two sites is an error (external validation must be patient-disjoint).
+
+Every exclusion is a line of the :class:`ExclusionReport`; every problem the map cannot resolve
+(an unknown grade text, an unparseable date, an impossible age) raises a
+:class:`~ecglib.errors.DataError` naming the record.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import schema
+from .errors import ConfigError, DataError
+
+#: Canonical columns the label map translates, and where each one's vocabulary lives.
+_LABELLED = ("sex", "site", "symptom")
+_MAP_KEYS = {"columns", "labels", "normal_ecg", "constants", "ccta_date_only", "description"}
+#: Adult ages a CCTA cohort can hold; anything else is a data-entry error, not a patient.
+AGE_RANGE = (18, 110)
+
+
+@dataclass(frozen=True)
+class ExportMap:
+    """How one hospital export maps onto the canonical cohort table."""
+
+    columns: dict[str, str]
+    grade_labels: dict[str, int]
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    normal_patterns: tuple[str, ...] = ()
+    constants: dict[str, object] = field(default_factory=dict)
+    #: The CCTA time is a date only: an ECG on the same day counts as before it, and the
+    #: ECG-CCTA interval in hours is unknown.
+    ccta_date_only: bool = False
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "ExportMap":
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"column map {path} not found")
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        unknown = sorted(set(raw) - _MAP_KEYS)
+        if unknown:
+            raise ConfigError(f"{path.name}: unknown key(s) {unknown}; allowed {sorted(_MAP_KEYS)}")
+        columns = raw.get("columns") or {}
+        allowed = set(schema.REQUIRED_COLUMNS) | set(schema.OPTIONAL_COLUMNS) | set(
+            schema.grade_cols())
+        bad = sorted(set(columns) - allowed)
+        if bad:
+            raise ConfigError(f"{path.name}: columns: {bad} are not canonical columns "
+                              f"(canonical: {sorted(allowed)})")
+        labels = dict(raw.get("labels") or {})
+        grades = labels.pop("grade", None)
+        if not grades:
+            raise ConfigError(f"{path.name}: labels.grade (free text -> 0..4) is required")
+        bad_grades = {k: v for k, v in grades.items() if v not in schema.GRADES}
+        if bad_grades:
+            raise ConfigError(f"{path.name}: labels.grade values must be 0-4, got {bad_grades}")
+        unknown_labels = sorted(set(labels) - set(_LABELLED))
+        if unknown_labels:
+            raise ConfigError(f"{path.name}: labels: {unknown_labels} unknown; "
+                              f"allowed grade, {', '.join(_LABELLED)}")
+        normal = raw.get("normal_ecg") or {}
+        return cls(
+            columns={k: str(v) for k, v in columns.items()},
+            grade_labels={str(k).strip(): int(v) for k, v in grades.items()},
+            labels={k: {str(a).strip(): b for a, b in v.items()} for k, v in labels.items()},
+            normal_patterns=tuple(normal.get("patterns", ())),
+            constants=dict(raw.get("constants") or {}),
+            ccta_date_only=bool(raw.get("ccta_date_only", False)),
+        )
+
+
+@dataclass
+class ExclusionReport:
+    """Rows left out of the cohort, each with its reason, in the order the rules ran."""
+
+    n_start: int = 0
+    steps: list[tuple[str, pd.Index]] = field(default_factory=list)
+
+    def add(self, reason: str, rows: pd.Index) -> None:
+        self.steps.append((reason, pd.Index(rows)))
+
+    @property
+    def excluded(self) -> pd.Index:
+        if not self.steps:
+            return pd.Index([])
+        return self.steps[0][1].append([rows for _, rows in self.steps[1:]])
+
+    def table(self) -> pd.DataFrame:
+        """Counts per step: the exclusion flow the book draws (no record identifiers)."""
+        rows, remaining = [], self.n_start
+        rows.append({"step": "rows in the export", "excluded": 0, "remaining": remaining})
+        for reason, idx in self.steps:
+            remaining -= len(idx)
+            rows.append({"step": reason, "excluded": len(idx), "remaining": remaining})
+        return pd.DataFrame(rows)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Excel export as text (values are parsed by the map, not guessed)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(str(path), "export table not found")
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        return pd.read_excel(path, dtype=str)
+    if path.suffix.lower() in (".csv", ".txt"):
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                           encoding="utf-8-sig")
+    raise DataError(str(path), f"unsupported table format {path.suffix!r} (use .csv or .xlsx)")
+
+
+def read_export(table: str | Path, export_map: ExportMap, *, ecg_root: str | Path | None = None
+                ) -> tuple[pd.DataFrame, ExclusionReport]:
+    """Canonical cohort table and exclusion report from a hospital export.
+
+    ``ecg_root`` anchors relative ECG paths (default: the table's directory). The result has
+    one row per ECG-CCTA pair, the canonical columns of :mod:`ecglib.schema`, ``y_<vessel>``
+    labels from :func:`ecglib.schema.binarise_grades`, and ``ecg_ccta_hours``.
+    """
+    table = Path(table)
+    raw = read_table(table)
+    cohort = apply_map(raw, export_map, source=table.name)
+    root = Path(ecg_root) if ecg_root is not None else table.parent
+    cohort["ecg_path"] = [str(p if Path(p).is_absolute() else root / p) for p in cohort["ecg_path"]]
+    return apply_rules(cohort, export_map)
+
+
+def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") -> pd.DataFrame:
+    """Rename, translate and type the export's columns; raise on anything the map cannot read."""
+    missing = sorted(c for c in export_map.columns.values() if c not in raw.columns)
+    if missing:
+        raise DataError(source, f"column(s) {missing} named in the column map are not in the "
+                                f"export (it has {list(raw.columns)})")
+    out = pd.DataFrame({canon: raw[col].str.strip() if raw[col].dtype == object else raw[col]
+                        for canon, col in export_map.columns.items()}, index=raw.index)
+    for canon, value in export_map.constants.items():
+        if canon in out:
+            raise ConfigError(f"constants.{canon}: the export already maps a column to {canon}")
+        out[canon] = value
+    if "ecg_id" not in out and "ecg_path" in out:
+        out["ecg_id"] = [Path(str(p)).stem for p in out["ecg_path"]]
+    absent = [c for c in schema.REQUIRED_COLUMNS + tuple(schema.grade_cols()) if c not in out]
+    if absent:
+        raise ConfigError(f"the column map gives no {absent}: map an export column or a constant")
+    out["ecg_id"] = out["ecg_id"].astype(str)
+    out["patient_id"] = out["patient_id"].astype(str)
+    record = out["ecg_id"]
+    for col in ("ecg_time", "ccta_time"):
+        out[col] = _parse_times(out[col], record, col)
+    if "ccta_id" not in out:
+        # One CCTA per patient and date: the only key an export without accession numbers has.
+        out["ccta_id"] = out["patient_id"] + "@" + out["ccta_time"].dt.strftime("%Y-%m-%d %H:%M")
+    for vessel in schema.VESSELS:
+        col = schema.grade_col(vessel)
+        out[col] = _translate(out[col], export_map.grade_labels, record, col, allow_missing=True)
+    for col in _LABELLED:
+        if col in out and col in export_map.labels:
+            out[col] = _translate(out[col], export_map.labels[col], record, col,
+                                  allow_missing=col == "symptom")
+    if "age" in out:
+        out["age"] = _parse_age(out["age"], record)
+    if "ecg_diagnosis" in out and export_map.normal_patterns:
+        out["normal_ecg"] = normal_ecg_recode(out["ecg_diagnosis"], export_map.normal_patterns)
+    for col in ("followup_days", "followup_event"):
+        if col in out:
+            out[col] = _parse_number(out[col], record, col)
+    if "site" not in out:
+        out["site"] = "internal"
+    return out
+
+
+def normal_ecg_recode(reads: pd.Series, patterns: tuple[str, ...]) -> pd.Series:
+    """1.0 when the clinical read matches a normal pattern (regex, case-insensitive), 0.0 when
+    it does not, NaN when there is no read."""
+    regex = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    matched = reads.map(lambda r: np.nan if pd.isna(r) or r == "" else float(bool(regex.search(r))))
+    return matched.astype(float)
+
+
+def apply_rules(cohort: pd.DataFrame, export_map: ExportMap) -> tuple[pd.DataFrame, ExclusionReport]:
+    """The study's inclusion rules, in order, each exclusion counted with its reason."""
+    report = ExclusionReport(n_start=len(cohort))
+    _check_sites(cohort)
+    cohort = _drop_duplicates(cohort, report)
+
+    if export_map.ccta_date_only:
+        after = cohort["ecg_time"].dt.normalize() > cohort["ccta_time"].dt.normalize()
+    else:
+        after = cohort["ecg_time"] > cohort["ccta_time"]
+    report.add("ECG acquired after its CCTA", cohort.index[after])
+    cohort = cohort.loc[~after]
+
+    ungraded = cohort[schema.grade_cols()].isna().any(axis=1)
+    report.add("a vessel without a CCTA grade", cohort.index[ungraded])
+    cohort = cohort.loc[~ungraded].copy()
+
+    cohort[schema.grade_cols()] = cohort[schema.grade_cols()].astype(int)
+    cohort[schema.label_cols()] = schema.binarise_grades(cohort)
+    hours = (cohort["ccta_time"] - cohort["ecg_time"]).dt.total_seconds() / 3600.0
+    cohort["ecg_ccta_hours"] = np.nan if export_map.ccta_date_only else hours
+    return cohort.reset_index(drop=True), report
+
+
+def _check_sites(cohort: pd.DataFrame) -> None:
+    n_sites = cohort.groupby("patient_id")["site"].nunique()
+    both = n_sites.index[n_sites > 1]
+    if len(both):
+        raise DataError(f"patient {both[0]}", f"appears at more than one site "
+                        f"({len(both)} such patients); external validation must be "
+                        "patient-disjoint: fix the export or the site map")
+
+
+def _drop_duplicates(cohort: pd.DataFrame, report: ExclusionReport) -> pd.DataFrame:
+    key = ["ecg_id", "ccta_id"]
+    dup_key = cohort.duplicated(key, keep=False)
+    if dup_key.any():
+        identical = cohort.astype(str).duplicated(keep="first")
+        conflicting = cohort.loc[dup_key].astype(str).drop_duplicates().duplicated(key, keep=False)
+        if conflicting.any():
+            ecg = cohort.loc[conflicting[conflicting].index[0], "ecg_id"]
+            raise DataError(f"ECG {ecg}", "listed more than once for the same CCTA with different "
+                                          "values; resolve the conflict in the export")
+        report.add("duplicate row", cohort.index[identical])
+        cohort = cohort.loc[~identical]
+    return cohort
+
+
+def _parse_times(values: pd.Series, record: pd.Series, col: str) -> pd.Series:
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    bad = parsed.isna()
+    if bad.any():
+        i = bad[bad].index[0]
+        raise DataError(f"ECG {record[i]}", f"{col} {values[i]!r} is not a date/time "
+                                            f"({bad.sum()} such rows)")
+    return parsed
+
+
+def _translate(values: pd.Series, vocabulary: dict, record: pd.Series, col: str,
+               allow_missing: bool) -> pd.Series:
+    missing = values.isna() | (values.astype(str).str.strip() == "")
+    if not allow_missing and missing.any():
+        i = missing[missing].index[0]
+        raise DataError(f"ECG {record[i]}", f"{col} is missing ({missing.sum()} such rows)")
+    known = values.astype(str).str.strip().isin(vocabulary)
+    unknown = ~missing & ~known
+    if unknown.any():
+        i = unknown[unknown].index[0]
+        texts = sorted(set(values[unknown].astype(str)))
+        raise DataError(f"ECG {record[i]}", f"{col} {values[i]!r} is not in the label map "
+                        f"(unknown values: {texts[:5]}{' ...' if len(texts) > 5 else ''}; "
+                        f"known: {list(vocabulary)})")
+    return values.astype(str).str.strip().map(vocabulary).where(~missing)
+
+
+def _parse_age(values: pd.Series, record: pd.Series) -> pd.Series:
+    age = _parse_number(values, record, "age")
+    lo, hi = AGE_RANGE
+    bad = age.notna() & ((age < lo) | (age > hi))
+    if bad.any():
+        i = bad[bad].index[0]
+        raise DataError(f"ECG {record[i]}", f"age {values[i]} is outside {lo}-{hi} years")
+    return age
+
+
+def _parse_number(values: pd.Series, record: pd.Series, col: str) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        i = bad[bad].index[0]
+        raise DataError(f"ECG {record[i]}", f"{col} {values[i]!r} is not a number")
+    return numbers.astype(float)

@@ -1,0 +1,184 @@
+"""Run configuration: one params YAML is the single source of truth for a run.
+
+:func:`load_params` reads a params file into frozen dataclasses and rejects unknown, missing
+or ill-typed keys with an error that names them (a typo must not silently fall back to a
+default). Relative paths inside a params file resolve against the project root, never the
+working directory, so a notebook run from ``notebooks/`` and a papermill run from the root
+read the same files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+
+#: The repository holding ``params/``, ``notebooks/`` and ``runs/`` (ecglib is installed editable).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: Environment variable that points every notebook at another params file. The notebook tests
+#: set it to ``params/ci.yaml`` so that ``pytest --nbval-lax`` runs with tiny parameters; the
+#: override is announced wherever it applies.
+PARAMS_ENV = "ECGLIB_PARAMS"
+
+
+@dataclass(frozen=True)
+class DemoParams:
+    """Generate the synthetic demo cohort as a raw export before loading it."""
+
+    size: Literal["small", "paper"] = "small"
+    #: Directory the export is written to; ``{run}`` stands for the run directory.
+    out_dir: str = "{run}/raw"
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the hospital export is and how to read it."""
+
+    #: CSV or Excel export, one row per ECG paired with a CCTA exam.
+    table: str
+    #: YAML file with the ``columns:`` and ``labels:`` maps for this export.
+    map: str
+    #: Relative ECG paths in the table resolve against this directory (default: the table's).
+    ecg_root: str | None = None
+    #: What a record whose ECG file is unreadable or fails a check does: stop the run with a
+    #: list of every such record (``raise``), or leave the cohort with a line in the exclusion
+    #: report (``exclude``). Never replaced by zeros.
+    on_bad_ecg: Literal["raise", "exclude"] = "raise"
+
+
+@dataclass(frozen=True)
+class SignalParams:
+    """How every ECG becomes the model's (12, 5000) input."""
+
+    #: Sampling rate assumed for ``.npy`` files (WFDB headers carry their own).
+    npy_fs: float = 500.0
+    #: Longer recordings: keep the first 10 s (``start``) or the central 10 s (``center``).
+    length_policy: Literal["start", "center"] = "start"
+    #: ``none``: lead-wise z-score only (the paper); ``ecgfounder``: ECGFounder's notch,
+    #: band-pass and median baseline removal before the z-score.
+    filter: Literal["none", "ecgfounder"] = "none"
+
+
+@dataclass(frozen=True)
+class FoldParams:
+    n_folds: int = 5
+    #: Share of the training folds' patients held out for epoch selection.
+    inner_val_fraction: float = 0.15
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """A whole run: cohort, signals, folds (training and evaluation sections join later)."""
+
+    name: str
+    seed: int
+    data: DataParams
+    signals: SignalParams = field(default_factory=SignalParams)
+    folds: FoldParams = field(default_factory=FoldParams)
+    demo: DemoParams | None = None
+    #: Where ``runs/<name>/`` lives; default ``<project>/runs``.
+    runs_dir: str = "runs"
+    #: The file this was read from, and the hash of its parsed content (for the run manifest).
+    source: str = field(default="", compare=False)
+    sha256: str = field(default="", compare=False)
+
+    @property
+    def run_dir(self) -> Path:
+        return resolve_path(self.runs_dir) / self.name
+
+    def path(self, value: str) -> Path:
+        """Resolve a params path: ``{run}`` is the run directory, relative means project root."""
+        return resolve_path(value.replace("{run}", str(self.run_dir)))
+
+
+def resolve_path(value: str | os.PathLike) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def load_params(path: str | os.PathLike, *, honour_env: bool = True) -> RunParams:
+    """Read and validate a params YAML.
+
+    ``path`` is tried as given, then against the project root. When ``honour_env`` and the
+    ``ECGLIB_PARAMS`` environment variable is set, that file is read instead and a line says so.
+    """
+    override = os.environ.get(PARAMS_ENV) if honour_env else None
+    if override and override != str(path):
+        print(f"{PARAMS_ENV} is set: reading {override} instead of {path}")
+        path = override
+    file = Path(path)
+    if not file.exists():
+        file = resolve_path(path)
+    if not file.exists():
+        raise ConfigError(f"params file {path} not found (also looked in {PROJECT_ROOT})")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: expected a mapping of sections at the top level")
+    params = _build(RunParams, raw, where=file.name)
+    digest = hashlib.sha256(yaml.safe_dump(raw, sort_keys=True).encode()).hexdigest()
+    return dataclasses.replace(params, source=str(file), sha256=digest)
+
+
+def params_to_dict(params: Any) -> dict:
+    """The params as plain data (for the run manifest and the book's appendix)."""
+    out = dataclasses.asdict(params)
+    out.pop("source", None)
+    out.pop("sha256", None)
+    return out
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, naming every unknown, missing or ill-typed key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping for {cls.__name__}, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("source", "sha256")}
+    unknown = sorted(set(raw) - set(fields))
+    missing = sorted(
+        name for name, f in fields.items()
+        if name not in raw and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    )
+    problems = []
+    if unknown:
+        problems.append(f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)} "
+                        f"(allowed: {', '.join(fields)})")
+    if missing:
+        problems.append(f"missing key(s) {', '.join(f'{where}.{k}' for k in missing)}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    hints = typing.get_type_hints(cls)
+    values = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in raw.items()}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where} = {value!r}: expected one of {', '.join(map(repr, args))}")
+        return value
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and not (type(value) is hint):
+        raise ConfigError(f"{where} = {value!r}: expected {hint.__name__}")
+    return value

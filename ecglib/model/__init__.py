@@ -1,0 +1,12 @@
+"""The ECGFounder backbone and its pretrained weights.
+
+:class:`Net1D` is ECGFounder's network (Li et al., "An electrocardiogram foundation model built on
+over 10 million recordings with external evaluation across multiple domains", NEJM AI 2025;
+github.com/PKUDigitalHealth/ECGFounder, ``net1d.py``), state-dict compatible with the released
+checkpoint; :func:`load_pretrained` loads such a checkpoint strictly and swaps the 150-class head
+for one logit per vessel; :func:`build_model` does both from a config.
+"""
+from .net1d import Net1D, same_padding
+from .pretrained import LoadReport, build_model, load_pretrained
+
+__all__ = ["Net1D", "LoadReport", "build_model", "load_pretrained", "same_padding"]

@@ -1,0 +1,125 @@
+"""Run the numbered notebooks of a run with papermill, then build the book.
+
+Each notebook in ``notebooks/`` is executed into ``book/executed/`` (the sources are never
+overwritten), in order, with the run's params file injected. A notebook is re-executed only
+when something it depends on changed: its own source, the params file, the ecglib sources, or
+any notebook before it. The run stops at the first failing notebook and shows its error.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import papermill
+from tqdm.auto import tqdm
+
+from .config import PROJECT_ROOT, load_params
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+EXECUTED = PROJECT_ROOT / "book" / "executed"
+_KEY = "ecglib_run_key"
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """One papermill execution: a source notebook, its output, and its extra parameters."""
+
+    source: Path
+    output: Path
+    parameters: dict
+
+
+def plan(params_path: str, notebooks: Path = NOTEBOOKS, executed: Path = EXECUTED
+         ) -> list[NotebookRun]:
+    """The executions of a run, in order: every ``NN_*.ipynb``; a notebook with a ``fold``
+    parameter runs once per fold."""
+    params = load_params(params_path, honour_env=False)
+    runs = []
+    for source in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
+        declared = papermill.inspect_notebook(str(source))
+        if "fold" in declared:
+            for fold in range(params.folds.n_folds):
+                runs.append(NotebookRun(source, executed / f"{source.stem}_{fold}.ipynb",
+                                        {"params": params_path, "fold": fold}))
+        else:
+            runs.append(NotebookRun(source, executed / source.name, {"params": params_path}))
+    return runs
+
+
+def run(params_path: str, *, build: bool = True, force: bool = False) -> None:
+    """Execute the run's notebooks (skipping those up to date) and build the book."""
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    runs = plan(params_path)
+    upstream = _digest(_inputs(params_path))
+    bar = tqdm(runs, desc="notebooks", unit="nb")
+    for item in bar:
+        key = hashlib.sha256((upstream + _digest([item.source])
+                              + json.dumps(item.parameters, sort_keys=True)).encode()).hexdigest()
+        upstream = key  # everything after this notebook depends on it
+        bar.set_postfix_str(item.output.name)
+        if not force and _stored_key(item.output) == key:
+            continue
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(str(item.source), str(item.output),
+                                       parameters=item.parameters, cwd=str(PROJECT_ROOT),
+                                       progress_bar=False, kernel_name="python3")
+        except papermill.PapermillExecutionError as exc:
+            bar.close()
+            raise SystemExit(f"\n{item.source.name} failed (executed copy with the error: "
+                             f"{item.output}):\n{exc.ename}: {exc.evalue}\n"
+                             + "".join(exc.traceback[-3:])) from None
+        _store_key(item.output, key)
+        tqdm.write(f"{item.output.name}: {time.perf_counter() - start:.1f} s")
+    if build:
+        build_book()
+
+
+def build_book() -> Path:
+    """``jupyter-book build`` of the project root into ``_build/html``."""
+    result = subprocess.run([sys.executable, "-m", "jupyter_book", "build", str(PROJECT_ROOT),
+                             "--keep-going"], cwd=PROJECT_ROOT)
+    if result.returncode != 0:
+        raise SystemExit("jupyter-book build failed; see the log above")
+    return PROJECT_ROOT / "_build" / "html" / "index.html"
+
+
+def _inputs(params_path: str) -> list[Path]:
+    """What every notebook depends on: the params file, ecglib's sources and, for a hospital
+    export, the export table (the demo export is made from the params, so it adds nothing)."""
+    params = load_params(params_path, honour_env=False)
+    files = [Path(params.source), *sorted((PROJECT_ROOT / "ecglib").rglob("*.py"))]
+    table = params.path(params.data.table)
+    if params.demo is None and table.exists():
+        files.append(table)
+    return files
+
+
+def _digest(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(PROJECT_ROOT) if file.is_relative_to(PROJECT_ROOT)
+                          else file).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _stored_key(output: Path) -> str | None:
+    if not output.exists():
+        return None
+    try:
+        return nbformat.read(output, as_version=4).metadata.get(_KEY)
+    except Exception:  # an unreadable executed copy is simply out of date
+        return None
+
+
+def _store_key(output: Path, key: str) -> None:
+    nb = nbformat.read(output, as_version=4)
+    nb.metadata[_KEY] = key
+    nbformat.write(nb, output)

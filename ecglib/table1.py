@@ -1,0 +1,84 @@
+"""Table 1: the cohort by site, in the layout of the paper's baseline table.
+
+Counting units follow the data: patients and sex per patient, CCTA grades per CCTA examination
+(a vessel's grade belongs to the exam, not to each ECG paired with it), age, ECG read and the
+ECG-CCTA interval per ECG. No identifiers reach the table.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+
+#: The paper's subgroup cut for the ECG-CCTA interval.
+INTERVAL_CUT_HOURS = 3.0
+
+
+def cohort_table(cohort: pd.DataFrame, by: str = "site") -> pd.DataFrame:
+    """Baseline characteristics, one column per value of ``by`` (internal / external first)."""
+    order = [s for s in ("internal", "external") if s in set(cohort[by])]
+    order += sorted(set(cohort[by]) - set(order))
+    columns = {site: _describe(cohort[cohort[by] == site]) for site in order}
+    table = pd.DataFrame(columns)
+    table.index.name = "characteristic"
+    return table
+
+
+def cohort_numbers(cohort: pd.DataFrame, by: str = "site") -> dict[str, float]:
+    """Plain numbers for the book's text (glued), keyed ``<site>_<what>``."""
+    out: dict[str, float] = {}
+    for site, group in cohort.groupby(by):
+        patients = group.drop_duplicates("patient_id")
+        exams = group.drop_duplicates("ccta_id")
+        out[f"{site}_patients"] = len(patients)
+        out[f"{site}_ccta"] = len(exams)
+        out[f"{site}_ecgs"] = len(group)
+        out[f"{site}_age_mean"] = float(group["age"].mean()) if "age" in group else np.nan
+        out[f"{site}_age_sd"] = float(group["age"].std()) if "age" in group else np.nan
+        if "sex" in group:
+            out[f"{site}_male_pct"] = 100.0 * float((patients["sex"] == "male").mean())
+        for vessel in schema.VESSELS:
+            out[f"{site}_prev_{vessel}"] = 100.0 * float(exams[schema.label_col(vessel)].mean())
+    return out
+
+
+def _describe(group: pd.DataFrame) -> pd.Series:
+    patients = group.drop_duplicates("patient_id")
+    exams = group.drop_duplicates("ccta_id")
+    rows: dict[str, str] = {
+        "Patients": f"{len(patients):,}",
+        "CCTA examinations": f"{len(exams):,}",
+        "ECGs": f"{len(group):,}",
+    }
+    if "age" in group and group["age"].notna().any():
+        age = group["age"].dropna()
+        rows["Age at ECG, mean ± SD (years)"] = f"{age.mean():.1f} ± {age.std():.1f}"
+        rows["Age at ECG, median (range)"] = f"{age.median():.0f} ({age.min():.0f}-{age.max():.0f})"
+    if "sex" in group:
+        rows["Male, n (%)"] = _n_pct(patients["sex"] == "male", patients["sex"].notna())
+    if "normal_ecg" in group and group["normal_ecg"].notna().any():
+        rows["Normal ECG read, n (%)"] = _n_pct(group["normal_ecg"] == 1, group["normal_ecg"].notna())
+    if "ecg_ccta_hours" in group and group["ecg_ccta_hours"].notna().any():
+        hours = group["ecg_ccta_hours"].dropna()
+        q1, q2, q3 = np.percentile(hours, [25, 50, 75])
+        rows["ECG-CCTA interval, median (IQR) (hours)"] = f"{q2:.1f} ({q1:.1f}-{q3:.1f})"
+        rows[f"ECG-CCTA interval ≤ {INTERVAL_CUT_HOURS:g} h, n (%)"] = _n_pct(
+            hours <= INTERVAL_CUT_HOURS, hours.notna())
+    if "symptom" in group:
+        known = group.drop_duplicates("ccta_id")["symptom"]
+        for symptom in schema.SYMPTOMS:
+            rows[f"Symptom at CCTA: {symptom}, n (%)"] = _n_pct(known == symptom, known.notna())
+        rows["Symptom at CCTA: not recorded, n"] = f"{known.isna().sum():,}"
+    for vessel in schema.VESSELS:
+        grades = exams[schema.grade_col(vessel)]
+        rows[f"{vessel} severe or occluded (grade ≥ 3), n (%)"] = _n_pct(
+            grades >= schema.POSITIVE_GRADE, grades.notna())
+        for grade, name in schema.GRADES.items():
+            rows[f"{vessel} grade: {name}, n (%)"] = _n_pct(grades == grade, grades.notna())
+    return pd.Series(rows)
+
+
+def _n_pct(hit: pd.Series, known: pd.Series) -> str:
+    n, total = int(hit.sum()), int(known.sum())
+    return f"{n:,} ({100.0 * n / total:.1f}%)" if total else "-"

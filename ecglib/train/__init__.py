@@ -1,0 +1,1 @@
+"""Training components: uncertainty task weighting, PCGrad gradient surgery, ECG augmentation."""
