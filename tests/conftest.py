@@ -1,0 +1,51 @@
+"""Shared fixtures: the ../shared folder beside the repository, and small exports."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglib.config import PROJECT_ROOT
+
+SHARED = PROJECT_ROOT.parent / "shared"
+DEMO_MAP = PROJECT_ROOT / "params" / "maps" / "demo_export.yaml"
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} not found: the shared fixtures and real ECG records live beside "
+                    "the repository (../shared); these tests need them")
+    return SHARED
+
+
+def export_row(i: int, **overrides) -> dict:
+    """One row of a demo-format export (column names as in params/maps/demo_export.yaml)."""
+    row = {
+        "Patient ID": f"P{i // 2:03d}", "Exam ID": f"X{i // 2:03d}", "CCTA date": "2024-03-05 14:00",
+        "ECG ID": f"E{i:03d}", "ECG acquired": "2024-03-05 09:30:00", "ECG file": f"ecg/E{i:03d}.npy",
+        "Hospital": "Demo University Hospital", "Age": "61", "Sex": "M" if i % 3 else "F",
+        "ECG interpretation": "Sinus rhythm. Normal ECG" if i % 2 else "ST depression",
+        "Chest pain": "typical angina", "RCA": "No significant stenosis", "LM": "No significant stenosis",
+        "LAD": "Severe stenosis (70-99%)" if i % 4 == 0 else "Mild stenosis (25-49%)",
+        "LCX": "Occluded (100%)" if i == 1 else "Moderate stenosis (50-69%)",
+        "Follow-up days": "365", "MACE": "0",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_export(folder: Path, rows: list[dict], *, ecgs: bool = True, seed: int = 0) -> Path:
+    """Write rows as export.csv and, with ``ecgs``, a synthetic (12, 5000) ECG per row."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = folder / "export.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    if ecgs:
+        rng = np.random.default_rng(seed)
+        t = np.arange(5000) / 500.0
+        for row in rows:
+            path = folder / row["ECG file"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            signal = np.sin(2 * np.pi * 1.2 * t)[None, :] * rng.uniform(0.5, 1.5, (12, 1))
+            np.save(path, (signal + 0.01 * rng.standard_normal((12, 5000))).astype(np.float32))
+    return table
