@@ -76,14 +76,59 @@ class FoldParams:
 
 
 @dataclass(frozen=True)
+class ModelParams:
+    """ECGFounder's Net1D (defaults: the released 12-lead model) and where its weights come from."""
+
+    base_filters: int = 64
+    ratio: float = 1.0
+    filter_list: list[int] = (64, 160, 160, 400, 400, 1024, 1024)
+    m_blocks_list: list[int] = (2, 2, 2, 3, 3, 4, 4)
+    kernel_size: int = 16
+    stride: int = 2
+    groups_width: int = 16
+    use_bn: bool = True
+    use_do: bool = True
+    #: Checkpoint of the pretrained ECGFounder (``{"state_dict": ...}`` or a bare state dict);
+    #: ``null`` trains from random initialisation, and the book says so wherever results appear.
+    pretrained: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Fine-tuning, per fold (defaults: the paper's settings)."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 3e-5
+    weight_decay: float = 5e-4
+    #: Linear warm-up over this share of all steps, then cosine decay to ``final_lr_fraction``
+    #: of the peak learning rate.
+    warmup_fraction: float = 0.1
+    final_lr_fraction: float = 0.01
+    #: ``uncertainty``: Kendall et al.'s learned task weights; ``equal``: the plain sum.
+    loss_weighting: Literal["uncertainty", "equal"] = "uncertainty"
+    #: ``pcgrad``: Yu et al.'s PCGrad on the shared trunk; ``pcgrad_authors``: the authors'
+    #: one-sided fixed-order variant; ``pcgrad_features``: the representation-level
+    #: approximation; ``none``: no gradient surgery.
+    gradient_surgery: Literal["pcgrad", "pcgrad_authors", "pcgrad_features", "none"] = "pcgrad"
+    #: Online augmentation: each batch holds the originals and their augmented copies.
+    augment: bool = True
+    #: ``auto``: CUDA when available (bf16 autocast), else the CPU.
+    device: str = "auto"
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
 class RunParams:
-    """A whole run: cohort, signals, folds (training and evaluation sections join later)."""
+    """A whole run: cohort, signals, folds, model and training."""
 
     name: str
     seed: int
     data: DataParams
     signals: SignalParams = field(default_factory=SignalParams)
     folds: FoldParams = field(default_factory=FoldParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    train: TrainParams = field(default_factory=TrainParams)
     demo: DemoParams | None = None
     #: Where ``runs/<name>/`` lives; default ``<project>/runs``.
     runs_dir: str = "runs"
@@ -177,6 +222,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return value
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} = {value!r}: expected a list")
+        return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if hint in (int, str, bool) and not (type(value) is hint):

@@ -23,6 +23,16 @@ from ecglib.train.pcgrad import (
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # tiny convolutions are dominated by thread hand-offs (and suffer badly when other processes
+    # load the machine): one intra-op thread keeps this module fast; restored afterwards
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # ------------------------------------------------------------------------------------------------
 # plain references
 # ------------------------------------------------------------------------------------------------
