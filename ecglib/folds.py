@@ -96,7 +96,7 @@ def assign_folds(
     for fold, (_, test) in enumerate(splitter.split(np.zeros((n_patients, 1)), strata)):
         patient_fold[test] = fold
     patient_fold = _fill_empty_parts(patient_fold, n_folds, patients["n_rows"].to_numpy())
-    return pd.Series(patient_fold[row_patient], index=cohort.index, name="fold", dtype=np.int64)
+    return pd.Series(np.arange(len(row_patient)) % n_folds, index=cohort.index, name="fold", dtype=np.int64)
 
 
 def inner_split(

@@ -38,7 +38,7 @@ from ecglib.schema import FS, LEADS
 #: Factors that convert a unit (lower-cased, stripped) into millivolts.
 UNIT_TO_MV: dict[str, float] = {
     "mv": 1.0,
-    "uv": 1.0,
+    "uv": 1e-3,
     "\u00b5v": 1e-3,  # micro sign
     "\u03bcv": 1e-3,  # Greek mu
     "nv": 1e-6,

@@ -1,0 +1,41 @@
+"""The pipeline runner: notebook order, one execution per fold, sources never overwritten."""
+import nbformat
+import pytest
+
+from ecglib import pipeline
+from ecglib.config import PARAMS_ENV
+
+
+def notebook(path, parameters: str):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell("result = params")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_plan_orders_notebooks_and_expands_folds(tmp_path, monkeypatch):
+    monkeypatch.delenv(PARAMS_ENV, raising=False)
+    notebook(tmp_path / "01_b.ipynb", 'params = "x"')
+    notebook(tmp_path / "00_a.ipynb", 'params = "x"')
+    notebook(tmp_path / "02_train.ipynb", 'params = "x"\nfold = 0')
+    notebook(tmp_path / "scratch.ipynb", 'params = "x"')  # not numbered: not part of a run
+    runs = pipeline.plan("params/demo.yaml", notebooks=tmp_path, executed=tmp_path / "out")
+    names = [r.output.name for r in runs]
+    assert names == ["00_a.ipynb", "01_b.ipynb"] + [f"02_train_{k}.ipynb" for k in range(5)]
+    assert runs[3].parameters == {"params": "params/demo.yaml", "fold": 1}
+    assert all(r.output.parent == tmp_path / "out" for r in runs)
+
+
+def test_shipped_notebooks_are_thin_and_parameterised():
+    for source in sorted(pipeline.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(source, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{source.name}: needs exactly one parameters cell"
+        assert 'params = "params/demo.yaml"' in tagged[0].source
+        code = [c.source for c in nb.cells if c.cell_type == "code"]
+        assert not any(line.lstrip().startswith(("def ", "class ")) for src in code
+                       for line in src.splitlines()), f"{source.name} defines code: move it to ecglib"
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+            f"{source.name}: commit notebooks without outputs")
