@@ -96,7 +96,7 @@ def assign_folds(
     for fold, (_, test) in enumerate(splitter.split(np.zeros((n_patients, 1)), strata)):
         patient_fold[test] = fold
     patient_fold = _fill_empty_parts(patient_fold, n_folds, patients["n_rows"].to_numpy())
-    return pd.Series(np.arange(len(row_patient)) % n_folds, index=cohort.index, name="fold", dtype=np.int64)
+    return pd.Series(patient_fold[row_patient], index=cohort.index, name="fold", dtype=np.int64)
 
 
 def inner_split(
@@ -206,7 +206,7 @@ def patient_strata(patients: pd.DataFrame) -> np.ndarray:
     each t in :data:`ROW_COUNT_THRESHOLDS`, ``n_rows >= t``.
     """
     cols = [patients[f"pos_{v}"].to_numpy() >= t for v in VESSELS for t in POSITIVE_COUNT_THRESHOLDS]
-    cols += [patients["n_rows"].to_numpy() >= t for t in ROW_COUNT_THRESHOLDS]
+    cols = [patients[f"pos_{v}"].to_numpy() >= 1 for v in VESSELS]
     return np.column_stack(cols).astype(np.int8)
 
 

@@ -96,10 +96,10 @@ _ST_T = "ST segment and T wave (J point to end of T)"
 PLANTED_TERRITORIES: dict[str, Territory] = {
     "RCA": Territory("inferior", ("II", "III", "aVF"), "ST depression, T flattening", _ST_T,
                      (0.0, -1.0, 0.0), ("aVR", "aVL")),
-    "LM": Territory("diffuse", ("aVR",), "ST elevation in aVR, diffuse ST depression "
-                    "(I, II, aVL, aVF, V4-V6)", _ST_T,
+    "LM": Territory("diffuse", ("aVR", "I", "II", "V4", "V5", "V6"),
+                    "ST elevation in aVR with diffuse ST depression", _ST_T,
                     tuple(np.round(np.array((-0.80, -0.50, -0.33)) / np.linalg.norm((-0.80, -0.50, -0.33)), 6)),
-                    ("I", "II", "aVL", "aVF", "V4", "V5", "V6")),
+                    ("V1",)),
     "LAD": Territory("anterior", ("V1", "V2", "V3", "V4"), "ST depression, T flattening", _ST_T,
                      (0.0, 0.0, -1.0), ()),
     "LCX": Territory("lateral", ("I", "aVL", "V5", "V6"), "ST depression, T flattening", _ST_T,
@@ -418,8 +418,10 @@ def _planted_offsets(grades: np.ndarray, expressivity: np.ndarray, rng: np.rando
 # Simulation
 # ----------------------------------------------------------------------------------------------
 
-_WINDOW_BEFORE = 0.34   # s before the R peak covered by a beat (P onset at the longest PR)
-_WINDOW_AFTER = 0.66    # s after the R peak (end of T at the longest QT)
+# A beat's waves reach at most this far before / after its R peak (P onset at the longest PR, end
+# of the ST-T box at the longest QT); beats farther outside the record are not evaluated.
+_WINDOW_BEFORE = 0.34
+_WINDOW_AFTER = 0.80
 _MAX_BEATS = 28         # RR draws per record: covers 10.7 s at 110/min with jitter
 _WANDER_BINS = 7        # baseline wander below 0.7 Hz (breathing, electrode drift)
 
@@ -445,60 +447,80 @@ def _beat_times(params: EcgParams, rngs: list[np.random.Generator]) -> tuple[np.
     return times, amp
 
 
-def _beat_shapes(params: EcgParams, rr: np.ndarray, frac: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """Each wave's time course around each R peak, shape (n, beats, samples, waves + 1).
+def _wave_timing(params: EcgParams, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and width (s, relative to the R peak) of each wave of each beat, shapes (n, beats, waves).
 
-    The last column is the ST-T box (J point to end of T) that carries the ST level. ``frac`` is the
-    sub-sample position of each R peak, so beats are placed with sub-sample accuracy.
+    The QRS waves scale with the QRS duration (onset at -d/2, J point at +d/2); P sits PR before the
+    QRS onset; the end of T follows the preceding RR interval through Bazett's QT = QTc * sqrt(RR).
     """
     d = params.qrs[:, None]
-    qt = params.qtc[:, None] * np.sqrt(rr)                      # Bazett: QT = QTc * sqrt(RR)
+    qt = params.qtc[:, None] * np.sqrt(rr)
     p_onset = -0.5 * d - params.pr[:, None]
     sp, st = params.p_sigma[:, None], params.t_sigma[:, None]
-    t_end = -0.5 * d + qt
-    t_peak = t_end - 2.3 * st
+    t_peak = -0.5 * d + qt - 2.3 * st
     centres = np.stack(np.broadcast_arrays(
         p_onset + 2.6 * sp, p_onset + 2.6 * sp + 0.022,           # P1, P2
         -0.26 * d, 0.0 * d, 0.26 * d,                              # Q, R, S
         t_peak - 1.4 * st, t_peak,                                  # T shoulder, T
-    ), axis=-1)                                                     # (n, beats, waves)
+    ), axis=-1)
     widths = np.stack(np.broadcast_arrays(sp, sp, 0.085 * d, 0.10 * d, 0.09 * d, 1.3 * st, st), axis=-1)
-    t = tau[None, None, :, None] - frac[..., None, None] / FS        # (n, beats, samples, 1)
-    z = (t - centres[:, :, None, :]) / widths[:, :, None, :]
-    bumps = np.exp(-0.5 * z * z)
-    # ST-T box: sharp rise at the J point, fading through the T wave (ischaemia flattens the T).
-    j_point = 0.5 * d
-    rise = 1.0 / (1.0 + np.exp(-(t[..., 0] - j_point[..., None]) / 0.004))
-    fall = 1.0 / (1.0 + np.exp((t[..., 0] - (t_peak + 0.5 * st)[..., None]) / (0.6 * st[..., None])))
-    return np.concatenate([bumps, (rise * fall)[..., None]], axis=-1)
+    return centres, widths
+
+
+def _scatter(series: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    """Add ``values`` at sample ``index`` (n, ...) of ``series`` (n, T); indices outside are dropped.
+
+    Out-of-range samples are piled onto the first and last sample, which the caller pads and discards.
+    """
+    n, length = series.shape
+    flat = np.clip(index, 0, length - 1) + (np.arange(n) * length).reshape((n,) + (1,) * (index.ndim - 1))
+    series += np.bincount(flat.ravel(), values.ravel(), minlength=n * length).reshape(n, length)
+
+
+def _wave_series(params: EcgParams, times: np.ndarray, amp: np.ndarray) -> np.ndarray:
+    """Time course of each wave summed over beats, shape (n, waves + 1, N_SAMPLES).
+
+    Each Gaussian bump is evaluated only within 4.5 SD of its centre (the rest is below 1e-4 of its
+    height), on a grid placed with sub-sample accuracy; the last row is the ST-T box, which rises at
+    the J point and fades through the T wave (so an ischaemic offset also flattens the T).
+    """
+    n = len(params)
+    rr = np.diff(times, axis=1, prepend=times[:, :1] - 60.0 / params.heart_rate[:, None])
+    centres, widths = _wave_timing(params, rr)
+    series = np.zeros((n, len(WAVES) + 1, N_SAMPLES + 2))       # one pad sample each side
+    for w in range(len(WAVES)):
+        half = int(np.ceil(4.5 * widths[..., w].max() * FS))
+        position = (times + centres[..., w]) * FS                # (n, beats), in samples
+        grid = np.floor(position).astype(np.int64)[..., None] + np.arange(-half, half + 1)
+        z = (grid - position[..., None]) / (widths[..., w, None] * FS)
+        _scatter(series[:, w], grid + 1, amp[..., None] * np.exp(-0.5 * z * z))
+    j_point = 0.5 * params.qrs[:, None]
+    fall_at = centres[..., -1] + 0.5 * widths[..., -1]
+    fall_scale = 0.6 * widths[..., -1]
+    rise_scale = 0.004
+    span = int(np.ceil(((fall_at + 8 * fall_scale) - j_point).max() * FS)) + 2 * round(0.025 * FS)
+    position = (times + j_point) * FS
+    grid = np.floor(position).astype(np.int64)[..., None] + np.arange(-round(0.025 * FS), span)
+    t = (grid - times[..., None] * FS) / FS                       # s relative to the R peak
+    rise = 1.0 / (1.0 + np.exp(-(t - j_point[..., None]) / rise_scale))
+    fall = 1.0 / (1.0 + np.exp((t - fall_at[..., None]) / fall_scale[..., None]))
+    _scatter(series[:, -1], grid + 1, amp[..., None] * rise * fall)
+    return series[:, :, 1:-1]
 
 
 def _heart_potentials(params: EcgParams, rngs: list[np.random.Generator]) -> np.ndarray:
-    """Noise-free electrode potentials (n, 9, N_SAMPLES) of the beating heart."""
-    n = len(params)
+    """Noise-free electrode potentials (n, 9, N_SAMPLES) of the beating heart.
+
+    The model is linear in the wave vectors, so each wave's scalar time course is built once and
+    projected onto the electrodes by one batched matrix product.
+    """
     times, amp = _beat_times(params, rngs)
-    before, after = round(_WINDOW_BEFORE * FS), round(_WINDOW_AFTER * FS)
-    tau = np.arange(-before, after) / FS
-    position = times * FS
-    r_index = np.floor(position).astype(np.int64)
-    frac = position - r_index
-    rr = np.diff(times, axis=1, prepend=times[:, :1] - 60.0 / params.heart_rate[:, None])
-    shapes = _beat_shapes(params, rr, frac, tau)                    # (n, B, L, W+1)
+    visible = ((times > -_WINDOW_AFTER) & (times < N_SAMPLES / FS + _WINDOW_BEFORE)).any(axis=0)
+    times, amp = times[:, visible], amp[:, visible]
+    series = _wave_series(params, times, amp)
     vectors = np.concatenate([params.waves, params.st_vector[:, None]], axis=1)   # (n, W+1, 3)
-    per_electrode = vectors @ electrode_vectors().T                # (n, W+1, 9)
-    n_beats, length = shapes.shape[1], shapes.shape[2]
-    local = shapes.reshape(n, n_beats * length, -1) @ per_electrode
-    local = local.reshape(n, n_beats, length, -1) * amp[:, :, None, None]
-    # Scatter the beats onto a padded time axis; within one beat index every record gets exactly one
-    # window, so the fancy-indexed += has no duplicate targets.
-    pad = before + after
-    out = np.zeros((n, N_SAMPLES + 2 * pad, len(ELECTRODES)))
-    start = np.clip(r_index - before + pad, 0, N_SAMPLES + pad)   # beats far outside land in the pad
-    rows = np.arange(n)[:, None]
-    offsets = np.arange(length)[None, :]
-    for b in range(n_beats):
-        out[rows, start[:, b, None] + offsets] += local[:, b]
-    return out[:, pad:pad + N_SAMPLES].transpose(0, 2, 1)
+    per_electrode = electrode_vectors() @ vectors.transpose(0, 2, 1)               # (n, 9, W+1)
+    return per_electrode @ series
 
 
 def _electrode_noise(params: EcgParams, rngs: list[np.random.Generator]) -> np.ndarray:
@@ -540,7 +562,7 @@ def simulate_chunk(params: EcgParams, *, noise: bool = True) -> np.ndarray:
     potentials = _heart_potentials(params, rngs)
     if noise:
         potentials += _electrode_noise(params, rngs)
-    leads = np.einsum("le,net->nlt", lead_matrix(), potentials) * params.gain[:, None, None]
+    leads = (lead_matrix() @ potentials) * params.gain[:, None, None]
     return leads.astype(np.float32)
 
 

@@ -72,7 +72,7 @@ def ecg_resample(signal: np.ndarray, fs_in: float, fs_out: float = FS) -> np.nda
     up, down = approx.numerator, approx.denominator
     if up == down:
         return x.copy()
-    return x[..., ::down].repeat(up, axis=-1)
+    return ss.resample_poly(x, up, down, axis=-1, padtype="line")
 
 
 def ecg_fix_length(
@@ -134,7 +134,7 @@ def ecg_zscore(signal: np.ndarray, *, record_id: str = "<unnamed>", min_std: flo
     less than about 1e-5 relative, so the two agree in practice.
     """
     x = np.asarray(signal, dtype=np.float64)
-    mean = x.mean(axis=-1, keepdims=True)
+    mean = x.mean()
     std = x.std(axis=-1, keepdims=True)
     low = ~(std >= min_std)  # also catches NaN
     if low.any():
