@@ -22,10 +22,12 @@ mapped back to the rows (ECGs):
 
    Iterative stratification (Sechidis et al. 2011) serves the rarest column first, so the rare
    vessel (LM, about 2%) is still spread first and evenly; the count columns are common and only
-   steer the remaining ties. On a realistic 2,000-patient cohort (tests/test_folds.py) this keeps
+   steer the remaining ties. On simulated 2,000-patient cohorts like the one in
+   tests/test_folds.py (1-8 ECGs per patient, some patients with disagreeing CCTAs) this keeps
    the ECG-level prevalence of every vessel within about 0.01 of the overall value in every fold
-   (plain patient-level stratification: up to about 0.04), the patient-level prevalence within
-   about 0.002, and the ECG counts per fold within about 2% of each other (plain: about 8%).
+   (stratifying on the patient labels alone: up to about 0.04), the patient-level prevalence
+   within about 0.002, and the ECG counts per fold within about 2% of each other (labels alone:
+   about 8%).
 3. Split the patients with ``MultilabelStratifiedKFold(shuffle=True, random_state=seed)`` and map
    the patient's fold to each of their rows.
 
@@ -206,7 +208,7 @@ def patient_strata(patients: pd.DataFrame) -> np.ndarray:
     each t in :data:`ROW_COUNT_THRESHOLDS`, ``n_rows >= t``.
     """
     cols = [patients[f"pos_{v}"].to_numpy() >= t for v in VESSELS for t in POSITIVE_COUNT_THRESHOLDS]
-    cols = [patients[f"pos_{v}"].to_numpy() >= 1 for v in VESSELS]
+    cols += [patients["n_rows"].to_numpy() >= t for t in ROW_COUNT_THRESHOLDS]
     return np.column_stack(cols).astype(np.int8)
 
 
@@ -294,7 +296,9 @@ def _check_folds(cohort: pd.DataFrame, folds, group_col: str) -> np.ndarray:
     else:
         values = np.asarray(folds)
         if values.shape != (len(cohort),):
-            raise ValueError(f"folds must have one entry per cohort row ({len(cohort)}), got shape {values.shape}")
+            raise ValueError(
+                f"folds must have one entry per cohort row ({len(cohort)}), got shape {values.shape}"
+            )
     if pd.isna(values).any():
         raise ValueError(f"{int(pd.isna(values).sum())} row(s) have no fold")
     values = values.astype(float)
