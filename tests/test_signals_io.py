@@ -172,12 +172,13 @@ def test_wfdb_unknown_units_are_refused(tmp_path):
         ecg_read(base)
 
 
-def test_wfdb_fs_conflict_is_refused(tmp_path):
+def test_wfdb_rate_comes_from_the_header_not_the_npy_setting(tmp_path):
+    # ecg_preprocess(path, fs=params.signals.npy_fs) is called on mixed folders: fs is for .npy only
     base = _write_wfdb(tmp_path, "fs", {lead: np.sin(np.arange(300) / 7) for lead in LEADS}, fs=1000)
     assert ecg_read(base).fs == 1000.0
-    assert ecg_read(base, fs=1000).fs == 1000.0
-    with pytest.raises(SignalError, match="header says 1000 Hz but fs=500"):
-        ecg_read(base, fs=500)
+    assert ecg_read(base, fs=500).fs == 1000.0
+    np.save(tmp_path / "fs.npy", np.ones((12, 300)))
+    assert ecg_read(tmp_path / "fs.npy", fs=250).fs == 250.0
 
 
 def test_wfdb_corrupt_header_and_missing_or_truncated_dat(tmp_path):

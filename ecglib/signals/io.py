@@ -17,7 +17,8 @@ WFDB
     (uV / V / nV; a header without units means mV, as the WFDB format specifies). Channel
     names are matched case-insensitively to the 12 standard leads and reordered; other channels
     (the Frank leads vx, vy, vz of the original PTB records, respiration, ...) are dropped.
-    The sampling rate is the header's; a caller's ``fs`` that disagrees with it is an error.
+    The sampling rate is always the header's (the file's own statement); a caller's ``fs`` is
+    for ``.npy`` files only, so one setting (``params.signals.npy_fs``) serves mixed folders.
 
 Every failure (missing file, unreadable, corrupt or truncated file, non-numeric data, wrong shape,
 missing or duplicated leads, unknown units) raises :class:`~ecglib.errors.SignalError` naming the
@@ -67,11 +68,15 @@ class Ecg:
             raise SignalError(
                 self.record, f"signal shape {sig.shape} does not match {len(self.leads)} leads"
             )
-        if not (np.isfinite(self.fs) and self.fs > 0):
+        try:
+            fs = float(self.fs)
+        except (TypeError, ValueError):
+            fs = float("nan")
+        if not (np.isfinite(fs) and fs > 0):
             raise SignalError(self.record, f"sampling rate must be a positive number, got {self.fs!r}")
         sig.flags.writeable = False
         object.__setattr__(self, "signal", sig)
-        object.__setattr__(self, "fs", float(self.fs))
+        object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "leads", tuple(self.leads))
 
     @property
@@ -99,8 +104,8 @@ def ecg_read(
     record_id
         Name used in error messages (e.g. the cohort's ``ecg_id``); defaults to the path.
     fs
-        Sampling rate in Hz. For ``.npy`` it is the rate (default :data:`~ecglib.schema.FS`);
-        for WFDB the header's rate is used and ``fs``, if given, must agree with it.
+        Sampling rate in Hz of a ``.npy`` file (default :data:`~ecglib.schema.FS`). Not used for
+        WFDB records, whose header states their rate.
     units
         Units of a ``.npy`` file's numbers (``"mV"``, ``"uV"``, ``"V"``); ignored for WFDB,
         whose header states its units.
@@ -131,7 +136,7 @@ def ecg_read(
     header = base.with_name(base.name + ".hea")
     if not header.is_file():
         raise SignalError(rid, f"file not found: WFDB header {header}")
-    return _read_wfdb(base, rid, fs=fs)
+    return _read_wfdb(base, rid)
 
 
 def _read_npy(p: Path, rid: str, *, fs: float, units: str) -> Ecg:
@@ -171,7 +176,7 @@ def _unit_factor(units: str | None) -> float | None:
     return UNIT_TO_MV.get(str(units).strip().lower())
 
 
-def _read_wfdb(base: Path, rid: str, *, fs: float | None) -> Ecg:
+def _read_wfdb(base: Path, rid: str) -> Ecg:
     import wfdb  # imported here so that .npy-only users do not pay for it
 
     try:
@@ -187,8 +192,8 @@ def _read_wfdb(base: Path, rid: str, *, fs: float | None) -> Ecg:
         raise SignalError(rid, f"truncated: {sig.shape[0]} samples read, header says {rec.sig_len}")
     if sig.shape[0] == 0:
         raise SignalError(rid, "empty signal (0 samples)")
-    if fs is not None and not np.isclose(float(fs), float(rec.fs)):
-        raise SignalError(rid, f"header says {rec.fs:g} Hz but fs={fs:g} was given")
+    if not (rec.fs and np.isfinite(rec.fs) and rec.fs > 0):
+        raise SignalError(rid, f"WFDB header {base}.hea has no valid sampling rate ({rec.fs!r})")
 
     index = _lead_index(list(rec.sig_name or []), rid)
     units = list(rec.units or [None] * rec.n_sig)

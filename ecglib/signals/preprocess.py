@@ -134,7 +134,7 @@ def ecg_zscore(signal: np.ndarray, *, record_id: str = "<unnamed>", min_std: flo
     less than about 1e-5 relative, so the two agree in practice.
     """
     x = np.asarray(signal, dtype=np.float64)
-    mean = x.mean()
+    mean = x.mean(axis=-1, keepdims=True)
     std = x.std(axis=-1, keepdims=True)
     low = ~(std >= min_std)  # also catches NaN
     if low.any():
@@ -185,8 +185,9 @@ def ecg_preprocess(
 ) -> np.ndarray:
     """The model input for one ECG: float32 of shape (12, ``n_samples``), lead-wise z-scored.
 
-    ``source`` is a path for :func:`ecg_read` (``fs`` and ``record_id`` are passed on) or an
-    :class:`Ecg` already read. Steps: :func:`ecg_check` on the raw recording (any problem raises,
+    ``source`` is a path for :func:`ecg_read` (``fs``, the rate of ``.npy`` files, and
+    ``record_id`` are passed on; WFDB records use their header's rate) or an :class:`Ecg` already
+    read. Steps: :func:`ecg_check` on the raw recording (any problem raises,
     naming the record) -> :func:`ecg_resample` to :data:`~ecglib.schema.FS` -> :func:`ecg_fix_length`
     (``length_policy``; too short raises) -> :func:`ecg_founder_filter` if ``filter="ecgfounder"``
     -> :func:`ecg_zscore`. The filter runs after cropping so that a recording is filtered over
