@@ -417,3 +417,19 @@ def test_all_pairs_of_kinds_cover_conflicts():
         g = gradient_set(kind, n, 0)
         gram = g @ g.T
         assert (gram < 0).any()
+
+
+def test_expanded_and_constant_task_gradients():
+    # d(b.sum())/db is an expanded (stride-0) tensor: it must be stored as a writable .grad;
+    # a task whose loss is a constant contributes a zero gradient
+    w = torch.randn(5, requires_grad=True)
+    b = torch.zeros(3, requires_grad=True)
+    losses = [(w * torch.arange(5.0)).sum() + b.sum(), -(w**2).sum(), torch.tensor(0.7)]
+    info = pcgrad_backward(losses, [w], other_params=[b],
+                           generator=torch.Generator().manual_seed(0))
+    assert torch.equal(b.grad, torch.ones(3)) and b.grad.stride() == (1,)
+    b.grad.mul_(2.0)  # writable
+    assert info.gram[2].abs().sum() == 0
+    g = torch.stack([torch.arange(5.0), -2 * w.detach(), torch.zeros(5)]).double()
+    want = reference_yu(g, info.orders)
+    assert torch.allclose(w.grad.double(), want, atol=1e-6)

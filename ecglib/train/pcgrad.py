@@ -13,7 +13,9 @@ and the update is the **sum** ``sum_i g_i^PC``.
 ``train.py``, ``pcgrad_step``): tasks are visited in their fixed order 0..T-1, task ``i`` is
 projected only against the tasks ``j > i`` (still unprojected when it is visited, so again the
 originals), with ``||g_j||^2 + 1e-12`` in the denominator, and the projected gradients are
-**averaged**. The last task is therefore never projected.
+**averaged**. The last task is therefore never projected. (Their code also ran its head through
+the surgery, which changes nothing but ``||g_j||^2`` since head rows are disjoint across tasks, and
+so averaged the head's gradients too; here, in both variants, the head is left out of the surgery.)
 
 How it is computed here (exact, not approximated): every projected gradient stays a linear
 combination of the original ones, ``g_i^PC = sum_k C_ik g_k``, so the whole surgery runs on the
@@ -48,6 +50,7 @@ __all__ = [
     "pcgrad_orders",
     "pcgrad_coefficients",
     "pcgrad_weights",
+    "pcgrad_surgery",
     "task_gradient_matrix",
     "AUTHORS_EPS",
 ]
@@ -164,6 +167,10 @@ def _batched_coefficients(gram: torch.Tensor, orders: Sequence[Sequence[int]],
 
 
 def _n_conflicts(gram: torch.Tensor) -> int:
+    """Unordered task pairs with ``g_i . g_j < 0`` (summed over a batch of Gram matrices)."""
+    if gram.ndim == 2:  # the common, tiny case: plain Python is cheaper than four tensor ops
+        g = gram.tolist()
+        return sum(g[i][j] < 0 for i in range(len(g)) for j in range(i + 1, len(g)))
     upper = torch.triu(torch.ones(gram.shape[-2:], dtype=torch.bool, device=gram.device), 1)
     return int(((gram < 0) & upper).sum())
 
@@ -267,9 +274,14 @@ def _accumulate(p: torch.Tensor, g: torch.Tensor, *, fresh: bool) -> None:
 
 
 def _write_flat(params: Sequence[torch.Tensor], used: Sequence[bool], flat: torch.Tensor) -> None:
+    """Scatter the flat update into ``.grad`` (accumulating); see :func:`_accumulate`."""
     for p, u, chunk in zip(params, used, flat.split([p.numel() for p in params])):
-        if u:  # a parameter no task reached keeps .grad untouched, as with backward()
-            _accumulate(p, chunk.view_as(p), fresh=False)
+        if not u:  # a parameter no task reached keeps .grad untouched, as with backward()
+            continue
+        if p.grad is None:
+            p.grad = chunk.view_as(p).clone()  # its own storage, not a view into ``flat``
+        else:
+            p.grad.add_(chunk.view_as(p))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -308,17 +320,36 @@ def pcgrad_backward(
     orders = pcgrad_orders(len(losses), variant=variant, generator=generator)
     grads, used, other_grads = task_gradient_matrix(losses, shared, other_params=others,
                                                     retain_graph=retain_graph)
-    # --- surgery: everything below touches P-length data exactly twice (Gram, combination) ---
-    gram = grads @ grads.T
-    coef, n_proj = pcgrad_coefficients(gram, orders, eps=AUTHORS_EPS if variant == "authors" else 0.0)
-    weights = pcgrad_weights(coef, variant)
-    update = weights.to(grads.dtype).to(grads.device) @ grads
-    _write_flat(shared, used, update)
+    info = pcgrad_surgery(grads, shared, used, orders=orders, variant=variant)
     for p, g in zip(others, other_grads):
         if g is not None:
             _accumulate(p, g, fresh=True)
-    gram64 = gram.detach().to("cpu", torch.float64)
-    return PCGradInfo(gram64, coef, weights, _n_conflicts(gram64), n_proj, orders)
+    return info
+
+
+def pcgrad_surgery(
+    grads: torch.Tensor,
+    params: Sequence[torch.Tensor],
+    used: Sequence[bool] | None = None,
+    *,
+    orders: Sequence[Sequence[int]],
+    variant: Variant = "yu",
+) -> PCGradInfo:
+    """The surgery alone: from the ``(T, P)`` per-task gradient matrix to ``.grad``.
+
+    ``G = g g^T`` (one matmul), coefficients ``C`` from :func:`pcgrad_coefficients`, weights
+    ``w`` from :func:`pcgrad_weights`, update ``w^T g`` (one matmul), accumulated into the
+    ``.grad`` of ``params`` (flattened in order, as :func:`task_gradient_matrix` built ``grads``),
+    skipping parameters with ``used[k] = False``. P-length data is touched exactly twice.
+    """
+    _check_variant(variant)
+    # the Gram matrix goes to the host once, in double precision, for the T x T bookkeeping
+    gram = (grads @ grads.T).detach().to("cpu", torch.float64)
+    coef, n_proj = pcgrad_coefficients(gram, orders, eps=AUTHORS_EPS if variant == "authors" else 0.0)
+    weights = pcgrad_weights(coef, variant)
+    update = weights.to(device=grads.device, dtype=grads.dtype) @ grads
+    _write_flat(params, [True] * len(params) if used is None else used, update)
+    return PCGradInfo(gram, coef, weights, _n_conflicts(gram), n_proj, tuple(map(tuple, orders)))
 
 
 def pcgrad_features_backward(
