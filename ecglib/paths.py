@@ -50,6 +50,46 @@ class RunPaths:
     def figures(self) -> Path:
         return self.root / "figures"
 
+    @property
+    def folds_meta(self) -> Path:
+        """What the fold assignment was computed from (cohort hash, seed, number of folds)."""
+        return self.root / "folds.json"
+
+    # ---- per-fold training outputs (ecglib.train) ---------------------------------------------
+    def last_checkpoint(self, fold: int) -> Path:
+        """Resume state of a fold, rewritten atomically after every epoch."""
+        return self.checkpoints / f"fold{int(fold)}_last.pt"
+
+    def best_checkpoint(self, fold: int) -> Path:
+        """The fold's model at the epoch with the best inner-validation macro-AUC."""
+        return self.checkpoints / f"fold{int(fold)}_best.pt"
+
+    def train_history(self, fold: int) -> Path:
+        """Per-epoch training metrics of a fold (CSV)."""
+        return self.metrics / f"train_fold{int(fold)}.csv"
+
+    def train_summary(self, fold: int) -> Path:
+        """A finished fold's summary (JSON); its presence marks the fold as done."""
+        return self.metrics / f"train_fold{int(fold)}.json"
+
+    def oof_predictions(self, fold: int) -> Path:
+        """Out-of-fold predictions of the held-out fold by the fold's best model."""
+        return self.predictions / f"oof_fold{int(fold)}.csv"
+
+    def external_predictions(self, fold: int) -> Path:
+        """The external cohort's predictions by one fold's best model."""
+        return self.predictions / f"external_fold{int(fold)}.csv"
+
+    @property
+    def external_mean(self) -> Path:
+        """The external cohort's predictions averaged over the fold models."""
+        return self.predictions / "external_mean.csv"
+
+    @property
+    def oof_all(self) -> Path:
+        """Every fold's out-of-fold predictions in one table."""
+        return self.predictions / "oof.csv"
+
     def ensure(self) -> "RunPaths":
         for folder in (self.root, self.figures, self.metrics, self.predictions, self.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)

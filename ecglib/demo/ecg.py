@@ -29,11 +29,12 @@ severe lesions are electrically silent) and between ECGs of one person, and is s
 millivolt at most), so that it is learnable but far from deterministic. :data:`PLANTED_TERRITORIES`
 documents each vessel's territory; the interpretability chapter must rediscover it.
 
-*Vectorisation.* Records are simulated in chunks; within a chunk every beat of every record is
-evaluated at once on a beat-local time grid (an array records x beats x samples x waves), projected
-onto the electrodes by one batched matrix product, and scattered onto the 10-s time axis with one
-vectorised add per beat index. Per-record randomness (beat jitter, noise) comes from a per-record
-seed, so a record does not depend on the chunk size or on which other records are simulated with it.
+*Vectorisation.* The model is linear in the wave vectors. Records are simulated in chunks; within a
+chunk, each wave's bumps for every beat of every record are evaluated at once near their centres
+(records x beats x samples) and summed onto the 10-s axis with one ``bincount``, giving one scalar
+time course per wave; a batched matrix product then projects them onto the electrodes. No Python
+loop runs over samples or beats. Per-record randomness (beat jitter, noise) comes from a per-record
+seed, so a record does not depend on the chunk size or on which other records share its chunk.
 """
 from __future__ import annotations
 
@@ -48,11 +49,9 @@ from ecglib.schema import FS, GRADES, LEADS, N_SAMPLES, VESSELS
 
 #: Electrodes whose potentials are simulated; leads are derived from them.
 ELECTRODES: tuple[str, ...] = ("RA", "LA", "LL", "V1", "V2", "V3", "V4", "V5", "V6")
-_N_LIMB = 3
 
 #: Dipole waves of one beat, in the order of :attr:`EcgParams.waves`.
 WAVES: tuple[str, ...] = ("P1", "P2", "Q", "R", "S", "T_shoulder", "T")
-_ATRIAL = slice(0, 2)
 _QRS = slice(2, 5)
 _REPOL = slice(5, 7)
 
@@ -61,7 +60,7 @@ _REPOL = slice(5, 7)
 # the limb electrodes are effectively at infinity. Tuned so that R progression and V5 R amplitude
 # (about 1-2.5 mV) look like an adult ECG.
 _PRECORDIAL_ANGLE_DEG = (118.0, 96.0, 78.0, 58.0, 30.0, 0.0)
-_PRECORDIAL_GAIN = (1.15, 1.65, 1.8, 1.75, 1.55, 1.2)
+_PRECORDIAL_GAIN = (1.15, 1.65, 1.8, 1.8, 1.7, 1.3)
 
 # The typical adult heart vector of each wave (mV in lead-field units, before the person's rotation
 # and gains): atria inferior-leftward, septum to the right and front (the q in I/V6, r in V1), the main
@@ -71,8 +70,8 @@ _TEMPLATE_WAVES = np.array([
     (0.030, 0.105, 0.060),     # P1, right atrium
     (0.075, 0.050, -0.050),    # P2, left atrium
     (-0.110, 0.040, 0.150),    # Q, septal depolarisation
-    (0.950, 0.700, -0.250),    # R
-    (-0.250, -0.300, -0.520),  # S
+    (1.050, 0.650, -0.200),    # R
+    (-0.080, -0.200, -0.420),  # S
     (0.085, 0.070, 0.060),     # T shoulder (slow upstroke of repolarisation)
     (0.230, 0.190, 0.170),     # T
 ])
@@ -85,7 +84,7 @@ class Territory(NamedTuple):
     leads: tuple[str, ...]            #: leads facing the territory (largest change)
     change: str                       #: what a reader would see there
     segment: str                      #: which part of the beat carries the change
-    direction: tuple[float, float, float]  #: unit ST-T dipole offset (x left, y inferior, z anterior)
+    direction: tuple[float, float, float]  #: ST-T dipole offset direction (x left, y inferior, z anterior)
     reciprocal: tuple[str, ...]       #: leads with the opposite (reciprocal) deviation
 
 
@@ -98,7 +97,7 @@ PLANTED_TERRITORIES: dict[str, Territory] = {
                      (0.0, -1.0, 0.0), ("aVR", "aVL")),
     "LM": Territory("diffuse", ("aVR", "I", "II", "V4", "V5", "V6"),
                     "ST elevation in aVR with diffuse ST depression", _ST_T,
-                    tuple(np.round(np.array((-0.80, -0.50, -0.33)) / np.linalg.norm((-0.80, -0.50, -0.33)), 6)),
+                    (-0.80, -0.50, -0.33),
                     ("V1",)),
     "LAD": Territory("anterior", ("V1", "V2", "V3", "V4"), "ST depression, T flattening", _ST_T,
                      (0.0, 0.0, -1.0), ()),
@@ -217,6 +216,25 @@ def lead_matrix() -> np.ndarray:
     return matrix
 
 
+def leads_from_electrodes(potentials: np.ndarray) -> np.ndarray:
+    """The 12 leads (..., 12, T) from electrode potentials (..., 9, T), wired as an electrocardiograph.
+
+    Computed lead by lead as the few signed electrode sums (not a dense matrix product, which numpy
+    does slowly for a broadcast 12 x 9 matrix), in float64, so the Einthoven and Goldberger
+    identities hold to rounding error.
+    """
+    out = np.empty(potentials.shape[:-2] + (len(LEADS), potentials.shape[-1]), dtype=potentials.dtype)
+    defs = _lead_definitions()
+    for i, lead in enumerate(LEADS):
+        terms = iter(defs[lead].items())
+        electrode, weight = next(terms)
+        acc = weight * potentials[..., ELECTRODES.index(electrode), :]
+        for electrode, weight in terms:
+            acc += weight * potentials[..., ELECTRODES.index(electrode), :]
+        out[..., i, :] = acc
+    return out
+
+
 def lead_vectors() -> np.ndarray:
     """Lead-field vector of each of the 12 leads, shape (12, 3): a dipole d reads ``lead_vectors() @ d``."""
     return lead_matrix() @ electrode_vectors()
@@ -301,18 +319,18 @@ def _sample_persons(rng: np.random.Generator, age: np.ndarray, male: np.ndarray,
     # Older hearts lie more horizontally (leftward frontal axis); men have slightly larger voltages
     # and a more prominent anterior J-point elevation (the "male pattern" of V2-V3 ST elevation).
     frontal = np.deg2rad(rng.normal(0.0, 16.0, p) - 6.0 * age_z)
-    horizontal = np.deg2rad(rng.normal(0.0, 14.0, p))
-    sagittal = np.deg2rad(rng.normal(0.0, 8.0, p))
+    horizontal = np.deg2rad(rng.normal(0.0, 11.0, p))
+    sagittal = np.deg2rad(rng.normal(0.0, 6.0, p))
     rotation = rotation_matrices(frontal, horizontal, sagittal)
-    wave_scale = rng.lognormal(0.0, 0.18, (p, len(WAVES)))
+    wave_scale = rng.lognormal(0.0, 0.15, (p, len(WAVES)))
     wave_scale[:, _REPOL] = wave_scale[:, [_REPOL.start]]  # one T wave, two bumps
     wave_scale[:, _QRS] *= np.where(lvh, 1.6, 1.0)[:, None]
     t_rotation = rotation_matrices(*np.deg2rad(rng.normal(0.0, [[10.0], [10.0], [6.0]], (3, p))))
     gain = rng.lognormal(0.0, 0.17, p) * np.where(male, 1.06, 0.94) * (1.0 - 0.03 * age_z)
     normal_st = np.stack([
-        rng.normal(0.008, 0.012, p),
-        rng.normal(0.010, 0.012, p),
-        np.abs(rng.normal(0.0, 0.020, p)) + np.where(male, 0.022, 0.010) * np.exp(-0.4 * age_z),
+        rng.normal(0.008, 0.014, p),
+        rng.normal(0.010, 0.028, p),
+        np.abs(rng.normal(0.0, 0.012, p)) + np.where(male, 0.020, 0.010) * np.exp(-0.4 * age_z),
     ], axis=1)
     # Heavy-tailed expressivity: many severe lesions are electrically silent at rest, a few are loud.
     expressivity = rng.lognormal(-0.1, 0.65, (p, len(VESSELS)))
@@ -457,13 +475,13 @@ def _wave_timing(params: EcgParams, rr: np.ndarray) -> tuple[np.ndarray, np.ndar
     qt = params.qtc[:, None] * np.sqrt(rr)
     p_onset = -0.5 * d - params.pr[:, None]
     sp, st = params.p_sigma[:, None], params.t_sigma[:, None]
-    t_peak = -0.5 * d + qt - 2.3 * st
+    t_peak = -0.5 * d + qt - 2.0 * st       # a tangent at the T's steepest descent meets 0 at +2 SD
     centres = np.stack(np.broadcast_arrays(
         p_onset + 2.6 * sp, p_onset + 2.6 * sp + 0.022,           # P1, P2
-        -0.26 * d, 0.0 * d, 0.26 * d,                              # Q, R, S
-        t_peak - 1.4 * st, t_peak,                                  # T shoulder, T
+        -0.285 * d, 0.0 * d, 0.285 * d,                            # Q, R, S
+        t_peak - 1.1 * st, t_peak,                                  # T shoulder, T
     ), axis=-1)
-    widths = np.stack(np.broadcast_arrays(sp, sp, 0.085 * d, 0.10 * d, 0.09 * d, 1.3 * st, st), axis=-1)
+    widths = np.stack(np.broadcast_arrays(sp, sp, 0.093 * d, 0.11 * d, 0.10 * d, 1.0 * st, st), axis=-1)
     return centres, widths
 
 
@@ -477,15 +495,16 @@ def _scatter(series: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
     series += np.bincount(flat.ravel(), values.ravel(), minlength=n * length).reshape(n, length)
 
 
-def _wave_series(params: EcgParams, times: np.ndarray, amp: np.ndarray) -> np.ndarray:
+def _wave_series(params: EcgParams, times: np.ndarray, rr: np.ndarray, amp: np.ndarray) -> np.ndarray:
     """Time course of each wave summed over beats, shape (n, waves + 1, N_SAMPLES).
 
     Each Gaussian bump is evaluated only within 4.5 SD of its centre (the rest is below 1e-4 of its
     height), on a grid placed with sub-sample accuracy; the last row is the ST-T box, which rises at
-    the J point and fades through the T wave (so an ischaemic offset also flattens the T).
+    the J point and fades through the T wave (so an ischaemic offset also flattens the T). The grids
+    are as long as the chunk's widest wave needs, but values beyond each record's own cut-off are
+    zeroed, so a record does not depend on the other records of its chunk.
     """
     n = len(params)
-    rr = np.diff(times, axis=1, prepend=times[:, :1] - 60.0 / params.heart_rate[:, None])
     centres, widths = _wave_timing(params, rr)
     series = np.zeros((n, len(WAVES) + 1, N_SAMPLES + 2))       # one pad sample each side
     for w in range(len(WAVES)):
@@ -493,18 +512,21 @@ def _wave_series(params: EcgParams, times: np.ndarray, amp: np.ndarray) -> np.nd
         position = (times + centres[..., w]) * FS                # (n, beats), in samples
         grid = np.floor(position).astype(np.int64)[..., None] + np.arange(-half, half + 1)
         z = (grid - position[..., None]) / (widths[..., w, None] * FS)
-        _scatter(series[:, w], grid + 1, amp[..., None] * np.exp(-0.5 * z * z))
+        bump = np.where(np.abs(z) <= 4.5, np.exp(-0.5 * z * z), 0.0)
+        _scatter(series[:, w], grid + 1, amp[..., None] * bump)
     j_point = 0.5 * params.qrs[:, None]
     fall_at = centres[..., -1] + 0.5 * widths[..., -1]
     fall_scale = 0.6 * widths[..., -1]
     rise_scale = 0.004
-    span = int(np.ceil(((fall_at + 8 * fall_scale) - j_point).max() * FS)) + 2 * round(0.025 * FS)
+    lead_in, end = 0.025, fall_at + 8 * fall_scale               # box support, s from the R peak
+    span = int(np.ceil((end - j_point).max() * FS)) + 2 * round(lead_in * FS)
     position = (times + j_point) * FS
-    grid = np.floor(position).astype(np.int64)[..., None] + np.arange(-round(0.025 * FS), span)
+    grid = np.floor(position).astype(np.int64)[..., None] + np.arange(-round(lead_in * FS), span)
     t = (grid - times[..., None] * FS) / FS                       # s relative to the R peak
     rise = 1.0 / (1.0 + np.exp(-(t - j_point[..., None]) / rise_scale))
     fall = 1.0 / (1.0 + np.exp((t - fall_at[..., None]) / fall_scale[..., None]))
-    _scatter(series[:, -1], grid + 1, amp[..., None] * rise * fall)
+    inside = (t >= j_point[..., None] - lead_in) & (t <= end[..., None])
+    _scatter(series[:, -1], grid + 1, np.where(inside, amp[..., None] * rise * fall, 0.0))
     return series[:, :, 1:-1]
 
 
@@ -515,9 +537,9 @@ def _heart_potentials(params: EcgParams, rngs: list[np.random.Generator]) -> np.
     projected onto the electrodes by one batched matrix product.
     """
     times, amp = _beat_times(params, rngs)
+    rr = np.diff(times, axis=1, prepend=times[:, :1] - 60.0 / params.heart_rate[:, None])
     visible = ((times > -_WINDOW_AFTER) & (times < N_SAMPLES / FS + _WINDOW_BEFORE)).any(axis=0)
-    times, amp = times[:, visible], amp[:, visible]
-    series = _wave_series(params, times, amp)
+    series = _wave_series(params, times[:, visible], rr[:, visible], amp[:, visible])
     vectors = np.concatenate([params.waves, params.st_vector[:, None]], axis=1)   # (n, W+1, 3)
     per_electrode = electrode_vectors() @ vectors.transpose(0, 2, 1)               # (n, 9, W+1)
     return per_electrode @ series
@@ -542,8 +564,10 @@ def _electrode_noise(params: EcgParams, rngs: list[np.random.Generator]) -> np.n
         hum_share[i] = r.lognormal(0.0, 0.5, e)
         white[i] = r.standard_normal((e, N_SAMPLES), dtype=np.float32)
     spectrum[:, :, 1:_WANDER_BINS + 1] /= np.arange(1, _WANDER_BINS + 1)  # 1/f: drift dominates
+    # Parseval: a real signal with rfft bins c_k (k >= 1) has SD sqrt(2 sum |c_k|^2) / N.
+    sd = np.sqrt(2.0 * (np.abs(spectrum) ** 2).sum(axis=-1)).mean(axis=1) / N_SAMPLES
+    spectrum *= (params.wander_mv / sd)[:, None, None]
     wander = np.fft.irfft(spectrum, n=N_SAMPLES, axis=-1)
-    wander *= params.wander_mv[:, None, None] / wander.std(axis=-1, keepdims=True).mean(axis=1, keepdims=True)
     t = np.arange(N_SAMPLES) / FS
     hum = np.sin(2 * np.pi * params.mains_hz[:, None] * t + hum_phase[:, None])
     noise = white * (params.noise_mv[:, None] * params.contact)[..., None]
@@ -562,7 +586,8 @@ def simulate_chunk(params: EcgParams, *, noise: bool = True) -> np.ndarray:
     potentials = _heart_potentials(params, rngs)
     if noise:
         potentials += _electrode_noise(params, rngs)
-    leads = (lead_matrix() @ potentials) * params.gain[:, None, None]
+    leads = leads_from_electrodes(potentials)
+    leads *= params.gain[:, None, None]
     return leads.astype(np.float32)
 
 
