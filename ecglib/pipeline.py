@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from .config import PROJECT_ROOT, load_params
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 EXECUTED = PROJECT_ROOT / "book" / "executed"
 _KEY = "ecglib_run_key"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,9 @@ def run(params_path: str, *, build: bool = True, force: bool = False) -> None:
                                        progress_bar=False, kernel_name="python3")
         except papermill.PapermillExecutionError as exc:
             bar.close()
+            trace = _ANSI.sub("", "\n".join(exc.traceback[-3:]))
             raise SystemExit(f"\n{item.source.name} failed (executed copy with the error: "
-                             f"{item.output}):\n{exc.ename}: {exc.evalue}\n"
-                             + "".join(exc.traceback[-3:])) from None
+                             f"{item.output}):\n{trace}") from None
         _store_key(item.output, key)
         tqdm.write(f"{item.output.name}: {time.perf_counter() - start:.1f} s")
     if build:
@@ -83,7 +85,7 @@ def run(params_path: str, *, build: bool = True, force: bool = False) -> None:
 
 def build_book() -> Path:
     """``jupyter-book build`` of the project root into ``_build/html``."""
-    result = subprocess.run([sys.executable, "-m", "jupyter_book", "build", str(PROJECT_ROOT),
+    result = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(PROJECT_ROOT),
                              "--keep-going"], cwd=PROJECT_ROOT)
     if result.returncode != 0:
         raise SystemExit("jupyter-book build failed; see the log above")

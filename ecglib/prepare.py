@@ -1,6 +1,7 @@
 """From a params file to a validated cohort table and its ECG store, the first step of a run."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,14 +73,17 @@ def read_cohort(path: str | Path) -> pd.DataFrame:
 
 def ensure_demo_export(params: RunParams, *, progress: bool = True) -> Path:
     """Write the synthetic demo export unless an identical one (size, seed) is already there."""
-    from .demo import GENERATOR_VERSION, write_demo_export
+    from . import demo
 
     out_dir = params.path(params.demo.out_dir)
-    stamp = out_dir / "demo.json"
-    wanted = {"size": params.demo.size, "seed": params.seed, "generator": GENERATOR_VERSION}
+    stamp = out_dir.with_name(out_dir.name + ".demo.json")  # beside the export, not inside it
+    # Any change to the generator's code makes a new export: the sources are its version.
+    sources = sorted(Path(demo.__file__).parent.glob("*.py"))
+    generator = hashlib.sha256(b"".join(f.read_bytes() for f in sources)).hexdigest()
+    wanted = {"size": params.demo.size, "seed": params.seed, "generator": generator}
     table = out_dir / "export.csv"
     if stamp.exists() and table.exists() and json.loads(stamp.read_text()) == wanted:
         return table
-    table = write_demo_export(out_dir, size=params.demo.size, seed=params.seed, progress=progress)
+    table = demo.write_demo_export(out_dir, size=params.demo.size, seed=params.seed, progress=progress)
     stamp.write_text(json.dumps(wanted))
     return table
