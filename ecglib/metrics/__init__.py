@@ -1,0 +1,1 @@
+"""Evaluation metrics: plain functions on arrays and DataFrames, one concern per module."""

@@ -1,0 +1,225 @@
+"""Low / intermediate / high risk strata from two thresholds per vessel (the revision's strata).
+
+Per vessel, two cut-offs are *chosen on one set* and *applied unchanged to another*:
+
+- the **lower** threshold is the largest ``t`` whose sensitivity ``P(p >= t | y = 1)`` reaches
+  the sensitivity target (e.g. 0.90): below it a patient is *low risk*, and at most
+  ``1 - target`` of the fitting set's diseased patients fall there (rule-out);
+- the **upper** threshold is the smallest ``t`` whose specificity ``P(p < t | y = 0)`` reaches
+  the specificity target (the authors' code: 0.95, 0.87 for LM): at or above it a patient is
+  *high risk* (rule-in).
+
+Strata: ``low`` if ``p < lower``, ``intermediate`` if ``lower <= p < upper``, ``high`` if
+``p >= upper`` (a probability exactly at a cut-off goes to the higher stratum, as in
+:func:`ecglib.metrics.thresholds.high_risk`).
+
+The API separates the two steps, because the authors' code chose an operating point on the
+data it then reported (which overstates sensitivity and specificity):
+:func:`fit_strata_thresholds` sees labels and returns thresholds; :func:`assign_strata` sees only
+probabilities and thresholds. Choose on the training folds (or an inner validation split) and
+apply to the held-out fold, or on the internal out-of-fold predictions and apply to the external
+cohort; :func:`crossfit_strata` does the former for out-of-fold predictions, fold by fold.
+
+The thresholds are read off :func:`sklearn.metrics.roc_curve` (every distinct score is a
+candidate cut-off, ``p >= t`` positive).
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
+
+from .. import schema
+from ._inputs import as_binary, as_probability, same_length
+from .thresholds import proportion_ci
+
+#: Stratum labels, in order of risk.
+STRATA: tuple[str, ...] = ("low", "intermediate", "high")
+
+#: The targets of the authors' code: sensitivity 0.90 for the lower threshold, specificity 0.95
+#: (0.87 for LM) for the upper one. A params-style mapping: pass the run's own to the functions.
+PAPER_STRATA_TARGETS: dict[str, dict[str, float]] = {
+    "RCA": {"sensitivity": 0.90, "specificity": 0.95},
+    "LM": {"sensitivity": 0.90, "specificity": 0.87},
+    "LAD": {"sensitivity": 0.90, "specificity": 0.95},
+    "LCX": {"sensitivity": 0.90, "specificity": 0.95},
+}
+
+# Proportions compared with a target are ratios of counts; allow for their rounding.
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class StrataThresholds:
+    """Two cut-offs chosen on a fitting set, with what they achieved there."""
+
+    lower: float
+    upper: float
+    sensitivity_target: float
+    specificity_target: float
+    #: Sensitivity ``P(p >= lower | y=1)`` and specificity ``P(p < upper | y=0)`` achieved on
+    #: the fitting set.
+    fit_sensitivity: float
+    fit_specificity: float
+    n_fit: int
+    n_fit_pos: int
+    #: True when the sensitivity-based cut-off lay above the specificity-based one (a model
+    #: that meets both targets at one cut-off); ``lower`` was then set to ``upper`` (see
+    #: :func:`fit_strata_thresholds`).
+    collapsed: bool = False
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def threshold_for_sensitivity(y, p, target: float) -> float:
+    """Largest cut-off ``t`` with ``P(p >= t | y = 1) >= target`` (from ``roc_curve``)."""
+    y, p = _check(y, p)
+    _check_target(target, "sensitivity")
+    fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
+    # thresholds decrease, tpr increases: the first index reaching the target is the largest t
+    i = int(np.argmax(tpr >= target - _EPS))
+    return float(min(thr[i], 1.0))
+
+
+def threshold_for_specificity(y, p, target: float) -> float:
+    """Smallest cut-off ``t`` with ``P(p < t | y = 0) >= target`` (from ``roc_curve``).
+
+    When even the highest score leaves too many negatives at or above it, the cut-off is
+    just above the highest score (nobody is high risk), returned as ``nextafter(max p, inf)``.
+    """
+    y, p = _check(y, p)
+    _check_target(target, "specificity")
+    fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
+    ok = np.flatnonzero(1.0 - fpr >= target - _EPS)   # fpr increases as thr decreases
+    t = thr[ok[-1]]                                   # ok[0] is roc_curve's +inf: never empty
+    return float(np.nextafter(p.max(), np.inf)) if np.isinf(t) else float(t)
+
+
+def fit_strata_thresholds(y, p, *, sensitivity: float = 0.90, specificity: float = 0.95
+                          ) -> StrataThresholds:
+    """Choose the lower (sensitivity-based) and upper (specificity-based) cut-offs on ``(y, p)``.
+
+    If the lower cut-off exceeds the upper one (the model meets both targets at one cut-off),
+    the intermediate stratum is empty: ``lower`` is set to ``upper``, which keeps both targets
+    met on the fitting set (a lower cut-off only raises sensitivity), ``collapsed`` is True and
+    a warning says so.
+    """
+    y, p = _check(y, p)
+    lower = threshold_for_sensitivity(y, p, sensitivity)
+    upper = threshold_for_specificity(y, p, specificity)
+    collapsed = lower > upper
+    if collapsed:
+        warnings.warn(f"the sensitivity-based cut-off {lower:.4g} lies above the specificity-based "
+                      f"one {upper:.4g}; the intermediate stratum is empty (lower set to upper)",
+                      stacklevel=2)
+        lower = upper
+    pos, neg = p[y == 1], p[y == 0]
+    return StrataThresholds(
+        lower=lower, upper=upper, sensitivity_target=sensitivity, specificity_target=specificity,
+        fit_sensitivity=float(np.mean(pos >= lower)), fit_specificity=float(np.mean(neg < upper)),
+        n_fit=len(y), n_fit_pos=int(y.sum()), collapsed=collapsed)
+
+
+def assign_strata(p, thresholds: StrataThresholds | Mapping[str, float]) -> pd.Categorical:
+    """Stratum of each probability under thresholds chosen elsewhere (no labels involved).
+
+    ``thresholds`` is a :class:`StrataThresholds` or a mapping with ``lower`` and ``upper``.
+    Returns an ordered Categorical over :data:`STRATA`.
+    """
+    lower, upper = _bounds(thresholds)
+    p = as_probability(p)
+    codes = np.where(p < lower, 0, np.where(p < upper, 1, 2))
+    return pd.Categorical.from_codes(codes, categories=list(STRATA), ordered=True)
+
+
+def fit_vessel_strata(table: pd.DataFrame, targets: Mapping[str, Mapping[str, float]]
+                      ) -> dict[str, StrataThresholds]:
+    """:func:`fit_strata_thresholds` per vessel from the ``y_<vessel>``/``p_<vessel>`` columns.
+
+    ``targets`` maps vessel -> ``{"sensitivity": ..., "specificity": ...}``, e.g.
+    :data:`PAPER_STRATA_TARGETS` or the run's params.
+    """
+    return {v: fit_strata_thresholds(table[schema.label_col(v)], table[schema.prob_col(v)],
+                                     sensitivity=t["sensitivity"], specificity=t["specificity"])
+            for v, t in targets.items()}
+
+
+def assign_vessel_strata(table: pd.DataFrame, thresholds: Mapping[str, StrataThresholds]
+                         ) -> pd.DataFrame:
+    """One stratum column per vessel (named like the vessel) from the ``p_<vessel>`` columns."""
+    return pd.DataFrame({v: assign_strata(table[schema.prob_col(v)], t)
+                         for v, t in thresholds.items()}, index=table.index)
+
+
+def crossfit_strata(y, p, groups, *, sensitivity: float = 0.90, specificity: float = 0.95
+                    ) -> tuple[pd.Categorical, pd.DataFrame]:
+    """Strata of out-of-fold predictions, each fold's cut-offs chosen on the *other* folds.
+
+    For every value ``g`` of ``groups`` (the fold), thresholds are fitted on the rows with
+    ``groups != g`` and applied to the rows with ``groups == g``; no row's own label enters the
+    cut-offs that stratify it. Returns the strata and one row of thresholds per fold.
+    """
+    y, p = _check(y, p)
+    groups = np.asarray(groups).ravel()
+    same_length(y=y, groups=groups)
+    codes = np.full(len(y), -1)
+    rows = []
+    for g in pd.unique(groups):
+        test = groups == g
+        fitted = fit_strata_thresholds(y[~test], p[~test], sensitivity=sensitivity,
+                                       specificity=specificity)
+        codes[test] = assign_strata(p[test], fitted).codes
+        rows.append({"fold": g, **fitted.as_dict()})
+    return (pd.Categorical.from_codes(codes, categories=list(STRATA), ordered=True),
+            pd.DataFrame(rows).set_index("fold"))
+
+
+def strata_summary(y, strata, *, method: str = "wilson", alpha: float = 0.05) -> pd.DataFrame:
+    """Per stratum: patients, share, events and the event rate (observed PPV) with its CI.
+
+    The ``low`` row's ``1 - event_rate`` is the rule-out NPV; the ``high`` row's event rate is
+    the rule-in PPV.
+    """
+    y = as_binary(y)
+    strata = pd.Categorical(strata, categories=list(STRATA), ordered=True)
+    same_length(y=y, strata=strata)
+    rows = []
+    for s in STRATA:
+        mask = np.asarray(strata == s)
+        n, events = int(mask.sum()), int(y[mask].sum())
+        est, lo, hi = proportion_ci(events, n, method=method, alpha=alpha)
+        rows.append({"stratum": s, "n": n, "share": n / len(y) if len(y) else np.nan,
+                     "events": events, "event_rate": float(est[0]), "event_rate_lo": float(lo[0]),
+                     "event_rate_hi": float(hi[0]),
+                     "share_of_events": events / y.sum() if y.sum() else np.nan})
+    return pd.DataFrame(rows).set_index("stratum")
+
+
+def _bounds(thresholds) -> tuple[float, float]:
+    if isinstance(thresholds, StrataThresholds):
+        lower, upper = thresholds.lower, thresholds.upper
+    else:
+        lower, upper = float(thresholds["lower"]), float(thresholds["upper"])
+    if lower > upper:
+        raise ValueError(f"lower threshold {lower} lies above upper threshold {upper}")
+    return lower, upper
+
+
+def _check(y, p) -> tuple[np.ndarray, np.ndarray]:
+    y, p = as_binary(y), as_probability(p)
+    same_length(y=y, p=p)
+    if y.min(initial=1) == 1 or y.max(initial=0) == 0:
+        raise ValueError("fitting thresholds needs both diseased and non-diseased patients; "
+                         f"got {int(y.sum())} of {len(y)} positive")
+    return y, p
+
+
+def _check_target(target: float, name: str) -> None:
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"{name} target must be in (0, 1], got {target!r}")

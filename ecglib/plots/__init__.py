@@ -1,0 +1,1 @@
+"""Figures of the evaluation chapters: functions that return a matplotlib Figure."""

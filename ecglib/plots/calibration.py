@@ -1,0 +1,86 @@
+"""Calibration figures: grouped points with Wilson CIs, LOWESS curve with a bootstrap band.
+
+One panel per vessel; the legend carries the Brier score. Computation is in
+:mod:`ecglib.metrics.calibration`; this module only draws.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .. import schema
+from ..figures import VESSEL_COLOURS, use_style
+from ..metrics import calibration as cal
+
+
+def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = "",
+                     n_bins: int = 10, strategy: str = "quantile", n_boot: int = 200,
+                     seed: int = 0, frac: float = 2 / 3, groups=None) -> dict[str, float]:
+    """Draw one calibration plot on ``ax``; returns the :func:`calibration_summary` numbers.
+
+    Grouped points (``n_bins`` bins, ``strategy`` quantile = equal-size groups) with Wilson 95%
+    CIs, the LOWESS curve with its percentile bootstrap band (``n_boot`` resamples from
+    ``seed``; whole patients when ``groups`` holds patient ids), the identity line, and a
+    histogram of the predictions along the bottom. Axes are zoomed to the range of the
+    predictions (LM's are all small).
+    """
+    summary = cal.calibration_summary(y, p)
+    bins = cal.calibration_bins(y, p, n_bins=n_bins, strategy=strategy)
+    band = cal.calibration_band(y, p, n_boot=n_boot, seed=seed, frac=frac, groups=groups)
+    p = np.asarray(p, dtype=float)
+    top = float(min(1.0, 1.15 * max(np.quantile(p, 0.99), bins["mean_predicted"].max(),
+                                    bins["observed"].max(), 0.02)))
+    ax.plot([0, top], [0, top], ls="--", lw=0.8, color="#777777", label="ideal")
+    ax.fill_between(band["predicted"], band["lower"], band["upper"], color=colour, alpha=0.2,
+                    lw=0, label="LOWESS 95% bootstrap band")
+    ax.plot(band["predicted"], band["observed"], color=colour, lw=1.5,
+            label=f"{label} LOWESS (Brier {summary['brier']:.3f})".strip())
+    ax.errorbar(bins["mean_predicted"], bins["observed"],
+                yerr=[bins["observed"] - bins["observed_lo"],
+                      bins["observed_hi"] - bins["observed"]],
+                fmt="o", ms=3.5, color=colour, ecolor=colour, elinewidth=0.8, capsize=2,
+                label=f"{len(bins)} {'quantile' if strategy == 'quantile' else 'equal-width'} "
+                      "bins (95% CI)")
+    hist = ax.twinx()
+    hist.hist(p, bins=40, range=(0, top), color=colour, alpha=0.25)
+    hist.set_ylim(0, hist.get_ylim()[1] * 5)         # keep the histogram in the bottom fifth
+    hist.set_axis_off()
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed proportion")
+    ax.legend(loc="upper left", fontsize=7)
+    return summary
+
+
+def calibration_figure(table: pd.DataFrame, vessels: Iterable[str] = schema.VESSELS, *,
+                       n_bins: int = 10, strategy: str = "quantile", n_boot: int = 200,
+                       seed: int = 0, group_col: str | None = "patient_id",
+                       title: str | None = None) -> Figure:
+    """One calibration panel per vessel from the ``y_<vessel>``/``p_<vessel>`` columns.
+
+    The bootstrap band resamples whole patients when ``group_col`` is a column of ``table``
+    (default ``patient_id``), else rows.
+    """
+    use_style()
+    vessels = list(vessels)
+    ncols = min(2, len(vessels))
+    nrows = int(np.ceil(len(vessels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows), squeeze=False)
+    for ax, vessel in zip(axes.flat, vessels):
+        calibration_axes(ax, table[schema.label_col(vessel)], table[schema.prob_col(vessel)],
+                         colour=VESSEL_COLOURS[vessel], label=vessel, n_bins=n_bins,
+                         strategy=strategy, n_boot=n_boot, seed=seed,
+                         groups=table[group_col] if group_col in table else None)
+        ax.set_title(f"{vessel} (n = {len(table):,})")
+    for ax in list(axes.flat)[len(vessels):]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,50 @@
+"""Decision curves: net benefit of the model against treat-all and treat-none, per vessel.
+
+Draws the output of :func:`ecglib.metrics.decision.decision_curves`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..figures import VESSEL_COLOURS, use_style
+
+
+def decision_curve_figure(curves: pd.DataFrame, vessels: Iterable[str] | None = None, *,
+                          title: str | None = None) -> Figure:
+    """One panel per vessel: model, treat all, treat none over the vessel's threshold range.
+
+    ``curves`` is the long table of :func:`~ecglib.metrics.decision.decision_curves` (columns
+    ``vessel, threshold, model, treat_all, treat_none, prevalence``). The y axis runs from a
+    little below zero to a little above the prevalence (the largest possible net benefit), so
+    treat-all's steep negative tail does not flatten the curves.
+    """
+    use_style()
+    vessels = list(pd.unique(curves["vessel"])) if vessels is None else list(vessels)
+    ncols = min(2, len(vessels))
+    nrows = int(np.ceil(len(vessels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False)
+    for ax, vessel in zip(axes.flat, vessels):
+        c = curves[curves["vessel"] == vessel].sort_values("threshold")
+        prevalence = float(c["prevalence"].iloc[0])
+        x = 100 * c["threshold"]
+        ax.plot(x, c["model"], color=VESSEL_COLOURS.get(vessel, "#3b75af"), lw=1.6,
+                label="AI-ECG model")
+        ax.plot(x, c["treat_all"], color="#888888", lw=1.0, label="treat all")
+        ax.plot(x, c["treat_none"], color="#000000", lw=1.0, ls="--", label="treat none")
+        ax.set_ylim(-0.25 * prevalence, 1.1 * prevalence)
+        ax.set_xlim(x.min(), x.max())
+        ax.set_title(f"{vessel} (prevalence {100 * prevalence:.1f}%)")
+        ax.set_xlabel("threshold probability (%)")
+        ax.set_ylabel("net benefit")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(vessels):]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,87 @@
+"""Cumulative incidence (1 - Kaplan-Meier) by risk group, numbers at risk beneath, log-rank p.
+
+Computation is in :mod:`ecglib.metrics.survival`. The number-at-risk table is drawn from
+:func:`~ecglib.metrics.survival.number_at_risk` (patients followed for at least ``t``), the
+same numbers as the book's tables; lifelines' ``add_at_risk_counts`` counts after removing the
+patients at ``t`` and would disagree with them at the horizon.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..figures import use_style
+from ..metrics import survival as surv
+
+#: Colours of the AI risk strata (other group names take the default colour cycle).
+STRATUM_COLOURS = {"low": "#2c7bb6", "intermediate": "#e6a117", "high": "#d7191c"}
+
+
+def format_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def cumulative_incidence_figure(time, event, group, *, horizon: float = 365.0,
+                                at_risk_times: Sequence[float] | None = None,
+                                order: Sequence[str] | None = None, ci: bool = True,
+                                time_label: str = "days since ECG",
+                                title: str | None = None) -> Figure:
+    """1 - KM curves per group over ``[0, horizon]`` with a number-at-risk table and log-rank p.
+
+    Follow-up is censored at ``horizon`` (:func:`~ecglib.metrics.survival.censor_at`) before
+    fitting and testing. ``at_risk_times`` default to five evenly spaced times from 0 to the
+    horizon. The y axis is in percent.
+    """
+    use_style()
+    time, event = surv.censor_at(time, event, horizon)
+    fits = surv.km_fits(time, event, group, order=order)
+    groups = list(fits)
+    at_risk_times = (np.linspace(0, horizon, 5) if at_risk_times is None
+                     else np.asarray(at_risk_times, dtype=float))
+    table = surv.number_at_risk(time, at_risk_times, group, order=groups)
+    test = surv.logrank(time, event, group) if len(groups) > 1 else None
+
+    fig, (ax, tab) = plt.subplots(
+        2, 1, sharex=True, figsize=(5.5, 3.4 + 0.22 * len(groups)),
+        gridspec_kw={"height_ratios": [4.0, 0.45 + 0.22 * len(groups)], "hspace": 0.3})
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = {g: STRATUM_COLOURS.get(g, cycle[i % len(cycle)]) for i, g in enumerate(groups)}
+    for g, kmf in fits.items():
+        t = kmf.timeline
+        f = 100 * (1 - kmf.survival_function_.iloc[:, 0].to_numpy())
+        ax.step(t, f, where="post", color=colours[g], lw=1.6,
+                label=f"{g} (n = {len(kmf.durations):,})")
+        if ci:
+            band = 100 * kmf.confidence_interval_cumulative_density_.to_numpy()
+            ax.fill_between(t, band[:, 0], band[:, 1], step="post", color=colours[g], alpha=0.15,
+                            lw=0)
+    ax.set_xlim(-0.03 * horizon, 1.03 * horizon)    # room for the table's first/last counts
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("cumulative incidence (%)")
+    ax.legend(loc="upper left", fontsize=7, title="risk group", title_fontsize=7)
+    if test is not None:
+        ax.text(0.98, 0.04, f"log-rank {format_p(test['p_value'])}", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=8)
+    if title:
+        ax.set_title(title)
+    ax.tick_params(labelbottom=False)
+
+    # number-at-risk table: one row per group, one column per time, aligned with the x axis
+    tab.set_ylim(len(groups) - 0.5, -0.5)
+    tab.set_yticks(range(len(groups)), labels=groups, fontsize=7)
+    for ticklabel, g in zip(tab.get_yticklabels(), groups):
+        ticklabel.set_color(colours[g])
+    for row, g in enumerate(groups):
+        for t in at_risk_times:
+            tab.text(t, row, f"{int(table.loc[g, t]):,}", ha="center", va="center", fontsize=7)
+    tab.set_xticks(at_risk_times)
+    tab.set_xlabel(time_label)
+    tab.set_title("number at risk", fontsize=7, loc="left")
+    tab.grid(False)
+    tab.tick_params(axis="y", length=0, pad=14)
+    for side in ("left", "right", "top"):
+        tab.spines[side].set_visible(False)
+    return fig

@@ -1,0 +1,92 @@
+"""Net benefit on a 10-patient toy computed by hand; treat-all / treat-none; decision curves."""
+import matplotlib
+import numpy as np
+import pytest
+
+from ecglib import schema
+from ecglib.metrics import decision
+
+matplotlib.use("Agg")
+
+# 10 patients, 3 events (prevalence 0.3)
+Y = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+P = np.array([0.9, 0.6, 0.2, 0.7, 0.4, 0.3, 0.1, 0.1, 0.05, 0.05])
+
+# By hand, treating p >= pt:
+# pt = 0.10: treated = all but the two 0.05      -> TP 3, FP 5
+#            NB = 3/10 - 5/10 * (0.1/0.9) = 0.3 - 0.0555... = 0.24444...
+#            all: 0.3 - 0.7 * (1/9) = 0.22222...
+# pt = 0.20: treated = 0.9 0.6 0.2 0.7 0.4 0.3   -> TP 3, FP 3  (0.2 == pt is treated)
+#            NB = 0.3 - 0.3 * 0.25 = 0.225;        all: 0.3 - 0.7 * 0.25 = 0.125
+# pt = 0.25: treated = 0.9 0.6 0.7 0.4 0.3       -> TP 2, FP 3
+#            NB = 0.2 - 0.3 * (1/3) = 0.1;         all: 0.3 - 0.7/3 = 0.06666...
+# pt = 0.50: treated = 0.9 0.6 0.7               -> TP 2, FP 1
+#            NB = 0.2 - 0.1 * 1 = 0.1;             all: 0.3 - 0.7 = -0.4
+PT = [0.10, 0.20, 0.25, 0.50]
+NB_HAND = [0.3 - 0.5 / 9, 0.225, 0.1, 0.1]
+ALL_HAND = [0.3 - 0.7 / 9, 0.125, 0.3 - 0.7 / 3, -0.4]
+
+
+def test_net_benefit_matches_hand_computation():
+    np.testing.assert_allclose(decision.net_benefit(Y, P, PT), NB_HAND, atol=1e-12)
+
+
+def test_treat_all_and_none_match_hand_computation():
+    np.testing.assert_allclose(decision.net_benefit_treat_all(Y, PT), ALL_HAND, atol=1e-12)
+    curve = decision.decision_curve(Y, P, PT)
+    assert list(curve.columns) == ["threshold", "model", "treat_all", "treat_none"]
+    assert (curve["treat_none"] == 0).all()
+    np.testing.assert_allclose(curve["model"], NB_HAND, atol=1e-12)
+
+
+def test_rule_net_benefit_equals_model_when_rule_is_the_threshold():
+    # a fixed strategy "treat p >= 0.25" has the model's net benefit at pt = 0.25
+    treat = (P >= 0.25).astype(int)
+    np.testing.assert_allclose(decision.net_benefit_of_rule(Y, treat, [0.25]), [0.1])
+    # treat everybody = treat all
+    np.testing.assert_allclose(decision.net_benefit_of_rule(Y, np.ones(10), PT), ALL_HAND)
+
+
+def test_perfect_model_reaches_prevalence():
+    # a model that ranks perfectly and separates at every pt has NB = prevalence
+    p = np.where(Y == 1, 0.99, 0.0)
+    np.testing.assert_allclose(decision.net_benefit(Y, p, [0.05, 0.5, 0.9]), 0.3)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 1.2])
+def test_thresholds_outside_open_unit_interval_raise(bad):
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        decision.net_benefit(Y, P, [bad])
+
+
+def test_labels_and_probabilities_are_checked():
+    with pytest.raises(ValueError, match="0/1"):
+        decision.net_benefit([1, np.nan], [0.2, 0.3], [0.1])
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        decision.net_benefit([1, 0], [0.2, 1.3], [0.1])
+    with pytest.raises(ValueError, match="differ in length"):
+        decision.net_benefit([1, 0, 1], [0.2, 0.3], [0.1])
+
+
+def test_decision_curves_per_vessel_with_narrow_lm_range():
+    rng = np.random.default_rng(1)
+    table = {}
+    for v in schema.VESSELS:
+        p = rng.uniform(0, 0.4, 300)
+        table[schema.prob_col(v)] = p
+        table[schema.label_col(v)] = (rng.random(300) < p).astype(int)
+    import pandas as pd
+    table = pd.DataFrame(table)
+    curves = decision.decision_curves(table, decision.DEFAULT_THRESHOLD_RANGES, n=20)
+    assert set(curves["vessel"]) == set(schema.VESSELS)
+    assert len(curves) == 4 * 20
+    lm = curves[curves["vessel"] == "LM"]["threshold"]
+    rca = curves[curves["vessel"] == "RCA"]["threshold"]
+    assert lm.max() <= 0.10 < rca.max()
+    for v in schema.VESSELS:       # prevalence carried for the plot
+        prevalence = table[schema.label_col(v)].mean()
+        assert curves.loc[curves["vessel"] == v, "prevalence"].iloc[0] == pytest.approx(prevalence)
+
+    from ecglib.plots.decision import decision_curve_figure
+    fig = decision_curve_figure(curves)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 4

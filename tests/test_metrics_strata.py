@@ -1,0 +1,139 @@
+"""Risk strata: thresholds chosen on one set reach their targets there and apply unchanged."""
+import inspect
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglib import schema
+from ecglib.metrics import strata
+
+# 10 positives and 20 negatives
+POS = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.05])
+NEG = np.r_[np.linspace(0.01, 0.52, 19), 0.58]
+Y = np.r_[np.ones(10, int), np.zeros(20, int)]
+P = np.r_[POS, NEG]
+# Sensitivity 0.90 needs 9 of 10 positives at or above t; the largest such t is the 9th largest
+# positive score, 0.15. Specificity 0.95 needs 19 of 20 negatives below t, i.e. at most one
+# negative at or above t; the smallest score with that property is the largest negative, 0.58
+# (at the next lower score, 0.52, two negatives are at or above it).
+
+
+def test_toy_thresholds_by_hand():
+    fitted = strata.fit_strata_thresholds(Y, P, sensitivity=0.90, specificity=0.95)
+    assert fitted.lower == pytest.approx(0.15)
+    assert fitted.upper == pytest.approx(0.58)
+    assert fitted.fit_sensitivity == pytest.approx(0.9)
+    assert fitted.fit_specificity == pytest.approx(0.95)
+    assert (fitted.n_fit, fitted.n_fit_pos, fitted.collapsed) == (30, 10, False)
+
+
+def test_boundaries_go_to_the_higher_stratum():
+    s = strata.assign_strata([0.1499, 0.15, 0.5799, 0.58, 1.0],
+                             {"lower": 0.15, "upper": 0.58})
+    assert list(s.astype(object)) == ["low", "intermediate", "intermediate", "high", "high"]
+    assert list(s.categories) == ["low", "intermediate", "high"] and s.ordered
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("sens,spec", [(0.90, 0.95), (0.90, 0.87), (0.8, 0.7)])
+def test_targets_reached_and_tight_on_fitting_data(seed, sens, spec):
+    rng = np.random.default_rng(seed)
+    n = 400
+    y = (rng.random(n) < 0.15).astype(int)
+    p = 1 / (1 + np.exp(-(-2 + 1.2 * y + rng.normal(size=n)))).round(3)   # ties included
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)     # collapsed strata are tested below
+        f = strata.fit_strata_thresholds(y, p, sensitivity=sens, specificity=spec)
+    pos, neg = p[y == 1], p[y == 0]
+    assert np.mean(pos >= f.lower) >= sens
+    assert np.mean(neg < f.upper) >= spec
+    # tight: the next distinct score above `lower` misses the sensitivity target, the next
+    # one below `upper` misses the specificity target
+    above = np.unique(p[p > f.lower])
+    if len(above) and not f.collapsed:
+        assert np.mean(pos >= above[0]) < sens
+    below = np.unique(p[p < f.upper])
+    if len(below):
+        assert np.mean(neg < below[-1]) < spec
+
+
+def test_assign_takes_no_labels_and_applies_thresholds_unchanged():
+    assert "y" not in inspect.signature(strata.assign_strata).parameters
+    rng = np.random.default_rng(7)
+    y_fit, y_new = (rng.random(500) < 0.2).astype(int), (rng.random(300) < 0.2).astype(int)
+    p_fit = np.clip(0.1 + 0.3 * y_fit + rng.normal(0, 0.12, 500), 0, 1)
+    p_new = np.clip(0.1 + 0.3 * y_new + rng.normal(0, 0.12, 300), 0, 1)
+    fitted = strata.fit_strata_thresholds(y_fit, p_fit)
+    s_new = strata.assign_strata(p_new, fitted)
+    expected = np.where(p_new < fitted.lower, "low",
+                        np.where(p_new < fitted.upper, "intermediate", "high"))
+    assert list(s_new.astype(object)) == expected.tolist()
+    # the held-out labels do not enter: shuffling them changes nothing
+    assert list(strata.assign_strata(p_new, fitted)) == list(s_new)
+    # and refitting on the new data would give other thresholds (the point of separating)
+    refit = strata.fit_strata_thresholds(y_new, p_new)
+    assert (refit.lower, refit.upper) != (fitted.lower, fitted.upper)
+
+
+def test_crossfit_uses_other_folds_only():
+    rng = np.random.default_rng(3)
+    n = 600
+    y = (rng.random(n) < 0.2).astype(int)
+    p = np.clip(0.15 + 0.25 * y + rng.normal(0, 0.15, n), 0, 1)
+    folds = np.arange(n) % 5
+    s, thr = strata.crossfit_strata(y, p, folds)
+    assert list(thr.index) == [0, 1, 2, 3, 4]
+    for k in range(5):
+        own = strata.fit_strata_thresholds(y[folds != k], p[folds != k])
+        assert thr.loc[k, "lower"] == own.lower and thr.loc[k, "upper"] == own.upper
+        assert list(s[folds == k]) == list(strata.assign_strata(p[folds == k], own))
+    # flipping a fold's own labels leaves its strata unchanged
+    y2 = y.copy()
+    y2[folds == 2] = 1 - y2[folds == 2]
+    s2, _ = strata.crossfit_strata(y2, p, folds)
+    assert list(s2[folds == 2]) == list(s[folds == 2])
+
+
+def test_collapsed_thresholds_warn_and_keep_targets():
+    y = np.r_[np.ones(10, int), np.zeros(10, int)]
+    p = np.r_[np.linspace(0.6, 0.9, 10), np.linspace(0.0, 0.3, 10)]   # perfectly separated
+    with pytest.warns(UserWarning, match="intermediate stratum is empty"):
+        f = strata.fit_strata_thresholds(y, p)
+    assert f.collapsed and f.lower == f.upper
+    assert f.fit_sensitivity >= 0.9 and f.fit_specificity >= 0.95
+
+
+def test_per_vessel_targets_and_summary():
+    rng = np.random.default_rng(11)
+    n = 800
+    table = {}
+    for v in schema.VESSELS:
+        y = (rng.random(n) < (0.03 if v == "LM" else 0.15)).astype(int)
+        table[schema.label_col(v)] = y
+        table[schema.prob_col(v)] = np.clip(0.2 + 0.1 * y + rng.normal(0, 0.1, n), 0, 1)
+    table = pd.DataFrame(table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = strata.fit_vessel_strata(table, strata.PAPER_STRATA_TARGETS)
+    assert fitted["LM"].specificity_target == 0.87
+    assert fitted["RCA"].specificity_target == 0.95
+    assigned = strata.assign_vessel_strata(table, fitted)
+    assert list(assigned.columns) == list(schema.VESSELS)
+    summary = strata.strata_summary(table[schema.label_col("RCA")], assigned["RCA"])
+    assert summary["n"].sum() == n
+    assert summary["events"].sum() == table[schema.label_col("RCA")].sum()
+    # on the fitting data, the low stratum holds at most 10% of the events
+    assert summary.loc["low", "share_of_events"] <= 0.10 + 1e-12
+    low = summary.loc["low"]
+    assert low["event_rate_lo"] <= low["event_rate"] <= low["event_rate_hi"]
+
+
+def test_input_checks():
+    with pytest.raises(ValueError, match="both diseased and non-diseased"):
+        strata.fit_strata_thresholds([0, 0, 0], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="sensitivity target"):
+        strata.fit_strata_thresholds(Y, P, sensitivity=0)
+    with pytest.raises(ValueError, match="lies above"):
+        strata.assign_strata([0.1], {"lower": 0.5, "upper": 0.2})
