@@ -122,6 +122,12 @@ def _stored_key(output: Path) -> str | None:
 
 
 def _store_key(output: Path, key: str) -> None:
+    """Record the run key, and hide the source's default ``parameters`` cell in the book (the
+    cell papermill injected after it shows the values this run used)."""
     nb = nbformat.read(output, as_version=4)
     nb.metadata[_KEY] = key
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
     nbformat.write(nb, output)
