@@ -65,3 +65,17 @@ def test_missing_file(tmp_path, monkeypatch):
     monkeypatch.delenv(PARAMS_ENV, raising=False)
     with pytest.raises(ConfigError, match="not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_evaluation_defaults_are_the_papers(monkeypatch):
+    monkeypatch.delenv(PARAMS_ENV, raising=False)
+    ev = load_params("params/demo.yaml").evaluation
+    assert ev.high_risk_thresholds == {"RCA": 0.15, "LM": 0.01, "LAD": 0.15, "LCX": 0.15}
+    assert ev.strata_specificity["LM"] == 0.87
+
+
+def test_per_vessel_maps_need_every_vessel(tmp_path, monkeypatch):
+    monkeypatch.delenv(PARAMS_ENV, raising=False)
+    text = BASE + "evaluation:\n  high_risk_thresholds: {RCA: 0.1, LM: 0.01, LAD: 0.1}\n"
+    with pytest.raises(ConfigError, match="needs exactly the vessels RCA, LM, LAD, LCX"):
+        load_params(write(tmp_path, text))
