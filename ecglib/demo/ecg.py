@@ -6,9 +6,9 @@ Physiology and model choices
 time-varying current dipole (the heart vector) onto each electrode's lead-field vector. Each beat's
 heart vector is a sum of Gaussian bumps, one 3-D vector per wave: two P components (right then left
 atrium, so V1 can show a biphasic P), the septal Q, the main R, the late S, and an asymmetric T
-(a broad shoulder plus the main T, because repolarisation rises slowly and ends fast). A smooth box
-from the J point to the end of the T wave carries the ST level: the person's normal J-point/ST
-vector plus any planted ischaemic offset.
+(an earlier, smaller bump plus the main T, because repolarisation rises slowly and ends fast).
+A smooth box from the J point to the end of the T wave carries the ST level: the person's normal
+J-point/ST vector plus any planted ischaemic offset.
 
 *Electrodes, then leads.* The dipole is projected onto nine electrodes (RA, LA, LL on Einthoven's
 equilateral triangle, V1-V6 in the horizontal plane with larger gains because they sit closer to the
@@ -97,8 +97,7 @@ PLANTED_TERRITORIES: dict[str, Territory] = {
                      (0.0, -1.0, 0.0), ("aVR", "aVL")),
     "LM": Territory("diffuse", ("aVR", "I", "II", "V4", "V5", "V6"),
                     "ST elevation in aVR with diffuse ST depression", _ST_T,
-                    (-0.80, -0.50, -0.33),
-                    ("V1",)),
+                    (-0.80, -0.50, -0.33), ()),
     "LAD": Territory("anterior", ("V1", "V2", "V3", "V4"), "ST depression, T flattening", _ST_T,
                      (0.0, 0.0, -1.0), ()),
     "LCX": Territory("lateral", ("I", "aVL", "V5", "V6"), "ST depression, T flattening", _ST_T,
@@ -372,7 +371,8 @@ def sample_ecg_params(
     """
     grades = np.asarray(grades)
     if grades.ndim != 2 or grades.shape[1] != len(VESSELS) or not np.isin(grades, list(GRADES)).all():
-        raise ValueError(f"grades must be an (n, {len(VESSELS)}) array of 0-4 grades, got shape {grades.shape}")
+        raise ValueError(
+            f"grades must be an (n, {len(VESSELS)}) array of 0-4 grades, got shape {grades.shape}")
     n = len(grades)
     person = np.arange(n) if person is None else np.asarray(person)
     n_persons = int(person.max()) + 1 if n else 0
@@ -391,6 +391,8 @@ def sample_ecg_params(
     gain = traits.gain[person] * rng.lognormal(0.0, 0.04, n)
     waves = np.einsum("nij,nwj->nwi", rotation, template) * gain[:, None, None]
 
+    # The ischaemic vector turns with the heart (it is anatomy), so a territory's leads vary a little
+    # between people, as the axis does.
     planted = _planted_offsets(grades, traits.expressivity[person], rng)
     st_local = traits.normal_st[person] + planted @ np.stack([territory_vector(v) for v in VESSELS])
     # LVH "strain": lateral ST depression and T inversion, a classic mimic of lateral ischaemia.
@@ -461,7 +463,8 @@ def _beat_times(params: EcgParams, rngs: list[np.random.Generator]) -> tuple[np.
     times = np.cumsum(rr, axis=1) - rr[:, :1] - phase0[:, None] * rr0[:, None]
     if (times[:, -1] < N_SAMPLES / FS + _WINDOW_BEFORE).any():
         raise RuntimeError("too few beats drawn to cover the record; raise _MAX_BEATS")
-    amp = 1.0 + params.resp_amp[:, None] * np.cos(2 * np.pi * params.resp_hz[:, None] * times + resp_phase[:, None])
+    breathing = 2 * np.pi * params.resp_hz[:, None] * times + resp_phase[:, None]
+    amp = 1.0 + params.resp_amp[:, None] * np.cos(breathing)
     return times, amp
 
 

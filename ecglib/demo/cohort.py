@@ -1,0 +1,463 @@
+"""The synthetic demo cohort: patients, CCTA exams, ECGs, grades, symptoms, reads and follow-up.
+
+Model choices
+-------------
+*Disease.* Each patient carries a latent atherosclerotic burden that rises with age and male sex;
+each vessel's liability is that burden plus a vessel-specific part (persistent across a patient's
+exams), cut at thresholds that reproduce typical CCTA-referral prevalences (:data:`GRADE_TAIL`). So
+grades are correlated across vessels and within a patient, as in real CCTA cohorts, and the
+external site, whose age mix differs, gets a different prevalence for the same biology.
+
+*ECGs.* A patient's ECGs share his or her morphology (see :mod:`ecglib.demo.ecg`), which is why folds
+must be grouped by patient. Each ECG is paired with one CCTA exam and mostly acquired before it
+(minutes to weeks); about 3% are acquired after it, the rows the paper's exclusion rule removes.
+Before-CCTA counts match the paper exactly (internal 2,323 / 2,595 / 4,620, external 135 / 135 / 228),
+so the cohort after that exclusion has the paper's size.
+
+*Reads.* The free-text interpretation is what a reader sees in the simulated waveform: rhythm from the
+rate, ST depression and T inversion from the ST-T vector (planted ischaemia, benign J-point elevation,
+LVH strain), LVH from voltage, axis deviation. Small planted offsets stay below what a reader calls, so
+a good share of diseased patients have a "Normal ECG" read: the paper's normal-ECG subgroup.
+
+*Follow-up.* Major adverse cardiovascular events (MACE) arrive with a constant hazard that rises with
+the hidden disease (number of severely diseased vessels, left main counted twice, occlusions extra)
+and age; follow-up starts at the first CCTA and ends at the administrative close (365 days plus a
+visit window of up to five weeks) or at loss to follow-up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from scipy.stats import norm
+
+from ecglib.demo.ecg import (
+    EXTERNAL_SITE,
+    INTERNAL_SITE,
+    PLANTED_TERRITORIES,
+    WAVES,
+    EcgParams,
+    RecordingSite,
+    lead_vectors,
+    sample_ecg_params,
+    simulate_ecgs,
+)
+from ecglib.schema import LEADS, SYMPTOMS, VESSELS, grade_col, label_col
+
+#: Columns of the demo's raw export (``export.csv``), in order: a hospital's names, not the canonical ones.
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "Patient ID", "Exam ID", "CCTA date", "ECG ID", "ECG acquired", "ECG file", "Hospital", "Age",
+    "Sex", "ECG interpretation", "Chest pain", *VESSELS, "Follow-up days", "MACE",
+)
+
+#: Free-text CCTA report grade for each ordinal grade (the export's vocabulary).
+GRADE_TEXT: dict[int, str] = {
+    0: "No significant stenosis",
+    1: "Mild stenosis (25-49%)",
+    2: "Moderate stenosis (50-69%)",
+    3: "Severe stenosis (70-99%)",
+    4: "Occluded (100%)",
+}
+
+#: Free-text chest-pain category for each canonical symptom (missing is an empty cell).
+SYMPTOM_TEXT: dict[str, str] = dict(zip(SYMPTOMS, (
+    "typical angina", "atypical angina", "non-anginal chest pain", "dyspnoea")))
+
+#: Share of CCTA exams at or above grade 1, 2, 3, 4 for each vessel in the internal population.
+#: Grade >= 3 (the label): RCA 13%, LM 2.5%, LAD 22%, LCX 12%, as in CCTA referral cohorts.
+GRADE_TAIL: dict[str, tuple[float, float, float, float]] = {
+    "RCA": (0.45, 0.25, 0.13, 0.035),
+    "LM": (0.20, 0.07, 0.025, 0.003),
+    "LAD": (0.60, 0.38, 0.22, 0.045),
+    "LCX": (0.40, 0.21, 0.12, 0.030),
+}
+
+#: Share of a vessel's liability explained by the patient's shared burden (inter-vessel correlation).
+BURDEN_SHARE = 0.45
+#: Correlation of the vessel-specific part between two exams of one patient.
+EXAM_PERSISTENCE = 0.85
+#: Share of ECGs acquired after their CCTA (the rows the before-CCTA rule excludes).
+AFTER_CCTA_SHARE = 0.03
+
+#: Plausible adult ages (years) of a CCTA referral population.
+AGE_RANGE: tuple[float, float] = (25.0, 95.0)
+
+#: Leads in which an inverted T wave is abnormal (a negative T is normal in aVR, often in III, aVL, V1).
+UPRIGHT_T_LEADS: tuple[str, ...] = ("I", "II", "aVF", "V2", "V3", "V4", "V5", "V6")
+
+
+@dataclass(frozen=True)
+class SiteCounts:
+    """Patients, CCTA exams and before-CCTA ECGs of one site."""
+
+    patients: int
+    exams: int
+    ecgs: int
+
+
+@dataclass(frozen=True)
+class CohortSize:
+    internal: SiteCounts
+    external: SiteCounts
+
+
+#: 'paper' reproduces the study's counts; 'small' keeps its ratios at about 1/8 for CI.
+SIZES: dict[str, CohortSize] = {
+    "paper": CohortSize(SiteCounts(2323, 2595, 4620), SiteCounts(135, 135, 228)),
+    "small": CohortSize(SiteCounts(280, 313, 557), SiteCounts(60, 60, 101)),
+}
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """A hospital of the demo: its population, recording conditions and export conventions."""
+
+    name: str              #: canonical site name
+    hospital: str          #: as written in the export
+    prefix: str            #: first letter of its patient, exam and ECG ids
+    age_mean: float
+    age_sd: float
+    male_share: float
+    recording: RecordingSite
+    samples_first: bool    #: ECG files stored (5000, 12) instead of (12, 5000): another vendor
+    first_day: str
+    last_day: str
+
+
+INTERNAL = DemoSite("internal", "Demo University Hospital", "D", 63.7, 10.1, 0.55,
+                    INTERNAL_SITE, False, "2019-01-01", "2023-06-30")
+EXTERNAL = DemoSite("external", "Demo District Hospital", "X", 62.6, 14.2, 0.611,
+                    EXTERNAL_SITE, True, "2021-03-01", "2023-06-30")
+
+
+@dataclass(frozen=True)
+class DemoCohort:
+    """A generated cohort: the export table, its hidden truth and the ECG simulation parameters.
+
+    All three are in the same row order (one row per ECG paired with a CCTA exam). ``table`` is exactly
+    what ``export.csv`` holds; ``truth`` holds what the export hides (ordinal grades, planted ST-T
+    amplitudes per vessel, after-CCTA flag, normal read, latent burden ...).
+    """
+
+    table: pd.DataFrame
+    truth: pd.DataFrame
+    params: EcgParams
+    size: str
+    seed: int
+
+    def signals(self, rows=None, *, noise: bool = True) -> np.ndarray:
+        """Simulate the ECGs of some rows (default all): float32 (n, 12, 5000) in mV."""
+        params = self.params if rows is None else self.params.subset(rows)
+        return simulate_ecgs(params, noise=noise)
+
+
+def make_demo_cohort(size: str | CohortSize = "small", seed: int = 0) -> DemoCohort:
+    """Generate the demo cohort deterministically from ``seed`` (no signals yet: see ``.signals``)."""
+    if isinstance(size, str) and size not in SIZES:
+        raise ValueError(f"unknown demo size {size!r}; expected one of {sorted(SIZES)} or a CohortSize")
+    counts = SIZES[size] if isinstance(size, str) else size
+    internal_rng, external_rng = np.random.default_rng(seed).spawn(2)
+    parts = [_make_site(INTERNAL, counts.internal, internal_rng),
+             _make_site(EXTERNAL, counts.external, external_rng)]
+    table = pd.concat([p[0] for p in parts], ignore_index=True)
+    truth = pd.concat([p[1] for p in parts], ignore_index=True)
+    params = EcgParams.concat([p[2] for p in parts])
+    return DemoCohort(table=table, truth=truth, params=params,
+                      size=size if isinstance(size, str) else "custom", seed=seed)
+
+
+# ----------------------------------------------------------------------------------------------
+# One site
+# ----------------------------------------------------------------------------------------------
+
+def _make_site(site: DemoSite, counts: SiteCounts, rng: np.random.Generator):
+    """Patients -> exams -> ECG rows of one site; returns (table, truth, params) sorted like the export."""
+    if not counts.patients <= counts.exams <= counts.ecgs:
+        raise ValueError(f"{site.name}: need patients <= exams <= ECGs, got {counts}")
+    patients = _patients(site, counts.patients, rng)
+    exams = _exams(site, patients, counts.exams, rng)
+    ecgs = _ecgs(exams, counts.ecgs, rng)
+    followup = _followup(patients, exams, rng)
+
+    exam_of = ecgs["exam"]
+    person = exams["patient"][exam_of]
+    grades = exams["grades"][exam_of]
+    params = sample_ecg_params(grades, rng, person=person, age=patients["age"], male=patients["male"],
+                               lvh=patients["lvh"], site=site.recording)
+    reads, normal = _reads(params, rng)
+
+    ccta_time = exams["time"][exam_of]
+    ecg_time = ccta_time - ecgs["before_s"].astype("timedelta64[s]")
+    years = (ecg_time - exams["time"][exams["first"][exam_of]]) / np.timedelta64(1, "D") / 365.25
+    age = np.floor(patients["age"][person] + years).astype(int)
+
+    order = np.lexsort((ecg_time, ccta_time, person))
+    exam_number = _first_seen_numbering(exam_of[order])
+    ecg_ids = np.array([f"{site.prefix}E{i + 1:07d}" for i in range(len(order))])
+    symptom = exams["symptom"][exam_of]
+    table = pd.DataFrame({
+        "Patient ID": [f"{site.prefix}P{p + 1:06d}" for p in person[order]],
+        "Exam ID": [f"{site.prefix}C{e + 1:07d}" for e in exam_number],
+        "CCTA date": pd.Series(ccta_time[order]).dt.strftime("%Y-%m-%d %H:%M"),
+        "ECG ID": ecg_ids,
+        "ECG acquired": pd.Series(ecg_time[order]).dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "ECG file": [f"ecg/{i}.npy" for i in ecg_ids],
+        "Hospital": site.hospital,
+        "Age": age[order],
+        "Sex": np.where(patients["male"][person[order]], "M", "F"),
+        "ECG interpretation": reads[order],
+        "Chest pain": [SYMPTOM_TEXT.get(s, "") for s in symptom[order]],
+        **{v: [GRADE_TEXT[g] for g in grades[order, i]] for i, v in enumerate(VESSELS)},
+        "Follow-up days": followup["days"][person[order]],
+        "MACE": followup["event"][person[order]].astype(int),
+    })
+    truth = pd.DataFrame({
+        "patient_id": table["Patient ID"], "ecg_id": ecg_ids, "site": site.name,
+        "samples_first": site.samples_first,
+        **{grade_col(v): grades[order, i] for i, v in enumerate(VESSELS)},
+        **{label_col(v): (grades[order, i] >= 3).astype(np.int8) for i, v in enumerate(VESSELS)},
+        **{f"planted_st_{v}": params.planted_mv[order, i] for i, v in enumerate(VESSELS)},
+        "after_ccta": ecgs["before_s"][order] < 0,
+        "interval_hours": ecgs["before_s"][order] / 3600.0,
+        "normal_read": normal[order],
+        "symptom": [s if s else None for s in symptom[order]],
+        "burden": exams["burden"][exam_of][order],
+        "lvh": patients["lvh"][person[order]],
+        "heart_rate": params.heart_rate[order],
+        "pr_ms": 1000 * params.pr[order], "qrs_ms": 1000 * params.qrs[order],
+        "qtc_ms": 1000 * params.qtc[order],
+        "followup_days": followup["days"][person[order]],
+        "mace": followup["event"][person[order]],
+    })
+    return table[list(EXPORT_COLUMNS)], truth, params.subset(order)
+
+
+def _first_seen_numbering(keys: np.ndarray) -> np.ndarray:
+    """Number keys 0, 1, 2 ... in the order they first appear (accession numbers in export order)."""
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=int)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse]
+
+
+def _patients(site: DemoSite, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Age at the first CCTA, sex, LVH, and the latent atherosclerotic burden.
+
+    The burden is standardised against the internal population (age 63.7 +- 10.1, 55% men), so the
+    external site's different age mix shifts its prevalence as a real distribution shift would.
+    """
+    # Exact age in years at the first CCTA; the export's whole years are floored, hence the half year.
+    age = rng.normal(site.age_mean + 0.5, site.age_sd, n)
+    for _ in range(20):   # redraw outside the adult range (a clip would pile ages up at the bounds)
+        outside = (age < AGE_RANGE[0]) | (age > AGE_RANGE[1])
+        if not outside.any():
+            break
+        age[outside] = rng.normal(site.age_mean + 0.5, site.age_sd, outside.sum())
+    age = np.clip(age, *AGE_RANGE)
+    male = rng.random(n) < site.male_share
+    age_z = (age - INTERNAL.age_mean) / 10.0
+    beta_age, beta_male = 0.55, 0.55
+    scale = np.sqrt(beta_age ** 2 * (INTERNAL.age_sd / 10.0) ** 2
+                    + beta_male ** 2 * INTERNAL.male_share * (1 - INTERNAL.male_share) + 1.0)
+    burden = (beta_age * age_z + beta_male * (male - INTERNAL.male_share) + rng.normal(0, 1, n)) / scale
+    # LVH: hypertension is commoner with age and goes with atherosclerosis.
+    lvh = rng.random(n) < expit(-3.1 + 0.35 * age_z + 0.3 * burden)
+    vessel_part = rng.normal(0.0, 1.0, (n, len(VESSELS)))
+    return {"age": age, "male": male, "burden": burden, "lvh": lvh, "vessel_part": vessel_part}
+
+
+def _exams(site: DemoSite, patients: dict, n_exams: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """CCTA exams: times, grades and the symptom that led to them.
+
+    Extra exams go to random patients (a few get three); a repeat CCTA follows 1-24 months later.
+    """
+    n_patients = len(patients["age"])
+    per_patient = 1 + np.bincount(rng.choice(n_patients, n_exams - n_patients), minlength=n_patients)
+    patient = np.repeat(np.arange(n_patients), per_patient)
+    first = np.repeat(np.cumsum(per_patient) - per_patient, per_patient)   # index of the patient's first exam
+    rank = np.arange(n_exams) - first
+
+    day0 = np.datetime64(site.first_day, "s")
+    span_days = (np.datetime64(site.last_day, "D") - np.datetime64(site.first_day, "D")).astype(int)
+    gap_days = np.where(rank > 0, np.clip(30 + rng.exponential(200.0, n_exams), 30, 720), 0.0)
+    start_day = rng.integers(0, span_days, n_patients)[patient]
+    day = start_day + _cumsum_within(gap_days, first).astype(int)
+    minute = rng.integers(8 * 60, 18 * 60, n_exams)                       # scanner hours
+    time = day0 + (day * 86400 + minute * 60).astype("timedelta64[s]")
+
+    # Disease progresses slowly between exams; the vessel-specific part mostly persists.
+    years = (day - start_day) / 365.25
+    burden = patients["burden"][patient] + 0.08 * years
+    own = (EXAM_PERSISTENCE * patients["vessel_part"][patient]
+           + np.sqrt(1 - EXAM_PERSISTENCE ** 2) * rng.normal(0, 1, (n_exams, len(VESSELS))))
+    liability = np.sqrt(BURDEN_SHARE) * burden[:, None] + np.sqrt(1 - BURDEN_SHARE) * own
+    thresholds = norm.isf(np.array([GRADE_TAIL[v] for v in VESSELS]))      # (vessels, 4)
+    grades = (liability[:, :, None] > thresholds[None]).sum(axis=2)
+    symptom = _symptoms(grades, burden, rng)
+    return {"patient": patient, "first": first, "rank": rank, "time": time, "gap_days": gap_days,
+            "burden": burden, "grades": grades, "symptom": symptom}
+
+
+def _cumsum_within(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting at each group's first element (groups are contiguous)."""
+    total = np.cumsum(values)
+    return total - total[group_start] + values[group_start]
+
+
+def _symptoms(grades: np.ndarray, burden: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The chest-pain category of each exam's referral ('' when not recorded).
+
+    Typical angina becomes likelier with obstructive disease, which is what gives the guideline's
+    pre-test probability its (modest) discrimination. Sampled by the Gumbel-max trick, vectorised.
+    """
+    categories = np.array([*SYMPTOMS, ""], dtype=object)
+    base = np.log([0.18, 0.36, 0.24, 0.12, 0.10])
+    severe = (grades >= 3).sum(axis=1)
+    logits = np.tile(base, (len(grades), 1))
+    logits[:, 0] += 0.45 * severe + 0.2 * burden
+    logits[:, 3] += 0.15 * severe
+    choice = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+    return categories[choice]
+
+
+def _ecgs(exams: dict, n_before: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """ECG rows: the exam each belongs to and how long before its CCTA (s; negative = after).
+
+    Before-CCTA intervals mix the pre-scan ECG (5 min - 3 h), the work-up of the last days
+    (3 h - 2 days) and the referral visit (2 days - 6 weeks); they never reach back past half the gap
+    to the patient's previous exam, so each ECG pairs unambiguously with the next CCTA.
+    """
+    n_exams = len(exams["patient"])
+    per_exam = 1 + np.bincount(rng.choice(n_exams, n_before - n_exams), minlength=n_exams)
+    before_exam = np.repeat(np.arange(n_exams), per_exam)
+    kind = rng.choice(3, n_before, p=[0.40, 0.25, 0.35])
+    low = np.array([5 * 60, 3 * 3600, 2 * 86400])[kind]
+    high = np.array([3 * 3600, 2 * 86400, 42 * 86400])[kind]
+    before = np.exp(rng.uniform(np.log(low), np.log(high)))
+    reach = np.where(exams["gap_days"][before_exam] > 0, exams["gap_days"][before_exam] * 86400 / 2, np.inf)
+    before = np.minimum(before, reach)
+
+    n_after = max(1, round(AFTER_CCTA_SHARE * n_before))
+    after_exam = rng.choice(n_exams, n_after, replace=False)
+    after = -np.exp(rng.uniform(np.log(10 * 60), np.log(5 * 86400), n_after))
+    next_gap = _next_gap_days(exams)[after_exam] * 86400 / 2
+    after = np.maximum(after, -next_gap)
+    return {"exam": np.concatenate([before_exam, after_exam]),
+            "before_s": np.round(np.concatenate([before, after])).astype(np.int64)}
+
+
+def _next_gap_days(exams: dict) -> np.ndarray:
+    """Days to the same patient's next exam (infinite for the last one)."""
+    gap = np.full(len(exams["patient"]), np.inf)
+    same = exams["patient"][1:] == exams["patient"][:-1]
+    gap[:-1][same] = exams["gap_days"][1:][same]
+    return gap
+
+
+def _followup(patients: dict, exams: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Days from the first CCTA to MACE or censoring, per patient.
+
+    Hazard: 2% a year without obstructive disease, times exp(0.55 x severity) with severity = number
+    of vessels with grade >= 3 (left main twice) + 0.5 per occlusion, from the patient's worst exam.
+    """
+    n = len(patients["age"])
+    worst = np.zeros((n, len(VESSELS)), dtype=int)
+    np.maximum.at(worst, exams["patient"], exams["grades"])
+    weight = np.array([2.0 if v == "LM" else 1.0 for v in VESSELS])
+    severity = ((worst >= 3) * weight).sum(axis=1) + 0.5 * (worst == 4).sum(axis=1)
+    age_z = (patients["age"] - INTERNAL.age_mean) / 10.0
+    hazard = 0.02 / 365.0 * np.exp(0.55 * severity + 0.2 * age_z)
+    event_day = rng.exponential(1.0 / hazard)
+    last_exam_day = np.zeros(n)
+    np.maximum.at(last_exam_day, exams["patient"],
+                  (exams["time"] - exams["time"][exams["first"]]) / np.timedelta64(1, "D"))
+    close = 365.0 + rng.uniform(0.0, 35.0, n)
+    lost = np.maximum(rng.exponential(365.0 / 0.075, n), last_exam_day + 1.0)
+    censor = np.minimum(close, lost)
+    event = event_day <= censor
+    days = np.ceil(np.where(event, event_day, censor)).astype(int)
+    return {"days": np.maximum(days, 1), "event": event}
+
+
+# ----------------------------------------------------------------------------------------------
+# ECG reads
+# ----------------------------------------------------------------------------------------------
+
+def _region_of_lead() -> dict[str, str]:
+    """Clinical lead group of each lead, from the planted territories (the diffuse one excluded)."""
+    return {lead: t.region for t in PLANTED_TERRITORIES.values() if t.region != "diffuse" for lead in t.leads}
+
+
+def _reads(params: EcgParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Free-text interpretation of each ECG, and whether it is a normal read.
+
+    The reader sees the waveform's features (computed from the simulation parameters) and calls a
+    finding with a probability that rises with how clear it is, like a busy clinician.
+    """
+    n = len(params)
+    lv = lead_vectors()
+    gain = params.gain[:, None]
+    st = (params.st_vector @ lv.T) * gain                             # ST deviation per lead (mV)
+    w = {name: params.waves[:, i] for i, name in enumerate(WAVES)}
+    t_amp = ((w["T"] + 0.56 * w["T_shoulder"] + 0.7 * params.st_vector) @ lv.T) * gain
+    qrs = np.stack([w["Q"], w["R"], w["S"]], axis=1) @ lv.T * gain[:, :, None]   # (n, 3, leads)
+
+    ix = {lead: i for i, lead in enumerate(LEADS)}
+    not_avr = np.array([lead != "aVR" for lead in LEADS])
+    depression = -np.where(not_avr, st, np.inf).min(axis=1)
+    deepest = np.array(LEADS)[np.argmin(np.where(not_avr, st, np.inf), axis=1)]
+    upright = [ix[lead] for lead in UPRIGHT_T_LEADS]
+    t_min = t_amp[:, upright].min(axis=1)
+    t_lead = np.array(UPRIGHT_T_LEADS)[np.argmin(t_amp[:, upright], axis=1)]
+    sokolow = -qrs[:, :, ix["V1"]].min(axis=1) + qrs[:, :, [ix["V5"], ix["V6"]]].max(axis=(1, 2))
+    axis = np.degrees(np.arctan2((qrs[:, :, ix["aVF"]]).sum(axis=1), qrs[:, :, ix["I"]].sum(axis=1)))
+
+    u = rng.random((n, 7))
+    region = _region_of_lead()
+    calls = {
+        "st_dep": u[:, 0] < expit((depression - 0.075) / 0.015),
+        "t_inv": u[:, 1] < expit((-t_min - 0.06) / 0.02),
+        "nonspecific": u[:, 2] < (0.03 + 0.5 * expit((depression - 0.04) / 0.01)
+                                  + 0.3 * expit((0.08 - t_min) / 0.02)),
+        "lvh": u[:, 3] < np.where(sokolow >= 3.5, 0.75, 0.01),
+        "lad": (axis < -30) & (u[:, 4] < 0.9),
+        "rad": (axis > 100) & (u[:, 4] < 0.9),
+        "long_qt": (params.qtc >= 0.44) & (u[:, 5] < 0.5),
+    }
+    reads = np.empty(n, dtype=object)
+    normal = np.empty(n, dtype=bool)
+    for i in range(n):
+        findings = []
+        if calls["lvh"][i]:
+            strain = calls["st_dep"][i] or calls["t_inv"][i]
+            suffix = " with repolarization abnormality" if strain else ""
+            findings.append("Left ventricular hypertrophy" + suffix)
+        elif calls["st_dep"][i]:
+            findings.append(f"ST depression, {region.get(deepest[i], 'diffuse')} leads")
+        if calls["t_inv"][i] and not calls["lvh"][i]:
+            findings.append(f"T wave inversion, {region.get(t_lead[i], 'diffuse')} leads")
+        if not findings and calls["nonspecific"][i]:
+            findings.append("Nonspecific ST-T changes")
+        if calls["lad"][i]:
+            findings.append("Left axis deviation")
+        if calls["rad"][i]:
+            findings.append("Right axis deviation")
+        if calls["long_qt"][i]:
+            findings.append("Borderline prolonged QT interval")
+        rhythm = _rhythm(params.heart_rate[i])
+        normal[i] = not findings
+        if normal[i]:
+            reads[i] = f"{rhythm}. " + ("Normal ECG" if rhythm == "Sinus rhythm" else "Otherwise normal ECG")
+        else:
+            reads[i] = f"{rhythm}. " + ". ".join(findings)
+    return reads, normal
+
+
+def _rhythm(heart_rate: float) -> str:
+    if heart_rate < 60:
+        return "Sinus bradycardia"
+    if heart_rate > 100:
+        return "Sinus tachycardia"
+    return "Sinus rhythm"
