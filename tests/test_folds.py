@@ -136,8 +136,10 @@ def test_inner_split_is_patient_disjoint_and_two_sided(cohort, val_fraction, see
     assert not val_patients & train_patients
     n_patients = cohort["patient_id"].nunique()
     expected = min(max(round(val_fraction * n_patients), 1), n_patients - 1)
-    # the iterative stratification may trade a few patients of size for balance
-    assert abs(len(val_patients) - expected) <= max(2, 0.1 * n_patients)
+    # On tiny multilabel cohorts the iterative stratification trades a few patients of size
+    # for label balance (hypothesis found 8 instead of 5 of 23 patients); at realistic sizes the
+    # fraction is pinned within 0.01 by test_inner_split_fraction_and_balance_on_a_realistic_cohort.
+    assert abs(len(val_patients) - expected) <= max(3, 0.1 * n_patients)
     pd.testing.assert_series_equal(val, inner_split(cohort, val_fraction=val_fraction, seed=seed))
 
 
