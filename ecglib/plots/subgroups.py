@@ -1,0 +1,93 @@
+"""Forest plot of subgroup AUCs with their CIs, one panel per vessel.
+
+Input is :func:`ecglib.metrics.subgroups.subgroup_auc_table`. Each variable (age, sex,
+ECG-CCTA interval) is a block of rows headed by its name and the p-value of the subgroup
+difference (unpaired DeLong test); a subgroup without an AUC shows its reason instead of a
+point.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..figures import VESSEL_COLOURS, use_style
+from ..metrics.subgroups import VARIABLE_LABELS
+from .roc import format_p
+
+_NEEDED = ("variable", "subgroup", "vessel", "n", "positives", "auc", "ci_low", "ci_high",
+           "reason", "p_value")
+
+
+def subgroup_forest_figure(table: pd.DataFrame, vessels: Sequence[str] | None = None, *,
+                           reference_line: float = 0.5, title: str | None = None) -> Figure:
+    """Forest plot: AUC and CI per subgroup (rows) and vessel (panels).
+
+    Row labels give the subgroup and its number of ECGs; each panel prints the positives per
+    subgroup at the right margin and the difference test's p-value on the variable's header.
+    """
+    absent = [c for c in _NEEDED if c not in table.columns]
+    if absent:
+        raise KeyError(f"table lacks column(s) {absent}; pass subgroup_auc_table's output")
+    if vessels is None:
+        vessels = list(dict.fromkeys(table["vessel"]))
+    vessels = list(vessels)
+    variables = list(dict.fromkeys(table["variable"]))
+    # layout: a header row per variable, then its subgroups
+    layout: list[tuple[str, str | None]] = []
+    for variable in variables:
+        layout.append((variable, None))
+        subs = table.loc[table["variable"] == variable, "subgroup"]
+        layout.extend((variable, s) for s in dict.fromkeys(subs))
+    y_of = {key: -i for i, key in enumerate(layout)}
+    lows = pd.concat([table["ci_low"], table["auc"]]).dropna()
+    x_low = min(0.3, float(lows.min()) - 0.02) if len(lows) else 0.3
+    use_style()
+    fig, axes = plt.subplots(1, len(vessels), figsize=(2.3 * len(vessels) + 1.6,
+                                                       0.9 + 0.28 * len(layout)),
+                             sharey=True, squeeze=False)
+    for ax, vessel in zip(axes[0], vessels):
+        colour = VESSEL_COLOURS.get(vessel, "k")
+        rows = table[table["vessel"] == vessel]
+        for _, r in rows.iterrows():
+            y = y_of[(r["variable"], r["subgroup"])]
+            if np.isfinite(r["auc"]):
+                has_ci = np.isfinite(r["ci_low"])
+                if has_ci:
+                    ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, linewidth=1.4)
+                # a hollow marker: AUC without a CI (a single positive or negative)
+                ax.plot(r["auc"], y, marker="s", markersize=4.5, color=colour,
+                        markerfacecolor=colour if has_ci else "white")
+            else:
+                ax.text(0.5, y, "n/a", ha="center", va="center", fontsize=7, color="0.4")
+            ax.text(1.03, y, f"{int(r['positives'])}", transform=ax.get_yaxis_transform(),
+                    ha="left", va="center", fontsize=6.5, color="0.35", clip_on=False)
+        for variable in variables:
+            p = rows.loc[rows["variable"] == variable, "p_value"].dropna()
+            text = format_p(float(p.iloc[0])) if len(p) == 1 else (
+                "" if p.empty else "; ".join(format_p(float(v)) for v in p))
+            ax.text(0.02, y_of[(variable, None)], text, transform=ax.get_yaxis_transform(),
+                    ha="left", va="center", fontsize=7, style="italic")
+        ax.axvline(reference_line, color="0.6", linewidth=0.8, linestyle=(0, (2, 2)))
+        ax.set_title(vessel)
+        ax.text(1.03, 1.0, "pos.", transform=ax.transAxes, ha="left", va="bottom",
+                fontsize=6.5, color="0.35")
+        ax.set_xlim(x_low, 1.0)
+        ax.set_xlabel("AUC")
+        ax.grid(axis="y", visible=False)
+    n_of = table.drop_duplicates(["variable", "subgroup"]).set_index(["variable", "subgroup"])["n"]
+    labels = [VARIABLE_LABELS.get(v, v) if s is None else f"   {s}  (n = {int(n_of[(v, s)]):,})"
+              for v, s in layout]
+    axes[0][0].set_yticks(list(y_of.values()))
+    axes[0][0].set_yticklabels(labels)
+    for tick, (_, s) in zip(axes[0][0].get_yticklabels(), layout):
+        if s is None:
+            tick.set_fontweight("bold")
+    axes[0][0].set_ylim(-len(layout) + 0.4, 0.6)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
