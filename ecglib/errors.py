@@ -29,3 +29,14 @@ class SignalError(DataError):
 
 class CheckpointError(EcglibError, RuntimeError):
     """A checkpoint does not match the model: lists missing, unexpected and mis-shaped keys."""
+
+
+class MissingInputError(EcglibError, ValueError):
+    """A chapter's input is absent from the cohort (e.g. no symptom column, no follow-up).
+
+    ``reason`` is a sentence fragment that completes "this chapter is skipped because ...".
+    """
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

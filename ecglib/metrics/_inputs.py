@@ -12,18 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ..errors import EcglibError
-
-
-class MissingInputError(EcglibError, ValueError):
-    """A chapter's input is absent from the cohort (e.g. no symptom column, no follow-up).
-
-    ``reason`` is a sentence fragment that completes "this chapter is skipped because ...".
-    """
-
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(reason)
+from ..errors import MissingInputError  # noqa: F401  (re-exported for the metrics modules)
 
 
 def as_binary(y, name: str = "y") -> np.ndarray:
