@@ -16,15 +16,15 @@ Every exclusion is a line of the :class:`ExclusionReport`; every problem the map
 """
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-
 from . import schema
+from .config import load_yaml
 from .errors import ConfigError, DataError
 
 #: Canonical columns the label map translates, and where each one's vocabulary lives.
@@ -52,7 +52,12 @@ class ExportMap:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"column map {path} not found")
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8"), where=path.name)
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path.name}: expected a mapping with the keys "
+                              f"{sorted(_MAP_KEYS)}, got a {type(raw).__name__}")
         unknown = sorted(set(raw) - _MAP_KEYS)
         if unknown:
             raise ConfigError(f"{path.name}: unknown key(s) {unknown}; allowed {sorted(_MAP_KEYS)}")
@@ -116,12 +121,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), "export table not found")
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        return pd.read_excel(path, dtype=str)
-    if path.suffix.lower() in (".csv", ".txt"):
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                           encoding="utf-8-sig")
-    raise DataError(str(path), f"unsupported table format {path.suffix!r} (use .csv or .xlsx)")
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".xls", ".csv", ".txt"):
+        raise DataError(str(path), f"unsupported table format {path.suffix!r} (use .csv or .xlsx)")
+    try:
+        if suffix in (".xlsx", ".xls"):
+            table = pd.read_excel(path, dtype=str)
+            first = pd.read_excel(path, header=None, nrows=1)
+            header = [str(c) for c in first.iloc[0] if pd.notna(c)] if len(first) else []
+        else:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                                encoding="utf-8-sig")
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                header = next(csv.reader(f), [])
+    except UnicodeDecodeError as exc:
+        raise DataError(str(path), f"cannot be read as UTF-8 text ({exc}); save the export as "
+                                   "UTF-8 CSV or as .xlsx") from exc
+    except Exception as exc:  # noqa: BLE001 - pandas/openpyxl raise many types; all are named
+        raise DataError(str(path), f"cannot be read as a {suffix} table "
+                                   f"({type(exc).__name__}: {str(exc).strip()})") from exc
+    repeated = sorted({c for c in header if c.strip() and header.count(c) > 1})
+    if repeated:
+        # pandas would rename the second one 'X.1' and the map would silently take the first.
+        raise DataError(str(path), f"column name(s) {repeated} appear more than once in the "
+                                   "header; a column is chosen by its name, so names must be unique")
+    return table
 
 
 def read_export(table: str | Path, export_map: ExportMap, *, ecg_root: str | Path | None = None
@@ -134,6 +158,8 @@ def read_export(table: str | Path, export_map: ExportMap, *, ecg_root: str | Pat
     """
     table = Path(table)
     raw = read_table(table)
+    if raw.empty:
+        raise DataError(table.name, f"the export has no rows (columns: {list(raw.columns)})")
     cohort = apply_map(raw, export_map, source=table.name)
     root = Path(ecg_root) if ecg_root is not None else table.parent
     cohort["ecg_path"] = [str(p if Path(p).is_absolute() else root / p) for p in cohort["ecg_path"]]
@@ -152,11 +178,13 @@ def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") 
         if canon in out:
             raise ConfigError(f"constants.{canon}: the export already maps a column to {canon}")
         out[canon] = value
-    if "ecg_id" not in out and "ecg_path" in out:
-        out["ecg_id"] = [Path(str(p)).stem for p in out["ecg_path"]]
-    absent = [c for c in schema.REQUIRED_COLUMNS + tuple(schema.grade_cols()) if c not in out]
+    absent = [c for c in schema.REQUIRED_COLUMNS + tuple(schema.grade_cols())
+              if c not in out and not (c == "ecg_id" and "ecg_path" in out)]
     if absent:
         raise ConfigError(f"the column map gives no {absent}: map an export column or a constant")
+    _check_identifiers(out, source)
+    if "ecg_id" not in out:
+        out["ecg_id"] = [Path(str(p)).stem for p in out["ecg_path"]]
     out["ecg_id"] = out["ecg_id"].astype(str)
     out["patient_id"] = out["patient_id"].astype(str)
     record = out["ecg_id"]
@@ -179,6 +207,7 @@ def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") 
     for col in ("followup_days", "followup_event"):
         if col in out:
             out[col] = _parse_number(out[col], record, col)
+    _check_followup(out, record)
     if "site" not in out:
         out["site"] = "internal"
     return out
@@ -240,8 +269,70 @@ def _drop_duplicates(cohort: pd.DataFrame, report: ExclusionReport) -> pd.DataFr
     return cohort
 
 
+def _check_identifiers(out: pd.DataFrame, source: str) -> None:
+    """A row without its patient, ECG id or ECG file cannot be grouped or read: an error, never
+    a made-up id (``astype(str)`` would turn every missing one into the same patient 'nan')."""
+    for col in ("patient_id", "ecg_id", "ecg_path"):
+        if col not in out:
+            continue
+        missing = out[col].isna() | (out[col].astype(str).str.strip() == "")
+        if missing.any():
+            i = missing[missing].index[0]
+            has_id = "ecg_id" in out and col != "ecg_id" and pd.notna(out.at[i, "ecg_id"])
+            name = f"ECG {out.at[i, 'ecg_id']}" if has_id else f"{source} data row {i + 1}"
+            raise DataError(name, f"{col} is missing ({missing.sum()} such rows); every row "
+                                  "needs its patient, ECG id and ECG file")
+
+
+def _check_followup(out: pd.DataFrame, record: pd.Series) -> None:
+    if "followup_days" in out:
+        bad = out["followup_days"] < 0
+        if bad.any():
+            i = bad[bad].index[0]
+            raise DataError(f"ECG {record[i]}", f"followup_days {out.at[i, 'followup_days']:g} "
+                                                f"is negative ({bad.sum()} such rows)")
+    if "followup_event" in out:
+        bad = out["followup_event"].notna() & ~out["followup_event"].isin([0.0, 1.0])
+        if bad.any():
+            i = bad[bad].index[0]
+            raise DataError(f"ECG {record[i]}", f"followup_event {out.at[i, 'followup_event']:g} "
+                                                f"is not 0 (no event) or 1 (event) "
+                                                f"({bad.sum()} such rows)")
+
+
+#: A numeric day/month date: 05/03/2024, 5.3.24, 13/03/2024 09:30 ...
+_DM_DATE = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}\b")
+
+
+def _day_first(values: pd.Series, record: pd.Series, col: str) -> bool:
+    """Whether a column's numeric d/m/y dates are day-first, read from the column itself.
+
+    pandas reads '05/03/2024' month-first but '13/03/2024' day-first, so one column could mix
+    both orders without a word. A value with a first number > 12 settles day-first, one with a
+    second number > 12 month-first; a column with both, or with ambiguous values and nothing
+    that settles the order, is an error naming the record."""
+    fields = values.astype(str).str.extract(_DM_DATE).dropna().astype(int)
+    if fields.empty:
+        return False
+    first, second = fields[0], fields[1]
+    day_first, month_first = first > 12, second > 12
+    if day_first.any() and month_first.any():
+        i, j = day_first[day_first].index[0], month_first[month_first].index[0]
+        raise DataError(f"ECG {record[j]}", f"{col} {values[j]!r} is month-first but "
+                                            f"{values[i]!r} (ECG {record[i]}) is day-first; "
+                                            "use one date format (best YYYY-MM-DD)")
+    ambiguous = (first != second) & ~day_first & ~month_first
+    if ambiguous.any() and not (day_first.any() or month_first.any()):
+        i = ambiguous[ambiguous].index[0]
+        raise DataError(f"ECG {record[i]}", f"{col} {values[i]!r} is ambiguous (day/month "
+                                            "order) and no value in the column settles it; "
+                                            "write dates as YYYY-MM-DD")
+    return bool(day_first.any())
+
+
 def _parse_times(values: pd.Series, record: pd.Series, col: str) -> pd.Series:
-    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed",
+                            dayfirst=_day_first(values, record, col))
     bad = parsed.isna()
     if bad.any():
         i = bad[bad].index[0]

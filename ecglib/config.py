@@ -188,15 +188,46 @@ def load_params(path: str | os.PathLike, *, honour_env: bool = True) -> RunParam
         file = resolve_path(path)
     if not file.exists():
         raise ConfigError(f"params file {path} not found (also looked in {PROJECT_ROOT})")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    raw = load_yaml(file.read_text(encoding="utf-8"), where=str(file))
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: expected a mapping of sections at the top level")
     params = _build(RunParams, raw, where=file.name)
     digest = hashlib.sha256(yaml.safe_dump(raw, sort_keys=True).encode()).hexdigest()
     return dataclasses.replace(params, source=str(file), sha256=digest)
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word, so a params file or map with two
+    ``seed:`` lines would silently use the second."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first != key_node.start_mark.line:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"found duplicate key {key!r} (also on line {first + 1})",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """Parse YAML text (safe types only; a duplicated key is an error); ``where`` names the
+    file in the :class:`ConfigError` raised for invalid YAML."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
 
 
 def params_to_dict(params: Any) -> dict:
@@ -236,7 +267,20 @@ def _build(cls: type, raw: Any, where: str) -> Any:
         raise ConfigError("; ".join(problems))
     hints = typing.get_type_hints(cls)
     values = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in raw.items()}
+    for name, value in values.items():
+        rule = _RANGES.get((cls.__name__, name))
+        if rule is not None and value is not None and not rule[0](value):
+            raise ConfigError(f"{where}.{name} = {value!r}: must be {rule[1]}")
     return cls(**values)
+
+
+#: Values that type-check but cannot work, refused when the params are read rather than
+#: minutes later (a non-positive ``npy_fs`` would fail every ECG file one by one).
+_RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
+    ("SignalParams", "npy_fs"): (lambda v: v > 0, "a positive sampling rate in Hz"),
+    ("FoldParams", "n_folds"): (lambda v: v >= 2, "at least 2"),
+    ("FoldParams", "inner_val_fraction"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
+}
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:

@@ -51,6 +51,11 @@ class RunPaths:
         return self.root / "figures"
 
     @property
+    def manifest(self) -> Path:
+        """What the run was computed with: versions, params, code, input hashes (ecglib.manifest)."""
+        return self.root / "manifest.json"
+
+    @property
     def folds_meta(self) -> Path:
         """What the fold assignment was computed from (cohort hash, seed, number of folds)."""
         return self.root / "folds.json"

@@ -129,3 +129,24 @@ def test_excel_export(tmp_path, demo_map):
     pd.DataFrame(rows).to_excel(path, index=False)
     cohort, _ = read_export(path, demo_map)
     assert cohort["grade_LAD"].tolist() == [3, 1, 1]
+
+
+def test_day_first_dates_are_read_day_first_throughout(tmp_path, demo_map):
+    # pandas alone would read 05/03/2024 as 3 May and 13/03/2024 as 13 March in one column
+    rows = [export_row(i) for i in range(4)]
+    for row, day in zip(rows, ("13", "05", "05", "05")):
+        row["ECG acquired"] = f"{day}/03/2024 09:30"
+        row["CCTA date"] = f"{day}/03/2024 14:00"
+    cohort, report = read(tmp_path, rows, demo_map)
+    assert cohort["ecg_time"].dt.month.tolist() == [3, 3, 3, 3]
+    assert cohort["ecg_time"].dt.day.tolist() == [13, 5, 5, 5]
+    assert report.table()["excluded"].sum() == 0
+
+
+def test_blank_header_cells_are_not_duplicate_names(tmp_path, demo_map):
+    frame = pd.DataFrame([export_row(i) for i in range(2)])
+    frame[""] = ""
+    frame[" "] = ""
+    frame.to_csv(tmp_path / "export.csv", index=False)
+    cohort, _ = read_export(tmp_path / "export.csv", demo_map)
+    assert len(cohort) == 2

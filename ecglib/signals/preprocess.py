@@ -205,7 +205,10 @@ def ecg_preprocess(
         ecg = ecg_read(source, record_id=record_id, fs=fs)
     rid = record_id if record_id is not None else ecg.record
     ecg_check(ecg.signal, ecg.fs, rid)
-    x = ecg_resample(ecg.signal, ecg.fs, FS)
+    try:
+        x = ecg_resample(ecg.signal, ecg.fs, FS)
+    except ValueError as exc:  # a rate with no exact rational ratio to 500 Hz: this record's problem
+        raise SignalError(rid, f"sampling rate {ecg.fs:g} Hz: {exc}") from exc
     x = ecg_fix_length(x, n_samples, policy=length_policy, record_id=rid, fs=FS)
     if filter == "ecgfounder":
         x = ecg_founder_filter(x, FS)
