@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,15 +50,25 @@ def prepare_data(params: RunParams, *, progress: bool = True) -> PreparedData:
             raise DataError(f"{len(failures)} ECG file(s)",
                             f"failed to load or check (set data.on_bad_ecg: exclude to leave them "
                             f"out with a line in the exclusion report):\n{listing}{more}")
-        for problem, group in failures.groupby("problem", sort=False):
+        kinds = failures["problem"].map(problem_kind)
+        for kind, group in failures.groupby(kinds, sort=False):
             bad = cohort.index[cohort["ecg_path"].isin(group["ecg_path"])]
-            report.add(f"ECG file failed: {problem}", bad)
+            report.add(f"ECG file failed: {kind}", bad)
             cohort = cohort.drop(index=bad)
         cohort = cohort.reset_index(drop=True)
 
     cohort.to_csv(paths.cohort, index=False)
     report.table().to_csv(paths.exclusions, index=False)
     return PreparedData(cohort=cohort, report=report, store=store)
+
+
+def problem_kind(problem: str) -> str:
+    """The kind of a signal problem, for the exclusion flow: the message up to its first detail
+    (``"flat lead(s) V2 (peak-to-peak ...)"`` -> ``"flat lead(s) V2"``), so that records with the
+    same problem share a step and no file path reaches the book."""
+    kind = re.split(r"[:(;]", problem, maxsplit=1)[0]
+    kind = re.sub(r"\s*\S*[/\\]\S*", "", kind).strip()  # drop file paths
+    return kind or "unreadable ECG file"
 
 
 def read_cohort(path: str | Path) -> pd.DataFrame:

@@ -48,3 +48,11 @@ def test_bad_ecg_excluded_with_its_reason(export):
     assert again["ecg_time"].dtype.kind == "M" and len(again) == 4
     assert len(data.store.rows_for(again["ecg_path"])) == 4
     assert "patient_id" not in paths.exclusions.read_text()
+
+
+def test_problem_kind_groups_failures_without_paths():
+    from ecglib.prepare import problem_kind
+
+    assert problem_kind("flat lead(s) V2 (peak-to-peak < 0.01 mV)") == "flat lead"
+    assert problem_kind("cannot read WFDB record /data/x/rec: missing .dat") == "cannot read WFDB record"
+    assert problem_kind("/data/x/rec.npy") == "unreadable ECG file"
