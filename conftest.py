@@ -3,12 +3,38 @@
 Notebook tests (``pytest --nbval-lax``) run every notebook with the tiny parameters of
 ``params/ci.yaml``: the kernels inherit ``ECGLIB_PARAMS`` and ``ecglib.config.load_params``
 announces the override in the notebook's output.
+
+nbval executes ``02_train_fold.ipynb`` once, with its default ``fold = 0``, but the evaluation
+chapters need every fold's out-of-fold predictions. So before the notebooks run, the ci run's
+data and every fold are prepared here with the same library calls the pipeline makes; the
+notebooks then reuse them (a finished fold with the same params is not retrained).
 """
 import os
 
 from ecglib.config import PARAMS_ENV
 
+CI_PARAMS = "params/ci.yaml"
+
+
+def _nbval(config) -> bool:
+    return bool(config.getoption("nbval_lax", default=False) or config.getoption("nbval", default=False))
+
 
 def pytest_configure(config):
-    if config.getoption("nbval_lax", default=False) or config.getoption("nbval", default=False):
-        os.environ.setdefault(PARAMS_ENV, "params/ci.yaml")
+    if _nbval(config):
+        os.environ.setdefault(PARAMS_ENV, CI_PARAMS)
+
+
+def pytest_collection_finish(session):
+    notebooks = [item for item in session.items if str(item.fspath).endswith(".ipynb")]
+    if not notebooks or not _nbval(session.config):
+        return
+    from ecglib.config import load_params
+    from ecglib.prepare import prepare_data
+    from ecglib.train.fit import fit_fold
+
+    params = load_params(os.environ[PARAMS_ENV], honour_env=False)
+    print(f"\npreparing the notebooks' run {params.name!r}: data and {params.folds.n_folds} folds")
+    prepare_data(params, progress=False)
+    for fold in range(params.folds.n_folds):
+        fit_fold(params, fold, progress=False)
