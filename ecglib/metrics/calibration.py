@@ -120,15 +120,20 @@ def calibration_slope_intercept(y, p) -> dict[str, float]:
     """Calibration slope (coefficient of ``logit(p)``) and intercept (with ``logit(p)`` offset).
 
     Both are NaN when ``y`` holds a single class (e.g. no LM event in a small external set):
-    the logistic fit has no finite solution then.
+    the logistic fit has no finite solution then. The slope is NaN when every prediction is the
+    same (``logit(p)`` is collinear with the intercept); the intercept still exists.
     """
     y, p = _check(y, p)
     if y.min() == y.max():
         return {"slope": np.nan, "intercept": np.nan}
     lp = logit(np.clip(p, _LOGIT_EPS, 1 - _LOGIT_EPS))
-    slope_fit = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit()
+    slope = np.nan
+    if np.ptp(lp) > 0:
+        # has_constant="add": never let statsmodels skip the intercept column
+        design = sm.add_constant(lp, has_constant="add")
+        slope = float(sm.GLM(y, design, family=sm.families.Binomial()).fit().params[1])
     citl_fit = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp).fit()
-    return {"slope": float(slope_fit.params[1]), "intercept": float(citl_fit.params[0])}
+    return {"slope": slope, "intercept": float(citl_fit.params[0])}
 
 
 def calibration_summary(y, p) -> dict[str, float]:

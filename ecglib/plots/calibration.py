@@ -40,9 +40,11 @@ def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = ""
                     lw=0, label="LOWESS 95% bootstrap band")
     ax.plot(band["predicted"], band["observed"], color=colour, lw=1.5,
             label=f"{label} LOWESS (Brier {summary['brier']:.3f})".strip())
+    # Wilson bounds of 0 or n events can miss the estimate by a rounding error (statsmodels
+    # gives 7e-18 for 0 of 56), and matplotlib refuses negative error bars: clip at 0.
     ax.errorbar(bins["mean_predicted"], bins["observed"],
-                yerr=[bins["observed"] - bins["observed_lo"],
-                      bins["observed_hi"] - bins["observed"]],
+                yerr=[np.clip(bins["observed"] - bins["observed_lo"], 0.0, None),
+                      np.clip(bins["observed_hi"] - bins["observed"], 0.0, None)],
                 fmt="o", ms=3.5, color=colour, ecolor=colour, elinewidth=0.8, capsize=2,
                 label=f"{len(bins)} {'quantile' if strategy == 'quantile' else 'equal-width'} "
                       "bins (95% CI)")
