@@ -1,0 +1,104 @@
+"""Checkpoints written atomically, read weights-only, and the random-number states they carry.
+
+A checkpoint is first written to a temporary file beside its target, flushed to disk, and then
+moved over the target with ``os.replace`` (atomic on POSIX and Windows): a run killed while saving
+leaves the previous checkpoint intact, never a truncated one. Files are read with
+``torch.load(weights_only=True)``, so everything in them is plain data: tensors, numbers,
+strings, lists, tuples and dicts (the NumPy and Python RNG states are converted to such).
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError
+
+__all__ = ["save_atomic", "load_checkpoint", "rng_state", "set_rng_state", "load_state_strict"]
+
+
+def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` to ``path`` via a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """A checkpoint written by :func:`save_atomic` (weights-only; errors name the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise CheckpointError(f"{path}: cannot be read as a checkpoint ({type(exc).__name__}: {exc})"
+                              ) from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict, got {type(obj).__name__}")
+    return obj
+
+
+def load_state_strict(module: torch.nn.Module, state: dict, what: str) -> None:
+    """``module.load_state_dict(state, strict=True)``, the error listing every offending key."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    misshaped = [k for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or misshaped:
+        lines = [f"{what} does not match the model:"]
+        lines += [f"  missing {k} {list(own[k].shape)}" for k in missing]
+        lines += [f"  unexpected {k} {list(state[k].shape)}" for k in unexpected]
+        lines += [f"  mis-shaped {k}: {list(state[k].shape)} vs {list(own[k].shape)}" for k in misshaped]
+        raise CheckpointError("\n".join(lines))
+    module.load_state_dict(state, strict=True)
+
+
+# --------------------------------------------------------------------------------------------
+# random-number states
+# --------------------------------------------------------------------------------------------
+def rng_state() -> dict:
+    """The global RNG states: torch (CPU and every CUDA device), NumPy's legacy global, Python's."""
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "bit_generator": np_state["bit_generator"],
+            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` captured."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    npst = state["numpy"]
+    np.random.set_state({
+        "bit_generator": npst["bit_generator"],
+        "state": {"key": npst["key"].numpy().astype(np.uint32), "pos": npst["pos"]},
+        "has_gauss": npst["has_gauss"],
+        "gauss": npst["gauss"],
+    })
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))

@@ -1,0 +1,219 @@
+"""Device choice and multi-process (DistributedDataParallel) helpers.
+
+One code path serves a single process and ``torchrun --nproc_per_node N``: :func:`setup` reads
+torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``PORT``), starts
+the process group (``nccl`` on CUDA, ``gloo`` on the CPU) and picks the device; in a single
+process it starts nothing and every collective below is the identity.
+
+**PCGrad and DDP.** DDP averages gradients across processes with hooks that fire when ``backward``
+accumulates a parameter's ``.grad``. PCGrad takes each task's gradient with
+``torch.autograd.grad``, which never accumulates, so DDP would average nothing and every process
+would step with its own local surgery. Averaging the *projected* gradients afterwards would not
+help either: the surgery is non-linear, so the mean of per-process surgeries is not the surgery of
+the global gradients. :func:`distributed_pcgrad_backward` therefore all-reduces (averages) the
+``(T, P)`` matrix of per-task trunk gradients *before* the surgery, so that every process projects
+the gradients of the global batch, with the same random visiting order (a generator seeded alike
+on every rank), and writes the same update; the task-specific parameters (head, uncertainty
+weights) get their averaged plain gradients. The training loop runs these steps inside
+``ddp.no_sync()`` so that DDP neither expects nor performs its own reduction, and it uses DDP's
+standard path for ``gradient_surgery: none``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .pcgrad import (
+    AUTHORS_EPS,
+    pcgrad_coefficients,
+    pcgrad_orders,
+    pcgrad_weights,
+    task_gradient_matrix,
+)
+
+__all__ = [
+    "DistContext",
+    "setup",
+    "teardown",
+    "choose_device",
+    "all_reduce_mean_",
+    "all_reduce_grads_",
+    "broadcast_buffers_",
+    "gather_rows",
+    "barrier",
+    "distributed_pcgrad_backward",
+]
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process stands: rank, world size, device, and whether it started the group."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    started_group: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes every file; the other ranks only compute."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        """bf16 autocast on CUDA, none on the CPU."""
+        return torch.bfloat16 if self.device.type == "cuda" else None
+
+
+def choose_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto``: ``cuda:<local_rank>`` when CUDA is available, else the CPU; otherwise the named
+    device (``cpu``, ``cuda``, ``cuda:1``; a bare ``cuda`` under torchrun means the local GPU)."""
+    if preference == "auto":
+        preference = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(preference)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"train.device is {preference!r} but CUDA is not available here")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device
+
+
+def setup(preference: str = "auto") -> DistContext:
+    """Join (or start, under torchrun) the process group and choose the device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if dist.is_available() and dist.is_initialized():
+        rank, world = dist.get_rank(), dist.get_world_size()
+        local = int(os.environ.get("LOCAL_RANK", rank))
+        device = choose_device(preference, local)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        return DistContext(rank, world, local, device, started_group=False)
+    if world <= 1:
+        return DistContext(device=choose_device(preference, 0))
+    rank = int(os.environ["RANK"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    device = choose_device(preference, local)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank,
+                            world_size=world)
+    return DistContext(rank, world, local, device, started_group=True)
+
+
+def teardown(ctx: DistContext) -> None:
+    """Destroy the process group if :func:`setup` started it."""
+    if ctx.started_group and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(ctx: DistContext) -> None:
+    if ctx.distributed:
+        dist.barrier()
+
+
+def all_reduce_mean_(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """In-place mean over the processes (identity in a single process)."""
+    if ctx.distributed:
+        dist.all_reduce(tensor)
+        tensor.div_(ctx.world_size)
+    return tensor
+
+
+def all_reduce_grads_(params: Sequence[torch.Tensor], ctx: DistContext) -> None:
+    """Average ``.grad`` over the processes, as one flat buffer. A parameter without a gradient
+    on some rank counts as zero there and gets one if any rank has it."""
+    if not ctx.distributed:
+        return
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        return
+    have = torch.tensor([p.grad is not None for p in params], dtype=torch.uint8, device=ctx.device)
+    dist.all_reduce(have, op=dist.ReduceOp.MAX)
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                      for p in params])
+    all_reduce_mean_(flat, ctx)
+    for p, h, chunk in zip(params, have.tolist(), flat.split([p.numel() for p in params])):
+        if h:
+            p.grad = chunk.view_as(p).clone()
+
+
+def broadcast_buffers_(module: torch.nn.Module, ctx: DistContext, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (BatchNorm running statistics) to every process, so that all
+    ranks evaluate the model rank 0 saves."""
+    if ctx.distributed:
+        for buf in module.buffers():
+            dist.broadcast(buf, src)
+
+
+def gather_rows(values: np.ndarray, positions: np.ndarray, n: int, ctx: DistContext) -> np.ndarray:
+    """Reassemble an ``(n, ...)`` array from every rank's ``values`` at ``positions``."""
+    if not ctx.distributed:
+        out = np.empty((n,) + values.shape[1:], dtype=values.dtype)
+        out[positions] = values
+        return out
+    parts: list = [None] * ctx.world_size
+    dist.all_gather_object(parts, (positions, values))
+    out = np.empty((n,) + values.shape[1:], dtype=values.dtype)
+    for pos, val in parts:
+        out[pos] = val
+    return out
+
+
+def distributed_pcgrad_backward(task_losses: torch.Tensor, shared_params: Sequence[torch.Tensor],
+                                other_params: Sequence[torch.Tensor], ctx: DistContext, *,
+                                generator: torch.Generator | None, variant: str = "yu") -> int:
+    """PCGrad on the gradients of the *global* batch (module docstring); returns the number of
+    conflicting task pairs.
+
+    In a single process this equals :func:`ecglib.train.pcgrad.pcgrad_backward` (same building
+    blocks, same order of operations); with several, every process writes the same ``.grad``.
+    Accumulates into ``.grad`` like ``backward()`` (zero the gradients first).
+    """
+    shared = [p for p in shared_params if p.requires_grad]
+    others = [p for p in other_params if p.requires_grad]
+    losses = list(task_losses.unbind(0)) if isinstance(task_losses, torch.Tensor) else list(task_losses)
+    orders = pcgrad_orders(len(losses), variant=variant, generator=generator)
+    grads, used, other_grads = task_gradient_matrix(losses, shared, other_params=others)
+    if ctx.distributed:
+        all_reduce_mean_(grads, ctx)
+        flags = torch.tensor(used + [g is not None for g in other_grads], dtype=torch.uint8,
+                             device=grads.device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        used = [bool(f) for f in flags[:len(shared)].tolist()]
+        other_used = [bool(f) for f in flags[len(shared):].tolist()]
+        if others:
+            flat = torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                              for p, g in zip(others, other_grads)])
+            all_reduce_mean_(flat, ctx)
+            other_grads = [chunk.view_as(p).clone() if u else None for p, u, chunk in
+                           zip(others, other_used, flat.split([p.numel() for p in others]))]
+    gram = grads @ grads.T
+    coef, _ = pcgrad_coefficients(gram, orders, eps=AUTHORS_EPS if variant == "authors" else 0.0)
+    weights = pcgrad_weights(coef, variant)
+    update = weights.to(grads.dtype).to(grads.device) @ grads
+    for p, u, chunk in zip(shared, used, update.split([p.numel() for p in shared])):
+        if u:
+            g = chunk.view_as(p)
+            if p.grad is None:
+                p.grad = g.clone()
+            else:
+                p.grad.add_(g)
+    for p, g in zip(others, other_grads):
+        if g is not None:
+            if p.grad is None:
+                p.grad = g.clone(memory_format=torch.contiguous_format)
+            else:
+                p.grad.add_(g)
+    upper = torch.triu(torch.ones_like(gram, dtype=torch.bool), 1)
+    return int(((gram < 0) & upper).sum())

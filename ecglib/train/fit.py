@@ -1,0 +1,530 @@
+"""Train one outer fold: epochs, honest epoch selection, resumable checkpoints, predictions.
+
+:func:`fit_fold` is the whole of ``notebooks/02_train_fold.ipynb``'s work for fold ``k``:
+
+1. **Rows.** The run's folds (:func:`~ecglib.train.split.ensure_folds`, computed once per run)
+   give fold ``k``'s held-out rows (``test``); the other folds are split, patient-grouped, into
+   ``train`` and an inner validation split ``val`` (``folds.inner_val_fraction`` of their
+   patients). The epoch is chosen on ``val`` only; the held-out fold is predicted once, by the
+   chosen epoch's model, after training. (The authors' code chose the epoch on the fold it then
+   reported, which inflates every reported AUC.)
+2. **Model.** Net1D from ``model:`` (ECGFounder's weights when ``model.pretrained`` is set, random
+   initialisation seeded from the run's seed and the fold otherwise) with one logit per vessel.
+   The two parameters the forward pass never uses (``Net1D.unused_parameter_names``) are frozen.
+3. **Objective.** Per-vessel binary cross-entropy ``L_t`` over a batch holding the ECGs and their
+   augmented copies (``train.augment``; strength ``0.5 + 0.25 (1 + cos(pi e / E))`` at epoch
+   ``e`` of ``E``), weighted by learned uncertainty (``train.loss_weighting: uncertainty``:
+   ``exp(-s_t) L_t + s_t``) or summed (``equal``), with gradient surgery on the shared trunk
+   (``train.gradient_surgery``: ``pcgrad`` = Yu et al.'s PCGrad, ``pcgrad_authors`` = the authors'
+   one-sided variant, ``pcgrad_features`` = the feature-level approximation, ``none``). The head
+   and the ``s_t`` get their plain gradients.
+4. **Optimiser.** AdamW (``train.lr``, ``train.weight_decay``, on every trainable parameter
+   including ``s_t``, as in the authors' code), learning rate warmed up linearly over
+   ``train.warmup_fraction`` of the steps, then cosine-decayed to ``train.final_lr_fraction`` of
+   the peak (:mod:`ecglib.train.schedule`), stepped per batch.
+5. **Each epoch.** Inner-validation AUC per vessel (NaN for a vessel with one class there, left out
+   of the macro mean with a logged warning) and macro-AUC; the best epoch's model is kept
+   (``checkpoints/fold{k}_best.pt``); the per-epoch metrics go to ``metrics/train_fold{k}.csv``; and
+   the full training state goes atomically to ``checkpoints/fold{k}_last.pt``.
+6. **Predictions.** The best model predicts the held-out fold (``predictions/oof_fold{k}.csv``)
+   and the external cohort (``predictions/external_fold{k}.csv``); ``metrics/train_fold{k}.json``
+   marks the fold as done.
+
+**Reproducibility and resume.** Every random stream is seeded from (run seed, fold, epoch[, rank])
+at the start of each epoch (:func:`~ecglib.train.data.derive_seed`): the data order (the
+sampler's generator), the augmentation generator, PCGrad's visiting order and the global torch RNG
+(dropout). The last checkpoint holds the model, optimiser, scheduler, uncertainty weights, the
+global RNG states, the sampler's seed, the history and the best epoch so far. Re-running an
+interrupted fold resumes after the last finished epoch and ends, on the CPU, with exactly the
+weights and predictions of an uninterrupted run; a finished fold whose fingerprint (params, cohort
+and store) is unchanged is not retrained.
+
+**Devices.** ``train.device: auto`` takes CUDA when available (bf16 autocast for the forward
+pass) and the CPU otherwise. Under ``torchrun --nproc_per_node N`` (``python -m ecglib.train``)
+the model is wrapped in DistributedDataParallel, each process reads its shard of every epoch,
+rank 0 writes every file; PCGrad reduces the per-task gradients across processes *before* the
+surgery (see :mod:`ecglib.train.distributed`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from .. import schema
+from ..config import RunParams, params_to_dict
+from ..errors import DataError
+from ..model import Net1D, build_model
+from ..paths import RunPaths
+from ..prepare import read_cohort
+from ..store import EcgStore, open_store
+from . import distributed as D
+from .augment import augment_strength, with_augmented_copies
+from .checkpoint import load_checkpoint, load_state_strict, rng_state, save_atomic, set_rng_state
+from .data import EcgDataset, derive_seed, train_loader
+from .pcgrad import pcgrad_backward, pcgrad_features_backward
+from .predict import predict_probs, predictions_frame, read_predictions, write_predictions
+from .schedule import warmup_cosine_scheduler
+from .split import ensure_folds, fold_roles
+from .uncertainty import UncertaintyWeighting, per_task_bce
+from .validate import macro_auc, undefined_vessels, vessel_aucs
+
+__all__ = ["FoldResult", "TaskModel", "fit_fold", "model_config", "training_fingerprint",
+           "history_columns"]
+
+log = logging.getLogger(__name__)
+
+#: Bumped when a change to the training code makes older checkpoints incomparable.
+TRAIN_VERSION = 1
+
+_VARIANT = {"pcgrad": "yu", "pcgrad_authors": "authors", "pcgrad_features": "yu"}
+
+
+@dataclass
+class FoldResult:
+    """What :func:`fit_fold` did for one fold.
+
+    ``best_epoch`` is 1-based; ``inner_auc`` holds the per-vessel inner-validation AUCs of that
+    epoch (NaN where undefined) and ``inner_macro_auc`` their mean; ``selection`` says how the
+    epoch was chosen. ``oof``/``external`` are the prediction tables (``None`` until the fold is
+    finished, ``external`` also when the run has no external rows). ``n_rows`` counts the rows per
+    role. ``reused``: a finished fold was read back instead of trained; ``resumed_after``: the
+    epoch an interrupted run resumed after.
+    """
+
+    fold: int
+    finished: bool
+    best_epoch: int
+    selection: str
+    inner_auc: dict[str, float]
+    inner_macro_auc: float
+    history: pd.DataFrame
+    n_rows: dict[str, int]
+    pretrained: str | None
+    fingerprint: str
+    seconds: float
+    reused: bool = False
+    resumed_after: int | None = None
+    device: str = "cpu"
+    world_size: int = 1
+    oof: pd.DataFrame | None = None
+    external: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class TaskModel(nn.Module):
+    """Net1D and the uncertainty weights in one module (one DDP wrapper, one optimiser).
+
+    ``forward(x) -> (features, logits)``; the head runs in float32 outside autocast, so that the
+    features PCGrad's feature variant differentiates and the logits are full precision.
+    """
+
+    def __init__(self, net: Net1D, weighting: UncertaintyWeighting | None):
+        super().__init__()
+        self.net = net
+        self.weighting = weighting
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.net.forward_features(x).float()
+        with torch.autocast(x.device.type, enabled=False):
+            logits = self.net.forward_head(features)
+        return features, logits
+
+    def objective_terms(self, task_losses: torch.Tensor) -> torch.Tensor:
+        """Per-task terms whose sum is the objective: ``exp(-s_t) L_t + s_t`` or ``L_t``."""
+        return self.weighting(task_losses) if self.weighting is not None else task_losses
+
+
+def model_config(params: RunParams) -> dict:
+    """Net1D constructor arguments from the run's ``model:`` section (4 outputs, 12 leads)."""
+    m = params.model
+    return {"in_channels": len(schema.LEADS), "base_filters": m.base_filters, "ratio": m.ratio,
+            "filter_list": list(m.filter_list), "m_blocks_list": list(m.m_blocks_list),
+            "kernel_size": m.kernel_size, "stride": m.stride, "groups_width": m.groups_width,
+            "n_classes": len(schema.VESSELS), "use_bn": m.use_bn, "use_do": m.use_do}
+
+
+def history_columns() -> list[str]:
+    """Columns of ``metrics/train_fold{k}.csv``."""
+    v = schema.VESSELS
+    return (["epoch", "lr", "augment_strength", "train_loss"] + [f"loss_{x}" for x in v]
+            + [f"sigma_{x}" for x in v] + ["pcgrad_conflicts"] + [f"val_auc_{x}" for x in v]
+            + ["val_macro_auc", "seconds"])
+
+
+def training_fingerprint(params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int) -> str:
+    """Hash of everything a fold's result depends on: the params (but the run's name, its folder
+    and ``train.num_workers``), the cohort's content, the store's fingerprint and the fold."""
+    from .split import cohort_digest
+
+    settings = params_to_dict(params)
+    settings.pop("name", None)
+    settings.pop("runs_dir", None)
+    settings["train"].pop("num_workers", None)
+    meta = Path(store.folder) / "meta.json"
+    store_id = (json.loads(meta.read_text()).get("fingerprint") if meta.exists()
+                else hashlib.sha256(store.index.to_csv().encode()).hexdigest())
+    payload = json.dumps({"params": settings, "cohort": cohort_digest(cohort), "store": store_id,
+                          "fold": int(fold), "version": TRAIN_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# the fold
+# --------------------------------------------------------------------------------------------
+def fit_fold(params: RunParams, fold: int, *, cohort: pd.DataFrame | None = None,
+             store: EcgStore | None = None, progress: bool = True, stop_after: int | None = None,
+             force: bool = False) -> FoldResult:
+    """Train fold ``fold`` (or reuse / resume it) and write its predictions (module docstring).
+
+    ``cohort``/``store`` default to the run's (``read_cohort``, ``open_store``). ``stop_after``:
+    stop after that many epochs (the fold stays resumable; the result has ``finished=False``), as
+    a job with a time limit would. ``force``: retrain from scratch even if a finished or partial
+    fold matches. Under torchrun every process calls this; rank 0 writes.
+    """
+    ctx = D.setup(params.train.device)
+    try:
+        return _Fold(params, int(fold), ctx, cohort, store, progress).run(stop_after, force)
+    finally:
+        D.teardown(ctx)
+
+
+class _Fold:
+    """One fold's training state; :meth:`run` is :func:`fit_fold`."""
+
+    def __init__(self, params: RunParams, fold: int, ctx: D.DistContext,
+                 cohort: pd.DataFrame | None, store: EcgStore | None, progress: bool):
+        self.params, self.fold, self.ctx = params, fold, ctx
+        self.progress = progress and ctx.is_main
+        self.paths = RunPaths.of(params)
+        if ctx.is_main:
+            self.paths.ensure()
+        self.cohort = read_cohort(self.paths.cohort) if cohort is None else cohort
+        self.store = open_store(self.paths.store) if store is None else store
+        if not 0 <= fold < params.folds.n_folds:
+            raise ValueError(f"fold must be in 0..{params.folds.n_folds - 1}, got {fold}")
+        folds = ensure_folds(params, self.cohort, write=ctx.is_main)
+        D.barrier(ctx)
+        self.roles = fold_roles(params, self.cohort, folds, fold)
+        self.n_rows = {r: int((self.roles == r).sum()) for r in ("train", "val", "test", "external")}
+        if self.n_rows["train"] == 0 or self.n_rows["val"] == 0 or self.n_rows["test"] == 0:
+            raise DataError(f"fold {fold}", f"an empty role: {self.n_rows}")
+        self.fingerprint = training_fingerprint(params, self.cohort, self.store, fold)
+        self.store_rows = self.store.rows_for(self.cohort["ecg_path"])
+        self.labels = schema.binarise_grades(self.cohort).to_numpy().astype(np.float32)
+        self.warnings: list[str] = []
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _rows(self, role: str) -> np.ndarray:
+        """Cohort-table rows of a role, in cohort order."""
+        return self.cohort.index[(self.roles == role).to_numpy()].to_numpy()
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if self.ctx.is_main:
+            log.warning("fold %d: %s", self.fold, message)
+
+    def _finished_summary(self) -> dict | None:
+        summary_path = self.paths.train_summary(self.fold)
+        if not summary_path.exists():
+            return None
+        try:
+            summary = json.loads(summary_path.read_text())
+        except json.JSONDecodeError:
+            return None
+        needed = [self.paths.best_checkpoint(self.fold), self.paths.oof_predictions(self.fold)]
+        if summary.get("n_rows", {}).get("external", 0):
+            needed.append(self.paths.external_predictions(self.fold))
+        if summary.get("fingerprint") != self.fingerprint or not all(p.exists() for p in needed):
+            return None
+        return summary
+
+    # ---- the run ------------------------------------------------------------------------------
+    def run(self, stop_after: int | None, force: bool) -> FoldResult:
+        summary = None if force else self._finished_summary()
+        if summary is not None:
+            return self._reused(summary)
+        tp = self.params.train
+        ctx = self.ctx
+        dev = ctx.device
+
+        # model, weighting, optimiser ---------------------------------------------------------
+        torch.manual_seed(derive_seed(self.params.seed, self.fold, "init"))
+        pretrained = self.params.model.pretrained
+        net = build_model(model_config(self.params),
+                          self.params.path(pretrained) if pretrained else None)
+        for name, p in net.named_parameters():
+            if name in set(net.unused_parameter_names()):
+                p.requires_grad_(False)  # never in the forward pass: no gradient, no decay
+        weighting = UncertaintyWeighting(len(schema.VESSELS)) if tp.loss_weighting == "uncertainty" else None
+        self.model = TaskModel(net, weighting).to(dev)
+        self.net = net
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.shared = net.trunk_parameters()
+        self.others = net.head_parameters() + (list(weighting.parameters()) if weighting else [])
+        self.wrapped = (DistributedDataParallel(self.model, device_ids=[dev] if dev.type == "cuda" else None)
+                        if ctx.distributed else self.model)
+        self.optimizer = torch.optim.AdamW(trainable, lr=tp.lr, weight_decay=tp.weight_decay)
+
+        # data ------------------------------------------------------------------------------------
+        train_rows = self._rows("train")
+        # workers re-open the memory map from its file instead of receiving a pickled copy
+        source = Path(self.store.folder) / "signals.npy"
+        dataset = EcgDataset(source if tp.num_workers > 0 and source.exists() else self.store.signals,
+                             self.store_rows[train_rows], self.labels[train_rows])
+        self.loader = train_loader(dataset, batch_size=tp.batch_size,
+                                   seed=derive_seed(self.params.seed, self.fold, "order"),
+                                   rank=ctx.rank, world_size=ctx.world_size,
+                                   num_workers=tp.num_workers, pin_memory=dev.type == "cuda")
+        total_steps = tp.epochs * len(self.loader)
+        self.scheduler = warmup_cosine_scheduler(self.optimizer, total_steps, tp.warmup_fraction,
+                                                 tp.final_lr_fraction)
+        self.val_rows = self._rows("val")
+        val_labels = self.labels[self.val_rows]
+        for vessel in undefined_vessels(val_labels):
+            missing = "positive" if val_labels[:, schema.VESSELS.index(vessel)].max() == 0 else "negative"
+            self._warn(f"the inner validation split has no {missing} {vessel} ECG: its AUC is "
+                       "undefined (NaN) and left out of the macro-AUC that chooses the epoch")
+
+        # resume ----------------------------------------------------------------------------------
+        history: list[dict] = []
+        best = {"epoch": 0, "macro": float("nan"), "aucs": {}}
+        start, resumed_after = 0, None
+        last = self.paths.last_checkpoint(self.fold)
+        if last.exists() and not force:
+            state = load_checkpoint(last, map_location=dev)
+            if state.get("fingerprint") == self.fingerprint:
+                load_state_strict(self.model, state["model"], str(last))
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.scheduler.load_state_dict(state["scheduler"])
+                set_rng_state(state["rng"][min(ctx.rank, len(state["rng"]) - 1)])
+                history, best = list(state["history"]), dict(state["best"])
+                start = resumed_after = int(state["epoch"])
+                if int(state.get("world_size", 1)) != ctx.world_size:
+                    self._warn(f"resuming a run of {state.get('world_size')} process(es) with "
+                               f"{ctx.world_size}: the batches differ from an uninterrupted run")
+                if ctx.is_main:
+                    log.info("fold %d: resuming after epoch %d", self.fold, start)
+            else:
+                self._warn(f"{last.name} belongs to other settings or data: training from scratch")
+
+        # epochs ------------------------------------------------------------------------------------
+        bar = tqdm(total=tp.epochs, initial=start, desc=f"fold {self.fold}", unit="epoch",
+                   disable=not self.progress)
+        t_run = time.perf_counter()
+        epoch = start
+        for epoch in range(start, tp.epochs):
+            t0 = time.perf_counter()
+            row = self._train_epoch(epoch)
+            aucs = self._validate()
+            row.update({f"val_auc_{v}": aucs[v] for v in schema.VESSELS})
+            row["val_macro_auc"] = macro_auc(aucs)
+            row["seconds"] = time.perf_counter() - t0
+            history.append(row)
+            if not math.isnan(row["val_macro_auc"]) and (
+                    math.isnan(best["macro"]) or row["val_macro_auc"] > best["macro"]):
+                best = {"epoch": epoch + 1, "macro": row["val_macro_auc"], "aucs": aucs}
+                self._save_best(epoch + 1, aucs)
+            self._save_last(epoch + 1, history, best)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", inner_auc=f"{row['val_macro_auc']:.3f}",
+                            best=best["epoch"])
+            if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < tp.epochs:
+                bar.close()
+                return self._result(history, best, finished=False, resumed_after=resumed_after,
+                                    seconds=time.perf_counter() - t_run)
+        bar.close()
+
+        # the chosen epoch predicts the held-out fold and the external cohort ------------------------
+        selection = "best inner-validation macro-AUC"
+        if best["epoch"] == 0:  # no epoch had a defined inner macro-AUC
+            selection = "last epoch (inner-validation macro-AUC undefined at every epoch)"
+            self._warn("no vessel has both classes in the inner validation split: "
+                       "the last epoch is used")
+            best = {"epoch": tp.epochs, "macro": float("nan"),
+                    "aucs": {v: float("nan") for v in schema.VESSELS}}
+            self._save_best(tp.epochs, best["aucs"])
+        D.barrier(ctx)
+        t_pred = time.perf_counter()
+        ckpt = load_checkpoint(self.paths.best_checkpoint(self.fold), map_location=dev)
+        load_state_strict(self.net, ckpt["state_dict"], str(self.paths.best_checkpoint(self.fold)))
+        oof_rows, ext_rows = self._rows("test"), self._rows("external")
+        oof = predictions_frame(oof_rows, self._predict(oof_rows), fold=self.fold)
+        external = predictions_frame(ext_rows, self._predict(ext_rows)) if len(ext_rows) else None
+        seconds = float(sum(h["seconds"] for h in history)) + time.perf_counter() - t_pred
+        result = self._result(history, best, finished=True, resumed_after=resumed_after,
+                              seconds=seconds, selection=selection, oof=oof, external=external)
+        if ctx.is_main:
+            write_predictions(oof, self.paths.oof_predictions(self.fold))
+            if external is not None:
+                write_predictions(external, self.paths.external_predictions(self.fold))
+            self._write_summary(result)
+        D.barrier(ctx)
+        return result
+
+    # ---- one epoch ----------------------------------------------------------------------------------
+    def _train_epoch(self, epoch: int) -> dict:
+        tp, ctx, dev = self.params.train, self.ctx, self.ctx.device
+        seed, fold = self.params.seed, self.fold
+        # every stream from (seed, fold, epoch[, rank]): a resumed epoch replays exactly
+        torch.manual_seed(derive_seed(seed, fold, "dropout", epoch, ctx.rank))
+        aug_gen = torch.Generator(device=dev).manual_seed(derive_seed(seed, fold, "augment", epoch, ctx.rank))
+        pc_gen = torch.Generator().manual_seed(derive_seed(seed, fold, "pcgrad", epoch))
+        self.loader.sampler.set_epoch(epoch)
+        strength = augment_strength(epoch, tp.epochs)
+        surgery = tp.gradient_surgery
+        self.wrapped.train()
+
+        n_tasks = len(schema.VESSELS)
+        sums = torch.zeros(n_tasks + 3, dtype=torch.float64)  # task losses, objective, conflicts, steps
+        lr = float("nan")
+        batches = tqdm(self.loader, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
+                       disable=not self.progress)
+        for x, y, _ in batches:
+            x = x.to(dev, non_blocking=True)
+            y = y.to(dev, non_blocking=True)
+            if tp.augment:
+                x, y = with_augmented_copies(x, y, generator=aug_gen, strength=strength)
+            self.optimizer.zero_grad(set_to_none=True)
+            sync = (self.wrapped.no_sync() if ctx.distributed and surgery != "none" else nullcontext())
+            with sync:
+                with torch.autocast(dev.type, dtype=ctx.amp_dtype, enabled=ctx.amp_dtype is not None):
+                    features, logits = self.wrapped(x)
+                task_losses = per_task_bce(logits.float(), y)
+                terms = self.model.objective_terms(task_losses)
+                conflicts = self._backward(terms, features, pc_gen)
+            if ctx.distributed and surgery == "pcgrad_features":
+                D.all_reduce_grads_(list(self.model.parameters()), ctx)
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.optimizer.step()
+            self.scheduler.step()
+            sums[:n_tasks] += task_losses.detach().double().cpu()
+            sums[n_tasks] += float(terms.detach().sum())
+            sums[n_tasks + 1] += conflicts
+            sums[n_tasks + 2] += 1
+        sums = D.all_reduce_mean_(sums.to(dev), ctx).cpu()
+        steps = max(float(sums[n_tasks + 2]), 1.0)
+        w = self.model.weighting
+        sigmas = (w.sigmas().detach().cpu().tolist() if w is not None else [1.0] * n_tasks)
+        row = {"epoch": epoch + 1, "lr": lr, "augment_strength": strength if tp.augment else 0.0,
+               "train_loss": float(sums[n_tasks]) / steps}
+        row.update({f"loss_{v}": float(sums[j]) / steps for j, v in enumerate(schema.VESSELS)})
+        row.update({f"sigma_{v}": float(s) for v, s in zip(schema.VESSELS, sigmas)})
+        row["pcgrad_conflicts"] = float(sums[n_tasks + 1]) / steps if surgery != "none" else float("nan")
+        return row
+
+    def _backward(self, terms: torch.Tensor, features: torch.Tensor, generator: torch.Generator) -> int:
+        """Gradients of one step into ``.grad``; returns the number of conflicting task pairs."""
+        surgery = self.params.train.gradient_surgery
+        if surgery == "none":
+            terms.sum().backward()
+            return 0
+        variant = _VARIANT[surgery]
+        if surgery == "pcgrad_features":
+            info = pcgrad_features_backward(terms, features, other_params=self.others,
+                                            generator=generator, variant=variant)
+            return info.n_conflicts
+        if self.ctx.distributed:
+            return D.distributed_pcgrad_backward(terms, self.shared, self.others, self.ctx,
+                                                 generator=generator, variant=variant)
+        info = pcgrad_backward(terms, self.shared, other_params=self.others, generator=generator,
+                               variant=variant)
+        return info.n_conflicts
+
+    def _predict(self, rows: np.ndarray) -> np.ndarray:
+        D.broadcast_buffers_(self.net, self.ctx)
+        return predict_probs(self.net, self.store.signals, self.store_rows[rows],
+                             batch_size=max(2 * self.params.train.batch_size, 32),
+                             device=self.ctx.device, amp_dtype=self.ctx.amp_dtype, ctx=self.ctx)
+
+    def _validate(self) -> dict[str, float]:
+        probs = self._predict(self.val_rows)
+        return vessel_aucs(self.labels[self.val_rows], probs)
+
+    # ---- files ----------------------------------------------------------------------------------
+    def _save_best(self, epoch: int, aucs: dict) -> None:
+        if not self.ctx.is_main:
+            return
+        save_atomic({"state_dict": self.net.state_dict(), "model_config": self.net.config(),
+                     "weighting": (self.model.weighting.state_dict() if self.model.weighting else {}),
+                     "epoch": epoch, "inner_auc": dict(aucs), "fold": self.fold,
+                     "fingerprint": self.fingerprint}, self.paths.best_checkpoint(self.fold))
+
+    def _save_last(self, epoch: int, history: list[dict], best: dict) -> None:
+        states = [rng_state()]
+        if self.ctx.distributed:
+            states = [None] * self.ctx.world_size
+            torch.distributed.all_gather_object(states, rng_state())
+        if self.ctx.is_main:
+            save_atomic({
+                "epoch": epoch, "fold": self.fold, "fingerprint": self.fingerprint,
+                "world_size": self.ctx.world_size,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": states,
+                "data_order": {"sampler_seed": int(self.loader.sampler.seed), "epoch": epoch},
+                "history": history, "best": best,
+            }, self.paths.last_checkpoint(self.fold))
+            frame = pd.DataFrame(history, columns=history_columns())
+            tmp = self.paths.train_history(self.fold).with_suffix(".csv.tmp")
+            frame.to_csv(tmp, index=False)
+            tmp.replace(self.paths.train_history(self.fold))
+        D.barrier(self.ctx)
+
+    def _result(self, history: list[dict], best: dict, *, finished: bool, resumed_after: int | None,
+                seconds: float, selection: str = "best inner-validation macro-AUC so far",
+                oof=None, external=None) -> FoldResult:
+        aucs = {v: float(best["aucs"].get(v, float("nan"))) for v in schema.VESSELS}
+        return FoldResult(
+            fold=self.fold, finished=finished, best_epoch=int(best["epoch"]), selection=selection,
+            inner_auc=aucs, inner_macro_auc=float(best["macro"]),
+            history=pd.DataFrame(history, columns=history_columns()), n_rows=dict(self.n_rows),
+            pretrained=self.params.model.pretrained, fingerprint=self.fingerprint,
+            seconds=float(seconds), resumed_after=resumed_after, device=str(self.ctx.device),
+            world_size=self.ctx.world_size, oof=oof, external=external,
+            warnings=list(self.warnings))
+
+    def _write_summary(self, result: FoldResult) -> None:
+        def clean(x):
+            return None if isinstance(x, float) and math.isnan(x) else x
+        summary = {
+            "fold": result.fold, "fingerprint": result.fingerprint, "best_epoch": result.best_epoch,
+            "selection": result.selection, "inner_auc": {k: clean(v) for k, v in result.inner_auc.items()},
+            "inner_macro_auc": clean(result.inner_macro_auc), "n_rows": result.n_rows,
+            "pretrained": result.pretrained, "seconds": result.seconds, "device": result.device,
+            "world_size": result.world_size, "resumed_after": result.resumed_after,
+            "epochs": self.params.train.epochs, "warnings": result.warnings,
+        }
+        path = self.paths.train_summary(self.fold)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(summary, indent=1))
+        tmp.replace(path)
+
+    def _reused(self, summary: dict) -> FoldResult:
+        def nan(x):
+            return float("nan") if x is None else float(x)
+        history = pd.read_csv(self.paths.train_history(self.fold))
+        ext_path = self.paths.external_predictions(self.fold)
+        return FoldResult(
+            fold=self.fold, finished=True, best_epoch=int(summary["best_epoch"]),
+            selection=summary["selection"],
+            inner_auc={v: nan(summary["inner_auc"].get(v)) for v in schema.VESSELS},
+            inner_macro_auc=nan(summary["inner_macro_auc"]), history=history,
+            n_rows=dict(summary["n_rows"]), pretrained=summary["pretrained"],
+            fingerprint=summary["fingerprint"], seconds=float(summary["seconds"]), reused=True,
+            resumed_after=summary.get("resumed_after"), device=summary.get("device", "cpu"),
+            world_size=int(summary.get("world_size", 1)),
+            oof=read_predictions(self.paths.oof_predictions(self.fold)),
+            external=read_predictions(ext_path) if ext_path.exists() else None,
+            warnings=list(summary.get("warnings", [])))

@@ -1,0 +1,117 @@
+"""DDP: PCGrad on the global batch's task gradients, and a 2-process gloo run of a fold."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from ecglib import schema
+from ecglib.config import PROJECT_ROOT
+from ecglib.paths import RunPaths
+from ecglib.train.distributed import DistContext, distributed_pcgrad_backward
+from ecglib.train.pcgrad import pcgrad_backward
+from train_support import tiny_params, write_params_yaml, write_run
+
+
+class TwoHeads(nn.Module):
+    """A shared trunk and a 4-logit head, small enough to compare gradients exactly."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.trunk = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 5))
+        self.head = nn.Linear(5, 4)
+        self.log_vars = nn.Parameter(torch.tensor([0.1, -0.2, 0.3, 0.0]))
+
+    def terms(self, x, y):
+        logits = self.head(torch.tanh(self.trunk(x)))
+        losses = nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(0)
+        return torch.exp(-self.log_vars) * losses + self.log_vars
+
+    def others(self):
+        return list(self.head.parameters()) + [self.log_vars]
+
+
+def batch():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(8, 6, generator=g)
+    y = (torch.rand(8, 4, generator=g) < 0.4).float()
+    return x, y
+
+
+def reference_grads():
+    model = TwoHeads()
+    x, y = batch()
+    pcgrad_backward(model.terms(x, y), list(model.trunk.parameters()), other_params=model.others(),
+                    generator=torch.Generator().manual_seed(5))
+    return [p.grad.clone() for p in model.parameters()]
+
+
+def test_distributed_pcgrad_in_one_process_is_pcgrad():
+    model = TwoHeads()
+    x, y = batch()
+    n = distributed_pcgrad_backward(model.terms(x, y), list(model.trunk.parameters()),
+                                    model.others(), DistContext(),
+                                    generator=torch.Generator().manual_seed(5))
+    for got, want in zip([p.grad for p in model.parameters()], reference_grads()):
+        assert torch.equal(got, want)
+    assert n >= 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pcgrad_worker(rank, world, port, out):
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=world)
+    try:
+        model = TwoHeads()
+        x, y = batch()
+        half = slice(rank * 4, rank * 4 + 4)  # each process sees half of the batch
+        ctx = DistContext(rank=rank, world_size=world)
+        distributed_pcgrad_backward(model.terms(x[half], y[half]), list(model.trunk.parameters()),
+                                    model.others(), ctx, generator=torch.Generator().manual_seed(5))
+        torch.save([p.grad for p in model.parameters()], f"{out}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_pcgrad_under_ddp_projects_the_global_batch_gradients(tmp_path):
+    mp.spawn(_pcgrad_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    want = reference_grads()  # PCGrad of the whole batch in one process
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    for a, b, w in zip(r0, r1, want):
+        assert torch.equal(a, b)                       # every process steps alike
+        torch.testing.assert_close(a, w, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("surgery", ["pcgrad", "none"])
+def test_torchrun_two_cpu_processes_train_a_fold(tmp_path, surgery):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1, gradient_surgery=surgery))
+    yaml_path = write_params_yaml(params, tmp_path / "tiny.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "ECGLIB_PARAMS"}
+    env["OMP_NUM_THREADS"] = "1"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "ecglib.train", str(yaml_path), "--fold", "0", "--no-progress"]
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "fold 0: finished" in done.stdout
+    paths = RunPaths.of(params)
+    summary = json.loads(paths.train_summary(0).read_text())
+    assert summary["world_size"] == 2 and summary["best_epoch"] == 1
+    oof = pd.read_csv(paths.oof_predictions(0))
+    assert list(oof.columns) == ["row", "fold"] + schema.prob_cols()
+    assert oof["row"].is_unique and len(oof) == summary["n_rows"]["test"]
+    assert paths.external_predictions(0).exists() and paths.best_checkpoint(0).exists()
+    assert len(pd.read_csv(paths.train_history(0))) == 1

@@ -1,0 +1,176 @@
+"""fit_fold: exact resume, every parameter trained, honest epoch selection, reuse."""
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ecglib import schema
+from ecglib.model import build_model
+from ecglib.paths import RunPaths
+from ecglib.train import fit as fit_mod
+from ecglib.train.checkpoint import load_checkpoint
+from ecglib.train.data import derive_seed
+from ecglib.train.fit import fit_fold, model_config
+from train_support import make_cohort, tiny_params, write_run
+
+
+def _same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_after_a_crash_ends_exactly_like_an_uninterrupted_run(tmp_path, monkeypatch):
+    straight = write_run(tmp_path / "a", params=tiny_params(tmp_path / "a", epochs=3))
+    res_a = fit_fold(straight, 1, progress=False)
+
+    crashed = write_run(tmp_path / "b", params=tiny_params(tmp_path / "b", epochs=3))
+    calls = {"n": 0}
+    real_validate = fit_mod._Fold._validate
+
+    def crash_in_epoch_2(self):
+        calls["n"] += 1
+        if calls["n"] == 2:  # epoch 2 trained but not validated nor saved: its work is lost
+            raise RuntimeError("simulated crash")
+        return real_validate(self)
+
+    monkeypatch.setattr(fit_mod._Fold, "_validate", crash_in_epoch_2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit_fold(crashed, 1, progress=False)
+    assert load_checkpoint(RunPaths.of(crashed).last_checkpoint(1))["epoch"] == 1
+    monkeypatch.setattr(fit_mod._Fold, "_validate", real_validate)
+    torch.manual_seed(12345)  # the resumed process's global RNG is elsewhere: must not matter
+    np.random.seed(7)
+    res_b = fit_fold(crashed, 1, progress=False)
+
+    assert res_b.resumed_after == 1 and res_a.resumed_after is None
+    pa, pb = RunPaths.of(straight), RunPaths.of(crashed)
+    last_a, last_b = load_checkpoint(pa.last_checkpoint(1)), load_checkpoint(pb.last_checkpoint(1))
+    _same_state(last_a["model"], last_b["model"])
+    _same_state(load_checkpoint(pa.best_checkpoint(1))["state_dict"],
+                load_checkpoint(pb.best_checkpoint(1))["state_dict"])
+    for ka, kb in zip(last_a["optimizer"]["state"].values(), last_b["optimizer"]["state"].values()):
+        for name in ka:
+            assert torch.equal(torch.as_tensor(ka[name]), torch.as_tensor(kb[name]))
+    pd.testing.assert_frame_equal(res_a.oof, res_b.oof)
+    pd.testing.assert_frame_equal(res_a.external, res_b.external)
+    cols = [c for c in res_a.history.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(res_a.history[cols], res_b.history[cols])
+    assert res_a.best_epoch == res_b.best_epoch
+
+
+@pytest.mark.parametrize("surgery", ["pcgrad", "pcgrad_authors", "pcgrad_features", "none"])
+def test_one_step_moves_every_trainable_parameter_and_counts_one_bn_batch(tmp_path, surgery):
+    # batch larger than the training rows: exactly one optimizer step
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1, batch_size=512,
+                                                    gradient_surgery=surgery))
+    fit_fold(params, 0, progress=False)
+    torch.manual_seed(derive_seed(params.seed, 0, "init"))
+    initial = build_model(model_config(params)).state_dict()
+    trained = load_checkpoint(RunPaths.of(params).last_checkpoint(0))["model"]
+    unused = set(build_model(model_config(params)).unused_parameter_names())
+    n_params = 0
+    for name, before in initial.items():
+        after = trained[f"net.{name}"]
+        if name.endswith("num_batches_tracked"):
+            expected = 0 if name.rsplit(".", 1)[0] + ".weight" in unused else 1
+            assert int(after) == expected, name
+        elif name.endswith(("running_mean", "running_var")):
+            continue
+        elif name in unused:
+            assert torch.equal(before, after), f"{name} is never used and must not move"
+        else:
+            n_params += 1
+            assert not torch.equal(before, after), f"{name} did not move"
+    assert n_params > 10
+    log_vars = trained["weighting.log_vars"]
+    assert not torch.equal(log_vars, torch.zeros_like(log_vars)), "uncertainty weights did not move"
+
+
+def test_epoch_is_chosen_on_the_inner_split_and_the_held_out_fold_is_predicted_once(tmp_path, monkeypatch):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=4))
+    seen = []
+    real_predict = fit_mod._Fold._predict
+
+    def spy(self, rows):
+        seen.append(set(self.roles.loc[rows]) if len(rows) else set())
+        return real_predict(self, rows)
+
+    # inner-validation AUCs scripted so that epoch 2 is the best one
+    scripted = iter([0.55, 0.80, 0.60, 0.70])
+
+    def fake_aucs(labels, probs):
+        a = next(scripted)
+        return {v: a for v in schema.VESSELS}
+
+    monkeypatch.setattr(fit_mod._Fold, "_predict", spy)
+    monkeypatch.setattr(fit_mod, "vessel_aucs", fake_aucs)
+    res = fit_fold(params, 2, progress=False)
+    assert seen[:4] == [{"val"}] * 4                 # every epoch: inner split only
+    assert seen[4:] == [{"test"}, {"external"}]     # then the held-out fold once, the external once
+    assert res.best_epoch == 2 and res.inner_macro_auc == pytest.approx(0.80)
+    best = load_checkpoint(RunPaths.of(params).best_checkpoint(2))
+    assert best["epoch"] == 2
+    # the inner split is patient-disjoint from the training rows and from the held-out fold
+    cohort = pd.read_csv(RunPaths.of(params).cohort, dtype={"patient_id": str})
+    roles = fit_mod.fold_roles(params, cohort, fit_mod.ensure_folds(params, cohort), 2)
+    by_patient = roles.groupby(cohort["patient_id"]).nunique()
+    assert (by_patient == 1).all()
+
+
+def test_vessel_without_positives_in_the_inner_split_is_nan_and_warned(tmp_path, caplog):
+    params = tiny_params(tmp_path, epochs=2)
+    write_run(tmp_path, params=params)
+    paths = RunPaths.of(params)
+    cohort = pd.read_csv(paths.cohort, dtype={"patient_id": str})
+    cohort[schema.grade_col("LM")] = 0  # no LM positives anywhere
+    cohort.to_csv(paths.cohort, index=False)
+    with caplog.at_level(logging.WARNING, logger="ecglib.train.fit"):
+        res = fit_fold(params, 0, progress=False)
+    assert any("no positive LM ECG" in r.getMessage() for r in caplog.records)
+    assert res.history["val_auc_LM"].isna().all()
+    others = res.history[[f"val_auc_{v}" for v in ("RCA", "LAD", "LCX")]].mean(axis=1)
+    np.testing.assert_allclose(res.history["val_macro_auc"], others)
+    assert math.isnan(res.inner_auc["LM"]) and not math.isnan(res.inner_macro_auc)
+
+
+def test_finished_fold_is_reused_and_changed_settings_retrain(tmp_path, monkeypatch):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1))
+    first = fit_fold(params, 0, progress=False)
+    assert not first.reused and first.finished
+
+    def boom(self, epoch):
+        raise AssertionError("a finished fold must not be retrained")
+
+    monkeypatch.setattr(fit_mod._Fold, "_train_epoch", boom)
+    again = fit_fold(params, 0, progress=False)
+    assert again.reused and again.best_epoch == first.best_epoch
+    pd.testing.assert_frame_equal(again.oof, first.oof, check_dtype=False)
+    monkeypatch.undo()
+    changed = tiny_params(tmp_path, epochs=1, lr=1e-3)
+    retrained = fit_fold(changed, 0, progress=False)
+    assert not retrained.reused
+
+
+def test_stop_after_leaves_a_resumable_fold(tmp_path):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=3))
+    part = fit_fold(params, 0, progress=False, stop_after=1)
+    assert not part.finished and part.oof is None and len(part.history) == 1
+    assert not RunPaths.of(params).oof_predictions(0).exists()
+    rest = fit_fold(params, 0, progress=False)
+    assert rest.finished and rest.resumed_after == 1 and len(rest.history) == 3
+
+
+def test_folds_are_computed_once_per_run_over_internal_rows(tmp_path):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1))
+    cohort = make_cohort()
+    folds = fit_mod.ensure_folds(params, cohort)
+    internal = cohort.index[cohort["site"] != "external"]
+    assert folds.index.equals(internal) and set(folds) == {0, 1, 2}
+    mtime = RunPaths.of(params).folds.stat().st_mtime_ns
+    again = fit_mod.ensure_folds(params, cohort)
+    assert RunPaths.of(params).folds.stat().st_mtime_ns == mtime
+    pd.testing.assert_series_equal(folds, again, check_names=False)

@@ -1,0 +1,67 @@
+"""Checkpoints written atomically, RNG states, seeds and the data order."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from ecglib.errors import CheckpointError
+from ecglib.train import checkpoint
+from ecglib.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from ecglib.train.data import EcgDataset, derive_seed, train_loader
+
+
+def test_save_atomic_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "ck.pt"
+    save_atomic({"epoch": 1, "w": torch.ones(3)}, path)
+    assert load_checkpoint(path)["epoch"] == 1
+
+    def broken_save(obj, f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint.torch, "save", broken_save)
+    with pytest.raises(OSError):
+        save_atomic({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1          # the previous checkpoint survives
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temporary file left
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    torch.manual_seed(1); np.random.seed(2); random.seed(3)
+    save_atomic({"rng": rng_state()}, tmp_path / "r.pt")
+    want = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(9); np.random.seed(9); random.seed(9)
+    set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[2] == want[2]
+
+
+def test_derived_seeds_are_stable_and_distinct():
+    assert derive_seed(1, 0, "order") == derive_seed(1, 0, "order")
+    seeds = {derive_seed(1, f, p, e) for f in range(3) for p in ("order", "augment") for e in range(3)}
+    assert len(seeds) == 18
+    with pytest.raises(ValueError):
+        derive_seed(1, 0, "nope")
+
+
+def test_data_order_depends_only_on_seed_and_epoch_and_shards_are_disjoint():
+    signals = np.arange(20 * 12 * 4, dtype=np.float32).reshape(20, 12, 4)
+    ds = EcgDataset(signals, rows=np.arange(20)[::-1], labels=np.zeros((20, 4)))
+    x, y, i = ds.__getitems__([0, 3])
+    assert torch.equal(x[1], torch.from_numpy(signals[16])) and i.tolist() == [0, 3]
+
+    def order(seed, epoch, rank=0, world=1):
+        loader = train_loader(ds, batch_size=6, seed=seed, rank=rank, world_size=world)
+        loader.sampler.set_epoch(epoch)
+        torch.manual_seed(epoch * 1000 + 17)  # the global RNG must not matter
+        return torch.cat([b[2] for b in loader]).tolist()
+
+    assert order(5, 0) == order(5, 0) and order(5, 0) != order(5, 1) != order(6, 1)
+    assert sorted(order(5, 2)) == list(range(20))
+    shard0, shard1 = order(5, 2, 0, 2), order(5, 2, 1, 2)
+    assert not set(shard0) & set(shard1) and len(shard0) == len(shard1) == 10
