@@ -156,12 +156,12 @@ def test_finished_fold_is_reused_and_changed_settings_retrain(tmp_path, monkeypa
 
 
 def test_stop_after_leaves_a_resumable_fold(tmp_path):
-    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=3))
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=2))
     part = fit_fold(params, 0, progress=False, stop_after=1)
     assert not part.finished and part.oof is None and len(part.history) == 1
     assert not RunPaths.of(params).oof_predictions(0).exists()
     rest = fit_fold(params, 0, progress=False)
-    assert rest.finished and rest.resumed_after == 1 and len(rest.history) == 3
+    assert rest.finished and rest.resumed_after == 1 and len(rest.history) == 2
 
 
 def test_folds_are_computed_once_per_run_over_internal_rows(tmp_path):

@@ -51,6 +51,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -265,8 +266,9 @@ class _Fold:
         pretrained = self.params.model.pretrained
         net = build_model(model_config(self.params),
                           self.params.path(pretrained) if pretrained else None)
+        unused = set(net.unused_parameter_names())
         for name, p in net.named_parameters():
-            if name in set(net.unused_parameter_names()):
+            if name in unused:
                 p.requires_grad_(False)  # never in the forward pass: no gradient, no decay
         weighting = UncertaintyWeighting(len(schema.VESSELS)) if tp.loss_weighting == "uncertainty" else None
         self.model = TaskModel(net, weighting).to(dev)
@@ -324,7 +326,6 @@ class _Fold:
         bar = tqdm(total=tp.epochs, initial=start, desc=f"fold {self.fold}", unit="epoch",
                    disable=not self.progress)
         t_run = time.perf_counter()
-        epoch = start
         for epoch in range(start, tp.epochs):
             t0 = time.perf_counter()
             row = self._train_epoch(epoch)
@@ -390,8 +391,9 @@ class _Fold:
         n_tasks = len(schema.VESSELS)
         sums = torch.zeros(n_tasks + 3, dtype=torch.float64)  # task losses, objective, conflicts, steps
         lr = float("nan")
+        # batch-level bar in a terminal only: in a notebook's saved output it would be hundreds of lines
         batches = tqdm(self.loader, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
-                       disable=not self.progress)
+                       disable=not (self.progress and sys.stderr.isatty()))
         for x, y, _ in batches:
             x = x.to(dev, non_blocking=True)
             y = y.to(dev, non_blocking=True)

@@ -1,7 +1,6 @@
 """Tables and sentences about a trained fold, for the training chapter."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .. import schema
@@ -53,6 +52,7 @@ def fold_auc_table(result: FoldResult, cohort: pd.DataFrame, roles: pd.Series | 
         labels = schema.binarise_grades(cohort)
         for role, name in (("val", "inner-validation positives"), ("test", "held-out positives")):
             counts = labels.loc[(roles == role).to_numpy()].sum()
-            table[name] = [int(counts[schema.label_col(v)]) for v in schema.VESSELS] + [np.nan]
+            table[name] = pd.array([int(counts[schema.label_col(v)]) for v in schema.VESSELS] + [None],
+                                   dtype="Int64")
     table.index.name = "vessel"
     return table
