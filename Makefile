@@ -35,9 +35,9 @@ lab: $(STAMP)
 	$(PY) -m ipykernel install --sys-prefix --name ecglib --display-name "Python (ecglib)"
 	$(VENV)/bin/jupyter lab
 
-## Benchmarks: each prints its figures as JSON.
+## Benchmarks: one run of every benchmarks/bench_*.py into runs/bench (the book's appendix shows it).
 bench: $(STAMP)
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) -m ecglib.benchreport --out runs/bench
 
 clean:
 	rm -rf _build book/executed runs

@@ -6,13 +6,14 @@ attributions onto beats (:func:`ecglib.attribution.beat_attribution`, which dete
 again). This times both for the network of a params file (default ``params/demo.yaml``; random
 weights, which cost the same as trained ones) on simulated demo ECGs, so that
 ``interpret.MAX_ATTRIBUTION_RECORDS`` and ``N_STEPS`` can be sized for a machine: the chapter
-attributes up to 4 x ``MAX_ATTRIBUTION_RECORDS`` ECGs.
+attributes up to 4 x ``MAX_ATTRIBUTION_RECORDS`` ECGs. No target: the figures size the chapter.
 
 Usage: ``python benchmarks/bench_interpret.py [--params params/demo.yaml --n 8 --steps 32]``
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -26,6 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecglib.attribution import beat_attribution, integrated_gradients  # noqa: E402
+from ecglib.benchreport import headline  # noqa: E402
 from ecglib.config import load_params  # noqa: E402
 from ecglib.demo import simulate_from_grades  # noqa: E402
 from ecglib.interpret import MAX_ATTRIBUTION_RECORDS, N_STEPS  # noqa: E402
@@ -35,6 +37,13 @@ from ecglib.train.fit import model_config  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
+    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
+        result = measure(argv)
+    print(json.dumps(result))
+    return result
+
+
+def measure(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params/demo.yaml")
     parser.add_argument("--n", type=int, default=8, help="ECGs to attribute")
@@ -67,7 +76,12 @@ def main(argv: list[str] | None = None) -> dict:
         "included": folded.n_included, "cpu": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
     }
-    print(json.dumps(result))
+    result["headline"] = [
+        headline(f"integrated gradients + beat folding, per ECG ({args.steps} steps, "
+                 f"{torch.get_num_threads()} threads)", result["seconds_per_ecg"], "s"),
+        headline(f"interpretability chapter estimate ({4 * MAX_ATTRIBUTION_RECORDS} ECGs)",
+                 result["chapter_estimate_seconds"], "s"),
+    ]
     return result
 
 

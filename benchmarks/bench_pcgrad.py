@@ -18,11 +18,15 @@ optimizer step excluded), timed separately on fixed per-task gradients. Exactnes
 against the authors' loop (their semantics, ``variant="authors"``) and against a plain
 flattened-vector implementation of Yu et al.'s Algorithm 1 (same visiting order).
 
+The JSON's ``headline`` lists the targeted ratios and exactness figures (with ``targets`` and
+``targets_met``) and the per-step times; progress, if any, goes to stderr.
+
 Usage: ``python benchmarks/bench_pcgrad.py [--batch 16 --length 5000 --threads 1 ...]``
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
@@ -34,6 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ecglib.benchreport import headline  # noqa: E402
 from ecglib.model.net1d import Net1D  # noqa: E402
 from ecglib.train.pcgrad import (  # noqa: E402
     pcgrad_backward,
@@ -45,6 +50,25 @@ from ecglib.train.pcgrad import (  # noqa: E402
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce  # noqa: E402
 
 N_TASKS = 4
+#: measured figure -> (comparison, bound): the targets this benchmark checks.
+TARGETS = {
+    "ours_over_floor": ("<=", 1.05),
+    "authors_surgery_over_ours_surgery": (">=", 10.0),
+    "features_over_plain": ("<=", 1.25),
+    "max_abs_diff_vs_authors": ("<", 1e-5),
+    "max_abs_diff_vs_yu_flat": ("<", 1e-5),
+}
+#: How the headline names each targeted figure, and its unit.
+HEADLINE_NAMES = {
+    "ours_over_floor": ("PCGrad step (ours) over its floor (one backward per task, no surgery)",
+                        "ratio"),
+    "authors_surgery_over_ours_surgery": ("PCGrad surgery: the authors' loop over ours", "x"),
+    "features_over_plain": ("representation-level PCGrad step over a plain step", "ratio"),
+    "max_abs_diff_vs_authors": ("PCGrad update, ours vs the authors' loop: largest difference",
+                                ""),
+    "max_abs_diff_vs_yu_flat": ("PCGrad update, ours vs Yu et al.'s Algorithm 1: largest "
+                                "difference", ""),
+}
 CONFIG = dict(in_channels=12, base_filters=16, ratio=1, filter_list=[16, 32, 32, 64],
               m_blocks_list=[1, 1, 1, 1], kernel_size=16, stride=2, groups_width=16,
               n_classes=N_TASKS)
@@ -104,6 +128,15 @@ def reference_yu_flat(grads: torch.Tensor, orders) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------------
 def main(argv=None) -> dict:
+    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
+        result = measure(argv)
+    # one top-level key per line: readable and still plain JSON
+    print("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items())
+          + "\n}")
+    return result
+
+
+def measure(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--length", type=int, default=5000)
@@ -251,13 +284,7 @@ def main(argv=None) -> dict:
         "features_over_plain": paired("features", "plain"),
         "authors_step_over_ours_step": paired("authors", "ours"),
     }
-    targets = {
-        "ours_over_floor": ("<=", 1.05),
-        "authors_surgery_over_ours_surgery": (">=", 10.0),
-        "features_over_plain": ("<=", 1.25),
-        "max_abs_diff_vs_authors": ("<", 1e-5),
-        "max_abs_diff_vs_yu_flat": ("<", 1e-5),
-    }
+    targets = TARGETS
     diffs = {
         "max_abs_diff_vs_authors": float((ours_auth - theirs).abs().max()),
         "max_abs_diff_vs_authors_api": float((ours_auth_api - theirs).abs().max()),
@@ -302,10 +329,27 @@ def main(argv=None) -> dict:
         "conflicting_pairs": info.n_conflicts,
         "projections": info.n_projections,
     }
-    # one top-level key per line: readable and still plain JSON
-    print("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items())
-          + "\n}")
+    result["headline"] = headlines(result, measured, met, args)
     return result
+
+
+def headlines(result: dict, measured: dict, met: dict, args) -> list[dict]:
+    """The targeted figures (unrounded, with their targets and whether they are met), then the
+    median step times."""
+    clock = "CPU time" if args.clock == "cpu" else "wall time"
+    rows = []
+    for key, (op, bound) in TARGETS.items():
+        name, unit = HEADLINE_NAMES[key]
+        suffix = f", median {clock}" if unit in ("ratio", "x") else ""
+        rows.append(headline(name + suffix, measured[key], unit,
+                             f"{op} {bound:g}" + ("x" if unit == "x" else ""), met[key]))
+    batch, _, length = result["setup"]["input"]
+    threads = result["setup"]["threads"]
+    for step in ("plain", "ours", "authors"):
+        rows.append(headline(f"training step '{step}', batch {batch} x 12 x {length:,}, "
+                             f"{threads} thread{'s' * (threads != 1)}, median CPU time",
+                             result["step_ms_median_cpu"][step], "ms"))
+    return rows
 
 
 if __name__ == "__main__":

@@ -4,12 +4,18 @@ Each notebook in ``notebooks/`` is executed into ``book/executed/`` (the sources
 overwritten), in order, with the run's params file injected. A notebook is re-executed only
 when something it depends on changed: its own source, the params file, the ecglib sources, or
 any notebook before it. The run stops at the first failing notebook and shows its error.
+
+``root`` builds the book somewhere else than the repository root: the book's sources
+(:data:`BOOK_SOURCES`) are copied there, the notebooks are executed into ``root/book/executed``
+and the HTML goes to ``root/_build/html``. The tests build the ci book that way
+(``_build/ci-book``) so that they never overwrite the user's own book.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +30,8 @@ from .config import PROJECT_ROOT, load_params
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 EXECUTED = PROJECT_ROOT / "book" / "executed"
+#: What ``jupyter-book build`` reads besides the executed notebooks (paths relative to the root).
+BOOK_SOURCES: tuple[str, ...] = ("_config.yml", "_toc.yml", "book")
 _KEY = "ecglib_run_key"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -54,14 +62,20 @@ def plan(params_path: str, notebooks: Path = NOTEBOOKS, executed: Path = EXECUTE
     return runs
 
 
-def run(params_path: str, *, build: bool = True, force: bool = False) -> None:
-    """Execute the run's notebooks (skipping those up to date) and build the book."""
-    EXECUTED.mkdir(parents=True, exist_ok=True)
-    runs = plan(params_path)
+def run(params_path: str, *, build: bool = True, force: bool = False,
+        root: Path = PROJECT_ROOT) -> Path:
+    """Execute the run's notebooks (skipping those up to date) and build the book in ``root``;
+    returns the book's ``index.html`` (or the executed notebooks' folder without ``build``)."""
+    root = Path(root).resolve()
+    if root != PROJECT_ROOT:
+        stage_book(root)
+    executed = root / "book" / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    runs = plan(params_path, executed=executed)
     upstream = _digest(_inputs(params_path))
     bar = tqdm(runs, desc="notebooks", unit="nb")
     for item in bar:
-        key = hashlib.sha256((upstream + _digest([item.source])
+        key = hashlib.sha256((upstream + _digest([item.source, *declared_inputs(item.source)])
                               + json.dumps(item.parameters, sort_keys=True)).encode()).hexdigest()
         upstream = key  # everything after this notebook depends on it
         bar.set_postfix_str(item.output.name)
@@ -79,17 +93,29 @@ def run(params_path: str, *, build: bool = True, force: bool = False) -> None:
                              f"{item.output}):\n{trace}") from None
         _store_key(item.output, key)
         tqdm.write(f"{item.output.name}: {time.perf_counter() - start:.1f} s")
-    if build:
-        build_book()
+    return build_book(root) if build else executed
 
 
-def build_book() -> Path:
-    """``jupyter-book build`` of the project root into ``_build/html``."""
-    result = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(PROJECT_ROOT),
-                             "--keep-going"], cwd=PROJECT_ROOT)
+def stage_book(root: Path) -> None:
+    """Copy the book's sources (not its executed notebooks) into ``root``, replacing old copies."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in BOOK_SOURCES:
+        source, target = PROJECT_ROOT / name, root / name
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("executed", ".*"))
+        else:
+            shutil.copy2(source, target)
+
+
+def build_book(root: Path = PROJECT_ROOT) -> Path:
+    """``jupyter-book build`` of ``root`` (default the repository) into ``root/_build/html``."""
+    root = Path(root).resolve()
+    result = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(root),
+                             "--keep-going"], cwd=root)
     if result.returncode != 0:
         raise SystemExit("jupyter-book build failed; see the log above")
-    return PROJECT_ROOT / "_build" / "html" / "index.html"
+    return root / "_build" / "html" / "index.html"
 
 
 def _inputs(params_path: str) -> list[Path]:
@@ -101,6 +127,14 @@ def _inputs(params_path: str) -> list[Path]:
     if params.demo is None and table.exists():
         files.append(table)
     return files
+
+
+def declared_inputs(source: Path) -> list[Path]:
+    """Files a notebook reads besides the run: the glob patterns (relative to the repository) of
+    its ``metadata.ecglib.inputs``, e.g. the benchmark appendix's ``runs/bench/*.json``, so that a
+    new ``make bench`` re-executes it."""
+    patterns = nbformat.read(source, as_version=4).metadata.get("ecglib", {}).get("inputs", [])
+    return sorted(p for pattern in patterns for p in PROJECT_ROOT.glob(pattern) if p.is_file())
 
 
 def _digest(files: list[Path]) -> str:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the ../shared folder beside the repository, and small exports."""
+"""Shared fixtures: the ../shared folder beside the repository, small exports, the built ci book."""
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +9,10 @@ from ecglib.config import PROJECT_ROOT
 
 SHARED = PROJECT_ROOT.parent / "shared"
 DEMO_MAP = PROJECT_ROOT / "params" / "maps" / "demo_export.yaml"
+#: The book the book tests check: the demo cohort with the tiny model of params/ci.yaml, built
+#: by the real pipeline in its own folder so that the user's _build/html is left alone.
+CI_PARAMS = "params/ci.yaml"
+CI_BOOK = PROJECT_ROOT / "_build" / "ci-book"
 
 
 @pytest.fixture
@@ -17,6 +21,19 @@ def shared() -> Path:
         pytest.skip(f"{SHARED} not found: the shared fixtures and real ECG records live beside "
                     "the repository (../shared); these tests need them")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def ci_book() -> Path:
+    """The ci book's ``_build/html``: the pipeline (``python -m ecglib run params/ci.yaml --root
+    _build/ci-book``), which reuses finished folds and up-to-date notebooks."""
+    from ecglib import pipeline
+
+    try:
+        index = pipeline.run(CI_PARAMS, root=CI_BOOK)
+    except SystemExit as exc:  # the pipeline's own message names the failing notebook
+        pytest.fail(f"building the ci book failed: {exc}", pytrace=False)
+    return index.parent
 
 
 def export_row(i: int, **overrides) -> dict:

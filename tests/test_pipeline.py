@@ -39,3 +39,29 @@ def test_shipped_notebooks_are_thin_and_parameterised():
                        for line in src.splitlines()), f"{source.name} defines code: move it to ecglib"
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
             f"{source.name}: commit notebooks without outputs")
+
+
+def test_stage_book_copies_the_sources_but_not_the_executed_notebooks(tmp_path):
+    (pipeline.EXECUTED).mkdir(parents=True, exist_ok=True)
+    pipeline.stage_book(tmp_path)
+    for name in pipeline.BOOK_SOURCES:
+        assert (tmp_path / name).exists(), name
+    assert (tmp_path / "book" / "intro.md").read_text() == (pipeline.PROJECT_ROOT / "book" / "intro.md").read_text()
+    assert (tmp_path / "book" / "_ext" / "book_fixes.py").is_file()
+    assert not (tmp_path / "book" / "executed").exists()
+
+
+def test_declared_inputs_come_from_the_notebook_metadata(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "runs" / "bench").mkdir(parents=True)
+    for name in ("b.json", "a.json", "notes.txt"):
+        (tmp_path / "runs" / "bench" / name).write_text("{}")
+    source = tmp_path / "92_x.ipynb"
+    notebook(source, 'params = "x"')
+    assert pipeline.declared_inputs(source) == []
+    nb = nbformat.read(source, as_version=4)
+    nb.metadata["ecglib"] = {"inputs": ["runs/bench/*.json"]}
+    nbformat.write(nb, source)
+    assert [p.name for p in pipeline.declared_inputs(source)] == ["a.json", "b.json"]
+    shipped = nbformat.read(pipeline.NOTEBOOKS / "92_appendix_benchmarks.ipynb", as_version=4)
+    assert shipped.metadata["ecglib"]["inputs"] == ["runs/bench/*.json"]

@@ -1,0 +1,165 @@
+"""The built ci book in a real browser: every page of ``_toc.yml`` opens in headless Chromium
+without console errors or failed requests, its images load (naturalWidth > 0), and every link
+inside the book points at a page (and anchor) that exists. A full-page screenshot of each page is
+saved in ``_build/test-artefacts/screenshots`` for a reader of the CI run.
+
+The browser is Debian's ``chromium`` (``/usr/bin/chromium``, or ``$ECGLIB_CHROMIUM``) driven by
+PyPI's ``playwright``; nothing is downloaded here (``playwright install`` is never run).
+``.ci/run`` installs chromium and sets ``ECGLIB_REQUIRE_BROWSER=1``, so in CI a missing browser
+fails instead of skipping.
+"""
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+from ecglib.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.book
+
+ARTEFACTS = PROJECT_ROOT / "_build" / "test-artefacts" / "screenshots"
+#: Chromium's flags on these machines: no sandbox as root, and no background traffic to a
+#: network that refuses it.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def toc_entries(toc: Path = PROJECT_ROOT / "_toc.yml") -> list[str]:
+    """Every ``file`` and ``glob`` of the table of contents, root first."""
+    data = yaml.safe_load(toc.read_text())
+    entries = [data["root"]]
+
+    def walk(items):
+        for item in items or ():
+            entries.extend(item[k] for k in ("file", "glob") if k in item)
+            walk(item.get("sections"))
+    for part in data.get("parts", ()):
+        walk(part.get("chapters"))
+    walk(data.get("chapters"))
+    return entries
+
+
+def chromium_path() -> str:
+    path = os.environ.get("ECGLIB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        reason = (f"no Chromium at {path}: install Debian's chromium (apt-get install chromium) or "
+                  "set ECGLIB_CHROMIUM")
+        if os.environ.get("ECGLIB_REQUIRE_BROWSER"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def site(ci_book):
+    """The built book served over HTTP on localhost (as a collaborator's web server would)."""
+    handler = functools.partial(_QuietHandler, directory=str(ci_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield ci_book, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_path()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extra)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class _Ids(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.ids.update(v for k, v in attrs if k in ("id", "name") and v)
+
+
+@functools.lru_cache(maxsize=None)
+def anchors(page: Path) -> frozenset[str]:
+    parser = _Ids()
+    parser.feed(page.read_text(encoding="utf-8", errors="replace"))
+    return frozenset(parser.ids)
+
+
+def pages_of(entry: str, html: Path) -> list[Path]:
+    if "*" in entry:
+        pages = sorted(html.glob(entry + ".html"))
+        assert pages, f"the toc glob {entry!r} matched no page"
+        return pages
+    return [html / f"{entry}.html"]
+
+
+def broken_links(page: Path, links: list[str], html: Path, origin: str) -> list[str]:
+    """Links of ``page`` into the book whose target file or anchor does not exist."""
+    broken = []
+    for link in links:
+        url = urlsplit(link)
+        if f"{url.scheme}://{url.netloc}" != origin:
+            continue  # external links cannot be checked offline; the book has few
+        target = html / unquote(url.path).lstrip("/")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            broken.append(f"{link} (no such file)")
+        elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in anchors(target):
+            broken.append(f"{link} (no anchor #{url.fragment})")
+    return broken
+
+
+@pytest.mark.parametrize("entry", toc_entries())
+def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
+    html, origin = site
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for page_file in pages_of(entry, html):
+        assert page_file.is_file(), f"{entry}: {page_file.relative_to(html)} was not built"
+        rel = page_file.relative_to(html).as_posix()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text} ({m.location.get('url')})")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url} ({r.failure})"))
+        page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
+                if r.status >= 400 else None)
+        page.goto(f"{origin}/{rel}", wait_until="networkidle")
+        title = page.title()
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}))")
+        links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
+        page.screenshot(path=str(ARTEFACTS / (rel.replace("/", "__") + ".png")), full_page=True)
+        page.close()
+        problems += [f"{rel}: {e}" for e in errors]
+        problems += [f"{rel}: image did not load: {i['src']}" for i in images if not i["ok"]]
+        problems += [f"{rel}: broken link {b}" for b in broken_links(page_file, links, html, origin)]
+        if not title.strip():
+            problems.append(f"{rel}: the page has no title")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_toc_lists_every_executed_chapter():
+    """Each numbered notebook reaches the book: its executed copy is named in the toc."""
+    entries = toc_entries()
+    for source in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        stem = f"book/executed/{source.stem}"
+        assert any(e == stem or (e.endswith("*") and e.startswith(stem)) for e in entries), stem
