@@ -91,7 +91,7 @@ def run(params_path: str, *, build: bool = True, force: bool = False,
             trace = _ANSI.sub("", "\n".join(exc.traceback[-3:]))
             raise SystemExit(f"\n{item.source.name} failed (executed copy with the error: "
                              f"{item.output}):\n{trace}") from None
-        _store_key(item.output, key)
+        _store_key(item.output, key, item.parameters)
         tqdm.write(f"{item.output.name}: {time.perf_counter() - start:.1f} s")
     return build_book(root) if build else executed
 
@@ -155,13 +155,32 @@ def _stored_key(output: Path) -> str | None:
         return None
 
 
-def _store_key(output: Path, key: str) -> None:
+def _store_key(output: Path, key: str, parameters: dict | None = None) -> None:
     """Record the run key, and hide the source's default ``parameters`` cell in the book (the
-    cell papermill injected after it shows the values this run used)."""
+    cell papermill injected after it shows the values this run used). A notebook run once per
+    fold names its page after the fold: ``metadata.ecglib.title`` (e.g. ``"Training fold
+    {fold}"``) filled with the run's parameters replaces the first ``# `` heading, so that the
+    book's table of contents does not list five pages of the same name."""
     nb = nbformat.read(output, as_version=4)
     nb.metadata[_KEY] = key
+    title = nb.metadata.get("ecglib", {}).get("title")
+    if title:
+        _set_title(nb, title.format(**(parameters or {})))
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
     nbformat.write(nb, output)
+
+
+def _set_title(nb, title: str) -> None:
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("# "):
+                lines[i] = f"# {title}"
+                cell.source = "\n".join(lines)
+                return
+    raise ValueError(f"metadata.ecglib.title {title!r} given, but the notebook has no '# ' heading")

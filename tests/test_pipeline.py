@@ -65,3 +65,18 @@ def test_declared_inputs_come_from_the_notebook_metadata(tmp_path, monkeypatch):
     assert [p.name for p in pipeline.declared_inputs(source)] == ["a.json", "b.json"]
     shipped = nbformat.read(pipeline.NOTEBOOKS / "92_appendix_benchmarks.ipynb", as_version=4)
     assert shipped.metadata["ecglib"]["inputs"] == ["runs/bench/*.json"]
+
+
+def test_a_per_fold_page_is_titled_with_its_fold(tmp_path):
+    path = tmp_path / "02_x_3.ipynb"
+    notebook(path, 'params = "x"\nfold = 0')
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("Intro\n# Training one fold\n\nText"))
+    nb.metadata["ecglib"] = {"title": "Training fold {fold}"}
+    nbformat.write(nb, path)
+    pipeline._store_key(path, "k", {"params": "x", "fold": 3})
+    out = nbformat.read(path, as_version=4)
+    assert out.cells[0].source == "Intro\n# Training fold 3\n\nText"
+    assert out.metadata["ecglib_run_key"] == "k"
+    shipped = nbformat.read(pipeline.NOTEBOOKS / "02_train_fold.ipynb", as_version=4)
+    assert shipped.metadata["ecglib"]["title"].format(fold=1) == "Training fold 1"
