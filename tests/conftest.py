@@ -1,4 +1,5 @@
 """Shared fixtures: the ../shared folder beside the repository, small exports, the built ci book."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,29 @@ def shared() -> Path:
     return SHARED
 
 
+#: Check an already built book instead (e.g. your own, before publishing it):
+#: ``ECGLIB_BOOK_HTML=_build/html ECGLIB_BOOK_PARAMS=params/yours.yaml pytest -m book``.
+BOOK_HTML_ENV, BOOK_PARAMS_ENV = "ECGLIB_BOOK_HTML", "ECGLIB_BOOK_PARAMS"
+
+
+def book_params() -> str:
+    """The params of the book under test (their export holds the identifiers to look for)."""
+    return os.environ.get(BOOK_PARAMS_ENV, CI_PARAMS)
+
+
 @pytest.fixture(scope="session")
 def ci_book() -> Path:
     """The ci book's ``_build/html``: the pipeline (``python -m ecglib run params/ci.yaml --root
-    _build/ci-book``), which reuses finished folds and up-to-date notebooks."""
+    _build/ci-book``), which reuses finished folds and up-to-date notebooks; or the built book
+    at ``$ECGLIB_BOOK_HTML``."""
     from ecglib import pipeline
 
+    if os.environ.get(BOOK_HTML_ENV):
+        html = Path(os.environ[BOOK_HTML_ENV]).resolve()
+        if not (html / "index.html").is_file():
+            pytest.fail(f"{BOOK_HTML_ENV}={html}: no index.html there (build the book first)",
+                        pytrace=False)
+        return html
     try:
         index = pipeline.run(CI_PARAMS, root=CI_BOOK)
     except SystemExit as exc:  # the pipeline's own message names the failing notebook
