@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 import papermill
+import yaml
 from tqdm.auto import tqdm
 
 from .config import PROJECT_ROOT, load_params
@@ -94,6 +95,21 @@ def run(params_path: str, *, build: bool = True, force: bool = False,
         _store_key(item.output, key, item.parameters)
         tqdm.write(f"{item.output.name}: {time.perf_counter() - start:.1f} s")
     return build_book(root) if build else executed
+
+
+def toc_entries(toc: Path = PROJECT_ROOT / "_toc.yml") -> list[str]:
+    """Every ``file`` and ``glob`` of the table of contents, root first."""
+    data = yaml.safe_load(toc.read_text())
+    entries = [data["root"]]
+
+    def walk(items):
+        for item in items or ():
+            entries.extend(item[k] for k in ("file", "glob") if k in item)
+            walk(item.get("sections"))
+    for part in data.get("parts", ()):
+        walk(part.get("chapters"))
+    walk(data.get("chapters"))
+    return entries
 
 
 def stage_book(root: Path) -> None:

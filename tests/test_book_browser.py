@@ -20,9 +20,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml
 
 from ecglib.config import PROJECT_ROOT
+from ecglib.pipeline import toc_entries
 
 pytestmark = pytest.mark.book
 
@@ -31,21 +31,6 @@ ARTEFACTS = PROJECT_ROOT / "_build" / "test-artefacts" / "screenshots"
 #: network that refuses it.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def toc_entries(toc: Path = PROJECT_ROOT / "_toc.yml") -> list[str]:
-    """Every ``file`` and ``glob`` of the table of contents, root first."""
-    data = yaml.safe_load(toc.read_text())
-    entries = [data["root"]]
-
-    def walk(items):
-        for item in items or ():
-            entries.extend(item[k] for k in ("file", "glob") if k in item)
-            walk(item.get("sections"))
-    for part in data.get("parts", ()):
-        walk(part.get("chapters"))
-    walk(data.get("chapters"))
-    return entries
 
 
 def chromium_path() -> str:
@@ -156,10 +141,3 @@ def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
             problems.append(f"{rel}: the page has no title")
     assert not problems, "\n".join(problems)
 
-
-def test_the_toc_lists_every_executed_chapter():
-    """Each numbered notebook reaches the book: its executed copy is named in the toc."""
-    entries = toc_entries()
-    for source in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        stem = f"book/executed/{source.stem}"
-        assert any(e == stem or (e.endswith("*") and e.startswith(stem)) for e in entries), stem

@@ -80,3 +80,11 @@ def test_a_per_fold_page_is_titled_with_its_fold(tmp_path):
     assert out.metadata["ecglib_run_key"] == "k"
     shipped = nbformat.read(pipeline.NOTEBOOKS / "02_train_fold.ipynb", as_version=4)
     assert shipped.metadata["ecglib"]["title"].format(fold=1) == "Training fold 1"
+
+
+def test_the_toc_lists_every_executed_chapter():
+    """Each numbered notebook reaches the book: its executed copy is named in the toc."""
+    entries = pipeline.toc_entries()
+    for source in sorted(pipeline.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        stem = f"book/executed/{source.stem}"
+        assert any(e == stem or (e.endswith("*") and e.startswith(stem)) for e in entries), stem
