@@ -2,8 +2,8 @@
 
 Each notebook in ``notebooks/`` is executed into ``book/executed/`` (the sources are never
 overwritten), in order, with the run's params file injected. A notebook is re-executed only
-when something it depends on changed: its own source, the params file, the ecglib sources, or
-any notebook before it. The run stops at the first failing notebook and shows its error.
+when something it depends on changed: its own source, the params file, the ecglib sources, the
+files it declares in ``metadata.ecglib.inputs``, or any notebook before it. The run stops at the first failing notebook and shows its error.
 
 ``root`` builds the book somewhere else than the repository root: the book's sources
 (:data:`BOOK_SOURCES`) are copied there, the notebooks are executed into ``root/book/executed``
@@ -113,11 +113,16 @@ def toc_entries(toc: Path = PROJECT_ROOT / "_toc.yml") -> list[str]:
 
 
 def stage_book(root: Path) -> None:
-    """Copy the book's sources (not its executed notebooks) into ``root``, replacing old copies."""
+    """Copy the book's sources into ``root``, replacing old copies (a source deleted since is
+    deleted there too); the executed notebooks already in ``root/book/executed`` are kept."""
     root.mkdir(parents=True, exist_ok=True)
     for name in BOOK_SOURCES:
         source, target = PROJECT_ROOT / name, root / name
         if source.is_dir():
+            if target.is_dir():
+                for old in target.iterdir():
+                    if old.name != "executed":
+                        shutil.rmtree(old) if old.is_dir() else old.unlink()
             shutil.copytree(source, target, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("executed", ".*"))
         else:

@@ -49,6 +49,13 @@ def test_stage_book_copies_the_sources_but_not_the_executed_notebooks(tmp_path):
     assert (tmp_path / "book" / "intro.md").read_text() == (pipeline.PROJECT_ROOT / "book" / "intro.md").read_text()
     assert (tmp_path / "book" / "_ext" / "book_fixes.py").is_file()
     assert not (tmp_path / "book" / "executed").exists()
+    # a second staging drops sources deleted since, and keeps the executed notebooks
+    (tmp_path / "book" / "deleted_page.md").write_text("# gone")
+    (tmp_path / "book" / "executed").mkdir()
+    (tmp_path / "book" / "executed" / "00_data.ipynb").write_text("{}")
+    pipeline.stage_book(tmp_path)
+    assert not (tmp_path / "book" / "deleted_page.md").exists()
+    assert (tmp_path / "book" / "executed" / "00_data.ipynb").read_text() == "{}"
 
 
 def test_declared_inputs_come_from_the_notebook_metadata(tmp_path, monkeypatch):
