@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecglib.cohort import ExportMap, read_table
+from ecglib.cohort import ExportMap, apply_map, read_table
 
 __all__ = ["ID_COLUMNS", "TIME_COLUMNS", "PATH_COLUMNS", "cohort_identifiers", "scan_identifiers",
            "run_identifiers"]
@@ -48,28 +48,35 @@ _TOKEN = re.compile(r"[A-Za-z0-9]+")
 def cohort_identifiers(table: str | Path, export_map: ExportMap) -> dict[str, set[str]]:
     """Identifying strings of an export, by kind: ``{"patient_id": {...}, "ccta_time": {...}, ...}``.
 
-    Values are read as text exactly as written in the export; times are added as ISO dates
-    (``YYYY-MM-DD``) as well, the form a table in the book would print; ECG paths as written,
-    resolved against the table's folder, and their file name without suffix. Columns the map
-    does not provide are left out.
+    The export is read through its column map (:func:`ecglib.cohort.apply_map`), as the run read
+    it, so ids the map derives (an ECG id from the file name, a CCTA key from patient and date)
+    are included and times are parsed with the run's own day/month rule. Times are listed as
+    written in the export and as ISO dates (``YYYY-MM-DD``, the form a table in the book would
+    print); ECG paths as written, resolved against the table's folder, and their file name
+    without suffix.
     """
     table = Path(table)
     raw = read_table(table)
+    canonical = apply_map(raw, export_map, source=table.name)
     found: dict[str, set[str]] = {}
-    for column in ID_COLUMNS + TIME_COLUMNS + PATH_COLUMNS:
+    for column in ID_COLUMNS:
+        if column in canonical:
+            found[column] = _strings(canonical[column])
+    for column in TIME_COLUMNS:
         source = export_map.columns.get(column)
-        if source is None or source not in raw.columns:
-            continue
-        values = {str(v).strip() for v in raw[source].dropna() if str(v).strip()}
-        if column in TIME_COLUMNS:
-            parsed = pd.to_datetime(pd.Series(sorted(values)), errors="coerce", format="mixed")
-            values |= {t.strftime("%Y-%m-%d") for t in parsed.dropna()}
-        if column in PATH_COLUMNS:
-            paths = [Path(v) for v in values]
-            values |= {str(p if p.is_absolute() else (table.parent / p).resolve()) for p in paths}
-            values |= {p.stem for p in paths if p.stem}
-        found[column] = values
+        written = _strings(raw[source]) if source in raw.columns else set()
+        found[column] = written | set(canonical[column].dropna().dt.strftime("%Y-%m-%d"))
+    for column in PATH_COLUMNS:
+        written = _strings(canonical[column])
+        paths = [Path(v) for v in written]
+        found[column] = (written
+                         | {str(p if p.is_absolute() else (table.parent / p).resolve()) for p in paths}
+                         | {p.stem for p in paths if p.stem})
     return found
+
+
+def _strings(values: pd.Series) -> set[str]:
+    return {str(v).strip() for v in values.dropna() if str(v).strip()}
 
 
 def run_identifiers(params) -> dict[str, set[str]]:

@@ -25,11 +25,22 @@ def test_cohort_identifiers_reads_every_identifying_column(export):
     assert str((export.parent / "ecg" / "E002.npy").resolve()) in ids["ecg_path"]
 
 
-def test_a_map_without_optional_identifiers_leaves_them_out(export):
+def test_ids_the_map_derives_are_identifiers_too(export):
+    """Without an exam id the run keys a CCTA by patient and date; that key is looked for."""
     export_map = ExportMap.from_yaml(DEMO_MAP)
     columns = {k: v for k, v in export_map.columns.items() if k != "ccta_id"}
-    ids = cohort_identifiers(export, ExportMap(columns=columns, grade_labels=export_map.grade_labels))
-    assert "ccta_id" not in ids and "patient_id" in ids
+    ids = cohort_identifiers(export, ExportMap(columns=columns, grade_labels=export_map.grade_labels,
+                                               labels=export_map.labels))
+    assert ids["ccta_id"] == {"P000@2024-03-05 14:00", "P001@2024-03-05 14:00"}
+
+
+def test_dates_are_read_with_the_runs_day_month_rule(tmp_path):
+    """13/03/2024 settles the column as day-first, so 05/03/2024 is the 5th of March."""
+    rows = [export_row(0, **{"CCTA date": "05/03/2024 14:00", "ECG acquired": "01/03/2024 09:30"}),
+            export_row(1, **{"CCTA date": "13/03/2024 14:00", "ECG acquired": "14/03/2024 09:30"})]
+    table = write_export(tmp_path / "raw", rows, ecgs=False)
+    ids = cohort_identifiers(table, ExportMap.from_yaml(DEMO_MAP))
+    assert ids["ccta_time"] == {"05/03/2024 14:00", "13/03/2024 14:00", "2024-03-05", "2024-03-13"}
 
 
 def test_scan_finds_identifiers_with_token_boundaries_and_never_reports_them(tmp_path):
