@@ -14,8 +14,6 @@ Usage: ``python benchmarks/bench_beats.py [--n 4800 --jobs 1 2 --repeats 2 --see
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import platform
 import sys
@@ -27,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecglib.beats import average_beats  # noqa: E402
-from ecglib.benchreport import headline  # noqa: E402
+from ecglib.benchreport import emit, headline  # noqa: E402
 from ecglib.schema import N_SAMPLES  # noqa: E402
 
 TARGET_S = 120.0
@@ -69,10 +67,7 @@ def _tiled_real(n: int, seed: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
-        out = measure(argv)
-    print(json.dumps(out, indent=2))
-    return out
+    return emit(measure, argv)
 
 
 def measure(argv: list[str] | None = None) -> dict:

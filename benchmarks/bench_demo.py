@@ -13,8 +13,6 @@ Usage: ``python benchmarks/bench_demo.py [--size paper|small] [--seed 0] [--out 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ecglib.benchreport import headline
+from ecglib.benchreport import emit, headline
 from ecglib.demo import GRADE_TEXT, write_demo_export
 from ecglib.demo.cohort import INTERNAL
 from ecglib.demo.ecg import measure_st_levels
@@ -87,10 +85,7 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
-        report = measure(argv)
-    print(json.dumps(report, indent=2))
-    return report
+    return emit(measure, argv)
 
 
 def measure(argv: list[str] | None = None) -> dict:

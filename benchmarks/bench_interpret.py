@@ -13,7 +13,6 @@ Usage: ``python benchmarks/bench_interpret.py [--params params/demo.yaml --n 8 -
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -27,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecglib.attribution import beat_attribution, integrated_gradients  # noqa: E402
-from ecglib.benchreport import headline  # noqa: E402
+from ecglib.benchreport import emit, headline  # noqa: E402
 from ecglib.config import load_params  # noqa: E402
 from ecglib.demo import simulate_from_grades  # noqa: E402
 from ecglib.interpret import MAX_ATTRIBUTION_RECORDS, N_STEPS  # noqa: E402
@@ -37,10 +36,7 @@ from ecglib.train.fit import model_config  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
-    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
-        result = measure(argv)
-    print(json.dumps(result))
-    return result
+    return emit(measure, argv, dumps=json.dumps)
 
 
 def measure(argv: list[str] | None = None) -> dict:

@@ -25,8 +25,6 @@ Usage: ``python benchmarks/bench_metrics.py [--n 4800 --n-boot 1000 --repeats 7
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import platform
 import statistics
@@ -39,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.benchreport import headline  # noqa: E402
+from ecglib.benchreport import emit, headline  # noqa: E402
 from ecglib.metrics.bootstrap import (  # noqa: E402
     auc_from_indices,
     auc_loop_sklearn,
@@ -87,10 +85,7 @@ def ms(seconds: list[float]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
-        result = measure(argv)
-    print(json.dumps(result, indent=2))
-    return result
+    return emit(measure, argv)
 
 
 def measure(argv: list[str] | None = None) -> dict:

@@ -26,7 +26,6 @@ Usage: ``python benchmarks/bench_pcgrad.py [--batch 16 --length 5000 --threads 1
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import platform
 import statistics
@@ -38,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.benchreport import headline  # noqa: E402
+from ecglib.benchreport import emit, headline  # noqa: E402
 from ecglib.model.net1d import Net1D  # noqa: E402
 from ecglib.train.pcgrad import (  # noqa: E402
     pcgrad_backward,
@@ -128,12 +127,12 @@ def reference_yu_flat(grads: torch.Tensor, orders) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------------
 def main(argv=None) -> dict:
-    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
-        result = measure(argv)
-    # one top-level key per line: readable and still plain JSON
-    print("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items())
-          + "\n}")
-    return result
+    return emit(measure, argv, dumps=one_key_per_line)
+
+
+def one_key_per_line(result: dict) -> str:
+    """Plain JSON, one top-level key per line: readable without hiding the nesting."""
+    return "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items()) + "\n}"
 
 
 def measure(argv=None) -> dict:
@@ -284,7 +283,6 @@ def measure(argv=None) -> dict:
         "features_over_plain": paired("features", "plain"),
         "authors_step_over_ours_step": paired("authors", "ours"),
     }
-    targets = TARGETS
     diffs = {
         "max_abs_diff_vs_authors": float((ours_auth - theirs).abs().max()),
         "max_abs_diff_vs_authors_api": float((ours_auth_api - theirs).abs().max()),
@@ -294,7 +292,7 @@ def measure(argv=None) -> dict:
     }
     measured = {**ratios, **diffs}
     met = {k: (measured[k] <= v if op == "<=" else measured[k] >= v if op == ">=" else measured[k] < v)
-           for k, (op, v) in targets.items()}
+           for k, (op, v) in TARGETS.items()}
     result = {
         "setup": {
             "model": CONFIG, "trunk_params": sum(sizes), "trunk_tensors": len(trunk),
@@ -323,7 +321,7 @@ def measure(argv=None) -> dict:
                                          / statistics.median(wall["plain"]), 4),
         },
         "exactness": diffs,
-        "targets": {k: f"{op} {v:g}" for k, (op, v) in targets.items()},
+        "targets": {k: f"{op} {v:g}" for k, (op, v) in TARGETS.items()},
         "targets_met": met,
         "task_gradient_cosines": [[round(float(c), 4) for c in row] for row in cos],
         "conflicting_pairs": info.n_conflicts,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import datetime as _dt
-import importlib.metadata
 import json
 import math
 import os
@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ import pandas as pd
 
 from .config import PROJECT_ROOT
 from .errors import DataError, EcglibError, MissingInputError
+from .manifest import git_state, hardware, package_versions, relative
 
 #: Where ``make bench`` writes its run and the book's appendix reads it.
 DEFAULT_OUT = PROJECT_ROOT / "runs" / "bench"
@@ -60,6 +61,17 @@ def headline(figure: str, value: float, unit: str, target: str | None = None,
     return {"figure": str(figure), "value": value, "unit": str(unit),
             "target": None if target is None else str(target),
             "met": None if met is None else bool(met)}
+
+
+def emit(measure: Callable[[Sequence[str] | None], dict[str, Any]], argv: Sequence[str] | None = None,
+         *, dumps: Callable[[dict[str, Any]], str] = lambda r: json.dumps(r, indent=2)) -> dict[str, Any]:
+    """A benchmark script's ``main``: ``measure(argv)`` with whatever it prints sent to stderr,
+    then its result printed with ``dumps`` as the only output on stdout (what
+    :func:`run_script` parses). Returns the result."""
+    with contextlib.redirect_stdout(sys.stderr):
+        result = measure(argv)
+    print(dumps(result))
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,7 +112,7 @@ def run_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT,
     try:
         for i, script in enumerate(scripts, 1):
             extra = args.get(script.stem, [])
-            print(f"[{i}/{len(scripts)}] {_shown(script)} {' '.join(extra)}".rstrip(),
+            print(f"[{i}/{len(scripts)}] {relative(script)} {' '.join(extra)}".rstrip(),
                   file=sys.stderr, flush=True)
             start = time.perf_counter()
             result = run_script(script, python=python, args=extra)
@@ -108,19 +120,21 @@ def run_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT,
             print(f"[{i}/{len(scripts)}] {script.stem}: {seconds[script.stem]:.1f} s",
                   file=sys.stderr, flush=True)
             _write_json(scratch / f"{script.stem}.json", result)
+        code, machine, versions = git_state(PROJECT_ROOT), hardware(), package_versions(("torch",))
         run = {
             "when": started.isoformat(timespec="seconds"),
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            **_code_state(),
+            "commit": code["commit"],
+            "dirty": code["dirty"],
             "platform": platform.platform(),
             "machine": platform.machine(),
-            "cpu_model": _cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "torch": _version("torch"),
+            "cpu_model": machine["cpu_model"],
+            "cpu_count": machine["cpu_count"],
+            "python": versions["python"],
+            "torch": versions["torch"],
             "load_average_start": load_start,
             "load_average_end": _load_average(),
-            "scripts": [_shown(s) for s in scripts],
+            "scripts": [relative(s) for s in scripts],
             "args": {s.stem: args.get(s.stem, []) for s in scripts},
             "seconds": seconds,
         }
@@ -153,7 +167,7 @@ def run_script(script: str | os.PathLike, python: str = sys.executable,
         out.seek(0)
         stdout = out.read().decode("utf-8", errors="replace")
     stderr = "".join(kept) + decoder.decode(b"", final=True)
-    name = _shown(script)
+    name = relative(script)
     tail = _tail(stderr)
     if code != 0:
         raise BenchmarkError(f"benchmark {name} failed (exit code {code}); the end of its "
@@ -192,32 +206,6 @@ def _tail(text: str, n: int = STDERR_TAIL) -> str:
     return ("..." + text[-n:]) if len(text) > n else (text or "(empty)")
 
 
-def _shown(path: Path) -> str:
-    from .manifest import relative
-
-    return relative(path)
-
-
-def _code_state() -> dict[str, Any]:
-    from .manifest import git_state
-
-    state = git_state(PROJECT_ROOT)
-    return {"commit": state["commit"], "dirty": state["dirty"]}
-
-
-def _cpu_model() -> str | None:
-    from .manifest import _cpu_model
-
-    return _cpu_model()
-
-
-def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def _load_average() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -243,29 +231,29 @@ def read_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT) -> BenchmarkRun:
     ``run.json``), :class:`ecglib.errors.DataError` naming the file when a file is malformed."""
     out_dir = Path(out_dir)
     if not (out_dir / RUN_FILE).is_file():
-        raise MissingInputError(f"no benchmark run was found in {_shown(out_dir)} on this machine "
+        raise MissingInputError(f"no benchmark run was found in {relative(out_dir)} on this machine "
                                 "(`make bench`, or `python -m ecglib.benchreport`, makes one)")
     run = _read_json(out_dir / RUN_FILE)
     scripts = run.get("scripts")
     if not isinstance(scripts, list):
-        raise DataError(_shown(out_dir / RUN_FILE), "has no list of 'scripts'")
+        raise DataError(relative(out_dir / RUN_FILE), "has no list of 'scripts'")
     raw, rows = {}, []
     for script in scripts:
         stem = Path(script).stem
         path = out_dir / f"{stem}.json"
         if not path.is_file():
-            raise DataError(_shown(path), f"is missing, but {RUN_FILE} lists {script}")
+            raise DataError(relative(path), f"is missing, but {RUN_FILE} lists {script}")
         raw[stem] = result = _read_json(path)
         entries = result.get("headline", [])
         if not isinstance(entries, list):
-            raise DataError(_shown(path), "'headline' is not a list")
+            raise DataError(relative(path), "'headline' is not a list")
         for k, entry in enumerate(entries):
             missing = [c for c in HEADLINE_COLUMNS[1:] if not isinstance(entry, dict) or c not in entry]
             if missing:
-                raise DataError(_shown(path), f"headline entry {k} lacks {missing}")
+                raise DataError(relative(path), f"headline entry {k} lacks {missing}")
             value = entry["value"]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise DataError(_shown(path), f"headline entry {k} ({entry['figure']!r}) has a "
+                raise DataError(relative(path), f"headline entry {k} ({entry['figure']!r}) has a "
                                 f"value that is not a number: {value!r}")
             rows.append({"benchmark": stem, **{c: entry[c] for c in HEADLINE_COLUMNS[1:]}})
     headlines = pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
@@ -278,9 +266,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(_shown(path), f"is not valid JSON ({exc})") from None
+        raise DataError(relative(path), f"is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise DataError(_shown(path), "does not hold a JSON object")
+        raise DataError(relative(path), "does not hold a JSON object")
     return value
 
 
@@ -408,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
         out = run_benchmarks(ns.out, scripts=ns.scripts, args=extra)
     except (BenchmarkError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
-    print(f"benchmark run written to {_shown(out)}", file=sys.stderr)
+    print(f"benchmark run written to {relative(out)}", file=sys.stderr)
     return out
 
 

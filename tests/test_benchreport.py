@@ -14,6 +14,7 @@ from ecglib.benchreport import (
     BENCHMARKS,
     HEADLINE_COLUMNS,
     BenchmarkError,
+    emit,
     format_value,
     parse_target,
     read_benchmarks,
@@ -184,7 +185,21 @@ def test_every_benchmark_script_prints_a_headline():
     for source in sources:
         text = source.read_text()
         assert '"headline"' in text, f"{source.name} prints no headline"
-        assert "redirect_stdout(sys.stderr)" in text, f"{source.name}: progress must go to stderr"
+        # emit() sends the script's prints to stderr (test_emit_keeps_stdout_for_the_json)
+        assert "emit(measure" in text, f"{source.name}: progress must go to stderr"
+
+
+def test_emit_keeps_stdout_for_the_json(capsys):
+    def measure(argv):
+        print("progress", argv)
+        return {"headline": [], "argv": argv}
+
+    result = emit(measure, ["--n", "3"])
+    out, err = capsys.readouterr()
+    assert json.loads(out) == result == {"headline": [], "argv": ["--n", "3"]}
+    assert "progress ['--n', '3']" in err
+    emit(measure, None, dumps=lambda r: "custom")
+    assert capsys.readouterr().out == "custom\n"
 
 
 def test_the_metrics_benchmark_runs_at_its_smallest_size(tmp_path):
