@@ -6,7 +6,9 @@ symptom), which ECG reads count as normal (``normal_ecg:``), and what to assume 
 export lacks (``constants:``). :func:`read_export` applies it and then the study's rules:
 
 * an ECG acquired after its CCTA is excluded (the paper keeps only ECGs taken before);
-* a vessel without a grade is excluded (a label is never guessed);
+* a vessel without a grade is excluded (a label is never guessed), except a vessel the map
+  declares ``not_assessed:`` for the whole cohort, whose labels are then missing in every row
+  (:func:`ecglib.schema.assessed_vessels`; training and the book leave it out);
 * an exact duplicate row is excluded, a conflicting duplicate is an error;
 * a patient seen at two sites is an error (external validation must be patient-disjoint).
 
@@ -29,7 +31,8 @@ from .errors import ConfigError, DataError
 
 #: Canonical columns the label map translates, and where each one's vocabulary lives.
 _LABELLED = ("sex", "site", "symptom")
-_MAP_KEYS = {"columns", "labels", "normal_ecg", "constants", "ccta_date_only", "description"}
+_MAP_KEYS = {"columns", "labels", "normal_ecg", "constants", "ccta_date_only", "not_assessed",
+             "notice", "description"}
 #: Adult ages a CCTA cohort can hold; anything else is a data-entry error, not a patient.
 AGE_RANGE = (18, 110)
 
@@ -46,6 +49,12 @@ class ExportMap:
     #: The CCTA time is a date only: an ECG on the same day counts as before it, and the
     #: ECG-CCTA interval in hours is unknown.
     ccta_date_only: bool = False
+    #: Vessels the export has no grade for in any row (e.g. PTB-XL's LM, which no ECG
+    #: statement's territory names): no grade column is mapped and their labels stay missing.
+    not_assessed: tuple[str, ...] = ()
+    #: A sentence every results chapter shows about what the labels are (Markdown), e.g. that
+    #: a cohort's labels are proxies rather than CCTA grades.
+    notice: str = ""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ExportMap":
@@ -79,6 +88,7 @@ class ExportMap:
         if unknown_labels:
             raise ConfigError(f"{path.name}: labels: {unknown_labels} unknown; "
                               f"allowed grade, {', '.join(_LABELLED)}")
+        not_assessed = _not_assessed(raw.get("not_assessed") or [], columns, path.name)
         normal = raw.get("normal_ecg") or {}
         return cls(
             columns={k: str(v) for k, v in columns.items()},
@@ -87,7 +97,31 @@ class ExportMap:
             normal_patterns=tuple(normal.get("patterns", ())),
             constants=dict(raw.get("constants") or {}),
             ccta_date_only=bool(raw.get("ccta_date_only", False)),
+            not_assessed=not_assessed,
+            notice=" ".join(str(raw.get("notice") or "").split()),
         )
+
+    @property
+    def assessed(self) -> tuple[str, ...]:
+        """The vessels the export grades, in :data:`ecglib.schema.VESSELS` order."""
+        return tuple(v for v in schema.VESSELS if v not in self.not_assessed)
+
+
+def _not_assessed(value: object, columns: dict, name: str) -> tuple[str, ...]:
+    vessels = [value] if isinstance(value, str) else value
+    if not isinstance(vessels, list) or not all(isinstance(v, str) for v in vessels):
+        raise ConfigError(f"{name}: not_assessed must be a list of vessels, got {value!r}")
+    unknown = [v for v in vessels if v not in schema.VESSELS]
+    if unknown:
+        raise ConfigError(f"{name}: not_assessed: {unknown} are not vessels {list(schema.VESSELS)}")
+    if set(vessels) >= set(schema.VESSELS):
+        raise ConfigError(f"{name}: not_assessed lists every vessel; a run needs at least one "
+                          "graded vessel")
+    mapped = [v for v in vessels if schema.grade_col(v) in columns]
+    if mapped:
+        raise ConfigError(f"{name}: {mapped} are both not_assessed and mapped to a grade column "
+                          f"({[columns[schema.grade_col(v)] for v in mapped]}); choose one")
+    return tuple(v for v in schema.VESSELS if v in vessels)
 
 
 @dataclass
@@ -178,7 +212,7 @@ def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") 
         if canon in out:
             raise ConfigError(f"constants.{canon}: the export already maps a column to {canon}")
         out[canon] = value
-    absent = [c for c in schema.REQUIRED_COLUMNS + tuple(schema.grade_cols())
+    absent = [c for c in schema.REQUIRED_COLUMNS + tuple(schema.grade_cols(export_map.assessed))
               if c not in out and not (c == "ecg_id" and "ecg_path" in out)]
     if absent:
         raise ConfigError(f"the column map gives no {absent}: map an export column or a constant")
@@ -193,7 +227,9 @@ def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") 
     if "ccta_id" not in out:
         # One CCTA per patient and date: the only key an export without accession numbers has.
         out["ccta_id"] = out["patient_id"] + "@" + out["ccta_time"].dt.strftime("%Y-%m-%d %H:%M")
-    for vessel in schema.VESSELS:
+    for vessel in export_map.not_assessed:
+        out[schema.grade_col(vessel)] = np.nan
+    for vessel in export_map.assessed:
         col = schema.grade_col(vessel)
         out[col] = _translate(out[col], export_map.grade_labels, record, col, allow_missing=True)
     for col in _LABELLED:
@@ -234,11 +270,14 @@ def apply_rules(cohort: pd.DataFrame, export_map: ExportMap) -> tuple[pd.DataFra
     report.add("ECG acquired after its CCTA", cohort.index[after])
     cohort = cohort.loc[~after]
 
-    ungraded = cohort[schema.grade_cols()].isna().any(axis=1)
+    graded = schema.grade_cols(export_map.assessed)
+    ungraded = cohort[graded].isna().any(axis=1)
     report.add("a vessel without a CCTA grade", cohort.index[ungraded])
     cohort = cohort.loc[~ungraded].copy()
 
-    cohort[schema.grade_cols()] = cohort[schema.grade_cols()].astype(int)
+    cohort[graded] = cohort[graded].astype(int)
+    for vessel in export_map.not_assessed:
+        cohort[schema.grade_col(vessel)] = np.nan
     cohort[schema.label_cols()] = schema.binarise_grades(cohort)
     hours = (cohort["ccta_time"] - cohort["ecg_time"]).dt.total_seconds() / 3600.0
     cohort["ecg_ccta_hours"] = np.nan if export_map.ccta_date_only else hours

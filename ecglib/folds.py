@@ -50,7 +50,7 @@ from iterstrat.ml_stratifiers import (
 )
 
 from .errors import DataError
-from .schema import VESSELS, label_cols
+from .schema import VESSELS, assessed_vessels, label_cols
 
 #: Thresholds on a patient's number of positive ECGs per vessel; ``>= 1`` is the patient label.
 POSITIVE_COUNT_THRESHOLDS: tuple[int, ...] = (1, 2, 3, 5)
@@ -173,7 +173,8 @@ def fold_prevalence_table(
     Columns: ``n_patients``, ``n_ecgs``, then for each vessel ``<V>_positives`` (positive ECGs),
     ``<V>_prevalence`` (positive ECGs / ECGs) and ``<V>_patients_positive`` (patients with at
     least one positive ECG). ``folds`` must be aligned to ``cohort`` (same index, or same length
-    as an array) and must not split a patient across folds.
+    as an array) and must not split a patient across folds. A vessel the cohort does not assess
+    (:func:`~ecglib.schema.assessed_vessels`) has no columns.
     """
     fold_values = _check_folds(cohort, folds, group_col)
     labels = _labels(cohort)
@@ -185,7 +186,7 @@ def fold_prevalence_table(
     def summarise(part: pd.DataFrame) -> dict[str, float]:
         row: dict[str, float] = {"n_patients": part["_group"].nunique(), "n_ecgs": len(part)}
         per_patient = part.groupby("_group", sort=False)[list(VESSELS)].max()
-        for v in VESSELS:
+        for v in assessed_vessels(cohort):
             pos = int(part[v].sum())
             row[f"{v}_positives"] = pos
             row[f"{v}_prevalence"] = pos / len(part) if len(part) else float("nan")
@@ -250,7 +251,11 @@ def _groups(cohort: pd.DataFrame, group_col: str) -> pd.Series:
 
 
 def _labels(cohort: pd.DataFrame) -> np.ndarray:
-    """The vessel labels as an (n, 4) int array; missing columns, NaN and non-0/1 values raise."""
+    """The vessel labels as an (n, 4) int array; missing columns, NaN and non-0/1 values raise.
+
+    A vessel the cohort does not assess at all (labels missing in every row,
+    :func:`~ecglib.schema.assessed_vessels`) is a column of zeros: a constant column has no
+    positives to balance, so the stratification ignores it."""
     cols = label_cols()
     absent = [c for c in cols if c not in cohort.columns]
     if absent:
@@ -259,8 +264,11 @@ def _labels(cohort: pd.DataFrame) -> np.ndarray:
             f"label column(s) {absent} missing; derive them from the grades with "
             "ecglib.schema.binarise_grades before splitting",
         )
-    out = np.empty((len(cohort), len(cols)), dtype=np.int64)
+    assessed = assessed_vessels(cohort)
+    out = np.zeros((len(cohort), len(cols)), dtype=np.int64)
     for j, c in enumerate(cols):
+        if VESSELS[j] not in assessed:
+            continue
         col = cohort[c]
         missing = col.isna().to_numpy()
         if missing.any():

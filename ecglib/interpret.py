@@ -520,6 +520,12 @@ class Interpretation:
             out[f"{vessel}_attribution"] = _attribution_sentence(res)
             err = res.summary()["ig_median_relative_error"]
             out[f"{vessel}_ig_error_pct"] = 100.0 * err if np.isfinite(err) else float("nan")
+        for vessel in VESSELS:
+            if vessel not in self.vessels:  # not assessed: the text finds its keys, as nan
+                out.update({f"{vessel}_{k}": float("nan") for k in (
+                    "threshold_pct", "high", "low", "tp", "attributed", "sig", "ig_error_pct")})
+                out[f"{vessel}_waveform"] = out[f"{vessel}_attribution"] = (
+                    "not assessed in this cohort (no labels)")
         out.update(_planted_numbers(self.planted_vs_found() if self.demo else None))
         return out
 
@@ -625,7 +631,7 @@ def interpret_run(
         return models[fold]
 
     results = {}
-    for vessel in VESSELS:
+    for vessel in schema.vessels_of(predictions):  # a vessel not assessed has no model output
         results[vessel] = interpret_vessel(
             vessel, average=beats.average, included=beats.included,
             probs=predictions[schema.prob_col(vessel)].to_numpy(),

@@ -78,7 +78,8 @@ def read_cohort(path: str | Path) -> pd.DataFrame:
         raise DataError(str(path), "no cohort table; run notebooks/00_data.ipynb first")
     cohort = pd.read_csv(path, dtype={"patient_id": str, "ecg_id": str, "ccta_id": str,
                                       "ecg_path": str}, parse_dates=list(_TIME_COLUMNS))
-    cohort[schema.grade_cols()] = cohort[schema.grade_cols()].astype(int)
+    graded = schema.grade_cols(schema.assessed_vessels(cohort))
+    cohort[graded] = cohort[graded].astype(int)  # a vessel not assessed stays all-missing
     return cohort
 
 

@@ -332,13 +332,32 @@ def random_init_notice(params: RunParams) -> str | None:
             "`model.pretrained` to the checkpoint's path to run the study's method.")
 
 
-def notice_markdown(params: RunParams):
-    """:func:`random_init_notice` as displayable Markdown (None, which displays nothing, when
-    the run fine-tunes the pretrained weights)."""
+def label_notices(params: RunParams) -> list[str]:
+    """What every results chapter must say about the run's labels, from its column map: the
+    map's own ``notice:`` (e.g. that PTB-XL's labels are ECG-read infarct territories, not CCTA
+    grades) and the vessels it does not assess (``not_assessed:``)."""
+    from .cohort import ExportMap
+
+    export_map = ExportMap.from_yaml(params.path(params.data.map))
+    out = [export_map.notice] if export_map.notice else []
+    if export_map.not_assessed:
+        names = " and ".join(export_map.not_assessed)
+        out.append(f"**Not assessed: {names}.** This cohort has no label for the {names} "
+                   "(`not_assessed` in its column map). The model was trained and is evaluated "
+                   f"on the other vessels only; every number of the {names} in this book is "
+                   "nan, and its tables and figures have no row or panel for it.")
+    return out
+
+
+def notice_markdown(params: RunParams, *, model: bool = True):
+    """:func:`random_init_notice` (unless ``model=False``, for the chapters before training)
+    and :func:`label_notices` as displayable Markdown; None, which displays nothing, when there
+    is nothing to say."""
     from IPython.display import Markdown
 
-    text = random_init_notice(params)
-    return None if text is None else Markdown(f"> {text}")
+    texts = [t for t in (random_init_notice(params) if model else None, *label_notices(params))
+             if t]
+    return Markdown("\n\n".join(f"> {t}" for t in texts)) if texts else None
 
 
 @dataclass(frozen=True)

@@ -80,21 +80,52 @@ def binarise_grades(grades: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndar
     A DataFrame is read through its ``grade_<vessel>`` columns and returned as a DataFrame of
     ``y_<vessel>`` columns on the same index; an array of shape (n, 4) in :data:`VESSELS` order
     returns an int8 array. Missing or out-of-scale grades raise: a label is never guessed.
+
+    The one exception is a vessel **not assessed** in a cohort (a column map's
+    ``not_assessed:``, :mod:`ecglib.cohort`): in a DataFrame whose ``grade_<vessel>`` is missing
+    in *every* row, that vessel's labels are all missing (float NaN) instead of an error. A
+    vessel graded in some rows and not in others still raises.
     """
     if isinstance(grades, pd.DataFrame):
-        values = grades[grade_cols()].to_numpy(dtype=float)
-        return pd.DataFrame(_binarise(values), index=grades.index, columns=label_cols())
+        assessed = [v for v in VESSELS if grades[grade_col(v)].notna().any()]
+        if not assessed:
+            raise ValueError("no vessel has a grade in any row: nothing to binarise")
+        values = grades[grade_cols(assessed)].to_numpy(dtype=float)
+        labels = pd.DataFrame(_binarise(values, assessed), index=grades.index,
+                              columns=label_cols(assessed))
+        for vessel in VESSELS:
+            if vessel not in assessed:
+                labels[label_col(vessel)] = np.nan
+        return labels[label_cols()]
     return _binarise(np.asarray(grades, dtype=float))
 
 
-def _binarise(values: np.ndarray) -> np.ndarray:
-    if values.ndim != 2 or values.shape[1] != len(VESSELS):
-        raise ValueError(f"grades must have shape (n, {len(VESSELS)}), got {values.shape}")
+def assessed_vessels(table: pd.DataFrame) -> tuple[str, ...]:
+    """The vessels a table has labels for, in :data:`VESSELS` order.
+
+    A vessel is assessed when its ``y_<vessel>`` column (or, in a table without labels, its
+    ``grade_<vessel>`` column) has a value in at least one row. A cohort whose column map
+    declares a vessel ``not_assessed`` (PTB-XL has no left-main proxy, for example) has that
+    vessel's labels missing in every row, and training, evaluation and the book leave it out.
+    """
+    out = []
+    for vessel in VESSELS:
+        col = label_col(vessel) if label_col(vessel) in table else grade_col(vessel)
+        if col not in table:
+            raise KeyError(f"the table has neither {label_col(vessel)} nor {grade_col(vessel)}")
+        if table[col].notna().any():
+            out.append(vessel)
+    return tuple(out)
+
+
+def _binarise(values: np.ndarray, vessels: tuple[str, ...] | list[str] = VESSELS) -> np.ndarray:
+    if values.ndim != 2 or values.shape[1] != len(vessels):
+        raise ValueError(f"grades must have shape (n, {len(vessels)}), got {values.shape}")
     bad = ~np.isin(values, list(GRADES))
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise ValueError(
-            f"grade {values[row, col]!r} of {VESSELS[col]} in row {row} is not on the 0-4 scale "
+            f"grade {values[row, col]!r} of {vessels[col]} in row {row} is not on the 0-4 scale "
             f"({bad.sum()} such values); binarise only validated grades"
         )
     return (values >= POSITIVE_GRADE).astype(np.int8)
@@ -103,3 +134,15 @@ def _binarise(values: np.ndarray) -> np.ndarray:
 def _check_vessel(vessel: str) -> None:
     if vessel not in VESSELS:
         raise KeyError(f"unknown vessel {vessel!r}; expected one of {VESSELS}")
+
+
+def vessels_of(table: pd.DataFrame, vessels: Iterable[str] | None = None) -> list[str]:
+    """``vessels`` when given, else the vessels ``table`` has labels for
+    (:func:`assessed_vessels`; all four for a table without rows): the default vessel list of
+    every metric, table and figure, so that a vessel the cohort does not assess has no AUC,
+    threshold, row or panel anywhere."""
+    if vessels is not None:
+        return list(vessels)
+    if len(table) == 0:
+        return list(VESSELS)
+    return list(assessed_vessels(table))

@@ -150,3 +150,36 @@ def test_blank_header_cells_are_not_duplicate_names(tmp_path, demo_map):
     frame.to_csv(tmp_path / "export.csv", index=False)
     cohort, _ = read_export(tmp_path / "export.csv", demo_map)
     assert len(cohort) == 2
+
+
+def _map_without_lm(tmp_path, extra: str = "not_assessed: [LM]\n"):
+    text = DEMO_MAP.read_text(encoding="utf-8")
+    path = tmp_path / "no_lm.yaml"
+    path.write_text(text.replace("  grade_LM: LM\n", "") + extra, encoding="utf-8")
+    return path
+
+
+def test_a_vessel_the_map_does_not_assess_has_missing_labels(tmp_path):
+    export_map = ExportMap.from_yaml(_map_without_lm(tmp_path))
+    assert export_map.not_assessed == ("LM",) and export_map.assessed == ("RCA", "LAD", "LCX")
+    rows = [export_row(i) for i in range(4)]
+    rows[1]["LM"] = ""  # the export's LM column is not read: no exclusion for it
+    cohort, report = read(tmp_path, rows, export_map)
+    assert len(cohort) == 4 and report.table()["excluded"].sum() == 0
+    assert cohort["grade_LM"].isna().all() and cohort["y_LM"].isna().all()
+    assert cohort["y_LAD"].tolist() == [1, 0, 0, 0]
+    assert schema.assessed_vessels(cohort) == ("RCA", "LAD", "LCX")
+    rows[2]["LAD"] = ""  # an assessed vessel without a grade is still excluded
+    cohort, report = read(tmp_path, rows, export_map)
+    assert "E002" not in set(cohort["ecg_id"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("not_assessed: [LMCA]\n", r"\['LMCA'\] are not vessels"),
+    ("not_assessed: [RCA, LM, LAD, LCX]\n", "lists every vessel"),
+    ("not_assessed: [LAD]\n", r"\['LAD'\] are both not_assessed and mapped"),
+    ("not_assessed: {LM: true}\n", "must be a list of vessels"),
+])
+def test_not_assessed_errors_are_named(tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        ExportMap.from_yaml(_map_without_lm(tmp_path, extra))

@@ -15,6 +15,8 @@ from ecglib.errors import DataError, MissingInputError
 from ecglib.paths import RunPaths
 from ecglib.train.predict import predictions_frame, write_predictions
 
+from conftest import DEMO_MAP
+
 N_FOLDS = 3
 
 
@@ -187,12 +189,27 @@ def test_format_estimate():
 
 
 def test_random_init_notice_only_without_pretrained_weights():
-    params = RunParams(name="t", seed=1, data=DataParams(table="x", map="y"))
+    params = RunParams(name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)))
     assert "random" in results.random_init_notice(params).lower()
     assert results.notice_markdown(params).data.startswith("> ")
     pretrained = replace(params, model=ModelParams(pretrained="ecgfounder.pth"))
     assert results.random_init_notice(pretrained) is None
     assert results.notice_markdown(pretrained) is None
+    assert results.notice_markdown(params, model=False) is None
+
+
+def test_label_notices_come_from_the_column_map(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(DEMO_MAP.read_text(encoding="utf-8").replace("  grade_LM: LM\n", "")
+                    + "not_assessed: [LM]\nnotice: >\n  These labels are\n  proxies.\n",
+                    encoding="utf-8")
+    params = RunParams(name="t", seed=1, data=DataParams(table="x", map=str(path)),
+                       model=ModelParams(pretrained="ecgfounder.pth"))
+    notices = results.label_notices(params)
+    assert notices[0] == "These labels are proxies."
+    assert notices[1].startswith("**Not assessed: LM.**")
+    text = results.notice_markdown(params).data
+    assert text.count("> ") == 2 and "random" not in text.lower()
 
 
 # ------------------------------------------------------------------------------------------

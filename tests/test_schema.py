@@ -34,3 +34,26 @@ def test_binarise_refuses_missing_or_off_scale_grades(bad):
 def test_lead_order_is_the_standard_one():
     assert schema.LEADS[:6] == ("I", "II", "III", "aVR", "aVL", "aVF")
     assert schema.LEADS[6:] == tuple(f"V{i}" for i in range(1, 7))
+
+
+def test_a_vessel_without_a_grade_in_any_row_is_not_assessed():
+    df = pd.DataFrame({"grade_RCA": [3, 0], "grade_LM": [np.nan, np.nan], "grade_LAD": [4, 2],
+                       "grade_LCX": [0, 3]})
+    out = schema.binarise_grades(df)
+    assert list(out.columns) == schema.label_cols()
+    assert out["y_LM"].isna().all()
+    assert out[["y_RCA", "y_LAD", "y_LCX"]].to_numpy().tolist() == [[1, 1, 0], [0, 0, 1]]
+    assert schema.assessed_vessels(out) == ("RCA", "LAD", "LCX")
+    assert schema.assessed_vessels(df) == ("RCA", "LAD", "LCX")  # from the grades
+    assert schema.vessels_of(out) == ["RCA", "LAD", "LCX"]
+    assert schema.vessels_of(out.iloc[:0]) == list(schema.VESSELS)  # no rows: no evidence
+    assert schema.vessels_of(out, ["LM"]) == ["LM"]
+
+
+def test_a_vessel_graded_in_some_rows_only_still_raises():
+    df = pd.DataFrame({"grade_RCA": [3, 0], "grade_LM": [np.nan, 1], "grade_LAD": [4, 2],
+                       "grade_LCX": [0, 3]})
+    with pytest.raises(ValueError, match=r"nan\) of LM in row 0 is not on the 0-4 scale"):
+        schema.binarise_grades(df)
+    with pytest.raises(ValueError, match="no vessel has a grade"):
+        schema.binarise_grades(pd.DataFrame({c: [np.nan] for c in schema.grade_cols()}))

@@ -174,3 +174,28 @@ def test_folds_are_computed_once_per_run_over_internal_rows(tmp_path):
     again = fit_mod.ensure_folds(params, cohort)
     assert RunPaths.of(params).folds.stat().st_mtime_ns == mtime
     pd.testing.assert_series_equal(folds, again, check_names=False)
+
+
+def test_a_vessel_the_cohort_does_not_assess_is_not_a_task(tmp_path, caplog):
+    """LM without a grade in any row (a map's ``not_assessed``): three tasks, no LM warning,
+    missing LM losses, scales and predictions, and the macro-AUC over the other three."""
+    params = tiny_params(tmp_path, epochs=2)
+    write_run(tmp_path, params=params)
+    paths = RunPaths.of(params)
+    cohort = pd.read_csv(paths.cohort, dtype={"patient_id": str})
+    cohort[schema.grade_col("LM")] = np.nan
+    cohort[schema.label_col("LM")] = np.nan
+    cohort.to_csv(paths.cohort, index=False)
+    with caplog.at_level(logging.WARNING, logger="ecglib.train.fit"):
+        res = fit_fold(params, 0, progress=False)
+    assert not any("LM" in r.getMessage() for r in caplog.records)
+    others = ["RCA", "LAD", "LCX"]
+    for column in ("loss", "sigma", "val_auc"):
+        assert res.history[f"{column}_LM"].isna().all(), column
+        assert res.history[[f"{column}_{v}" for v in others]].notna().all().all(), column
+    np.testing.assert_allclose(res.history["val_macro_auc"],
+                               res.history[[f"val_auc_{v}" for v in others]].mean(axis=1))
+    assert res.oof["p_LM"].isna().all() and res.external["p_LM"].isna().all()
+    assert res.oof[[f"p_{v}" for v in others]].notna().all().all()
+    best = load_checkpoint(paths.best_checkpoint(0))
+    assert best["weighting"]["log_vars"].shape == (3,)

@@ -340,7 +340,7 @@ def bootstrap_auc(y, score, *, n_boot: int = 1000, level: float = 0.95, seed=0,
                       clustered=groups is not None)
 
 
-def bootstrap_vessel_table(predictions: pd.DataFrame, vessels: Sequence[str] = schema.VESSELS,
+def bootstrap_vessel_table(predictions: pd.DataFrame, vessels: Sequence[str] | None = None,
                            *, n_boot: int = 1000, level: float = 0.95, seed=0,
                            stratified: bool = False, group_col: str | None = None
                            ) -> pd.DataFrame:
@@ -351,7 +351,7 @@ def bootstrap_vessel_table(predictions: pd.DataFrame, vessels: Sequence[str] = s
     Columns: ``vessel, n, positives, auc, ci_low, ci_high, n_boot, n_valid, n_one_class,
     stratified, clustered``.
     """
-    vessels = list(vessels)
+    vessels = schema.vessels_of(predictions, vessels)
     _require(predictions, schema.prob_cols(vessels) + schema.label_cols(vessels))
     n = len(predictions)
     rng = _rng(seed)

@@ -150,9 +150,11 @@ def calibration_summary(y, p) -> dict[str, float]:
             **calibration_slope_intercept(y, p)}
 
 
-def calibration_table(table: pd.DataFrame, vessels: Iterable[str] = schema.VESSELS
+def calibration_table(table: pd.DataFrame, vessels: Iterable[str] | None = None
                       ) -> pd.DataFrame:
-    """:func:`calibration_summary` per vessel from the ``y_<vessel>``/``p_<vessel>`` columns."""
+    """:func:`calibration_summary` per vessel from the ``y_<vessel>``/``p_<vessel>`` columns
+    (default: the vessels the table has labels for, :func:`ecglib.schema.vessels_of`)."""
+    vessels = schema.vessels_of(table, vessels)
     return pd.DataFrame({v: calibration_summary(table[schema.label_col(v)],
                                                 table[schema.prob_col(v)])
                          for v in vessels}).T.rename_axis("vessel")

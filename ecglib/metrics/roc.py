@@ -344,7 +344,7 @@ def delong_auc(y, score, *, level: float = 0.95, ci_method: str = "logit",
                      ci_method=ci_method)
 
 
-def vessel_auc_table(predictions: pd.DataFrame, vessels: Sequence[str] = schema.VESSELS, *,
+def vessel_auc_table(predictions: pd.DataFrame, vessels: Sequence[str] | None = None, *,
                      level: float = 0.95, ci_method: str = "logit") -> pd.DataFrame:
     """Per-vessel AUC with DeLong SE and CI, computed for all vessels at once.
 
@@ -352,7 +352,7 @@ def vessel_auc_table(predictions: pd.DataFrame, vessels: Sequence[str] = schema.
     row per vessel: ``vessel, n, positives, negatives, auc, se, ci_low, ci_high``. A vessel with
     one class raises :class:`OneClassError` naming it.
     """
-    vessels = list(vessels)
+    vessels = schema.vessels_of(predictions, vessels)
     if not vessels:
         raise ValueError("no vessels given")
     _require(predictions, schema.prob_cols(vessels) + schema.label_cols(vessels))

@@ -36,13 +36,15 @@ def _columns(predictions: pd.DataFrame, vessel: str) -> tuple[np.ndarray, np.nda
     return p, g.astype(int)
 
 
-def severity_trend(predictions: pd.DataFrame, vessels: Sequence[str] = schema.VESSELS
+def severity_trend(predictions: pd.DataFrame, vessels: Sequence[str] | None = None
                    ) -> pd.DataFrame:
     """Spearman's rho between predicted probability and grade, per vessel.
 
     Columns: ``vessel, n, grades_present, rho, p_value``. A vessel with a single grade
-    present (or constant probabilities) has no rank correlation: rho and p are NaN.
+    present (or constant probabilities) has no rank correlation: rho and p are NaN. Default
+    vessels: those the table has labels for (:func:`ecglib.schema.vessels_of`).
     """
+    vessels = schema.vessels_of(predictions, vessels)
     rows = []
     for vessel in vessels:
         p, g = _columns(predictions, vessel)
@@ -57,13 +59,14 @@ def severity_trend(predictions: pd.DataFrame, vessels: Sequence[str] = schema.VE
     return pd.DataFrame(rows)
 
 
-def grade_summary(predictions: pd.DataFrame, vessels: Sequence[str] = schema.VESSELS
+def grade_summary(predictions: pd.DataFrame, vessels: Sequence[str] | None = None
                   ) -> pd.DataFrame:
     """Median and IQR of the predicted probability per vessel and grade.
 
     Columns: ``vessel, grade, grade_name, n, median, q1, q3, mean``; one row per grade of the
     scale (0-4), with ``n = 0`` and NaN statistics for a grade nobody has.
     """
+    vessels = schema.vessels_of(predictions, vessels)
     rows = []
     for vessel in vessels:
         p, g = _columns(predictions, vessel)

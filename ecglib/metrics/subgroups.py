@@ -83,7 +83,7 @@ def define_subgroups(cohort: pd.DataFrame, *, age_cut: float = AGE_CUT_YEARS,
 
 
 def subgroup_auc_table(predictions: pd.DataFrame, subgroups: pd.DataFrame | pd.Series | str,
-                       vessels: Sequence[str] = schema.VESSELS, *, level: float = 0.95,
+                       vessels: Sequence[str] | None = None, *, level: float = 0.95,
                        ci_method: str = "logit", distribution: str = "normal"
                        ) -> pd.DataFrame:
     """Tidy table of AUCs per subgroup and vessel, with the test against the reference subgroup.
@@ -96,7 +96,7 @@ def subgroup_auc_table(predictions: pd.DataFrame, subgroups: pd.DataFrame | pd.S
         Categorical columns keep their category order (the first is the reference; a category
         nobody falls in gets a row with ``n = 0``); other columns are sorted. Rows with a
         missing label are left out of that variable.
-    vessels : vessels to evaluate.
+    vessels : vessels to evaluate (default: those ``predictions`` has labels for).
     level, ci_method : confidence level and CI scale (:func:`ecglib.metrics.roc.auc_ci`).
     distribution : reference distribution of the unpaired test (``normal`` or pROC's ``t``).
 
@@ -107,7 +107,7 @@ def subgroup_auc_table(predictions: pd.DataFrame, subgroups: pd.DataFrame | pd.S
     variable's reference subgroup; ``auc_diff = auc - auc(reference)``, ``z`` and ``p_value``
     (two-sided) are filled on the non-reference rows and NaN on the reference row.
     """
-    vessels = list(vessels)
+    vessels = schema.vessels_of(predictions, vessels)
     _require(predictions, schema.prob_cols(vessels) + schema.label_cols(vessels))
     groups = _as_frame(predictions, subgroups)
     p_all = predictions[schema.prob_cols(vessels)].to_numpy(dtype=float)

@@ -102,10 +102,12 @@ def operating_points(table: pd.DataFrame, thresholds: Mapping[str, float], *,
 
     ``table`` holds the ``y_<vessel>`` and ``p_<vessel>`` columns (:mod:`ecglib.schema`);
     ``thresholds`` maps vessel -> cut-off, e.g. :data:`PAPER_HIGH_RISK_THRESHOLDS` or the run's
-    params.
+    params. A vessel the table has no labels for (not assessed) is left out.
     """
-    rows = []
+    rows, assessed = [], schema.vessels_of(table)
     for vessel, threshold in thresholds.items():
+        if vessel not in assessed:
+            continue
         point = operating_point(table[schema.label_col(vessel)], table[schema.prob_col(vessel)],
                                 threshold, method=method, alpha=alpha)
         rows.append({"vessel": vessel, **point})

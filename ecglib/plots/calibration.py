@@ -60,7 +60,7 @@ def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = ""
     return summary
 
 
-def calibration_figure(table: pd.DataFrame, vessels: Iterable[str] = schema.VESSELS, *,
+def calibration_figure(table: pd.DataFrame, vessels: Iterable[str] | None = None, *,
                        n_bins: int = 10, strategy: str = "quantile", n_boot: int = 200,
                        seed: int = 0, group_col: str | None = "patient_id",
                        title: str | None = None) -> Figure:
@@ -70,7 +70,7 @@ def calibration_figure(table: pd.DataFrame, vessels: Iterable[str] = schema.VESS
     (default ``patient_id``), else rows.
     """
     use_style()
-    vessels = list(vessels)
+    vessels = schema.vessels_of(table, vessels)
     ncols = min(2, len(vessels))
     nrows = int(np.ceil(len(vessels) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows), squeeze=False)

@@ -41,7 +41,7 @@ def format_p(p: float) -> str:
 
 
 def roc_figure(sets: pd.DataFrame | Mapping[str, pd.DataFrame],
-               vessels: Sequence[str] = schema.VESSELS, *, label: str = "internal",
+               vessels: Sequence[str] | None = None, *, label: str = "internal",
                layout: str = "panels", level: float = 0.95, ci_method: str = "logit",
                title: str | None = None) -> Figure:
     """ROC curves of every vessel, with ``AUC [95% CI]`` (DeLong) in the legend.
@@ -50,7 +50,8 @@ def roc_figure(sets: pd.DataFrame | Mapping[str, pd.DataFrame],
     ----------
     sets : a predictions table (``p_<vessel>``, ``y_<vessel>``), or a mapping ``name ->
         table`` for several sets drawn together (e.g. ``{"internal": oof, "external": ext}``).
-    vessels : vessels to draw.
+    vessels : vessels to draw (default: those the first set has labels for,
+        :func:`ecglib.schema.vessels_of`).
     label : the set's name when ``sets`` is a single table.
     layout : ``"panels"`` (one panel per vessel; sets by line style) or ``"single"`` (one
         panel; vessels by colour, sets by line style).
@@ -64,7 +65,7 @@ def roc_figure(sets: pd.DataFrame | Mapping[str, pd.DataFrame],
         raise ValueError(f"at most {len(SET_STYLES)} prediction sets per figure")
     if layout not in ("panels", "single"):
         raise ValueError(f"layout must be 'panels' or 'single', got {layout!r}")
-    vessels = list(vessels)
+    vessels = schema.vessels_of(next(iter(sets.values())), vessels)
     use_style()
     if layout == "panels":
         fig, axes = plt.subplots(1, len(vessels), figsize=(2.7 * len(vessels), 3.1),

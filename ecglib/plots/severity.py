@@ -17,7 +17,7 @@ from .roc import format_p
 GRADE_SHORT = {0: "none", 1: "mild", 2: "mod.", 3: "sev.", 4: "occl."}
 
 
-def severity_boxplot_figure(predictions: pd.DataFrame, vessels: Sequence[str] = schema.VESSELS,
+def severity_boxplot_figure(predictions: pd.DataFrame, vessels: Sequence[str] | None = None,
                             *, trend: pd.DataFrame | None = None,
                             title: str | None = None) -> Figure:
     """Predicted probability by grade (0-4), one panel per vessel, annotated with rho and p.
@@ -28,7 +28,7 @@ def severity_boxplot_figure(predictions: pd.DataFrame, vessels: Sequence[str] = 
     summary table, not here). Each grade's n is printed under its label; a grade nobody has is
     left empty.
     """
-    vessels = list(vessels)
+    vessels = schema.vessels_of(predictions, vessels)
     if trend is None:
         trend = severity_trend(predictions, vessels)
     trend = trend.set_index("vessel")

@@ -9,7 +9,9 @@ records of a data folder, and the PTB-XL layout.
 - :mod:`ecglib.real.records`: :func:`load_records`, every record of a folder loaded through
   :mod:`ecglib.signals` and checked, ``ok`` or ``rejected`` with the reason.
 - :mod:`ecglib.real.ptbxl`: :func:`read_ptbxl`, a PTB-XL download as a canonical cohort table with
-  MI-territory proxy labels (not stenosis grades).
+  MI-territory proxy labels (not stenosis grades), and :func:`export_ptbxl`, the same as an
+  export table for ``params/maps/ptbxl_export.yaml``. Import it from its module: it is also a
+  command line (``python -m ecglib.real.ptbxl export``), which an import here would shadow.
 
 The records themselves stay in ``../shared/data`` (never copied into the repository); each
 folder's LICENSE.txt holds the citations the book must give.
@@ -23,14 +25,6 @@ from ecglib.real.ptb_angiography import (
     grade_table,
     ptb_angiography_table,
     ptb_vessel_grades,
-)
-from ecglib.real.ptbxl import (
-    EXCLUDED_MI_STATEMENTS,
-    MI_PROXY_VESSELS,
-    parse_scp_codes,
-    proxy_col,
-    proxy_cols,
-    read_ptbxl,
 )
 from ecglib.real.records import (
     STATUSES,
@@ -60,6 +54,4 @@ __all__ = [
     "grade_table", "ptb_vessel_grades", "ptb_angiography_table",
     "STATUSES", "RecordRef", "find_records", "load_records", "read_ok_signals", "source_of",
     "summarise",
-    "MI_PROXY_VESSELS", "EXCLUDED_MI_STATEMENTS", "proxy_col", "proxy_cols", "parse_scp_codes",
-    "read_ptbxl",
 ]

@@ -24,7 +24,8 @@ infarct on the ECG", not angiographic stenosis: a different quantity, read from 
 model sees, so a model's AUC against them says nothing about its CCTA performance. The
 ``grade_<vessel>`` columns exist and are **all missing** (no angiography; a label is never
 guessed), so :func:`ecglib.cohort.apply_rules` would exclude every row ("a vessel without a CCTA
-grade") rather than train on proxies by accident.
+grade") rather than train on proxies by accident; :func:`export_ptbxl` makes the proxies the
+labels on purpose, under a map that says so (below).
 
 ==============  ======================  =======  ==================================
 statement       wall                    vessel   PTB-XL diagnostic_subclass
@@ -66,27 +67,49 @@ descriptions and ``normal_ecg`` 1 when NORM is among them; ``site`` ``"ptb-xl"``
 ``ccta_time`` missing; ``strat_fold`` PTB-XL's recommended folds (patient-disjoint; 9 and 10 are
 the suggested validation and test folds); ``fs`` 500 or 100 by ``resolution``.
 
-Why a reader and not a params map
----------------------------------
-:class:`ecglib.cohort.ExportMap` renames columns and translates whole cell values. PTB-XL needs
-what a map cannot say: the labels live inside a dict literal per row, several statements combine
-into one vessel, the export has no CCTA time and no grades (both required by the map), and its
-ages include children and the 300 code (the map's age rule is 18-110). So PTB-XL is read by
-this function, and no ``params/maps/ptbxl.yaml`` exists. Running the pipeline on PTB-XL needs a
-``data.format`` switch in the run params that calls :func:`read_ptbxl` instead of
-:func:`ecglib.cohort.read_export`, with the proxies as targets: a design decision for the
-training chapters, not made here.
+Running the book on PTB-XL: an export and its map
+-------------------------------------------------
+:class:`ecglib.cohort.ExportMap` renames columns and translates whole cell values; it cannot
+read ``ptbxl_database.csv`` itself (the labels live inside a dict literal per row, several
+statements combine into one vessel, there is no CCTA and no grade, and the ages include
+children and the 300 code). So :func:`export_ptbxl` reads PTB-XL with :func:`read_ptbxl` and
+writes an ordinary export table that ``params/maps/ptbxl_export.yaml`` reads like any hospital
+export, and ``params/ptbxl.yaml`` runs the whole book on it::
+
+    python -m ecglib.real.ptbxl export /path/to/ptb-xl --out runs/ptbxl/raw
+    PARAMS=params/ptbxl.yaml make book
+
+In ``export.csv`` (one row per ECG; :data:`EXPORT_COLUMNS`):
+
+- ``grade_RCA``, ``grade_LAD``, ``grade_LCX`` are the proxies as text, ``"MI statement"`` or
+  ``"no MI statement"``, which the map reads as grade 3 and 0. The labels the book trains and
+  evaluates on are therefore these ECG-read infarct territories, and the map's ``notice:``
+  says so in every results chapter. A vessel without a proxy (LM) has no grade column; the map
+  declares it ``not_assessed`` and the book leaves it out.
+- There is no CCTA: every ECG is its own reference examination (``ccta_id`` ``R<ecg_id>``,
+  ``ccta_time`` the recording date; the map's ``ccta_date_only`` counts the ECG as before it).
+- Identifiers carry a letter (``P<patient_id>``, ``E<ecg_id>``) so that the book's privacy scan
+  (:mod:`ecglib.privacy`) looks for them rather than for every bare number in the book.
+- ``site`` is ``external`` for PTB-XL's recommended test fold (``strat_fold`` 10), ``internal``
+  for the others; the folds are patient-disjoint, as external validation must be.
+- ECGs of patients under 18 are left out (the cohort's rule is adults,
+  :data:`ecglib.cohort.AGE_RANGE`, and a child would stop the run) and listed with their reason
+  in ``export_left_out.csv``; an unknown age (the 300 code) stays empty.
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.cohort import AGE_RANGE, ExportMap
+from ecglib.config import PROJECT_ROOT
 from ecglib.errors import DataError
 
 #: MI statement -> the vessel(s) whose territory it names (table in the module docstring).
@@ -223,7 +246,7 @@ def read_ptbxl(
         counted = [c for c, lik in codes.items() if lik >= min_likelihood]
         mi = [c for c in counted if c in table_vessels]
         proxy = {v: int(any(v in table_vessels[c] for c in mi)) for v in schema.VESSELS}
-        age, over_89 = _age(getattr(rec, "age"), rid)
+        age, over_89 = _age(rec.age, rid)
         filename = getattr(rec, file_col)
         if pd.isna(filename) or not str(filename).strip():
             raise DataError(rid, f"{file_col} is empty")
@@ -316,3 +339,244 @@ def _time(value: object, record: str) -> pd.Timestamp:
     if pd.isna(stamp):
         raise DataError(record, f"recording_date {value!r} is not a date/time")
     return stamp
+
+
+# ------------------------------------------------------------------------------------------
+# export: PTB-XL as an export table for params/maps/ptbxl_export.yaml
+# ------------------------------------------------------------------------------------------
+#: The column map :func:`export_ptbxl` writes its table for.
+EXPORT_MAP = PROJECT_ROOT / "params" / "maps" / "ptbxl_export.yaml"
+#: File names :func:`export_ptbxl` writes in its output folder.
+EXPORT_TABLE = "export.csv"
+LEFT_OUT_TABLE = "export_left_out.csv"
+#: Proxy value -> the grade text the map translates (``MI statement`` -> 3, ``no ...`` -> 0).
+GRADE_TEXT: dict[int, str] = {1: "MI statement", 0: "no MI statement"}
+#: PTB-XL's recommended test fold (Wagner et al. 2020): the default external site.
+EXTERNAL_FOLD = 10
+#: Columns of ``export.csv`` (a graded vessel's ``grade_<vessel>`` follows ``ecg_diagnosis``).
+EXPORT_COLUMNS = ("patient_id", "ecg_id", "ccta_id", "ecg_path", "ecg_time", "ccta_time", "site",
+                  "age", "sex", "ecg_diagnosis")
+#: Columns after the grades, for the user's reference (the map does not read them).
+REFERENCE_COLUMNS = ("mi_statements", "strat_fold")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_ptbxl` wrote, and the counts the command line prints."""
+
+    table: Path
+    left_out_table: Path
+    #: ECGs in ptbxl_database.csv.
+    n_read: int
+    #: ECGs of patients under 18 (left out: the cohort's age rule is adults).
+    n_children_left_out: int
+    #: ECGs left out for any reason (children, a missing sex); each is a row of left_out_table.
+    n_left_out: int
+    n_exported: int
+    #: Exported ECGs at the external site (``strat_fold == external_fold``).
+    n_external: int
+    #: Graded vessel -> exported ECGs with an MI statement for its territory (proxy 1).
+    positives: dict[str, int]
+
+    def summary(self) -> str:
+        """The lines the command line prints."""
+        children = f"{self.n_children_left_out:,} of patients under 18"
+        positives = ", ".join(f"{v} {n:,}" for v, n in self.positives.items())
+        return "\n".join([
+            f"read {self.n_read:,} PTB-XL ECGs",
+            (f"wrote {self.table}: {self.n_exported:,} ECGs ({self.n_external:,} external, "
+             f"{self.n_exported - self.n_external:,} internal)"),
+            (f"left out {self.n_left_out:,} ECGs ({children}), each with its reason in "
+             f"{self.left_out_table}"),
+            f"MI-statement proxies (label 1) among the exported ECGs: {positives}",
+        ])
+
+
+def export_ptbxl(
+    folder: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    resolution: str = "hr",
+    external_fold: int | None = EXTERNAL_FOLD,
+    min_likelihood: float = 0.0,
+    vessels: dict[str, tuple[str, ...]] | None = None,
+    export_map: str | os.PathLike | None = EXPORT_MAP,
+) -> ExportResult:
+    """Write PTB-XL as an export table (``out_dir/export.csv``) that a run reads through
+    ``params/maps/ptbxl_export.yaml`` (module docstring, "Running the book on PTB-XL").
+
+    The labels are MI-territory proxies, not stenosis grades. ECGs that the run's rules would
+    stop on are left out here, never passed through, and listed with their reason in
+    ``out_dir/export_left_out.csv`` (columns ``ecg_id``, ``reason``): patients under 18 (the
+    cohort's age rule is adults) and an ECG without its sex (the map requires it).
+
+    Parameters
+    ----------
+    folder, resolution, min_likelihood, vessels
+        As for :func:`read_ptbxl`.
+    external_fold
+        The ``strat_fold`` that becomes the external site (default 10, PTB-XL's recommended test
+        fold); ``None``: every ECG is internal.
+    export_map
+        The map the table is written for (default the shipped one). Its graded vessels must be
+        the ones with a proxy: a ``vessels`` table that gives LM a proxy writes ``grade_LM``,
+        which the shipped map (``not_assessed: [LM]``) would not read, so that raises unless
+        you pass your own map with ``grade_LM`` under ``columns:`` (or ``None``, no check).
+
+    Raises
+    ------
+    DataError
+        As :func:`read_ptbxl`, and for a patient with ECGs at both sites (``patient_id N``) or
+        an age above the cohort's range (``ecg_id N``).
+    ValueError
+        An ``external_fold`` no ECG is in, or graded vessels that ``export_map`` does not read.
+    TypeError
+        An ``external_fold`` that is not a fold number or ``None``.
+    """
+    table = read_ptbxl(folder, resolution=resolution, vessels=vessels,
+                       min_likelihood=min_likelihood)
+    graded = tuple(v for v in schema.VESSELS if table[proxy_col(v)].notna().any())
+    if export_map is not None:
+        _check_map_vessels(ExportMap.from_yaml(export_map), graded, Path(export_map))
+    sites = _sites(table, external_fold)
+    reasons = _left_out_reasons(table)
+    kept = reasons.isna()
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    export = _export_rows(table.loc[kept], sites.loc[kept], graded)
+    export.to_csv(out / EXPORT_TABLE, index=False, encoding="utf-8")
+    left_out = pd.DataFrame({"ecg_id": _ecg_ids(table.loc[~kept, "ecg_id"]),
+                             "reason": reasons.loc[~kept]})
+    left_out.to_csv(out / LEFT_OUT_TABLE, index=False, encoding="utf-8")
+    return ExportResult(
+        table=out / EXPORT_TABLE,
+        left_out_table=out / LEFT_OUT_TABLE,
+        n_read=len(table),
+        n_children_left_out=int((reasons == _CHILD).sum()),
+        n_left_out=int((~kept).sum()),
+        n_exported=len(export),
+        n_external=int((export["site"] == "external").sum()),
+        positives={v: int(table.loc[kept, proxy_col(v)].sum()) for v in graded},
+    )
+
+
+_CHILD = (f"age under {AGE_RANGE[0]} years: the cohort's rule is adults "
+          f"({AGE_RANGE[0]}-{AGE_RANGE[1]} years)")
+_NO_SEX = "sex missing: the column map requires every ECG's sex"
+
+
+def _left_out_reasons(table: pd.DataFrame) -> pd.Series:
+    """Per ECG, why it is left out of the export (a child's reason is its age), or NaN to
+    keep it.
+
+    An age above the cohort's range cannot be a PTB-XL age (ages above 89 are coded 300 and
+    read as unknown), so it raises instead of being left out."""
+    too_old = table["age"] > AGE_RANGE[1]
+    if too_old.any():
+        i = too_old[too_old].index[0]
+        raise DataError(f"ecg_id {table.at[i, 'ecg_id']}", f"age {table.at[i, 'age']:g} is above "
+                        f"{AGE_RANGE[1]} years and not PTB-XL's {AGE_OVER_89} code")
+    reasons = pd.Series(np.nan, index=table.index, dtype=object)
+    reasons[table["sex"].isna()] = _NO_SEX
+    reasons[table["age"] < AGE_RANGE[0]] = _CHILD  # NaN ages compare False: unknown is kept
+    return reasons
+
+
+def _sites(table: pd.DataFrame, external_fold: int | None) -> pd.Series:
+    """``external`` for the ECGs of ``external_fold``, ``internal`` for the others.
+
+    PTB-XL's folds are patient-disjoint; a patient in both would put the same person in the
+    training and the external set, so that is an error naming the patient."""
+    if external_fold is None:
+        return pd.Series("internal", index=table.index)
+    if isinstance(external_fold, bool) or not isinstance(external_fold, (int, np.integer)):
+        raise TypeError(f"external_fold must be a strat_fold number or None, "
+                        f"got {external_fold!r}")
+    folds = table["strat_fold"]
+    if not (folds == external_fold).any():
+        raise ValueError(f"no ECG is in strat_fold {external_fold} (folds present: "
+                         f"{sorted(folds.unique())}); choose another external_fold or None")
+    sites = pd.Series(np.where(folds == external_fold, "external", "internal"), index=table.index)
+    n_sites = sites.groupby(table["patient_id"]).nunique()
+    both = n_sites.index[n_sites > 1]
+    if len(both):
+        raise DataError(f"patient_id {both[0]}", f"has ECGs in strat_fold {external_fold} and in "
+                        f"other folds ({len(both)} such patients); PTB-XL's folds should be "
+                        "patient-disjoint, and an external site must be")
+    return sites
+
+
+def _ecg_ids(ids: pd.Series) -> pd.Series:
+    return "E" + ids.astype(int).map("{:05d}".format)
+
+
+def _export_rows(table: pd.DataFrame, sites: pd.Series, graded: tuple[str, ...]) -> pd.DataFrame:
+    """The export's columns (:data:`EXPORT_COLUMNS`, the grades, :data:`REFERENCE_COLUMNS`)."""
+    number = table["ecg_id"].astype(int).map("{:05d}".format)
+    out = pd.DataFrame({
+        "patient_id": "P" + table["patient_id"].astype(str),
+        "ecg_id": "E" + number,
+        "ccta_id": "R" + number,  # no CCTA: every ECG is its own reference examination
+        "ecg_path": table["ecg_path"],
+        "ecg_time": table["ecg_time"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "ccta_time": table["ecg_time"].dt.strftime("%Y-%m-%d"),  # a date: ccta_date_only
+        "site": sites,
+        "age": table["age"].map(lambda a: "" if pd.isna(a) else f"{a:g}"),
+        "sex": table["sex"],
+        "ecg_diagnosis": table["ecg_diagnosis"],
+    }, index=table.index)
+    for vessel in graded:
+        out[schema.grade_col(vessel)] = table[proxy_col(vessel)].astype(int).map(GRADE_TEXT)
+    for col in REFERENCE_COLUMNS:
+        out[col] = table[col]
+    return out.reset_index(drop=True)
+
+
+def _check_map_vessels(export_map: ExportMap, graded: tuple[str, ...], path: Path) -> None:
+    """The export's graded vessels must be the map's: a grade column the map does not read
+    would be dropped without a word, and one it reads but the export lacks stops the run."""
+    if tuple(export_map.assessed) != graded:
+        raise ValueError(
+            f"the proxies grade {list(graded)} but the column map {path.name} reads "
+            f"{list(export_map.assessed)}; write a map whose columns: list "
+            f"{schema.grade_cols(graded)} and whose not_assessed: lists the others, and pass "
+            "it as export_map")
+
+
+def _external_fold(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fold number or 'none'") from None
+
+
+def main(argv: list[str] | None = None) -> ExportResult:
+    """``python -m ecglib.real.ptbxl export FOLDER --out DIR``: write the export, print counts."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ecglib.real.ptbxl",
+        description="PTB-XL as an export table for params/maps/ptbxl_export.yaml "
+                    "(labels: MI-territory proxies, not stenosis grades).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    export = sub.add_parser("export", help="write DIR/export.csv and DIR/export_left_out.csv")
+    export.add_argument("folder", help="the PTB-XL folder (ptbxl_database.csv, records500/)")
+    export.add_argument("--out", required=True,
+                        help="output folder; params/ptbxl.yaml reads runs/ptbxl/raw/export.csv")
+    export.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="hr",
+                        help="hr: 500 Hz, the model's rate (default); lr: 100 Hz")
+    export.add_argument("--external-fold", type=_external_fold, default=EXTERNAL_FOLD,
+                        metavar="N|none", help="strat_fold of the external site (default "
+                        f"{EXTERNAL_FOLD}, PTB-XL's test fold); none: every ECG is internal")
+    export.add_argument("--min-likelihood", type=float, default=0.0, metavar="X",
+                        help="a statement counts at this likelihood or above (default 0: all)")
+    args = parser.parse_args(argv)
+    result = export_ptbxl(args.folder, args.out, resolution=args.resolution,
+                          external_fold=args.external_fold, min_likelihood=args.min_likelihood)
+    print(result.summary())
+    return result
+
+
+if __name__ == "__main__":
+    main()

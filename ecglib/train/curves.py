@@ -23,6 +23,8 @@ def learning_curves_figure(history: pd.DataFrame, best_epoch: int | None = None,
     e = history["epoch"].to_numpy()
     marker = "o" if len(e) <= 30 else None
     for v in schema.VESSELS:
+        if history[f"loss_{v}"].isna().all():
+            continue  # a vessel the cohort does not assess is not a task
         colour = VESSEL_COLOURS[v]
         ax_loss.plot(e, history[f"loss_{v}"], color=colour, marker=marker, ms=3, label=v)
         ax_sigma.plot(e, history[f"sigma_{v}"], color=colour, marker=marker, ms=3, label=v)

@@ -225,6 +225,10 @@ class _Fold:
         self.fingerprint = training_fingerprint(params, self.cohort, self.store, fold)
         self.store_rows = self.store.rows_for(self.cohort["ecg_path"])
         self.labels = schema.binarise_grades(self.cohort).to_numpy().astype(np.float32)
+        # A vessel the cohort does not assess (labels missing in every row) is not a task: the
+        # loss, the uncertainty weights and PCGrad see only the assessed vessels, its head's
+        # output is never trained, and its predictions are written as missing.
+        self.tasks = [schema.VESSELS.index(v) for v in schema.assessed_vessels(self.cohort)]
         self.warnings: list[str] = []
 
     # ---- helpers ----------------------------------------------------------------------------
@@ -270,7 +274,7 @@ class _Fold:
         for name, p in net.named_parameters():
             if name in unused:
                 p.requires_grad_(False)  # never in the forward pass: no gradient, no decay
-        weighting = UncertaintyWeighting(len(schema.VESSELS)) if tp.loss_weighting == "uncertainty" else None
+        weighting = UncertaintyWeighting(len(self.tasks)) if tp.loss_weighting == "uncertainty" else None
         self.model = TaskModel(net, weighting).to(dev)
         self.net = net
         trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -296,6 +300,8 @@ class _Fold:
         self.val_rows = self._rows("val")
         val_labels = self.labels[self.val_rows]
         for vessel in undefined_vessels(val_labels):
+            if schema.VESSELS.index(vessel) not in self.tasks:
+                continue
             missing = "positive" if val_labels[:, schema.VESSELS.index(vessel)].max() == 0 else "negative"
             self._warn(f"the inner validation split has no {missing} {vessel} ECG: its AUC is "
                        "undefined (NaN) and left out of the macro-AUC that chooses the epoch")
@@ -388,7 +394,8 @@ class _Fold:
         surgery = tp.gradient_surgery
         self.wrapped.train()
 
-        n_tasks = len(schema.VESSELS)
+        tasks = self.tasks
+        n_tasks = len(tasks)
         sums = torch.zeros(n_tasks + 3, dtype=torch.float64)  # task losses, objective, conflicts, steps
         lr = float("nan")
         # batch-level bar in a terminal only: in a notebook's saved output it would be hundreds of lines
@@ -404,7 +411,7 @@ class _Fold:
             with sync:
                 with torch.autocast(dev.type, dtype=ctx.amp_dtype, enabled=ctx.amp_dtype is not None):
                     features, logits = self.wrapped(x)
-                task_losses = per_task_bce(logits.float(), y)
+                task_losses = per_task_bce(logits.float()[:, tasks], y[:, tasks])
                 terms = self.model.objective_terms(task_losses)
                 conflicts = self._backward(terms, features, pc_gen)
             if ctx.distributed and surgery == "pcgrad_features":
@@ -422,8 +429,12 @@ class _Fold:
         sigmas = (w.sigmas().detach().cpu().tolist() if w is not None else [1.0] * n_tasks)
         row = {"epoch": epoch + 1, "lr": lr, "augment_strength": strength if tp.augment else 0.0,
                "train_loss": float(sums[n_tasks]) / steps}
-        row.update({f"loss_{v}": float(sums[j]) / steps for j, v in enumerate(schema.VESSELS)})
-        row.update({f"sigma_{v}": float(s) for v, s in zip(schema.VESSELS, sigmas)})
+        nan = float("nan")
+        row.update({f"loss_{v}": nan for v in schema.VESSELS})
+        row.update({f"sigma_{v}": nan for v in schema.VESSELS})
+        for j, (t, s) in enumerate(zip(tasks, sigmas)):
+            v = schema.VESSELS[t]
+            row[f"loss_{v}"], row[f"sigma_{v}"] = float(sums[j]) / steps, float(s)
         row["pcgrad_conflicts"] = float(sums[n_tasks + 1]) / steps if surgery != "none" else float("nan")
         return row
 
@@ -447,9 +458,12 @@ class _Fold:
 
     def _predict(self, rows: np.ndarray) -> np.ndarray:
         D.broadcast_buffers_(self.net, self.ctx)
-        return predict_probs(self.net, self.store.signals, self.store_rows[rows],
-                             batch_size=max(2 * self.params.train.batch_size, 32),
-                             device=self.ctx.device, amp_dtype=self.ctx.amp_dtype, ctx=self.ctx)
+        probs = predict_probs(self.net, self.store.signals, self.store_rows[rows],
+                              batch_size=max(2 * self.params.train.batch_size, 32),
+                              device=self.ctx.device, amp_dtype=self.ctx.amp_dtype, ctx=self.ctx)
+        untrained = [j for j in range(len(schema.VESSELS)) if j not in self.tasks]
+        probs[:, untrained] = np.nan  # a head never trained predicts nothing
+        return probs
 
     def _validate(self) -> dict[str, float]:
         probs = self._predict(self.val_rows)

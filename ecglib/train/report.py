@@ -42,7 +42,8 @@ def heldout_aucs(result: FoldResult, cohort: pd.DataFrame) -> dict[str, float]:
 def fold_auc_table(result: FoldResult, cohort: pd.DataFrame, roles: pd.Series | None = None
                    ) -> pd.DataFrame:
     """Per vessel (and macro): the chosen epoch's inner-validation AUC, the held-out fold's AUC,
-    and the number of positive ECGs each was computed on (when ``roles`` is given)."""
+    and the number of positive ECGs each was computed on (when ``roles`` is given). A vessel the
+    cohort does not assess has missing AUCs and counts."""
     heldout = heldout_aucs(result, cohort)
     table = pd.DataFrame({
         "inner-validation AUC (chose the epoch)": {**result.inner_auc, "macro": result.inner_macro_auc},
@@ -52,7 +53,8 @@ def fold_auc_table(result: FoldResult, cohort: pd.DataFrame, roles: pd.Series | 
         labels = schema.binarise_grades(cohort)
         for role, name in (("val", "inner-validation positives"), ("test", "held-out positives")):
             counts = labels.loc[(roles == role).to_numpy()].sum()
-            table[name] = pd.array([int(counts[schema.label_col(v)]) for v in schema.VESSELS] + [None],
-                                   dtype="Int64")
+            assessed = schema.assessed_vessels(labels)
+            table[name] = pd.array([int(counts[schema.label_col(v)]) if v in assessed else None
+                                    for v in schema.VESSELS] + [None], dtype="Int64")
     table.index.name = "vessel"
     return table
