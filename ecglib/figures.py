@@ -93,8 +93,10 @@ def age_sex_figure(cohort: pd.DataFrame, by: str = "site") -> Figure:
 
 
 def prevalence_figure(cohort: pd.DataFrame, by: str = "site") -> Figure:
-    """Share of CCTA exams per grade and vessel, by site (stacked bars)."""
+    """Share of CCTA exams per grade and vessel, by site (stacked bars); a vessel the cohort
+    does not assess has no bar."""
     use_style()
+    vessels = list(schema.assessed_vessels(cohort))
     exams = cohort.drop_duplicates("ccta_id")
     sites = [s for s in ("internal", "external") if s in set(exams[by])]
     fig, axes = plt.subplots(1, len(sites), figsize=(3.3 * len(sites), 2.6), sharey=True,
@@ -102,10 +104,10 @@ def prevalence_figure(cohort: pd.DataFrame, by: str = "site") -> Figure:
     colours = plt.get_cmap("Reds")([0.15, 0.35, 0.55, 0.75, 0.95])
     for ax, site in zip(axes[0], sites):
         group = exams[exams[by] == site]
-        bottom = pd.Series(0.0, index=list(schema.VESSELS))
+        bottom = pd.Series(0.0, index=vessels)
         for (grade, name), colour in zip(schema.GRADES.items(), colours):
             share = pd.Series({v: 100.0 * (group[schema.grade_col(v)] == grade).mean()
-                               for v in schema.VESSELS})
+                               for v in vessels})
             ax.bar(share.index, share, bottom=bottom, color=colour, label=name)
             bottom += share
         ax.set_title(f"{site} (CCTA exams: {len(group):,})")

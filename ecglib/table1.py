@@ -70,7 +70,7 @@ def _describe(group: pd.DataFrame) -> pd.Series:
         for symptom in schema.SYMPTOMS:
             rows[f"Symptom at CCTA: {symptom}, n (%)"] = _n_pct(known == symptom, known.notna())
         rows["Symptom at CCTA: not recorded, n"] = f"{known.isna().sum():,}"
-    for vessel in schema.VESSELS:
+    for vessel in schema.assessed_vessels(group):  # a vessel not assessed has no rows
         grades = exams[schema.grade_col(vessel)]
         rows[f"{vessel} severe or occluded (grade ≥ 3), n (%)"] = _n_pct(
             grades >= schema.POSITIVE_GRADE, grades.notna())

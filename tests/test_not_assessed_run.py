@@ -56,6 +56,8 @@ def test_every_chapter_runs_without_the_left_main(tmp_path):
     assert auc["auc_oof_LM"] is None and auc["pos_oof_LM"] is None
     assert all(auc[f"auc_oof_{v}"] is not None for v in ("RCA", "LAD", "LCX"))
     assert not math.isnan(auc["macro_oof"])
+    table1 = (metrics / "table1.csv").read_text(encoding="utf-8")
+    assert "LAD severe or occluded" in table1 and "LM " not in table1
     fold = json.loads((metrics / "train_fold0.json").read_text())
     assert fold["inner_auc"]["LM"] is None and fold["inner_macro_auc"] is not None
 
