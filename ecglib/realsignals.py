@@ -530,8 +530,10 @@ def real_predictions(real: RealBeats, params: RunParams, *, device: str = "cpu",
     """The mean of the run's fold models' probabilities for every loaded real record: ``row``,
     ``source``, ``rhythm_category``, ``st_group``, ``n_models``, ``p_<vessel>``; written to
     ``predictions/real_mean.csv`` when ``write``. Raises :class:`MissingInputError` without a
-    trained fold. There are no labels: nothing here is an accuracy."""
-    from .train.predict import load_fold_model, predict_mean, write_predictions
+    trained fold. There are no labels: nothing here is an accuracy. A vessel the run's cohort
+    does not assess has missing probabilities: its head was never trained
+    (:func:`ecglib.train.predict.trained_vessels`)."""
+    from .train.predict import load_fold_model, predict_mean, trained_vessels, write_predictions
 
     folds = _fold_models(params)
     models = [load_fold_model(params, k, device=device) for k in folds]
@@ -548,6 +550,10 @@ def real_predictions(real: RealBeats, params: RunParams, *, device: str = "cpu",
                         "st_group": meta["st_group"].to_numpy(), "n_models": len(folds)})
     for j, col in enumerate(schema.prob_cols()):
         out[col] = probs[:, j]
+    trained = set.intersection(*(set(trained_vessels(params, k)) for k in folds))
+    for vessel in schema.VESSELS:
+        if vessel not in trained:
+            out[schema.prob_col(vessel)] = np.nan
     if write:
         RunPaths.of(params).ensure()
         write_predictions(out, RunPaths.of(params).predictions / "real_mean.csv")
@@ -610,8 +616,9 @@ def prediction_summary(predictions: pd.DataFrame, thresholds: Mapping[str, float
     else:
         groups = [(str(k), g) for k, g in predictions.groupby(by, dropna=False, sort=False)]
     rows = []
+    predicted = [v for v in schema.VESSELS if predictions[schema.prob_col(v)].notna().any()]
     for name, group in groups:
-        for vessel in schema.VESSELS:
+        for vessel in predicted:  # a vessel the run does not assess has no predictions
             p = group[schema.prob_col(vessel)].to_numpy(dtype=float)
             t = float(thresholds[vessel])
             rows.append({"group": name, "vessel": vessel, "n": len(p),

@@ -198,4 +198,4 @@ def test_a_vessel_the_cohort_does_not_assess_is_not_a_task(tmp_path, caplog):
     assert res.oof["p_LM"].isna().all() and res.external["p_LM"].isna().all()
     assert res.oof[[f"p_{v}" for v in others]].notna().all().all()
     best = load_checkpoint(paths.best_checkpoint(0))
-    assert best["weighting"]["log_vars"].shape == (3,)
+    assert best["weighting"]["log_vars"].shape == (3,) and best["vessels"] == others

@@ -95,7 +95,8 @@ def real_predictions_figure(predictions: pd.DataFrame, *,
         if len(members):
             labels.append(f"{SHORT_LABELS.get(name, name)}\n{len(members):,}")
             datasets.append(members)
-    vessels = list(schema.VESSELS)
+    # a vessel the run does not assess has no predictions, and no panel
+    vessels = [v for v in schema.VESSELS if predictions[schema.prob_col(v)].notna().any()]
     fig, axes = plt.subplots(1, len(vessels), figsize=(2.9 * len(vessels), 3.4), squeeze=False)
     rng = np.random.default_rng(0)  # jitter only
     offset = 1 if reference is not None and len(reference) else 0

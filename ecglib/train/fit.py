@@ -476,6 +476,7 @@ class _Fold:
         save_atomic({"state_dict": self.net.state_dict(), "model_config": self.net.config(),
                      "weighting": (self.model.weighting.state_dict() if self.model.weighting else {}),
                      "epoch": epoch, "inner_auc": dict(aucs), "fold": self.fold,
+                     "vessels": [schema.VESSELS[t] for t in self.tasks],
                      "fingerprint": self.fingerprint}, self.paths.best_checkpoint(self.fold))
 
     def _save_last(self, epoch: int, history: list[dict], best: dict) -> None:

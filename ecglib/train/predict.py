@@ -84,6 +84,14 @@ def load_fold_model(params: RunParams, fold: int, device: torch.device | str = "
     return model.to(device).eval()
 
 
+def trained_vessels(params: RunParams, fold: int) -> tuple[str, ...]:
+    """The vessels fold ``fold``'s model was trained on: its checkpoint's ``vessels`` (a vessel
+    the cohort does not assess is not a task, and its head's output means nothing); all four
+    for a checkpoint that does not say."""
+    ckpt = load_checkpoint(RunPaths.of(params).best_checkpoint(fold), map_location="cpu")
+    return tuple(ckpt.get("vessels", schema.VESSELS))
+
+
 def predictions_frame(rows: np.ndarray, probs: np.ndarray, fold: int | None = None) -> pd.DataFrame:
     """``row`` (cohort-table row), optional ``fold``, and ``p_<vessel>`` columns."""
     frame = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64)})
