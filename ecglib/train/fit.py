@@ -17,7 +17,9 @@
    ``exp(-s_t) L_t + s_t``) or summed (``equal``), with gradient surgery on the shared trunk
    (``train.gradient_surgery``: ``pcgrad`` = Yu et al.'s PCGrad, ``pcgrad_authors`` = the authors'
    one-sided variant, ``pcgrad_features`` = the feature-level approximation, ``none``). The head
-   and the ``s_t`` get their plain gradients.
+   and the ``s_t`` get their plain gradients. A vessel the cohort does not assess (no label in
+   any row, a column map's ``not_assessed``) is not a task: it has no ``L_t`` and no ``s_t``, its
+   logit is never trained, and its predictions are written as missing.
 4. **Optimiser.** AdamW (``train.lr``, ``train.weight_decay``, on every trainable parameter
    including ``s_t``, as in the authors' code), learning rate warmed up linearly over
    ``train.warmup_fraction`` of the steps, then cosine-decayed to ``train.final_lr_fraction`` of
