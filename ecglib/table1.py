@@ -26,8 +26,16 @@ def cohort_table(cohort: pd.DataFrame, by: str = "site") -> pd.DataFrame:
 
 
 def cohort_numbers(cohort: pd.DataFrame, by: str = "site") -> dict[str, float]:
-    """Plain numbers for the book's text (glued), keyed ``<site>_<what>``."""
+    """Plain numbers for the book's text (glued), keyed ``<site>_<what>``, and the internal
+    cohort's rarest assessed vessel (``rarest_vessel``, its prevalence ``rarest_prev``), the one
+    whose estimates have the widest intervals."""
     out: dict[str, float] = {}
+    internal = cohort[cohort[by] == "internal"].drop_duplicates("ccta_id")
+    prevalence = {v: 100.0 * float(internal[schema.label_col(v)].mean())
+                  for v in schema.assessed_vessels(cohort)} if len(internal) else {}
+    if prevalence:
+        out["rarest_vessel"] = min(prevalence, key=prevalence.get)
+        out["rarest_prev"] = prevalence[out["rarest_vessel"]]
     for site, group in cohort.groupby(by):
         patients = group.drop_duplicates("patient_id")
         exams = group.drop_duplicates("ccta_id")
