@@ -275,9 +275,7 @@ def apply_rules(cohort: pd.DataFrame, export_map: ExportMap) -> tuple[pd.DataFra
     report.add("a vessel without a CCTA grade", cohort.index[ungraded])
     cohort = cohort.loc[~ungraded].copy()
 
-    cohort[graded] = cohort[graded].astype(int)
-    for vessel in export_map.not_assessed:
-        cohort[schema.grade_col(vessel)] = np.nan
+    cohort[graded] = cohort[graded].astype(int)  # a vessel not assessed stays all-missing
     cohort[schema.label_cols()] = schema.binarise_grades(cohort)
     hours = (cohort["ccta_time"] - cohort["ecg_time"]).dt.total_seconds() / 3600.0
     cohort["ecg_ccta_hours"] = np.nan if export_map.ccta_date_only else hours

@@ -15,7 +15,6 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,20 +53,14 @@ AUC_COLUMNS = ("vessel", "n", "positives", "negatives", "auc", "se", "ci_low", "
 # ------------------------------------------------------------------------------------------
 # discrimination
 # ------------------------------------------------------------------------------------------
-def assessed(predictions: pd.DataFrame, vessels: Sequence[str] | None = None) -> list[str]:
-    """``vessels``, or by default the vessels ``predictions`` has labels for
-    (:func:`ecglib.schema.assessed_vessels`; all four for an empty table): a vessel the cohort
-    does not assess has no AUC, strata, threshold or curve anywhere in the book."""
-    return schema.vessels_of(predictions, vessels)
-
-
 def auc_table(predictions: pd.DataFrame, vessels: Sequence[str] | None = None, *,
               level: float = 0.95, ci_method: str = "logit") -> pd.DataFrame:
-    """AUC with its DeLong SE and CI per vessel (default: the :func:`assessed` ones), like
+    """AUC with its DeLong SE and CI per vessel (default: those ``predictions`` has labels
+    for, :func:`ecglib.schema.vessels_of`), like
     :func:`ecglib.metrics.roc.vessel_auc_table`, but a vessel with one class (or a single
     positive or negative, whose DeLong variance does not exist) gets NaN and a ``reason``
     instead of stopping the table: small folds and subsets (LM) are often like that."""
-    vessels = assessed(predictions, vessels)
+    vessels = schema.vessels_of(predictions, vessels)
     y = np.column_stack([predictions[schema.label_col(v)].to_numpy(dtype=float)
                          for v in vessels]) if len(predictions) else np.empty((0, len(vessels)))
     p = np.column_stack([predictions[schema.prob_col(v)].to_numpy(dtype=float)
@@ -353,7 +346,7 @@ def crossfit_vessel_strata(oof: pd.DataFrame, targets: Mapping[str, Mapping[str,
     """
     columns, parts, not_fitted = {}, [], {}
     folds = oof[fold_col].to_numpy()
-    for vessel, target in _assessed_items(oof, targets):
+    for vessel, target in schema.assessed_entries(oof, targets).items():
         y = oof[schema.label_col(vessel)].to_numpy()
         reason = _fit_problem(y, folds)
         if reason:
@@ -381,7 +374,7 @@ def fit_on_internal(oof: pd.DataFrame, targets: Mapping[str, Mapping[str, float]
     """Cut-offs per vessel chosen on all internal out-of-fold predictions (for the external
     cohort), and the vessels that cannot be fitted (one class) with the reason."""
     fitted, not_fitted = {}, {}
-    for vessel, target in _assessed_items(oof, targets):
+    for vessel, target in schema.assessed_entries(oof, targets).items():
         y = oof[schema.label_col(vessel)].to_numpy()
         if y.min(initial=1) == y.max(initial=0):
             not_fitted[vessel] = f"the internal predictions hold one class ({int(y.sum())} " \
@@ -520,7 +513,7 @@ def net_benefit_at(predictions: pd.DataFrame, thresholds: Mapping[str, float]) -
     """Net benefit of the model, of treating all and of treating none at one threshold
     probability per vessel (e.g. the params' high-risk cut-offs)."""
     rows = []
-    for vessel, pt in _assessed_items(predictions, thresholds):
+    for vessel, pt in schema.assessed_entries(predictions, thresholds).items():
         y = predictions[schema.label_col(vessel)]
         curve = decision.decision_curve(y, predictions[schema.prob_col(vessel)], [pt])
         rows.append({"vessel": vessel, "threshold": float(pt),
@@ -550,8 +543,9 @@ def index_ecgs(predictions: pd.DataFrame, unit: str = "exam") -> pd.DataFrame:
 
 def any_vessel_outcome(predictions: pd.DataFrame) -> np.ndarray:
     """1 when any vessel is severe or occluded (obstructive CAD at the patient level); over the
-    :func:`assessed` vessels when the cohort does not assess all four."""
-    return predictions[schema.label_cols(assessed(predictions))].to_numpy().max(axis=1).astype(int)
+    vessels the cohort assesses (:func:`ecglib.schema.vessels_of`)."""
+    return predictions[schema.label_cols(schema.vessels_of(predictions))].to_numpy().max(
+        axis=1).astype(int)
 
 
 def ai_patient_stratum(vessel_strata: pd.DataFrame) -> pd.Categorical:
@@ -621,7 +615,7 @@ def vessel_groups(predictions: pd.DataFrame, thresholds: Mapping[str, float]) ->
     """Per vessel ``high risk`` (p at or above the vessel's threshold) or ``not high risk``."""
     return pd.DataFrame({v: np.where(predictions[schema.prob_col(v)] >= t, "high risk",
                                      "not high risk")
-                         for v, t in _assessed_items(predictions, thresholds)},
+                         for v, t in schema.assessed_entries(predictions, thresholds).items()},
                         index=predictions.index)
 
 
@@ -918,12 +912,6 @@ def followup_numbers(analysis, prefix: str) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------
-def _assessed_items(predictions: pd.DataFrame, per_vessel: Mapping[str, Any]) -> list:
-    """The ``(vessel, value)`` items of ``per_vessel`` for the :func:`assessed` vessels."""
-    keep = assessed(predictions)
-    return [(v, x) for v, x in per_vessel.items() if v in keep]
-
-
 def _fit_problem(y: np.ndarray, folds: np.ndarray) -> str:
     """Why cross-fitted cut-offs cannot be chosen for labels ``y`` (empty when they can)."""
     for g in pd.unique(folds):

@@ -182,11 +182,12 @@ def fold_prevalence_table(
     frame = pd.DataFrame(labels, columns=list(VESSELS))
     frame["_fold"] = fold_values
     frame["_group"] = groups.to_numpy()
+    assessed = assessed_vessels(cohort)
 
     def summarise(part: pd.DataFrame) -> dict[str, float]:
         row: dict[str, float] = {"n_patients": part["_group"].nunique(), "n_ecgs": len(part)}
         per_patient = part.groupby("_group", sort=False)[list(VESSELS)].max()
-        for v in assessed_vessels(cohort):
+        for v in assessed:
             pos = int(part[v].sum())
             row[f"{v}_positives"] = pos
             row[f"{v}_prevalence"] = pos / len(part) if len(part) else float("nan")

@@ -3,7 +3,8 @@
 Each notebook in ``notebooks/`` is executed into ``book/executed/`` (the sources are never
 overwritten), in order, with the run's params file injected. A notebook is re-executed only
 when something it depends on changed: its own source, the params file, the ecglib sources, the
-files it declares in ``metadata.ecglib.inputs``, or any notebook before it. The run stops at the first failing notebook and shows its error.
+files it declares in ``metadata.ecglib.inputs``, or any notebook before it. The run stops at the
+first failing notebook and shows its error.
 
 ``root`` builds the book somewhere else than the repository root: the book's sources
 (:data:`BOOK_SOURCES`) are copied there, the notebooks are executed into ``root/book/executed``

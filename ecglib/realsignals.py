@@ -95,7 +95,7 @@ __all__ = [
     "ST_GROUPS", "st_group", "st_groups_table", "StComparison", "compare_st", "st_levels",
     "significant_leads", "st_shift", "st_shift_display", "ptb_table", "ptb_predictions", "OTHER", "PREDICTION_GROUPS",
     "prediction_group", "oof_reference", "own_skip", "training_cohort", "real_model_inputs", "real_predictions",
-    "prediction_summary", "real_numbers",
+    "predicted_vessels", "prediction_summary", "real_numbers",
 ]
 
 #: Environment variable naming another folder of real records (default: ../shared/data).
@@ -602,6 +602,13 @@ def training_cohort(params: RunParams) -> str:
     return "the run's own cohort"
 
 
+def predicted_vessels(predictions: pd.DataFrame) -> list[str]:
+    """The vessels with a probability in ``predictions`` (a vessel the run does not assess has
+    none: :func:`real_predictions`). Real records have no labels, so
+    :func:`ecglib.schema.vessels_of` cannot tell."""
+    return [v for v in schema.VESSELS if predictions[schema.prob_col(v)].notna().any()]
+
+
 def prediction_summary(predictions: pd.DataFrame, thresholds: Mapping[str, float],
                        by: str | None = None) -> pd.DataFrame:
     """Per vessel (and per ``by`` column, or ``by="group"`` for :func:`prediction_group`): n,
@@ -616,9 +623,8 @@ def prediction_summary(predictions: pd.DataFrame, thresholds: Mapping[str, float
     else:
         groups = [(str(k), g) for k, g in predictions.groupby(by, dropna=False, sort=False)]
     rows = []
-    predicted = [v for v in schema.VESSELS if predictions[schema.prob_col(v)].notna().any()]
     for name, group in groups:
-        for vessel in predicted:  # a vessel the run does not assess has no predictions
+        for vessel in predicted_vessels(predictions):
             p = group[schema.prob_col(vessel)].to_numpy(dtype=float)
             t = float(thresholds[vessel])
             rows.append({"group": name, "vessel": vessel, "n": len(p),

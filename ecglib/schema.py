@@ -6,10 +6,13 @@ into a label (the authors' code had six binarisers that disagreed on "moderate")
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+
+_V = TypeVar("_V")
 
 #: The four major coronary arteries, in the paper's order.
 VESSELS: tuple[str, ...] = ("RCA", "LM", "LAD", "LCX")
@@ -146,3 +149,11 @@ def vessels_of(table: pd.DataFrame, vessels: Iterable[str] | None = None) -> lis
     if len(table) == 0:
         return list(VESSELS)
     return list(assessed_vessels(table))
+
+
+def assessed_entries(table: pd.DataFrame, per_vessel: Mapping[str, _V]) -> dict[str, _V]:
+    """The entries of a per-vessel mapping (thresholds, strata targets, curve ranges: the run's
+    params name all four vessels) for the vessels ``table`` has labels for
+    (:func:`vessels_of`), in the mapping's order."""
+    keep = vessels_of(table)
+    return {v: x for v, x in per_vessel.items() if v in keep}

@@ -30,12 +30,6 @@ def cohort_numbers(cohort: pd.DataFrame, by: str = "site") -> dict[str, float]:
     cohort's rarest assessed vessel (``rarest_vessel``, its prevalence ``rarest_prev``), the one
     whose estimates have the widest intervals."""
     out: dict[str, float] = {}
-    internal = cohort[cohort[by] == "internal"].drop_duplicates("ccta_id")
-    prevalence = {v: 100.0 * float(internal[schema.label_col(v)].mean())
-                  for v in schema.assessed_vessels(cohort)} if len(internal) else {}
-    if prevalence:
-        out["rarest_vessel"] = min(prevalence, key=prevalence.get)
-        out["rarest_prev"] = prevalence[out["rarest_vessel"]]
     for site, group in cohort.groupby(by):
         patients = group.drop_duplicates("patient_id")
         exams = group.drop_duplicates("ccta_id")
@@ -48,6 +42,11 @@ def cohort_numbers(cohort: pd.DataFrame, by: str = "site") -> dict[str, float]:
             out[f"{site}_male_pct"] = 100.0 * float((patients["sex"] == "male").mean())
         for vessel in schema.VESSELS:
             out[f"{site}_prev_{vessel}"] = 100.0 * float(exams[schema.label_col(vessel)].mean())
+    prevalence = {v: out[f"internal_prev_{v}"] for v in schema.assessed_vessels(cohort)
+                  if f"internal_prev_{v}" in out}
+    if prevalence:
+        out["rarest_vessel"] = min(prevalence, key=prevalence.get)
+        out["rarest_prev"] = prevalence[out["rarest_vessel"]]
     return out
 
 

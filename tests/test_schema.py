@@ -48,6 +48,8 @@ def test_a_vessel_without_a_grade_in_any_row_is_not_assessed():
     assert schema.vessels_of(out) == ["RCA", "LAD", "LCX"]
     assert schema.vessels_of(out.iloc[:0]) == list(schema.VESSELS)  # no rows: no evidence
     assert schema.vessels_of(out, ["LM"]) == ["LM"]
+    thresholds = {"LCX": 0.1, "LM": 0.01, "RCA": 0.15}
+    assert schema.assessed_entries(out, thresholds) == {"LCX": 0.1, "RCA": 0.15}
 
 
 def test_a_vessel_graded_in_some_rows_only_still_raises():

@@ -83,10 +83,8 @@ def decision_curves(table: pd.DataFrame,
     Also carries each vessel's ``prevalence`` (the treat-all curve meets zero at
     ``pt = prevalence``). A vessel the table has no labels for (not assessed) is left out.
     """
-    parts, assessed = [], schema.vessels_of(table)
-    for vessel, (low, high) in ranges.items():
-        if vessel not in assessed:
-            continue
+    parts = []
+    for vessel, (low, high) in schema.assessed_entries(table, ranges).items():
         y = as_binary(table[schema.label_col(vessel)], schema.label_col(vessel))
         curve = decision_curve(y, table[schema.prob_col(vessel)], threshold_grid(low, high, n))
         parts.append(curve.assign(vessel=vessel, prevalence=y.mean()))

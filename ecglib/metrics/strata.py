@@ -146,10 +146,9 @@ def fit_vessel_strata(table: pd.DataFrame, targets: Mapping[str, Mapping[str, fl
     :data:`PAPER_STRATA_TARGETS` or the run's params. A vessel the table has no labels for
     (not assessed) is left out.
     """
-    assessed = schema.vessels_of(table)
     return {v: fit_strata_thresholds(table[schema.label_col(v)], table[schema.prob_col(v)],
                                      sensitivity=t["sensitivity"], specificity=t["specificity"])
-            for v, t in targets.items() if v in assessed}
+            for v, t in schema.assessed_entries(table, targets).items()}
 
 
 def assign_vessel_strata(table: pd.DataFrame, thresholds: Mapping[str, StrataThresholds]

@@ -104,10 +104,8 @@ def operating_points(table: pd.DataFrame, thresholds: Mapping[str, float], *,
     ``thresholds`` maps vessel -> cut-off, e.g. :data:`PAPER_HIGH_RISK_THRESHOLDS` or the run's
     params. A vessel the table has no labels for (not assessed) is left out.
     """
-    rows, assessed = [], schema.vessels_of(table)
-    for vessel, threshold in thresholds.items():
-        if vessel not in assessed:
-            continue
+    rows = []
+    for vessel, threshold in schema.assessed_entries(table, thresholds).items():
         point = operating_point(table[schema.label_col(vessel)], table[schema.prob_col(vessel)],
                                 threshold, method=method, alpha=alpha)
         rows.append({"vessel": vessel, **point})

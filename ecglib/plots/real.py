@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 
 from .. import schema
 from ..figures import VESSEL_COLOURS, use_style
-from ..realsignals import PREDICTION_GROUPS, StComparison, prediction_group
+from ..realsignals import PREDICTION_GROUPS, StComparison, predicted_vessels, prediction_group
 from .waveforms import difference_figure, waveform_grid_figure
 
 #: Colours of the outcomes of :func:`yield_figure` ("averaged" first, then the exclusions).
@@ -95,8 +95,7 @@ def real_predictions_figure(predictions: pd.DataFrame, *,
         if len(members):
             labels.append(f"{SHORT_LABELS.get(name, name)}\n{len(members):,}")
             datasets.append(members)
-    # a vessel the run does not assess has no predictions, and no panel
-    vessels = [v for v in schema.VESSELS if predictions[schema.prob_col(v)].notna().any()]
+    vessels = predicted_vessels(predictions)  # a vessel the run does not assess has no panel
     fig, axes = plt.subplots(1, len(vessels), figsize=(2.9 * len(vessels), 3.4), squeeze=False)
     rng = np.random.default_rng(0)  # jitter only
     offset = 1 if reference is not None and len(reference) else 0

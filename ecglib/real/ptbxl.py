@@ -446,7 +446,7 @@ def export_ptbxl(
     out.mkdir(parents=True, exist_ok=True)
     export = _export_rows(table.loc[kept], sites.loc[kept], graded)
     export.to_csv(out / EXPORT_TABLE, index=False, encoding="utf-8")
-    left_out = pd.DataFrame({"ecg_id": _ecg_ids(table.loc[~kept, "ecg_id"]),
+    left_out = pd.DataFrame({"ecg_id": "E" + _ecg_number(table.loc[~kept, "ecg_id"]),
                              "reason": reasons.loc[~kept]})
     left_out.to_csv(out / LEFT_OUT_TABLE, index=False, encoding="utf-8")
     return ExportResult(
@@ -507,13 +507,14 @@ def _sites(table: pd.DataFrame, external_fold: int | None) -> pd.Series:
     return sites
 
 
-def _ecg_ids(ids: pd.Series) -> pd.Series:
-    return "E" + ids.astype(int).map("{:05d}".format)
+def _ecg_number(ids: pd.Series) -> pd.Series:
+    """PTB-XL's ecg_id as five digits, as in its file names (the export prefixes a letter)."""
+    return ids.astype(int).map("{:05d}".format)
 
 
 def _export_rows(table: pd.DataFrame, sites: pd.Series, graded: tuple[str, ...]) -> pd.DataFrame:
     """The export's columns (:data:`EXPORT_COLUMNS`, the grades, :data:`REFERENCE_COLUMNS`)."""
-    number = table["ecg_id"].astype(int).map("{:05d}".format)
+    number = _ecg_number(table["ecg_id"])
     out = pd.DataFrame({
         "patient_id": "P" + table["patient_id"].astype(str),
         "ecg_id": "E" + number,

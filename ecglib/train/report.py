@@ -51,9 +51,9 @@ def fold_auc_table(result: FoldResult, cohort: pd.DataFrame, roles: pd.Series | 
     })
     if roles is not None:
         labels = schema.binarise_grades(cohort)
+        assessed = schema.assessed_vessels(labels)
         for role, name in (("val", "inner-validation positives"), ("test", "held-out positives")):
             counts = labels.loc[(roles == role).to_numpy()].sum()
-            assessed = schema.assessed_vessels(labels)
             table[name] = pd.array([int(counts[schema.label_col(v)]) if v in assessed else None
                                     for v in schema.VESSELS] + [None], dtype="Int64")
     table.index.name = "vessel"
