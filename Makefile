@@ -37,7 +37,7 @@ lab: $(STAMP)
 
 ## Benchmarks: one run of every benchmarks/bench_*.py into runs/bench (the book's appendix shows it).
 bench: $(STAMP)
-	$(PY) -m ecglib.benchreport --out runs/bench
+	$(PY) -m ecglib.report.benchmarks --out runs/bench
 
 clean:
 	rm -rf _build book/executed runs

@@ -11,7 +11,7 @@ notebooks then reuse them (a finished fold with the same params is not retrained
 """
 import os
 
-from ecglib.config import PARAMS_ENV
+from ecglib.chapters.page import PARAMS_ENV
 
 CI_PARAMS = "params/ci.yaml"
 
@@ -30,10 +30,10 @@ def pytest_collection_finish(session):
     if not notebooks or not _nbval(session.config):
         return
     from ecglib.config import load_params
-    from ecglib.prepare import prepare_data
+    from ecglib.data.prepare import prepare_data
     from ecglib.train.fit import fit_fold
 
-    params = load_params(os.environ[PARAMS_ENV], honour_env=False)
+    params = load_params(os.environ[PARAMS_ENV])
     print(f"\npreparing the notebooks' run {params.name!r}: data and {params.folds.n_folds} folds")
     prepare_data(params, progress=False)
     for fold in range(params.folds.n_folds):

@@ -3,7 +3,7 @@
 Simulates about 4,800 synthetic 10-s 12-lead ECGs (12 x 5000 at 500 Hz) with the demo cohort's
 simulator (:func:`ecglib.demo.simulate_from_grades`, mixed grades so that planted ST changes are
 present), or, if the demo package is not importable, tiles the real CinC records of
-``../shared/data/cinc`` with a little added noise. Then times :func:`ecglib.beats.average_beats`
+``../shared/data/cinc`` with a little added noise. Then times :func:`ecglib.signals.beats.average_beats`
 (NeuroKit2 R peaks on lead II with the 12-lead confirmation, spline baseline, z-score, PR reference,
 averaging) for each requested number of worker processes, best of ``--repeats`` runs (the machine's
 2 cores are shared, so single timings are noisy). Target: <= 120 s for 4,800 ECGs (the JSON's
@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.beats import average_beats  # noqa: E402
-from ecglib.benchreport import emit, headline  # noqa: E402
-from ecglib.schema import N_SAMPLES  # noqa: E402
+from ecglib.signals.beats import average_beats
+from ecglib.report.benchmarks import emit, headline
+from ecglib.schema import N_SAMPLES
 
 TARGET_S = 120.0
 #: The number of ECGs the target is for (the paper's cohort).

@@ -26,7 +26,7 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ecglib.benchreport import emit, headline
+from ecglib.report.benchmarks import emit, headline
 from ecglib.demo import GRADE_TEXT, write_demo_export
 from ecglib.demo.cohort import INTERNAL
 from ecglib.demo.ecg import measure_st_levels

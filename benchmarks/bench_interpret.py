@@ -1,8 +1,8 @@
 """Integrated gradients on the CPU: seconds per attributed ECG for a run's network. Prints one JSON object.
 
-The interpretability chapter's cost is integrated gradients (:func:`ecglib.attribution.integrated_gradients`:
+The interpretability chapter's cost is integrated gradients (:func:`ecglib.model.attribution.integrated_gradients`:
 one forward and backward pass of the network per integration step and ECG) plus folding the
-attributions onto beats (:func:`ecglib.attribution.beat_attribution`, which detects the R peaks
+attributions onto beats (:func:`ecglib.model.attribution.beat_attribution`, which detects the R peaks
 again). This times both for the network of a params file (default ``params/demo.yaml``; random
 weights, which cost the same as trained ones) on simulated demo ECGs, so that
 ``interpret.MAX_ATTRIBUTION_RECORDS`` and ``N_STEPS`` can be sized for a machine: the chapter
@@ -25,14 +25,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.attribution import beat_attribution, integrated_gradients  # noqa: E402
-from ecglib.benchreport import emit, headline  # noqa: E402
-from ecglib.config import load_params  # noqa: E402
-from ecglib.demo import simulate_from_grades  # noqa: E402
-from ecglib.interpret import MAX_ATTRIBUTION_RECORDS, N_STEPS  # noqa: E402
-from ecglib.model import Net1D  # noqa: E402
-from ecglib.signals import ecg_zscore  # noqa: E402
-from ecglib.train.fit import model_config  # noqa: E402
+from ecglib.model.attribution import beat_attribution, integrated_gradients
+from ecglib.report.benchmarks import emit, headline
+from ecglib.config import load_params
+from ecglib.demo import simulate_from_grades
+from ecglib.chapters.interpretability import MAX_ATTRIBUTION_RECORDS, N_STEPS
+from ecglib.model import Net1D
+from ecglib.signals import ecg_zscore
+from ecglib.train.fit import model_config
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -47,7 +47,7 @@ def measure(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    params = load_params(args.params, honour_env=False)
+    params = load_params(args.params)
     torch.manual_seed(args.seed)
     model = Net1D.from_config(model_config(params)).eval()
     grades = np.zeros((args.n, 4), int)

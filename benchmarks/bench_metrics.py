@@ -37,16 +37,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.benchreport import emit, headline  # noqa: E402
-from ecglib.metrics.bootstrap import (  # noqa: E402
-    auc_from_indices,
-    auc_loop_sklearn,
-    bootstrap_vessel_table,
-    percentile_ci,
-    resample_indices,
-)
-from ecglib.metrics.roc import vessel_auc_table  # noqa: E402
-from ecglib.schema import VESSELS, label_col, prob_col  # noqa: E402
+from ecglib.report.benchmarks import emit, headline
+from ecglib.metrics.bootstrap import auc_from_indices, auc_loop_sklearn, bootstrap_vessel_table, percentile_ci, resample_indices
+from ecglib.metrics.roc import vessel_auc_table
+from ecglib.schema import VESSELS, label_col, prob_col
 
 PREVALENCE = {"RCA": 0.12, "LM": 0.02, "LAD": 0.25, "LCX": 0.12}
 TARGET_DELONG_MS = 50

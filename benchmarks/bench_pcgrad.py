@@ -37,16 +37,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.benchreport import emit, headline  # noqa: E402
-from ecglib.model.net1d import Net1D  # noqa: E402
-from ecglib.train.pcgrad import (  # noqa: E402
-    pcgrad_backward,
-    pcgrad_features_backward,
-    pcgrad_orders,
-    pcgrad_surgery,
-    task_gradient_matrix,
-)
-from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce  # noqa: E402
+from ecglib.report.benchmarks import emit, headline
+from ecglib.model.net1d import Net1D
+from ecglib.train.pcgrad import pcgrad_backward, pcgrad_features_backward, pcgrad_orders, pcgrad_surgery, task_gradient_matrix
+from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 
 N_TASKS = 4
 #: measured figure -> (comparison, bound): the targets this benchmark checks.

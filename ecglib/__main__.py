@@ -25,16 +25,16 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from . import pipeline
+    from ecglib.report import pipeline
     if args.command == "run":
         root = pipeline.PROJECT_ROOT if args.root is None else args.root
         print(pipeline.run(args.params, build=not args.no_book, force=args.force, root=root))
     elif args.command == "book":
         print(pipeline.build_book())
     elif args.command == "scan-book":
-        from .config import load_params
-        from .privacy import run_identifiers, scan_identifiers
-        identifiers = run_identifiers(load_params(args.params, honour_env=False))
+        from ecglib.config import load_params
+        from ecglib.report.privacy import run_identifiers, scan_identifiers
+        identifiers = run_identifiers(load_params(args.params))
         hits = scan_identifiers(args.html, identifiers)
         n = sum(len(v) for v in identifiers.values())
         if hits.empty:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
             print(hits.to_string(index=False))
             raise SystemExit(f"{args.html}: identifying strings found in {hits['file'].nunique()} file(s)")
     elif args.command == "demo":
-        from .demo import write_demo_export
+        from ecglib.demo import write_demo_export
         print(write_demo_export(args.out_dir, size=args.size, seed=args.seed))
 
 

@@ -19,16 +19,10 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import ConfigError
+from ecglib.errors import ConfigError
 
 #: The repository holding ``params/``, ``notebooks/`` and ``runs/`` (ecglib is installed editable).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-#: Environment variable that points every notebook at another params file. The notebook tests
-#: set it to ``params/ci.yaml`` so that ``pytest --nbval-lax`` runs with tiny parameters; the
-#: override is announced wherever it applies.
-PARAMS_ENV = "ECGLIB_PARAMS"
-
 
 @dataclass(frozen=True)
 class DemoParams:
@@ -173,16 +167,9 @@ def resolve_path(value: str | os.PathLike) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-def load_params(path: str | os.PathLike, *, honour_env: bool = True) -> RunParams:
-    """Read and validate a params YAML.
-
-    ``path`` is tried as given, then against the project root. When ``honour_env`` and the
-    ``ECGLIB_PARAMS`` environment variable is set, that file is read instead and a line says so.
-    """
-    override = os.environ.get(PARAMS_ENV) if honour_env else None
-    if override and override != str(path):
-        print(f"{PARAMS_ENV} is set: reading {override} instead of {path}")
-        path = override
+def load_params(path: str | os.PathLike) -> RunParams:
+    """Read and validate a params YAML: exactly the file given, tried as given, then against
+    the project root."""
     file = Path(path)
     if not file.exists():
         file = resolve_path(path)
@@ -239,7 +226,7 @@ def params_to_dict(params: Any) -> dict:
 
 
 def _check_vessel_keys(value: dict, where: str) -> None:
-    from .schema import VESSELS
+    from ecglib.schema import VESSELS
 
     if set(value) != set(VESSELS):
         raise ConfigError(f"{where}: needs exactly the vessels {', '.join(VESSELS)}; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import RunParams
+from ecglib.config import RunParams
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class RunPaths:
 
     @property
     def manifest(self) -> Path:
-        """What the run was computed with: versions, params, code, input hashes (ecglib.manifest)."""
+        """What the run was computed with: versions, params, code, input hashes (ecglib.report.manifest)."""
         return self.root / "manifest.json"
 
     @property

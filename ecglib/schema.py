@@ -85,7 +85,7 @@ def binarise_grades(grades: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndar
     returns an int8 array. Missing or out-of-scale grades raise: a label is never guessed.
 
     The one exception is a vessel **not assessed** in a cohort (a column map's
-    ``not_assessed:``, :mod:`ecglib.cohort`): in a DataFrame whose ``grade_<vessel>`` is missing
+    ``not_assessed:``, :mod:`ecglib.data.cohort`): in a DataFrame whose ``grade_<vessel>`` is missing
     in *every* row, that vessel's labels are all missing (float NaN) instead of an error. A
     vessel graded in some rows and not in others still raises.
     """

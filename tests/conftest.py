@@ -39,7 +39,7 @@ def ci_book() -> Path:
     """The ci book's ``_build/html``: the pipeline (``python -m ecglib run params/ci.yaml --root
     _build/ci-book``), which reuses finished folds and up-to-date notebooks; or the built book
     at ``$ECGLIB_BOOK_HTML``."""
-    from ecglib import pipeline
+    from ecglib.report import pipeline
 
     if os.environ.get(BOOK_HTML_ENV):
         html = Path(os.environ[BOOK_HTML_ENV]).resolve()

@@ -1,4 +1,4 @@
-"""ecglib.attribution, ecglib.interpret and ecglib.plots.attribution.
+"""ecglib.model.attribution, ecglib.chapters.interpretability and ecglib.plots.attribution.
 
 - integrated gradients are complete (attributions sum to f(x) - f(baseline)) for a tiny Net1D,
   and do not depend on the batching;
@@ -27,32 +27,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ecglib.attribution import (  # noqa: E402
-    BeatAttribution,
-    beat_attribution,
-    fold_beats,
-    integrated_gradients,
-    vessel_index,
-)
-from ecglib.beats import average_beats, beat_window, ecg_beats  # noqa: E402
-from ecglib.demo import PLANTED_TERRITORIES, simulate_from_grades  # noqa: E402
-from ecglib.interpret import (  # noqa: E402
-    Interpretation,
-    RowView,
-    interpret_vessel,
-    lead_rank_table,
-    planted_vs_found,
-    recall_at_k,
-)
-from ecglib.model import Net1D  # noqa: E402
-from ecglib.plots.attribution import (  # noqa: E402
-    attribution_heatmap_figure,
-    attribution_heatmaps_figure,
-    planted_vs_found_figure,
-)
-from ecglib.schema import FS, LEADS, VESSELS  # noqa: E402
-from ecglib.signals import ecg_zscore  # noqa: E402
-from ecglib.waveforms import ST_T, WAVES  # noqa: E402
+from ecglib.model.attribution import BeatAttribution, beat_attribution, fold_beats, integrated_gradients, vessel_index
+from ecglib.signals.beats import average_beats, beat_window, ecg_beats
+from ecglib.demo import PLANTED_TERRITORIES, simulate_from_grades
+from ecglib.chapters.interpretability import Interpretation, RowView, interpret_vessel, lead_rank_table, planted_vs_found, recall_at_k
+from ecglib.model import Net1D
+from ecglib.plots.attribution import attribution_heatmap_figure, attribution_heatmaps_figure, planted_vs_found_figure
+from ecglib.schema import FS, LEADS, VESSELS
+from ecglib.signals import ecg_zscore
+from ecglib.signals.waveforms import ST_T, WAVES
 
 
 def tiny_net(seed: int = 0, filters=(8, 16, 32), use_bn: bool = True) -> Net1D:

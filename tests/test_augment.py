@@ -6,12 +6,7 @@ import math
 import pytest
 import torch
 
-from ecglib.train.augment import (
-    AugmentConfig,
-    augment_batch,
-    augment_strength,
-    with_augmented_copies,
-)
+from ecglib.train.augment import AugmentConfig, augment_batch, augment_strength, with_augmented_copies
 
 ONLY = dict(p_roll=0.0, p_scale=0.0, p_noise=0.0, p_occlude=0.0)
 

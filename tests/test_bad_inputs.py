@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 
 from ecglib import errors, schema
-from ecglib.corpus import (CORPUS_DIR, LOADERS, MANIFEST, corpus_table, entries, load_manifest,
-                           matches, run_entry)
+from ecglib.report.corpus import CORPUS_DIR, LOADERS, MANIFEST, corpus_table, entries, load_manifest, matches, run_entry
 from ecglib.config import PROJECT_ROOT
 from ecglib.paths import RunPaths
 from ecglib.signals import ecg_preprocess
-from ecglib.store import build_store, open_store
+from ecglib.data.store import build_store, open_store
 
 MANIFEST_DATA = load_manifest()
 ENTRIES = entries(MANIFEST_DATA)
@@ -175,7 +174,7 @@ def test_the_store_refuses_every_bad_ecg_file_and_keeps_only_the_good_ones(tmp_p
 
 
 def _store_settings():
-    from ecglib.store import StoreSettings
+    from ecglib.data.store import StoreSettings
 
     return StoreSettings(npy_fs=float(MANIFEST_DATA["npy_fs"]))
 

@@ -1,4 +1,4 @@
-"""ecglib.beats: R peaks, the beat window, z-scoring and isoelectric reference, exclusions, real records.
+"""ecglib.signals.beats: R peaks, the beat window, z-scoring and isoelectric reference, exclusions, real records.
 
 Synthetic records come from :func:`synthetic_ecg` (Gaussian-bump P, Q, R, S, T trains with numpy,
 known R-peak times, optional ST offset per lead); ``tests/test_waveforms.py`` reuses it.
@@ -11,19 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.beats import (
-    BEAT_FILTERS,
-    REASONS,
-    AverageBeats,
-    BeatError,
-    average_beats,
-    beat_agreement,
-    beat_time,
-    beat_window,
-    detect_r_peaks,
-    ecg_beats,
-    qrs_energy_peaks,
-)
+from ecglib.signals.beats import BEAT_FILTERS, REASONS, AverageBeats, BeatError, average_beats, beat_agreement, beat_time, beat_window, detect_r_peaks, ecg_beats, qrs_energy_peaks
 from ecglib.errors import SignalError
 from ecglib.schema import FS, LEADS
 

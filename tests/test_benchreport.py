@@ -9,22 +9,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from ecglib import benchreport
-from ecglib.benchreport import (
-    BENCHMARKS,
-    HEADLINE_COLUMNS,
-    BenchmarkError,
-    emit,
-    format_value,
-    parse_target,
-    read_benchmarks,
-    run_benchmarks,
-    run_numbers,
-    target_ratios,
-)
+from ecglib.report import benchmarks as benchreport
+from ecglib.report.benchmarks import BENCHMARKS, HEADLINE_COLUMNS, BenchmarkError, emit, format_value, parse_target, read_benchmarks, run_benchmarks, run_numbers, target_ratios
 from ecglib.errors import DataError, MissingInputError
 from ecglib.plots.benchmarks import benchmark_target_figure
-from ecglib.results import Skipped
+from ecglib.chapters.run_results import Skipped
 
 GOOD = '''
 import argparse, json, sys

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from ecglib.config import PROJECT_ROOT
-from ecglib.pipeline import toc_entries
+from ecglib.report.pipeline import toc_entries
 
 pytestmark = pytest.mark.book
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from ecglib import schema
-from ecglib.cohort import ExportMap, normal_ecg_recode, read_export
+from ecglib.data.cohort import ExportMap, normal_ecg_recode, read_export
 from ecglib.config import PROJECT_ROOT
 from ecglib.errors import ConfigError, DataError
 

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from ecglib.config import PARAMS_ENV, PROJECT_ROOT, load_params
+from ecglib.chapters.page import PARAMS_ENV
+from ecglib.config import PROJECT_ROOT, load_params
 from ecglib.errors import ConfigError
 
 PARAMS = sorted((PROJECT_ROOT / "params").glob("*.yaml"))
@@ -58,7 +59,7 @@ def test_environment_override_is_announced(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(PARAMS_ENV, str(other))
     assert load_params("params/demo.yaml").name == "other"
     assert "reading" in capsys.readouterr().out
-    assert load_params("params/demo.yaml", honour_env=False).name == "demo"
+    assert load_params("params/demo.yaml").name == "demo"
 
 
 def test_missing_file(tmp_path, monkeypatch):

@@ -9,14 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.demo import (
-    EXPORT_COLUMNS,
-    GRADE_TEXT,
-    SIZES,
-    SYMPTOM_TEXT,
-    make_demo_cohort,
-    write_demo_export,
-)
+from ecglib.demo import EXPORT_COLUMNS, GRADE_TEXT, SIZES, SYMPTOM_TEXT, make_demo_cohort, write_demo_export
 from ecglib.demo.cohort import GRADE_TAIL, INTERNAL, EXTERNAL
 from ecglib.schema import LEADS, N_SAMPLES, POSITIVE_GRADE, VESSELS, grade_col, label_col
 

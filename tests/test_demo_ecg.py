@@ -7,16 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ecglib.demo.ecg import (
-    GRADE_ST_MV,
-    PLANTED_TERRITORIES,
-    detect_r_peaks,
-    measure_st_levels,
-    sample_ecg_params,
-    simulate_ecgs,
-    simulate_from_grades,
-    territory_sensitivity,
-)
+from ecglib.demo.ecg import GRADE_ST_MV, PLANTED_TERRITORIES, detect_r_peaks, measure_st_levels, sample_ecg_params, simulate_ecgs, simulate_from_grades, territory_sensitivity
 from ecglib.schema import FS, GRADES, LEADS, N_SAMPLES, POSITIVE_GRADE, VESSELS
 
 L = {lead: i for i, lead in enumerate(LEADS)}

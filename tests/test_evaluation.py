@@ -1,12 +1,13 @@
-"""ecglib.evaluation: the evaluation chapters' glue between metrics and tables."""
+"""ecglib.chapters.evaluation: the evaluation chapters' glue between metrics and tables."""
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib import evaluation as ev
-from ecglib import results, schema
+from ecglib.chapters import evaluation as ev
+from ecglib.chapters import run_results as results
+from ecglib import schema
 from ecglib.metrics.roc import vessel_auc_table
 from ecglib.metrics.strata import STRATA, fit_strata_thresholds
 from test_results import make_cohort

@@ -1,4 +1,4 @@
-"""Tests for ecglib.folds: patient-grouped, multilabel-stratified cross-validation folds."""
+"""Tests for ecglib.data.folds: patient-grouped, multilabel-stratified cross-validation folds."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,14 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecglib.errors import DataError
-from ecglib.folds import (
-    ALL,
-    assign_folds,
-    fold_prevalence_table,
-    inner_split,
-    patient_strata,
-    split_roles,
-)
+from ecglib.data.folds import ALL, assign_folds, fold_prevalence_table, inner_split, patient_strata, split_roles
 from ecglib.schema import VESSELS, label_col, label_cols
 
 LABELS = label_cols()

@@ -10,8 +10,9 @@ import stat
 import numpy as np
 import pytest
 
-from ecglib import manifest as mf
-from ecglib.config import PARAMS_ENV, PROJECT_ROOT, load_params, params_to_dict
+from ecglib.report import manifest as mf
+from ecglib.chapters.page import PARAMS_ENV
+from ecglib.config import PROJECT_ROOT, load_params, params_to_dict
 from ecglib.paths import RunPaths
 
 from conftest import DEMO_MAP, export_row, write_export
@@ -33,7 +34,7 @@ def run(tmp_path):
     text = (f"name: m\nseed: 3\nruns_dir: {tmp_path / 'runs'}\n"
             f"data:\n  table: {table}\n  map: {DEMO_MAP}\n")
     (tmp_path / "p.yaml").write_text(text)
-    params = load_params(tmp_path / "p.yaml", honour_env=False)
+    params = load_params(tmp_path / "p.yaml")
     store = RunPaths.of(params).store
     store.mkdir(parents=True)
     (store / "meta.json").write_text(json.dumps({
@@ -87,7 +88,7 @@ def test_home_paths_are_hidden(tmp_path, monkeypatch):
     table = write_export(home / "study" / "raw", [export_row(i) for i in range(2)], ecgs=False)
     (home / "p.yaml").write_text(f"name: h\nseed: 1\nruns_dir: {home / 'runs'}\n"
                                  f"data:\n  table: {table}\n  map: {DEMO_MAP}\n")
-    params = load_params(home / "p.yaml", honour_env=False)
+    params = load_params(home / "p.yaml")
     text = mf.write_manifest(params).read_text()
     assert str(home) not in text and "alice" not in text
     m = json.loads(text)

@@ -8,18 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.metrics.bootstrap import (
-    auc_from_counts,
-    auc_from_indices,
-    auc_loop_sklearn,
-    bootstrap_auc,
-    bootstrap_vessel_table,
-    cluster_counts,
-    counts_to_indices,
-    indices_to_counts,
-    percentile_ci,
-    resample_indices,
-)
+from ecglib.metrics.bootstrap import auc_from_counts, auc_from_indices, auc_loop_sklearn, bootstrap_auc, bootstrap_vessel_table, cluster_counts, counts_to_indices, indices_to_counts, percentile_ci, resample_indices
 from ecglib.metrics.roc import OneClassError, delong_auc
 from ecglib.schema import VESSELS, label_col, prob_col
 

@@ -15,19 +15,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from ecglib.errors import DataError
-from ecglib.metrics.roc import (
-    OneClassError,
-    auc_ci,
-    compare_independent_aucs,
-    delong_auc,
-    delong_covariance,
-    delong_test,
-    delong_unpaired_test,
-    delong_variance,
-    fast_auc,
-    roc_points,
-    vessel_auc_table,
-)
+from ecglib.metrics.roc import OneClassError, auc_ci, compare_independent_aucs, delong_auc, delong_covariance, delong_test, delong_unpaired_test, delong_variance, fast_auc, roc_points, vessel_auc_table
 from ecglib.schema import VESSELS, label_col, prob_col
 
 # ------------------------------------------------------------------------------------------

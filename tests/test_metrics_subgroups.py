@@ -13,18 +13,14 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from ecglib.metrics._inputs import MissingInputError  # noqa: E402
-from ecglib.metrics.roc import compare_independent_aucs, delong_auc  # noqa: E402
-from ecglib.metrics.severity import grade_summary, severity_trend  # noqa: E402
-from ecglib.metrics.subgroups import (  # noqa: E402
-    COLUMNS,
-    define_subgroups,
-    subgroup_auc_table,
-)
-from ecglib.plots.roc import format_auc_ci, format_p, roc_figure  # noqa: E402
-from ecglib.plots.severity import severity_boxplot_figure  # noqa: E402
-from ecglib.plots.subgroups import subgroup_forest_figure  # noqa: E402
-from ecglib.schema import VESSELS, grade_col, label_col, prob_col  # noqa: E402
+from ecglib.metrics._inputs import MissingInputError
+from ecglib.metrics.roc import compare_independent_aucs, delong_auc
+from ecglib.metrics.severity import grade_summary, severity_trend
+from ecglib.metrics.subgroups import COLUMNS, define_subgroups, subgroup_auc_table
+from ecglib.plots.roc import format_auc_ci, format_p, roc_figure
+from ecglib.plots.severity import severity_boxplot_figure
+from ecglib.plots.subgroups import subgroup_forest_figure
+from ecglib.schema import VESSELS, grade_col, label_col, prob_col
 
 
 def cohort(n=600, seed=0) -> pd.DataFrame:

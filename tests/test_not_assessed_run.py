@@ -14,8 +14,9 @@ import nbformat
 import pandas as pd
 import yaml
 
-from ecglib import pipeline
-from ecglib.config import PARAMS_ENV, PROJECT_ROOT, load_params
+from ecglib.report import pipeline
+from ecglib.chapters.page import PARAMS_ENV
+from ecglib.config import PROJECT_ROOT, load_params
 from ecglib.paths import RunPaths
 
 from conftest import CI_PARAMS, DEMO_MAP

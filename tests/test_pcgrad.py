@@ -12,14 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from ecglib.train.pcgrad import (
-    PCGradInfo,
-    pcgrad_backward,
-    pcgrad_coefficients,
-    pcgrad_features_backward,
-    pcgrad_orders,
-    pcgrad_weights,
-)
+from ecglib.train.pcgrad import PCGradInfo, pcgrad_backward, pcgrad_coefficients, pcgrad_features_backward, pcgrad_orders, pcgrad_weights
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 
 

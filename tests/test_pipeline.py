@@ -2,8 +2,8 @@
 import nbformat
 import pytest
 
-from ecglib import pipeline
-from ecglib.config import PARAMS_ENV
+from ecglib.report import pipeline
+from ecglib.chapters.page import PARAMS_ENV
 
 
 def notebook(path, parameters: str):

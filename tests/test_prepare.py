@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from ecglib.config import PARAMS_ENV, load_params
+from ecglib.chapters.page import PARAMS_ENV
+from ecglib.config import load_params
 from ecglib.errors import DataError
 from ecglib.paths import RunPaths
-from ecglib.prepare import prepare_data, read_cohort
+from ecglib.data.prepare import prepare_data, read_cohort
 
 from conftest import DEMO_MAP, export_row, write_export
 
@@ -16,7 +17,7 @@ def params_for(tmp_path, on_bad_ecg="raise"):
             f"  on_bad_ecg: {on_bad_ecg}\n")
     path = tmp_path / "p.yaml"
     path.write_text(text)
-    return load_params(path, honour_env=False)
+    return load_params(path)
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_bad_ecg_excluded_with_its_reason(export):
 
 
 def test_problem_kind_groups_failures_without_paths():
-    from ecglib.prepare import problem_kind
+    from ecglib.data.prepare import problem_kind
 
     assert problem_kind("flat lead(s) V2 (peak-to-peak < 0.01 mV)") == "flat lead"
     assert problem_kind("cannot read WFDB record /data/x/rec: missing .dat") == "cannot read WFDB record"

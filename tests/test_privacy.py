@@ -1,10 +1,10 @@
-"""ecglib.privacy: the cohort's identifying strings, and the scan of a folder for them."""
+"""ecglib.report.privacy: the cohort's identifying strings, and the scan of a folder for them."""
 from pathlib import Path
 
 import pytest
 
-from ecglib.cohort import ExportMap
-from ecglib.privacy import cohort_identifiers, scan_identifiers
+from ecglib.data.cohort import ExportMap
+from ecglib.report.privacy import cohort_identifiers, scan_identifiers
 
 from conftest import DEMO_MAP, export_row, write_export
 

@@ -1,5 +1,5 @@
 """PTB-XL as an export table (ecglib.real.ptbxl.export_ptbxl), read back exactly as a run reads
-it: through params/maps/ptbxl_export.yaml and ecglib.cohort.read_export. The small PTB-XL folder
+it: through params/maps/ptbxl_export.yaml and ecglib.data.cohort.read_export. The small PTB-XL folder
 is built from the real records in ../shared/data/cinc/ptb-xl (tests skip without them)."""
 from __future__ import annotations
 
@@ -8,17 +8,10 @@ import pandas as pd
 import pytest
 
 from ecglib import schema
-from ecglib.cohort import ExportMap, normal_ecg_recode, read_export
+from ecglib.data.cohort import ExportMap, normal_ecg_recode, read_export
 from ecglib.config import PROJECT_ROOT, load_params, resolve_path
 from ecglib.errors import DataError
-from ecglib.real.ptbxl import (
-    EXPORT_MAP,
-    MI_PROXY_VESSELS,
-    export_ptbxl,
-    main,
-    proxy_col,
-    read_ptbxl,
-)
+from ecglib.real.ptbxl import EXPORT_MAP, MI_PROXY_VESSELS, export_ptbxl, main, proxy_col, read_ptbxl
 from test_ptbxl import ROWS, build_ptbxl
 
 MAP = PROJECT_ROOT / "params" / "maps" / "ptbxl_export.yaml"
@@ -176,7 +169,7 @@ def test_map_declares_proxies_and_lm():
 
 
 def test_params_template_points_at_the_map():
-    params = load_params("params/ptbxl.yaml", honour_env=False)
+    params = load_params("params/ptbxl.yaml")
     assert params.name == "ptbxl" and params.demo is None
     assert resolve_path(params.data.map) == MAP
     assert params.path(params.data.table) == params.run_dir / "raw" / "export.csv"

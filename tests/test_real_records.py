@@ -9,14 +9,7 @@ import pandas as pd
 import pytest
 import wfdb
 
-from ecglib.real.records import (
-    COLUMNS,
-    find_records,
-    load_records,
-    read_ok_signals,
-    source_of,
-    summarise,
-)
+from ecglib.real.records import COLUMNS, find_records, load_records, read_ok_signals, source_of, summarise
 from ecglib.schema import LEADS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

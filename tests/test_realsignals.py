@@ -1,4 +1,4 @@
-"""The real-ECG chapter's orchestration (ecglib.realsignals) on the real records of ../shared/data.
+"""The real-ECG chapter's orchestration (ecglib.chapters.real_ecgs) on the real records of ../shared/data.
 
 The records tests skip, with the reason, when ../shared/data is absent. What they check on the
 real records:
@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ecglib import realsignals as rs
+from ecglib.chapters import real_ecgs as rs
 from ecglib import schema
 from ecglib.errors import MissingInputError
 from ecglib.paths import RunPaths
@@ -88,7 +88,7 @@ def test_rhythm_category_separates_not_stated_from_other():
 
 
 def test_missing_records_skip_the_chapter_not_crash(monkeypatch, tmp_path):
-    from ecglib.results import Skipped, run_part
+    from ecglib.chapters.run_results import Skipped, run_part
 
     monkeypatch.setenv(rs.REAL_DATA_ENV, str(tmp_path / "absent"))
     data_dir = run_part("This chapter", rs.real_data_dir)

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.config import PARAMS_ENV, load_params
-from ecglib.folds import assign_folds
+from ecglib.chapters.page import PARAMS_ENV
+from ecglib.config import load_params
+from ecglib.data.folds import assign_folds
 from ecglib.paths import RunPaths
-from ecglib.prepare import prepare_data, read_cohort
+from ecglib.data.prepare import prepare_data, read_cohort
 
 SEED = 20251205
 #: The demo run at CI size, three folds, and a tiny Net1D trained for one epoch with every
@@ -52,7 +53,7 @@ def _params(folder: Path, seed: int = SEED):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "params.yaml"
     path.write_text(PARAMS.format(seed=seed, runs=folder / "runs"))
-    return load_params(path, honour_env=False)
+    return load_params(path)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_folds_are_identical(runs, monkeypatch):
     assert fa.nunique() == pa.folds.n_folds
     other = assign_folds(da.cohort, n_folds=pa.folds.n_folds, seed=pa.seed + 1)
     assert not other.equals(fa), "the seed must matter"
-    split = pytest.importorskip("ecglib.train.split")
+    split = pytest.importorskip("ecglib.data.run_folds")
     monkeypatch.delenv(PARAMS_ENV, raising=False)
     ea = split.ensure_folds(pa, da.cohort)
     eb = split.ensure_folds(pb, db.cohort)

@@ -1,4 +1,4 @@
-"""ecglib.results: predictions joined to the cohort without identifiers, the published numbers,
+"""ecglib.chapters.run_results: predictions joined to the cohort without identifiers, the published numbers,
 notices, skipped parts, and the saved metric tables."""
 import json
 import math
@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from ecglib import results, schema
+from ecglib.chapters import run_results as results
+from ecglib import schema
 from ecglib.config import DataParams, ModelParams, RunParams
 from ecglib.errors import DataError, MissingInputError
 from ecglib.paths import RunPaths

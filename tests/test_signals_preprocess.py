@@ -9,15 +9,7 @@ from scipy import signal as ss
 
 from ecglib.errors import SignalError
 from ecglib.schema import LEADS, N_SAMPLES
-from ecglib.signals import (
-    Ecg,
-    ecg_fix_length,
-    ecg_founder_filter,
-    ecg_preprocess,
-    ecg_read,
-    ecg_resample,
-    ecg_zscore,
-)
+from ecglib.signals import Ecg, ecg_fix_length, ecg_founder_filter, ecg_preprocess, ecg_read, ecg_resample, ecg_zscore
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from ecglib.errors import DataError
-from ecglib.store import StoreSettings, build_store, open_store
+from ecglib.data.store import StoreSettings, build_store, open_store
 
 from conftest import export_row, write_export
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
-from ecglib.table1 import cohort_numbers, cohort_table
+from ecglib.chapters.cohort import cohort_numbers, cohort_table
 
 
 def _cohort(lm: list) -> pd.DataFrame:

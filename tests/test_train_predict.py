@@ -7,8 +7,7 @@ import torch
 from ecglib import schema
 from ecglib.paths import RunPaths
 from ecglib.train.fit import fit_fold
-from ecglib.train.predict import (join_cohort, load_fold_model, mean_external, predict_mean,
-                                  predict_probs, read_oof, write_predictions)
+from ecglib.train.predict import join_cohort, load_fold_model, mean_external, predict_mean, predict_probs, read_oof, write_predictions
 from ecglib.train.validate import macro_auc, prediction_aucs, vessel_aucs
 from train_support import store_of, tiny_params, write_run
 

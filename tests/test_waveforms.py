@@ -1,4 +1,4 @@
-"""ecglib.waveforms and ecglib.plots.waveforms: planted ST offsets are found where they were planted
+"""ecglib.signals.waveforms and ecglib.plots.waveforms: planted ST offsets are found where they were planted
 and nowhere else, FDR holds in null comparisons, the delineation matches known wave timing.
 
 Synthetic groups come from ``tests/test_beats.py`` (:func:`random_group`); the demo cohort's
@@ -16,22 +16,11 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from statsmodels.stats.multitest import multipletests  # noqa: E402
 
-from ecglib.beats import average_beats, beat_window  # noqa: E402
-from ecglib.figures import save_figure  # noqa: E402
-from ecglib.plots.waveforms import (  # noqa: E402
-    GRID_LAYOUT,
-    difference_figure,
-    difference_heatmap_figure,
-    waveform_grid_figure,
-)
-from ecglib.schema import FS, LEADS, VESSELS  # noqa: E402
-from ecglib.waveforms import (  # noqa: E402
-    WAVES,
-    compare_waveforms,
-    delineate_beat,
-    fdr_adjust,
-    pointwise_tests,
-)
+from ecglib.signals.beats import average_beats, beat_window
+from ecglib.plots.style import save_figure
+from ecglib.plots.waveforms import GRID_LAYOUT, difference_figure, difference_heatmap_figure, waveform_grid_figure
+from ecglib.schema import FS, LEADS, VESSELS
+from ecglib.signals.waveforms import WAVES, compare_waveforms, delineate_beat, fdr_adjust, pointwise_tests
 from test_beats import ST_BOX, random_group  # noqa: E402
 
 try:

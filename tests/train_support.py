@@ -14,10 +14,9 @@ import pandas as pd
 import yaml
 
 from ecglib import schema
-from ecglib.config import (DataParams, FoldParams, ModelParams, RunParams, TrainParams,
-                           params_to_dict)
+from ecglib.config import DataParams, FoldParams, ModelParams, RunParams, TrainParams, params_to_dict
 from ecglib.paths import RunPaths
-from ecglib.store import STORE_VERSION, open_store
+from ecglib.data.store import STORE_VERSION, open_store
 
 LENGTH = 256
 #: Leads carrying each vessel's planted offset.

@@ -33,17 +33,7 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
-from ecglib.demo.ecg import (
-    EXTERNAL_SITE,
-    INTERNAL_SITE,
-    PLANTED_TERRITORIES,
-    WAVES,
-    EcgParams,
-    RecordingSite,
-    lead_vectors,
-    sample_ecg_params,
-    simulate_ecgs,
-)
+from ecglib.demo.ecg import EXTERNAL_SITE, INTERNAL_SITE, PLANTED_TERRITORIES, WAVES, EcgParams, RecordingSite, lead_vectors, sample_ecg_params, simulate_ecgs
 from ecglib.schema import LEADS, SYMPTOMS, VESSELS, grade_col, label_col
 
 #: Columns of the demo's raw export (``export.csv``), in order: a hospital's names, not the canonical ones.

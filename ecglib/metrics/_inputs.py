@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ..errors import MissingInputError  # noqa: F401  (re-exported for the metrics modules)
+from ecglib.errors import MissingInputError
 
 
 def as_binary(y, name: str = "y") -> np.ndarray:

@@ -57,9 +57,9 @@ import pandas as pd
 from sklearn.metrics import auc as sk_auc
 from sklearn.metrics import roc_curve
 
-from .. import schema
-from ._inputs import as_binary
-from .roc import OneClassError, _require, fast_auc
+from ecglib import schema
+from ecglib.metrics._inputs import as_binary
+from ecglib.metrics.roc import OneClassError, _require, fast_auc
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .. import schema
-from ._inputs import as_binary, as_probability, same_length
+from ecglib import schema
+from ecglib.metrics._inputs import as_binary, as_probability, same_length
 
 #: Threshold-probability ranges (inclusive) per vessel: wide for the common lesions, narrow and
 #: low for LM, whose prevalence is a few percent.

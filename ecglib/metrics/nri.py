@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ._inputs import as_binary, cluster_members, cluster_resample, same_length
+from ecglib.metrics._inputs import as_binary, cluster_members, cluster_resample, same_length
 
 
 @dataclass(frozen=True)

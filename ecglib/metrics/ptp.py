@@ -42,16 +42,16 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .. import schema
-from ._inputs import MissingInputError, as_binary, require_columns, same_length
+from ecglib import schema
+from ecglib.metrics._inputs import MissingInputError, as_binary, require_columns, same_length
 
 __all__ = [
     "MissingInputError", "ESC_2019_CITATION", "AGE_BANDS", "PTP_TABLE", "PTP_CATEGORIES",
     "GREY_ZONE_RULE", "SHIFT_ONE_RULE", "age_band", "ptp_lookup", "ptp_category", "ptp_table",
     "patient_ai_stratum", "combine_ptp_ai", "rule_out_summary",
 ]
-from .strata import STRATA
-from .thresholds import proportion_ci
+from ecglib.metrics.strata import STRATA
+from ecglib.metrics.thresholds import proportion_ci
 
 ESC_2019_CITATION = (
     "Knuuti J, Wijns W, Saraste A, et al. 2019 ESC Guidelines for the diagnosis and management of "

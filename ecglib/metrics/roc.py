@@ -98,9 +98,9 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_curve
 
-from .. import schema
-from ..errors import DataError
-from ._inputs import as_binary
+from ecglib import schema
+from ecglib.errors import DataError
+from ecglib.metrics._inputs import as_binary
 
 #: Confidence-interval methods of :func:`auc_ci`.
 CI_METHODS = ("logit", "plain")
@@ -344,26 +344,64 @@ def delong_auc(y, score, *, level: float = 0.95, ci_method: str = "logit",
                      ci_method=ci_method)
 
 
+#: Columns of :func:`vessel_auc_table`.
+AUC_TABLE_COLUMNS: tuple[str, ...] = ("vessel", "n", "positives", "negatives", "auc", "se",
+                                      "ci_low", "ci_high", "reason")
+#: What :func:`vessel_auc_table` does with a vessel whose AUC or DeLong variance is undefined.
+ONE_CLASS_POLICIES = ("nan", "raise")
+
+
 def vessel_auc_table(predictions: pd.DataFrame, vessels: Sequence[str] | None = None, *,
-                     level: float = 0.95, ci_method: str = "logit") -> pd.DataFrame:
+                     level: float = 0.95, ci_method: str = "logit",
+                     one_class: str = "nan") -> pd.DataFrame:
     """Per-vessel AUC with DeLong SE and CI, computed for all vessels at once.
 
-    ``predictions`` holds ``p_<vessel>`` and ``y_<vessel>`` (:mod:`ecglib.schema`). Returns one
-    row per vessel: ``vessel, n, positives, negatives, auc, se, ci_low, ci_high``. A vessel with
-    one class raises :class:`OneClassError` naming it.
+    ``predictions`` holds ``p_<vessel>`` and ``y_<vessel>`` (:mod:`ecglib.schema`; default
+    vessels: those it has labels for, :func:`ecglib.schema.vessels_of`). One row per vessel
+    (:data:`AUC_TABLE_COLUMNS`).
+
+    **One-class policy.** A vessel whose labels hold one class has no AUC; with a single
+    positive or negative the AUC exists but its DeLong variance (``ddof = 1``) does not. Small
+    folds and subsets (the LM, a subgroup) are often like that, so by default (``one_class =
+    "nan"``) such a vessel gets NaN estimates and says why in ``reason``, and the table goes
+    on; ``one_class = "raise"`` raises :class:`OneClassError` naming the first vessel without
+    both classes instead. A zero variance (complete separation, or every score tied) keeps its
+    degenerate interval and is flagged in ``reason``.
     """
+    if one_class not in ONE_CLASS_POLICIES:
+        raise ValueError(f"one_class must be one of {ONE_CLASS_POLICIES}, got {one_class!r}")
     vessels = schema.vessels_of(predictions, vessels)
     if not vessels:
         raise ValueError("no vessels given")
     _require(predictions, schema.prob_cols(vessels) + schema.label_cols(vessels))
     p = predictions[schema.prob_cols(vessels)].to_numpy(dtype=float)
     y = predictions[schema.label_cols(vessels)].to_numpy(dtype=float)
-    auc, var, counts = delong_variance(y, p, names=vessels)
-    low, high = auc_ci(auc, var, level, ci_method)
-    return pd.DataFrame({
-        "vessel": vessels, "n": counts.sum(axis=0), "positives": counts[0],
-        "negatives": counts[1], "auc": auc, "se": np.sqrt(var), "ci_low": low, "ci_high": high,
-    })
+    n = len(predictions)
+    pos = y.sum(axis=0).astype(int) if n else np.zeros(len(vessels), dtype=int)
+    rows = [{"vessel": v, "n": n, "positives": int(pos[k]), "negatives": int(n - pos[k]),
+             "auc": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "reason": ""}
+            for k, v in enumerate(vessels)]
+    for k, row in enumerate(rows):
+        if n == 0:
+            row["reason"] = "no predictions"
+        elif pos[k] in (0, n):
+            if one_class == "raise":
+                raise OneClassError(vessels[k], int(pos[k]), n)
+            row["reason"] = f"one class: no {'positives' if pos[k] == 0 else 'negatives'} among {n}"
+        elif pos[k] == 1 or pos[k] == n - 1:
+            which = "positive" if pos[k] == 1 else "negative"
+            row["reason"] = f"a single {which}: DeLong variance undefined"
+    ok = [k for k in range(len(vessels)) if 0 < pos[k] < n]
+    if ok:
+        auc, var, _ = delong_variance(y[:, ok], p[:, ok], names=[vessels[k] for k in ok])
+        low, high = auc_ci(auc, var, level, ci_method)
+        for j, k in enumerate(ok):
+            rows[k].update(auc=float(auc[j]), se=float(np.sqrt(var[j])), ci_low=float(low[j]),
+                           ci_high=float(high[j]))
+            if var[j] == 0.0:
+                rows[k]["reason"] = ("DeLong variance 0 (complete separation or all scores "
+                                     "tied): the CI is degenerate")
+    return pd.DataFrame(rows, columns=list(AUC_TABLE_COLUMNS))
 
 
 def delong_test(y, score_a, score_b, *, level: float = 0.95) -> AUCComparison:

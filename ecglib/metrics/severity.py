@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import schema
+from ecglib import schema
 
 
 def _columns(predictions: pd.DataFrame, vessel: str) -> tuple[np.ndarray, np.ndarray]:

@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from .. import schema
-from ._inputs import as_binary, as_probability, same_length
-from .thresholds import proportion_ci
+from ecglib import schema
+from ecglib.metrics._inputs import as_binary, as_probability, same_length
+from ecglib.metrics.thresholds import proportion_ci
 
 #: Stratum labels, in order of risk.
 STRATA: tuple[str, ...] = ("low", "intermediate", "high")

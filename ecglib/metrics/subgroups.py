@@ -25,10 +25,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import schema
-from ..table1 import INTERVAL_CUT_HOURS
-from ._inputs import MissingInputError, as_binary
-from .roc import _require, auc_ci, compare_independent_aucs, delong_variance
+from ecglib import schema
+from ecglib.chapters.cohort import INTERVAL_CUT_HOURS
+from ecglib.metrics._inputs import MissingInputError, as_binary
+from ecglib.metrics.roc import _require, auc_ci, compare_independent_aucs, delong_variance
 
 #: The paper's age cut (years): < 65 vs >= 65.
 AGE_CUT_YEARS = 65.0

@@ -33,7 +33,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test, multivariate_logrank_test
 
-from ._inputs import MissingInputError, as_binary, require_columns, same_length
+from ecglib.metrics._inputs import MissingInputError, as_binary, require_columns, same_length
 
 __all__ = [
     "MissingInputError", "censor_at", "followup_arrays", "km_fits", "cumulative_incidence",

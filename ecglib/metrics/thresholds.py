@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from .. import schema
-from ._inputs import as_binary, as_probability, same_length
+from ecglib import schema
+from ecglib.metrics._inputs import as_binary, as_probability, same_length
 
 #: The paper's high-risk cut-offs per vessel (probability; a patient is high risk at >=).
 PAPER_HIGH_RISK_THRESHOLDS: dict[str, float] = {"RCA": 0.15, "LM": 0.01, "LAD": 0.15, "LCX": 0.15}

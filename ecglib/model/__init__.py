@@ -6,7 +6,7 @@ github.com/PKUDigitalHealth/ECGFounder, ``net1d.py``), state-dict compatible wit
 checkpoint; :func:`load_pretrained` loads such a checkpoint strictly and swaps the 150-class head
 for one logit per vessel; :func:`build_model` does both from a config.
 """
-from .net1d import Net1D, same_padding
-from .pretrained import LoadReport, build_model, load_pretrained
+from ecglib.model.net1d import Net1D, same_padding
+from ecglib.model.pretrained import LoadReport, build_model, load_pretrained
 
 __all__ = ["Net1D", "LoadReport", "build_model", "load_pretrained", "same_padding"]

@@ -63,7 +63,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ecglib.errors import ConfigError
 
 __all__ = [
     "Conv1dSame",

@@ -20,9 +20,9 @@ from typing import Any, Union
 
 import torch
 
-from ..errors import CheckpointError
-from ..schema import VESSELS
-from .net1d import Net1D
+from ecglib.errors import CheckpointError
+from ecglib.schema import VESSELS
+from ecglib.model.net1d import Net1D
 
 __all__ = ["LoadReport", "load_pretrained", "build_model"]
 

@@ -21,11 +21,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ecglib.attribution import BeatAttribution
-from ecglib.figures import VESSEL_COLOURS, use_style
+from ecglib.model.attribution import BeatAttribution
+from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.schema import LEADS
 from ecglib.plots.waveforms import difference_heatmap_figure
-from ecglib.waveforms import Delineation, WaveformComparison
+from ecglib.signals.waveforms import Delineation, WaveformComparison
 
 #: Short labels of the regions, written above a map.
 WAVE_LABELS: dict[str, str] = {
@@ -132,8 +132,8 @@ def planted_vs_found_figure(lead_ranks: pd.DataFrame, summary: pd.DataFrame) -> 
     """Per vessel (one panel each): every lead's rank (1 = most different / most attributed, in the
     ST-T window) by each method, planted leads outlined, and each method's top region.
 
-    ``lead_ranks``: :func:`ecglib.interpret.lead_rank_table` (vessel, method, lead, rank,
-    planted); ``summary``: :func:`ecglib.interpret.planted_vs_found` (for the planted region and
+    ``lead_ranks``: :func:`ecglib.chapters.interpretability.lead_rank_table` (vessel, method, lead, rank,
+    planted); ``summary``: :func:`ecglib.chapters.interpretability.planted_vs_found` (for the planted region and
     each method's found region and recall@k).
     """
     use_style()

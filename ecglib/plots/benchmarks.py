@@ -1,6 +1,6 @@
 """The benchmarks appendix's figure: each targeted figure against its target, on one scale.
 
-A target is an upper bound (``<= 120 s``) or a lower bound (``>= 20x``); :func:`ecglib.benchreport.
+A target is an upper bound (``<= 120 s``) or a lower bound (``>= 20x``); :func:`ecglib.report.benchmarks.
 target_ratios` turns both into the share of the target used (measured / limit, or limit /
 measured), so that one log axis shows them all with the target at 1 and "met" to its left.
 """
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..benchreport import BenchmarkRun, format_value, target_ratios
-from ..figures import use_style
+from ecglib.report.benchmarks import BenchmarkRun, format_value, target_ratios
+from ecglib.plots.style import use_style
 
 MET_COLOURS = {True: "#3b75af", False: "#c44e52"}
 #: Ratios are drawn within these limits (exactness checks can be 1e-8 of their tolerance).

@@ -13,9 +13,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .. import schema
-from ..figures import VESSEL_COLOURS, use_style
-from ..metrics import calibration as cal
+from ecglib import schema
+from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.metrics import calibration as cal
 
 
 def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = "",

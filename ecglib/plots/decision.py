@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..figures import VESSEL_COLOURS, use_style
+from ecglib.plots.style import VESSEL_COLOURS, use_style
 
 
 def decision_curve_figure(curves: pd.DataFrame, vessels: Iterable[str] | None = None, *,

@@ -19,10 +19,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .. import schema
-from ..figures import VESSEL_COLOURS, use_style
-from ..realsignals import PREDICTION_GROUPS, StComparison, predicted_vessels, prediction_group
-from .waveforms import difference_figure, waveform_grid_figure
+from ecglib import schema
+from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.chapters.real_ecgs import PREDICTION_GROUPS, StComparison, predicted_vessels, prediction_group
+from ecglib.plots.waveforms import difference_figure, waveform_grid_figure
 
 #: Colours of the outcomes of :func:`yield_figure` ("averaged" first, then the exclusions).
 AVERAGED_COLOUR = "#3b75af"
@@ -30,7 +30,7 @@ EXCLUSION_COLOURS = ("#c44e52", "#ef8636", "#f2c14e", "#8c564b", "#9467bd", "#7f
 
 
 def yield_figure(table: pd.DataFrame, *, title: str | None = None) -> Figure:
-    """Stacked bars of :func:`ecglib.realsignals.yield_table` (without its total row): records per
+    """Stacked bars of :func:`ecglib.chapters.real_ecgs.yield_table` (without its total row): records per
     group by outcome, the yield printed at each bar's end."""
     use_style()
     data = table.drop(index="total", errors="ignore")

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import schema
-from ..figures import VESSEL_COLOURS, use_style
-from ..metrics.roc import OneClassError, delong_auc, roc_points
+from ecglib import schema
+from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.metrics.roc import OneClassError, delong_auc, roc_points
 
 #: Line styles of successive prediction sets.
 SET_STYLES = ("-", "--", ":", "-.")

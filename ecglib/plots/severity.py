@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import schema
-from ..figures import VESSEL_COLOURS, use_style
-from ..metrics.severity import severity_trend
-from .roc import format_p
+from ecglib import schema
+from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.metrics.severity import severity_trend
+from ecglib.plots.roc import format_p
 
 #: Short tick labels of the grades (0 none ... 4 occluded).
 GRADE_SHORT = {0: "none", 1: "mild", 2: "mod.", 3: "sev.", 4: "occl."}

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..figures import VESSEL_COLOURS, use_style
-from ..metrics.subgroups import VARIABLE_LABELS
-from .roc import format_p
+from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.metrics.subgroups import VARIABLE_LABELS
+from ecglib.plots.roc import format_p
 
 _NEEDED = ("variable", "subgroup", "vessel", "n", "positives", "auc", "ci_low", "ci_high",
            "reason", "p_value")

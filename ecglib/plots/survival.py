@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..figures import use_style
-from ..metrics import survival as surv
+from ecglib.plots.style import use_style
+from ecglib.metrics import survival as surv
 
 #: Colours of the AI risk strata (other group names take the default colour cycle).
 STRATUM_COLOURS = {"low": "#2c7bb6", "intermediate": "#e6a117", "high": "#d7191c"}

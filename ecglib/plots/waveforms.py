@@ -1,6 +1,6 @@
 """Figures of the waveform comparison (interpretability chapter): functions returning a Figure.
 
-All take a :class:`ecglib.waveforms.WaveformComparison`:
+All take a :class:`ecglib.signals.waveforms.WaveformComparison`:
 
 - :func:`waveform_grid_figure`: the study's 12-lead grid, limb leads (I, II, III, aVR, aVL, aVF) in
   the left column and precordial leads (V1-V6) in the right, each group's mean +- SD, the
@@ -17,9 +17,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from ecglib.figures import use_style
+from ecglib.plots.style import use_style
 from ecglib.schema import LEADS
-from ecglib.waveforms import WaveformComparison, _runs
+from ecglib.signals.waveforms import WaveformComparison, _runs
 
 #: Rows of the 12-lead grid: (limb lead, precordial lead).
 GRID_LAYOUT: tuple[tuple[str, str], ...] = (

@@ -17,34 +17,9 @@ The records themselves stay in ``../shared/data`` (never copied into the reposit
 folder's LICENSE.txt holds the citations the book must give.
 """
 from ecglib.real.headers import Header, parse_comments, read_header
-from ecglib.real.ptb_angiography import (
-    PERCENT_GRADES,
-    PTB_VESSEL_FIELDS,
-    grade_of_percent,
-    grade_stenosis_text,
-    grade_table,
-    ptb_angiography_table,
-    ptb_vessel_grades,
-)
-from ecglib.real.records import (
-    STATUSES,
-    RecordRef,
-    find_records,
-    load_records,
-    read_ok_signals,
-    source_of,
-    summarise,
-)
-from ecglib.real.snomed import (
-    RHYTHMS,
-    SNOMED,
-    describe,
-    rhythm_of,
-    snomed_name,
-    split_codes,
-    states_rhythm,
-    to_snomed,
-)
+from ecglib.real.ptb_angiography import PERCENT_GRADES, PTB_VESSEL_FIELDS, grade_of_percent, grade_stenosis_text, grade_table, ptb_angiography_table, ptb_vessel_grades
+from ecglib.real.records import STATUSES, RecordRef, find_records, load_records, read_ok_signals, source_of, summarise
+from ecglib.real.snomed import RHYTHMS, SNOMED, describe, rhythm_of, snomed_name, split_codes, states_rhythm, to_snomed
 
 __all__ = [
     "Header", "read_header", "parse_comments",

@@ -23,7 +23,7 @@ carries such a statement, else 0. These are **proxies** for "this vessel's terri
 infarct on the ECG", not angiographic stenosis: a different quantity, read from the same ECG the
 model sees, so a model's AUC against them says nothing about its CCTA performance. The
 ``grade_<vessel>`` columns exist and are **all missing** (no angiography; a label is never
-guessed), so :func:`ecglib.cohort.apply_rules` would exclude every row ("a vessel without a CCTA
+guessed), so :func:`ecglib.data.cohort.apply_rules` would exclude every row ("a vessel without a CCTA
 grade") rather than train on proxies by accident; :func:`export_ptbxl` makes the proxies the
 labels on purpose, under a map that says so (below).
 
@@ -69,7 +69,7 @@ the suggested validation and test folds); ``fs`` 500 or 100 by ``resolution``.
 
 Running the book on PTB-XL: an export and its map
 -------------------------------------------------
-:class:`ecglib.cohort.ExportMap` renames columns and translates whole cell values; it cannot
+:class:`ecglib.data.cohort.ExportMap` renames columns and translates whole cell values; it cannot
 read ``ptbxl_database.csv`` itself (the labels live inside a dict literal per row, several
 statements combine into one vessel, there is no CCTA and no grade, and the ages include
 children and the 300 code). So :func:`export_ptbxl` reads PTB-XL with :func:`read_ptbxl` and
@@ -89,11 +89,11 @@ In ``export.csv`` (one row per ECG; :data:`EXPORT_COLUMNS`):
 - There is no CCTA: every ECG is its own reference examination (``ccta_id`` ``R<ecg_id>``,
   ``ccta_time`` the recording date; the map's ``ccta_date_only`` counts the ECG as before it).
 - Identifiers carry a letter (``P<patient_id>``, ``E<ecg_id>``) so that the book's privacy scan
-  (:mod:`ecglib.privacy`) looks for them rather than for every bare number in the book.
+  (:mod:`ecglib.report.privacy`) looks for them rather than for every bare number in the book.
 - ``site`` is ``external`` for PTB-XL's recommended test fold (``strat_fold`` 10), ``internal``
   for the others; the folds are patient-disjoint, as external validation must be.
 - ECGs of patients under 18 are left out (the cohort's rule is adults,
-  :data:`ecglib.cohort.AGE_RANGE`, and a child would stop the run) and listed with their reason
+  :data:`ecglib.data.cohort.AGE_RANGE`, and a child would stop the run) and listed with their reason
   in ``export_left_out.csv``; an unknown age (the 300 code) stays empty.
 """
 from __future__ import annotations
@@ -108,7 +108,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
-from ecglib.cohort import AGE_RANGE, ExportMap
+from ecglib.data.cohort import AGE_RANGE, ExportMap
 from ecglib.config import PROJECT_ROOT
 from ecglib.errors import DataError
 

@@ -10,16 +10,7 @@ Every function works alone on plain arrays; every data problem raises
 """
 from ecglib.signals.checks import FLAT_PTP_MV, SATURATION_FRACTION, ecg_check, ecg_quality
 from ecglib.signals.io import Ecg, ecg_read
-from ecglib.signals.preprocess import (
-    FILTERS,
-    LENGTH_POLICIES,
-    SHORT_TOLERANCE,
-    ecg_fix_length,
-    ecg_founder_filter,
-    ecg_preprocess,
-    ecg_resample,
-    ecg_zscore,
-)
+from ecglib.signals.preprocess import FILTERS, LENGTH_POLICIES, SHORT_TOLERANCE, ecg_fix_length, ecg_founder_filter, ecg_preprocess, ecg_resample, ecg_zscore
 
 __all__ = [
     "Ecg",

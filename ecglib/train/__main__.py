@@ -13,8 +13,8 @@ import argparse
 import logging
 import os
 
-from ..config import load_params
-from .fit import fit_fold
+from ecglib.config import load_params
+from ecglib.train.fit import fit_fold
 
 
 def main(argv: list[str] | None = None) -> None:

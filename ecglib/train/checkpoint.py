@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ecglib.errors import CheckpointError
 
 __all__ = ["save_atomic", "load_checkpoint", "rng_state", "set_rng_state", "load_state_strict"]
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import schema
-from ..figures import VESSEL_COLOURS, use_style
+from ecglib import schema
+from ecglib.plots.style import VESSEL_COLOURS, use_style
 
 __all__ = ["learning_curves_figure"]
 

@@ -28,13 +28,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .pcgrad import (
-    AUTHORS_EPS,
-    pcgrad_coefficients,
-    pcgrad_orders,
-    pcgrad_weights,
-    task_gradient_matrix,
-)
+from ecglib.train.pcgrad import AUTHORS_EPS, pcgrad_coefficients, pcgrad_orders, pcgrad_weights, task_gradient_matrix
 
 __all__ = [
     "DistContext",

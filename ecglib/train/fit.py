@@ -2,7 +2,7 @@
 
 :func:`fit_fold` is the whole of ``notebooks/02_train_fold.ipynb``'s work for fold ``k``:
 
-1. **Rows.** The run's folds (:func:`~ecglib.train.split.ensure_folds`, computed once per run)
+1. **Rows.** The run's folds (:func:`~ecglib.data.run_folds.ensure_folds`, computed once per run)
    give fold ``k``'s held-out rows (``test``); the other folds are split, patient-grouped, into
    ``train`` and an inner validation split ``val`` (``folds.inner_val_fraction`` of their
    patients). The epoch is chosen on ``val`` only; the held-out fold is predicted once, by the
@@ -66,23 +66,23 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .. import schema
-from ..config import RunParams, params_to_dict
-from ..errors import DataError
-from ..model import Net1D, build_model
-from ..paths import RunPaths
-from ..prepare import read_cohort
-from ..store import EcgStore, open_store
-from . import distributed as D
-from .augment import augment_strength, with_augmented_copies
-from .checkpoint import load_checkpoint, load_state_strict, rng_state, save_atomic, set_rng_state
-from .data import EcgDataset, derive_seed, train_loader
-from .pcgrad import pcgrad_backward, pcgrad_features_backward
-from .predict import predict_probs, predictions_frame, read_predictions, write_predictions
-from .schedule import warmup_cosine_scheduler
-from .split import ensure_folds, fold_roles
-from .uncertainty import UncertaintyWeighting, per_task_bce
-from .validate import macro_auc, undefined_vessels, vessel_aucs
+from ecglib import schema
+from ecglib.config import RunParams, params_to_dict
+from ecglib.errors import DataError
+from ecglib.model import Net1D, build_model
+from ecglib.paths import RunPaths
+from ecglib.data.prepare import read_cohort
+from ecglib.data.store import EcgStore, open_store
+from ecglib.train import distributed as D
+from ecglib.train.augment import augment_strength, with_augmented_copies
+from ecglib.train.checkpoint import load_checkpoint, load_state_strict, rng_state, save_atomic, set_rng_state
+from ecglib.train.data import EcgDataset, derive_seed, train_loader
+from ecglib.train.pcgrad import pcgrad_backward, pcgrad_features_backward
+from ecglib.train.predict import predict_probs, predictions_frame, read_predictions, write_predictions
+from ecglib.train.schedule import warmup_cosine_scheduler
+from ecglib.data.run_folds import ensure_folds, fold_roles
+from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
+from ecglib.train.validate import macro_auc, undefined_vessels, vessel_aucs
 
 __all__ = ["FoldResult", "TaskModel", "fit_fold", "model_config", "training_fingerprint",
            "history_columns"]
@@ -170,7 +170,7 @@ def history_columns() -> list[str]:
 def training_fingerprint(params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int) -> str:
     """Hash of everything a fold's result depends on: the params (but the run's name, its folder
     and ``train.num_workers``), the cohort's content, the store's fingerprint and the fold."""
-    from .split import cohort_digest
+    from ecglib.data.run_folds import cohort_digest
 
     settings = params_to_dict(params)
     settings.pop("name", None)

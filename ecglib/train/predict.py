@@ -1,7 +1,7 @@
 """Predicted probabilities from one or several fold models, and the prediction tables.
 
 Prediction tables identify ECGs only by ``row``, the row of the run's cohort table
-(``runs/<name>/cohort.csv``, the index of :func:`ecglib.prepare.read_cohort`), never by patient or
+(``runs/<name>/cohort.csv``, the index of :func:`ecglib.data.prepare.read_cohort`), never by patient or
 ECG id; labels, grades and every covariate join from the cohort table on that row
 (:func:`join_cohort`). Probabilities are in the ``p_<vessel>`` columns of
 :func:`ecglib.schema.prob_cols`.
@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import schema
-from ..config import RunParams
-from ..errors import DataError
-from ..model import Net1D
-from ..paths import RunPaths
-from .checkpoint import load_checkpoint, load_state_strict
-from .distributed import DistContext, gather_rows
+from ecglib import schema
+from ecglib.config import RunParams
+from ecglib.errors import DataError
+from ecglib.model import Net1D
+from ecglib.paths import RunPaths
+from ecglib.train.checkpoint import load_checkpoint, load_state_strict
+from ecglib.train.distributed import DistContext, gather_rows
 
 __all__ = [
     "predict_probs",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from .. import schema
+from ecglib import schema
 
 __all__ = ["vessel_aucs", "macro_auc", "undefined_vessels", "prediction_aucs"]
 

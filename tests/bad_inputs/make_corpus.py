@@ -4,7 +4,7 @@
 
 Deterministic for the arrays, tables and text files; the checkpoints are equivalent but not
 byte-identical (torch's legacy format stores random storage keys). Every ECG is made from
-:func:`ecglib.corpus.base_ecg`: a clean, 10 s recording at 50 Hz (12 x 500; the manifest's
+:func:`ecglib.report.corpus.base_ecg`: a clean, 10 s recording at 50 Hz (12 x 500; the manifest's
 ``npy_fs: 50``), so that each file is a few KB and carries exactly one defect.
 """
 from __future__ import annotations
@@ -25,9 +25,9 @@ sys.path.insert(0, str(HERE.parent))  # tests/: conftest.export_row, the other t
 
 from conftest import export_row  # noqa: E402
 
-from ecglib.corpus import base_ecg, load_manifest  # noqa: E402
-from ecglib.model import Net1D  # noqa: E402
-from ecglib.schema import LEADS  # noqa: E402
+from ecglib.report.corpus import base_ecg, load_manifest
+from ecglib.model import Net1D
+from ecglib.schema import LEADS
 
 FS = 50
 N = 500  # 10 s at 50 Hz

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import schema
-from ..config import RunParams
-from .fit import FoldResult
-from .validate import macro_auc, vessel_aucs
+from ecglib import schema
+from ecglib.config import RunParams
+from ecglib.train.fit import FoldResult
+from ecglib.train.validate import macro_auc, vessel_aucs
 
 __all__ = ["initialisation_note", "fold_auc_table", "heldout_aucs"]
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecglib.cohort import ExportMap, apply_map, read_table
+from ecglib.data.cohort import ExportMap, apply_map, read_table
 
 __all__ = ["ID_COLUMNS", "TIME_COLUMNS", "PATH_COLUMNS", "cohort_identifiers", "scan_identifiers",
            "run_identifiers"]
@@ -48,7 +48,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9]+")
 def cohort_identifiers(table: str | Path, export_map: ExportMap) -> dict[str, set[str]]:
     """Identifying strings of an export, by kind: ``{"patient_id": {...}, "ccta_time": {...}, ...}``.
 
-    The export is read through its column map (:func:`ecglib.cohort.apply_map`), as the run read
+    The export is read through its column map (:func:`ecglib.data.cohort.apply_map`), as the run read
     it, so ids the map derives (an ECG id from the file name, a CCTA key from patient and date)
     are included and times are parsed with the run's own day/month rule. Times are listed as
     written in the export and as ISO dates (``YYYY-MM-DD``, the form a table in the book would

@@ -28,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from .config import PROJECT_ROOT, RunParams, params_to_dict
-from .paths import RunPaths
+from ecglib.config import PROJECT_ROOT, RunParams, params_to_dict
+from ecglib.paths import RunPaths
 
 #: Distributions whose versions a result depends on (the analysis stack and the book's tools).
 PACKAGES: tuple[str, ...] = (

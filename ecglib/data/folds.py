@@ -49,8 +49,8 @@ from iterstrat.ml_stratifiers import (
     MultilabelStratifiedShuffleSplit,
 )
 
-from .errors import DataError
-from .schema import VESSELS, assessed_vessels, label_cols
+from ecglib.errors import DataError
+from ecglib.schema import VESSELS, assessed_vessels, label_cols
 
 #: Thresholds on a patient's number of positive ECGs per vessel; ``>= 1`` is the patient label.
 POSITIVE_COUNT_THRESHOLDS: tuple[int, ...] = (1, 2, 3, 5)

@@ -21,7 +21,7 @@ lead and per part of the beat, in three steps.
    runs on the CPU unless a device is given, in batches of at most ``batch_size`` path points.
 
 2. **Folding onto the beat** (:func:`fold_beats`, :func:`beat_attribution`). The record's R peaks
-   come from :func:`ecglib.beats.ecg_beats`, the same detector, rules and kept beats as the
+   come from :func:`ecglib.signals.beats.ecg_beats`, the same detector, rules and kept beats as the
    average beats of the waveform comparison (ectopic beats and beats that do not fit the window
    are left out; a record that cannot be averaged is excluded with the same reason). The
    attribution time series is cut into the same windows, 0.25 s before to 0.65 s after each R
@@ -35,8 +35,8 @@ lead and per part of the beat, in three steps.
 3. **Aggregation** (:class:`BeatAttribution`): the mean over records gives a **lead x time heat
    map** (:meth:`~BeatAttribution.heatmap`: |attribution|, or the signed attribution with
    ``signed=True``, positive where a sample pushed the logit towards high risk). The regions of
-   the beat (P wave, PR segment, QRS, ST segment, T wave, after T: :data:`ecglib.waveforms.WAVES`,
-   delineated on the grand average beat by :func:`ecglib.waveforms.delineate_beat`, or given,
+   the beat (P wave, PR segment, QRS, ST segment, T wave, after T: :data:`ecglib.signals.waveforms.WAVES`,
+   delineated on the grand average beat by :func:`ecglib.signals.waveforms.delineate_beat`, or given,
    e.g. the waveform comparison's own delineation so that both methods share the boundaries)
    give the tidy tables: per lead and region (lead x phase) the mean |attribution| per sample
    and the mean *net* (signed) attribution per sample, both densities so that a long T wave is
@@ -44,7 +44,7 @@ lead and per part of the beat, in three steps.
    |attribution| (:meth:`~BeatAttribution.phase_table`); regions ranked
    (:meth:`~BeatAttribution.wave_ranking`) and leads ranked within a window
    (:meth:`~BeatAttribution.lead_ranking`, default the ST-T window, as
-   :meth:`ecglib.waveforms.WaveformComparison.lead_ranking`).
+   :meth:`ecglib.signals.waveforms.WaveformComparison.lead_ranking`).
 
    *Which measure ranks.* Rankings use the net attribution by default (``by="net"``). By
    completeness the summed signed attribution of a region is that region's contribution to
@@ -64,9 +64,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ecglib.beats import BeatError, beat_time, beat_window, ecg_beats
+from ecglib.signals.beats import BeatError, beat_time, beat_window, ecg_beats
 from ecglib.schema import FS, LEADS, VESSELS
-from ecglib.waveforms import ST_T, WAVES, Delineation, delineate_beat
+from ecglib.signals.waveforms import ST_T, WAVES, Delineation, delineate_beat
 
 __all__ = [
     "DEFAULT_N_STEPS",
@@ -195,7 +195,7 @@ def integrated_gradients(
 def fold_beats(series: np.ndarray, r_peaks: np.ndarray, fs: float = FS) -> np.ndarray:
     """Cut a (12, T) time series into beat windows around ``r_peaks``: (n_beats, 12, L).
 
-    Windows run from 0.25 s before to 0.65 s after each R peak (:func:`ecglib.beats.beat_window`);
+    Windows run from 0.25 s before to 0.65 s after each R peak (:func:`ecglib.signals.beats.beat_window`);
     peaks whose window does not fit inside the record are dropped.
     """
     x = np.asarray(series)
@@ -215,7 +215,7 @@ class BeatAttribution:
     Per record (rows in the order given; NaN rows for excluded records): ``abs_beats`` (n, 12, L)
     mean |attribution| over the record's beats divided by the record's mean |attribution|;
     ``signed_beats`` the mean signed attribution over beats, in the same unit; ``beats`` the
-    record's average beat (z-scored, PR-referenced, as :func:`ecglib.beats.ecg_beats`).
+    record's average beat (z-scored, PR-referenced, as :func:`ecglib.signals.beats.ecg_beats`).
     ``records``: one row per record (``record``, ``included``, ``reason``, ``detail``,
     ``n_beats``, ``output``, ``baseline_output``, ``delta``, ``total_abs``); ``delineation`` the
     regions of the beat; ``vessel`` the attributed output.
@@ -240,7 +240,7 @@ class BeatAttribution:
 
     @property
     def exclusions(self) -> pd.DataFrame:
-        """The records without beats to fold onto, with the reason (:data:`ecglib.beats.REASONS`)."""
+        """The records without beats to fold onto, with the reason (:data:`ecglib.signals.beats.REASONS`)."""
         return self.records.loc[~self.included, ["record", "reason", "detail"]].reset_index(drop=True)
 
     @property
@@ -353,8 +353,8 @@ def beat_attribution(
 ) -> BeatAttribution:
     """Fold attributions (n, 12, T) of ``signals`` (n, 12, T) onto their beats; see the module docstring.
 
-    R peaks and kept beats come from :func:`ecglib.beats.ecg_beats` on each signal (``beat_kwargs``
-    are passed on); a record it rejects (:class:`~ecglib.beats.BeatError`) is excluded with its
+    R peaks and kept beats come from :func:`ecglib.signals.beats.ecg_beats` on each signal (``beat_kwargs``
+    are passed on); a record it rejects (:class:`~ecglib.signals.beats.BeatError`) is excluded with its
     reason. ``delineation`` defaults to that of the included records' grand average beat. ``ig``
     (the :class:`IGResult` the attributions came from) adds each record's logits and delta to
     the ``records`` table.

@@ -3,7 +3,7 @@
 Each benchmark script prints one JSON object on stdout (progress goes to stderr) with, besides its
 own detailed figures, a top-level ``"headline"`` list: the few figures a reader wants, each
 ``{"figure", "value", "unit", "target", "met"}`` (:func:`headline` builds one). ``make bench``
-calls :func:`run_benchmarks` (``python -m ecglib.benchreport``), which runs the scripts one after
+calls :func:`run_benchmarks` (``python -m ecglib.report.benchmarks``), which runs the scripts one after
 the other from the project root and writes one folder per run (default ``runs/bench``): a
 ``<script>.json`` per script and ``run.json`` saying when, from which commit and on what machine.
 The benchmarks appendix of the book reads that folder with :func:`read_benchmarks`.
@@ -35,9 +35,9 @@ from typing import Any
 
 import pandas as pd
 
-from .config import PROJECT_ROOT
-from .errors import DataError, EcglibError, MissingInputError
-from .manifest import git_state, hardware, package_versions, relative
+from ecglib.config import PROJECT_ROOT
+from ecglib.errors import DataError, EcglibError, MissingInputError
+from ecglib.report.manifest import git_state, hardware, package_versions, relative
 
 #: Where ``make bench`` writes its run and the book's appendix reads it.
 DEFAULT_OUT = PROJECT_ROOT / "runs" / "bench"
@@ -232,7 +232,7 @@ def read_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT) -> BenchmarkRun:
     out_dir = Path(out_dir)
     if not (out_dir / RUN_FILE).is_file():
         raise MissingInputError(f"no benchmark run was found in {relative(out_dir)} on this machine "
-                                "(`make bench`, or `python -m ecglib.benchreport`, makes one)")
+                                "(`make bench`, or `python -m ecglib.report.benchmarks`, makes one)")
     run = _read_json(out_dir / RUN_FILE)
     scripts = run.get("scripts")
     if not isinstance(scripts, list):
@@ -341,7 +341,7 @@ def headline_display(bench: BenchmarkRun) -> pd.DataFrame:
 def run_numbers(bench: Any, prefix: str = "bench_") -> dict[str, Any]:
     """The run's facts for the appendix's text (``myst_nb.glue``): when, commit, machine, and
     how many targets are met; ``"—"`` everywhere when there is no run (``bench`` is not a
-    :class:`BenchmarkRun`, e.g. a :class:`ecglib.results.Skipped`)."""
+    :class:`BenchmarkRun`, e.g. a :class:`ecglib.chapters.run_results.Skipped`)."""
     keys = ("when", "commit", "platform", "cpu_model", "cpus", "python", "torch", "sizes",
             "n_figures", "n_targets", "n_met")
     if not isinstance(bench, BenchmarkRun):
@@ -375,7 +375,7 @@ def run_numbers(bench: Any, prefix: str = "bench_") -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> Path:
     """``make bench``: run the benchmarks (all, or ``--script`` ones) into ``--out``, one run per
     folder, so that the book's appendix shows one consistent run."""
-    parser = argparse.ArgumentParser(prog="python -m ecglib.benchreport",
+    parser = argparse.ArgumentParser(prog="python -m ecglib.report.benchmarks",
                                      description="Run the benchmark scripts and keep their JSON "
                                                  "as one run (read by the benchmarks appendix).")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from . import schema
-from .config import load_yaml
-from .errors import ConfigError, DataError
+from ecglib import schema
+from ecglib.config import load_yaml
+from ecglib.errors import ConfigError, DataError
 
 #: Canonical columns the label map translates, and where each one's vocabulary lives.
 _LABELLED = ("sex", "site", "symptom")

@@ -3,7 +3,7 @@
 The metrics live in :mod:`ecglib.metrics`; this module arranges their inputs (which prediction
 set, which ECG per examination, which threshold from the params) and their outputs (readable
 tables), so that the notebooks only call, show and save. Everything here works on the joined
-prediction tables of :mod:`ecglib.results` and returns plain DataFrames.
+prediction tables of :mod:`ecglib.chapters.run_results` and returns plain DataFrames.
 
 Undefined is never an error here and never a made-up number: an AUC of a vessel with one class
 is NaN with the reason in a ``reason`` column, a stratification that cannot be fitted says why.
@@ -19,16 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import schema
-from .config import RunParams
-from .errors import MissingInputError
-from .metrics import decision, ptp, strata, survival
-from .metrics import nri as nri_mod
-from .metrics._inputs import require_columns
-from .metrics.bootstrap import bootstrap_vessel_table
-from .metrics.roc import auc_ci, delong_variance
-from .metrics.thresholds import proportion_ci
-from .results import RunResults, format_estimate
+from ecglib import schema
+from ecglib.config import RunParams
+from ecglib.errors import MissingInputError
+from ecglib.metrics import decision, ptp, strata, survival
+from ecglib.metrics import nri as nri_mod
+from ecglib.metrics._inputs import require_columns
+from ecglib.metrics.bootstrap import bootstrap_vessel_table
+from ecglib.metrics.roc import auc_ci, delong_variance
+from ecglib.metrics.thresholds import proportion_ci
+from ecglib.chapters.predictions import RunResults
+from ecglib.report.present import format_estimate
 
 __all__ = [
     "auc_table", "auc_tables", "fold_auc_table", "common_vessels", "best_fold", "set_labels",
@@ -240,7 +241,7 @@ def numbers_from(table, columns: Sequence[str], *, prefix: str = "", key: str = 
                  rows: Sequence[str] = schema.VESSELS, scale: float = 1.0) -> dict[str, float]:
     """Glue-ready numbers ``<prefix><column>_<row>`` from a table with one row per ``key``
     value (a column or the index), times ``scale`` (100 for percent). A skipped part (any
-    non-DataFrame, e.g. :class:`ecglib.results.Skipped`) or an absent row gives NaN, so the
+    non-DataFrame, e.g. :class:`ecglib.chapters.run_results.Skipped`) or an absent row gives NaN, so the
     chapter's text always finds its keys."""
     have = isinstance(table, pd.DataFrame)
     if have and key in table.columns:
@@ -822,7 +823,7 @@ class FollowupAnalysis:
 
     def figure(self, title: str | None = None):
         """1 - Kaplan-Meier per risk group with the number-at-risk table and the log-rank p."""
-        from .plots.survival import cumulative_incidence_figure
+        from ecglib.plots.survival import cumulative_incidence_figure
 
         return cumulative_incidence_figure(self.time, self.event, self.group,
                                            horizon=self.horizon, order=list(strata.STRATA),

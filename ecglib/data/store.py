@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import schema
-from .errors import DataError, SignalError
-from .signals import ecg_preprocess
+from ecglib import schema
+from ecglib.errors import DataError, SignalError
+from ecglib.signals import ecg_preprocess
 
 #: Bumped when preprocessing code changes in a way that invalidates existing stores.
 STORE_VERSION = 1

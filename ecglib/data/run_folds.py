@@ -1,7 +1,7 @@
 """The run's fold assignment, computed once and reused by every fold, and each row's role.
 
 :func:`ensure_folds` assigns the internal rows (``site != "external"``) to ``folds.n_folds``
-patient-grouped, multilabel-stratified folds (:func:`ecglib.folds.assign_folds`, the run's seed)
+patient-grouped, multilabel-stratified folds (:func:`ecglib.data.folds.assign_folds`, the run's seed)
 and writes ``runs/<name>/folds.csv`` (``row``: the cohort table's row, ``fold``) with
 ``folds.json`` recording what it was computed from. Later calls read the file back while the
 cohort's patients, sites and labels, the seed and the number of folds are unchanged (a stale file
@@ -10,7 +10,7 @@ concurrently (torchrun ranks, fold notebooks run in parallel) agree, and the fil
 atomically.
 
 :func:`fold_roles` says what each cohort row is when training one fold: ``train``, ``val`` (the
-inner, patient-grouped validation split of the training folds, :func:`ecglib.folds.split_roles`,
+inner, patient-grouped validation split of the training folds, :func:`ecglib.data.folds.split_roles`,
 used only to choose the epoch), ``test`` (the held-out fold, predicted once at the end) or
 ``external``.
 """
@@ -23,10 +23,10 @@ import os
 import numpy as np
 import pandas as pd
 
-from .. import folds as folds_mod
-from .. import schema
-from ..config import RunParams
-from ..paths import RunPaths
+from ecglib.data import folds as folds_mod
+from ecglib import schema
+from ecglib.config import RunParams
+from ecglib.paths import RunPaths
 
 __all__ = ["EXTERNAL", "internal_mask", "cohort_digest", "ensure_folds", "read_folds", "fold_roles"]
 

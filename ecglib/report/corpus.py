@@ -13,15 +13,15 @@ Loaders (``loader:`` in the manifest):
     :func:`ecglib.signals.ecg_preprocess` on the file, with ``record_id`` = the entry's id and
     ``fs`` = the manifest's ``npy_fs`` (what the ECG store runs on every file).
 ``export``
-    :func:`ecglib.cohort.read_export` of the table through a column map (default the demo's).
+    :func:`ecglib.data.cohort.read_export` of the table through a column map (default the demo's).
 ``map``
-    :meth:`ecglib.cohort.ExportMap.from_yaml`.
+    :meth:`ecglib.data.cohort.ExportMap.from_yaml`.
 ``params``
-    :func:`ecglib.config.load_params` (``honour_env=False``).
+    :func:`ecglib.config.load_params` .
 ``checkpoint``
     :func:`ecglib.model.load_pretrained` into the manifest's tiny ``checkpoint_model`` Net1D.
 ``prepare``
-    :func:`ecglib.prepare.prepare_data` on a params file written to a scratch folder: the export
+    :func:`ecglib.data.prepare.prepare_data` on a params file written to a scratch folder: the export
     table of the entry, ECG paths relative to the corpus folder, ``signals.npy_fs`` = ``npy_fs``.
 
 Some inputs are generated rather than stored, because the defect needs a full-size recording
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import PROJECT_ROOT, load_yaml
+from ecglib.config import PROJECT_ROOT, load_yaml
 
 #: The corpus folder and its manifest.
 CORPUS_DIR = PROJECT_ROOT / "tests" / "bad_inputs"
@@ -229,7 +229,7 @@ def matches(entry: Entry, outcome: Outcome) -> list[str]:
 
 
 def _returned(entry: Entry, result: Any) -> Outcome:
-    from .cohort import ExclusionReport
+    from ecglib.data.cohort import ExclusionReport
 
     cohort = report = None
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], ExclusionReport):
@@ -245,33 +245,33 @@ def _returned(entry: Entry, result: Any) -> Outcome:
 
 
 def _load_ecg(entry: Entry, path: Path, workdir: Path, manifest: dict) -> np.ndarray:
-    from .signals import ecg_preprocess
+    from ecglib.signals import ecg_preprocess
 
     fs = entry.args.get("fs", (entry.generate or {}).get("fs", manifest.get("npy_fs", 500.0)))
     return ecg_preprocess(path, fs=float(fs), record_id=entry.id)
 
 
 def _load_export(entry: Entry, path: Path, workdir: Path, manifest: dict):
-    from .cohort import ExportMap, read_export
+    from ecglib.data.cohort import ExportMap, read_export
 
     export_map = ExportMap.from_yaml(PROJECT_ROOT / entry.args.get("map", DEFAULT_MAP))
     return read_export(path, export_map)
 
 
 def _load_map(entry: Entry, path: Path, workdir: Path, manifest: dict):
-    from .cohort import ExportMap
+    from ecglib.data.cohort import ExportMap
 
     return ExportMap.from_yaml(path)
 
 
 def _load_params(entry: Entry, path: Path, workdir: Path, manifest: dict):
-    from .config import load_params
+    from ecglib.config import load_params
 
-    return load_params(path, honour_env=False)
+    return load_params(path)
 
 
 def _load_checkpoint(entry: Entry, path: Path, workdir: Path, manifest: dict):
-    from .model import Net1D, load_pretrained
+    from ecglib.model import Net1D, load_pretrained
 
     model = Net1D.from_config(manifest["checkpoint_model"])
     return load_pretrained(model, path)
@@ -280,8 +280,8 @@ def _load_checkpoint(entry: Entry, path: Path, workdir: Path, manifest: dict):
 def _load_prepare(entry: Entry, path: Path, workdir: Path, manifest: dict):
     import yaml
 
-    from .config import load_params
-    from .prepare import prepare_data
+    from ecglib.config import load_params
+    from ecglib.data.prepare import prepare_data
 
     params = {
         "name": entry.id, "seed": 0, "runs_dir": str(workdir / "runs"),
@@ -291,7 +291,7 @@ def _load_prepare(entry: Entry, path: Path, workdir: Path, manifest: dict):
     }
     file = workdir / "params.yaml"
     file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-    return prepare_data(load_params(file, honour_env=False), progress=False)
+    return prepare_data(load_params(file), progress=False)
 
 
 _LOADERS = {"ecg": _load_ecg, "export": _load_export, "map": _load_map, "params": _load_params,

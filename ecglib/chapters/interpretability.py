@@ -6,18 +6,18 @@ For each vessel (:func:`interpret_run`, notebook ``10_interpretability``):
    once, by the fold model that never saw it) split the ECGs into **high risk** (probability >=
    the vessel's ``evaluation.high_risk_thresholds``: 15% for RCA, LAD and LCX, 1% for LM) and
    **low risk** (below it). These are the study's operating points, not thresholds tuned here.
-2. **Average beats** of every ECG (:func:`ecglib.beats.average_beats`: R peaks, beats from 0.25 s
+2. **Average beats** of every ECG (:func:`ecglib.signals.beats.average_beats`: R peaks, beats from 0.25 s
    before to 0.65 s after R, z-scored per lead, referenced to the PR segment), computed once from
    the ECG store for all out-of-fold ECGs; ECGs that cannot be averaged are counted with their
-   reason (:data:`ecglib.beats.REASONS`) and leave both groups. The store holds the model's
+   reason (:data:`ecglib.signals.beats.REASONS`) and leave both groups. The store holds the model's
    input (the run's signal filter, then a lead-wise z-score); the beats are z-scored again per
    record, and a z-score of a z-score is the same signal, so with ``signals.filter: none`` the
    average beats equal those of the raw files in units of each record's lead SD.
-3. **Waveform comparison** (:func:`ecglib.waveforms.compare_waveforms`): per lead and sample, mean
+3. **Waveform comparison** (:func:`ecglib.signals.waveforms.compare_waveforms`): per lead and sample, mean
    +- SD of both groups, the difference of the means with Welch tests and Benjamini-Hochberg FDR
    over all 12 x 450 samples, significant stretches named by the wave they fall in. Needs at
    least 2 averaged ECGs per group; otherwise the vessel has no comparison and says why.
-4. **Attribution** (:mod:`ecglib.attribution`): integrated gradients of the vessel's logit on
+4. **Attribution** (:mod:`ecglib.model.attribution`): integrated gradients of the vessel's logit on
    the **high-risk true positives** (high risk and severe/occluded on CCTA: the ECGs on which the
    model is right for the reason that matters) that have an average beat, each ECG attributed
    by *its own* fold model (the one that produced its out-of-fold prediction). On the CPU this
@@ -32,10 +32,10 @@ For each vessel (:func:`interpret_run`, notebook ``10_interpretability``):
    leads), and the found region is the method's top-ranked region of the whole beat:
 
    - waveform difference: leads ranked by mean |difference| over the ST segment and T wave
-     (:meth:`~ecglib.waveforms.WaveformComparison.lead_ranking`); regions ranked by mean
+     (:meth:`~ecglib.signals.waveforms.WaveformComparison.lead_ranking`); regions ranked by mean
      |difference| per sample over all 12 leads (:func:`waveform_wave_ranking`);
    - attribution: leads and regions ranked by the mean *net* (signed) attribution per sample
-     (:meth:`~ecglib.attribution.BeatAttribution.lead_ranking` with ``by="net"``): by
+     (:meth:`~ecglib.model.attribution.BeatAttribution.lead_ranking` with ``by="net"``): by
      completeness, the summed attribution of a region is its contribution to the logit, so the
      net attribution is the evidence a region gives *for* the high-risk call. The mean |IG|
      is reported beside it (``by="abs"``) but is not used for the ranking, because it also counts
@@ -72,17 +72,11 @@ import pandas as pd
 from torch import nn
 
 from ecglib import schema
-from ecglib.attribution import (
-    DEFAULT_BATCH_SIZE,
-    BeatAttribution,
-    IGResult,
-    beat_attribution,
-    integrated_gradients,
-)
-from ecglib.beats import REASONS, AverageBeats, average_beats
+from ecglib.model.attribution import DEFAULT_BATCH_SIZE, BeatAttribution, IGResult, beat_attribution, integrated_gradients
+from ecglib.signals.beats import REASONS, AverageBeats, average_beats
 from ecglib.config import RunParams
 from ecglib.schema import FS, LEADS, VESSELS
-from ecglib.waveforms import ST_T, WAVES, WaveformComparison, compare_waveforms
+from ecglib.signals.waveforms import ST_T, WAVES, WaveformComparison, compare_waveforms
 
 __all__ = [
     "MAX_ATTRIBUTION_RECORDS",
@@ -111,14 +105,14 @@ N_STEPS = 16
 GROUP_NAMES: tuple[str, str] = ("high risk", "low risk")
 #: Methods of the planted-vs-found comparison.
 METHODS: tuple[str, str] = ("waveform difference", "attribution")
-#: The planted segment, as regions of :data:`ecglib.waveforms.WAVES`.
+#: The planted segment, as regions of :data:`ecglib.signals.waveforms.WAVES`.
 PLANTED_WAVES: tuple[str, ...] = ST_T
 
 
 class RowView:
     """Rows ``rows`` of a (memory-mapped) (N, 12, T) array, read only when sliced.
 
-    Lets :func:`ecglib.beats.average_beats` and :func:`~ecglib.attribution.integrated_gradients`
+    Lets :func:`ecglib.signals.beats.average_beats` and :func:`~ecglib.model.attribution.integrated_gradients`
     read the out-of-fold ECGs chunk by chunk from the store instead of copying them all.
     """
 
@@ -427,7 +421,7 @@ class Interpretation:
         return int(self.beats.included.sum())
 
     def exclusion_counts(self) -> pd.DataFrame:
-        """ECGs without an average beat per reason (every reason of :data:`ecglib.beats.REASONS`,
+        """ECGs without an average beat per reason (every reason of :data:`ecglib.signals.beats.REASONS`,
         zeros included), with what the reason means."""
         counts = self.beats.exclusions["reason"].value_counts()
         return pd.DataFrame({"reason": list(REASONS), "ECGs": [int(counts.get(r, 0)) for r in REASONS],
@@ -449,7 +443,7 @@ class Interpretation:
         return lead_rank_table(self.vessels, planted=self.demo)
 
     def stretches(self) -> pd.DataFrame:
-        """Every vessel's significant stretches (:meth:`~ecglib.waveforms.WaveformComparison.stretches`)
+        """Every vessel's significant stretches (:meth:`~ecglib.signals.waveforms.WaveformComparison.stretches`)
         in one table with a ``vessel`` column, longest first within each vessel."""
         frames = [res.comparison.stretches().assign(vessel=v) for v, res in self.vessels.items()
                   if res.comparison is not None]
@@ -490,7 +484,7 @@ class Interpretation:
 
     def attribution_lead_phases(self) -> pd.DataFrame:
         """Per vessel, lead and region (lead x phase):
-        :meth:`ecglib.attribution.BeatAttribution.phase_table` with a ``vessel`` column."""
+        :meth:`ecglib.model.attribution.BeatAttribution.phase_table` with a ``vessel`` column."""
         frames = [res.attribution.phase_table().assign(vessel=v) for v, res in self.vessels.items()
                   if res.has_attribution]
         if not frames:
@@ -604,13 +598,13 @@ def interpret_run(
 ) -> Interpretation:
     """Steps 1-4 of the module docstring for every vessel of a finished run (all folds trained).
 
-    ``n_jobs`` worker processes average the beats (:func:`ecglib.beats.average_beats`);
+    ``n_jobs`` worker processes average the beats (:func:`ecglib.signals.beats.average_beats`);
     ``device`` runs the fold models for integrated gradients (the CPU by default).
     """
     from ecglib.paths import RunPaths
-    from ecglib.prepare import read_cohort
-    from ecglib.results import load_results
-    from ecglib.store import open_store
+    from ecglib.data.prepare import read_cohort
+    from ecglib.chapters.run_results import load_results
+    from ecglib.data.store import open_store
     from ecglib.train.predict import load_fold_model
 
     paths = RunPaths.of(params)

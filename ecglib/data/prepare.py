@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import schema
-from .cohort import ExclusionReport, ExportMap, read_export
-from .config import RunParams
-from .errors import DataError
-from .paths import RunPaths
-from .store import EcgStore, StoreSettings, build_store
+from ecglib import schema
+from ecglib.data.cohort import ExclusionReport, ExportMap, read_export
+from ecglib.config import RunParams
+from ecglib.errors import DataError
+from ecglib.paths import RunPaths
+from ecglib.data.store import EcgStore, StoreSettings, build_store
 
 #: Columns of the cohort table that hold times (parsed back when the table is read).
 _TIME_COLUMNS = ("ecg_time", "ccta_time")
@@ -85,7 +85,7 @@ def read_cohort(path: str | Path) -> pd.DataFrame:
 
 def ensure_demo_export(params: RunParams, *, progress: bool = True) -> Path:
     """Write the synthetic demo export unless an identical one (size, seed) is already there."""
-    from . import demo
+    from ecglib import demo
 
     out_dir = params.path(params.demo.out_dir)
     stamp = out_dir.with_name(out_dir.name + ".demo.json")  # beside the export, not inside it

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import schema
+from ecglib import schema
 
 #: The paper's subgroup cut for the ECG-CCTA interval.
 INTERVAL_CUT_HOURS = 3.0

@@ -19,10 +19,10 @@ Every record goes through two stages, and its ``outcome`` is the first one that 
    and checked exactly as for a run's ECG store (non-finite, flat, saturated leads; length).
    Outcomes ``"loading: header unreadable"``, ``"loading: signal unreadable"``,
    ``"loading: signal check"``.
-2. **beats** (:func:`ecglib.beats.average_beats`, the interpretability chapter's defaults: spline
+2. **beats** (:func:`ecglib.signals.beats.average_beats`, the interpretability chapter's defaults: spline
    baseline, PR-segment reference): R-peak detection with its fallback leads, beat extraction and
    averaging. Outcomes ``"beats: <reason>"``, the exclusion reasons of
-   :data:`ecglib.beats.REASONS`.
+   :data:`ecglib.signals.beats.REASONS`.
 
 A record that passes both has outcome ``"averaged"``. Rhythm categories
 (:data:`RHYTHM_CATEGORIES`, :func:`rhythm_category`) follow
@@ -42,7 +42,7 @@ Groups by the SNOMED CT codes of the header (:data:`ST_CODES`):
 
 A record coded both ST depression and ST elevation belongs to neither group (none does in
 ``../shared/data``). Each ST group is compared with the reference by
-:func:`ecglib.waveforms.compare_waveforms` with its defaults (pointwise Welch t-tests,
+:func:`ecglib.signals.waveforms.compare_waveforms` with its defaults (pointwise Welch t-tests,
 Benjamini-Hochberg FDR over all 12 x 450 samples, alpha 0.05: the interpretability chapter's
 statistics). The per-lead ST shift (:attr:`StComparison.shift`) summarises the ST segment as one
 number per record and lead: the mean of its average beat over the ST segment of the comparison's
@@ -77,16 +77,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import schema
-from .beats import REASONS, average_beats, beat_window, filter_for_beats
-from .config import PROJECT_ROOT, RunParams, resolve_path
-from .errors import DataError, MissingInputError
-from .paths import RunPaths
-from .real.headers import read_header
-from .real.ptb_angiography import ptb_angiography_table
-from .real.records import load_records, read_ok_signals
-from .real.snomed import split_codes
-from .waveforms import WaveformComparison, compare_waveforms, fdr_adjust
+from ecglib import schema
+from ecglib.signals.beats import REASONS, average_beats, beat_window, filter_for_beats
+from ecglib.config import PROJECT_ROOT, RunParams, resolve_path
+from ecglib.errors import DataError, MissingInputError
+from ecglib.paths import RunPaths
+from ecglib.real.headers import read_header
+from ecglib.real.ptb_angiography import ptb_angiography_table
+from ecglib.real.records import load_records, read_ok_signals
+from ecglib.real.snomed import split_codes
+from ecglib.signals.waveforms import WaveformComparison, compare_waveforms, fdr_adjust
 
 __all__ = [
     "REAL_DATA_ENV", "default_real_data_dir", "real_data_dir", "SOURCES", "sources_table",
@@ -184,7 +184,7 @@ LOADING_OUTCOMES: dict[str, str] = {"header": "loading: header unreadable",
                                     "read": "loading: signal unreadable",
                                     "check": "loading: signal check"}
 #: Every outcome, in the order of the pipeline: the loading failures, the beat stage's
-#: exclusion reasons (:data:`ecglib.beats.REASONS`, as ``"beats: <reason>"``), ``"averaged"``.
+#: exclusion reasons (:data:`ecglib.signals.beats.REASONS`, as ``"beats: <reason>"``), ``"averaged"``.
 OUTCOMES: tuple[str, ...] = (*LOADING_OUTCOMES.values(), *(f"beats: {r}" for r in REASONS),
                              "averaged")
 
@@ -421,7 +421,7 @@ def st_shift_display(st: StComparison, digits: int = 2) -> pd.DataFrame:
     """The per-lead ST shift for the book: lead, both groups' mean ST level, the shift with its
     95% CI (record SD), the approximate shift in mV, q, direction and the share of the ST
     segment's samples that are significant pointwise."""
-    from .results import format_estimate
+    from ecglib.chapters.run_results import format_estimate
 
     t = st.shift
     return pd.DataFrame({
@@ -501,7 +501,7 @@ def real_model_inputs(real: RealBeats, params: RunParams, rows: Sequence[int] | 
     """``(rows, signals)``: the model inputs (n, 12, 5000) float32 of the loaded records (or of
     ``rows`` among them), preprocessed as the run's ECG store (``signals.length_policy``,
     ``signals.filter``, lead-wise z-score)."""
-    from .signals import ecg_preprocess
+    from ecglib.signals import ecg_preprocess
 
     loaded = real.records[real.records["status"] == "ok"]
     if rows is not None:
@@ -533,7 +533,7 @@ def real_predictions(real: RealBeats, params: RunParams, *, device: str = "cpu",
     trained fold. There are no labels: nothing here is an accuracy. A vessel the run's cohort
     does not assess has missing probabilities: its head was never trained
     (:func:`ecglib.train.predict.trained_vessels`)."""
-    from .train.predict import load_fold_model, predict_mean, trained_vessels, write_predictions
+    from ecglib.train.predict import load_fold_model, predict_mean, trained_vessels, write_predictions
 
     folds = _fold_models(params)
     models = [load_fold_model(params, k, device=device) for k in folds]
@@ -575,7 +575,7 @@ def oof_reference(params: RunParams) -> pd.DataFrame:
     """The run's pooled out-of-fold predictions (``row``, ``fold``, ``p_*``), the distribution
     the real records' predictions are drawn beside. Raises :class:`MissingInputError` unless
     every fold has its out-of-fold file."""
-    from .train.predict import read_oof
+    from ecglib.train.predict import read_oof
 
     paths = RunPaths.of(params)
     missing = [k for k in range(params.folds.n_folds) if not paths.oof_predictions(k).is_file()]
@@ -588,7 +588,7 @@ def oof_reference(params: RunParams) -> pd.DataFrame:
 def own_skip(value: object, *upstream: object):
     """The skip message of ``value`` as Markdown when it is a skipped part that is not one of
     ``upstream`` (whose message was shown already); None (nothing displayed) otherwise."""
-    from .results import Skipped, skipped_markdown
+    from ecglib.chapters.run_results import Skipped, skipped_markdown
 
     if isinstance(value, Skipped) and not any(value is u for u in upstream):
         return skipped_markdown([value])

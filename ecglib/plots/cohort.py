@@ -1,8 +1,4 @@
-"""One figure style for the whole book, saving, and the cohort chapters' figures.
-
-Figure functions take plain tables and return a matplotlib Figure; notebooks only call, show
-and save. Saving uses the Agg canvas, so batch runs never need a display.
-"""
+"""The data and cohort chapters' figures: the exclusion flow, age and sex, prevalences."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,44 +8,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import schema
-
-STYLE = {
-    "figure.dpi": 110,
-    "savefig.dpi": 150,
-    "savefig.bbox": "tight",
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "legend.frameon": False,
-}
-#: One colour per vessel, used in every chapter.
-VESSEL_COLOURS = dict(zip(schema.VESSELS, ("#1b9e77", "#d95f02", "#7570b3", "#e7298a")))
-SITE_COLOURS = {"internal": "#3b75af", "external": "#ef8636"}
-
-
-def use_style() -> None:
-    matplotlib.rcParams.update(STYLE)
-
-
-def save_figure(fig: Figure, folder: str | Path, name: str) -> Path:
-    """Save as PNG (for the book) and PDF (for the paper) under ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    fig.savefig(path)
-    fig.savefig(folder / f"{name}.pdf")
-    return path
-
+from ecglib import schema
+from ecglib.plots.style import SITE_COLOURS, VESSEL_COLOURS
 
 def exclusion_flow_figure(flow: pd.DataFrame) -> Figure:
     """The exclusion flow as boxes: rows remaining after each rule, excluded rows beside them.
 
-    ``flow`` is :meth:`ecglib.cohort.ExclusionReport.table` (step, excluded, remaining).
+    ``flow`` is :meth:`ecglib.data.cohort.ExclusionReport.table` (step, excluded, remaining).
     """
     use_style()
     steps = flow.to_dict("records")

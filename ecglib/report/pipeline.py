@@ -13,8 +13,10 @@ and the HTML goes to ``root/_build/html``. The tests build the ci book that way
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -28,7 +30,8 @@ import papermill
 import yaml
 from tqdm.auto import tqdm
 
-from .config import PROJECT_ROOT, load_params
+from ecglib.chapters.page import PARAMS_ENV
+from ecglib.config import PROJECT_ROOT, load_params
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 EXECUTED = PROJECT_ROOT / "book" / "executed"
@@ -51,7 +54,7 @@ def plan(params_path: str, notebooks: Path = NOTEBOOKS, executed: Path = EXECUTE
          ) -> list[NotebookRun]:
     """The executions of a run, in order: every ``NN_*.ipynb``; a notebook with a ``fold``
     parameter runs once per fold."""
-    params = load_params(params_path, honour_env=False)
+    params = load_params(params_path)
     runs = []
     for source in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
         declared = papermill.inspect_notebook(str(source))
@@ -85,9 +88,10 @@ def run(params_path: str, *, build: bool = True, force: bool = False,
             continue
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(str(item.source), str(item.output),
-                                       parameters=item.parameters, cwd=str(PROJECT_ROOT),
-                                       progress_bar=False, kernel_name="python3")
+            with _without_env(PARAMS_ENV):  # the run's params, whatever a test session set
+                papermill.execute_notebook(str(item.source), str(item.output),
+                                           parameters=item.parameters, cwd=str(PROJECT_ROOT),
+                                           progress_bar=False, kernel_name="python3")
         except papermill.PapermillExecutionError as exc:
             bar.close()
             trace = _ANSI.sub("", "\n".join(exc.traceback[-3:]))
@@ -143,7 +147,7 @@ def build_book(root: Path = PROJECT_ROOT) -> Path:
 def _inputs(params_path: str) -> list[Path]:
     """What every notebook depends on: the params file, ecglib's sources and, for a hospital
     export, the export table (the demo export is made from the params, so it adds nothing)."""
-    params = load_params(params_path, honour_env=False)
+    params = load_params(params_path)
     files = [Path(params.source), *sorted((PROJECT_ROOT / "ecglib").rglob("*.py"))]
     table = params.path(params.data.table)
     if params.demo is None and table.exists():
@@ -206,3 +210,14 @@ def _set_title(nb, title: str) -> None:
                 cell.source = "\n".join(lines)
                 return
     raise ValueError(f"metadata.ecglib.title {title!r} given, but the notebook has no '# ' heading")
+
+
+@contextlib.contextmanager
+def _without_env(name: str):
+    """``name`` removed from the environment (which kernels inherit) for the block."""
+    saved = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[name] = saved

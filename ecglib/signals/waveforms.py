@@ -1,7 +1,7 @@
 """Where do two groups' average beats differ? Pointwise tests, FDR control, and wave delineation.
 
 Input: the average beats (N, 12, L) of two groups of records (e.g. high- vs low-risk for one vessel),
-as made by :func:`ecglib.beats.average_beats` (z-scored per lead, referenced to the PR segment; NaN
+as made by :func:`ecglib.signals.beats.average_beats` (z-scored per lead, referenced to the PR segment; NaN
 rows, i.e. excluded records, are dropped here). Output: a :class:`WaveformComparison` holding
 
 - per group and lead the mean and SD curves (the study's 12-lead figure) and the difference of the
@@ -25,7 +25,7 @@ Delineation rule (:func:`delineate_beat`)
 -----------------------------------------
 On the grand average beat (the mean of all records of both groups, so both groups share one set of
 boundaries), using the 8 independent leads (I, II, V1-V6), referenced to the isoelectric PR segment
-(:func:`ecglib.beats.isoelectric_segment`):
+(:func:`ecglib.signals.beats.isoelectric_segment`):
 
 - *spatial velocity* SV(t) = sqrt(sum over leads of (dx/dt)^2), *vector magnitude*
   VM(t) = sqrt(sum over leads of x^2), each smoothed over 10 ms;
@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ecglib.beats import beat_window, isoelectric_segment
+from ecglib.signals.beats import beat_window, isoelectric_segment
 from ecglib.schema import FS, LEADS
 
 #: Regions of the beat, in time order.
@@ -384,7 +384,7 @@ def compare_waveforms(
 ) -> WaveformComparison:
     """Compare the average beats of two groups, (N_a, 12, L) and (N_b, 12, L); see the module docstring.
 
-    Records with any NaN (excluded by :func:`~ecglib.beats.average_beats`) are dropped; each group
+    Records with any NaN (excluded by :func:`~ecglib.signals.beats.average_beats`) are dropped; each group
     needs at least 2 records. ``delineation`` defaults to :func:`delineate_beat` of the grand
     average of both groups together.
     """

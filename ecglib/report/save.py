@@ -1,0 +1,101 @@
+"""Saving a chapter's outputs where the run keeps them, de-identified, and gluing its numbers.
+
+Every table and figure a notebook writes goes through :func:`save`: a DataFrame is refused when
+a column or index level identifies a patient, an ECG or an exam, or holds a date
+(:data:`IDENTIFYING_COLUMNS`), so nothing the run saves as a metric can carry one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecglib.paths import RunPaths
+
+__all__ = ["IDENTIFYING_COLUMNS", "check_deidentified", "save_table", "save_json", "save",
+           "glue_numbers"]
+
+#: Columns that identify a patient, an ECG or an examination, or hold a date: never in a table
+#: the book shows or a run saves as a metric.
+IDENTIFYING_COLUMNS: tuple[str, ...] = (
+    "patient_id", "ecg_id", "ecg_path", "ccta_id", "ecg_time", "ccta_time", "ecg_diagnosis",
+)
+
+
+def check_deidentified(table: pd.DataFrame, what: str = "table") -> pd.DataFrame:
+    """``table`` unchanged, or ``ValueError`` when a column or index level identifies a patient,
+    an ECG or an exam, or holds a date (:data:`IDENTIFYING_COLUMNS`)."""
+    names = [*map(str, table.columns), *[str(n) for n in table.index.names if n is not None]]
+    bad = sorted(set(names) & set(IDENTIFYING_COLUMNS))
+    dated = [str(c) for c in table.columns
+             if pd.api.types.is_datetime64_any_dtype(table[c])]
+    if bad or dated:
+        raise ValueError(f"{what} holds identifying or date column(s) {bad + dated}; the book "
+                         "and the run's metrics never do")
+    return table
+
+
+def save_table(table: pd.DataFrame, folder: str | os.PathLike, name: str, *,
+               index: bool = False) -> Path:
+    """Write a metric table as ``<folder>/<name>.csv`` (after :func:`check_deidentified`)."""
+    check_deidentified(table, name)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
+    table.to_csv(path, index=index)
+    return path
+
+
+def save_json(numbers: Mapping[str, Any], folder: str | os.PathLike, name: str) -> Path:
+    """Write plain numbers as ``<folder>/<name>.json`` (NaN and infinities as null)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({k: _plain(v) for k, v in numbers.items()}, indent=1,
+                               sort_keys=True), encoding="utf-8")
+    return path
+
+
+def save(value: Any, paths: RunPaths, name: str) -> None:
+    """Save a chapter output where the run keeps it: a matplotlib Figure as PNG and PDF under
+    ``paths.figures`` (:func:`ecglib.plots.style.save_figure`), a DataFrame as CSV and a mapping as
+    JSON under ``paths.metrics``."""
+    from matplotlib.figure import Figure
+
+    from ecglib.plots.style import save_figure
+
+    if isinstance(value, Figure):
+        save_figure(value, paths.figures, name)
+    elif isinstance(value, pd.DataFrame):
+        named_index = any(n is not None for n in value.index.names)
+        save_table(value, paths.metrics, name, index=named_index)
+    elif isinstance(value, Mapping):
+        save_json(value, paths.metrics, name)
+    else:
+        raise TypeError(f"cannot save a {type(value).__name__} ({name}); expected a Figure, a "
+                        "DataFrame or a mapping")
+    return None
+
+
+def glue_numbers(numbers: Mapping[str, Any]) -> None:
+    """``myst_nb.glue`` every entry (not displayed), for ``{glue:text}`` in the chapter's text."""
+    from myst_nb import glue
+
+    for key, value in numbers.items():
+        glue(key, _plain(value, nan=math.nan), display=False)
+
+
+def _plain(value: Any, nan: Any = None) -> Any:
+    """A JSON-friendly scalar: numpy scalars to Python, non-finite floats to ``nan``."""
+    if isinstance(value, (np.integer, np.bool_)):
+        value = value.item()
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else nan
+    return value
