@@ -104,14 +104,14 @@ class Page:
             self.save(value, name)
         return value
 
-    def figure(self, name: str, plot: Callable[..., Any], *inputs: Any, **options: Any) -> Any:
-        """``plot(*inputs, **options)`` saved under ``name`` and shown; nothing when an input is
-        a :class:`Skipped` part (its reason was shown once by :meth:`publish`)."""
+    def figure(self, name: str, plot: Callable[..., Any], *inputs: Any, **options: Any) -> None:
+        """``plot(*inputs, **options)`` saved under ``name``; nothing when an input is a
+        :class:`Skipped` part (its reason was shown once by :meth:`publish`). Returns None:
+        the notebook's inline backend shows the figure once."""
         if any(isinstance(x, Skipped) for x in (*inputs, *options.values())):
             return None
-        fig = plot(*inputs, **options)
-        self.save(fig, name)
-        return fig
+        self.save(plot(*inputs, **options), name)
+        return None
 
     def publish(self, chapter: Any, *, glue: bool = True):
         """Save every output of a chapter's result (its ``outputs()``: file name -> table,

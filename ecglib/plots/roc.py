@@ -17,27 +17,10 @@ from matplotlib.figure import Figure
 from ecglib import schema
 from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.metrics.roc import OneClassError, delong_auc, roc_points
+from ecglib.report.present import format_estimate
 
 #: Line styles of successive prediction sets.
 SET_STYLES = ("-", "--", ":", "-.")
-
-
-def format_auc_ci(auc: float, low: float, high: float, digits: int = 3) -> str:
-    """``"0.794 [0.771-0.816]"``; NaN bounds print as ``n/a``."""
-    if not np.isfinite(auc):
-        return "n/a"
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return f"{auc:.{digits}f} [CI n/a]"
-    return f"{auc:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
-
-
-def format_p(p: float) -> str:
-    """``"p < 0.001"``, ``"p = 0.043"`` or ``"p = n/a"``."""
-    if not np.isfinite(p):
-        return "p = n/a"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def roc_figure(sets: pd.DataFrame | Mapping[str, pd.DataFrame],
@@ -93,7 +76,7 @@ def roc_figure(sets: pd.DataFrame | Mapping[str, pd.DataFrame],
                 continue
             ax.plot(pts["fpr"], pts["tpr"], linestyle=style, linewidth=1.4,
                     color=VESSEL_COLOURS.get(vessel, "k"),
-                    label=f"{name}: {format_auc_ci(res.auc, res.ci_low, res.ci_high)}")
+                    label=f"{name}: {format_estimate(res.auc, res.ci_low, res.ci_high)}")
     panels = {id(ax): (vessel, ax) for vessel, ax in axes_of.items()}.values()
     for vessel, ax in panels:
         ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle=(0, (2, 2)))

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ecglib import schema
 from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.metrics.severity import severity_trend
-from ecglib.plots.roc import format_p
+from ecglib.report.present import format_p
 
 #: Short tick labels of the grades (0 none ... 4 occluded).
 GRADE_SHORT = {0: "none", 1: "mild", 2: "mod.", 3: "sev.", 4: "occl."}
@@ -56,7 +56,7 @@ def severity_boxplot_figure(predictions: pd.DataFrame, vessels: Sequence[str] | 
         ax.set_xlabel("CCTA grade (n ECGs)")
         if vessel in trend.index:
             rho, pval = trend.loc[vessel, "rho"], trend.loc[vessel, "p_value"]
-            text = (f"Spearman ρ = {rho:.2f}, {format_p(pval)}" if np.isfinite(rho)
+            text = (f"Spearman ρ = {rho:.2f}, {format_p(pval, prefix='p')}" if np.isfinite(rho)
                     else "Spearman ρ n/a")
             ax.text(0.02, 0.98, text, transform=ax.transAxes, ha="left", va="top", fontsize=7)
     axes[0][0].set_ylabel("predicted probability")

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.metrics.subgroups import VARIABLE_LABELS
-from ecglib.plots.roc import format_p
+from ecglib.report.present import format_p
 
 _NEEDED = ("variable", "subgroup", "vessel", "n", "positives", "auc", "ci_low", "ci_high",
            "reason", "p_value")
@@ -67,8 +67,8 @@ def subgroup_forest_figure(table: pd.DataFrame, vessels: Sequence[str] | None = 
                     ha="left", va="center", fontsize=6.5, color="0.35", clip_on=False)
         for variable in variables:
             p = rows.loc[rows["variable"] == variable, "p_value"].dropna()
-            text = format_p(float(p.iloc[0])) if len(p) == 1 else (
-                "" if p.empty else "; ".join(format_p(float(v)) for v in p))
+            text = format_p(float(p.iloc[0]), prefix='p') if len(p) == 1 else (
+                "" if p.empty else "; ".join(format_p(float(v), prefix='p') for v in p))
             ax.text(0.02, y_of[(variable, None)], text, transform=ax.get_yaxis_transform(),
                     ha="left", va="center", fontsize=7, style="italic")
         ax.axvline(reference_line, color="0.6", linewidth=0.8, linestyle=(0, (2, 2)))

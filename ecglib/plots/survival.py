@@ -14,14 +14,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ecglib.plots.style import use_style
+from ecglib.report.present import format_p
 from ecglib.metrics import survival as surv
 
 #: Colours of the AI risk strata (other group names take the default colour cycle).
 STRATUM_COLOURS = {"low": "#2c7bb6", "intermediate": "#e6a117", "high": "#d7191c"}
-
-
-def format_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def cumulative_incidence_figure(time, event, group, *, horizon: float = 365.0,
@@ -63,7 +60,7 @@ def cumulative_incidence_figure(time, event, group, *, horizon: float = 365.0,
     ax.set_ylabel("cumulative incidence (%)")
     ax.legend(loc="upper left", fontsize=7, title="risk group", title_fontsize=7)
     if test is not None:
-        ax.text(0.98, 0.04, f"log-rank {format_p(test['p_value'])}", transform=ax.transAxes,
+        ax.text(0.98, 0.04, f"log-rank {format_p(test['p_value'], prefix='p')}", transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=8)
     if title:
         ax.set_title(title)

@@ -33,3 +33,32 @@ def format_estimate(value: float, low: float = math.nan, high: float = math.nan,
     if has_low or has_high:
         return f"{text} [CI n/a]"
     return text
+
+
+def format_p(p: float, *, prefix: str | None = None) -> str:
+    """A p-value as the book prints it everywhere: ``"< 0.001"``, three decimals below 0.1
+    (``"0.043"``), two above (``"0.43"``), ``"n/a"`` when it does not exist. ``prefix="p"``
+    gives ``"p < 0.001"``, ``"p = 0.043"``, ``"p = n/a"`` (figure annotations)."""
+    if p is None or not np.isfinite(p):
+        text, sign = "n/a", "="
+    elif p < 0.001:
+        text, sign = "0.001", "<"
+    else:
+        text, sign = (f"{p:.3f}" if p < 0.1 else f"{p:.2f}"), "="
+    if prefix:
+        return f"{prefix} {sign} {text}"
+    return f"< {text}" if sign == "<" else text
+
+
+def wide_estimates(table: pd.DataFrame, index: str | Sequence[str], value: str = "auc",
+                   low: str = "ci_low", high: str = "ci_high", digits: int = 3,
+                   columns: str = "vessel") -> pd.DataFrame:
+    """A long table of estimates as text ``0.712 [0.650-0.768]``, one column per ``columns``
+    value (vessels in the paper's order), one row per ``index``."""
+    text = table.assign(_text=[format_estimate(r[value], r[low], r[high], digits)
+                               for _, r in table.iterrows()])
+    wide = text.pivot(index=index, columns=columns, values="_text")
+    if columns == "vessel":
+        wide = wide[[v for v in schema.VESSELS if v in wide.columns]]
+    wide.columns.name = None
+    return wide.loc[list(dict.fromkeys(text.set_index(index).index))]
