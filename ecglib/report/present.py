@@ -13,7 +13,7 @@ import pandas as pd
 
 from ecglib import schema
 
-__all__ = ["format_estimate", "format_p", "wide_estimates"]
+__all__ = ["format_estimate", "format_p", "wide_estimates", "numbers_from"]
 
 
 def format_estimate(value: float, low: float = math.nan, high: float = math.nan,
@@ -62,3 +62,21 @@ def wide_estimates(table: pd.DataFrame, index: str | Sequence[str], value: str =
         wide = wide[[v for v in schema.VESSELS if v in wide.columns]]
     wide.columns.name = None
     return wide.loc[list(dict.fromkeys(text.set_index(index).index))]
+
+
+def numbers_from(table, columns: Sequence[str], *, prefix: str = "", key: str = "vessel",
+                 rows: Sequence[str] = schema.VESSELS, scale: float = 1.0) -> dict[str, float]:
+    """Glue-ready numbers ``<prefix><column>_<row>`` from a table with one row per ``key``
+    value (a column or the index), times ``scale`` (100 for percent). A part that was not
+    computed (any non-DataFrame, e.g. a :class:`ecglib.chapters.parts.Skipped`) or an absent
+    row gives NaN, so the chapter's text always finds its keys."""
+    have = isinstance(table, pd.DataFrame)
+    if have and key in table.columns:
+        table = table.set_index(key)
+    out = {}
+    for column in columns:
+        for row in rows:
+            value = (float(table.at[row, column]) if have and row in table.index
+                     else math.nan)
+            out[f"{prefix}{column}_{row}"] = value * scale
+    return out
