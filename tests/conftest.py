@@ -1,4 +1,7 @@
-"""Shared fixtures: the ../shared folder beside the repository, small exports, the built ci book."""
+"""Shared fixtures: the ../shared folder beside the repository (``shared``, ``shared_data``,
+``ecgfounder_fixtures``), the ci run with its trained folds (``ci_run``), small exports, and the
+built ci book. A test that needs ``../shared`` takes one of these fixtures and skips, with the
+reason, when the folder is absent."""
 import os
 from pathlib import Path
 
@@ -16,12 +19,44 @@ CI_PARAMS = "params/ci.yaml"
 CI_BOOK = PROJECT_ROOT / "_build" / "ci-book"
 
 
+def _require(folder: Path, what: str) -> Path:
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found: {what} live(s) beside the repository (../shared); "
+                    "this test needs it")
+    return folder
+
+
 @pytest.fixture
 def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} not found: the shared fixtures and real ECG records live beside "
-                    "the repository (../shared); these tests need them")
-    return SHARED
+    """``../shared``: the shared fixtures and real ECG records."""
+    return _require(SHARED, "the shared fixtures and real ECG records")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data``: the real WFDB records (PTB, PhysioNet/CinC 2020/2021)."""
+    return _require(SHARED / "data", "the real ECG records")
+
+
+@pytest.fixture
+def ecgfounder_fixtures() -> Path:
+    """``../shared/fixtures/ecgfounder``: ECGFounder's reference code and checkpoint fixtures."""
+    return _require(SHARED / "fixtures" / "ecgfounder", "the ECGFounder fixtures")
+
+
+@pytest.fixture(scope="session")
+def ci_run():
+    """The params of the ci run with its data and every fold prepared (finished folds are
+    reused, so this is quick after the first time; the notebook tests prepare the same run)."""
+    from ecglib.config import load_params
+    from ecglib.data.prepare import prepare_data
+    from ecglib.train.fit import fit_fold
+
+    params = load_params(CI_PARAMS)
+    prepare_data(params, progress=False)
+    for fold in range(params.folds.n_folds):
+        fit_fold(params, fold, progress=False)
+    return params
 
 
 #: Check an already built book instead (e.g. your own, before publishing it):

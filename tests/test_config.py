@@ -2,7 +2,6 @@ from pathlib import Path
 
 import pytest
 
-from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import PROJECT_ROOT, load_params
 from ecglib.errors import ConfigError
 
@@ -11,13 +10,11 @@ PARAMS = sorted((PROJECT_ROOT / "params").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", PARAMS, ids=[p.name for p in PARAMS])
 def test_shipped_params_load(path, monkeypatch):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     params = load_params(path)
     assert params.name and params.sha256
 
 
 def test_demo_params_resolve_against_the_project_root(monkeypatch, tmp_path):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     monkeypatch.chdir(tmp_path)  # not the repository: paths must not depend on the cwd
     params = load_params("params/demo.yaml")
     assert params.run_dir == PROJECT_ROOT / "runs" / "demo"
@@ -35,48 +32,34 @@ BASE = "name: t\nseed: 1\ndata:\n  table: x.csv\n  map: m.yaml\n"
 
 
 def test_unknown_key_is_named(tmp_path, monkeypatch):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     with pytest.raises(ConfigError, match=r"unknown key\(s\) p.yaml.data.tabel"):
         load_params(write(tmp_path, "name: t\nseed: 1\ndata:\n  tabel: x.csv\n  map: m.yaml\n"))
 
 
 def test_missing_key_is_named(tmp_path, monkeypatch):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     with pytest.raises(ConfigError, match=r"missing key\(s\) p.yaml.seed"):
         load_params(write(tmp_path, "name: t\ndata:\n  table: x.csv\n  map: m.yaml\n"))
 
 
 def test_bad_choice_and_type_are_named(tmp_path, monkeypatch):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     with pytest.raises(ConfigError, match="signals.filter = 'butter'"):
         load_params(write(tmp_path, BASE + "signals:\n  filter: butter\n"))
     with pytest.raises(ConfigError, match="p.yaml.seed = 'one': expected int"):
         load_params(write(tmp_path, BASE.replace("seed: 1", "seed: one")))
 
 
-def test_environment_override_is_announced(tmp_path, monkeypatch, capsys):
-    other = write(tmp_path, BASE.replace("name: t", "name: other"))
-    monkeypatch.setenv(PARAMS_ENV, str(other))
-    assert load_params("params/demo.yaml").name == "other"
-    assert "reading" in capsys.readouterr().out
-    assert load_params("params/demo.yaml").name == "demo"
-
-
 def test_missing_file(tmp_path, monkeypatch):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     with pytest.raises(ConfigError, match="not found"):
         load_params(tmp_path / "nope.yaml")
 
 
 def test_evaluation_defaults_are_the_papers(monkeypatch):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     ev = load_params("params/demo.yaml").evaluation
     assert ev.high_risk_thresholds == {"RCA": 0.15, "LM": 0.01, "LAD": 0.15, "LCX": 0.15}
     assert ev.strata_specificity["LM"] == 0.87
 
 
 def test_per_vessel_maps_need_every_vessel(tmp_path, monkeypatch):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     text = BASE + "evaluation:\n  high_risk_thresholds: {RCA: 0.1, LM: 0.01, LAD: 0.1}\n"
     with pytest.raises(ConfigError, match="needs exactly the vessels RCA, LM, LAD, LCX"):
         load_params(write(tmp_path, text))

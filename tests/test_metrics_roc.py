@@ -6,6 +6,8 @@ DeLong et al. (1988), and scikit-learn's AUC. A coverage simulation checks the C
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -356,7 +358,7 @@ def test_one_class_vessel_raises_naming_vessel_and_counts(value, missing):
     preds = predictions()
     preds[label_col("LM")] = value
     with pytest.raises(OneClassError, match=rf"LM: .*no {missing}") as err:
-        vessel_auc_table(preds)
+        vessel_auc_table(preds, one_class="raise")
     assert isinstance(err.value, DataError)
     assert err.value.record == "LM" and err.value.n == len(preds)
     assert err.value.positives == (0 if value == 0 else len(preds))
@@ -365,6 +367,24 @@ def test_one_class_vessel_raises_naming_vessel_and_counts(value, missing):
         delong_auc(preds[label_col("LM")], preds[prob_col("LM")], name="LM")
     with pytest.raises(OneClassError):
         roc_points(preds[label_col("LM")], preds[prob_col("LM")])
+
+
+def test_vessel_table_one_class_policy_nan_explains_undefined_vessels():
+    p = predictions()
+    assert (vessel_auc_table(p)["reason"] == "").all()
+    p[label_col("LM")] = 0
+    p[label_col("LCX")] = 0                               # LCX: a single positive
+    p.loc[p.index[0], label_col("LCX")] = 1
+    table = vessel_auc_table(p).set_index("vessel")
+    assert math.isnan(table.at["LM", "auc"]) and "no positives" in table.at["LM", "reason"]
+    assert np.isfinite(table.at["LCX", "auc"]) and math.isnan(table.at["LCX", "se"])
+    assert "single positive" in table.at["LCX", "reason"]
+    assert vessel_auc_table(p.iloc[:0])["reason"].eq("no predictions").all()
+    separated = predictions()
+    separated[prob_col("RCA")] = separated[label_col("RCA")].astype(float)
+    assert "variance 0" in vessel_auc_table(separated).set_index("vessel").at["RCA", "reason"]
+    with pytest.raises(ValueError, match="one_class"):
+        vessel_auc_table(p, one_class="drop")
 
 
 def test_bad_inputs_raise():

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ecglib import schema
-from ecglib.plots.style import SITE_COLOURS, VESSEL_COLOURS
+from ecglib.plots.style import SITE_COLOURS, VESSEL_COLOURS, use_style
 
 def exclusion_flow_figure(flow: pd.DataFrame) -> Figure:
     """The exclusion flow as boxes: rows remaining after each rule, excluded rows beside them.
