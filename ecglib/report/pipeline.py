@@ -38,6 +38,9 @@ EXECUTED = PROJECT_ROOT / "book" / "executed"
 #: What ``jupyter-book build`` reads besides the executed notebooks (paths relative to the root).
 BOOK_SOURCES: tuple[str, ...] = ("_config.yml", "_toc.yml", "book")
 _KEY = "ecglib_run_key"
+#: The kernels' own log stays at errors: otherwise every notebook prints ipykernel's warning
+#: that its local TCP sockets are unencrypted, and `make book` should print progress and results.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -91,7 +94,8 @@ def run(params_path: str, *, build: bool = True, force: bool = False,
             with _without_env(PARAMS_ENV):  # the run's params, whatever a test session set
                 papermill.execute_notebook(str(item.source), str(item.output),
                                            parameters=item.parameters, cwd=str(PROJECT_ROOT),
-                                           progress_bar=False, kernel_name="python3")
+                                           progress_bar=False, kernel_name="python3",
+                                           extra_arguments=KERNEL_ARGUMENTS)
         except papermill.PapermillExecutionError as exc:
             bar.close()
             trace = _ANSI.sub("", "\n".join(exc.traceback[-3:]))
