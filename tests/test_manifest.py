@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from ecglib.report import manifest as mf
-from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import PROJECT_ROOT, load_params, params_to_dict
 from ecglib.paths import RunPaths
 
@@ -23,7 +22,6 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 @pytest.fixture(autouse=True)
 def no_git(monkeypatch):
     """No test here runs the real git: by default there is none."""
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     monkeypatch.setattr(mf.shutil, "which", lambda name: None)
 
 

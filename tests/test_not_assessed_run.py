@@ -15,7 +15,6 @@ import pandas as pd
 import yaml
 
 from ecglib.report import pipeline
-from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import PROJECT_ROOT, load_params
 from ecglib.paths import RunPaths
 
@@ -49,8 +48,6 @@ def _text(notebook) -> str:
 
 
 def test_every_chapter_runs_without_the_left_main(tmp_path, monkeypatch):
-    # under --nbval-lax the kernels would read params/ci.yaml instead (ecglib.config.PARAMS_ENV)
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
     params_path = _run_without_lm(tmp_path)
     root = tmp_path / "book"
     pipeline.run(str(params_path), build=False, root=root)   # raises, naming a failed notebook

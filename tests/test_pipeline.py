@@ -3,7 +3,6 @@ import nbformat
 import pytest
 
 from ecglib.report import pipeline
-from ecglib.chapters.page import PARAMS_ENV
 
 
 def notebook(path, parameters: str):
@@ -15,8 +14,7 @@ def notebook(path, parameters: str):
     nbformat.write(nb, path)
 
 
-def test_plan_orders_notebooks_and_expands_folds(tmp_path, monkeypatch):
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
+def test_plan_orders_notebooks_and_expands_folds(tmp_path):
     notebook(tmp_path / "01_b.ipynb", 'params = "x"')
     notebook(tmp_path / "00_a.ipynb", 'params = "x"')
     notebook(tmp_path / "02_train.ipynb", 'params = "x"\nfold = 0')
@@ -39,6 +37,31 @@ def test_shipped_notebooks_are_thin_and_parameterised():
                        for line in src.splitlines()), f"{source.name} defines code: move it to ecglib"
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
             f"{source.name}: commit notebooks without outputs")
+
+
+#: Names a notebook must not call: the decisions they stand for belong in the chapter modules.
+WRAPPERS = ("run_part", "unless_skipped", "skipped_markdown", "skipped_parts", "shown(",
+            "own_skip", "rounded(", "attempt(", "evaluation", "load_params", "RunPaths")
+
+
+def test_every_notebook_makes_one_set_up_call_and_no_skip_wrappers():
+    for source in sorted(pipeline.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(source, as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert code.count("setup(params") == 1, f"{source.name}: one `page = setup(params)`"
+        used = [w for w in WRAPPERS if w in code]
+        assert not used, f"{source.name} calls {used}: the chapter module decides that"
+
+
+def test_the_pipelines_kernels_do_not_see_the_notebook_test_override(monkeypatch):
+    from ecglib.chapters.page import PARAMS_ENV
+
+    monkeypatch.setenv(PARAMS_ENV, "params/ci.yaml")
+    with pipeline._without_env(PARAMS_ENV):
+        import os
+
+        assert PARAMS_ENV not in os.environ
+    assert os.environ[PARAMS_ENV] == "params/ci.yaml"
 
 
 def test_stage_book_copies_the_sources_but_not_the_executed_notebooks(tmp_path):

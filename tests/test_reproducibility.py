@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import load_params
 from ecglib.data.folds import assign_folds
+from ecglib.data.run_folds import ensure_folds
 from ecglib.paths import RunPaths
 from ecglib.data.prepare import prepare_data, read_cohort
+from ecglib.train.fit import fit_fold
 
 SEED = 20251205
 #: The demo run at CI size, three folds, and a tiny Net1D trained for one epoch with every
@@ -59,13 +60,10 @@ def _params(folder: Path, seed: int = SEED):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The same params prepared twice, in two unrelated folders."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv(PARAMS_ENV, raising=False)
     out = []
     for name in ("a", "b"):
         params = _params(tmp_path_factory.mktemp(f"repro_{name}"))
         out.append((params, prepare_data(params, progress=False)))
-    mp.undo()
     return out
 
 
@@ -113,7 +111,7 @@ def test_cohort_table_exclusions_and_store_are_identical(runs):
     np.testing.assert_array_equal(np.asarray(da.store.signals)[ra], np.asarray(db.store.signals)[rb])
 
 
-def test_folds_are_identical(runs, monkeypatch):
+def test_folds_are_identical(runs):
     (pa, da), (pb, db) = runs
     fa = assign_folds(da.cohort, n_folds=pa.folds.n_folds, seed=pa.seed)
     fb = assign_folds(db.cohort, n_folds=pb.folds.n_folds, seed=pb.seed)
@@ -121,21 +119,18 @@ def test_folds_are_identical(runs, monkeypatch):
     assert fa.nunique() == pa.folds.n_folds
     other = assign_folds(da.cohort, n_folds=pa.folds.n_folds, seed=pa.seed + 1)
     assert not other.equals(fa), "the seed must matter"
-    split = pytest.importorskip("ecglib.data.run_folds")
-    monkeypatch.delenv(PARAMS_ENV, raising=False)
-    ea = split.ensure_folds(pa, da.cohort)
-    eb = split.ensure_folds(pb, db.cohort)
+    ea = ensure_folds(pa, da.cohort)
+    eb = ensure_folds(pb, db.cohort)
     pd.testing.assert_series_equal(ea, eb)
     assert RunPaths.of(pa).folds.read_bytes() == RunPaths.of(pb).folds.read_bytes()
 
 
 def test_training_predictions_are_identical_on_the_cpu(runs):
-    fit = pytest.importorskip("ecglib.train.fit")
     results = []
     for params, data in runs:
         keep = sorted(data.cohort["patient_id"].unique())[:N_PATIENTS]
         cohort = data.cohort[data.cohort["patient_id"].isin(keep)].reset_index(drop=True)
-        results.append((params, fit.fit_fold(params, 0, cohort=cohort, store=data.store,
+        results.append((params, fit_fold(params, 0, cohort=cohort, store=data.store,
                                              progress=False)))
     (pa, ra), (pb, rb) = results
     assert ra.finished and rb.finished and ra.n_rows == rb.n_rows and ra.n_rows["test"] > 0
