@@ -26,10 +26,10 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ecglib.report.benchmarks import emit, headline
 from ecglib.demo import GRADE_TEXT, write_demo_export
 from ecglib.demo.cohort import INTERNAL
-from ecglib.demo.ecg import measure_st_levels
+from ecglib.demo.measure import measure_st_levels
+from ecglib.report.benchmarks import emit, headline
 from ecglib.schema import LEADS, N_SAMPLES, POSITIVE_GRADE, VESSELS
 
 TARGET_S = 120

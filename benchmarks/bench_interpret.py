@@ -5,8 +5,8 @@ one forward and backward pass of the network per integration step and ECG) plus 
 attributions onto beats (:func:`ecglib.model.attribution.beat_attribution`, which detects the R peaks
 again). This times both for the network of a params file (default ``params/demo.yaml``; random
 weights, which cost the same as trained ones) on simulated demo ECGs, so that
-``interpret.MAX_ATTRIBUTION_RECORDS`` and ``N_STEPS`` can be sized for a machine: the chapter
-attributes up to 4 x ``MAX_ATTRIBUTION_RECORDS`` ECGs. No target: the figures size the chapter.
+``MAX_ATTRIBUTION_RECORDS`` and ``N_STEPS`` (:mod:`ecglib.chapters.interpretability_vessel`) can
+be sized for a machine: the chapter attributes up to 4 x ``MAX_ATTRIBUTION_RECORDS`` ECGs. No target: the figures size the chapter.
 
 Usage: ``python benchmarks/bench_interpret.py [--params params/demo.yaml --n 8 --steps 32]``
 """
@@ -25,12 +25,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.model.attribution import beat_attribution, integrated_gradients
-from ecglib.report.benchmarks import emit, headline
+from ecglib.chapters.interpretability_vessel import MAX_ATTRIBUTION_RECORDS, N_STEPS
 from ecglib.config import load_params
 from ecglib.demo import simulate_from_grades
-from ecglib.chapters.interpretability import MAX_ATTRIBUTION_RECORDS, N_STEPS
 from ecglib.model import Net1D
+from ecglib.model.attribution import beat_attribution, integrated_gradients
+from ecglib.report.benchmarks import emit, headline
 from ecglib.signals import ecg_zscore
 from ecglib.train.fit import model_config
 

@@ -15,8 +15,10 @@ warm-up, the step kinds interleaved round-robin so that drifting machine load hi
 
 "Surgery" is everything after the per-task gradients up to the ``.grad`` being written (the
 optimizer step excluded), timed separately on fixed per-task gradients. Exactness: our update
-against the authors' loop (their semantics, ``variant="authors"``) and against a plain
-flattened-vector implementation of Yu et al.'s Algorithm 1 (same visiting order).
+against the authors' loop (their semantics, ``variant="authors"``;
+:func:`ecglib.train.pcgrad.pcgrad_authors_reference`) and against the plain flattened-vector
+implementation of Yu et al.'s Algorithm 1 (:func:`ecglib.train.pcgrad.pcgrad_reference`, same
+visiting order).
 
 The JSON's ``headline`` lists the targeted ratios and exactness figures (with ``targets`` and
 ``targets_met``) and the per-step times; progress, if any, goes to stderr.
@@ -37,9 +39,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.report.benchmarks import emit, headline
 from ecglib.model.net1d import Net1D
-from ecglib.train.pcgrad import pcgrad_backward, pcgrad_features_backward, pcgrad_orders, pcgrad_surgery, task_gradient_matrix
+from ecglib.report.benchmarks import emit, headline
+from ecglib.train.pcgrad import (
+    pcgrad_authors_reference,
+    pcgrad_backward,
+    pcgrad_features_backward,
+    pcgrad_orders,
+    pcgrad_reference,
+    pcgrad_surgery,
+    task_gradient_matrix,
+)
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 
 N_TASKS = 4
@@ -71,25 +81,10 @@ CONFIG = dict(in_channels=12, base_filters=16, ratio=1, filter_list=[16, 32, 32,
 # the authors' surgery, loop for loop (their pcgrad_step, restricted to the shared trunk)
 # ------------------------------------------------------------------------------------------------
 def authors_surgery(per_task_grads: list[list[torch.Tensor]], params: list[torch.Tensor]) -> None:
-    """In place on ``per_task_grads`` (as their code); writes the averaged result to ``.grad``."""
-    device = params[0].device
-    n = len(per_task_grads)
-    for i in range(n):
-        for j in range(i + 1, n):
-            dot = torch.tensor(0., device=device)
-            norm_j_sq = torch.tensor(0., device=device)
-            for gi, gj in zip(per_task_grads[i], per_task_grads[j]):
-                dot += (gi * gj).sum()
-                norm_j_sq += (gj * gj).sum()
-            if dot < 0 and norm_j_sq > 0:
-                coeff = dot / (norm_j_sq + 1e-12)
-                for k in range(len(per_task_grads[i])):
-                    per_task_grads[i][k] -= coeff * per_task_grads[j][k]
-    for p in params:
-        p.grad = torch.zeros_like(p)
-    for grads in per_task_grads:
-        for p, g in zip(params, grads):
-            p.grad.add_(g / len(per_task_grads))
+    """Their surgery (:func:`~ecglib.train.pcgrad.pcgrad_authors_reference`, in place on
+    ``per_task_grads`` as their code), the averaged result written to ``.grad``."""
+    for p, g in zip(params, pcgrad_authors_reference(per_task_grads)):
+        p.grad = g
 
 
 def authors_task_grads(terms, params, others, zero_grad):
@@ -104,19 +99,6 @@ def authors_task_grads(terms, params, others, zero_grad):
             if p.grad is not None:
                 other_sum[k] = p.grad.clone() if other_sum[k] is None else other_sum[k] + p.grad
     return per_task, other_sum
-
-
-def reference_yu_flat(grads: torch.Tensor, orders) -> torch.Tensor:
-    """Yu et al. Algorithm 1 on explicit flattened vectors (float32, like the model)."""
-    out = torch.zeros_like(grads[0])
-    for i in range(grads.shape[0]):
-        g = grads[i].clone()
-        for j in orders[i]:
-            dot, norm2 = torch.dot(g, grads[j]), torch.dot(grads[j], grads[j])
-            if dot < 0 and norm2 > 0:
-                g = g - dot / norm2 * grads[j]
-        out += g
-    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -257,7 +239,7 @@ def measure(argv=None) -> dict:
     pcgrad_backward(terms, trunk, variant="authors", retain_graph=True)
     ours_auth_api = torch.cat([p.grad.reshape(-1) for p in trunk])
     # Yu et al.'s semantics: flattened-vector Algorithm 1 with the same order
-    ref_yu = reference_yu_flat(grads, yu_orders)
+    ref_yu = pcgrad_reference(grads, yu_orders)
     ours_yu = our_surgery("yu", yu_orders)
     zero()
     info = pcgrad_backward(terms, trunk, generator=torch.Generator().manual_seed(7))

@@ -7,13 +7,14 @@ import textwrap
 
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
+from matplotlib.colors import to_hex
 
 from ecglib.report import benchmarks as benchreport
-from ecglib.report.benchmarks import BENCHMARKS, HEADLINE_COLUMNS, BenchmarkError, emit, format_value, parse_target, read_benchmarks, run_benchmarks, run_numbers, target_ratios
+from ecglib.report.benchmarks import (BENCHMARKS, HEADLINE_COLUMNS, BenchmarkError, emit,
+                                      format_value, parse_target, read_benchmarks,
+                                      run_benchmarks, run_numbers, run_paragraph, target_ratios)
 from ecglib.errors import DataError, MissingInputError
-from ecglib.plots.benchmarks import benchmark_target_figure
-from ecglib.chapters.run_results import Skipped
+from ecglib.plots.benchmarks import CLIP, MET_COLOURS, benchmark_target_figure
 
 GOOD = '''
 import argparse, json, sys
@@ -95,7 +96,31 @@ def test_the_headline_table_has_one_row_per_figure(tmp_path, scripts):
     assert list(shown["measured"]) == ["7.5 s", "25x", "2 ECGs"]
     ratios = target_ratios(h)
     assert ratios["ratio"].round(3).tolist() == [1.5, 0.8]
-    assert isinstance(benchmark_target_figure(bench), Figure)
+    ax = benchmark_target_figure(bench).axes[0]
+    # one bar per targeted figure, top to bottom, as long as the share of its target it uses
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "good: a step, 10 ECGs", "good: speed-up over the loop"]
+    bars = sorted(ax.patches, key=lambda b: -b.get_y())
+    assert [round(b.get_x() + b.get_width(), 6) for b in bars] == [1.5, 0.8]
+    assert all(b.get_x() == CLIP[0] for b in bars)
+    assert [to_hex(b.get_facecolor()) for b in bars] == [MET_COLOURS[False], MET_COLOURS[True]]
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["7.5 s (target <= 5 s)", "25x (target >= 20x)"]
+
+
+def test_the_run_paragraph_states_the_run_and_its_reduced_sizes_as_code(tmp_path, scripts):
+    out = run_benchmarks(tmp_path / "bench", scripts=[scripts["bench_good"]],
+                         args={"bench_good": ["--seconds", "7.5"]})
+    bench = read_benchmarks(out)
+    text = run_paragraph(bench)
+    numbers = run_numbers(bench, prefix="")
+    assert text.startswith(f"Made on {numbers['when']} from commit ")
+    assert "reduced arguments" in text and "bench_good: `--seconds 7.5`" in text
+    assert "Of its 3 headline figures, 2 have a target and 1 of these meet it." in text
+    assert f"with {os.cpu_count()} logical CPUs" in text
+    default = run_paragraph(read_benchmarks(run_benchmarks(tmp_path / "b2",
+                                                           scripts=[scripts["bench_good"]])))
+    assert "The scripts ran with their default sizes." in default
 
 
 def test_a_new_run_replaces_the_old_one_whole(tmp_path, scripts):
@@ -138,7 +163,6 @@ def test_no_run_is_a_missing_input_that_says_how_to_make_one(tmp_path, make):
     with pytest.raises(MissingInputError) as info:
         read_benchmarks(folder)
     assert "make bench" in info.value.reason
-    assert run_numbers(Skipped("This appendix", info.value.reason))["bench_when"] == "—"
 
 
 def test_a_malformed_file_is_named(tmp_path, scripts):
@@ -165,7 +189,9 @@ def test_targets_parse_and_values_format():
     assert format_value(1.0776, "ratio") == "1.08"
     assert format_value(3.7e-8, "") == "3.7e-08"
     empty = pd.DataFrame(columns=list(HEADLINE_COLUMNS))
-    assert isinstance(benchmark_target_figure(empty), Figure)
+    ax = benchmark_target_figure(empty).axes[0]
+    assert not ax.patches and [t.get_text() for t in ax.texts] == [
+        "no figure of this run has a target"]
 
 
 def test_every_benchmark_script_prints_a_headline():

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ecglib.demo.ecg import GRADE_ST_MV, PLANTED_TERRITORIES, detect_r_peaks, measure_st_levels, sample_ecg_params, simulate_ecgs, simulate_from_grades, territory_sensitivity
+from ecglib.demo.ecg import simulate_ecgs, simulate_from_grades
+from ecglib.demo.ecg_params import GRADE_ST_MV, sample_ecg_params
+from ecglib.demo.geometry import PLANTED_TERRITORIES, territory_sensitivity
+from ecglib.demo.measure import measure_st_levels, synthetic_r_peaks
 from ecglib.schema import FS, GRADES, LEADS, N_SAMPLES, POSITIVE_GRADE, VESSELS
 
 L = {lead: i for i, lead in enumerate(LEADS)}
@@ -89,7 +92,7 @@ def test_measured_rate_qrs_qt_in_ranges(clean):
     signals, _ = clean
     rates, qrs, qtc = [], [], []
     for ecg in signals:
-        peaks = detect_r_peaks(ecg)
+        peaks = synthetic_r_peaks(ecg)
         rr = np.diff(peaks) / FS
         rates.append(60.0 / rr.mean())
         mag = _spatial_magnitude(ecg)
@@ -131,8 +134,8 @@ def test_noise_free_version_is_the_same_heartbeat():
     noisy, clean = simulate_ecgs(params), simulate_ecgs(params, noise=False)
     residual = noisy - clean
     assert 0.005 < residual.std() < 0.5
-    np.testing.assert_array_equal(detect_r_peaks(clean[0]), detect_r_peaks(clean[0]))
-    assert abs(len(detect_r_peaks(noisy[0])) - len(detect_r_peaks(clean[0]))) <= 1
+    np.testing.assert_array_equal(synthetic_r_peaks(clean[0]), synthetic_r_peaks(clean[0]))
+    assert abs(len(synthetic_r_peaks(noisy[0])) - len(synthetic_r_peaks(clean[0]))) <= 1
 
 
 def test_planted_offset_grows_with_grade():

@@ -1,14 +1,20 @@
-"""Calibration: Brier by hand and in a perfectly calibrated simulation, curves, slope."""
-import matplotlib
-import numpy as np
-import pandas as pd
-import pytest
-from sklearn.calibration import calibration_curve
+"""Calibration: Brier by hand and in a perfectly calibrated simulation, curves, slope, and the
+figure of ecglib.plots.calibration."""
+import math
 
-from ecglib import schema
-from ecglib.metrics import calibration as cal
+import matplotlib
 
 matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.calibration import calibration_curve  # noqa: E402
+
+from ecglib import schema  # noqa: E402
+from ecglib.metrics import calibration as cal  # noqa: E402
+from ecglib.plots.calibration import calibration_figure  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +109,23 @@ def test_table_and_figure_per_vessel():
     assert t.loc["LAD", "brier"] == pytest.approx(
         np.mean((table["p_LAD"] - table["y_LAD"]) ** 2))
 
-    from ecglib.plots.calibration import calibration_figure
-    fig = calibration_figure(table, n_boot=20, seed=0)
-    labels = [text.get_text() for ax in fig.axes if ax.get_legend()
-              for text in ax.get_legend().get_texts()]
-    assert any(f"Brier {t.loc['RCA', 'brier']:.3f}" in s for s in labels)
+    fig = calibration_figure(table, n_boot=20, seed=0, title="internal")
+    panels = [ax for ax in fig.axes if ax.get_legend()]
+    assert [ax.get_title() for ax in panels] == [f"{v} (n = 400)" for v in schema.VESSELS]
+    assert fig._suptitle.get_text() == "internal"
+    for ax, vessel in zip(panels, schema.VESSELS):
+        labels = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert f"{vessel} LOWESS (Brier {t.loc[vessel, 'brier']:.3f})" in labels
+        assert "10 quantile bins (95% CI)" in labels
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted probability",
+                                                      "observed proportion")
+        # the grouped points are the deciles' mean prediction and observed rate
+        bins = cal.calibration_bins(table[schema.label_col(vessel)], table[schema.prob_col(vessel)])
+        points = [line for line in ax.lines if line.get_marker() == "o"][0]
+        np.testing.assert_allclose(np.asarray(points.get_xdata(), dtype=float),
+                                   bins["mean_predicted"])
+        np.testing.assert_allclose(np.asarray(points.get_ydata(), dtype=float), bins["observed"])
+    plt.close(fig)
 
 
 def test_input_checks():
@@ -138,3 +156,46 @@ def test_single_class_gives_nan_slope_not_an_error():
     s = cal.calibration_summary([0, 0, 0, 0], [0.01, 0.02, 0.05, 0.03])
     assert np.isnan(s["slope"]) and np.isnan(s["intercept"]) and np.isnan(s["scaled_brier"])
     assert s["brier"] == pytest.approx(np.mean(np.square([0.01, 0.02, 0.05, 0.03])))
+
+
+def test_calibration_figure_with_an_empty_bin_draws_its_error_bars():
+    """Wilson bounds of a bin without events can exceed its observed 0 by a rounding error;
+    the error bars must still draw (matplotlib refuses negative lengths)."""
+    rng = np.random.default_rng(0)
+    n = 560
+    p = pd.DataFrame({"p_LM": np.sort(rng.uniform(0, 0.2, n))})
+    p["y_LM"] = 0
+    p.loc[p.index[-10:], "y_LM"] = 1      # the lowest bins hold no event
+    fig = calibration_figure(p, ["LM"], n_boot=5, group_col=None)
+    ax = fig.axes[0]
+    assert ax.get_title() == f"LM (n = {n})"
+    bins = cal.calibration_bins(p["y_LM"], p["p_LM"])
+    assert (bins["events"].iloc[:9] == 0).all()
+    # one error bar per bin, from the Wilson bounds (clipped at the estimate)
+    (bars,) = [c for c in ax.containers if c.has_yerr]
+    segments = bars.lines[2][0].get_segments()
+    assert len(segments) == len(bins) == 10
+    np.testing.assert_allclose([s[0][1] for s in segments],
+                               np.minimum(bins["observed_lo"], bins["observed"]), atol=1e-12)
+    np.testing.assert_allclose([s[1][1] for s in segments], bins["observed_hi"], atol=1e-12)
+    plt.close(fig)
+
+
+def test_calibration_of_constant_predictions_has_no_slope():
+    """Constant predictions (an untrained model) made the slope fit index a missing column."""
+    from ecglib.metrics.calibration import calibration_slope_intercept
+
+    y = np.r_[np.ones(20), np.zeros(80)]
+    out = calibration_slope_intercept(y, np.full(100, 0.3))
+    assert math.isnan(out["slope"])
+    assert out["intercept"] == pytest.approx(np.log(0.2 / 0.8) - np.log(0.3 / 0.7))
+    p = pd.DataFrame({"y_RCA": y.astype(int), "p_RCA": 0.3})
+    fig = calibration_figure(p, ["RCA"], n_boot=5, group_col=None)
+    ax = fig.axes[0]
+    points = [line for line in ax.lines if line.get_marker() == "o"][0]
+    # every prediction is 0.3: one bin, at the event rate 0.2
+    np.testing.assert_allclose(np.asarray(points.get_xdata(), dtype=float), [0.3])
+    np.testing.assert_allclose(np.asarray(points.get_ydata(), dtype=float), [0.2])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"RCA LOWESS (Brier {cal.brier_score(y, np.full(100, 0.3)):.3f})" in labels
+    plt.close(fig)

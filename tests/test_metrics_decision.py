@@ -1,6 +1,7 @@
 """Net benefit on a 10-patient toy computed by hand; treat-all / treat-none; decision curves."""
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 
 from ecglib import schema
@@ -75,7 +76,6 @@ def test_decision_curves_per_vessel_with_narrow_lm_range():
         p = rng.uniform(0, 0.4, 300)
         table[schema.prob_col(v)] = p
         table[schema.label_col(v)] = (rng.random(300) < p).astype(int)
-    import pandas as pd
     table = pd.DataFrame(table)
     curves = decision.decision_curves(table, decision.DEFAULT_THRESHOLD_RANGES, n=20)
     assert set(curves["vessel"]) == set(schema.VESSELS)
@@ -87,6 +87,46 @@ def test_decision_curves_per_vessel_with_narrow_lm_range():
         prevalence = table[schema.label_col(v)].mean()
         assert curves.loc[curves["vessel"] == v, "prevalence"].iloc[0] == pytest.approx(prevalence)
 
+
+
+def test_decision_curve_figure_draws_each_vessels_curves():
+    rng = np.random.default_rng(1)
+    table = {}
+    for v in schema.VESSELS:
+        p = rng.uniform(0, 0.4, 300)
+        table[schema.prob_col(v)] = p
+        table[schema.label_col(v)] = (rng.random(300) < p).astype(int)
+    curves = decision.decision_curves(pd.DataFrame(table), n=20)
+
     from ecglib.plots.decision import decision_curve_figure
-    fig = decision_curve_figure(curves)
-    assert len([ax for ax in fig.axes if ax.get_visible()]) == 4
+    fig = decision_curve_figure(curves, title="internal")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert fig.get_suptitle() == "internal"
+    for ax, vessel in zip(panels, schema.VESSELS, strict=True):
+        c = curves[curves["vessel"] == vessel]
+        prevalence = c["prevalence"].iloc[0]
+        assert ax.get_title() == f"{vessel} (prevalence {100 * prevalence:.1f}%)"
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert list(lines) == ["AI-ECG model", "treat all", "treat none"]
+        # x in percent, y the net benefits of the table
+        np.testing.assert_allclose(lines["AI-ECG model"].get_xdata(), 100 * c["threshold"])
+        np.testing.assert_allclose(lines["AI-ECG model"].get_ydata(), c["model"])
+        np.testing.assert_allclose(lines["treat all"].get_ydata(), c["treat_all"])
+        assert ax.get_ylim() == pytest.approx((-0.25 * prevalence, 1.1 * prevalence))
+
+
+def test_net_benefit_at_one_threshold_per_vessel():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({c: rng.random(400) for c in schema.prob_cols()})
+    for v in schema.VESSELS:
+        table[schema.label_col(v)] = (rng.random(400) < 0.25).astype(float)
+    table["y_LAD"] = np.nan                          # LAD not assessed: no row
+    nb = decision.net_benefit_at(table, {"RCA": 0.2, "LAD": 0.2, "LCX": 0.1})
+    assert nb["vessel"].tolist() == ["RCA", "LCX"]
+    row = nb.iloc[0]
+    y, prob = table["y_RCA"].to_numpy(), table["p_RCA"].to_numpy()
+    treat = prob >= 0.2
+    want = np.sum(treat & (y == 1)) / len(y) - np.sum(treat & (y == 0)) / len(y) * 0.25
+    assert row["model"] == pytest.approx(want)
+    assert row["treat_all"] == pytest.approx(y.mean() - (1 - y.mean()) * 0.25)
+    assert (row["threshold"], row["prevalence"], row["treat_none"]) == (0.2, y.mean(), 0.0)

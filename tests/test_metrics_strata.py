@@ -137,3 +137,77 @@ def test_input_checks():
         strata.fit_strata_thresholds(Y, P, sensitivity=0)
     with pytest.raises(ValueError, match="lies above"):
         strata.assign_strata([0.1], {"lower": 0.5, "upper": 0.2})
+
+
+# ------------------------------------------------------------------------------------------
+# per-vessel tables (y_<vessel>, p_<vessel> columns)
+def _vessel_table(n: int = 600, seed: int = 0, n_folds: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    out = pd.DataFrame({"fold": np.arange(n) % n_folds})
+    for v in schema.VESSELS:
+        y = (rng.uniform(size=n) < (0.05 if v == "LM" else 0.25)).astype(int)
+        out[schema.label_col(v)] = y
+        out[schema.prob_col(v)] = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.2 * y - 1.5)))
+    return out
+
+
+TARGETS_90 = {v: {"sensitivity": 0.9, "specificity": 0.9} for v in schema.VESSELS}
+
+
+def test_crossfit_vessel_strata_never_use_the_held_out_labels():
+    p = _vessel_table()
+    s, cutoffs, not_fitted = strata.crossfit_vessel_strata(p, TARGETS_90)
+    assert not not_fitted and list(s.columns) == list(schema.VESSELS)
+    assert cutoffs["vessel"].tolist() == [v for v in schema.VESSELS for _ in range(3)]
+    assert cutoffs.columns[:4].tolist() == ["vessel", "fold", "lower", "upper"]
+    # flipping fold 0's labels changes nothing about fold 0's strata
+    flipped = p.copy()
+    m = flipped["fold"] == 0
+    flipped.loc[m, "y_RCA"] = 1 - flipped.loc[m, "y_RCA"]
+    again, _, _ = strata.crossfit_vessel_strata(flipped, TARGETS_90)
+    assert (again.loc[m, "RCA"] == s.loc[m, "RCA"]).all()
+    # fold 0's cut-offs are those fitted on folds 1 and 2
+    rest = p[p["fold"] != 0]
+    want = strata.fit_strata_thresholds(rest["y_RCA"], rest["p_RCA"], sensitivity=0.9,
+                                        specificity=0.9)
+    row = cutoffs[(cutoffs["vessel"] == "RCA") & (cutoffs["fold"] == 0)].iloc[0]
+    assert (row["lower"], row["upper"]) == (want.lower, want.upper)
+
+
+def test_a_vessel_without_positives_outside_a_fold_is_not_stratified():
+    p = _vessel_table()
+    p.loc[p["fold"] != 0, "y_LM"] = 0
+    s, cutoffs, not_fitted = strata.crossfit_vessel_strata(p, strata.PAPER_STRATA_TARGETS)
+    assert "LM" not in s.columns and "LM" not in set(cutoffs["vessel"])
+    assert "fold 0" in not_fitted["LM"] and list(not_fitted) == ["LM"]
+    # on the whole table LM still has positives (fold 0's): it can be fitted there
+    fitted, left_out = strata.fit_vessel_strata_where_possible(p, strata.PAPER_STRATA_TARGETS)
+    assert list(fitted) == list(schema.VESSELS) and not left_out
+    p["y_LM"] = 0
+    fitted, left_out = strata.fit_vessel_strata_where_possible(p, strata.PAPER_STRATA_TARGETS)
+    assert "LM" not in fitted and "one class (0 positives among 600)" in left_out["LM"]
+
+
+def test_fit_where_possible_equals_fitting_each_vessel():
+    p = _vessel_table(seed=4)
+    fitted, _ = strata.fit_vessel_strata_where_possible(p, TARGETS_90)
+    assert fitted == strata.fit_vessel_strata(p, TARGETS_90)
+
+
+def test_vessel_summary_and_performance_by_hand():
+    p = _vessel_table(seed=2)
+    s, _, _ = strata.crossfit_vessel_strata(p, TARGETS_90)
+    perf = strata.strata_performance(p, s, TARGETS_90).set_index("vessel")
+    y, k = p["y_RCA"].to_numpy(), s["RCA"].to_numpy()
+    assert perf.at["RCA", "sensitivity"] == pytest.approx(np.mean(k[y == 1] != "low"))
+    assert perf.at["RCA", "specificity"] == pytest.approx(np.mean(k[y == 0] != "high"))
+    assert perf.at["RCA", "npv_low"] == pytest.approx(np.mean(y[k == "low"] == 0))
+    assert perf.at["RCA", "ppv_high"] == pytest.approx(np.mean(y[k == "high"] == 1))
+    assert perf.at["RCA", "sensitivity_target"] == 0.9
+    assert "sensitivity_target" not in strata.strata_performance(p, s).columns
+    summary = strata.vessel_strata_summary(p, s)
+    assert summary.columns[:2].tolist() == ["vessel", "stratum"] and len(summary) == 4 * 3
+    rca = summary[summary["vessel"] == "RCA"].set_index("stratum")
+    assert rca.loc["high", "n"] == np.sum(k == "high")
+    assert rca.loc["high", "events"] == np.sum(y[k == "high"])
+    assert strata.vessel_strata_summary(p, s[[]]).empty

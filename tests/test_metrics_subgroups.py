@@ -1,5 +1,5 @@
-"""Tests for ecglib.metrics.subgroups and ecglib.metrics.severity, and smoke tests of the
-evaluation figures (ecglib.plots.roc, .subgroups, .severity)."""
+"""ecglib.metrics.subgroups (subgroup AUCs and the unpaired DeLong test), the forest plot of
+ecglib.plots.subgroups and the ROC figure of ecglib.plots.roc: what they compute and draw."""
 from __future__ import annotations
 
 import matplotlib
@@ -11,16 +11,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
 
-from ecglib.metrics._inputs import MissingInputError
-from ecglib.metrics.roc import compare_independent_aucs, delong_auc
-from ecglib.metrics.severity import grade_summary, severity_trend
-from ecglib.metrics.subgroups import COLUMNS, define_subgroups, subgroup_auc_table
-from ecglib.plots.roc import format_auc_ci, format_p, roc_figure
-from ecglib.plots.severity import severity_boxplot_figure
-from ecglib.plots.subgroups import subgroup_forest_figure
-from ecglib.schema import VESSELS, grade_col, label_col, prob_col
+from ecglib.metrics._inputs import MissingInputError  # noqa: E402
+from ecglib.metrics.roc import compare_independent_aucs, delong_auc, vessel_auc_table  # noqa: E402
+from ecglib.metrics.subgroups import COLUMNS, VARIABLE_LABELS, define_subgroups, subgroup_auc_table  # noqa: E402
+from ecglib.plots.roc import roc_figure  # noqa: E402
+from ecglib.plots.subgroups import subgroup_forest_figure  # noqa: E402
+from ecglib.report.present import format_estimate, format_p  # noqa: E402
+from ecglib.schema import VESSELS, grade_col, label_col, prob_col  # noqa: E402
 
 
 def cohort(n=600, seed=0) -> pd.DataFrame:
@@ -142,42 +140,26 @@ def test_subgroup_column_by_name_and_misaligned_index():
         subgroup_auc_table(df, pd.Series(["a"] * 10, name="x"))
 
 
-# ------------------------------------------------------------------------------------------
-# severity
-# ------------------------------------------------------------------------------------------
-def test_severity_trend_is_scipy_spearman():
+def test_subgroup_rows_are_the_one_auc_table_of_each_subgroup():
+    """Every subgroup's AUC columns are vessel_auc_table of its rows (one-class policy nan),
+    including the reason of a zero DeLong variance."""
     df = cohort()
-    trend = severity_trend(df)
-    for _, row in trend.iterrows():
-        ref = stats.spearmanr(df[prob_col(row["vessel"])], df[grade_col(row["vessel"])])
-        assert row["rho"] == pytest.approx(ref.statistic)
-        assert row["p_value"] == pytest.approx(ref.pvalue)
-        assert row["rho"] > 0.2 and row["n"] == len(df)
-
-
-def test_severity_single_grade_gives_nan_and_bad_grades_raise():
-    df = cohort()
-    df[grade_col("LM")] = 0
-    trend = severity_trend(df).set_index("vessel")
-    assert np.isnan(trend.loc["LM", "rho"]) and trend.loc["LM", "grades_present"] == 1
-    df[grade_col("LM")] = 5
-    with pytest.raises(ValueError, match=f"LM: row {df.index[0]} has grade 5 "):
-        severity_trend(df)
-
-
-def test_grade_summary_medians_and_iqr():
-    df = cohort()
-    summary = grade_summary(df)
-    assert len(summary) == len(VESSELS) * 5
-    row = summary[(summary["vessel"] == "RCA") & (summary["grade"] == 2)].iloc[0]
-    x = df.loc[df[grade_col("RCA")] == 2, prob_col("RCA")]
-    assert row["n"] == len(x) and row["median"] == pytest.approx(x.median())
-    assert (row["q1"], row["q3"]) == pytest.approx(tuple(np.percentile(x, [25, 75])))
-    assert row["grade_name"] == "moderate"
+    df["grp"] = np.where(np.arange(len(df)) < 60, "a", "b")
+    a = df["grp"] == "a"
+    df.loc[a, prob_col("LAD")] = df.loc[a, label_col("LAD")] * 0.5 + 0.25   # complete separation
+    table = subgroup_auc_table(df, "grp")
+    for level in ("a", "b"):
+        want = vessel_auc_table(df[df["grp"] == level], one_class="nan")
+        got = table[table["subgroup"] == level].reset_index(drop=True)
+        cols = ["vessel", "n", "positives", "auc", "se", "ci_low", "ci_high", "reason"]
+        pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=False, rtol=0,
+                                      atol=1e-14)
+    lad = table[(table["subgroup"] == "a") & (table["vessel"] == "LAD")].iloc[0]
+    assert lad["auc"] == 1.0 and lad["reason"].startswith("DeLong variance 0")
 
 
 # ------------------------------------------------------------------------------------------
-# figures (smoke: they draw and return a Figure; the numbers are tested above)
+# figures: what they show
 # ------------------------------------------------------------------------------------------
 def test_roc_figures_draw_with_a_second_set_and_a_one_class_vessel():
     internal, external = cohort(seed=1), cohort(n=120, seed=2)
@@ -185,30 +167,66 @@ def test_roc_figures_draw_with_a_second_set_and_a_one_class_vessel():
     for layout in ("panels", "single"):
         fig = roc_figure({"internal": internal, "external": external}, layout=layout)
         assert isinstance(fig, Figure)
+        assert len(fig.axes) == (len(VESSELS) if layout == "panels" else 1)
         texts = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
         assert any("no AUC (0/120 positive)" in t for t in texts)
         assert any(t.startswith("internal: 0.") or t.startswith("RCA, internal: 0.")
                    for t in texts)
         plt.close(fig)
     fig = roc_figure(internal, label="pooled OOF")
-    assert len(fig.axes) == len(VESSELS)
+    assert [ax.get_title() for ax in fig.axes] == list(VESSELS)
+    rca = delong_auc(internal[label_col("RCA")], internal[prob_col("RCA")])
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(format_estimate(rca.auc, digits=3) in t for t in legend)
     plt.close(fig)
 
 
-def test_forest_and_box_plots_draw():
+def test_forest_plot_shows_each_subgroups_auc_ci_and_p():
     df = cohort()
-    table = subgroup_auc_table(df, define_subgroups(df))
+    sg = define_subgroups(df)
+    table = subgroup_auc_table(df, sg)
     fig = subgroup_forest_figure(table)
-    assert isinstance(fig, Figure) and len(fig.axes) == len(VESSELS)
-    plt.close(fig)
-    fig = severity_boxplot_figure(df)
-    assert isinstance(fig, Figure)
-    assert any("Spearman" in t.get_text() for t in fig.axes[0].texts)
+    assert [ax.get_title() for ax in fig.axes] == list(VESSELS)
+    assert all(ax.get_xlabel() == "AUC" for ax in fig.axes)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    n_young, n_old = int((sg["age"] == "< 65").sum()), int((sg["age"] == "≥ 65").sum())
+    assert labels[:3] == [VARIABLE_LABELS["age"], f"   < 65  (n = {n_young:,})",
+                          f"   ≥ 65  (n = {n_old:,})"]
+    for ax, vessel in zip(fig.axes, VESSELS):
+        rows = table[table["vessel"] == vessel]
+        # one square marker per subgroup, at its AUC, and one CI line per subgroup
+        squares = [line for line in ax.lines if line.get_marker() == "s"]
+        assert [float(line.get_xdata()[0]) for line in squares] == pytest.approx(
+            rows["auc"].tolist())
+        ci = [float(x) for line in ax.lines if len(line.get_xdata()) == 2
+              and line.get_linestyle() == "-" for x in line.get_xdata()]
+        assert ci == pytest.approx(rows[["ci_low", "ci_high"]].to_numpy().ravel().tolist())
+        # the variable's header carries the p-value of the difference test
+        texts = {t.get_text() for t in ax.texts}
+        for p in rows["p_value"].dropna():
+            assert format_p(p, prefix="p") in texts
     plt.close(fig)
 
 
-def test_formatters():
-    assert format_auc_ci(0.7941, 0.7712, 0.8163) == "0.794 [0.771-0.816]"
-    assert format_auc_ci(0.8, np.nan, np.nan) == "0.800 [CI n/a]"
-    assert format_p(0.0004) == "p < 0.001" and format_p(0.0432) == "p = 0.043"
-    assert format_p(0.43) == "p = 0.43" and format_p(np.nan) == "p = n/a"
+def test_forest_plot_marks_a_subgroup_without_an_auc():
+    df = cohort()
+    group = pd.Series(np.where(np.arange(len(df)) < 40, "small", "large"), index=df.index,
+                      name="site")
+    df.loc[(group == "small").to_numpy(), label_col("LM")] = 0
+    table = subgroup_auc_table(df, group, vessels=["LM"])
+    fig = subgroup_forest_figure(table)
+    ax = fig.axes[0]
+    assert "n/a" in {t.get_text() for t in ax.texts}
+    assert len([line for line in ax.lines if line.get_marker() == "s"]) == 1   # "large" only
+    assert "p = n/a" not in {t.get_text() for t in ax.texts}                  # no test, no p
+    plt.close(fig)
+
+
+def test_the_books_formatters():
+    assert format_estimate(0.7941, 0.7712, 0.8163) == "0.794 [0.771-0.816]"
+    assert format_estimate(0.8, np.nan, np.nan) == "0.800"
+    assert format_estimate(0.8, 0.7, np.nan) == "0.800 [CI n/a]"
+    assert format_p(0.0004, prefix="p") == "p < 0.001"
+    assert format_p(0.0432, prefix="p") == "p = 0.043"
+    assert format_p(0.43, prefix="p") == "p = 0.43" and format_p(np.nan, prefix="p") == "p = n/a"
+    assert format_p(0.0432) == "0.043" and format_p(0.43) == "0.43"

@@ -127,7 +127,19 @@ def test_groups_follow_categorical_order_and_figure_draws():
     expected = survival.number_at_risk(*survival.censor_at(t, e, 365)[:1],
                                        [0, 90, 180, 270, 365], strata)
     assert table_texts == [f"{int(v):,}" for v in expected.to_numpy().ravel()]
-    assert any("log-rank" in tx.get_text() for tx in fig.axes[0].texts)
+    # the log-rank p of the censored data, as the book prints p-values; one legend entry per
+    # stratum with its patients
+    from ecglib.report.present import format_p
+    p_value = survival.logrank(*survival.censor_at(t, e, 365), strata)["p_value"]
+    assert [tx.get_text() for tx in fig.axes[0].texts] == [
+        f"log-rank {format_p(p_value, prefix='p')}"]
+    legend = [tx.get_text() for tx in fig.axes[0].get_legend().get_texts()]
+    counts = pd.Series(np.asarray(strata)).value_counts()
+    assert legend == [f"{g} (n = {counts[g]:,})" for g in ("low", "intermediate", "high")]
+    # the curves end at the cumulative incidence at the horizon, in percent
+    at_horizon = summary["cumulative_incidence"]
+    ends = [line.get_ydata()[-1] for line in fig.axes[0].get_lines()]
+    np.testing.assert_allclose(ends, 100 * at_horizon.to_numpy())
 
 
 def test_missing_follow_up_raises_catchable_error():

@@ -1,8 +1,10 @@
 """PCGrad: coefficient-space surgery against plain flattened-vector references.
 
-The references below are deliberately naive: Yu et al.'s Algorithm 1 with explicit P-length
-vectors, and the coronary study's own loop over parameter tensors (shunxio/AnyECG-CCTA,
-``train.py``, ``pcgrad_step``), both driven by the same visiting order as the implementation.
+The references (:func:`ecglib.train.pcgrad.pcgrad_reference`,
+:func:`~ecglib.train.pcgrad.pcgrad_authors_reference`) are deliberately naive: Yu et al.'s
+Algorithm 1 with explicit P-length vectors, and the coronary study's own loop over parameter
+tensors (shunxio/AnyECG-CCTA, ``train.py``, ``pcgrad_step``), both driven by the same visiting
+order as the implementation.
 """
 from __future__ import annotations
 
@@ -12,7 +14,16 @@ import pytest
 import torch
 from torch import nn
 
-from ecglib.train.pcgrad import PCGradInfo, pcgrad_backward, pcgrad_coefficients, pcgrad_features_backward, pcgrad_orders, pcgrad_weights
+from ecglib.train.pcgrad import (
+    PCGradInfo,
+    pcgrad_authors_reference,
+    pcgrad_backward,
+    pcgrad_coefficients,
+    pcgrad_features_backward,
+    pcgrad_orders,
+    pcgrad_reference,
+    pcgrad_weights,
+)
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 
 
@@ -27,43 +38,11 @@ def _one_thread():
 
 
 # ------------------------------------------------------------------------------------------------
-# plain references
+# the plain references (ecglib.train.pcgrad) and the fast path
 # ------------------------------------------------------------------------------------------------
-def reference_yu(grads: torch.Tensor, orders) -> torch.Tensor:
-    """Yu et al. 2020, Algorithm 1: project each g_i against every other ORIGINAL g_j it conflicts
-    with, in the given order, then sum. ``grads``: (T, P)."""
-    out = torch.zeros_like(grads[0])
-    for i in range(grads.shape[0]):
-        g = grads[i].clone()
-        for j in orders[i]:
-            gj = grads[j]
-            dot, norm2 = torch.dot(g, gj), torch.dot(gj, gj)
-            if dot < 0 and norm2 > 0:
-                g = g - dot / norm2 * gj
-        out += g
-    return out
-
-
 def reference_authors(per_task_grads: list[list[torch.Tensor]]) -> list[torch.Tensor]:
-    """The study's ``pcgrad_step`` surgery, loop for loop, on lists of per-parameter tensors."""
-    per_task_grads = [[g.clone() for g in grads] for grads in per_task_grads]
-    n = len(per_task_grads)
-    for i in range(n):
-        for j in range(i + 1, n):
-            dot = torch.tensor(0.0, dtype=per_task_grads[0][0].dtype)
-            norm_j_sq = torch.tensor(0.0, dtype=per_task_grads[0][0].dtype)
-            for gi, gj in zip(per_task_grads[i], per_task_grads[j]):
-                dot += (gi * gj).sum()
-                norm_j_sq += (gj * gj).sum()
-            if dot < 0 and norm_j_sq > 0:
-                coeff = dot / (norm_j_sq + 1e-12)
-                for k in range(len(per_task_grads[i])):
-                    per_task_grads[i][k] -= coeff * per_task_grads[j][k]
-    out = [torch.zeros_like(g) for g in per_task_grads[0]]
-    for grads in per_task_grads:
-        for o, g in zip(out, grads):
-            o.add_(g / n)
-    return out
+    """The study's loop on copies: it works in place, and the tests' inputs are views of one matrix."""
+    return pcgrad_authors_reference([[g.clone() for g in grads] for grads in per_task_grads])
 
 
 def ours(grads: torch.Tensor, orders, variant="yu") -> torch.Tensor:
@@ -113,7 +92,7 @@ def test_yu_matches_algorithm_1(kind, n_tasks):
     for seed in range(3):
         grads = gradient_set(kind, n_tasks, seed)
         orders = pcgrad_orders(n_tasks, generator=torch.Generator().manual_seed(100 + seed))
-        got, want = ours(grads, orders), reference_yu(grads, orders)
+        got, want = ours(grads, orders), pcgrad_reference(grads, orders)
         assert torch.allclose(got, want, rtol=1e-10, atol=1e-10), (kind, n_tasks, seed)
 
 
@@ -146,8 +125,8 @@ def test_order_matters_so_both_must_use_the_same_one():
     grads = gradient_set("all_conflict", 4, 3)
     o1 = pcgrad_orders(4, generator=torch.Generator().manual_seed(1))
     o2 = tuple(tuple(reversed(o)) for o in o1)
-    assert not torch.allclose(reference_yu(grads, o1), reference_yu(grads, o2))
-    assert torch.allclose(ours(grads, o1), reference_yu(grads, o1), atol=1e-10)
+    assert not torch.allclose(pcgrad_reference(grads, o1), pcgrad_reference(grads, o2))
+    assert torch.allclose(ours(grads, o1), pcgrad_reference(grads, o1), atol=1e-10)
 
 
 def test_orders_are_seeded_permutations():
@@ -199,7 +178,7 @@ def test_backward_on_linear_losses(variant):
     assert isinstance(info, PCGradInfo)
     if variant == "yu":
         orders = pcgrad_orders(n_tasks, generator=torch.Generator().manual_seed(gen_seed))
-        want = reference_yu(grads.double(), orders)
+        want = pcgrad_reference(grads.double(), orders)
     else:
         want = torch.cat(reference_authors([list(torch.split(g.double(), sizes)) for g in grads]))
     got = torch.cat([p.grad.reshape(-1) for p in params]).double()
@@ -266,7 +245,7 @@ def test_tiny_model_grads(variant):
     head_want = torch.autograd.grad(terms.sum(), others, retain_graph=True)
     seed = 5
     if variant == "yu":
-        want = reference_yu(task_grads, pcgrad_orders(4, generator=torch.Generator().manual_seed(seed)))
+        want = pcgrad_reference(task_grads, pcgrad_orders(4, generator=torch.Generator().manual_seed(seed)))
     else:
         sizes = [p.numel() for p in trunk]
         want = torch.cat(reference_authors([list(torch.split(g, sizes)) for g in task_grads]))
@@ -297,7 +276,7 @@ def test_tiny_model_training_steps():
         # the reference from the same graph, with a copy of the generator state
         ref_gen = torch.Generator()
         ref_gen.set_state(gen.get_state())
-        want = reference_yu(flat_task_grads(terms, trunk).double(),
+        want = pcgrad_reference(flat_task_grads(terms, trunk).double(),
                             pcgrad_orders(4, generator=ref_gen))
         pcgrad_backward(terms, trunk, other_params=others, generator=gen)
         assert int(model.bn.num_batches_tracked) == tracked + 1  # one forward, one BN update
@@ -368,7 +347,7 @@ def test_features_variant(variant, per_sample):
 
     def combine(g):  # g: (T, N)
         if variant == "yu":
-            return reference_yu(g, orders)
+            return pcgrad_reference(g, orders)
         return torch.cat(reference_authors([[row] for row in g]))
 
     if per_sample:
@@ -424,5 +403,5 @@ def test_expanded_and_constant_task_gradients():
     b.grad.mul_(2.0)  # writable
     assert info.gram[2].abs().sum() == 0
     g = torch.stack([torch.arange(5.0), -2 * w.detach(), torch.zeros(5)]).double()
-    want = reference_yu(g, info.orders)
+    want = pcgrad_reference(g, info.orders)
     assert torch.allclose(w.grad.double(), want, atol=1e-6)

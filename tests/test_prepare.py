@@ -6,7 +6,8 @@ from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import load_params
 from ecglib.errors import DataError
 from ecglib.paths import RunPaths
-from ecglib.data.prepare import prepare_data, read_cohort
+from ecglib.data.cohort import ExclusionReport
+from ecglib.data.prepare import exclusion_flow, prepare_data, read_cohort, step_kind
 
 from conftest import DEMO_MAP, export_row, write_export
 
@@ -44,6 +45,9 @@ def test_bad_ecg_excluded_with_its_reason(export):
     flow = data.report.table()
     assert flow["remaining"].tolist() == [6, 5, 5, 4]
     assert flow["step"].iloc[-1].startswith("ECG file failed:") and "flat" in flow["step"].iloc[-1]
+    keyed = data.flow
+    assert keyed["kind"].tolist() == ["export", "ecg_after_ccta", "ungraded_vessel", "bad_ecg_file"]
+    assert keyed.drop(columns="kind").equals(flow)
     paths = RunPaths.of(params)
     again = read_cohort(paths.cohort)
     assert again["ecg_time"].dtype.kind == "M" and len(again) == 4
@@ -57,3 +61,20 @@ def test_problem_kind_groups_failures_without_paths():
     assert problem_kind("flat lead(s) V2 (peak-to-peak < 0.01 mV)") == "flat lead"
     assert problem_kind("cannot read WFDB record /data/x/rec: missing .dat") == "cannot read WFDB record"
     assert problem_kind("/data/x/rec.npy") == "unreadable ECG file"
+
+
+def test_every_step_of_the_flow_has_a_stable_kind():
+    report = ExclusionReport(n_start=10)
+    for step, n in [("duplicate row", 1), ("ECG acquired after its CCTA", 3),
+                    ("a vessel without a CCTA grade", 0), ("ECG file failed: flat lead", 2)]:
+        report.add(step, range(n))
+    flow = exclusion_flow(report)
+    assert list(flow.columns) == ["kind", "step", "excluded", "remaining"]
+    assert flow.set_index("kind")["excluded"].to_dict() == {
+        "export": 0, "duplicate_row": 1, "ecg_after_ccta": 3, "ungraded_vessel": 0,
+        "bad_ecg_file": 2}
+
+
+def test_a_step_without_a_kind_is_an_error_not_a_silent_miss():
+    with pytest.raises(ValueError, match="ECG taken after CCTA.*STEP_KINDS"):
+        step_kind("ECG taken after CCTA")

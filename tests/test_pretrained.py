@@ -182,6 +182,10 @@ def test_unreadable_sources(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="junk.pth"):
         load_pretrained(_fresh(), junk)
+    objects = tmp_path / "objects.pth"  # pickled Python objects: refused by the weights-only reader
+    torch.save({"state_dict": {}, "where": Path("x")}, objects)
+    with pytest.raises(CheckpointError, match=r"objects\.pth: cannot be read as a weights-only"):
+        load_pretrained(_fresh(), objects)
 
 
 # ---- build_model ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The real-ECG chapter's orchestration (ecglib.chapters.real_ecgs) on the real records of ../shared/data.
+"""The analyses of real records that know no run (ecglib.real.collection, beat_yield, st_groups,
+ptb_records, prediction_groups) on the real records of ../shared/data.
 
 The records tests skip, with the reason, when ../shared/data is absent. What they check on the
 real records:
@@ -6,29 +7,44 @@ real records:
 - every record is in exactly one outcome of the yield tables (per source and per rhythm);
 - records coded ST depression, compared with sinus-rhythm-only records, have a *negative* ST
   shift (depression) in the leads where the groups differ significantly, and records coded ST
-  elevation a *positive* one. What the data show (22 ST-depression, 13 ST-elevation and 69
-  sinus-only records, all averaged): ST depression is significant in I, II, III, aVF and V2-V6,
-  with the reciprocal elevation in aVR (diffuse subendocardial pattern); ST elevation is
-  significant in V4 and V5 only (13 records, almost all CPSC 2018, whose labels do not name
-  leads). The assertions follow that physiology, on the majority of the significant leads.
+  elevation a *positive* one. A diffuse subendocardial pattern lowers the ST segment in the
+  inferior and lateral leads and raises it in aVR; an ST-elevation code does not name its
+  leads, so fewer leads reach significance there. The assertions follow that physiology, on
+  the majority of the significant leads.
+
+The chapter that uses them with a run (predictions, skipped parts, the page) is tested in
+``tests/test_chapter_real_ecgs.py``.
 """
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from ecglib.chapters import real_ecgs as rs
 from ecglib import schema
 from ecglib.errors import MissingInputError
-from ecglib.paths import RunPaths
-from ecglib.train.fit import model_config
-from ecglib.train.predict import load_fold_model, predict_probs
-from ecglib.model import Net1D
-from train_support import tiny_params
+from ecglib.real.beat_yield import (
+    OUTCOMES,
+    RHYTHM_CATEGORIES,
+    exclusion_table,
+    real_beats,
+    rhythm_category,
+    yield_table,
+)
+from ecglib.real.collection import (
+    REAL_DATA_ENV,
+    default_real_data_dir,
+    real_data_dir,
+    sources_table,
+)
+from ecglib.real.prediction_groups import (
+    OTHER,
+    predicted_vessels,
+    prediction_group,
+    prediction_summary,
+)
+from ecglib.real.ptb_records import ptb_table
+from ecglib.real.st_groups import compare_st, st_group
 
 #: Leads where ischaemic ST depression is expected (lateral, inferior and high-lateral leads).
 DEPRESSION_LEADS = {"I", "II", "III", "aVF", "aVL", "V3", "V4", "V5", "V6"}
@@ -39,14 +55,14 @@ RECIPROCAL = "aVR"
 @pytest.fixture(scope="module")
 def data_dir():
     try:
-        return rs.real_data_dir()
+        return real_data_dir()
     except MissingInputError as exc:
         pytest.skip(f"real ECG records not available: {exc.reason}")
 
 
 @pytest.fixture(scope="module")
 def real(data_dir):
-    return rs.real_beats(data_dir)
+    return real_beats(data_dir)
 
 
 # ------------------------------------------------------------------------------------------
@@ -56,47 +72,35 @@ def test_real_data_dir_is_shared_data_beside_the_repository_and_overridable(tmp_
                                                                               monkeypatch):
     from ecglib.config import PROJECT_ROOT
 
-    assert rs.default_real_data_dir() == PROJECT_ROOT.parent / "shared" / "data"
-    monkeypatch.setenv(rs.REAL_DATA_ENV, str(tmp_path / "absent"))
+    assert default_real_data_dir() == PROJECT_ROOT.parent / "shared" / "data"
+    monkeypatch.setenv(REAL_DATA_ENV, str(tmp_path / "absent"))
     with pytest.raises(MissingInputError, match="ECGLIB_REAL_DATA"):
-        rs.real_data_dir()
+        real_data_dir()
     (tmp_path / "empty").mkdir()
-    monkeypatch.setenv(rs.REAL_DATA_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(REAL_DATA_ENV, str(tmp_path / "empty"))
     with pytest.raises(MissingInputError, match="no WFDB header"):
-        rs.real_data_dir()
+        real_data_dir()
     (tmp_path / "empty" / "x.hea").write_text("x 12 500 5000\n")
-    assert rs.real_data_dir() == tmp_path / "empty"
+    assert real_data_dir() == tmp_path / "empty"
 
 
 def test_st_groups_are_defined_by_the_codes():
-    assert rs.st_group("429622005") == "ST depression"
-    assert rs.st_group("426783006,429622005,164865005") == "ST depression"
-    assert rs.st_group("164931005") == "ST elevation"
-    assert rs.st_group("429622005,164931005") is None          # both: neither group
-    assert rs.st_group("426783006") == "sinus rhythm only"
-    assert rs.st_group(["426783006"]) == "sinus rhythm only"
-    assert rs.st_group("426783006,59118001") is None           # sinus plus RBBB: not "only"
-    assert rs.st_group("426177001") is None                    # sinus bradycardia
-    assert rs.st_group("") is None and rs.st_group(None) is None
+    assert st_group("429622005") == "ST depression"
+    assert st_group("426783006,429622005,164865005") == "ST depression"
+    assert st_group("164931005") == "ST elevation"
+    assert st_group("429622005,164931005") is None          # both: neither group
+    assert st_group("426783006") == "sinus rhythm only"
+    assert st_group(["426783006"]) == "sinus rhythm only"
+    assert st_group("426783006,59118001") is None           # sinus plus RBBB: not "only"
+    assert st_group("426177001") is None                    # sinus bradycardia
+    assert st_group("") is None and st_group(None) is None
 
 
 def test_rhythm_category_separates_not_stated_from_other():
     records = pd.DataFrame({"rhythm": ["sinus", "AF/flutter", "other", "other", None],
                             "rhythm_stated": [True, True, True, False, None]})
-    assert rs.rhythm_category(records).tolist() == ["sinus", "AF/flutter", "other", "not stated",
+    assert rhythm_category(records).tolist() == ["sinus", "AF/flutter", "other", "not stated",
                                                     "not stated"]
-
-
-def test_missing_records_skip_the_chapter_not_crash(monkeypatch, tmp_path):
-    from ecglib.chapters.run_results import Skipped, run_part
-
-    monkeypatch.setenv(rs.REAL_DATA_ENV, str(tmp_path / "absent"))
-    data_dir = run_part("This chapter", rs.real_data_dir)
-    real = run_part("This chapter", rs.real_beats, data_dir)
-    assert isinstance(real, Skipped) and "not available" in real.message
-    assert run_part("x", rs.compare_st, real, "ST depression") is real
-    numbers = rs.real_numbers(real, [real, real], real)
-    assert np.isnan(numbers["real_records"]) and numbers["std_leads_depressed"] == "n/a"
 
 
 # ------------------------------------------------------------------------------------------
@@ -106,18 +110,18 @@ def test_every_record_is_accounted_for_in_the_yield_tables(real, data_dir):
     n_headers = len(list(data_dir.rglob("*.hea")))
     records = real.records
     assert len(records) == n_headers
-    assert records["outcome"].isin(rs.OUTCOMES).all()
+    assert records["outcome"].isin(OUTCOMES).all()
     assert ((records["stage"] == "") == (records["outcome"] == "averaged")).all()
     assert real.averaged.sum() == np.isfinite(real.average).all(axis=(1, 2)).sum()
     for by in ("source", "rhythm_category"):
-        table = rs.yield_table(real, by)
+        table = yield_table(real, by)
         outcomes = table.drop(columns=["records", "yield_pct"])
         assert (outcomes.sum(axis=1) == table["records"]).all(), by
         assert table.loc["total", "records"] == n_headers
         assert (table.drop(index="total").sum() .drop("yield_pct") ==
                 table.loc["total"].drop("yield_pct")).all()
-    assert set(rs.yield_table(real, "rhythm_category").index) == {*rs.RHYTHM_CATEGORIES, "total"}
-    excluded = rs.exclusion_table(real)
+    assert set(yield_table(real, "rhythm_category").index) == {*RHYTHM_CATEGORIES, "total"}
+    excluded = exclusion_table(real)
     assert len(excluded) == n_headers - real.averaged.sum()
     assert "record" not in excluded.columns and excluded["detail"].str.len().gt(0).all()
     # the rejected-at-loading records are exactly load_records' rejections
@@ -129,8 +133,8 @@ def test_chunked_reading_gives_the_same_beats(real):
 
     not_averaged = real.records.index[~real.averaged][:3].tolist()
     subset = real.records.loc[sorted({*real.records.index[::25], *not_averaged}), list(COLUMNS)]
-    whole = rs.real_beats(real.data_dir, records=subset)
-    chunked = rs.real_beats(real.data_dir, records=subset, chunk_size=3)
+    whole = real_beats(real.data_dir, records=subset)
+    chunked = real_beats(real.data_dir, records=subset, chunk_size=3)
     np.testing.assert_array_equal(whole.average, chunked.average)
     pd.testing.assert_frame_equal(whole.records, chunked.records)
     assert (~whole.averaged).sum() == len(not_averaged)
@@ -139,7 +143,7 @@ def test_chunked_reading_gives_the_same_beats(real):
 
 
 def test_sources_carry_their_licences(real):
-    sources = rs.sources_table(real).set_index("source")
+    sources = sources_table(real).set_index("source")
     assert sources["records"].sum() == len(real.records)
     assert set(sources.loc[sources["folder"] == "cinc", "licence"]) == {"CC BY 4.0"}
     assert sources.loc["ptbdb", "licence"] == "ODC-By 1.0"
@@ -147,12 +151,12 @@ def test_sources_carry_their_licences(real):
 
 @pytest.fixture(scope="module")
 def st_depression(real):
-    return rs.compare_st(real, "ST depression")
+    return compare_st(real, "ST depression")
 
 
 @pytest.fixture(scope="module")
 def st_elevation(real):
-    return rs.compare_st(real, "ST elevation")
+    return compare_st(real, "ST elevation")
 
 
 def test_st_depression_records_show_st_depression(st_depression):
@@ -199,7 +203,7 @@ def test_the_two_st_groups_shift_in_opposite_directions(st_depression, st_elevat
 
 
 def test_ptb_table_has_the_six_records_with_their_grades(real):
-    ptb = rs.ptb_table(real)
+    ptb = ptb_table(real)
     assert len(ptb) == 6 and ptb["patient"].nunique() == 4
     assert ptb["grade_LM"].isna().all()                                   # no LM field
     assert ptb.set_index("record").loc["s0043lre", ["grade_RCA", "grade_LAD", "grade_LCX"]
@@ -207,26 +211,16 @@ def test_ptb_table_has_the_six_records_with_their_grades(real):
     assert ptb["acute infarct"].notna().all()
 
 
-def test_predictions_are_the_mean_of_the_fold_models_and_need_a_trained_run(real, tmp_path):
-    params = tiny_params(tmp_path)
-    subset = dataclasses.replace(real, records=real.records[real.records["source"] == "ptbdb"])
-    with pytest.raises(MissingInputError, match="trained"):
-        rs.real_predictions(subset, params)
-    paths = RunPaths.of(params).ensure()
-    for fold in (0, 2):
-        torch.manual_seed(fold)
-        net = Net1D.from_config(model_config(params))
-        torch.save({"state_dict": net.state_dict(), "model_config": net.config()},
-                   paths.best_checkpoint(fold))
-    preds = rs.real_predictions(subset, params)
-    assert len(preds) == 6 and (preds["n_models"] == 2).all()
-    assert not {"record", "patient_id", "ecg_id", "ecg_path"} & set(preds.columns)
-    rows, signals = rs.real_model_inputs(subset, params)
-    expected = np.mean([predict_probs(load_fold_model(params, k), signals, np.arange(len(rows)))
-                        for k in (0, 2)], axis=0)
-    np.testing.assert_allclose(preds[schema.prob_cols()].to_numpy(), expected, rtol=1e-6)
-    assert pd.read_csv(paths.predictions / "real_mean.csv")["row"].tolist() == rows.tolist()
-    anecdote = rs.ptb_predictions(subset, preds)
-    assert anecdote[[f"{v} p" for v in schema.VESSELS]].notna().all().all()
-    summary = rs.prediction_summary(preds, params.evaluation.high_risk_thresholds, by="group")
-    assert set(summary["vessel"]) == set(schema.VESSELS)
+def test_prediction_summary_describes_each_group_and_vessel():
+    predictions = pd.DataFrame({
+        "st_group": ["ST depression", None, "sinus rhythm only", None],
+        **{schema.prob_col(v): [0.1, 0.2, 0.3, 0.4] for v in schema.VESSELS}})
+    predictions[schema.prob_col("LM")] = np.nan                     # a head never trained
+    assert predicted_vessels(predictions) == ["RCA", "LAD", "LCX"]
+    assert prediction_group(predictions).tolist() == [
+        "ST depression", OTHER, "sinus rhythm only", OTHER]
+    summary = prediction_summary(predictions, {v: 0.25 for v in schema.VESSELS}, by="group")
+    assert summary["group"].unique().tolist() == ["sinus rhythm only", "ST depression", OTHER]
+    other = summary[(summary["group"] == OTHER) & (summary["vessel"] == "RCA")].iloc[0]
+    assert other["n"] == 2 and other["median"] == 0.3 and other["at_or_above_pct"] == 50.0
+    assert set(summary["vessel"]) == {"RCA", "LAD", "LCX"}

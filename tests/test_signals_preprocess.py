@@ -9,7 +9,15 @@ from scipy import signal as ss
 
 from ecglib.errors import SignalError
 from ecglib.schema import LEADS, N_SAMPLES
-from ecglib.signals import Ecg, ecg_fix_length, ecg_founder_filter, ecg_preprocess, ecg_read, ecg_resample, ecg_zscore
+from ecglib.signals import (
+    Ecg,
+    ecg_fix_length,
+    ecg_founder_filter,
+    ecg_preprocess,
+    ecg_read,
+    ecg_resample,
+    ecg_zscore,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -243,3 +251,13 @@ def test_preprocess_argument_errors(tmp_path):
         ecg_preprocess(tmp_path / "ok.npy", length_policy="end")
     with pytest.raises(ValueError, match="fs=250 given for an Ecg sampled at 500 Hz"):
         ecg_preprocess(Ecg(np.ones((12, 10)), fs=500), fs=250)
+
+
+def test_butter_sos_is_scipys_design_made_once_per_setting():
+    from scipy import signal as ss
+
+    from ecglib.signals.preprocess import butter_sos
+
+    sos = butter_sos(2, (5.0, 25.0), "bandpass", 500.0)
+    np.testing.assert_array_equal(sos, ss.butter(2, (5.0, 25.0), btype="bandpass", fs=500.0, output="sos"))
+    assert butter_sos(2, (5.0, 25.0), "bandpass", 500.0) is sos

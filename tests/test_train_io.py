@@ -1,11 +1,13 @@
 """Checkpoints written atomically, RNG states, seeds and the data order."""
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from ecglib.errors import CheckpointError
+from ecglib.model import checkpoint_io
 from ecglib.train import checkpoint
 from ecglib.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from ecglib.train.data import EcgDataset, derive_seed, train_loader
@@ -31,11 +33,28 @@ def test_save_atomic_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_p
         load_checkpoint(tmp_path / "bad.pt")
 
 
+def test_resume_reads_checkpoints_with_the_one_weights_only_reader(tmp_path):
+    assert load_checkpoint is checkpoint_io.load_checkpoint  # the pretrained weights' reader too
+    with pytest.raises(CheckpointError, match=r"nope\.pt: checkpoint file not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    torch.save(torch.ones(2), tmp_path / "tensor.pt")
+    with pytest.raises(CheckpointError, match=r"tensor\.pt: expected a dict, got Tensor"):
+        load_checkpoint(tmp_path / "tensor.pt")
+    # a pickled Python object is refused (weights-only), naming the file
+    torch.save({"epoch": 1, "when": Path("x")}, tmp_path / "objects.pt")
+    with pytest.raises(CheckpointError, match=r"objects\.pt: cannot be read as a weights-only"):
+        load_checkpoint(tmp_path / "objects.pt")
+
+
 def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
-    torch.manual_seed(1); np.random.seed(2); random.seed(3)
+    torch.manual_seed(1)
+    np.random.seed(2)
+    random.seed(3)
     save_atomic({"rng": rng_state()}, tmp_path / "r.pt")
     want = (torch.rand(3), np.random.rand(3), random.random())
-    torch.manual_seed(9); np.random.seed(9); random.seed(9)
+    torch.manual_seed(9)
+    np.random.seed(9)
+    random.seed(9)
     set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
     got = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[2] == want[2]

@@ -13,15 +13,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 from statsmodels.stats.multitest import multipletests  # noqa: E402
-
-from ecglib.signals.beats import average_beats, beat_window
-from ecglib.plots.style import save_figure
-from ecglib.plots.waveforms import GRID_LAYOUT, difference_figure, difference_heatmap_figure, waveform_grid_figure
-from ecglib.schema import FS, LEADS, VESSELS
-from ecglib.signals.waveforms import WAVES, compare_waveforms, delineate_beat, fdr_adjust, pointwise_tests
 from test_beats import ST_BOX, random_group  # noqa: E402
+
+from ecglib.plots.style import save_figure
+from ecglib.plots.waveforms import (
+    GRID_LAYOUT,
+    difference_figure,
+    difference_heatmap_figure,
+    waveform_grid_figure,
+)
+from ecglib.schema import FS, LEADS, VESSELS
+from ecglib.signals.beats import average_beats, beat_window
+from ecglib.signals.waveforms import (
+    WAVES,
+    compare_waveforms,
+    delineate_beat,
+    fdr_adjust,
+    pointwise_tests,
+)
 
 try:
     from ecglib.demo import PLANTED_TERRITORIES, simulate_from_grades, territory_sensitivity
@@ -248,22 +258,64 @@ def test_demo_null_comparison_finds_almost_nothing():
 
 # --- figures ---------------------------------------------------------------------------------------
 
-def test_figures_are_figures_with_the_12_lead_grid(planted, tmp_path):
+def _lead_of(ax) -> str:
+    return ax.texts[-1].get_text()
+
+
+def test_grid_figure_draws_each_groups_mean_per_lead_and_shades_the_significant_runs(planted):
+    from ecglib.signals.waveforms import _runs
+
     grid = waveform_grid_figure(planted, title="synthetic")
-    diff = difference_figure(planted)
-    heat = difference_heatmap_figure(planted)
     try:
-        for fig in (grid, diff, heat):
-            assert isinstance(fig, Figure)
         axes = grid.axes
         assert len(axes) == 12
         # left column limb leads, right column precordial, in the paper's order
-        names = [ax.texts[-1].get_text() for ax in axes]
+        names = [_lead_of(ax) for ax in axes]
         assert names[0::2] == [row[0] for row in GRID_LAYOUT]
         assert names[1::2] == [row[1] for row in GRID_LAYOUT]
+        for ax in axes:
+            li = LEADS.index(_lead_of(ax))
+            means = [line.get_ydata() for line in ax.lines if len(line.get_ydata()) > 2]
+            assert len(means) == 2
+            np.testing.assert_allclose(means[0], planted.mean[0, li])
+            np.testing.assert_allclose(means[1], planted.mean[1, li])
+            spans = [p for p in ax.patches if p.get_alpha() == 0.35]
+            assert len(spans) == len(_runs(planted.significant[li])), _lead_of(ax)
+        # the planted leads carry shaded significant stretches, the untouched limb leads none
+        shaded = {_lead_of(ax) for ax in axes if any(p.get_alpha() == 0.35 for p in ax.patches)}
+        assert set(PLANTED) <= shaded
+        assert grid._suptitle.get_text() == "synthetic"
+        legend = [t.get_text() for t in grid.legends[0].get_texts()]
+        assert legend[0] == f"ST depressed (n = {planted.n[0]:,}) mean \u00b1 SD"
+    finally:
+        plt.close(grid)
+
+
+def test_difference_figure_draws_the_difference_and_bolds_only_significant_samples(planted):
+    diff = difference_figure(planted)
+    try:
         assert len(diff.axes) == 12
+        for ax in diff.axes:
+            li = LEADS.index(_lead_of(ax))
+            curves = [line.get_ydata() for line in ax.lines if len(line.get_ydata()) > 2]
+            np.testing.assert_allclose(curves[0], planted.diff[li])
+            bold = np.asarray(curves[1], dtype=float)
+            assert np.array_equal(np.isfinite(bold), planted.significant[li])
+        low, high = diff.axes[0].get_ylim()
+        assert low < np.nanmin(planted.ci_low) and high > np.nanmax(planted.ci_high)
+    finally:
+        plt.close(diff)
+
+
+def test_difference_heatmap_shows_the_difference_matrix_and_saves(planted, tmp_path):
+    heat = difference_heatmap_figure(planted)
+    try:
+        image = heat.axes[0].images[0]
+        np.testing.assert_allclose(np.asarray(image.get_array()), planted.diff)
+        limit = float(np.abs(planted.diff).max())
+        assert image.get_clim() == pytest.approx((-limit, limit))
+        assert [t.get_text() for t in heat.axes[0].get_yticklabels()] == list(LEADS)
         assert save_figure(heat, tmp_path, "heat").is_file()
         assert (tmp_path / "heat.pdf").is_file()
     finally:
-        for fig in (grid, diff, heat):
-            plt.close(fig)
+        plt.close(heat)

@@ -1,4 +1,8 @@
-"""Table 1: the cohort by site, in the layout of the paper's baseline table.
+"""Chapter 01, the cohort: Table 1, the cohort by site in the layout of the paper's baseline table.
+
+:func:`analyse` reads the run's cohort table (written by chapter 00) and gives the page Table 1
+(:func:`cohort_table`), the numbers its text quotes (:func:`cohort_numbers`) and the cohort the
+age/sex and stenosis-grade figures are drawn from.
 
 Counting units follow the data: patients and sex per patient, CCTA grades per CCTA examination
 (a vessel's grade belongs to the exam, not to each ECG paired with it), age, ECG read and the
@@ -6,13 +10,45 @@ ECG-CCTA interval per ECG. No identifiers reach the table.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.config import RunParams
+from ecglib.data.prepare import read_cohort
+from ecglib.paths import RunPaths
+
+__all__ = ["Cohort", "analyse", "cohort_table", "cohort_numbers", "INTERVAL_CUT_HOURS"]
 
 #: The paper's subgroup cut for the ECG-CCTA interval.
 INTERVAL_CUT_HOURS = 3.0
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """What chapter 01 shows (:func:`analyse`)."""
+
+    #: Table 1 (:func:`cohort_table`): one row per characteristic, one column per site.
+    table1: pd.DataFrame
+    #: The run's cohort table, one row per ECG-CCTA pair: the figures' input (never saved).
+    cohort: pd.DataFrame
+
+    def numbers(self) -> dict[str, float]:
+        return cohort_numbers(self.cohort)
+
+    def outputs(self) -> dict[str, object]:
+        return {"table1": self.table1}
+
+    def skipped(self) -> list:
+        return []
+
+
+def analyse(run: RunParams) -> Cohort:
+    """Chapter 01 of ``run`` (module docstring), from the cohort table chapter 00 wrote."""
+    cohort = read_cohort(RunPaths.of(run).cohort)
+    return Cohort(table1=cohort_table(cohort), cohort=cohort)
 
 
 def cohort_table(cohort: pd.DataFrame, by: str = "site") -> pd.DataFrame:

@@ -15,6 +15,10 @@ export lacks (``constants:``). :func:`read_export` applies it and then the study
 Every exclusion is a line of the :class:`ExclusionReport`; every problem the map cannot resolve
 (an unknown grade text, an unparseable date, an impossible age) raises a
 :class:`~ecglib.errors.DataError` naming the record.
+
+One module on purpose: the map, the parsers that apply it (dates, ages, numbers, label
+vocabularies) and the rules are one pipeline from an export to the canonical table; the parsers
+exist only to apply a map and name the record they fail on.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from ecglib import schema
 from ecglib.config import load_yaml
 from ecglib.errors import ConfigError, DataError
@@ -57,7 +62,7 @@ class ExportMap:
     notice: str = ""
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "ExportMap":
+    def from_yaml(cls, path: str | Path) -> ExportMap:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"column map {path} not found")

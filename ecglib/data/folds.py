@@ -21,13 +21,11 @@ mapped back to the rows (ECGs):
      count is 1 plus roughly the sum of these indicators, so balancing each balances the total).
 
    Iterative stratification (Sechidis et al. 2011) serves the rarest column first, so the rare
-   vessel (LM, about 2%) is still spread first and evenly; the count columns are common and only
-   steer the remaining ties. On simulated 2,000-patient cohorts like the one in
-   tests/test_folds.py (1-8 ECGs per patient, some patients with disagreeing CCTAs) this keeps
-   the ECG-level prevalence of every vessel within about 0.01 of the overall value in every fold
-   (stratifying on the patient labels alone: up to about 0.04), the patient-level prevalence
-   within about 0.002, and the ECG counts per fold within about 2% of each other (labels alone:
-   about 8%).
+   vessel (LM) is still spread first and evenly; the count columns are common and only steer the
+   remaining ties. ``tests/test_folds.py`` checks on a simulated cohort with several ECGs per
+   patient (some with disagreeing CCTAs) that every fold keeps the ECG-level and patient-level
+   prevalences and the ECG counts close to the overall ones, closer than stratifying on the
+   patient labels alone.
 3. Split the patients with ``MultilabelStratifiedKFold(shuffle=True, random_state=seed)`` and map
    the patient's fold to each of their rows.
 

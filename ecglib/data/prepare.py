@@ -1,4 +1,9 @@
-"""From a params file to a validated cohort table and its ECG store, the first step of a run."""
+"""From a params file to a validated cohort table and its ECG store, the first step of a run.
+
+:func:`prepare_data` writes the cohort table and the exclusion flow into the run folder;
+:func:`exclusion_flow` gives that flow with a stable ``kind`` per step, so that a reader picks a
+step by what it is (``"ecg_after_ccta"``) and not by the sentence the book shows for it.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -16,15 +21,38 @@ from ecglib.errors import DataError
 from ecglib.paths import RunPaths
 from ecglib.data.store import EcgStore, StoreSettings, build_store
 
+__all__ = ["PreparedData", "prepare_data", "problem_kind", "exclusion_flow", "step_kind",
+           "STEP_KINDS", "BAD_ECG_STEP", "BAD_ECG_KIND", "read_cohort", "ensure_demo_export"]
+
 #: Columns of the cohort table that hold times (parsed back when the table is read).
 _TIME_COLUMNS = ("ecg_time", "ccta_time")
+
+#: The exclusion flow's steps (their text in :meth:`ExclusionReport.table`) by stable kind:
+#: the first row, and the rules of :func:`ecglib.data.cohort.apply_rules`.
+STEP_KINDS: dict[str, str] = {
+    "rows in the export": "export",
+    "duplicate row": "duplicate_row",
+    "ECG acquired after its CCTA": "ecg_after_ccta",
+    "a vessel without a CCTA grade": "ungraded_vessel",
+}
+#: How :func:`prepare_data` names the step of the ECG files that failed with one kind of
+#: problem (:func:`problem_kind`), and that step's kind in :func:`exclusion_flow`.
+BAD_ECG_STEP = "ECG file failed: {}"
+BAD_ECG_KIND = "bad_ecg_file"
 
 
 @dataclass
 class PreparedData:
+    """The validated cohort table, its exclusions and its ECG store (:func:`prepare_data`)."""
+
     cohort: pd.DataFrame
     report: ExclusionReport
     store: EcgStore
+
+    @property
+    def flow(self) -> pd.DataFrame:
+        """The exclusion flow with each step's ``kind`` (:func:`exclusion_flow`)."""
+        return exclusion_flow(self.report)
 
 
 def prepare_data(params: RunParams, *, progress: bool = True) -> PreparedData:
@@ -53,7 +81,7 @@ def prepare_data(params: RunParams, *, progress: bool = True) -> PreparedData:
         kinds = failures["problem"].map(problem_kind)
         for kind, group in failures.groupby(kinds, sort=False):
             bad = cohort.index[cohort["ecg_path"].isin(group["ecg_path"])]
-            report.add(f"ECG file failed: {kind}", bad)
+            report.add(BAD_ECG_STEP.format(kind), bad)
             cohort = cohort.drop(index=bad)
         cohort = cohort.reset_index(drop=True)
 
@@ -64,11 +92,35 @@ def prepare_data(params: RunParams, *, progress: bool = True) -> PreparedData:
 
 def problem_kind(problem: str) -> str:
     """The kind of a signal problem, for the exclusion flow: the message up to its first detail
-    (``"flat lead(s) V2 (peak-to-peak ...)"`` -> ``"flat lead(s) V2"``), so that records with the
+    (``"flat lead(s) V2 (peak-to-peak ...)"`` -> ``"flat lead"``), so that records with the
     same problem share a step and no file path reaches the book."""
     kind = re.split(r"[:(;]", problem, maxsplit=1)[0]
     kind = re.sub(r"\s*\S*[/\\]\S*", "", kind).strip()  # drop file paths
     return kind or "unreadable ECG file"
+
+
+def exclusion_flow(report: ExclusionReport) -> pd.DataFrame:
+    """The exclusion flow (:meth:`ExclusionReport.table`: ``step``, ``excluded``,
+    ``remaining``) with a ``kind`` column first: the step's stable key (:data:`STEP_KINDS`,
+    :data:`BAD_ECG_KIND`), for selecting a step without matching the text the book shows.
+
+    A step of unknown kind raises ``ValueError``: a renamed or new rule must be given its kind
+    here, rather than a selection by kind silently finding nothing.
+    """
+    flow = report.table()
+    flow.insert(0, "kind", [step_kind(step) for step in flow["step"]])
+    return flow
+
+
+def step_kind(step: str) -> str:
+    """The stable kind of an exclusion step's text (:func:`exclusion_flow`)."""
+    if step in STEP_KINDS:
+        return STEP_KINDS[step]
+    prefix = BAD_ECG_STEP.format("")
+    if step.startswith(prefix):
+        return BAD_ECG_KIND
+    raise ValueError(f"exclusion step {step!r} has no kind: add it to "
+                     "ecglib.data.prepare.STEP_KINDS")
 
 
 def read_cohort(path: str | Path) -> pd.DataFrame:

@@ -8,16 +8,15 @@ exams), cut at thresholds that reproduce typical CCTA-referral prevalences (:dat
 grades are correlated across vessels and within a patient, as in real CCTA cohorts, and the
 external site, whose age mix differs, gets a different prevalence for the same biology.
 
-*ECGs.* A patient's ECGs share his or her morphology (see :mod:`ecglib.demo.ecg`), which is why folds
+*ECGs.* A patient's ECGs share his or her morphology (see :mod:`ecglib.demo.ecg_params`), which is why folds
 must be grouped by patient. Each ECG is paired with one CCTA exam and mostly acquired before it
 (minutes to weeks); about 3% are acquired after it, the rows the paper's exclusion rule removes.
 Before-CCTA counts match the paper exactly (internal 2,323 / 2,595 / 4,620, external 135 / 135 / 228),
 so the cohort after that exclusion has the paper's size.
 
-*Reads.* The free-text interpretation is what a reader sees in the simulated waveform: rhythm from the
-rate, ST depression and T inversion from the ST-T vector (planted ischaemia, benign J-point elevation,
-LVH strain), LVH from voltage, axis deviation. Small planted offsets stay below what a reader calls, so
-a good share of diseased patients have a "Normal ECG" read: the paper's normal-ECG subgroup.
+*Reads.* The free-text interpretation is what a reader sees in the simulated waveform
+(:func:`ecglib.demo.reads.ecg_reads`); small planted offsets stay below what a reader calls, so a good
+share of diseased patients have a "Normal ECG" read: the paper's normal-ECG subgroup.
 
 *Follow-up.* Major adverse cardiovascular events (MACE) arrive with a constant hazard that rises with
 the hidden disease (number of severely diseased vessels, left main counted twice, occlusions extra)
@@ -33,8 +32,16 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
-from ecglib.demo.ecg import EXTERNAL_SITE, INTERNAL_SITE, PLANTED_TERRITORIES, WAVES, EcgParams, RecordingSite, lead_vectors, sample_ecg_params, simulate_ecgs
-from ecglib.schema import LEADS, SYMPTOMS, VESSELS, grade_col, label_col
+from ecglib.demo.ecg import simulate_ecgs
+from ecglib.demo.ecg_params import (
+    EXTERNAL_SITE,
+    INTERNAL_SITE,
+    EcgParams,
+    RecordingSite,
+    sample_ecg_params,
+)
+from ecglib.demo.reads import ecg_reads
+from ecglib.schema import SYMPTOMS, VESSELS, grade_col, label_col
 
 #: Columns of the demo's raw export (``export.csv``), in order: a hospital's names, not the canonical ones.
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -74,8 +81,6 @@ AFTER_CCTA_SHARE = 0.03
 #: Plausible adult ages (years) of a CCTA referral population.
 AGE_RANGE: tuple[float, float] = (25.0, 95.0)
 
-#: Leads in which an inverted T wave is abnormal (a negative T is normal in aVR, often in III, aVL, V1).
-UPRIGHT_T_LEADS: tuple[str, ...] = ("I", "II", "aVF", "V2", "V3", "V4", "V5", "V6")
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ def _make_site(site: DemoSite, counts: SiteCounts, rng: np.random.Generator):
     grades = exams["grades"][exam_of]
     params = sample_ecg_params(grades, rng, person=person, age=patients["age"], male=patients["male"],
                                lvh=patients["lvh"], site=site.recording)
-    reads, normal = _reads(params, rng)
+    reads, normal = ecg_reads(params, rng)
 
     ccta_time = exams["time"][exam_of]
     ecg_time = ccta_time - ecgs["before_s"].astype("timedelta64[s]")
@@ -369,85 +374,3 @@ def _followup(patients: dict, exams: dict, rng: np.random.Generator) -> dict[str
     event = event_day <= censor
     days = np.ceil(np.where(event, event_day, censor)).astype(int)
     return {"days": np.maximum(days, 1), "event": event}
-
-
-# ----------------------------------------------------------------------------------------------
-# ECG reads
-# ----------------------------------------------------------------------------------------------
-
-def _region_of_lead() -> dict[str, str]:
-    """Clinical lead group of each lead, from the planted territories (the diffuse one excluded)."""
-    return {lead: t.region for t in PLANTED_TERRITORIES.values() if t.region != "diffuse" for lead in t.leads}
-
-
-def _reads(params: EcgParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Free-text interpretation of each ECG, and whether it is a normal read.
-
-    The reader sees the waveform's features (computed from the simulation parameters) and calls a
-    finding with a probability that rises with how clear it is, like a busy clinician.
-    """
-    n = len(params)
-    lv = lead_vectors()
-    gain = params.gain[:, None]
-    st = (params.st_vector @ lv.T) * gain                             # ST deviation per lead (mV)
-    w = {name: params.waves[:, i] for i, name in enumerate(WAVES)}
-    t_amp = ((w["T"] + 0.56 * w["T_shoulder"] + 0.7 * params.st_vector) @ lv.T) * gain
-    qrs = np.stack([w["Q"], w["R"], w["S"]], axis=1) @ lv.T * gain[:, :, None]   # (n, 3, leads)
-
-    ix = {lead: i for i, lead in enumerate(LEADS)}
-    not_avr = np.array([lead != "aVR" for lead in LEADS])
-    depression = -np.where(not_avr, st, np.inf).min(axis=1)
-    deepest = np.array(LEADS)[np.argmin(np.where(not_avr, st, np.inf), axis=1)]
-    upright = [ix[lead] for lead in UPRIGHT_T_LEADS]
-    t_min = t_amp[:, upright].min(axis=1)
-    t_lead = np.array(UPRIGHT_T_LEADS)[np.argmin(t_amp[:, upright], axis=1)]
-    sokolow = -qrs[:, :, ix["V1"]].min(axis=1) + qrs[:, :, [ix["V5"], ix["V6"]]].max(axis=(1, 2))
-    axis = np.degrees(np.arctan2((qrs[:, :, ix["aVF"]]).sum(axis=1), qrs[:, :, ix["I"]].sum(axis=1)))
-
-    u = rng.random((n, 7))
-    region = _region_of_lead()
-    calls = {
-        "st_dep": u[:, 0] < expit((depression - 0.075) / 0.015),
-        "t_inv": u[:, 1] < expit((-t_min - 0.06) / 0.02),
-        "nonspecific": u[:, 2] < (0.03 + 0.5 * expit((depression - 0.04) / 0.01)
-                                  + 0.3 * expit((0.08 - t_min) / 0.02)),
-        "lvh": u[:, 3] < np.where(sokolow >= 3.5, 0.75, 0.01),
-        "lad": (axis < -30) & (u[:, 4] < 0.9),
-        "rad": (axis > 100) & (u[:, 4] < 0.9),
-        "long_qt": (params.qtc >= 0.44) & (u[:, 5] < 0.5),
-    }
-    reads = np.empty(n, dtype=object)
-    normal = np.empty(n, dtype=bool)
-    for i in range(n):
-        findings = []
-        if calls["lvh"][i]:
-            strain = calls["st_dep"][i] or calls["t_inv"][i]
-            suffix = " with repolarization abnormality" if strain else ""
-            findings.append("Left ventricular hypertrophy" + suffix)
-        elif calls["st_dep"][i]:
-            findings.append(f"ST depression, {region.get(deepest[i], 'diffuse')} leads")
-        if calls["t_inv"][i] and not calls["lvh"][i]:
-            findings.append(f"T wave inversion, {region.get(t_lead[i], 'diffuse')} leads")
-        if not findings and calls["nonspecific"][i]:
-            findings.append("Nonspecific ST-T changes")
-        if calls["lad"][i]:
-            findings.append("Left axis deviation")
-        if calls["rad"][i]:
-            findings.append("Right axis deviation")
-        if calls["long_qt"][i]:
-            findings.append("Borderline prolonged QT interval")
-        rhythm = _rhythm(params.heart_rate[i])
-        normal[i] = not findings
-        if normal[i]:
-            reads[i] = f"{rhythm}. " + ("Normal ECG" if rhythm == "Sinus rhythm" else "Otherwise normal ECG")
-        else:
-            reads[i] = f"{rhythm}. " + ". ".join(findings)
-    return reads, normal
-
-
-def _rhythm(heart_rate: float) -> str:
-    if heart_rate < 60:
-        return "Sinus bradycardia"
-    if heart_rate > 100:
-        return "Sinus tachycardia"
-    return "Sinus rhythm"

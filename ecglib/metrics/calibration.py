@@ -30,7 +30,13 @@ from sklearn.metrics import brier_score_loss
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from ecglib import schema
-from ecglib.metrics._inputs import as_binary, as_probability, cluster_members, cluster_resample, same_length
+from ecglib.metrics._inputs import (
+    as_binary,
+    as_probability,
+    cluster_members,
+    cluster_resample,
+    same_length,
+)
 from ecglib.metrics.thresholds import proportion_ci
 
 #: Predictions are clipped to [EPS, 1 - EPS] before the logit of the calibration slope.

@@ -91,6 +91,20 @@ def decision_curves(table: pd.DataFrame,
     return pd.concat(parts, ignore_index=True)
 
 
+def net_benefit_at(table: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
+    """Net benefit of the model, of treating all and of treating none at one threshold
+    probability per vessel (e.g. the run's high-risk cut-offs), one row per vessel the table
+    assesses: ``vessel, threshold, prevalence, model, treat_all, treat_none``."""
+    rows = []
+    for vessel, pt in schema.assessed_entries(table, thresholds).items():
+        y = table[schema.label_col(vessel)]
+        curve = decision_curve(y, table[schema.prob_col(vessel)], [pt])
+        rows.append({"vessel": vessel, "threshold": float(pt),
+                     "prevalence": float(np.mean(y)), "model": float(curve["model"].iloc[0]),
+                     "treat_all": float(curve["treat_all"].iloc[0]), "treat_none": 0.0})
+    return pd.DataFrame(rows)
+
+
 def _check_thresholds(thresholds) -> np.ndarray:
     pt = np.atleast_1d(np.asarray(thresholds, dtype=float))
     if pt.ndim != 1 or not np.all((pt > 0) & (pt < 1)):

@@ -195,7 +195,7 @@ def combine_ptp_ai(ptp_cat, ai_stratum,
     Default :data:`GREY_ZONE_RULE` (module docstring). Patients with a missing PTP category or AI
     stratum stay missing.
     """
-    missing = set(((c, s) for c in PTP_CATEGORIES for s in STRATA)) - set(rule)
+    missing = set((c, s) for c in PTP_CATEGORIES for s in STRATA) - set(rule)
     if missing:
         raise ValueError(f"the combination rule does not cover {sorted(missing)}")
     bad = set(rule.values()) - set(PTP_CATEGORIES)

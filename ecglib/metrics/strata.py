@@ -22,6 +22,12 @@ cohort; :func:`crossfit_strata` does the former for out-of-fold predictions, fol
 
 The thresholds are read off :func:`sklearn.metrics.roc_curve` (every distinct score is a
 candidate cut-off, ``p >= t`` positive).
+
+The per-vessel functions (:func:`crossfit_vessel_strata`, :func:`fit_vessel_strata_where_possible`,
+:func:`vessel_strata_summary`, :func:`strata_performance`) work on tables with the
+``y_<vessel>``/``p_<vessel>`` columns of :mod:`ecglib.schema`; a vessel whose cut-offs cannot be
+chosen (one class among the fitting labels) is left out with the reason, not an error, because
+a small cohort can lack the positives of a rare vessel in some fold.
 """
 from __future__ import annotations
 
@@ -200,6 +206,135 @@ def strata_summary(y, strata, *, method: str = "wilson", alpha: float = 0.05) ->
                      "event_rate_hi": float(hi[0]),
                      "share_of_events": events / y.sum() if y.sum() else np.nan})
     return pd.DataFrame(rows).set_index("stratum")
+
+
+def crossfit_vessel_strata(table: pd.DataFrame, targets: Mapping[str, Mapping[str, float]], *,
+                           fold_col: str = "fold"
+                           ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Held-out strata of out-of-fold predictions for every vessel of ``targets`` the table
+    assesses (:func:`crossfit_strata`): each fold's cut-offs are chosen on the other folds'
+    predictions and applied to its own.
+
+    Returns ``(strata, cutoffs, not_fitted)``: one stratum column per vessel (on ``table``'s
+    index), one row of cut-offs per vessel and fold (vessels in the paper's order), and the
+    vessels whose cut-offs cannot be chosen (some fold's complement holds one class) with the
+    reason; those vessels have no column. A warning of :func:`fit_strata_thresholds` is re-issued
+    with the vessel's name.
+    """
+    columns, parts, not_fitted = {}, [], {}
+    folds = table[fold_col].to_numpy()
+    for vessel, target in schema.assessed_entries(table, targets).items():
+        y = table[schema.label_col(vessel)].to_numpy()
+        reason = _crossfit_problem(y, folds)
+        if reason:
+            not_fitted[vessel] = reason
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cats, cutoffs = crossfit_strata(y, table[schema.prob_col(vessel)], folds,
+                                            sensitivity=target["sensitivity"],
+                                            specificity=target["specificity"])
+        _rewarn(caught, vessel)
+        columns[vessel] = pd.Series(cats, index=table.index)
+        parts.append(cutoffs.reset_index().assign(vessel=vessel))
+    cutoffs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(cutoffs):
+        first = ["vessel", "fold", "lower", "upper"]
+        cutoffs = cutoffs[first + [c for c in cutoffs.columns if c not in first]]
+        cutoffs = cutoffs.sort_values(["vessel", "fold"], key=_vessel_order, ignore_index=True)
+    return pd.DataFrame(columns, index=table.index), cutoffs, not_fitted
+
+
+def fit_vessel_strata_where_possible(table: pd.DataFrame,
+                                     targets: Mapping[str, Mapping[str, float]]
+                                     ) -> tuple[dict[str, StrataThresholds], dict[str, str]]:
+    """:func:`fit_vessel_strata` on the whole table (e.g. all internal out-of-fold predictions,
+    whose cut-offs then stratify an external cohort), leaving out with the reason the vessels
+    whose labels hold one class instead of raising."""
+    fitted, not_fitted = {}, {}
+    for vessel, target in schema.assessed_entries(table, targets).items():
+        y = table[schema.label_col(vessel)].to_numpy()
+        if y.min(initial=1) == y.max(initial=0):
+            not_fitted[vessel] = (f"the fitting set holds one class ({int(y.sum())} "
+                                  f"positives among {len(y)})")
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fitted[vessel] = fit_strata_thresholds(
+                y, table[schema.prob_col(vessel)], sensitivity=target["sensitivity"],
+                specificity=target["specificity"])
+        _rewarn(caught, vessel)
+    return fitted, not_fitted
+
+
+def vessel_strata_summary(table: pd.DataFrame, vessel_strata: pd.DataFrame) -> pd.DataFrame:
+    """:func:`strata_summary` of every vessel column of ``vessel_strata`` (per-row strata on
+    ``table``'s index), stacked with a ``vessel`` column first: per vessel and stratum the
+    rows, their share, the events and the event rate with its Wilson CI."""
+    parts = []
+    for vessel in vessel_strata.columns:
+        summary = strata_summary(table[schema.label_col(vessel)], vessel_strata[vessel])
+        parts.append(summary.reset_index().assign(vessel=vessel))
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    return out[["vessel", *[c for c in out.columns if c != "vessel"]]]
+
+
+def strata_performance(table: pd.DataFrame, vessel_strata: pd.DataFrame,
+                       targets: Mapping[str, Mapping[str, float]] | None = None
+                       ) -> pd.DataFrame:
+    """What the strata achieve on the rows they stratify, per vessel, with Wilson CIs:
+
+    * ``sensitivity``: diseased rows *not* in the low stratum / diseased (the lower cut-off's
+      target), and ``specificity``: non-diseased rows *not* in the high stratum / non-diseased
+      (the upper cut-off's target);
+    * ``npv_low``: non-diseased / rows in the low stratum (rule-out), ``ppv_high``: diseased /
+      rows in the high stratum (rule-in); NaN when the stratum is empty.
+
+    With ``targets``, the ``sensitivity_target`` and ``specificity_target`` columns beside them.
+    """
+    rows = []
+    for vessel in vessel_strata.columns:
+        y = table[schema.label_col(vessel)].to_numpy().astype(int)
+        s = pd.Categorical(vessel_strata[vessel], categories=list(STRATA))
+        low, high = np.asarray(s == "low"), np.asarray(s == "high")
+        row = {"vessel": vessel, "n": len(y), "positives": int(y.sum())}
+        for name, num, den in (("sensitivity", np.sum(~low & (y == 1)), np.sum(y == 1)),
+                               ("specificity", np.sum(~high & (y == 0)), np.sum(y == 0)),
+                               ("npv_low", np.sum(low & (y == 0)), np.sum(low)),
+                               ("ppv_high", np.sum(high & (y == 1)), np.sum(high))):
+            est, lo, hi = proportion_ci(int(num), int(den))
+            row.update({name: float(est[0]), f"{name}_lo": float(lo[0]),
+                        f"{name}_hi": float(hi[0])})
+        if targets is not None:
+            row["sensitivity_target"] = targets[vessel]["sensitivity"]
+            row["specificity_target"] = targets[vessel]["specificity"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _crossfit_problem(y: np.ndarray, folds: np.ndarray) -> str:
+    """Why cross-fitted cut-offs cannot be chosen for labels ``y`` (empty when they can)."""
+    for g in pd.unique(folds):
+        rest = y[folds != g]
+        if rest.min(initial=1) == rest.max(initial=0):
+            return (f"the folds other than fold {g} hold one class ({int(rest.sum())} positives "
+                    f"among {len(rest)}): no cut-off can be chosen for fold {g}")
+    return ""
+
+
+def _vessel_order(column: pd.Series) -> pd.Series:
+    """Sort key: vessels in the paper's order, other columns as they are."""
+    if column.name == "vessel":
+        return column.map({v: i for i, v in enumerate(schema.VESSELS)})
+    return column
+
+
+def _rewarn(caught, vessel: str) -> None:
+    # the caller's warning names the vessel: several vessels are fitted in one call
+    for w in caught:
+        warnings.warn(f"{vessel}: {w.message}", w.category, stacklevel=3)
 
 
 def _bounds(thresholds) -> tuple[float, float]:

@@ -14,8 +14,9 @@ unpaired DeLong z-test
 independent samples; they are disjoint sets of ECGs, but a patient with several ECGs can fall
 in both interval subgroups (and, across birthdays, both age groups), which the test ignores.
 
-A subgroup in which a vessel has one class (common for LM) gets NaN with the reason in the
-``reason`` column; it is never an error and never an AUC of 0.5.
+Each subgroup's AUCs are :func:`ecglib.metrics.roc.vessel_auc_table` of its rows (one-class
+policy ``"nan"``): a subgroup in which a vessel has one class (common for LM) gets NaN with the
+reason in the ``reason`` column; it is never an error and never an AUC of 0.5.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import pandas as pd
 from ecglib import schema
 from ecglib.chapters.cohort import INTERVAL_CUT_HOURS
 from ecglib.metrics._inputs import MissingInputError, as_binary
-from ecglib.metrics.roc import _require, auc_ci, compare_independent_aucs, delong_variance
+from ecglib.metrics.roc import _require, compare_independent_aucs, vessel_auc_table
 
 #: The paper's age cut (years): < 65 vs >= 65.
 AGE_CUT_YEARS = 65.0
@@ -171,30 +172,12 @@ def _levels(labels: pd.Series) -> list:
 
 def _auc_rows(y: np.ndarray, p: np.ndarray, vessels: list[str], level: float,
               ci_method: str) -> list[dict]:
-    """AUC, SE and CI per vessel of one subgroup; NaN with a reason instead of an error."""
-    n = len(y)
-    positives = y.sum(axis=0).astype(int) if n else np.zeros(len(vessels), dtype=int)
-    negatives = n - positives
-    out = [{"n": n, "positives": int(positives[k]), "auc": np.nan, "se": np.nan,
-            "ci_low": np.nan, "ci_high": np.nan, "reason": ""} for k in range(len(vessels))]
-    ok = np.flatnonzero((positives > 0) & (negatives > 0))
-    for k in range(len(vessels)):
-        if n == 0:
-            out[k]["reason"] = "no predictions in this subgroup"
-        elif positives[k] == 0:
-            out[k]["reason"] = f"one class: no positives among {n}"
-        elif negatives[k] == 0:
-            out[k]["reason"] = f"one class: no negatives among {n}"
-        elif positives[k] == 1 or negatives[k] == 1:
-            which = "positive" if positives[k] == 1 else "negative"
-            out[k]["reason"] = f"a single {which}: DeLong variance undefined"
-    if len(ok):
-        auc, var, _ = delong_variance(y[:, ok], p[:, ok], names=[vessels[k] for k in ok])
-        low, high = auc_ci(auc, var, level, ci_method)
-        for j, k in enumerate(ok):
-            out[k].update(auc=float(auc[j]), se=float(np.sqrt(var[j])), ci_low=float(low[j]),
-                          ci_high=float(high[j]))
-            if var[j] == 0.0:
-                out[k]["reason"] = ("DeLong variance 0 (complete separation or all scores "
-                                    "tied): the CI is degenerate")
-    return out
+    """One subgroup's row of :func:`ecglib.metrics.roc.vessel_auc_table` per vessel (NaN with a
+    reason where a vessel has one class, a single positive or negative, or no rows at all)."""
+    frame = pd.DataFrame({**{schema.prob_col(v): p[:, k] for k, v in enumerate(vessels)},
+                          **{schema.label_col(v): y[:, k] for k, v in enumerate(vessels)}})
+    table = vessel_auc_table(frame, vessels, level=level, ci_method=ci_method, one_class="nan")
+    if len(frame) == 0:
+        # a category nobody falls in: say so in the subgroup's words (the saved table's text)
+        table["reason"] = "no predictions in this subgroup"
+    return table[["n", "positives", "auc", "se", "ci_low", "ci_high", "reason"]].to_dict("records")

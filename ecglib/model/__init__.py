@@ -4,9 +4,11 @@
 over 10 million recordings with external evaluation across multiple domains", NEJM AI 2025;
 github.com/PKUDigitalHealth/ECGFounder, ``net1d.py``), state-dict compatible with the released
 checkpoint; :func:`load_pretrained` loads such a checkpoint strictly and swaps the 150-class head
-for one logit per vessel; :func:`build_model` does both from a config.
+for one logit per vessel; :func:`build_model` does both from a config. :func:`load_checkpoint` is
+the one weights-only reader of checkpoint files (pretrained weights and training checkpoints).
 """
+from ecglib.model.checkpoint_io import load_checkpoint
 from ecglib.model.net1d import Net1D, same_padding
 from ecglib.model.pretrained import LoadReport, build_model, load_pretrained
 
-__all__ = ["Net1D", "LoadReport", "build_model", "load_pretrained", "same_padding"]
+__all__ = ["Net1D", "LoadReport", "build_model", "load_checkpoint", "load_pretrained", "same_padding"]

@@ -64,8 +64,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ecglib.signals.beats import BeatError, beat_time, beat_window, ecg_beats
 from ecglib.schema import FS, LEADS, VESSELS
+from ecglib.signals.beats import BeatError, beat_time, beat_window, ecg_beats
 from ecglib.signals.waveforms import ST_T, WAVES, Delineation, delineate_beat
 
 __all__ = [

@@ -52,6 +52,10 @@ parameter): the very first block of stage 0 skips its leading BN-Swish-Dropout, 
 part in the forward pass; with ``use_bn=False`` no BatchNorm parameter does. Such parameters never
 receive a gradient. :meth:`Net1D.unused_parameter_names` lists them and
 :meth:`Net1D.trunk_parameters` leaves them out by default.
+
+One module on purpose: it is one network definition, read top to bottom (the padding layers, the
+block, the stage, the network), kept module for module beside the published ``net1d.py`` whose
+state-dict keys it must reproduce.
 """
 from __future__ import annotations
 

@@ -15,14 +15,14 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import torch
 
 from ecglib.errors import CheckpointError
-from ecglib.schema import VESSELS
+from ecglib.model.checkpoint_io import load_checkpoint
 from ecglib.model.net1d import Net1D
+from ecglib.schema import VESSELS
 
 __all__ = ["LoadReport", "load_pretrained", "build_model"]
 
@@ -34,7 +34,7 @@ WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 #: Entries of a checkpoint dict that may hold the state dict.
 STATE_DICT_ENTRIES = ("state_dict", "model_state_dict")
 
-PathOrState = Union[str, os.PathLike, Mapping[str, Any]]
+PathOrState = str | os.PathLike | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def load_pretrained(model: Net1D, path_or_state: PathOrState, *, n_outputs: int 
                     map_location: str | torch.device = "cpu") -> LoadReport:
     """Load ECGFounder weights into ``model`` strictly and give it an ``n_outputs`` head.
 
-    ``path_or_state``: a ``.pth`` file (read with ``torch.load(weights_only=True)``), or an already
+    ``path_or_state``: a ``.pth`` file (read weights-only by
+    :func:`~ecglib.model.checkpoint_io.load_checkpoint`), or an already
     loaded object: a checkpoint dict holding ``state_dict`` (or ``model_state_dict``), or a bare
     state dict. Keys prefixed ``module.`` (DistributedDataParallel) or ``_orig_mod.``
     (``torch.compile``) are stripped when every key carries the prefix.
@@ -160,19 +161,11 @@ def build_model(config: Mapping[str, Any], pretrained: str | os.PathLike | None 
 
 # --------------------------------------------------------------------------------------------
 def _read_state_dict(path_or_state: PathOrState, map_location: Any, source: str) -> dict[str, Any]:
-    obj: Any = path_or_state
+    """The state dict of a checkpoint file (read by :func:`load_checkpoint`) or loaded object."""
     if isinstance(path_or_state, (str, os.PathLike)):
-        path = Path(path_or_state)
-        if not path.is_file():
-            raise CheckpointError(f"{source}: checkpoint file not found")
-        try:
-            obj = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-            raise CheckpointError(
-                f"{source}: cannot be read as a weights-only checkpoint ({type(exc).__name__}: {exc}). "
-                "If the file is trusted and holds other Python objects, load it yourself with "
-                "torch.load(..., weights_only=False) and pass the resulting dict."
-            ) from exc
+        obj: Any = load_checkpoint(path_or_state, map_location=map_location)
+    else:
+        obj = path_or_state
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{source}: expected a state dict or a dict holding one, got {type(obj).__name__}")
     for entry in STATE_DICT_ENTRIES:

@@ -23,8 +23,8 @@ from matplotlib.patches import Rectangle
 
 from ecglib.model.attribution import BeatAttribution
 from ecglib.plots.style import VESSEL_COLOURS, use_style
-from ecglib.schema import LEADS
 from ecglib.plots.waveforms import difference_heatmap_figure
+from ecglib.schema import LEADS
 from ecglib.signals.waveforms import Delineation, WaveformComparison
 
 #: Short labels of the regions, written above a map.

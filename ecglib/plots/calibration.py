@@ -14,8 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ecglib import schema
-from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.metrics import calibration as cal
+from ecglib.plots.style import VESSEL_COLOURS, use_style
 
 
 def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = "",
@@ -42,9 +42,11 @@ def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = ""
             label=f"{label} LOWESS (Brier {summary['brier']:.3f})".strip())
     # Wilson bounds of 0 or n events can miss the estimate by a rounding error (statsmodels
     # gives 7e-18 for 0 of 56), and matplotlib refuses negative error bars: clip at 0.
-    ax.errorbar(bins["mean_predicted"], bins["observed"],
-                yerr=[np.clip(bins["observed"] - bins["observed_lo"], 0.0, None),
-                      np.clip(bins["observed_hi"] - bins["observed"], 0.0, None)],
+    # arrays, not Series: matplotlib calls float() on a one-bin Series, which pandas deprecates
+    predicted, observed = bins["mean_predicted"].to_numpy(), bins["observed"].to_numpy()
+    ax.errorbar(predicted, observed,
+                yerr=[np.clip(observed - bins["observed_lo"].to_numpy(), 0.0, None),
+                      np.clip(bins["observed_hi"].to_numpy() - observed, 0.0, None)],
                 fmt="o", ms=3.5, color=colour, ecolor=colour, elinewidth=0.8, capsize=2,
                 label=f"{len(bins)} {'quantile' if strategy == 'quantile' else 'equal-width'} "
                       "bins (95% CI)")

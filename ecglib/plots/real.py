@@ -21,8 +21,9 @@ from matplotlib.patches import Patch
 
 from ecglib import schema
 from ecglib.plots.style import VESSEL_COLOURS, use_style
-from ecglib.chapters.real_ecgs import PREDICTION_GROUPS, StComparison, predicted_vessels, prediction_group
 from ecglib.plots.waveforms import difference_figure, waveform_grid_figure
+from ecglib.real.prediction_groups import PREDICTION_GROUPS, predicted_vessels, prediction_group
+from ecglib.real.st_groups import StComparison
 
 #: Colours of the outcomes of :func:`yield_figure` ("averaged" first, then the exclusions).
 AVERAGED_COLOUR = "#3b75af"
@@ -30,7 +31,7 @@ EXCLUSION_COLOURS = ("#c44e52", "#ef8636", "#f2c14e", "#8c564b", "#9467bd", "#7f
 
 
 def yield_figure(table: pd.DataFrame, *, title: str | None = None) -> Figure:
-    """Stacked bars of :func:`ecglib.chapters.real_ecgs.yield_table` (without its total row): records per
+    """Stacked bars of :func:`ecglib.real.beat_yield.yield_table` (without its total row): records per
     group by outcome, the yield printed at each bar's end."""
     use_style()
     data = table.drop(index="total", errors="ignore")

@@ -9,8 +9,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ecglib import schema
-from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.metrics.severity import severity_trend
+from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.report.present import format_p
 
 #: Short tick labels of the grades (0 none ... 4 occluded).

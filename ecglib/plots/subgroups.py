@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.metrics.subgroups import VARIABLE_LABELS
+from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.report.present import format_p
 
 _NEEDED = ("variable", "subgroup", "vessel", "n", "positives", "auc", "ci_low", "ci_high",

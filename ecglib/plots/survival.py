@@ -3,7 +3,8 @@
 Computation is in :mod:`ecglib.metrics.survival`. The number-at-risk table is drawn from
 :func:`~ecglib.metrics.survival.number_at_risk` (patients followed for at least ``t``), the
 same numbers as the book's tables; lifelines' ``add_at_risk_counts`` counts after removing the
-patients at ``t`` and would disagree with them at the horizon.
+patients at ``t`` and would disagree with them at the horizon. :func:`followup_figure` draws a
+chapter's follow-up analysis (:class:`ecglib.chapters.incidence.FollowupAnalysis`).
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from ecglib.metrics import survival as surv
 from ecglib.plots.style import use_style
 from ecglib.report.present import format_p
-from ecglib.metrics import survival as surv
 
 #: Colours of the AI risk strata (other group names take the default colour cycle).
 STRATUM_COLOURS = {"low": "#2c7bb6", "intermediate": "#e6a117", "high": "#d7191c"}
@@ -60,8 +61,8 @@ def cumulative_incidence_figure(time, event, group, *, horizon: float = 365.0,
     ax.set_ylabel("cumulative incidence (%)")
     ax.legend(loc="upper left", fontsize=7, title="risk group", title_fontsize=7)
     if test is not None:
-        ax.text(0.98, 0.04, f"log-rank {format_p(test['p_value'], prefix='p')}", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=8)
+        ax.text(0.98, 0.04, f"log-rank {format_p(test['p_value'], prefix='p')}",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
     if title:
         ax.set_title(title)
     ax.tick_params(labelbottom=False)
@@ -82,3 +83,14 @@ def cumulative_incidence_figure(time, event, group, *, horizon: float = 365.0,
     for side in ("left", "right", "top"):
         tab.spines[side].set_visible(False)
     return fig
+
+
+def followup_figure(followup, *, title: str | None = None,
+                    time_label: str = "days since the first CCTA") -> Figure:
+    """:func:`cumulative_incidence_figure` of a chapter's follow-up analysis: any object with
+    ``time``, ``event``, ``group`` (a Categorical, drawn in its categories' order) and
+    ``horizon``, such as :class:`ecglib.chapters.incidence.FollowupAnalysis`."""
+    return cumulative_incidence_figure(followup.time, followup.event, followup.group,
+                                       horizon=followup.horizon,
+                                       order=[str(c) for c in followup.group.categories],
+                                       time_label=time_label, title=title)

@@ -20,8 +20,8 @@ PTB Diagnostic ECG Database headers (``ptbdb/``)
 
 Missing values
 --------------
-The headers write "not known" in several ways: ``Age: NaN`` (three Georgia records),
-``Sex: Unknown``, ``Sx: Unknows`` (sic; the 140 early CPSC records), ``n/a`` (PTB). Every value in
+The headers write "not known" in several ways: ``Age: NaN`` (some Georgia records),
+``Sex: Unknown``, ``Sx: Unknows`` (sic; the early CPSC records), ``n/a`` (PTB). Every value in
 :data:`MISSING_TOKENS` (case-insensitive) parses to ``None``. Anything else that cannot be read,
 an age that is not a number in 0-120 or a sex other than male/female (``M``/``F`` accepted),
 an unknown ``Dx`` token, a key given twice with different values, or an unreadable file, raises

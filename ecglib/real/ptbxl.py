@@ -95,6 +95,11 @@ In ``export.csv`` (one row per ECG; :data:`EXPORT_COLUMNS`):
 - ECGs of patients under 18 are left out (the cohort's rule is adults,
   :data:`ecglib.data.cohort.AGE_RANGE`, and a child would stop the run) and listed with their reason
   in ``export_left_out.csv``; an unknown age (the 300 code) stays empty.
+
+One module on purpose: it is the one place that knows PTB-XL's layout (its statement table, the
+``scp_codes`` literals, folds, age code and file names). The export is :func:`read_ptbxl`'s table
+written out for the column map, and the command line runs the export; split apart, the dataset's
+quirks would be documented in two places.
 """
 from __future__ import annotations
 
@@ -108,8 +113,8 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
-from ecglib.data.cohort import AGE_RANGE, ExportMap
 from ecglib.config import PROJECT_ROOT
+from ecglib.data.cohort import AGE_RANGE, ExportMap
 from ecglib.errors import DataError
 
 #: MI statement -> the vessel(s) whose territory it names (table in the module docstring).

@@ -1,15 +1,15 @@
 """SNOMED CT codes of the PhysioNet/CinC Challenge ECG diagnoses, and the rhythm of a record.
 
 The Challenge 2020/2021 headers state each record's diagnoses as SNOMED CT concept ids
-(``#Dx: 164889003,59118001``). :data:`SNOMED` names every code that occurs in the 393 real
-records of ``../shared/data/cinc`` (58 distinct codes; ``tests/test_real_headers.py`` checks that
-the table covers them all), with the Challenge's abbreviation and name: the names follow the
-Challenge's own mapping tables ``dx_mapping_scored.csv`` and ``dx_mapping_unscored.csv``
+(``#Dx: 164889003,59118001``). :data:`SNOMED` names every code that occurs in the real records
+of ``../shared/data/cinc`` (``tests/test_real_headers.py`` checks that the table covers them all),
+with the Challenge's abbreviation and name: the names follow the Challenge's own mapping tables
+``dx_mapping_scored.csv`` and ``dx_mapping_unscored.csv``
 (github.com/physionetchallenges/evaluation-2021; Perez Alday et al., Physiol Meas 2020;41:124003).
 Where the Challenge scores two codes as one diagnosis (59118001 / 713427006 RBBB,
 284470004 / 63593006 PAC, 427172004 / 17338001 PVC) both are listed, each with its own name.
 
-The 140 records A0011-A0150 of the early CPSC 2018 release write their ``#Dx`` as abbreviations
+The records A0011-A0150 of the early CPSC 2018 release write their ``#Dx`` as abbreviations
 (``AF,RBBB``); :data:`CPSC2018_ABBREV` maps them to the codes the Challenge 2020 used for them
 (the mapping stated in ``../shared/data/cinc/LICENSE.txt``), and :func:`to_snomed` applies it.
 
@@ -26,9 +26,9 @@ The 140 records A0011-A0150 of the early CPSC 2018 release write their ``#Dx`` a
     everything else: pacing, atrial or junctional rhythms, tachyarrhythmias, and records whose
     codes state *no* rhythm at all (e.g. a CPSC record labelled only RBBB). So ``"other"`` is
     "not documented as sinus or AF/flutter", not "documented as a third rhythm";
-    :func:`states_rhythm` tells the two apart. Of the 175 "other" records in
-    ``../shared/data/cinc``, 157 state no rhythm (124 of them CPSC 2018 records labelled only
-    with conduction, ST or ectopy codes, 24 Georgia, 7 PTB).
+    :func:`states_rhythm` tells the two apart (many "other" records of ``../shared/data/cinc``
+    state no rhythm, above all CPSC 2018 records labelled only with conduction, ST or ectopy
+    codes).
 """
 from __future__ import annotations
 

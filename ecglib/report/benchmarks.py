@@ -338,14 +338,9 @@ def headline_display(bench: BenchmarkRun) -> pd.DataFrame:
     })
 
 
-def run_numbers(bench: Any, prefix: str = "bench_") -> dict[str, Any]:
-    """The run's facts for the appendix's text (``myst_nb.glue``): when, commit, machine, and
-    how many targets are met; ``"—"`` everywhere when there is no run (``bench`` is not a
-    :class:`BenchmarkRun`, e.g. a :class:`ecglib.chapters.run_results.Skipped`)."""
-    keys = ("when", "commit", "platform", "cpu_model", "cpus", "python", "torch", "sizes",
-            "n_figures", "n_targets", "n_met")
-    if not isinstance(bench, BenchmarkRun):
-        return {prefix + k: "—" for k in keys}
+def run_numbers(bench: BenchmarkRun, prefix: str = "bench_") -> dict[str, Any]:
+    """The run's facts for the appendix's text: when, commit, machine, the scripts' sizes, and
+    how many targets are met (plain text, keyed ``<prefix><fact>``)."""
     run, h = bench.run, bench.headlines
     when = run.get("when")
     try:
@@ -356,10 +351,10 @@ def run_numbers(bench: Any, prefix: str = "bench_") -> dict[str, Any]:
     commit = (commit[:12] + (" (with uncommitted changes)" if run.get("dirty") else "")
               if commit else "unknown (no git)")
     targeted = h["met"].map(lambda m: m is not None and not pd.isna(m))
-    extra = {Path(k).stem: v for k, v in (run.get("args") or {}).items() if v}
+    extra = _reduced_args(run)
     sizes = ("their default sizes" if not extra else "reduced arguments, so their figures are "
-             "not the targets' sizes (" + "; ".join(f"{k}: {' '.join(v)}" for k, v in extra.items())
-             + ")")
+             "not the targets' sizes (" + "; ".join(f"{k}: {' '.join(v)}"
+                                                    for k, v in extra.items()) + ")")
     return {prefix + "when": when, prefix + "commit": commit,
             prefix + "platform": run.get("platform") or "unknown",
             prefix + "cpu_model": run.get("cpu_model") or "CPU model unknown",
@@ -369,6 +364,34 @@ def run_numbers(bench: Any, prefix: str = "bench_") -> dict[str, Any]:
             prefix + "sizes": sizes,
             prefix + "n_figures": len(h), prefix + "n_targets": int(targeted.sum()),
             prefix + "n_met": int((h.loc[targeted, "met"] == True).sum())}  # noqa: E712
+
+
+def run_paragraph(bench: BenchmarkRun) -> str:
+    """The appendix's paragraph on the run, in Markdown: when and from which commit it was
+    made, on what machine and software, at which sizes, and how many of its targets are met
+    (the facts of :func:`run_numbers`; the scripts' arguments as code)."""
+    n = run_numbers(bench, prefix="")
+    extra = _reduced_args(bench.run)
+    sizes = ("their default sizes" if not extra else "reduced arguments, so their figures are "
+             "not the targets' sizes (" + "; ".join(f"{k}: `{' '.join(v)}`"
+                                                    for k, v in extra.items()) + ")")
+    text = {k: _markdown_text(str(v)) for k, v in n.items()}
+    return (f"Made on {text['when']} from commit {text['commit']}, on {text['platform']} with "
+            f"{text['cpus']} logical CPUs ({text['cpu_model']}), Python {text['python']} and "
+            f"torch {text['torch']}. The scripts ran with {sizes}. Of its {n['n_figures']} "
+            f"headline figures, {n['n_targets']} have a target and {n['n_met']} of these meet "
+            "it. The benchmarks' own JSON, with every figure they measure, is in `runs/bench/` "
+            "beside `run.json`.")
+
+
+def _reduced_args(run: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The scripts that ran with arguments of their own (a reduced size), by stem."""
+    return {Path(k).stem: v for k, v in (run.get("args") or {}).items() if v}
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` shown as it is in Markdown (characters that would start markup escaped)."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,13 +4,28 @@
 - :mod:`ecglib.signals.checks`: :func:`ecg_quality` measures, :func:`ecg_check` refuses with reasons.
 - :mod:`ecglib.signals.preprocess`: :func:`ecg_resample`, :func:`ecg_fix_length`, :func:`ecg_zscore`,
   :func:`ecg_founder_filter`, and the composer :func:`ecg_preprocess` -> float32 (12, 5000).
+- :mod:`ecglib.signals.rpeaks`: :func:`~ecglib.signals.rpeaks.detect_r_peaks`, R peaks confirmed
+  by an independent 12-lead detector.
+- :mod:`ecglib.signals.beats`: :func:`~ecglib.signals.beats.ecg_beats` and
+  :func:`~ecglib.signals.beats.average_beats`, the beats and average beat of each record, with
+  the reason for every record that has none.
 
+The last two build on the first three and are imported from their own modules.
 Every function works alone on plain arrays; every data problem raises
 :class:`~ecglib.errors.SignalError` naming the record.
 """
 from ecglib.signals.checks import FLAT_PTP_MV, SATURATION_FRACTION, ecg_check, ecg_quality
 from ecglib.signals.io import Ecg, ecg_read
-from ecglib.signals.preprocess import FILTERS, LENGTH_POLICIES, SHORT_TOLERANCE, ecg_fix_length, ecg_founder_filter, ecg_preprocess, ecg_resample, ecg_zscore
+from ecglib.signals.preprocess import (
+    FILTERS,
+    LENGTH_POLICIES,
+    SHORT_TOLERANCE,
+    ecg_fix_length,
+    ecg_founder_filter,
+    ecg_preprocess,
+    ecg_resample,
+    ecg_zscore,
+)
 
 __all__ = [
     "Ecg",

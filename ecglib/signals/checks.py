@@ -9,12 +9,12 @@ leads. The rules, in mV on a (12, T) signal in :data:`~ecglib.schema.LEADS` orde
 - **non-finite**: any NaN or +-inf sample (WFDB stores missing samples as NaN in physical units).
 - **flat**: a lead whose peak-to-peak amplitude is below :data:`FLAT_PTP_MV` = 0.01 mV (10 uV). A real
   lead's QRS alone is some 0.1-3 mV; 10 uV is at the level of amplifier noise, so a lead below it is
-  disconnected or zero-filled. (Six Ningbo records of the CinC 2020 set have V1-V6 exactly 0.)
+  disconnected or zero-filled (some CinC 2020 records have V1-V6 exactly 0).
 - **saturated**: a lead with at least :data:`SATURATION_FRACTION` = 5% of its samples (0.5 s of a
   10 s recording) exactly at its own minimum or at its own maximum value. Clipping by the amplifier or
-  ADC holds the signal on a rail; a genuine extremum is hit by one or a few samples. The largest share
-  in the 393 non-flat real records of ``../shared/data`` is 1.1% (PTB-XL records end with about
-  0.1 s held constant), well below the threshold. Flat leads are reported as flat, not saturated.
+  ADC holds the signal on a rail; a genuine extremum is hit by one or a few samples (a record that
+  ends with a short stretch held constant, as PTB-XL's do, stays well below the threshold). Flat
+  leads are reported as flat, not saturated.
 """
 from __future__ import annotations
 

@@ -56,8 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ecglib.signals.beats import beat_window, isoelectric_segment
 from ecglib.schema import FS, LEADS
+from ecglib.signals.beats import beat_window, isoelectric_segment
 
 #: Regions of the beat, in time order.
 WAVES: tuple[str, ...] = ("P wave", "PR segment", "QRS", "ST segment", "T wave", "after T")

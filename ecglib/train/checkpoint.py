@@ -2,9 +2,11 @@
 
 A checkpoint is first written to a temporary file beside its target, flushed to disk, and then
 moved over the target with ``os.replace`` (atomic on POSIX and Windows): a run killed while saving
-leaves the previous checkpoint intact, never a truncated one. Files are read with
-``torch.load(weights_only=True)``, so everything in them is plain data: tensors, numbers,
-strings, lists, tuples and dicts (the NumPy and Python RNG states are converted to such).
+leaves the previous checkpoint intact, never a truncated one. Files are read by
+:func:`load_checkpoint`, the project's one checkpoint reader
+(:func:`ecglib.model.checkpoint_io.load_checkpoint`, ``torch.load(weights_only=True)``, shared
+with the pretrained weights), so everything in them is plain data: tensors, numbers, strings,
+lists, tuples and dicts (the NumPy and Python RNG states are converted to such).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from ecglib.errors import CheckpointError
+from ecglib.model.checkpoint_io import load_checkpoint
 
 __all__ = ["save_atomic", "load_checkpoint", "rng_state", "set_rng_state", "load_state_strict"]
 
@@ -36,21 +39,6 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """A checkpoint written by :func:`save_atomic` (weights-only; errors name the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise CheckpointError(f"{path}: cannot be read as a checkpoint ({type(exc).__name__}: {exc})"
-                              ) from exc
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a dict, got {type(obj).__name__}")
-    return obj
 
 
 def load_state_strict(module: torch.nn.Module, state: dict, what: str) -> None:

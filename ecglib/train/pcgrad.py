@@ -34,6 +34,14 @@ for them *is* their own task's gradient (``other_params``).
 :func:`pcgrad_features_backward` is a cheaper **approximation**, not PCGrad: it applies the same
 surgery to the gradients with respect to the trunk's output features ``(B, C)`` (per sample, or
 on the flattened batch) and back-propagates the combined feature gradient through the trunk once.
+
+:func:`pcgrad_reference` (Yu et al.'s Algorithm 1 as the textbook per-task loop on explicit
+gradient vectors) and :func:`pcgrad_authors_reference` (the study's loop over parameter tensors)
+are the plain readings the fast path is checked against, by ``tests/test_pcgrad.py`` and
+``benchmarks/bench_pcgrad.py``; they are not used in training.
+
+One module on purpose: the coefficient-space surgery, the per-task gradients it needs, their
+write-back into ``.grad`` and the references are one algorithm, read top to bottom.
 """
 from __future__ import annotations
 
@@ -52,6 +60,8 @@ __all__ = [
     "pcgrad_weights",
     "pcgrad_surgery",
     "task_gradient_matrix",
+    "pcgrad_reference",
+    "pcgrad_authors_reference",
     "AUTHORS_EPS",
 ]
 
@@ -281,7 +291,7 @@ def _write_flat(params: Sequence[torch.Tensor], used: Sequence[bool], flat: torc
         if p.grad is None:
             # A view into ``flat`` is safe because ``flat`` is made afresh by every call: no
             # buffer outlives the step, so zero_grad(set_to_none=True) cannot orphan one that a
-            # later step still writes. Skipping a copy per tensor halves the surgery's cost.
+            # later step still writes; it saves a P-length copy per step.
             p.grad = chunk.view_as(p)
         else:
             p.grad.add_(chunk.view_as(p))
@@ -407,6 +417,61 @@ def pcgrad_features_backward(
         if gp is not None:
             _accumulate(p, gp, fresh=True)
     return PCGradInfo(gram.detach(), coef, weights, _n_conflicts(gram), n_proj, orders)
+
+
+# ------------------------------------------------------------------------------------------------
+# references: the textbook loops the fast path is checked against (tests, benchmarks/bench_pcgrad.py)
+# ------------------------------------------------------------------------------------------------
+def pcgrad_reference(grads: torch.Tensor, orders: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Yu et al. 2020, Algorithm 1, as the textbook per-task loop on explicit gradient vectors.
+
+    ``grads``: the ``(T, P)`` per-task gradients. Task ``i`` starts from its own ``g_i`` and, for
+    ``j`` in ``orders[i]``, is projected against the **original** ``g_j`` when
+    ``g_i^PC . g_j < 0`` (and ``||g_j|| > 0``): ``g_i^PC <- g_i^PC - (g_i^PC . g_j / ||g_j||^2) g_j``;
+    the update is ``sum_i g_i^PC``, shape ``(P,)``, in the dtype of ``grads``. ``O(T^2)`` passes
+    over all ``P`` entries: this is the plain reading of the paper that the coefficient-space
+    surgery (:func:`pcgrad_surgery`, ``variant="yu"``) must reproduce for the same ``orders``.
+    """
+    out = torch.zeros_like(grads[0])
+    for i in range(grads.shape[0]):
+        g = grads[i].clone()
+        for j in orders[i]:
+            gj = grads[j]
+            dot, norm2 = torch.dot(g, gj), torch.dot(gj, gj)
+            if dot < 0 and norm2 > 0:
+                g = g - dot / norm2 * gj
+        out += g
+    return out
+
+
+def pcgrad_authors_reference(per_task_grads: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """The coronary study's ``pcgrad_step`` surgery (shunxio/AnyECG-CCTA, ``train.py``), loop for loop.
+
+    ``per_task_grads[t]``: task ``t``'s gradient as one tensor per parameter. For ``i < j`` in
+    task order, dot products and ``||g_j||^2`` are accumulated over the parameter tensors; when
+    ``g_i . g_j < 0`` (and ``||g_j||^2 > 0``) every tensor of ``g_i`` is moved by
+    ``(g_i . g_j / (||g_j||^2 + 1e-12)) g_j`` **in place**, as their code does (clone first to keep
+    the inputs). Returns the per-parameter mean over tasks: the update that
+    ``variant="authors"`` must reproduce.
+    """
+    n = len(per_task_grads)
+    first = per_task_grads[0][0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            dot = torch.tensor(0.0, dtype=first.dtype, device=first.device)
+            norm_j_sq = torch.tensor(0.0, dtype=first.dtype, device=first.device)
+            for gi, gj in zip(per_task_grads[i], per_task_grads[j]):
+                dot += (gi * gj).sum()
+                norm_j_sq += (gj * gj).sum()
+            if dot < 0 and norm_j_sq > 0:
+                coeff = dot / (norm_j_sq + AUTHORS_EPS)
+                for k in range(len(per_task_grads[i])):
+                    per_task_grads[i][k] -= coeff * per_task_grads[j][k]
+    out = [torch.zeros_like(g) for g in per_task_grads[0]]
+    for grads in per_task_grads:
+        for o, g in zip(out, grads):
+            o.add_(g / n)
+    return out
 
 
 def _check_variant(variant: str) -> None:

@@ -1,0 +1,185 @@
+"""The book's appendices: 90 (inputs the pipeline refuses), 91 (the run manifest) and 92 (the
+benchmarks), one entry point each.
+
+* :func:`bad_inputs` runs every input of the bad-input corpus through the loader it would meet
+  in a real run (:func:`ecglib.report.corpus.corpus_table`) and counts how each ended: the
+  messages the appendix shows are computed, not typed.
+* :func:`run_manifest` writes the run's ``manifest.json`` (:func:`ecglib.report.manifest.
+  write_manifest`) and gives its tables.
+* :func:`benchmarks` reads the benchmark run in ``runs/bench`` (:func:`ecglib.report.benchmarks.
+  read_benchmarks`); without one, the appendix says so in one sentence.
+
+None of them depends on the run's results; the appendices carry no model notice.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ecglib.chapters.parts import Skipped, attempt
+from ecglib.config import RunParams
+from ecglib.report import benchmarks as bench_report
+from ecglib.report.corpus import corpus_table
+from ecglib.report.manifest import manifest_tables, read_manifest, relative, write_manifest
+
+__all__ = ["WholeTable", "BadInputs", "bad_inputs", "RunManifest", "run_manifest",
+           "Benchmarks", "benchmarks", "CORPUS_MAX_CHARS"]
+
+#: Characters of a corpus message the appendix shows (longer ones are shortened).
+CORPUS_MAX_CHARS = 300
+
+
+@dataclass(frozen=True)
+class WholeTable:
+    """A table that displays every row and every character of its cells (pandas shortens
+    both by default), for the appendices' lists of messages and figure names."""
+
+    table: pd.DataFrame
+
+    def _options(self):
+        return pd.option_context("display.max_colwidth", None, "display.max_rows", None)
+
+    def _repr_html_(self) -> str:
+        with self._options():
+            return self.table._repr_html_()
+
+    def __repr__(self) -> str:
+        with self._options():
+            return repr(self.table)
+
+
+# --------------------------------------------------------------------------------------------
+# 90: the bad-input corpus
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BadInputs:
+    """What appendix 90 shows (:func:`bad_inputs`)."""
+
+    #: One row per corpus input (:func:`ecglib.report.corpus.corpus_table`).
+    table: pd.DataFrame
+
+    def by_loader(self) -> pd.DataFrame:
+        """Inputs per loader (rows) and outcome (columns)."""
+        return self.table.groupby(["loader", "outcome"]).size().unstack(fill_value=0)
+
+    def every_input(self) -> WholeTable:
+        """Every input with its defect, loader, outcome and message, nothing shortened."""
+        return WholeTable(self.table[["input", "defect", "loader", "outcome", "message"]])
+
+    def numbers(self) -> dict[str, int]:
+        excluded = self.table["outcome"] == "excluded"
+        return {"corpus_n_inputs": len(self.table), "corpus_n_refused": int((~excluded).sum()),
+                "corpus_n_excluded": int(excluded.sum()),
+                "corpus_n_as_expected": int(self.table["as expected"].sum())}
+
+    def outputs(self) -> dict[str, object]:
+        return {"bad_inputs": self.table}
+
+    def skipped(self) -> list[Skipped]:
+        return []
+
+
+def bad_inputs(max_chars: int = CORPUS_MAX_CHARS) -> BadInputs:
+    """Appendix 90: every corpus input run through its loader (module docstring); messages
+    longer than ``max_chars`` are shortened."""
+    return BadInputs(table=corpus_table(max_chars=max_chars))
+
+
+# --------------------------------------------------------------------------------------------
+# 91: the run manifest
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunManifest:
+    """What appendix 91 shows (:func:`run_manifest`)."""
+
+    #: Where the manifest was written, as the book may show it (relative to the project).
+    path: str
+    manifest: Mapping[str, Any]
+    #: :func:`ecglib.report.manifest.manifest_tables`: ``run``, ``inputs``, ``packages``,
+    #: ``hardware``, ``params``.
+    tables: Mapping[str, pd.DataFrame]
+
+    def run_table(self) -> pd.DataFrame:
+        return self.tables["run"]
+
+    def inputs(self) -> pd.DataFrame:
+        return self.tables["inputs"]
+
+    def packages(self) -> pd.DataFrame:
+        return self.tables["packages"]
+
+    def hardware(self) -> pd.DataFrame:
+        return self.tables["hardware"]
+
+    def params(self) -> pd.DataFrame:
+        return self.tables["params"]
+
+    def numbers(self) -> dict[str, str]:
+        return {"manifest_path": self.path,
+                "manifest_commit": self.manifest["code"]["commit"] or "unknown (no git)"}
+
+    def outputs(self) -> dict[str, object]:
+        """Nothing more: the manifest is written beside the run's folders, not as a metric."""
+        return {}
+
+    def skipped(self) -> list[Skipped]:
+        return []
+
+
+def run_manifest(run: RunParams) -> RunManifest:
+    """Appendix 91: write ``run``'s manifest and read it back as the appendix shows it."""
+    path = write_manifest(run)
+    manifest = read_manifest(path)
+    return RunManifest(path=relative(path), manifest=manifest, tables=manifest_tables(manifest))
+
+
+# --------------------------------------------------------------------------------------------
+# 92: the benchmarks
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Benchmarks:
+    """What appendix 92 shows (:func:`benchmarks`).
+
+    Without a benchmark run, :attr:`bench` is :class:`Skipped` and the run's paragraph
+    (``bench_run``) is the one sentence that says so; the page lists no skipped part besides it,
+    so that the reason is said once.
+    """
+
+    bench: bench_report.BenchmarkRun | Skipped
+
+    def headlines(self) -> WholeTable | None:
+        """Every headline figure with its measured value, target and status (None without a
+        run)."""
+        if isinstance(self.bench, Skipped):
+            return None
+        return WholeTable(bench_report.headline_display(self.bench))
+
+    def paragraph(self) -> str:
+        """The run's paragraph in Markdown (:func:`ecglib.report.benchmarks.run_paragraph`),
+        or the sentence saying that there is no run and how to make one."""
+        if isinstance(self.bench, Skipped):
+            return self.bench.message
+        return bench_report.run_paragraph(self.bench)
+
+    def numbers(self) -> dict[str, object]:
+        """``bench_run``: :meth:`paragraph` as Markdown, for the page's ``{glue:md}`` role."""
+        from IPython.display import Markdown
+
+        return {"bench_run": Markdown(self.paragraph())}
+
+    def outputs(self) -> dict[str, object]:
+        """Nothing: the benchmark run keeps its own JSON in its folder."""
+        return {}
+
+    def skipped(self) -> list[Skipped]:
+        return []
+
+
+def benchmarks(folder: str | os.PathLike = bench_report.DEFAULT_OUT) -> Benchmarks:
+    """Appendix 92: the benchmark run in ``folder`` (default ``runs/bench``), or a
+    :class:`Skipped` that says there is none."""
+    return Benchmarks(bench=attempt("This appendix", bench_report.read_benchmarks, folder))

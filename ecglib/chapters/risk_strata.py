@@ -1,0 +1,282 @@
+"""Chapter 07, risk strata and decision curves; and the held-out strata chapters 08 and 09 use.
+
+Each vessel's predictions fall into a low, an intermediate and a high stratum at two cut-offs
+chosen for the run's sensitivity and specificity targets (:mod:`ecglib.metrics.strata`). No
+ECG's own label enters the cut-offs that stratify it: every internal fold is stratified with
+cut-offs chosen on the other folds' out-of-fold predictions (cross-fitting), and the external
+cohort with cut-offs chosen on all internal out-of-fold predictions. :func:`vessel_strata`
+computes these once per chapter (:class:`VesselStrata`); chapters 08 and 09 take the
+patient-level AI stratum of an index ECG (:func:`index_ecgs`, :func:`ai_patient_stratum`)
+from them.
+
+:func:`analyse` computes chapter 07's page: per vessel and stratum the ECGs and their event rate
+(internal held-out and external), what the held-out strata achieve against the targets, the
+same targets chosen and reported on the same predictions (the authors' procedure) beside them,
+and the decision curves (net benefit, Vickers & Elkin 2006) with the net benefit at the run's
+high-risk cut-offs.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ecglib import schema
+from ecglib.chapters.parts import Skipped, attempt, skipped_of, skipped_parts, unless_skipped
+from ecglib.chapters.predictions import RunResults, load_results
+from ecglib.config import RunParams
+from ecglib.metrics import ptp
+from ecglib.metrics.decision import decision_curves, net_benefit_at
+from ecglib.metrics.strata import (
+    StrataThresholds,
+    assign_strata,
+    assign_vessel_strata,
+    crossfit_vessel_strata,
+    fit_vessel_strata_where_possible,
+    strata_performance,
+    vessel_strata_summary,
+)
+from ecglib.report.present import format_estimate, numbers_from
+
+__all__ = ["RiskStrata", "VesselStrata", "analyse", "vessel_strata", "strata_targets",
+           "thresholds_table", "insample_vs_heldout", "strata_share_numbers", "strata_display",
+           "performance_display", "index_ecgs", "ai_patient_stratum"]
+
+
+@dataclass(frozen=True)
+class VesselStrata:
+    """The run's held-out per-vessel strata (:func:`vessel_strata`), shared by chapters 07-09."""
+
+    #: Per vessel ``{"sensitivity": ..., "specificity": ...}`` (:func:`strata_targets`).
+    targets: Mapping[str, Mapping[str, float]]
+    #: Per internal ECG (the out-of-fold predictions' index), one stratum column per vessel
+    #: whose cut-offs could be cross-fitted.
+    internal: pd.DataFrame
+    #: The cross-fitted cut-offs, one row per vessel and fold.
+    crossfit_cutoffs: pd.DataFrame
+    #: Vessels without cross-fitted cut-offs, and why.
+    not_fitted: Mapping[str, str]
+    #: Cut-offs chosen on all internal out-of-fold predictions (they stratify the external ECGs).
+    fitted: Mapping[str, StrataThresholds]
+    #: The external predictions and their strata; Skipped without an external site.
+    external_predictions: pd.DataFrame | Skipped
+    external: pd.DataFrame | Skipped
+
+    def not_fitted_parts(self, note: str = "") -> list[Skipped]:
+        """A :class:`Skipped` per vessel without strata (``note`` is appended to the part's
+        name, e.g. what leaving the vessel out means for a chapter)."""
+        return skipped_parts(self.not_fitted, "Stratifying the {} predictions" + note)
+
+
+def vessel_strata(run: RunParams, results: RunResults) -> VesselStrata:
+    """The held-out strata of ``run`` (module docstring): internal cross-fitted, external on the
+    cut-offs chosen on all internal out-of-fold predictions."""
+    targets = strata_targets(run)
+    internal, cutoffs, not_fitted = crossfit_vessel_strata(results.oof, targets)
+    fitted, _ = fit_vessel_strata_where_possible(results.oof, targets)
+    external = attempt("External validation", results.require_external)
+    return VesselStrata(targets=targets, internal=internal, crossfit_cutoffs=cutoffs,
+                        not_fitted=not_fitted, fitted=fitted, external_predictions=external,
+                        external=unless_skipped(assign_vessel_strata, external, fitted))
+
+
+@dataclass(frozen=True)
+class RiskStrata:
+    """What chapter 07 shows (:func:`analyse`)."""
+
+    strata: VesselStrata
+    #: Per vessel and stratum: ECGs, share, events, event rate (internal held-out; external).
+    summary: pd.DataFrame
+    external_summary: pd.DataFrame | Skipped
+    #: Sensitivity, specificity, NPV of low and PPV of high against the targets.
+    performance: pd.DataFrame
+    external_performance: pd.DataFrame | Skipped
+    #: In-sample against held-out sensitivity and specificity (:func:`insample_vs_heldout`).
+    in_sample: pd.DataFrame
+    #: The cut-offs chosen on all internal out-of-fold predictions (:func:`thresholds_table`).
+    internal_cutoffs: pd.DataFrame
+    #: Decision curves (:func:`ecglib.metrics.decision.decision_curves`), internal and external.
+    curves: pd.DataFrame
+    external_curves: pd.DataFrame | Skipped
+    #: Net benefit at the run's high-risk cut-offs (internal out-of-fold).
+    net_benefit: pd.DataFrame
+
+    def summary_table(self) -> pd.DataFrame:
+        """The internal held-out strata for reading (:func:`strata_display`)."""
+        return strata_display(self.summary)
+
+    def performance_table(self) -> pd.DataFrame:
+        """The internal held-out performance beside the targets (:func:`performance_display`)."""
+        return performance_display(self.performance)
+
+    def in_sample_table(self) -> pd.DataFrame:
+        return self.in_sample.set_index("vessel").round(3)
+
+    def crossfit_cutoff_table(self) -> pd.DataFrame:
+        return self.strata.crossfit_cutoffs.round(4)
+
+    def internal_cutoff_table(self) -> pd.DataFrame:
+        return self.internal_cutoffs.set_index("vessel").round(4)
+
+    def external_summary_table(self) -> pd.DataFrame | None:
+        """The external strata for reading; None without an external site."""
+        return _unless(strata_display, self.external_summary)
+
+    def external_performance_table(self) -> pd.DataFrame | None:
+        return _unless(performance_display, self.external_performance)
+
+    def net_benefit_table(self) -> pd.DataFrame:
+        return self.net_benefit.set_index("vessel").round(4)
+
+    def numbers(self) -> dict[str, float]:
+        return (numbers_from(self.performance, ["sensitivity", "specificity", "npv_low"],
+                             prefix="ho_")
+                | numbers_from(self.performance, ["sensitivity_target", "specificity_target"])
+                | strata_share_numbers(self.summary, "low", prefix="low_share_")
+                | numbers_from(self.net_benefit, ["model", "treat_all"], prefix="nb_"))
+
+    def outputs(self) -> dict[str, object]:
+        return {"strata_cutoffs_crossfit": self.strata.crossfit_cutoffs,
+                "strata_internal": self.summary,
+                "strata_performance_internal": self.performance,
+                "strata_insample_vs_heldout": self.in_sample,
+                "strata_cutoffs_internal": self.internal_cutoffs,
+                "strata_external": self.external_summary,
+                "strata_performance_external": self.external_performance,
+                "decision_curves_internal": self.curves,
+                "net_benefit_internal": self.net_benefit,
+                "decision_curves_external": self.external_curves}
+
+    def skipped(self) -> list[Skipped]:
+        return [*self.strata.not_fitted_parts(), *skipped_of([self.strata.external])]
+
+
+def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
+    """Chapter 07 of ``run`` (module docstring); ``results`` when already loaded."""
+    results = load_results(run) if results is None else results
+    strata = vessel_strata(run, results)
+    external = strata.external_predictions
+    external_performance = unless_skipped(strata_performance, external, strata.external,
+                                          strata.targets)
+    return RiskStrata(
+        strata=strata,
+        summary=vessel_strata_summary(results.oof, strata.internal),
+        external_summary=unless_skipped(vessel_strata_summary, external, strata.external),
+        performance=strata_performance(results.oof, strata.internal, strata.targets),
+        external_performance=external_performance,
+        in_sample=insample_vs_heldout(results.oof, strata.internal, strata.targets),
+        internal_cutoffs=thresholds_table(strata.fitted),
+        curves=decision_curves(results.oof),
+        external_curves=unless_skipped(decision_curves, external),
+        net_benefit=net_benefit_at(results.oof, run.evaluation.high_risk_thresholds))
+
+
+def strata_targets(run: RunParams) -> dict[str, dict[str, float]]:
+    """Per vessel the sensitivity and specificity targets of the strata, from the params."""
+    ev = run.evaluation
+    return {v: {"sensitivity": float(ev.strata_sensitivity[v]),
+                "specificity": float(ev.strata_specificity[v])} for v in schema.VESSELS}
+
+
+def thresholds_table(fitted: Mapping[str, StrataThresholds]) -> pd.DataFrame:
+    """The fitted cut-offs and what they achieved on the fitting set, one row per vessel."""
+    return pd.DataFrame([{"vessel": v, **t.as_dict()} for v, t in fitted.items()])
+
+
+def insample_vs_heldout(oof: pd.DataFrame, heldout: pd.DataFrame,
+                        targets: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """The authors' way against the honest one, per vessel: sensitivity and specificity when
+    the cut-offs are chosen on all out-of-fold predictions and reported on the same predictions
+    (``in_sample_*``, by construction at or above the targets), beside the held-out values of
+    :func:`~ecglib.metrics.strata.strata_performance` for the cross-fitted ``heldout`` strata."""
+    fitted, _ = fit_vessel_strata_where_possible(oof, {v: targets[v] for v in heldout.columns})
+    same = strata_performance(oof, pd.DataFrame(
+        {v: pd.Series(assign_strata(oof[schema.prob_col(v)], t), index=oof.index)
+         for v, t in fitted.items()}, index=oof.index))
+    honest = strata_performance(oof, heldout)
+    return pd.DataFrame({
+        "vessel": honest["vessel"],
+        "sensitivity_target": [targets[v]["sensitivity"] for v in honest["vessel"]],
+        "in_sample_sensitivity": same["sensitivity"].to_numpy(),
+        "heldout_sensitivity": honest["sensitivity"].to_numpy(),
+        "specificity_target": [targets[v]["specificity"] for v in honest["vessel"]],
+        "in_sample_specificity": same["specificity"].to_numpy(),
+        "heldout_specificity": honest["specificity"].to_numpy(),
+    })
+
+
+def strata_share_numbers(summary: pd.DataFrame, stratum: str, *, prefix: str = ""
+                         ) -> dict[str, float]:
+    """``<prefix><vessel>``: the percentage of ECGs in ``stratum`` per vessel of a
+    :func:`~ecglib.metrics.strata.vessel_strata_summary` (NaN for a vessel without strata)."""
+    rows = (summary[summary["stratum"] == stratum].set_index("vessel") if len(summary)
+            else pd.DataFrame(columns=["share"]))
+    return {f"{prefix}{v}": 100 * float(rows.at[v, "share"]) if v in rows.index else np.nan
+            for v in schema.VESSELS}
+
+
+def strata_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A :func:`~ecglib.metrics.strata.vessel_strata_summary` for reading: per vessel and
+    stratum the ECGs (share), events, and the event rate with its CI."""
+    if summary.empty:
+        return summary
+    out = summary[["vessel", "stratum"]].copy()
+    out["ECGs (share)"] = [f"{int(r.n)} ({100 * r.share:.1f}%)" for r in summary.itertuples()]
+    out["events"] = summary["events"].astype(int)
+    out["event rate [95% CI]"] = [format_estimate(r.event_rate, r.event_rate_lo,
+                                                  r.event_rate_hi, digits)
+                                  for r in summary.itertuples()]
+    out["share of all events"] = [f"{100 * x:.1f}%" if np.isfinite(x) else "n/a"
+                                  for x in summary["share_of_events"]]
+    return out.set_index(["vessel", "stratum"])
+
+
+def performance_display(perf: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """A :func:`~ecglib.metrics.strata.strata_performance` table for reading, with the targets
+    beside the achieved values."""
+    out = pd.DataFrame(index=perf["vessel"])
+    pairs = (("sensitivity", "sensitivity (not low)"), ("specificity", "specificity (not high)"),
+             ("npv_low", "NPV of low"), ("ppv_high", "PPV of high"))
+    for name, label in pairs:
+        out[label] = [format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
+                      for _, r in perf.iterrows()]
+        target = f"{name}_target"
+        if target in perf.columns:
+            out[f"{label}: target"] = perf[target].map(lambda t: f"{t:.2f}").to_numpy()
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# the patient-level AI stratum (chapters 08 and 09)
+# ------------------------------------------------------------------------------------------
+def index_ecgs(predictions: pd.DataFrame, unit: str = "exam") -> pd.DataFrame:
+    """One ECG per CCTA examination (``unit="exam"``: its latest ECG before the CCTA) or per
+    patient (``unit="patient"``: that ECG of the patient's first CCTA), on the predictions'
+    index (so per-ECG strata select with ``.loc``); from the keys of
+    :func:`ecglib.chapters.predictions.cohort_keys`."""
+    if unit not in ("exam", "patient"):
+        raise ValueError(f"unit must be 'exam' or 'patient', got {unit!r}")
+    keep = predictions["ecg_order"] == 1
+    if unit == "patient":
+        keep &= predictions["exam_order"] == 1
+    out = predictions[keep]
+    key = "exam" if unit == "exam" else "patient"
+    if out[key].duplicated().any():
+        raise ValueError(f"more than one index ECG per {unit}: the keys are inconsistent")
+    return out
+
+
+def ai_patient_stratum(vessel_strata: pd.DataFrame) -> pd.Categorical:
+    """Patient-level AI stratum from the per-vessel strata
+    (:func:`ecglib.metrics.ptp.patient_ai_stratum`: high if any vessel is high, low if every
+    vessel is low)."""
+    if vessel_strata.shape[1] == 0:
+        raise ValueError("no vessel has strata: the patient-level stratum is undefined")
+    return ptp.patient_ai_stratum(vessel_strata)
+
+
+def _unless(display, part):
+    """``display(part)``, or None for a skipped part (the page announced it once)."""
+    return None if isinstance(part, Skipped) else display(part)

@@ -1,0 +1,188 @@
+"""ecglib.chapters.risk_strata: held-out strata shared by chapters 07-09, the chapter 07 page."""
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from chapter_support import joined_predictions, make_cohort, write_run
+
+from ecglib import schema
+from ecglib.chapters import risk_strata as ch
+from ecglib.chapters.parts import Skipped
+from ecglib.chapters.predictions import cohort_keys, load_results
+from ecglib.config import DataParams, RunParams, load_params
+from ecglib.metrics.decision import net_benefit
+from ecglib.metrics.strata import STRATA, crossfit_vessel_strata, fit_vessel_strata_where_possible
+from ecglib.paths import RunPaths
+
+TARGETS_90 = {v: {"sensitivity": 0.9, "specificity": 0.9} for v in schema.VESSELS}
+
+
+def ci_params() -> RunParams:
+    """The prepared ci run; skips when it has no out-of-fold predictions."""
+    run = load_params("params/ci.yaml")
+    paths = RunPaths.of(run)
+    if not all(paths.oof_predictions(k).exists() for k in range(run.folds.n_folds)):
+        pytest.skip("runs/ci has no out-of-fold predictions of every fold: train the ci run "
+                    "(python -m ecglib run params/ci.yaml) to test the chapter on it")
+    return run
+
+
+def _params() -> RunParams:
+    return RunParams(name="t", seed=1, data=DataParams(table="x", map="y"))
+
+
+def test_strata_targets_come_from_the_params():
+    targets = ch.strata_targets(_params())
+    assert list(targets) == list(schema.VESSELS)
+    assert targets["LM"] == {"sensitivity": 0.90, "specificity": 0.87}
+    assert targets["RCA"] == {"sensitivity": 0.90, "specificity": 0.95}
+
+
+def test_in_sample_cutoffs_meet_the_targets_the_held_out_ones_need_not():
+    p = joined_predictions(600, seed=2)
+    strata, _, _ = crossfit_vessel_strata(p, TARGETS_90)
+    comparison = ch.insample_vs_heldout(p, strata, TARGETS_90).set_index("vessel")
+    assert (comparison["in_sample_sensitivity"] >= 0.9 - 1e-12).all()
+    assert (comparison["in_sample_specificity"] >= 0.9 - 1e-12).all()
+    y, s = p["y_RCA"].to_numpy(), strata["RCA"].to_numpy()
+    assert comparison.at["RCA", "heldout_sensitivity"] == pytest.approx(np.mean(s[y == 1] != "low"))
+    assert comparison.columns.tolist() == [
+        "sensitivity_target", "in_sample_sensitivity", "heldout_sensitivity",
+        "specificity_target", "in_sample_specificity", "heldout_specificity"]
+
+
+def test_share_numbers_and_displays():
+    from ecglib.metrics.strata import strata_performance, vessel_strata_summary
+
+    p = joined_predictions(600, seed=2)
+    strata, _, _ = crossfit_vessel_strata(p, TARGETS_90)
+    summary = vessel_strata_summary(p, strata)
+    shares = ch.strata_share_numbers(summary, "low", prefix="low_")
+    assert shares["low_RCA"] == pytest.approx(100 * np.mean(strata["RCA"] == "low"))
+    display = ch.strata_display(summary)
+    assert display.index.names == ["vessel", "stratum"]
+    n_high = int((strata["RCA"] == "high").sum())
+    assert display.loc[("RCA", "high"), "ECGs (share)"] == \
+        f"{n_high} ({100 * n_high / len(p):.1f}%)"
+    perf = ch.performance_display(strata_performance(p, strata, TARGETS_90))
+    assert perf.loc["RCA", "sensitivity (not low): target"] == "0.90"
+    assert perf.columns[0] == "sensitivity (not low)"
+    # a vessel without strata has NaN shares, so the text still finds its key
+    assert np.isnan(ch.strata_share_numbers(summary[summary["vessel"] != "LM"], "low")["LM"])
+
+
+def test_external_strata_use_cutoffs_fitted_on_internal(tmp_path):
+    run = write_run(tmp_path, make_cohort(n_patients=60, n_external=12))
+    results = load_results(run)
+    strata = ch.vessel_strata(run, results)
+    external = results.require_external()
+    assert strata.external_predictions.equals(external)
+    fitted, _ = fit_vessel_strata_where_possible(results.oof, strata.targets)
+    for vessel, t in fitted.items():
+        want = np.where(external[f"p_{vessel}"] < t.lower, "low",
+                        np.where(external[f"p_{vessel}"] < t.upper, "intermediate", "high"))
+        assert (strata.external[vessel].astype(str).to_numpy() == want).all()
+    table = ch.thresholds_table(strata.fitted)
+    assert table["vessel"].tolist() == list(fitted)
+    assert table.loc[0, "lower"] == fitted[table.loc[0, "vessel"]].lower
+
+
+def test_a_run_without_external_site_skips_the_external_parts(tmp_path):
+    run = write_run(tmp_path, make_cohort(n_patients=60, n_external=0))
+    chapter = ch.analyse(run)
+    for part in (chapter.strata.external, chapter.external_summary,
+                 chapter.external_performance, chapter.external_curves):
+        assert isinstance(part, Skipped) and part.part == "External validation"
+    assert "no external site" in chapter.strata.external.reason
+    assert chapter.skipped()[-1] is chapter.strata.external
+    assert chapter.external_summary_table() is None
+    assert chapter.external_performance_table() is None
+    outputs = chapter.outputs()
+    assert isinstance(outputs["strata_external"], Skipped)
+    assert isinstance(outputs["strata_cutoffs_internal"], pd.DataFrame)
+
+
+def test_a_vessel_without_cutoffs_is_announced_once(tmp_path):
+    cohort = make_cohort(n_patients=60, n_external=0)
+    cohort[["grade_LM", "y_LM"]] = 0
+    chapter = ch.analyse(write_run(tmp_path, cohort))
+    names = [s.part for s in chapter.skipped()]
+    assert names.count("Stratifying the LM predictions") == 1
+    assert "LM" not in chapter.strata.internal.columns
+    assert "LM" not in set(chapter.summary["vessel"])
+    assert np.isnan(chapter.numbers()["ho_sensitivity_LM"])
+
+
+def test_index_ecgs_pick_the_latest_ecg_of_each_exam_and_the_first_exam():
+    cohort = make_cohort()
+    keys = cohort_keys(cohort)
+    preds = pd.concat([cohort.reset_index(names="row")[["row"] + schema.label_cols()], keys],
+                      axis=1)
+    exams = ch.index_ecgs(preds, "exam")
+    assert len(exams) == cohort["ccta_id"].nunique()
+    latest = cohort.groupby("ccta_id")["ecg_time"].idxmax().sort_values().to_numpy()
+    assert sorted(exams["row"]) == sorted(latest)
+    patients = ch.index_ecgs(preds, "patient")
+    assert len(patients) == cohort["patient_id"].nunique()
+    first = cohort.loc[patients["row"]]
+    earliest = cohort.groupby("patient_id")["ccta_time"].min().loc[first["patient_id"]]
+    assert (first["ccta_time"].to_numpy() == earliest.to_numpy()).all()
+    with pytest.raises(ValueError):
+        ch.index_ecgs(preds, "ecg")
+
+
+def test_ai_patient_stratum_needs_a_vessel():
+    p = joined_predictions(600)
+    p.loc[p["fold"] != 0, "y_LM"] = 0
+    strata, _, not_fitted = crossfit_vessel_strata(p, ch.strata_targets(_params()))
+    assert list(not_fitted) == ["LM"]
+    stratum = ch.ai_patient_stratum(strata)
+    assert stratum.categories.tolist() == list(STRATA)
+    high = (strata == "high").any(axis=1).to_numpy()
+    assert (np.asarray(stratum == "high") == high).all()
+    with pytest.raises(ValueError, match="no vessel has strata"):
+        ch.ai_patient_stratum(strata[[]])
+
+
+def test_analyse_on_the_ci_run_matches_a_recomputation():
+    run = ci_params()
+    results = load_results(run)
+    chapter = ch.analyse(run, results)
+    oof = results.oof
+    vessels = list(chapter.strata.internal.columns)
+    # the page's strata table: per vessel and stratum, the ECGs and events of the strata
+    table = chapter.summary_table()
+    assert table.columns.tolist() == ["ECGs (share)", "events", "event rate [95% CI]",
+                                      "share of all events"]
+    assert table.index.tolist() == [(v, s) for v in vessels for s in STRATA]
+    for v in vessels:
+        s, y = chapter.strata.internal[v].to_numpy(), oof[f"y_{v}"].to_numpy()
+        assert table.loc[(v, "high"), "events"] == int(np.sum(y[s == "high"]))
+    numbers = chapter.numbers()
+    v = vessels[0]
+    s, y = chapter.strata.internal[v].to_numpy(), oof[f"y_{v}"].to_numpy()
+    assert numbers[f"ho_sensitivity_{v}"] == pytest.approx(np.mean(s[y == 1] != "low"))
+    assert numbers[f"low_share_{v}"] == pytest.approx(100 * np.mean(s == "low"))
+    threshold = run.evaluation.high_risk_thresholds[v]
+    assert numbers[f"nb_model_{v}"] == pytest.approx(
+        net_benefit(y, oof[f"p_{v}"], [threshold])[0])
+    assert chapter.net_benefit_table().index.tolist() == vessels
+    # every file of the old page, under its old name
+    assert list(chapter.outputs()) == [
+        "strata_cutoffs_crossfit", "strata_internal", "strata_performance_internal",
+        "strata_insample_vs_heldout", "strata_cutoffs_internal", "strata_external",
+        "strata_performance_external", "decision_curves_internal", "net_benefit_internal",
+        "decision_curves_external"]
+    assert chapter.in_sample_table().index.tolist() == vessels
+    assert len(chapter.crossfit_cutoff_table()) == len(vessels) * run.folds.n_folds
+
+
+def test_analyse_takes_the_targets_of_the_run(tmp_path):
+    run = write_run(tmp_path, make_cohort(n_patients=60, n_external=0))
+    strict = replace(run, evaluation=replace(
+        run.evaluation, strata_specificity={v: 0.5 for v in schema.VESSELS}))
+    chapter = ch.analyse(strict)
+    assert (chapter.performance["specificity_target"] == 0.5).all()
+    assert {r["specificity_target"] for r in chapter.strata.crossfit_cutoffs.to_dict("records")} \
+        == {0.5}
