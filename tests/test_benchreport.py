@@ -1,4 +1,5 @@
 """One benchmark run per folder: running the scripts, their errors, reading the run back."""
+
 import datetime as dt
 import json
 import os
@@ -9,14 +10,21 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from ecglib.report import benchmarks as benchreport
-from ecglib.report.benchmarks import (BENCHMARKS, HEADLINE_COLUMNS, BenchmarkError, emit,
-                                      format_value, parse_target, read_benchmarks,
-                                      run_benchmarks, run_numbers, run_paragraph, target_ratios)
 from ecglib.errors import DataError, MissingInputError
 from ecglib.plots.benchmarks import CLIP, MET_COLOURS, benchmark_target_figure
+from ecglib.report.benchmarks import (
+    BENCHMARKS,
+    HEADLINE_COLUMNS,
+    BenchmarkError,
+    emit,
+    format_value,
+    parse_target,
+    read_benchmarks,
+    run_benchmarks,
+    target_ratios,
+)
 
-GOOD = '''
+GOOD = """
 import argparse, json, sys
 ap = argparse.ArgumentParser()
 ap.add_argument("--seconds", type=float, default=3.0)
@@ -27,20 +35,20 @@ print(json.dumps({"seconds": args.seconds, "headline": [
      "met": args.seconds <= 5},
     {"figure": "speed-up over the loop", "value": 25, "unit": "x", "target": ">= 20x", "met": True},
     {"figure": "ECGs excluded", "value": 2, "unit": "ECGs", "target": None, "met": None}]}))
-'''
-FAILS = '''
+"""
+FAILS = """
 import sys
 print("half a line of JSON {", flush=True)
 print("Traceback: something broke in the benchmark", file=sys.stderr)
 sys.exit(3)
-'''
-NOT_JSON = '''
+"""
+NOT_JSON = """
 print("the time was 3 s")
-'''
-NO_HEADLINE = '''
+"""
+NO_HEADLINE = """
 import json
 print(json.dumps({"seconds": 1.0}))
-'''
+"""
 
 
 def script(folder, name, source):
@@ -53,15 +61,28 @@ def script(folder, name, source):
 def scripts(tmp_path):
     folder = tmp_path / "scripts"
     folder.mkdir()
-    return {name: script(folder, name, source) for name, source in
-            [("bench_good", GOOD), ("bench_fails", FAILS), ("bench_not_json", NOT_JSON),
-             ("bench_plain", NO_HEADLINE)]}
+    return {
+        name: script(folder, name, source)
+        for name, source in [
+            ("bench_good", GOOD),
+            ("bench_fails", FAILS),
+            ("bench_not_json", NOT_JSON),
+            ("bench_plain", NO_HEADLINE),
+        ]
+    }
 
 
 def test_a_run_writes_each_scripts_json_and_run_json(tmp_path, scripts):
-    out = run_benchmarks(tmp_path / "bench", scripts=[scripts["bench_good"], scripts["bench_plain"]],
-                         args={"bench_good": ["--seconds", "7.5"]})
-    assert sorted(p.name for p in out.iterdir()) == ["bench_good.json", "bench_plain.json", "run.json"]
+    out = run_benchmarks(
+        tmp_path / "bench",
+        scripts=[scripts["bench_good"], scripts["bench_plain"]],
+        args={"bench_good": ["--seconds", "7.5"]},
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "bench_good.json",
+        "bench_plain.json",
+        "run.json",
+    ]
     run = json.loads((out / "run.json").read_text())
     when = dt.datetime.fromisoformat(run["when"])
     assert when.utcoffset() == dt.timedelta(0)
@@ -77,8 +98,11 @@ def test_a_run_writes_each_scripts_json_and_run_json(tmp_path, scripts):
 
 
 def test_the_headline_table_has_one_row_per_figure(tmp_path, scripts):
-    out = run_benchmarks(tmp_path / "bench", scripts=[scripts["bench_good"], scripts["bench_plain"]],
-                         args={"bench_good": ["--seconds", "7.5"]})
+    out = run_benchmarks(
+        tmp_path / "bench",
+        scripts=[scripts["bench_good"], scripts["bench_plain"]],
+        args={"bench_good": ["--seconds", "7.5"]},
+    )
     bench = read_benchmarks(out)
     h = bench.headlines
     assert list(h.columns) == list(HEADLINE_COLUMNS)
@@ -87,40 +111,20 @@ def test_the_headline_table_has_one_row_per_figure(tmp_path, scripts):
     assert list(h["met"]) == [False, True, None]
     assert list(h["target"]) == ["<= 5 s", ">= 20x", None]
     assert set(bench.raw) == {"bench_good", "bench_plain"}
-    numbers = run_numbers(bench)
-    assert (numbers["bench_n_figures"], numbers["bench_n_targets"], numbers["bench_n_met"]) == (3, 2, 1)
-    assert numbers["bench_cpus"] == os.cpu_count()
-    assert "--seconds 7.5" in numbers["bench_sizes"]
-    shown = benchreport.headline_display(bench)
-    assert list(shown["status"]) == ["not met", "met", "no target"]
-    assert list(shown["measured"]) == ["7.5 s", "25x", "2 ECGs"]
     ratios = target_ratios(h)
     assert ratios["ratio"].round(3).tolist() == [1.5, 0.8]
     ax = benchmark_target_figure(bench).axes[0]
     # one bar per targeted figure, top to bottom, as long as the share of its target it uses
     assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "good: a step, 10 ECGs", "good: speed-up over the loop"]
+        "good: a step, 10 ECGs",
+        "good: speed-up over the loop",
+    ]
     bars = sorted(ax.patches, key=lambda b: -b.get_y())
-    assert [round(b.get_x() + b.get_width(), 6) for b in bars] == [1.5, 0.8]
+    assert [round(b.get_width(), 12) for b in bars] == [1.5, 0.8]
     assert all(b.get_x() == CLIP[0] for b in bars)
     assert [to_hex(b.get_facecolor()) for b in bars] == [MET_COLOURS[False], MET_COLOURS[True]]
     labels = [t.get_text() for t in ax.texts]
     assert labels == ["7.5 s (target <= 5 s)", "25x (target >= 20x)"]
-
-
-def test_the_run_paragraph_states_the_run_and_its_reduced_sizes_as_code(tmp_path, scripts):
-    out = run_benchmarks(tmp_path / "bench", scripts=[scripts["bench_good"]],
-                         args={"bench_good": ["--seconds", "7.5"]})
-    bench = read_benchmarks(out)
-    text = run_paragraph(bench)
-    numbers = run_numbers(bench, prefix="")
-    assert text.startswith(f"Made on {numbers['when']} from commit ")
-    assert "reduced arguments" in text and "bench_good: `--seconds 7.5`" in text
-    assert "Of its 3 headline figures, 2 have a target and 1 of these meet it." in text
-    assert f"with {os.cpu_count()} logical CPUs" in text
-    default = run_paragraph(read_benchmarks(run_benchmarks(tmp_path / "b2",
-                                                           scripts=[scripts["bench_good"]])))
-    assert "The scripts ran with their default sizes." in default
 
 
 def test_a_new_run_replaces_the_old_one_whole(tmp_path, scripts):
@@ -191,7 +195,8 @@ def test_targets_parse_and_values_format():
     empty = pd.DataFrame(columns=list(HEADLINE_COLUMNS))
     ax = benchmark_target_figure(empty).axes[0]
     assert not ax.patches and [t.get_text() for t in ax.texts] == [
-        "no figure of this run has a target"]
+        "no figure of this run has a target"
+    ]
 
 
 def test_every_benchmark_script_prints_a_headline():
@@ -219,8 +224,9 @@ def test_emit_keeps_stdout_for_the_json(capsys):
 
 def test_the_metrics_benchmark_runs_at_its_smallest_size(tmp_path):
     args = ["--n", "300", "--n-boot", "20", "--repeats", "1", "--loop-repeats", "1"]
-    out = run_benchmarks(tmp_path / "bench", scripts=[BENCHMARKS / "bench_metrics.py"],
-                         args={"bench_metrics": args})
+    out = run_benchmarks(
+        tmp_path / "bench", scripts=[BENCHMARKS / "bench_metrics.py"], args={"bench_metrics": args}
+    )
     bench = read_benchmarks(out)
     h = bench.headlines
     assert len(h) >= 3 and set(h["benchmark"]) == {"bench_metrics"}

@@ -1,8 +1,11 @@
 """ecglib.chapters.cohort: Table 1 and the cohort chapter's numbers; its two figures."""
+
 import numpy as np
 import pandas as pd
 import pytest
+from chapter_support import make_cohort
 
+from conftest import CI_PARAMS
 from ecglib import schema
 from ecglib.chapters import cohort as ch
 from ecglib.chapters.cohort import cohort_numbers, cohort_table
@@ -11,15 +14,17 @@ from ecglib.data.prepare import read_cohort
 from ecglib.paths import RunPaths
 from ecglib.plots.cohort import age_sex_figure, prevalence_figure
 
-from chapter_support import make_cohort
-from conftest import CI_PARAMS
-
 
 def _cohort(lm: list) -> pd.DataFrame:
     grades = {"RCA": [3, 0, 0, 3], "LM": lm, "LAD": [4, 3, 0, 0], "LCX": [0, 0, 3, 0]}
-    cohort = pd.DataFrame({"patient_id": ["a", "b", "c", "d"], "ccta_id": ["1", "2", "3", "4"],
-                           "site": ["internal"] * 4,
-                           **{schema.grade_col(v): g for v, g in grades.items()}})
+    cohort = pd.DataFrame(
+        {
+            "patient_id": ["a", "b", "c", "d"],
+            "ccta_id": ["1", "2", "3", "4"],
+            "site": ["internal"] * 4,
+            **{schema.grade_col(v): g for v, g in grades.items()},
+        }
+    )
     cohort[schema.label_cols()] = schema.binarise_grades(cohort)
     return cohort
 
@@ -51,14 +56,16 @@ def test_table1_counts_patients_exams_and_ecgs_in_their_own_units():
     exams = internal.drop_duplicates("ccta_id")
     severe = int((exams["grade_LAD"] >= 3).sum())
     assert table.at["LAD severe or occluded (grade ≥ 3), n (%)", "internal"] == (
-        f"{severe:,} ({100 * severe / len(exams):.1f}%)")
+        f"{severe:,} ({100 * severe / len(exams):.1f}%)"
+    )
 
 
 def test_the_age_sex_figure_has_a_panel_per_site_with_every_ecg():
     cohort = make_cohort()
     fig = age_sex_figure(cohort)
     assert [ax.get_title() for ax in fig.axes] == [
-        f"{site} (ECGs: {(cohort['site'] == site).sum():,})" for site in ("internal", "external")]
+        f"{site} (ECGs: {(cohort['site'] == site).sum():,})" for site in ("internal", "external")
+    ]
     for ax, site in zip(fig.axes, ("internal", "external")):
         group = cohort[cohort["site"] == site]
         drawn = sum(patch.get_height() for patch in ax.patches)
@@ -84,8 +91,10 @@ def test_analyse_on_the_ci_run_is_table1_of_its_cohort():
     run = load_params(CI_PARAMS)
     paths = RunPaths.of(run)
     if not (paths.cohort.exists() and paths.oof_predictions(0).exists()):
-        pytest.skip("runs/ci has no cohort or predictions: run the ci pipeline first "
-                    "(python -m ecglib run params/ci.yaml)")
+        pytest.skip(
+            "runs/ci has no cohort or predictions: run the ci pipeline first "
+            "(python -m ecglib run params/ci.yaml)"
+        )
     chapter = ch.analyse(run)
     cohort = read_cohort(paths.cohort)
     assert list(chapter.table1.columns) == ["internal", "external"]

@@ -1,16 +1,16 @@
 """ecglib.chapters.data: the data step of a run, its exclusion flow and its store, as page 00
 shows them; and the exclusion-flow figure."""
+
 import pandas as pd
 import pytest
 
+from conftest import CI_PARAMS, DEMO_MAP, export_row, write_export
 from ecglib.chapters import data as ch
 from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import load_params
 from ecglib.data.cohort import ExportMap, read_export
 from ecglib.paths import RunPaths
 from ecglib.plots.cohort import exclusion_flow_figure
-
-from conftest import CI_PARAMS, DEMO_MAP, export_row, write_export
 
 
 @pytest.fixture
@@ -21,15 +21,22 @@ def small_run(tmp_path, monkeypatch):
     rows[2]["ECG acquired"] = rows[5]["ECG acquired"] = "2024-03-07 10:00:00"
     rows.append(dict(rows[0]))
     table = write_export(tmp_path / "raw", rows)
-    (tmp_path / "p.yaml").write_text(f"name: t\nseed: 1\nruns_dir: {tmp_path / 'runs'}\n"
-                                     f"data:\n  table: {table}\n  map: {DEMO_MAP}\n")
+    (tmp_path / "p.yaml").write_text(
+        f"name: t\nseed: 1\nruns_dir: {tmp_path / 'runs'}\n"
+        f"data:\n  table: {table}\n  map: {DEMO_MAP}\n"
+    )
     return load_params(tmp_path / "p.yaml")
 
 
 def test_the_flow_numbers_select_steps_by_kind_not_by_their_text():
-    flow = pd.DataFrame({"kind": ["export", "ecg_after_ccta", "bad_ecg_file"],
-                         "step": ["rows", "a renamed sentence", "ECG file failed: x"],
-                         "excluded": [0, 7, 2], "remaining": [20, 13, 11]})
+    flow = pd.DataFrame(
+        {
+            "kind": ["export", "ecg_after_ccta", "bad_ecg_file"],
+            "step": ["rows", "a renamed sentence", "ECG file failed: x"],
+            "excluded": [0, 7, 2],
+            "remaining": [20, 13, 11],
+        }
+    )
     assert ch.flow_numbers(flow) == {"n_export": 20, "n_analysed": 11, "n_after": 7}
 
 
@@ -39,22 +46,32 @@ def test_analyse_shows_the_flow_the_run_saved_and_counts_it(small_run):
     saved = pd.read_csv(RunPaths.of(small_run).exclusions)
     pd.testing.assert_frame_equal(shown, saved)
     assert list(shown.columns) == ["step", "excluded", "remaining"]
-    assert chapter.flow["kind"].tolist() == ["export", "duplicate_row", "ecg_after_ccta",
-                                             "ungraded_vessel"]
+    assert chapter.flow["kind"].tolist() == [
+        "export",
+        "duplicate_row",
+        "ecg_after_ccta",
+        "ungraded_vessel",
+    ]
     numbers = chapter.numbers()
     assert (numbers["n_export"], numbers["n_after"], numbers["n_analysed"]) == (8, 2, 5)
-    assert numbers["n_patients"] == 4          # every patient keeps at least one ECG
+    assert numbers["n_patients"] == 4  # every patient keeps at least one ECG
     assert numbers["store_n"] == 5 and numbers["store_reused"] == "built the store"
     assert ch.analyse(small_run, progress=False).numbers()["store_reused"] == (
-        "reused the store of an earlier run")
+        "reused the store of an earlier run"
+    )
     summary = chapter.store_summary()["value"]
     assert summary["ECGs in the store"] == "5" and summary["array shape"] == "5 x 12 x 5000"
     assert chapter.outputs() == {} and chapter.skipped() == []
 
 
 def test_the_exclusion_flow_figure_draws_each_step_with_its_counts():
-    flow = pd.DataFrame({"step": ["rows in the export", "duplicate row", "ECG acquired after its CCTA"],
-                         "excluded": [0, 1, 20], "remaining": [1021, 1020, 1000]})
+    flow = pd.DataFrame(
+        {
+            "step": ["rows in the export", "duplicate row", "ECG acquired after its CCTA"],
+            "excluded": [0, 1, 20],
+            "remaining": [1021, 1020, 1000],
+        }
+    )
     fig = exclusion_flow_figure(flow)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts[0] == "ECG-CCTA pairs in the export\nn = 1,021"
@@ -68,8 +85,10 @@ def test_analyse_on_the_ci_run_counts_the_ecgs_after_their_ccta():
     run = load_params(CI_PARAMS)
     paths = RunPaths.of(run)
     if not (paths.cohort.exists() and paths.oof_predictions(0).exists()):
-        pytest.skip("runs/ci has no cohort or predictions: run the ci pipeline first "
-                    "(python -m ecglib run params/ci.yaml)")
+        pytest.skip(
+            "runs/ci has no cohort or predictions: run the ci pipeline first "
+            "(python -m ecglib run params/ci.yaml)"
+        )
     chapter = ch.analyse(run, progress=False)
     export_map = ExportMap.from_yaml(run.path(run.data.map))
     raw = read_export(run.path(run.data.table), export_map)[1]

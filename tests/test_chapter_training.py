@@ -1,12 +1,15 @@
 """ecglib.chapters.training: one fold's page: its split AUC table, the initialisation note, the
 learning curves, and analyse() on the ci run (a finished fold is reused, not retrained)."""
+
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from chapter_support import make_cohort
 from sklearn.metrics import roc_auc_score
 
+from conftest import CI_PARAMS
 from ecglib import schema
 from ecglib.chapters import training as ch
 from ecglib.config import load_params
@@ -16,9 +19,6 @@ from ecglib.paths import RunPaths
 from ecglib.train.curves import learning_curves_figure
 from ecglib.train.fit import FoldResult, history_columns
 
-from chapter_support import make_cohort
-from conftest import CI_PARAMS
-
 
 def _fold_result(cohort: pd.DataFrame, test_rows: np.ndarray, *, oof: bool = True) -> FoldResult:
     rng = np.random.default_rng(5)
@@ -26,15 +26,28 @@ def _fold_result(cohort: pd.DataFrame, test_rows: np.ndarray, *, oof: bool = Tru
     for v in schema.VESSELS:
         predictions[schema.prob_col(v)] = rng.uniform(size=len(test_rows))
     inner = {"RCA": 0.61, "LM": math.nan, "LAD": 0.72, "LCX": 0.55}
-    return FoldResult(fold=1, finished=oof, best_epoch=3, selection="best inner-validation macro-AUC",
-                      inner_auc=inner, inner_macro_auc=float(np.nanmean(list(inner.values()))),
-                      history=pd.DataFrame(columns=history_columns()), n_rows={}, pretrained=None,
-                      fingerprint="f", seconds=60.0, oof=predictions if oof else None)
+    return FoldResult(
+        fold=1,
+        finished=oof,
+        best_epoch=3,
+        selection="best inner-validation macro-AUC",
+        inner_auc=inner,
+        inner_macro_auc=float(np.nanmean(list(inner.values()))),
+        history=pd.DataFrame(columns=history_columns()),
+        n_rows={},
+        pretrained=None,
+        fingerprint="f",
+        seconds=60.0,
+        oof=predictions if oof else None,
+    )
 
 
 def _roles(cohort: pd.DataFrame) -> pd.Series:
-    roles = np.where(np.arange(len(cohort)) % 3 == 0, "test",
-                     np.where(np.arange(len(cohort)) % 3 == 1, "val", "train"))
+    roles = np.where(
+        np.arange(len(cohort)) % 3 == 0,
+        "test",
+        np.where(np.arange(len(cohort)) % 3 == 1, "val", "train"),
+    )
     return pd.Series(roles, index=cohort.index, name="role")
 
 
@@ -47,8 +60,12 @@ def test_the_split_table_has_the_inner_and_held_out_auc_and_their_positives():
     result = _fold_result(cohort, test_rows)
     table = ch.split_auc_table(result, cohort, roles)
     assert list(table.index) == [*schema.VESSELS, "macro"] and table.index.name == "vessel"
-    assert list(table.columns) == [ch.INNER_AUC, ch.HELDOUT_AUC, "inner-validation positives",
-                                   "held-out positives"]
+    assert list(table.columns) == [
+        ch.INNER_AUC,
+        ch.HELDOUT_AUC,
+        "inner-validation positives",
+        "held-out positives",
+    ]
     held = cohort.loc[test_rows]
     want = roc_auc_score(held["y_LAD"], result.oof["p_LAD"])
     assert table.at["LAD", ch.HELDOUT_AUC] == pytest.approx(want, abs=1e-12)
@@ -56,10 +73,14 @@ def test_the_split_table_has_the_inner_and_held_out_auc_and_their_positives():
     assert table.at["macro", ch.INNER_AUC] == pytest.approx(np.mean([0.61, 0.72, 0.55]))
     defined = [table.at[v, ch.HELDOUT_AUC] for v in ("RCA", "LAD", "LCX")]
     assert table.at["macro", ch.HELDOUT_AUC] == pytest.approx(np.mean(defined))
-    assert table.at["LCX", "inner-validation positives"] == int(cohort.loc[roles == "val", "y_LCX"].sum())
+    assert table.at["LCX", "inner-validation positives"] == int(
+        cohort.loc[roles == "val", "y_LCX"].sum()
+    )
     assert table.at["LAD", "held-out positives"] == int(held["y_LAD"].sum())
     assert math.isnan(table.at["LM", ch.HELDOUT_AUC])
-    assert pd.isna(table.at["LM", "held-out positives"]) and pd.isna(table.at["macro", "held-out positives"])
+    assert pd.isna(table.at["LM", "held-out positives"]) and pd.isna(
+        table.at["macro", "held-out positives"]
+    )
 
 
 def test_an_unfinished_fold_has_no_held_out_aucs():
@@ -81,9 +102,14 @@ def test_the_initialisation_note_says_where_the_weights_came_from():
 
 def test_the_learning_curves_draw_the_assessed_vessels_and_mark_the_chosen_epoch():
     epochs = np.arange(1, 5)
-    history = pd.DataFrame({"epoch": epochs, "lr": [1e-3, 8e-4, 4e-4, 1e-5],
-                            "augment_strength": [1.0, 0.83, 0.67, 0.5],
-                            "val_macro_auc": [0.6, 0.65, 0.7, 0.68]})
+    history = pd.DataFrame(
+        {
+            "epoch": epochs,
+            "lr": [1e-3, 8e-4, 4e-4, 1e-5],
+            "augment_strength": [1.0, 0.83, 0.67, 0.5],
+            "val_macro_auc": [0.6, 0.65, 0.7, 0.68],
+        }
+    )
     for k, v in enumerate(schema.VESSELS):
         missing = v == "LM"
         history[f"loss_{v}"] = np.nan if missing else 0.7 - 0.05 * epochs
@@ -91,8 +117,9 @@ def test_the_learning_curves_draw_the_assessed_vessels_and_mark_the_chosen_epoch
         history[f"val_auc_{v}"] = np.nan if missing else 0.6 + 0.01 * k * epochs
     fig = learning_curves_figure(history, best_epoch=3, title="fold 2")
     ax_loss, ax_sigma, ax_lr, ax_auc = fig.axes[:4]
-    assert [line.get_label() for line in ax_loss.get_lines() if not line.get_label().startswith("_")] == [
-        "RCA", "LAD", "LCX"]
+    assert [
+        line.get_label() for line in ax_loss.get_lines() if not line.get_label().startswith("_")
+    ] == ["RCA", "LAD", "LCX"]
     macro = next(line for line in ax_auc.get_lines() if line.get_label() == "macro")
     np.testing.assert_allclose(macro.get_ydata(), history["val_macro_auc"])
     for ax in (ax_loss, ax_sigma, ax_lr, ax_auc):
@@ -104,10 +131,15 @@ def test_the_learning_curves_draw_the_assessed_vessels_and_mark_the_chosen_epoch
 def test_analyse_on_the_ci_run_reuses_the_fold_and_recomputes_its_held_out_auc():
     run = load_params(CI_PARAMS)
     paths = RunPaths.of(run)
-    if not (paths.cohort.exists() and paths.oof_predictions(0).exists()
-            and paths.train_summary(0).exists()):
-        pytest.skip("runs/ci has no trained fold 0: run the ci pipeline first "
-                    "(python -m ecglib run params/ci.yaml)")
+    if not (
+        paths.cohort.exists()
+        and paths.oof_predictions(0).exists()
+        and paths.train_summary(0).exists()
+    ):
+        pytest.skip(
+            "runs/ci has no trained fold 0: run the ci pipeline first "
+            "(python -m ecglib run params/ci.yaml)"
+        )
     chapter = ch.analyse(run, 0, progress=False)
     assert chapter.result.reused, "a finished fold with unchanged params and data is reused"
     cohort = read_cohort(paths.cohort)

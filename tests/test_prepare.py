@@ -1,21 +1,23 @@
 """prepare_data: export -> cohort table + store + exclusion flow, with bad ECGs raised or excluded."""
+
 import numpy as np
 import pytest
 
+from conftest import DEMO_MAP, export_row, write_export
 from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import load_params
-from ecglib.errors import DataError
-from ecglib.paths import RunPaths
 from ecglib.data.cohort import ExclusionReport
 from ecglib.data.prepare import exclusion_flow, prepare_data, read_cohort, step_kind
-
-from conftest import DEMO_MAP, export_row, write_export
+from ecglib.errors import DataError
+from ecglib.paths import RunPaths
 
 
 def params_for(tmp_path, on_bad_ecg="raise"):
-    text = (f"name: t\nseed: 1\nruns_dir: {tmp_path / 'runs'}\n"
-            f"data:\n  table: {tmp_path / 'raw' / 'export.csv'}\n  map: {DEMO_MAP}\n"
-            f"  on_bad_ecg: {on_bad_ecg}\n")
+    text = (
+        f"name: t\nseed: 1\nruns_dir: {tmp_path / 'runs'}\n"
+        f"data:\n  table: {tmp_path / 'raw' / 'export.csv'}\n  map: {DEMO_MAP}\n"
+        f"  on_bad_ecg: {on_bad_ecg}\n"
+    )
     path = tmp_path / "p.yaml"
     path.write_text(text)
     return load_params(path)
@@ -59,20 +61,31 @@ def test_problem_kind_groups_failures_without_paths():
     from ecglib.data.prepare import problem_kind
 
     assert problem_kind("flat lead(s) V2 (peak-to-peak < 0.01 mV)") == "flat lead"
-    assert problem_kind("cannot read WFDB record /data/x/rec: missing .dat") == "cannot read WFDB record"
+    assert (
+        problem_kind("cannot read WFDB record /data/x/rec: missing .dat")
+        == "cannot read WFDB record"
+    )
     assert problem_kind("/data/x/rec.npy") == "unreadable ECG file"
 
 
 def test_every_step_of_the_flow_has_a_stable_kind():
     report = ExclusionReport(n_start=10)
-    for step, n in [("duplicate row", 1), ("ECG acquired after its CCTA", 3),
-                    ("a vessel without a CCTA grade", 0), ("ECG file failed: flat lead", 2)]:
+    for step, n in [
+        ("duplicate row", 1),
+        ("ECG acquired after its CCTA", 3),
+        ("a vessel without a CCTA grade", 0),
+        ("ECG file failed: flat lead", 2),
+    ]:
         report.add(step, range(n))
     flow = exclusion_flow(report)
     assert list(flow.columns) == ["kind", "step", "excluded", "remaining"]
     assert flow.set_index("kind")["excluded"].to_dict() == {
-        "export": 0, "duplicate_row": 1, "ecg_after_ccta": 3, "ungraded_vessel": 0,
-        "bad_ecg_file": 2}
+        "export": 0,
+        "duplicate_row": 1,
+        "ecg_after_ccta": 3,
+        "ungraded_vessel": 0,
+        "bad_ecg_file": 2,
+    }
 
 
 def test_a_step_without_a_kind_is_an_error_not_a_silent_miss():

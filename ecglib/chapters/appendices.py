@@ -11,11 +11,15 @@ benchmarks), one entry point each.
 
 None of them depends on the run's results; the appendices carry no model notice.
 """
+
 from __future__ import annotations
 
+import datetime as _dt
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,8 +30,19 @@ from ecglib.report import benchmarks as bench_report
 from ecglib.report.corpus import corpus_table
 from ecglib.report.manifest import manifest_tables, read_manifest, relative, write_manifest
 
-__all__ = ["WholeTable", "BadInputs", "bad_inputs", "RunManifest", "run_manifest",
-           "Benchmarks", "benchmarks", "CORPUS_MAX_CHARS"]
+__all__ = [
+    "WholeTable",
+    "BadInputs",
+    "bad_inputs",
+    "RunManifest",
+    "run_manifest",
+    "Benchmarks",
+    "benchmarks",
+    "headline_display",
+    "run_facts",
+    "run_paragraph",
+    "CORPUS_MAX_CHARS",
+]
 
 #: Characters of a corpus message the appendix shows (longer ones are shortened).
 CORPUS_MAX_CHARS = 300
@@ -35,13 +50,15 @@ CORPUS_MAX_CHARS = 300
 
 @dataclass(frozen=True)
 class WholeTable:
-    """A table that displays every row and every character of its cells (pandas shortens
-    both by default), for the appendices' lists of messages and figure names."""
+    """A table that displays every row, column and character of its cells (pandas shortens
+    them by default), for the appendices' lists of messages and figure names."""
 
     table: pd.DataFrame
 
     def _options(self):
-        return pd.option_context("display.max_colwidth", None, "display.max_rows", None)
+        return pd.option_context(
+            "display.max_colwidth", None, "display.max_rows", None, "display.max_columns", None
+        )
 
     def _repr_html_(self) -> str:
         with self._options():
@@ -72,9 +89,12 @@ class BadInputs:
 
     def numbers(self) -> dict[str, int]:
         excluded = self.table["outcome"] == "excluded"
-        return {"corpus_n_inputs": len(self.table), "corpus_n_refused": int((~excluded).sum()),
-                "corpus_n_excluded": int(excluded.sum()),
-                "corpus_n_as_expected": int(self.table["as expected"].sum())}
+        return {
+            "corpus_n_inputs": len(self.table),
+            "corpus_n_refused": int((~excluded).sum()),
+            "corpus_n_excluded": int(excluded.sum()),
+            "corpus_n_as_expected": int(self.table["as expected"].sum()),
+        }
 
     def outputs(self) -> dict[str, object]:
         return {"bad_inputs": self.table}
@@ -119,8 +139,10 @@ class RunManifest:
         return self.tables["params"]
 
     def numbers(self) -> dict[str, str]:
-        return {"manifest_path": self.path,
-                "manifest_commit": self.manifest["code"]["commit"] or "unknown (no git)"}
+        return {
+            "manifest_path": self.path,
+            "manifest_commit": self.manifest["code"]["commit"] or "unknown (no git)",
+        }
 
     def outputs(self) -> dict[str, object]:
         """Nothing more: the manifest is written beside the run's folders, not as a metric."""
@@ -156,14 +178,14 @@ class Benchmarks:
         run)."""
         if isinstance(self.bench, Skipped):
             return None
-        return WholeTable(bench_report.headline_display(self.bench))
+        return WholeTable(headline_display(self.bench))
 
     def paragraph(self) -> str:
-        """The run's paragraph in Markdown (:func:`ecglib.report.benchmarks.run_paragraph`),
-        or the sentence saying that there is no run and how to make one."""
+        """The run's paragraph in Markdown (:func:`run_paragraph`), or the sentence saying
+        that there is no run and how to make one."""
         if isinstance(self.bench, Skipped):
             return self.bench.message
-        return bench_report.run_paragraph(self.bench)
+        return run_paragraph(self.bench)
 
     def numbers(self) -> dict[str, object]:
         """``bench_run``: :meth:`paragraph` as Markdown, for the page's ``{glue:md}`` role."""
@@ -177,6 +199,80 @@ class Benchmarks:
 
     def skipped(self) -> list[Skipped]:
         return []
+
+
+def headline_display(bench: bench_report.BenchmarkRun) -> pd.DataFrame:
+    """The headline table as the appendix shows it: measured value with its unit, the target,
+    and met / not met / no target."""
+    h = bench.headlines
+    status = h["met"].map(
+        lambda m: "no target" if m is None or pd.isna(m) else "met" if m else "not met"
+    )
+    return pd.DataFrame(
+        {
+            "benchmark": h["benchmark"].str.removeprefix("bench_"),
+            "figure": h["figure"],
+            "measured": [bench_report.format_value(v, u) for v, u in zip(h["value"], h["unit"])],
+            "target": h["target"].fillna("—"),
+            "status": status,
+        }
+    )
+
+
+def run_facts(bench: bench_report.BenchmarkRun) -> dict[str, Any]:
+    """The run's facts the appendix states: when and from which commit it was made, the
+    machine and software, the scripts that ran with reduced arguments (``reduced``: stem ->
+    arguments) and how many headline figures have a target and meet it."""
+    run, h = bench.run, bench.headlines
+    when = run.get("when")
+    try:
+        when = _dt.datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError):
+        when = str(when or "unknown")
+    commit = run.get("commit")
+    dirty = " (with uncommitted changes)" if run.get("dirty") else ""
+    targeted = h["met"].map(lambda m: m is not None and not pd.isna(m))
+    return {
+        "when": when,
+        "commit": commit[:12] + dirty if commit else "unknown (no git)",
+        "platform": run.get("platform") or "unknown",
+        "cpu_model": run.get("cpu_model") or "CPU model unknown",
+        "cpus": run.get("cpu_count") if run.get("cpu_count") is not None else "unknown",
+        "python": run.get("python") or "unknown",
+        "torch": run.get("torch") or "not installed",
+        "reduced": {Path(k).stem: list(v) for k, v in (run.get("args") or {}).items() if v},
+        "n_figures": len(h),
+        "n_targets": int(targeted.sum()),
+        "n_met": int(h.loc[targeted, "met"].astype(bool).sum()),
+    }
+
+
+def run_paragraph(bench: bench_report.BenchmarkRun) -> str:
+    """The appendix's paragraph on the run, in Markdown (:func:`run_facts`; the arguments of
+    the scripts that ran at a reduced size as code)."""
+    facts = run_facts(bench)
+    reduced = facts["reduced"]
+    sizes = (
+        "their default sizes"
+        if not reduced
+        else "reduced arguments, so their figures are not the targets' sizes ("
+        + "; ".join(f"{k}: `{' '.join(v)}`" for k, v in reduced.items())
+        + ")"
+    )
+    text = {k: _markdown_text(str(v)) for k, v in facts.items()}
+    return (
+        f"Made on {text['when']} from commit {text['commit']}, on {text['platform']} with "
+        f"{text['cpus']} logical CPUs ({text['cpu_model']}), Python {text['python']} and "
+        f"torch {text['torch']}. The scripts ran with {sizes}. Of its {facts['n_figures']} "
+        f"headline figures, {facts['n_targets']} have a target and {facts['n_met']} of these "
+        "meet it. The benchmarks' own JSON, with every figure they measure, is in "
+        "`runs/bench/` beside `run.json`."
+    )
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` shown as it is in Markdown (characters that would start markup escaped)."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
 
 
 def benchmarks(folder: str | os.PathLike = bench_report.DEFAULT_OUT) -> Benchmarks:

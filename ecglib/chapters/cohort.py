@@ -8,6 +8,7 @@ Counting units follow the data: patients and sex per patient, CCTA grades per CC
 (a vessel's grade belongs to the exam, not to each ECG paired with it), age, ECG read and the
 ECG-CCTA interval per ECG. No identifiers reach the table.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,8 +79,11 @@ def cohort_numbers(cohort: pd.DataFrame, by: str = "site") -> dict[str, float]:
             out[f"{site}_male_pct"] = 100.0 * float((patients["sex"] == "male").mean())
         for vessel in schema.VESSELS:
             out[f"{site}_prev_{vessel}"] = 100.0 * float(exams[schema.label_col(vessel)].mean())
-    prevalence = {v: out[f"internal_prev_{v}"] for v in schema.assessed_vessels(cohort)
-                  if f"internal_prev_{v}" in out}
+    prevalence = {
+        v: out[f"internal_prev_{v}"]
+        for v in schema.assessed_vessels(cohort)
+        if f"internal_prev_{v}" in out
+    }
     if prevalence:
         out["rarest_vessel"] = min(prevalence, key=prevalence.get)
         out["rarest_prev"] = prevalence[out["rarest_vessel"]]
@@ -101,13 +105,16 @@ def _describe(group: pd.DataFrame) -> pd.Series:
     if "sex" in group:
         rows["Male, n (%)"] = _n_pct(patients["sex"] == "male", patients["sex"].notna())
     if "normal_ecg" in group and group["normal_ecg"].notna().any():
-        rows["Normal ECG read, n (%)"] = _n_pct(group["normal_ecg"] == 1, group["normal_ecg"].notna())
+        rows["Normal ECG read, n (%)"] = _n_pct(
+            group["normal_ecg"] == 1, group["normal_ecg"].notna()
+        )
     if "ecg_ccta_hours" in group and group["ecg_ccta_hours"].notna().any():
         hours = group["ecg_ccta_hours"].dropna()
         q1, q2, q3 = np.percentile(hours, [25, 50, 75])
         rows["ECG-CCTA interval, median (IQR) (hours)"] = f"{q2:.1f} ({q1:.1f}-{q3:.1f})"
         rows[f"ECG-CCTA interval ≤ {INTERVAL_CUT_HOURS:g} h, n (%)"] = _n_pct(
-            hours <= INTERVAL_CUT_HOURS, hours.notna())
+            hours <= INTERVAL_CUT_HOURS, hours.notna()
+        )
     if "symptom" in group:
         known = group.drop_duplicates("ccta_id")["symptom"]
         for symptom in schema.SYMPTOMS:
@@ -116,7 +123,8 @@ def _describe(group: pd.DataFrame) -> pd.Series:
     for vessel in schema.assessed_vessels(group):  # a vessel not assessed has no rows
         grades = exams[schema.grade_col(vessel)]
         rows[f"{vessel} severe or occluded (grade ≥ 3), n (%)"] = _n_pct(
-            grades >= schema.POSITIVE_GRADE, grades.notna())
+            grades >= schema.POSITIVE_GRADE, grades.notna()
+        )
         for grade, name in schema.GRADES.items():
             rows[f"{vessel} grade: {name}, n (%)"] = _n_pct(grades == grade, grades.notna())
     return pd.Series(rows)

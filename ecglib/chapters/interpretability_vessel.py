@@ -1,6 +1,6 @@
 """One vessel of chapter 10 (interpretability): risk groups, waveform comparison, attribution.
 
-:func:`interpret_vessel` does steps 1-4 of :mod:`ecglib.chapters.interpretability` for one
+:func:`interpret_vessel` does steps 1, 3 and 4 of :mod:`ecglib.chapters.interpretability` for one
 vessel from arrays (average beats, probabilities, labels, model inputs and a model per fold), so
 it knows no run and no file: the ECGs at or above the vessel's threshold are high risk, the
 others low risk; both groups' average beats are compared point by point
@@ -199,7 +199,7 @@ def interpret_vessel(
     record_ids: Sequence[str] | None = None,
     fs: float = FS,
 ) -> VesselInterpretation:
-    """Groups, waveform comparison and attribution of one vessel (steps 1-4 of the module docstring).
+    """Groups, waveform comparison and attribution of one vessel (module docstring).
 
     ``average`` (n, 12, L) average beats with ``included`` (n,) marking those that exist;
     ``probs``/``labels`` (n,) the vessel's predicted probability and CCTA label; ``signals`` the n

@@ -7,6 +7,7 @@ weights started from (:func:`initialisation_note`), the folds' sizes and prevale
 curves, and the AUC per vessel on this fold's two evaluation splits (:func:`split_auc_table`):
 the inner validation split that chose the epoch and the held-out fold, predicted once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,15 @@ from ecglib.paths import RunPaths
 from ecglib.train.fit import FoldResult, fit_fold
 from ecglib.train.validate import macro_auc, vessel_aucs
 
-__all__ = ["Training", "analyse", "initialisation_note", "split_auc_table", "heldout_aucs",
-           "INNER_AUC", "HELDOUT_AUC"]
+__all__ = [
+    "Training",
+    "analyse",
+    "initialisation_note",
+    "split_auc_table",
+    "heldout_aucs",
+    "INNER_AUC",
+    "HELDOUT_AUC",
+]
 
 #: The columns of :func:`split_auc_table` that hold the AUCs.
 INNER_AUC = "inner-validation AUC (chose the epoch)"
@@ -72,10 +80,14 @@ class Training:
     def fit_summary(self) -> pd.DataFrame:
         """The chosen epoch, how it was chosen, and what training warned about."""
         warnings = "; ".join(self.result.warnings) or "none"
-        items = {"best epoch": str(self.result.best_epoch), "selected by": self.result.selection,
-                 "warnings": warnings}
-        return pd.DataFrame({"value": list(items.values())},
-                            index=pd.Index(list(items), name=f"fold {self.fold}"))
+        items = {
+            "best epoch": str(self.result.best_epoch),
+            "selected by": self.result.selection,
+            "warnings": warnings,
+        }
+        return pd.DataFrame(
+            {"value": list(items.values())}, index=pd.Index(list(items), name=f"fold {self.fold}")
+        )
 
     def auc_table(self) -> pd.DataFrame:
         """:attr:`aucs` rounded for the page."""
@@ -83,15 +95,19 @@ class Training:
 
     def numbers(self) -> dict[str, object]:
         r = self.result
-        return {"fold": self.fold,
-                **{f"n_{key}": r.n_rows[key] for key in ("train", "val", "test", "external")},
-                "n_epochs": len(r.history), "train_minutes": r.seconds / 60,
-                "device": f"{r.world_size} x {r.device}" if r.world_size > 1 else r.device,
-                "reused_text": ("reused the finished fold of an earlier run" if r.reused
-                                else "trained the fold"),
-                "best_epoch": r.best_epoch,
-                "inner_macro": float(self.aucs.at["macro", INNER_AUC]),
-                "heldout_macro": float(self.aucs.at["macro", HELDOUT_AUC])}
+        return {
+            "fold": self.fold,
+            **{f"n_{key}": r.n_rows[key] for key in ("train", "val", "test", "external")},
+            "n_epochs": len(r.history),
+            "train_minutes": r.seconds / 60,
+            "device": f"{r.world_size} x {r.device}" if r.world_size > 1 else r.device,
+            "reused_text": (
+                "reused the finished fold of an earlier run" if r.reused else "trained the fold"
+            ),
+            "best_epoch": r.best_epoch,
+            "inner_macro": float(self.aucs.at["macro", INNER_AUC]),
+            "heldout_macro": float(self.aucs.at["macro", HELDOUT_AUC]),
+        }
 
     def outputs(self) -> dict[str, object]:
         """Nothing besides what training wrote itself (``metrics/train_fold{k}.csv`` and
@@ -109,9 +125,13 @@ def analyse(run: RunParams, fold: int, *, progress: bool = True) -> Training:
     folds = ensure_folds(run, cohort)
     roles = fold_roles(run, cohort, folds, fold)
     result = fit_fold(run, fold, progress=progress)
-    return Training(fold=int(fold), result=result, initialisation=initialisation_note(run),
-                    folds=fold_prevalence_table(cohort.loc[internal_mask(cohort)], folds),
-                    aucs=split_auc_table(result, cohort, roles))
+    return Training(
+        fold=int(fold),
+        result=result,
+        initialisation=initialisation_note(run),
+        folds=fold_prevalence_table(cohort.loc[internal_mask(cohort)], folds),
+        aucs=split_auc_table(result, cohort, roles),
+    )
 
 
 def initialisation_note(params: RunParams) -> str:
@@ -137,29 +157,40 @@ def heldout_aucs(result: FoldResult, cohort: pd.DataFrame) -> dict[str, float]:
     if result.oof is None:
         raise ValueError(f"fold {result.fold} has not finished: no out-of-fold predictions")
     rows = result.oof["row"].to_numpy()
-    aucs = vessel_aucs(schema.binarise_grades(cohort.loc[rows]).to_numpy(),
-                       result.oof[schema.prob_cols()].to_numpy())
+    aucs = vessel_aucs(
+        schema.binarise_grades(cohort.loc[rows]).to_numpy(),
+        result.oof[schema.prob_cols()].to_numpy(),
+    )
     return {**aucs, "macro": macro_auc(aucs)}
 
 
-def split_auc_table(result: FoldResult, cohort: pd.DataFrame, roles: pd.Series | None = None
-                    ) -> pd.DataFrame:
+def split_auc_table(
+    result: FoldResult, cohort: pd.DataFrame, roles: pd.Series | None = None
+) -> pd.DataFrame:
     """One fold's AUCs on its two evaluation splits, per vessel (and macro): the chosen epoch's
     inner-validation AUC (the split that chose the epoch) and the held-out fold's AUC (predicted
     once, reported), with the number of positive ECGs of each split (when ``roles``, the fold's
     :func:`ecglib.data.run_folds.fold_roles`, is given). A vessel the cohort does not assess has
     missing AUCs and counts."""
     heldout = heldout_aucs(result, cohort)
-    table = pd.DataFrame({
-        INNER_AUC: {**result.inner_auc, "macro": result.inner_macro_auc},
-        HELDOUT_AUC: heldout,
-    })
+    table = pd.DataFrame(
+        {
+            INNER_AUC: {**result.inner_auc, "macro": result.inner_macro_auc},
+            HELDOUT_AUC: heldout,
+        }
+    )
     if roles is not None:
         labels = schema.binarise_grades(cohort)
         assessed = schema.assessed_vessels(labels)
         for role, name in (("val", "inner-validation positives"), ("test", "held-out positives")):
             counts = labels.loc[(roles == role).to_numpy()].sum()
-            table[name] = pd.array([int(counts[schema.label_col(v)]) if v in assessed else None
-                                    for v in schema.VESSELS] + [None], dtype="Int64")
+            table[name] = pd.array(
+                [
+                    int(counts[schema.label_col(v)]) if v in assessed else None
+                    for v in schema.VESSELS
+                ]
+                + [None],
+                dtype="Int64",
+            )
     table.index.name = "vessel"
     return table

@@ -4,6 +4,7 @@
 :func:`exclusion_flow` gives that flow with a stable ``kind`` per step, so that a reader picks a
 step by what it is (``"ecg_after_ccta"``) and not by the sentence the book shows for it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,14 +16,24 @@ from pathlib import Path
 import pandas as pd
 
 from ecglib import schema
-from ecglib.data.cohort import ExclusionReport, ExportMap, read_export
 from ecglib.config import RunParams
+from ecglib.data.cohort import ExclusionReport, ExportMap, read_export
+from ecglib.data.store import EcgStore, StoreSettings, build_store
 from ecglib.errors import DataError
 from ecglib.paths import RunPaths
-from ecglib.data.store import EcgStore, StoreSettings, build_store
 
-__all__ = ["PreparedData", "prepare_data", "problem_kind", "exclusion_flow", "step_kind",
-           "STEP_KINDS", "BAD_ECG_STEP", "BAD_ECG_KIND", "read_cohort", "ensure_demo_export"]
+__all__ = [
+    "PreparedData",
+    "prepare_data",
+    "problem_kind",
+    "exclusion_flow",
+    "step_kind",
+    "STEP_KINDS",
+    "BAD_ECG_STEP",
+    "BAD_ECG_KIND",
+    "read_cohort",
+    "ensure_demo_export",
+]
 
 #: Columns of the cohort table that hold times (parsed back when the table is read).
 _TIME_COLUMNS = ("ecg_time", "ccta_time")
@@ -63,21 +74,30 @@ def prepare_data(params: RunParams, *, progress: bool = True) -> PreparedData:
     if params.demo is not None:
         ensure_demo_export(params, progress=progress)
     cohort, report = read_export(
-        params.path(params.data.table), ExportMap.from_yaml(params.path(params.data.map)),
-        ecg_root=params.path(params.data.ecg_root) if params.data.ecg_root else None)
+        params.path(params.data.table),
+        ExportMap.from_yaml(params.path(params.data.map)),
+        ecg_root=params.path(params.data.ecg_root) if params.data.ecg_root else None,
+    )
 
-    settings = StoreSettings(npy_fs=params.signals.npy_fs,
-                             length_policy=params.signals.length_policy,
-                             filter=params.signals.filter)
-    store, failures = build_store(cohort["ecg_path"], paths.store, settings,
-                                  records=cohort["ecg_id"], progress=progress)
+    settings = StoreSettings(
+        npy_fs=params.signals.npy_fs,
+        length_policy=params.signals.length_policy,
+        filter=params.signals.filter,
+    )
+    store, failures = build_store(
+        cohort["ecg_path"], paths.store, settings, records=cohort["ecg_id"], progress=progress
+    )
     if len(failures):
         if params.data.on_bad_ecg == "raise":
-            listing = "\n".join(f"  {r.record}: {r.problem}" for r in failures.head(20).itertuples())
+            listing = "\n".join(
+                f"  {r.record}: {r.problem}" for r in failures.head(20).itertuples()
+            )
             more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
-            raise DataError(f"{len(failures)} ECG file(s)",
-                            f"failed to load or check (set data.on_bad_ecg: exclude to leave them "
-                            f"out with a line in the exclusion report):\n{listing}{more}")
+            raise DataError(
+                f"{len(failures)} ECG file(s)",
+                f"failed to load or check (set data.on_bad_ecg: exclude to leave them "
+                f"out with a line in the exclusion report):\n{listing}{more}",
+            )
         kinds = failures["problem"].map(problem_kind)
         for kind, group in failures.groupby(kinds, sort=False):
             bad = cohort.index[cohort["ecg_path"].isin(group["ecg_path"])]
@@ -119,8 +139,9 @@ def step_kind(step: str) -> str:
     prefix = BAD_ECG_STEP.format("")
     if step.startswith(prefix):
         return BAD_ECG_KIND
-    raise ValueError(f"exclusion step {step!r} has no kind: add it to "
-                     "ecglib.data.prepare.STEP_KINDS")
+    raise ValueError(
+        f"exclusion step {step!r} has no kind: add it to ecglib.data.prepare.STEP_KINDS"
+    )
 
 
 def read_cohort(path: str | Path) -> pd.DataFrame:
@@ -128,8 +149,11 @@ def read_cohort(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), "no cohort table; run notebooks/00_data.ipynb first")
-    cohort = pd.read_csv(path, dtype={"patient_id": str, "ecg_id": str, "ccta_id": str,
-                                      "ecg_path": str}, parse_dates=list(_TIME_COLUMNS))
+    cohort = pd.read_csv(
+        path,
+        dtype={"patient_id": str, "ecg_id": str, "ccta_id": str, "ecg_path": str},
+        parse_dates=list(_TIME_COLUMNS),
+    )
     graded = schema.grade_cols(schema.assessed_vessels(cohort))
     cohort[graded] = cohort[graded].astype(int)  # a vessel not assessed stays all-missing
     return cohort
@@ -148,6 +172,8 @@ def ensure_demo_export(params: RunParams, *, progress: bool = True) -> Path:
     table = out_dir / "export.csv"
     if stamp.exists() and table.exists() and json.loads(stamp.read_text()) == wanted:
         return table
-    table = demo.write_demo_export(out_dir, size=params.demo.size, seed=params.seed, progress=progress)
+    table = demo.write_demo_export(
+        out_dir, size=params.demo.size, seed=params.seed, progress=progress
+    )
     stamp.write_text(json.dumps(wanted))
     return table

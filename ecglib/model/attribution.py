@@ -79,9 +79,9 @@ __all__ = [
     "vessel_index",
 ]
 
-#: Integration points of integrated gradients (Gauss-Legendre). The small Net1Ds of the demo and
-#: the tests reach a completeness error of about 0.1% of the logit change with 8-16 points;
-#: check :attr:`IGResult.relative_error` for another network.
+#: Integration points of integrated gradients (Gauss-Legendre quadrature, which converges fast
+#: along the smooth straight-line path of a small network); check
+#: :attr:`IGResult.relative_error` (the completeness error) for the network at hand.
 DEFAULT_N_STEPS = 32
 #: Path points (inputs of 12 x T samples) evaluated per forward/backward pass.
 DEFAULT_BATCH_SIZE = 64

@@ -37,7 +37,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(
             f"{path}: cannot be read as a weights-only checkpoint ({type(exc).__name__}: {exc}). "
             "If the file is trusted and holds other Python objects, load it yourself with "
-            "torch.load(..., weights_only=False) and pass on the dict it holds."
+            "torch.load(..., weights_only=False) and pass the resulting dict."
         ) from exc
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict, got {type(obj).__name__}")

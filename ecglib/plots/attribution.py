@@ -132,8 +132,8 @@ def planted_vs_found_figure(lead_ranks: pd.DataFrame, summary: pd.DataFrame) -> 
     """Per vessel (one panel each): every lead's rank (1 = most different / most attributed, in the
     ST-T window) by each method, planted leads outlined, and each method's top region.
 
-    ``lead_ranks``: :func:`ecglib.chapters.interpretability.lead_rank_table` (vessel, method, lead, rank,
-    planted); ``summary``: :func:`ecglib.chapters.interpretability.planted_vs_found` (for the planted region and
+    ``lead_ranks``: :func:`ecglib.chapters.interpretability_planted.lead_rank_table` (vessel, method, lead, rank,
+    planted); ``summary``: :func:`ecglib.chapters.interpretability_planted.planted_vs_found` (for the planted region and
     each method's found region and recall@k).
     """
     use_style()

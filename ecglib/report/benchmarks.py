@@ -6,12 +6,15 @@ own detailed figures, a top-level ``"headline"`` list: the few figures a reader 
 calls :func:`run_benchmarks` (``python -m ecglib.report.benchmarks``), which runs the scripts one after
 the other from the project root and writes one folder per run (default ``runs/bench``): a
 ``<script>.json`` per script and ``run.json`` saying when, from which commit and on what machine.
-The benchmarks appendix of the book reads that folder with :func:`read_benchmarks`.
+The benchmarks appendix of the book (:func:`ecglib.chapters.appendices.benchmarks`) reads that
+folder with :func:`read_benchmarks`; :func:`target_ratios` and :func:`format_value` put a figure
+beside its target for the appendix's table and figure.
 
 The folder always holds exactly one complete run: the scripts write into a scratch folder first,
 and only when every one of them succeeded does it replace the previous run's files (a failing
 script leaves the previous run as it was).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,18 +56,27 @@ class BenchmarkError(EcglibError, RuntimeError):
     """A benchmark script failed or printed something other than one JSON object."""
 
 
-def headline(figure: str, value: float, unit: str, target: str | None = None,
-             met: bool | None = None) -> dict[str, Any]:
+def headline(
+    figure: str, value: float, unit: str, target: str | None = None, met: bool | None = None
+) -> dict[str, Any]:
     """One entry of a benchmark's ``"headline"`` list (plain Python types, JSON-ready)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         value = float(value)  # numpy scalars; a non-number fails here, in the script
-    return {"figure": str(figure), "value": value, "unit": str(unit),
-            "target": None if target is None else str(target),
-            "met": None if met is None else bool(met)}
+    return {
+        "figure": str(figure),
+        "value": value,
+        "unit": str(unit),
+        "target": None if target is None else str(target),
+        "met": None if met is None else bool(met),
+    }
 
 
-def emit(measure: Callable[[Sequence[str] | None], dict[str, Any]], argv: Sequence[str] | None = None,
-         *, dumps: Callable[[dict[str, Any]], str] = lambda r: json.dumps(r, indent=2)) -> dict[str, Any]:
+def emit(
+    measure: Callable[[Sequence[str] | None], dict[str, Any]],
+    argv: Sequence[str] | None = None,
+    *,
+    dumps: Callable[[dict[str, Any]], str] = lambda r: json.dumps(r, indent=2),
+) -> dict[str, Any]:
     """A benchmark script's ``main``: ``measure(argv)`` with whatever it prints sent to stderr,
     then its result printed with ``dumps`` as the only output on stdout (what
     :func:`run_script` parses). Returns the result."""
@@ -81,10 +93,12 @@ def default_scripts() -> list[Path]:
     return sorted(BENCHMARKS.glob("bench_*.py"))
 
 
-def run_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT,
-                   scripts: Sequence[str | os.PathLike] | None = None,
-                   python: str = sys.executable,
-                   args: Mapping[str, Sequence[str]] | None = None) -> Path:
+def run_benchmarks(
+    out_dir: str | os.PathLike = DEFAULT_OUT,
+    scripts: Sequence[str | os.PathLike] | None = None,
+    python: str = sys.executable,
+    args: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
     """Run each benchmark script and write one run into ``out_dir``; returns ``out_dir``.
 
     ``scripts`` defaults to every ``benchmarks/bench_*.py`` (sorted); ``args`` maps a script's
@@ -112,13 +126,19 @@ def run_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT,
     try:
         for i, script in enumerate(scripts, 1):
             extra = args.get(script.stem, [])
-            print(f"[{i}/{len(scripts)}] {relative(script)} {' '.join(extra)}".rstrip(),
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{i}/{len(scripts)}] {relative(script)} {' '.join(extra)}".rstrip(),
+                file=sys.stderr,
+                flush=True,
+            )
             start = time.perf_counter()
             result = run_script(script, python=python, args=extra)
             seconds[script.stem] = round(time.perf_counter() - start, 1)
-            print(f"[{i}/{len(scripts)}] {script.stem}: {seconds[script.stem]:.1f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{i}/{len(scripts)}] {script.stem}: {seconds[script.stem]:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             _write_json(scratch / f"{script.stem}.json", result)
         code, machine, versions = git_state(PROJECT_ROOT), hardware(), package_versions(("torch",))
         run = {
@@ -145,17 +165,27 @@ def run_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT,
     return out_dir
 
 
-def run_script(script: str | os.PathLike, python: str = sys.executable,
-               args: Sequence[str] = ()) -> dict[str, Any]:
+def run_script(
+    script: str | os.PathLike, python: str = sys.executable, args: Sequence[str] = ()
+) -> dict[str, Any]:
     """Run one benchmark script from the project root; its stdout parsed as a JSON object."""
     script = Path(script)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    }
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     kept: list[str] = []
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([python, str(script), *args], cwd=PROJECT_ROOT, env=env,
-                                stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [python, str(script), *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
+        )
         assert proc.stderr is not None
         # pass progress through as it comes (tqdm redraws with \r) and keep it for errors
         for chunk in iter(lambda: proc.stderr.read1(4096), b""):
@@ -170,17 +200,21 @@ def run_script(script: str | os.PathLike, python: str = sys.executable,
     name = relative(script)
     tail = _tail(stderr)
     if code != 0:
-        raise BenchmarkError(f"benchmark {name} failed (exit code {code}); the end of its "
-                             f"stderr:\n{tail}")
+        raise BenchmarkError(
+            f"benchmark {name} failed (exit code {code}); the end of its stderr:\n{tail}"
+        )
     try:
         result = json.loads(stdout)
     except json.JSONDecodeError as exc:
         start = stdout.strip()[:300] or "(nothing)"
-        raise BenchmarkError(f"benchmark {name} did not print one JSON object on stdout ({exc}); "
-                             f"its stdout begins:\n{start}\nthe end of its stderr:\n{tail}") from None
+        raise BenchmarkError(
+            f"benchmark {name} did not print one JSON object on stdout ({exc}); "
+            f"its stdout begins:\n{start}\nthe end of its stderr:\n{tail}"
+        ) from None
     if not isinstance(result, dict):
-        raise BenchmarkError(f"benchmark {name} printed JSON that is not an object "
-                             f"({type(result).__name__})")
+        raise BenchmarkError(
+            f"benchmark {name} printed JSON that is not an object ({type(result).__name__})"
+        )
     return result
 
 
@@ -231,8 +265,10 @@ def read_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT) -> BenchmarkRun:
     ``run.json``), :class:`ecglib.errors.DataError` naming the file when a file is malformed."""
     out_dir = Path(out_dir)
     if not (out_dir / RUN_FILE).is_file():
-        raise MissingInputError(f"no benchmark run was found in {relative(out_dir)} on this machine "
-                                "(`make bench`, or `python -m ecglib.report.benchmarks`, makes one)")
+        raise MissingInputError(
+            f"no benchmark run was found in {relative(out_dir)} on this machine "
+            "(`make bench`, or `python -m ecglib.report.benchmarks`, makes one)"
+        )
     run = _read_json(out_dir / RUN_FILE)
     scripts = run.get("scripts")
     if not isinstance(scripts, list):
@@ -248,13 +284,18 @@ def read_benchmarks(out_dir: str | os.PathLike = DEFAULT_OUT) -> BenchmarkRun:
         if not isinstance(entries, list):
             raise DataError(relative(path), "'headline' is not a list")
         for k, entry in enumerate(entries):
-            missing = [c for c in HEADLINE_COLUMNS[1:] if not isinstance(entry, dict) or c not in entry]
+            missing = [
+                c for c in HEADLINE_COLUMNS[1:] if not isinstance(entry, dict) or c not in entry
+            ]
             if missing:
                 raise DataError(relative(path), f"headline entry {k} lacks {missing}")
             value = entry["value"]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise DataError(relative(path), f"headline entry {k} ({entry['figure']!r}) has a "
-                                f"value that is not a number: {value!r}")
+                raise DataError(
+                    relative(path),
+                    f"headline entry {k} ({entry['figure']!r}) has a "
+                    f"value that is not a number: {value!r}",
+                )
             rows.append({"benchmark": stem, **{c: entry[c] for c in HEADLINE_COLUMNS[1:]}})
     headlines = pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
     headlines["value"] = headlines["value"].astype(float)
@@ -302,11 +343,21 @@ def target_ratios(headlines: pd.DataFrame) -> pd.DataFrame:
             ratio = row.value / limit if limit else math.inf
         else:
             ratio = limit / row.value if row.value else math.inf
-        rows.append({"benchmark": row.benchmark, "figure": row.figure, "value": row.value,
-                     "unit": row.unit, "target": row.target, "met": row.met, "ratio": ratio,
-                     "bound": "upper" if upper else "lower"})
-    return pd.DataFrame(rows, columns=["benchmark", "figure", "value", "unit", "target", "met",
-                                       "ratio", "bound"])
+        rows.append(
+            {
+                "benchmark": row.benchmark,
+                "figure": row.figure,
+                "value": row.value,
+                "unit": row.unit,
+                "target": row.target,
+                "met": row.met,
+                "ratio": ratio,
+                "bound": "upper" if upper else "lower",
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["benchmark", "figure", "value", "unit", "target", "met", "ratio", "bound"]
+    )
 
 
 def format_value(value: float, unit: str = "") -> str:
@@ -323,91 +374,37 @@ def format_value(value: float, unit: str = "") -> str:
     return text + unit if unit == "x" else f"{text} {unit}"
 
 
-def headline_display(bench: BenchmarkRun) -> pd.DataFrame:
-    """The headline table as the appendix shows it: measured value with its unit, the target,
-    and met / not met / no target."""
-    h = bench.headlines
-    status = h["met"].map(lambda m: "no target" if m is None or pd.isna(m)
-                          else "met" if m else "not met")
-    return pd.DataFrame({
-        "benchmark": h["benchmark"].str.removeprefix("bench_"),
-        "figure": h["figure"],
-        "measured": [format_value(v, u) for v, u in zip(h["value"], h["unit"])],
-        "target": h["target"].fillna("—"),
-        "status": status,
-    })
-
-
-def run_numbers(bench: BenchmarkRun, prefix: str = "bench_") -> dict[str, Any]:
-    """The run's facts for the appendix's text: when, commit, machine, the scripts' sizes, and
-    how many targets are met (plain text, keyed ``<prefix><fact>``)."""
-    run, h = bench.run, bench.headlines
-    when = run.get("when")
-    try:
-        when = _dt.datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M UTC")
-    except (TypeError, ValueError):
-        when = str(when or "unknown")
-    commit = run.get("commit")
-    commit = (commit[:12] + (" (with uncommitted changes)" if run.get("dirty") else "")
-              if commit else "unknown (no git)")
-    targeted = h["met"].map(lambda m: m is not None and not pd.isna(m))
-    extra = _reduced_args(run)
-    sizes = ("their default sizes" if not extra else "reduced arguments, so their figures are "
-             "not the targets' sizes (" + "; ".join(f"{k}: {' '.join(v)}"
-                                                    for k, v in extra.items()) + ")")
-    return {prefix + "when": when, prefix + "commit": commit,
-            prefix + "platform": run.get("platform") or "unknown",
-            prefix + "cpu_model": run.get("cpu_model") or "CPU model unknown",
-            prefix + "cpus": run.get("cpu_count") if run.get("cpu_count") is not None else "unknown",
-            prefix + "python": run.get("python") or "unknown",
-            prefix + "torch": run.get("torch") or "not installed",
-            prefix + "sizes": sizes,
-            prefix + "n_figures": len(h), prefix + "n_targets": int(targeted.sum()),
-            prefix + "n_met": int((h.loc[targeted, "met"] == True).sum())}  # noqa: E712
-
-
-def run_paragraph(bench: BenchmarkRun) -> str:
-    """The appendix's paragraph on the run, in Markdown: when and from which commit it was
-    made, on what machine and software, at which sizes, and how many of its targets are met
-    (the facts of :func:`run_numbers`; the scripts' arguments as code)."""
-    n = run_numbers(bench, prefix="")
-    extra = _reduced_args(bench.run)
-    sizes = ("their default sizes" if not extra else "reduced arguments, so their figures are "
-             "not the targets' sizes (" + "; ".join(f"{k}: `{' '.join(v)}`"
-                                                    for k, v in extra.items()) + ")")
-    text = {k: _markdown_text(str(v)) for k, v in n.items()}
-    return (f"Made on {text['when']} from commit {text['commit']}, on {text['platform']} with "
-            f"{text['cpus']} logical CPUs ({text['cpu_model']}), Python {text['python']} and "
-            f"torch {text['torch']}. The scripts ran with {sizes}. Of its {n['n_figures']} "
-            f"headline figures, {n['n_targets']} have a target and {n['n_met']} of these meet "
-            "it. The benchmarks' own JSON, with every figure they measure, is in `runs/bench/` "
-            "beside `run.json`.")
-
-
-def _reduced_args(run: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The scripts that ran with arguments of their own (a reduced size), by stem."""
-    return {Path(k).stem: v for k, v in (run.get("args") or {}).items() if v}
-
-
-def _markdown_text(text: str) -> str:
-    """``text`` shown as it is in Markdown (characters that would start markup escaped)."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
-
-
 # --------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> Path:
     """``make bench``: run the benchmarks (all, or ``--script`` ones) into ``--out``, one run per
     folder, so that the book's appendix shows one consistent run."""
-    parser = argparse.ArgumentParser(prog="python -m ecglib.report.benchmarks",
-                                     description="Run the benchmark scripts and keep their JSON "
-                                                 "as one run (read by the benchmarks appendix).")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder of the run (default runs/bench; replaced)")
-    parser.add_argument("--script", type=Path, nargs="+", action="extend", dest="scripts",
-                        help="scripts to run (default every benchmarks/bench_*.py)")
-    parser.add_argument("--args", action="append", default=[], metavar="STEM=ARGS",
-                        help="extra arguments of one script, e.g. "
-                             "--args 'bench_metrics=--n 500 --repeats 1' (repeatable)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ecglib.report.benchmarks",
+        description="Run the benchmark scripts and keep their JSON "
+        "as one run (read by the benchmarks appendix).",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="folder of the run (default runs/bench; replaced)",
+    )
+    parser.add_argument(
+        "--script",
+        type=Path,
+        nargs="+",
+        action="extend",
+        dest="scripts",
+        help="scripts to run (default every benchmarks/bench_*.py)",
+    )
+    parser.add_argument(
+        "--args",
+        action="append",
+        default=[],
+        metavar="STEM=ARGS",
+        help="extra arguments of one script, e.g. "
+        "--args 'bench_metrics=--n 500 --repeats 1' (repeatable)",
+    )
     ns = parser.parse_args(argv)
     extra = {}
     for item in ns.args:

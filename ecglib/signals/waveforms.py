@@ -45,6 +45,9 @@ Regions (:data:`WAVES`, each a half-open interval of beat samples, together the 
 "PR segment" (P end to QRS onset), "QRS" (QRS onset to J point), "ST segment" (J point to T onset),
 "T wave" (T onset to T end), "after T" (T end to window end: diastole, and at high heart rates the
 next P wave).
+
+The delineation and the pointwise tests stay in one module because they are one algorithm: the
+comparison names every significant stretch by the wave the delineation puts it in.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """Learning curves of one fold, from its per-epoch metrics table."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -12,8 +13,9 @@ from ecglib.plots.style import VESSEL_COLOURS, use_style
 __all__ = ["learning_curves_figure"]
 
 
-def learning_curves_figure(history: pd.DataFrame, best_epoch: int | None = None,
-                           title: str | None = None) -> Figure:
+def learning_curves_figure(
+    history: pd.DataFrame, best_epoch: int | None = None, title: str | None = None
+) -> Figure:
     """Four panels by epoch: per-vessel training loss (BCE), learned task scales ``sigma_t``,
     learning rate (and augmentation strength), and inner-validation AUC per vessel with the
     macro mean; a dashed line marks ``best_epoch``. ``history``: ``metrics/train_fold{k}.csv``."""
@@ -28,9 +30,12 @@ def learning_curves_figure(history: pd.DataFrame, best_epoch: int | None = None,
         colour = VESSEL_COLOURS[v]
         ax_loss.plot(e, history[f"loss_{v}"], color=colour, marker=marker, ms=3, label=v)
         ax_sigma.plot(e, history[f"sigma_{v}"], color=colour, marker=marker, ms=3, label=v)
-        ax_auc.plot(e, history[f"val_auc_{v}"], color=colour, marker=marker, ms=3, lw=1, alpha=0.8,
-                    label=v)
-    ax_auc.plot(e, history["val_macro_auc"], color="black", marker=marker, ms=3, lw=2, label="macro")
+        ax_auc.plot(
+            e, history[f"val_auc_{v}"], color=colour, marker=marker, ms=3, lw=1, alpha=0.8, label=v
+        )
+    ax_auc.plot(
+        e, history["val_macro_auc"], color="black", marker=marker, ms=3, lw=2, label="macro"
+    )
     ax_auc.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax_loss.set_title("training loss per vessel (BCE)")
     ax_sigma.set_title(r"task scale $\sigma_t$ (uncertainty weighting)")
@@ -41,7 +46,9 @@ def learning_curves_figure(history: pd.DataFrame, best_epoch: int | None = None,
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
     if "augment_strength" in history and np.nanmax(history["augment_strength"].to_numpy()) > 0:
         twin = ax_lr.twinx()
-        twin.plot(e, history["augment_strength"], color="#ef8636", ls="--", label="augmentation strength")
+        twin.plot(
+            e, history["augment_strength"], color="#ef8636", ls="--", label="augmentation strength"
+        )
         twin.set_ylim(0, 1.05)
         twin.set_ylabel("augmentation strength", color="#ef8636")
         twin.grid(False)

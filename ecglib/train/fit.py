@@ -72,30 +72,19 @@ from tqdm.auto import tqdm
 
 from ecglib import schema
 from ecglib.config import RunParams, params_to_dict
-from ecglib.data.prepare import read_cohort
-from ecglib.data.run_folds import ensure_folds, fold_roles
-from ecglib.data.store import EcgStore, open_store
 from ecglib.errors import DataError
 from ecglib.model import Net1D, build_model
 from ecglib.paths import RunPaths
+from ecglib.data.prepare import read_cohort
+from ecglib.data.store import EcgStore, open_store
 from ecglib.train import distributed as D
 from ecglib.train.augment import augment_strength, with_augmented_copies
-from ecglib.train.checkpoint import (
-    load_checkpoint,
-    load_state_strict,
-    rng_state,
-    save_atomic,
-    set_rng_state,
-)
+from ecglib.train.checkpoint import load_checkpoint, load_state_strict, rng_state, save_atomic, set_rng_state
 from ecglib.train.data import EcgDataset, derive_seed, train_loader
 from ecglib.train.pcgrad import pcgrad_backward, pcgrad_features_backward
-from ecglib.train.predict import (
-    predict_probs,
-    predictions_frame,
-    read_predictions,
-    write_predictions,
-)
+from ecglib.train.predict import predict_probs, predictions_frame, read_predictions, write_predictions
 from ecglib.train.schedule import warmup_cosine_scheduler
+from ecglib.data.run_folds import ensure_folds, fold_roles
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 from ecglib.train.validate import macro_auc, undefined_vessels, vessel_aucs
 
