@@ -241,7 +241,7 @@ def test_planted_vs_found_figure_shows_every_leads_rank_and_outlines_the_planted
         assert len(fig.axes) == len(VESSELS)
         for ax, vessel in zip(fig.axes, VESSELS):
             planted = PLANTED_TERRITORIES[vessel].leads
-            assert ax.get_title().startswith(f"{vessel}: planted")
+            assert ax.get_title(loc="left").startswith(f"{vessel}: planted")
             assert len(ax.patches) == len(planted)      # the planted leads, outlined
             shown = np.array([int(t.get_text()) for t in ax.texts]).reshape(2, len(LEADS))
             for i, method in enumerate(("waveform difference", "attribution")):

@@ -23,6 +23,7 @@ uses ``row``, a record's position in :attr:`ecglib.real.beat_yield.RealBeats.rec
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -125,7 +126,8 @@ class RealEcgs:
         return out
 
 
-def analyse(run: RunParams, *, data_dir=None, device: str = "cpu", n_jobs: int = 1) -> RealEcgs:
+def analyse(run: RunParams, *, data_dir: str | os.PathLike | None = None, device: str = "cpu",
+            n_jobs: int = 1) -> RealEcgs:
     """Chapter 11 of ``run`` (module docstring) on the records of ``data_dir`` (default
     :func:`~ecglib.real.collection.real_data_dir`). Writes the run's
     ``predictions/real_mean.csv`` when it has a trained fold."""
