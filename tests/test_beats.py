@@ -6,8 +6,6 @@ known R-peak times, optional ST offset per lead); ``tests/test_signals_rpeaks.py
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,9 +22,6 @@ from ecglib.signals.beats import (
     beat_window,
     ecg_beats,
 )
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CINC = SHARED / "data" / "cinc"
 
 # --- a small synthetic 12-lead generator -----------------------------------------------------------
 
@@ -277,18 +272,20 @@ def test_programming_errors_are_not_swallowed():
 
 # --- real WFDB records -----------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def cinc() -> pd.DataFrame:
-    if not (CINC / "cohort.csv").is_file():
-        pytest.skip(f"real CinC records not found at {CINC} (../shared/data/cinc beside the repository)")
-    return pd.read_csv(CINC / "cohort.csv", dtype=str)
+@pytest.fixture
+def cinc(shared_data) -> pd.DataFrame:
+    """The real CinC records' cohort.csv (../shared/data/cinc), with each record's header path."""
+    folder = shared_data / "cinc"
+    table = pd.read_csv(folder / "cohort.csv", dtype=str)
+    table["header"] = [folder / source / f"{record}.hea"
+                       for source, record in zip(table["source"], table["record"])]
+    return table
 
 
 def _read(cinc: pd.DataFrame, record: str):
     from ecglib.signals import ecg_read
 
-    row = cinc.set_index("record").loc[record]
-    return ecg_read(CINC / row["source"] / f"{record}.hea")
+    return ecg_read(cinc.set_index("record").at[record, "header"])
 
 
 def _first(cinc: pd.DataFrame, code: str) -> str:

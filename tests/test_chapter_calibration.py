@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from chapter_support import joined_predictions
-from test_chapter_subgroups import ci_results, synthetic_results
+from test_chapter_subgroups import synthetic_results
 
 from ecglib import schema
 from ecglib.chapters import calibration as ch
 from ecglib.chapters.parts import Skipped
+from ecglib.chapters.predictions import load_results
 from ecglib.metrics.thresholds import operating_points
 
 OUTPUTS = ["calibration_internal", "calibration_external", "calibration_paper_layout",
@@ -49,8 +50,8 @@ def test_without_an_external_site_the_external_parts_are_skipped_once():
     assert list(chapter.outputs()) == OUTPUTS
 
 
-def test_analyse_on_the_ci_run_matches_a_recomputation():
-    results = ci_results()
+def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
+    results = load_results(ci_run)
     run = results.params
     chapter = ch.analyse(run, results)
     for data, table in ((results.oof, chapter.table), (results.external, chapter.external_table)):

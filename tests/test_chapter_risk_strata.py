@@ -10,22 +10,11 @@ from ecglib import schema
 from ecglib.chapters import risk_strata as ch
 from ecglib.chapters.parts import Skipped
 from ecglib.chapters.predictions import cohort_keys, load_results
-from ecglib.config import DataParams, RunParams, load_params
+from ecglib.config import DataParams, RunParams
 from ecglib.metrics.decision import net_benefit
 from ecglib.metrics.strata import STRATA, crossfit_vessel_strata, fit_vessel_strata_where_possible
-from ecglib.paths import RunPaths
 
 TARGETS_90 = {v: {"sensitivity": 0.9, "specificity": 0.9} for v in schema.VESSELS}
-
-
-def ci_params() -> RunParams:
-    """The prepared ci run; skips when it has no out-of-fold predictions."""
-    run = load_params("params/ci.yaml")
-    paths = RunPaths.of(run)
-    if not all(paths.oof_predictions(k).exists() for k in range(run.folds.n_folds)):
-        pytest.skip("runs/ci has no out-of-fold predictions of every fold: train the ci run "
-                    "(python -m ecglib run params/ci.yaml) to test the chapter on it")
-    return run
 
 
 def _params() -> RunParams:
@@ -145,8 +134,8 @@ def test_ai_patient_stratum_needs_a_vessel():
         ch.ai_patient_stratum(strata[[]])
 
 
-def test_analyse_on_the_ci_run_matches_a_recomputation():
-    run = ci_params()
+def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
+    run = ci_run
     results = load_results(run)
     chapter = ch.analyse(run, results)
     oof = results.oof

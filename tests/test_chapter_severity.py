@@ -4,11 +4,12 @@ import math
 import pytest
 from chapter_support import joined_predictions
 from scipy import stats
-from test_chapter_subgroups import ci_results, synthetic_results
+from test_chapter_subgroups import synthetic_results
 
 from ecglib import schema
 from ecglib.chapters import severity as ch
 from ecglib.chapters.parts import Skipped
+from ecglib.chapters.predictions import load_results
 from ecglib.metrics.severity import grade_summary
 
 OUTPUTS = ["severity_trend_internal", "severity_trend_external", "severity_grades_internal",
@@ -43,8 +44,8 @@ def test_without_an_external_site_the_external_parts_are_skipped_once():
     assert list(chapter.outputs()) == OUTPUTS
 
 
-def test_analyse_on_the_ci_run_matches_a_recomputation():
-    results = ci_results()
+def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
+    results = load_results(ci_run)
     chapter = ch.analyse(results.params, results)
     trend = chapter.trend.set_index("vessel")
     for data, table in ((results.oof, trend),

@@ -11,24 +11,10 @@ from ecglib import schema
 from ecglib.chapters import subgroups as ch
 from ecglib.chapters.parts import Skipped
 from ecglib.chapters.predictions import RunResults, load_results
-from ecglib.config import DataParams, RunParams, load_params
+from ecglib.config import DataParams, RunParams
 from ecglib.metrics.roc import delong_auc
 from ecglib.metrics.subgroups import COLUMNS, subgroup_auc_table
-from ecglib.paths import RunPaths
 from ecglib.report.present import format_p
-
-CI_PARAMS = "params/ci.yaml"
-
-
-def ci_results() -> RunResults:
-    """The prepared ci run's predictions, or a skip saying how to make them."""
-    run = load_params(CI_PARAMS)
-    paths = RunPaths.of(run)
-    if not all(paths.oof_predictions(k).is_file() for k in range(run.folds.n_folds)):
-        pytest.skip(f"{paths.predictions} has no out-of-fold predictions of every fold: run "
-                    "the ci pipeline (python -m ecglib run params/ci.yaml) first")
-    return load_results(run)
-
 
 def synthetic_results(oof: pd.DataFrame) -> RunResults:
     """A run without an external site around joined predictions."""
@@ -91,8 +77,8 @@ def test_a_cohort_without_age_skips_the_chapter_once():
     assert all(math.isnan(v) for v in chapter.numbers().values())
 
 
-def test_analyse_on_the_ci_run_matches_a_recomputation():
-    results = ci_results()
+def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
+    results = load_results(ci_run)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)          # a cohort without intervals
         chapter = ch.analyse(results.params, results)

@@ -18,29 +18,23 @@ from ecglib.errors import ConfigError
 from ecglib.model import Net1D, load_pretrained, same_padding
 from ecglib.model.net1d import Conv1dSame, MaxPool1dSame
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURES = SHARED / "fixtures" / "ecgfounder"
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURES.is_dir(),
-    reason=f"ECGFounder fixtures not found at {FIXTURES} (the shared folder beside the repository)",
-)
-
 TINY = dict(in_channels=12, base_filters=16, ratio=1, filter_list=[16, 32, 48], m_blocks_list=[2, 1, 2],
             kernel_size=16, stride=2, groups_width=16, n_classes=150)
 
 
-def _spec() -> dict:
-    return json.loads((FIXTURES / "ecgfounder_12lead_state_dict_spec.json").read_text())
+def _spec(fixtures: Path) -> dict:
+    return json.loads((fixtures / "ecgfounder_12lead_state_dict_spec.json").read_text())
 
 
 # ---- numerical identity with the published network ---------------------------------------------
-@needs_fixtures
 @pytest.mark.parametrize("use_bn", [False, True])
-def test_reproduces_published_logits(use_bn):
-    config = json.loads((FIXTURES / "ecgfounder_small_reference.json").read_text())["config"]
-    io = np.load(FIXTURES / "ecgfounder_small_reference_io.npz")
+def test_reproduces_published_logits(ecgfounder_fixtures, use_bn):
+    reference = ecgfounder_fixtures / "ecgfounder_small_reference.json"
+    config = json.loads(reference.read_text())["config"]
+    io = np.load(ecgfounder_fixtures / "ecgfounder_small_reference_io.npz")
     model = Net1D.from_config(config, use_bn=use_bn)
-    report = load_pretrained(model, FIXTURES / "ecgfounder_small_reference.pth", n_outputs=150)
+    report = load_pretrained(model, ecgfounder_fixtures / "ecgfounder_small_reference.pth",
+                             n_outputs=150)
     assert not report.head_replaced and report.n_loaded == len(model.state_dict())
     model.eval()
     with torch.no_grad():
@@ -51,9 +45,8 @@ def test_reproduces_published_logits(use_bn):
 
 
 # ---- state-dict compatibility with the released 12-lead checkpoint ------------------------------
-@needs_fixtures
-def test_full_size_state_dict_equals_released_spec():
-    spec = _spec()
+def test_full_size_state_dict_equals_released_spec(ecgfounder_fixtures):
+    spec = _spec(ecgfounder_fixtures)
     with torch.device("meta"):
         model = Net1D.from_config(spec["config"])
     got = [[k, list(v.shape), str(v.dtype).removeprefix("torch.")] for k, v in model.state_dict().items()]

@@ -17,13 +17,6 @@ from ecglib.errors import CheckpointError
 from ecglib.model import LoadReport, Net1D, build_model, load_pretrained
 from ecglib.schema import VESSELS
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURES = SHARED / "fixtures" / "ecgfounder"
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURES.is_dir(),
-    reason=f"ECGFounder fixtures not found at {FIXTURES} (the shared folder beside the repository)",
-)
-
 TINY = dict(in_channels=12, base_filters=16, ratio=1, filter_list=[16, 32], m_blocks_list=[2, 1],
             kernel_size=16, stride=2, groups_width=16, n_classes=150)
 
@@ -102,10 +95,10 @@ def test_fine_tuned_four_output_checkpoint_loads_its_head(checkpoint):
     assert torch.equal(model.dense.weight, saved["dense.weight"])
 
 
-@needs_fixtures
-def test_reference_checkpoint_head_replaced_rest_identical():
-    config = json.loads((FIXTURES / "ecgfounder_small_reference.json").read_text())["config"]
-    path = FIXTURES / "ecgfounder_small_reference.pth"
+def test_reference_checkpoint_head_replaced_rest_identical(ecgfounder_fixtures):
+    reference = ecgfounder_fixtures / "ecgfounder_small_reference.json"
+    config = json.loads(reference.read_text())["config"]
+    path = ecgfounder_fixtures / "ecgfounder_small_reference.pth"
     reference = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
     model = Net1D.from_config(config)
     report = load_pretrained(model, path, n_outputs=4)

@@ -14,16 +14,10 @@ from ecglib.errors import DataError
 from ecglib.real.headers import parse_comments
 from ecglib.real.ptb_angiography import PERCENT_GRADES, PTB_VESSEL_FIELDS, grade_of_percent, grade_stenosis_text, grade_table, ptb_angiography_table, ptb_vessel_grades
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture(scope="module")
-def ptbdb() -> Path:
-    folder = DATA / "ptbdb"
-    if not (folder / "cohort.csv").is_file():
-        pytest.skip(f"{folder} not found: the real PTB records live in ../shared/data beside the "
-                    "repository")
-    return folder
+@pytest.fixture
+def ptbdb(shared_data) -> Path:
+    """The real PTB records (../shared/data/ptbdb, with its cohort.csv)."""
+    return shared_data / "ptbdb"
 
 
 # --- the cut-off table -----------------------------------------------------------------------------

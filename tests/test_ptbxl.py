@@ -14,8 +14,6 @@ from ecglib.real.ptbxl import EXCLUDED_MI_STATEMENTS, MI_PROXY_VESSELS, parse_sc
 from ecglib.real.records import load_records
 from ecglib.signals import ecg_read
 
-SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cinc" / "ptb-xl"
-
 #: PTB-XL's scp_statements.csv header and the rows the test needs (values as in PTB-XL 1.0.3).
 STATEMENTS_HEADER = (",description,diagnostic,form,rhythm,diagnostic_class,diagnostic_subclass,"
                      "Statement Category,SCP-ECG Statement Description,AHA code,aECG REFID,"
@@ -63,14 +61,19 @@ def _copy_record(src: Path, dst_dir: Path, name: str) -> None:
     (dst_dir / f"{name}.hea").write_text("\n".join(body) + "\n")
 
 
-def build_ptbxl(folder: Path, rows: dict = ROWS, statements: list = STATEMENTS) -> Path:
-    if not SOURCE.is_dir():
-        pytest.skip(f"{SOURCE} not found: the real PTB-XL records live in ../shared/data beside "
-                    "the repository")
+def ptbxl_source(shared_data: Path) -> Path:
+    """The real PTB-XL records of the Challenge (../shared/data/cinc/ptb-xl)."""
+    return shared_data / "cinc" / "ptb-xl"
+
+
+def build_ptbxl(shared_data: Path, folder: Path, rows: dict = ROWS,
+                statements: list = STATEMENTS) -> Path:
+    """A PTB-XL-shaped folder at ``folder`` whose records are copies of the real ones."""
+    source = ptbxl_source(shared_data)
     records = []
     for ecg_id, (patient, age, sex, codes, fold, date) in rows.items():
         hr = f"records500/00000/{ecg_id:05d}_hr"
-        _copy_record(SOURCE / f"HR{ecg_id:05d}.hea", folder / "records500" / "00000",
+        _copy_record(source / f"HR{ecg_id:05d}.hea", folder / "records500" / "00000",
                      f"{ecg_id:05d}_hr")
         records.append({
             "ecg_id": ecg_id, "patient_id": patient, "age": age, "sex": sex, "height": "",
@@ -85,8 +88,8 @@ def build_ptbxl(folder: Path, rows: dict = ROWS, statements: list = STATEMENTS) 
 
 
 @pytest.fixture
-def ptbxl(tmp_path) -> Path:
-    return build_ptbxl(tmp_path / "ptb-xl")
+def ptbxl(shared_data, tmp_path) -> Path:
+    return build_ptbxl(shared_data, tmp_path / "ptb-xl")
 
 
 def test_canonical_table_and_proxy_labels(ptbxl):
@@ -115,7 +118,7 @@ def test_canonical_table_and_proxy_labels(ptbxl):
     assert "y_RCA" not in t.columns
 
 
-def test_demographics_times_and_paths(ptbxl):
+def test_demographics_times_and_paths(ptbxl, shared_data):
     t = read_ptbxl(ptbxl).set_index("ecg_id")
     assert t.loc["1", "patient_id"] == "15709" and t.loc["7", "patient_id"] == "13243"
     assert t.loc["2", "patient_id"] == t.loc["7", "patient_id"]  # one patient, two ECGs
@@ -132,7 +135,7 @@ def test_demographics_times_and_paths(ptbxl):
     path = Path(t.loc["2", "ecg_path"])
     assert path.name == "00002_hr" and path.parent.name == "00000"
     ecg = ecg_read(path, record_id="ecg_id 2")
-    ref = ecg_read(SOURCE / "HR00002", record_id="HR00002")
+    ref = ecg_read(ptbxl_source(shared_data) / "HR00002", record_id="HR00002")
     assert ecg.signal.shape == (12, 5000) and ecg.fs == 500
     np.testing.assert_array_equal(ecg.signal, ref.signal)
 
@@ -171,27 +174,27 @@ def test_parse_scp_codes():
         assert err.value.record == "ecg_id 9"
 
 
-def test_errors_name_the_ecg(tmp_path):
+def test_errors_name_the_ecg(shared_data, tmp_path):
     rows = dict(ROWS)
     rows[2] = (*ROWS[2][:3], "{'IMI': 100.0, 'XYZ': 50.0}", *ROWS[2][4:])
     with pytest.raises(DataError, match=r"\['XYZ'\] are not in scp_statements") as err:
-        read_ptbxl(build_ptbxl(tmp_path / "a", rows))
+        read_ptbxl(build_ptbxl(shared_data, tmp_path / "a", rows))
     assert err.value.record == "ecg_id 2"
 
     rows = dict(ROWS)
     rows[3] = (ROWS[3][0], ROWS[3][1], "2", *ROWS[3][3:])
     with pytest.raises(DataError, match="sex '2'"):
-        read_ptbxl(build_ptbxl(tmp_path / "b", rows))
+        read_ptbxl(build_ptbxl(shared_data, tmp_path / "b", rows))
 
     rows = dict(ROWS)
     rows[4] = (ROWS[4][0], "150", *ROWS[4][2:])
     with pytest.raises(DataError, match="outside 0-120"):
-        read_ptbxl(build_ptbxl(tmp_path / "c", rows))
+        read_ptbxl(build_ptbxl(shared_data, tmp_path / "c", rows))
 
     rows = dict(ROWS)
     rows[5] = (*ROWS[5][:5], "not a date")
     with pytest.raises(DataError, match="recording_date"):
-        read_ptbxl(build_ptbxl(tmp_path / "d", rows))
+        read_ptbxl(build_ptbxl(shared_data, tmp_path / "d", rows))
 
 
 def test_missing_files_and_columns(ptbxl, tmp_path):
@@ -212,8 +215,8 @@ def test_missing_files_and_columns(ptbxl, tmp_path):
         read_ptbxl(ptbxl, resolution="mid")
 
 
-def test_duplicate_ecg_id(tmp_path):
-    folder = build_ptbxl(tmp_path / "p")
+def test_duplicate_ecg_id(shared_data, tmp_path):
+    folder = build_ptbxl(shared_data, tmp_path / "p")
     db = pd.read_csv(folder / "ptbxl_database.csv")
     pd.concat([db, db.iloc[[1]]]).to_csv(folder / "ptbxl_database.csv", index=False)
     with pytest.raises(DataError, match="more than once") as err:
@@ -221,8 +224,8 @@ def test_duplicate_ecg_id(tmp_path):
     assert err.value.record == "ecg_id 2"
 
 
-def test_an_undecided_mi_statement_stops_reading(tmp_path):
+def test_an_undecided_mi_statement_stops_reading(shared_data, tmp_path):
     extra = [*STATEMENTS, ("XMI", "some new myocardial infarction", "1.0", "", "", "MI", "XMI")]
-    folder = build_ptbxl(tmp_path / "p", statements=extra)
+    folder = build_ptbxl(shared_data, tmp_path / "p", statements=extra)
     with pytest.raises(DataError, match=r"\['XMI'\] are neither proxies"):
         read_ptbxl(folder)

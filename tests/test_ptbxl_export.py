@@ -23,8 +23,8 @@ ROWS_WITH_CHILD = {**ROWS, CHILD: ("18001.0", "12.0", "1", "{'IMI': 100.0, 'SR':
 
 
 @pytest.fixture
-def ptbxl(tmp_path):
-    return build_ptbxl(tmp_path / "ptb-xl", ROWS_WITH_CHILD)
+def ptbxl(shared_data, tmp_path):
+    return build_ptbxl(shared_data, tmp_path / "ptb-xl", ROWS_WITH_CHILD)
 
 
 def _read_as_a_run(out):
@@ -113,9 +113,9 @@ def test_external_fold_options(ptbxl, tmp_path):
         export_ptbxl(ptbxl, tmp_path / "seven", external_fold=7)
 
 
-def test_a_patient_at_both_sites_is_an_error(tmp_path):
+def test_a_patient_at_both_sites_is_an_error(shared_data, tmp_path):
     rows = {**ROWS, 7: (*ROWS[7][:4], 10, ROWS[7][5])}  # patient 13243 also in fold 10
-    folder = build_ptbxl(tmp_path / "p", rows)
+    folder = build_ptbxl(shared_data, tmp_path / "p", rows)
     with pytest.raises(DataError, match="strat_fold 10 and in other folds") as err:
         export_ptbxl(folder, tmp_path / "out")
     assert err.value.record == "patient_id 13243"

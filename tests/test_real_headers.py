@@ -2,8 +2,6 @@
 and on the real headers of ../shared/data, checked against each folder's cohort.csv."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,23 +10,16 @@ from ecglib.errors import DataError
 from ecglib.real.headers import PTB_FIELDS, parse_comments, read_header
 from ecglib.real.snomed import AF_FLUTTER_CODES, CPSC2018_ABBREV, RHYTHMS, SINUS_CODES, SNOMED, describe, rhythm_of, snomed_name, split_codes, states_rhythm, to_snomed
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+@pytest.fixture
+def cinc(shared_data) -> pd.DataFrame:
+    """cohort.csv of the real CinC records (../shared/data/cinc)."""
+    return pd.read_csv(shared_data / "cinc" / "cohort.csv", dtype=str, keep_default_na=False)
 
 
-@pytest.fixture(scope="module")
-def cinc() -> pd.DataFrame:
-    if not (DATA / "cinc" / "cohort.csv").is_file():
-        pytest.skip(f"{DATA / 'cinc'} not found: the real CinC records live in ../shared/data "
-                    "beside the repository")
-    return pd.read_csv(DATA / "cinc" / "cohort.csv", dtype=str, keep_default_na=False)
-
-
-@pytest.fixture(scope="module")
-def ptbdb() -> pd.DataFrame:
-    if not (DATA / "ptbdb" / "cohort.csv").is_file():
-        pytest.skip(f"{DATA / 'ptbdb'} not found: the real PTB records live in ../shared/data "
-                    "beside the repository")
-    return pd.read_csv(DATA / "ptbdb" / "cohort.csv", dtype=str, keep_default_na=False)
+@pytest.fixture
+def ptbdb(shared_data) -> pd.DataFrame:
+    """cohort.csv of the real PTB records (../shared/data/ptbdb)."""
+    return pd.read_csv(shared_data / "ptbdb" / "cohort.csv", dtype=str, keep_default_na=False)
 
 
 # --- synthetic comment lines ---------------------------------------------------------------------
@@ -175,8 +166,8 @@ def test_cpsc_abbreviation_map_agrees_with_cohort_csv(cinc):
     ("ptb-xl", "HR00001", 56.0, "female", ("251146004", "426783006")),
     ("ptb", "S0001", 81.0, "female", ("251146004", "426783006")),
 ])
-def test_real_challenge_headers(cinc, folder, record, age, sex, dx):
-    h = read_header(DATA / "cinc" / folder / f"{record}.hea")
+def test_real_challenge_headers(shared_data, cinc, folder, record, age, sex, dx):
+    h = read_header(shared_data / "cinc" / folder / f"{record}.hea")
     assert h.format == "challenge" and h.record == record
     assert (h.age, h.sex, h.dx_snomed) == (age, sex, dx)
     assert (h.fs, h.n_samples, h.n_sig) == (500.0, 5000, 12)
@@ -187,10 +178,10 @@ def test_real_challenge_headers(cinc, folder, record, age, sex, dx):
     assert ",".join(h.dx_snomed) == row["dx_snomed"] and ",".join(h.dx) == row["dx_codes"]
 
 
-def test_every_challenge_header_matches_cohort_csv(cinc):
+def test_every_challenge_header_matches_cohort_csv(shared_data, cinc):
     n_missing_age = 0
     for row in cinc.itertuples():
-        h = read_header(DATA / "cinc" / row.source / f"{row.record}.hea")
+        h = read_header(shared_data / "cinc" / row.source / f"{row.record}.hea")
         assert h.format == "challenge", row.record
         assert h.sex == row.sex.lower(), row.record
         if row.age == "NaN":
@@ -203,10 +194,10 @@ def test_every_challenge_header_matches_cohort_csv(cinc):
     assert n_missing_age == 3  # three Georgia records say "#Age: NaN"
 
 
-def test_ptb_headers_match_cohort_csv(ptbdb):
+def test_ptb_headers_match_cohort_csv(shared_data, ptbdb):
     assert len(ptbdb) == 6
     for row in ptbdb.to_dict("records"):
-        h = read_header(DATA / "ptbdb" / f"{row['record']}.hea", record=row["record"])
+        h = read_header(shared_data / "ptbdb" / f"{row['record']}.hea", record=row["record"])
         assert h.format == "ptb" and h.dx == () and h.dx_snomed == ()
         assert h.age == float(row["age"]) and h.sex == row["sex"]
         f = h.ptb_fields()
@@ -218,8 +209,8 @@ def test_ptb_headers_match_cohort_csv(ptbdb):
         assert h.get("Previous infarction (2) date") is None  # "n/a" is missing
 
 
-def test_ptb_header_values(ptbdb):
-    h = read_header(DATA / "ptbdb" / "patient012" / "s0043lre.hea")
+def test_ptb_header_values(shared_data):
+    h = read_header(shared_data / "ptbdb" / "patient012" / "s0043lre.hea")
     f = h.ptb_fields()
     assert (h.age, h.sex) == (67.0, "male")
     assert f["n_vessels_involved"] == "3" and f["former_infarction_localization"] == "inferior"

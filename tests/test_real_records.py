@@ -2,6 +2,7 @@
 records table's behaviour on synthetic folders with broken records."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +13,19 @@ import wfdb
 from ecglib.real.records import COLUMNS, find_records, load_records, read_ok_signals, source_of, summarise
 from ecglib.schema import LEADS
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 #: The six Ningbo records whose chest leads are exactly 0 mV (see ecglib.signals.checks).
 FLAT_NINGBO = {"JS11438", "JS20004", "JS20008", "JS45542", "JS45544", "JS45551"}
 
 
-@pytest.fixture(scope="module")
-def table() -> pd.DataFrame:
-    if not ((DATA / "cinc").is_dir() and (DATA / "ptbdb").is_dir()):
-        pytest.skip(f"{DATA} not found: the real WFDB records (cinc/, ptbdb/) live in "
-                    "../shared/data beside the repository")
-    return load_records(DATA)  # both folders, 399 records, about 5-10 s
+@functools.cache
+def _records_table(data: Path) -> pd.DataFrame:
+    return load_records(data)  # reads all 399 records: once per session, not once per test
+
+
+@pytest.fixture
+def table(shared_data) -> pd.DataFrame:
+    """The records table of every real record in ../shared/data."""
+    return _records_table(shared_data).copy()
 
 
 # --- all 399 real records ----------------------------------------------------------------------
@@ -81,8 +83,8 @@ def test_all_records_are_12_lead_500_hz_10_s(table):
     assert table["header_format"].value_counts().to_dict() == {"challenge": 393, "ptb": 6}
 
 
-def test_table_agrees_with_cinc_cohort_csv(table):
-    cohort = pd.read_csv(DATA / "cinc" / "cohort.csv", dtype=str, keep_default_na=False)
+def test_table_agrees_with_cinc_cohort_csv(table, shared_data):
+    cohort = pd.read_csv(shared_data / "cinc" / "cohort.csv", dtype=str, keep_default_na=False)
     cinc = table[table["relpath"].str.startswith("cinc/")].set_index("record")
     assert set(cinc.index) == set(cohort["record"])
     c = cohort.set_index("record").loc[cinc.index]
@@ -95,8 +97,8 @@ def test_table_agrees_with_cinc_cohort_csv(table):
     assert (cinc["dx_codes"] == c["dx_snomed"]).all()
 
 
-def test_table_agrees_with_ptbdb_cohort_csv(table):
-    cohort = pd.read_csv(DATA / "ptbdb" / "cohort.csv", dtype=str, keep_default_na=False)
+def test_table_agrees_with_ptbdb_cohort_csv(table, shared_data):
+    cohort = pd.read_csv(shared_data / "ptbdb" / "cohort.csv", dtype=str, keep_default_na=False)
     ptb = table[table["source"] == "ptbdb"].copy()
     ptb["record_csv"] = ptb["relpath"].str.removeprefix("ptbdb/")
     merged = ptb.merge(cohort, left_on="record_csv", right_on="record", suffixes=("", "_csv"))
@@ -114,9 +116,9 @@ def test_read_ok_signals_of_a_few_records(table):
     assert np.isfinite(x).all() and (np.ptp(x, axis=2) > 0.1).all()
 
 
-def test_ptbdb_folder_alone_uses_its_records_file(table):
-    refs = find_records(DATA / "ptbdb")
-    listed = (DATA / "ptbdb" / "RECORDS").read_text().split()
+def test_ptbdb_folder_alone_uses_its_records_file(shared_data):
+    refs = find_records(shared_data / "ptbdb")
+    listed = (shared_data / "ptbdb" / "RECORDS").read_text().split()
     assert [r.relpath for r in refs] == sorted(listed) and all(r.exists for r in refs)
 
 

@@ -1,7 +1,6 @@
 """ecg_check / ecg_quality: NaN, flat, saturated and wrong-shape signals are refused by name."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,16 +9,7 @@ from ecglib.errors import SignalError
 from ecglib.schema import LEADS
 from ecglib.signals import FLAT_PTP_MV, SATURATION_FRACTION, ecg_check, ecg_quality, ecg_read
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 FS = 500
-
-
-@pytest.fixture(scope="module")
-def shared_data() -> Path:
-    data = SHARED / "data"
-    if not (data / "ptbdb").is_dir() or not (data / "cinc").is_dir():
-        pytest.skip(f"../shared/data not found: {data} (real WFDB records live beside the repository)")
-    return data
 
 
 @pytest.fixture

@@ -14,17 +14,8 @@ from ecglib.errors import DataError, SignalError
 from ecglib.schema import FS, LEADS
 from ecglib.signals import Ecg, ecg_read
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 PTB_RECORDS = ["patient001/s0010_re", "patient001/s0014lre", "patient001/s0016lre",
                "patient002/s0015lre", "patient003/s0017lre", "patient012/s0043lre"]
-
-
-@pytest.fixture(scope="module")
-def shared_data() -> Path:
-    data = SHARED / "data"
-    if not (data / "ptbdb").is_dir() or not (data / "cinc").is_dir():
-        pytest.skip(f"../shared/data not found: {data} (real WFDB records live beside the repository)")
-    return data
 
 
 def _signal(t: int = 1000, seed: int = 0) -> np.ndarray:

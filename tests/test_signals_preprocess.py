@@ -1,7 +1,6 @@
 """Resampling, length policy, z-score, ECGFounder's filter, and the composed ecg_preprocess."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,16 +17,6 @@ from ecglib.signals import (
     ecg_resample,
     ecg_zscore,
 )
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-@pytest.fixture(scope="module")
-def shared_data() -> Path:
-    data = SHARED / "data"
-    if not (data / "ptbdb").is_dir() or not (data / "cinc").is_dir():
-        pytest.skip(f"../shared/data not found: {data} (real WFDB records live beside the repository)")
-    return data
 
 
 def _sines(fs: float, seconds: float, *components: tuple[float, float]) -> np.ndarray:
