@@ -16,7 +16,7 @@ from ecglib.config import load_params
 from ecglib.data.prepare import read_cohort
 from ecglib.data.run_folds import ensure_folds, fold_roles
 from ecglib.paths import RunPaths
-from ecglib.train.curves import learning_curves_figure
+from ecglib.plots.training import learning_curves_figure
 from ecglib.train.fit import FoldResult, history_columns
 
 

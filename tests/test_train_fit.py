@@ -14,7 +14,7 @@ from ecglib.train import fit as fit_mod
 from ecglib.train.checkpoint import load_checkpoint
 from ecglib.train.data import derive_seed
 from ecglib.train.fit import fit_fold, model_config
-from train_support import make_cohort, tiny_params, write_run
+from train_support import make_cohort, store_of, tiny_params, write_run
 
 
 def _same_state(a: dict, b: dict) -> None:
@@ -29,19 +29,19 @@ def test_resume_after_a_crash_ends_exactly_like_an_uninterrupted_run(tmp_path, m
 
     crashed = write_run(tmp_path / "b", params=tiny_params(tmp_path / "b", epochs=3))
     calls = {"n": 0}
-    real_validate = fit_mod._Fold._validate
+    real_aucs = fit_mod.vessel_aucs
 
-    def crash_in_epoch_2(self):
+    def crash_in_epoch_2(labels, probs):  # the inner-split AUCs are computed once per epoch
         calls["n"] += 1
         if calls["n"] == 2:  # epoch 2 trained but not validated nor saved: its work is lost
             raise RuntimeError("simulated crash")
-        return real_validate(self)
+        return real_aucs(labels, probs)
 
-    monkeypatch.setattr(fit_mod._Fold, "_validate", crash_in_epoch_2)
+    monkeypatch.setattr(fit_mod, "vessel_aucs", crash_in_epoch_2)
     with pytest.raises(RuntimeError, match="simulated crash"):
         fit_fold(crashed, 1, progress=False)
     assert load_checkpoint(RunPaths.of(crashed).last_checkpoint(1))["epoch"] == 1
-    monkeypatch.setattr(fit_mod._Fold, "_validate", real_validate)
+    monkeypatch.undo()
     torch.manual_seed(12345)  # the resumed process's global RNG is elsewhere: must not matter
     np.random.seed(7)
     res_b = fit_fold(crashed, 1, progress=False)
@@ -92,12 +92,12 @@ def test_one_step_moves_every_trainable_parameter_and_counts_one_bn_batch(tmp_pa
 
 def test_epoch_is_chosen_on_the_inner_split_and_the_held_out_fold_is_predicted_once(tmp_path, monkeypatch):
     params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=4))
-    seen = []
-    real_predict = fit_mod._Fold._predict
+    predicted = []  # the store rows of every prediction fit_fold makes, in order
+    real_predict = fit_mod.predict_probs
 
-    def spy(self, rows):
-        seen.append(set(self.roles.loc[rows]) if len(rows) else set())
-        return real_predict(self, rows)
+    def spy(net, signals, rows, **options):
+        predicted.append(np.asarray(rows).copy())
+        return real_predict(net, signals, rows, **options)
 
     # inner-validation AUCs scripted so that epoch 2 is the best one
     scripted = iter([0.55, 0.80, 0.60, 0.70])
@@ -106,17 +106,21 @@ def test_epoch_is_chosen_on_the_inner_split_and_the_held_out_fold_is_predicted_o
         a = next(scripted)
         return {v: a for v in schema.VESSELS}
 
-    monkeypatch.setattr(fit_mod._Fold, "_predict", spy)
+    monkeypatch.setattr(fit_mod, "predict_probs", spy)
     monkeypatch.setattr(fit_mod, "vessel_aucs", fake_aucs)
     res = fit_fold(params, 2, progress=False)
+    cohort = pd.read_csv(RunPaths.of(params).cohort, dtype={"patient_id": str})
+    roles = fit_mod.fold_roles(params, cohort, fit_mod.ensure_folds(params, cohort), 2)
+    role_of = dict(zip(store_of(params).rows_for(cohort["ecg_path"]), roles))
+    seen = [{role_of[r] for r in rows} for rows in predicted]
     assert seen[:4] == [{"val"}] * 4                 # every epoch: inner split only
     assert seen[4:] == [{"test"}, {"external"}]     # then the held-out fold once, the external once
+    assert [len(rows) for rows in predicted[4:]] == [(roles == "test").sum(),
+                                                     (roles == "external").sum()]
     assert res.best_epoch == 2 and res.inner_macro_auc == pytest.approx(0.80)
     best = load_checkpoint(RunPaths.of(params).best_checkpoint(2))
     assert best["epoch"] == 2
     # the inner split is patient-disjoint from the training rows and from the held-out fold
-    cohort = pd.read_csv(RunPaths.of(params).cohort, dtype={"patient_id": str})
-    roles = fit_mod.fold_roles(params, cohort, fit_mod.ensure_folds(params, cohort), 2)
     by_patient = roles.groupby(cohort["patient_id"]).nunique()
     assert (by_patient == 1).all()
 
@@ -142,10 +146,10 @@ def test_finished_fold_is_reused_and_changed_settings_retrain(tmp_path, monkeypa
     first = fit_fold(params, 0, progress=False)
     assert not first.reused and first.finished
 
-    def boom(self, epoch):
+    def boom(*args, **kwargs):  # every training step computes the per-task losses
         raise AssertionError("a finished fold must not be retrained")
 
-    monkeypatch.setattr(fit_mod._Fold, "_train_epoch", boom)
+    monkeypatch.setattr(fit_mod, "per_task_bce", boom)
     again = fit_fold(params, 0, progress=False)
     assert again.reused and again.best_epoch == first.best_epoch
     pd.testing.assert_frame_equal(again.oof, first.oof, check_dtype=False)

@@ -21,10 +21,7 @@ from ecglib.config import RunParams
 from ecglib.data.prepare import read_cohort
 from ecglib.paths import RunPaths
 
-__all__ = ["Cohort", "analyse", "cohort_table", "cohort_numbers", "INTERVAL_CUT_HOURS"]
-
-#: The paper's subgroup cut for the ECG-CCTA interval.
-INTERVAL_CUT_HOURS = 3.0
+__all__ = ["Cohort", "analyse", "cohort_table", "cohort_numbers"]
 
 
 @dataclass(frozen=True)
@@ -112,8 +109,8 @@ def _describe(group: pd.DataFrame) -> pd.Series:
         hours = group["ecg_ccta_hours"].dropna()
         q1, q2, q3 = np.percentile(hours, [25, 50, 75])
         rows["ECG-CCTA interval, median (IQR) (hours)"] = f"{q2:.1f} ({q1:.1f}-{q3:.1f})"
-        rows[f"ECG-CCTA interval ≤ {INTERVAL_CUT_HOURS:g} h, n (%)"] = _n_pct(
-            hours <= INTERVAL_CUT_HOURS, hours.notna()
+        rows[f"ECG-CCTA interval ≤ {schema.INTERVAL_CUT_HOURS:g} h, n (%)"] = _n_pct(
+            hours <= schema.INTERVAL_CUT_HOURS, hours.notna()
         )
     if "symptom" in group:
         known = group.drop_duplicates("ccta_id")["symptom"]

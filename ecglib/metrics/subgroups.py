@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
-from ecglib.chapters.cohort import INTERVAL_CUT_HOURS
 from ecglib.metrics._inputs import MissingInputError, as_binary
 from ecglib.metrics.roc import _require, compare_independent_aucs, vessel_auc_table
 
@@ -43,7 +42,7 @@ COLUMNS = ("variable", "subgroup", "vessel", "n", "positives", "auc", "se", "ci_
 
 
 def define_subgroups(cohort: pd.DataFrame, *, age_cut: float = AGE_CUT_YEARS,
-                     interval_cut_hours: float = INTERVAL_CUT_HOURS) -> pd.DataFrame:
+                     interval_cut_hours: float = schema.INTERVAL_CUT_HOURS) -> pd.DataFrame:
     """The paper's subgroup labels, one column per variable, on the cohort's index.
 
     * ``age``: ``"< 65"`` / ``"≥ 65"`` from ``age`` (years at the ECG);
