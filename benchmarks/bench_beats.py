@@ -11,6 +11,7 @@ averaging) for each requested number of worker processes, best of ``--repeats`` 
 
 Usage: ``python benchmarks/bench_beats.py [--n 4800 --jobs 1 2 --repeats 2 --seed 0]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.signals.beats import average_beats
 from ecglib.report.benchmarks import emit, headline
 from ecglib.schema import N_SAMPLES
+from ecglib.signals.beats import average_beats
 
 TARGET_S = 120.0
 #: The number of ECGs the target is for (the paper's cohort).
@@ -39,7 +40,9 @@ def synthetic_cohort(n: int, seed: int) -> tuple[np.ndarray, str]:
     try:
         from ecglib.demo import simulate_from_grades
     except ImportError:
-        return _tiled_real(n, seed), "real CinC records tiled with added noise (ecglib.demo not importable)"
+        return _tiled_real(
+            n, seed
+        ), "real CinC records tiled with added noise (ecglib.demo not importable)"
     rng = np.random.default_rng(seed)
     # About a quarter of the records with a severe or occluded vessel, as in the paper's cohort.
     grades = rng.choice(5, size=(n, 4), p=[0.45, 0.2, 0.15, 0.15, 0.05])
@@ -74,7 +77,9 @@ def measure(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=4800, help="number of ECGs (default 4800)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="worker counts to time")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per worker count; best reported")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="runs per worker count; best reported"
+    )
     parser.add_argument("--chunk-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -82,7 +87,9 @@ def measure(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     signals, source = synthetic_cohort(args.n, args.seed)
     simulate_s = time.perf_counter() - t0
-    average_beats(signals[:4], progress=False)  # import NeuroKit2 and warm caches outside the timing
+    average_beats(
+        signals[:4], progress=False
+    )  # import NeuroKit2 and warm caches outside the timing
 
     runs = {}
     reference = None
@@ -119,8 +126,11 @@ def measure(argv: list[str] | None = None) -> dict:
         "rescued": int(records["rescued"].sum()),
         "hr_median": round(float(records["hr"].median()), 1),
         "n_beats_median": float(records.loc[records.included, "n_beats"].median()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
     }
     out["headline"] = headlines(out)
     return out
@@ -134,14 +144,24 @@ def headlines(out: dict) -> list[dict]:
     for key, run in out["runs"].items():
         jobs = int(key.split("=")[1])
         sized = n >= TARGET_N
-        rows.append(headline(f"beat extraction, {n:,} ECGs, {jobs} worker{'s' * (jobs != 1)}",
-                             run["seconds_best"], "s",
-                             f"<= {TARGET_S:g} s" if sized else None,
-                             run["meets_target"] if sized else None))
+        rows.append(
+            headline(
+                f"beat extraction, {n:,} ECGs, {jobs} worker{'s' * (jobs != 1)}",
+                run["seconds_best"],
+                "s",
+                f"<= {TARGET_S:g} s" if sized else None,
+                run["meets_target"] if sized else None,
+            )
+        )
     by_jobs = {int(k.split("=")[1]): r["seconds_best"] for k, r in out["runs"].items()}
     if 1 in by_jobs and max(by_jobs) > 1 and by_jobs[max(by_jobs)] > 0:
-        rows.append(headline(f"beat extraction speed-up, {max(by_jobs)} workers over 1",
-                             round(by_jobs[1] / by_jobs[max(by_jobs)], 2), "x"))
+        rows.append(
+            headline(
+                f"beat extraction speed-up, {max(by_jobs)} workers over 1",
+                round(by_jobs[1] / by_jobs[max(by_jobs)], 2),
+                "x",
+            )
+        )
     rows.append(headline(f"ECGs excluded by beat extraction, of {n:,}", out["excluded"], "ECGs"))
     return rows
 

@@ -10,6 +10,7 @@ paper size; a small export has no targets). Progress goes to stderr.
 
 Usage: ``python benchmarks/bench_demo.py [--size paper|small] [--seed 0] [--out DIR]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,10 @@ def _st_features(root: Path, files: pd.Series, batch: int = 256) -> np.ndarray:
     out = np.empty((len(files), len(LEADS)))
     for start in range(0, len(files), batch):
         signals = []
-        for name in files.iloc[start:start + batch]:
+        for name in files.iloc[start : start + batch]:
             x = np.load(root / name)
             signals.append(x.T if x.shape == (N_SAMPLES, len(LEADS)) else x)
-        out[start:start + len(signals)] = measure_st_levels(np.stack(signals))
+        out[start : start + len(signals)] = measure_st_levels(np.stack(signals))
     return out
 
 
@@ -58,19 +59,27 @@ def _model():
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
 
 
-def st_feature_aucs(table: pd.DataFrame, features: np.ndarray, seed: int = 0) -> dict[str, dict[str, float]]:
+def st_feature_aucs(
+    table: pd.DataFrame, features: np.ndarray, seed: int = 0
+) -> dict[str, dict[str, float]]:
     """Cross-validated (internal), normal-read (internal, out-of-fold) and external AUCs per vessel."""
     before = pd.to_datetime(table["ECG acquired"]) < pd.to_datetime(table["CCTA date"])
     internal = (table["Hospital"] == INTERNAL.hospital) & before
     external = (table["Hospital"] != INTERNAL.hospital) & before
     normal = table["ECG interpretation"].str.contains("ormal ECG")
     labels = _labels(table)
-    result: dict[str, dict[str, float]] = {"internal_cv": {}, "internal_normal_read": {}, "external": {}}
+    result: dict[str, dict[str, float]] = {
+        "internal_cv": {},
+        "internal_normal_read": {},
+        "external": {},
+    }
     x_int, groups = features[internal], table.loc[internal, "Patient ID"]
     for vessel in VESSELS:
         y = labels.loc[internal, vessel].to_numpy()
         folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
-        oof = cross_val_predict(_model(), x_int, y, groups=groups, cv=folds, method="predict_proba")[:, 1]
+        oof = cross_val_predict(
+            _model(), x_int, y, groups=groups, cv=folds, method="predict_proba"
+        )[:, 1]
         result["internal_cv"][vessel] = _auc(y, oof)
         sub = normal[internal].to_numpy()
         result["internal_normal_read"][vessel] = _auc(y[sub], oof[sub])
@@ -92,7 +101,9 @@ def measure(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="paper", choices=["small", "paper"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="keep the export here (default: a temp dir)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="keep the export here (default: a temp dir)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench_demo_") as tmp:
@@ -117,8 +128,17 @@ def measure(argv: list[str] | None = None) -> dict:
             "mb_written": round(megabytes, 1),
             "seconds_st_features": round(feature_seconds, 1),
             "prevalence_internal_exams": {
-                v: round(float(_labels(table)[v][table["Hospital"] == INTERNAL.hospital]
-                               .groupby(table["Exam ID"]).first().mean()), 3) for v in VESSELS},
+                v: round(
+                    float(
+                        _labels(table)[v][table["Hospital"] == INTERNAL.hospital]
+                        .groupby(table["Exam ID"])
+                        .first()
+                        .mean()
+                    ),
+                    3,
+                )
+                for v in VESSELS
+            },
             "st_logistic_auc": st_feature_aucs(table, features, seed=args.seed),
         }
     report["headline"] = headlines(report)
@@ -130,17 +150,29 @@ def headlines(report: dict) -> list[dict]:
     targets apply to the paper-sized export only. A vessel without an AUC (one class) is left out."""
     paper = report["size"] == "paper"
     seconds = report["seconds_generate_and_write"]
-    rows = [headline(f"demo export, {report['size']} size ({report['n_ecgs']:,} ECGs, "
-                     f"{report['mb_written']:,.0f} MB), generate and write", seconds, "s",
-                     f"<= {TARGET_S:g} s" if paper else None, seconds <= TARGET_S if paper else None)]
+    rows = [
+        headline(
+            f"demo export, {report['size']} size ({report['n_ecgs']:,} ECGs, "
+            f"{report['mb_written']:,.0f} MB), generate and write",
+            seconds,
+            "s",
+            f"<= {TARGET_S:g} s" if paper else None,
+            seconds <= TARGET_S if paper else None,
+        )
+    ]
     low, high = TARGET_AUC
     for vessel, auc in report["st_logistic_auc"]["internal_cv"].items():
         if auc is None:
             continue
-        rows.append(headline(f"demo planted signal, {vessel}: AUC of ST levels (logistic, "
-                             "internal 5-fold CV)", auc, "AUC",
-                             f"roughly {low:g} to {high:g}" if paper else None,
-                             low <= auc <= high if paper else None))
+        rows.append(
+            headline(
+                f"demo planted signal, {vessel}: AUC of ST levels (logistic, internal 5-fold CV)",
+                auc,
+                "AUC",
+                f"roughly {low:g} to {high:g}" if paper else None,
+                low <= auc <= high if paper else None,
+            )
+        )
     return rows
 
 

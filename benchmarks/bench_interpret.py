@@ -10,6 +10,7 @@ be sized for a machine: the chapter attributes up to 4 x ``MAX_ATTRIBUTION_RECOR
 
 Usage: ``python benchmarks/bench_interpret.py [--params params/demo.yaml --n 8 --steps 32]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,20 +64,32 @@ def measure(argv: list[str] | None = None) -> dict:
     fold_s = time.perf_counter() - start
     per_ecg = (ig_s + fold_s) / args.n
     result = {
-        "params": args.params, "n_parameters": sum(p.numel() for p in model.parameters()),
-        "n_ecgs": args.n, "n_steps": args.steps, "threads": torch.get_num_threads(),
-        "ig_seconds": round(ig_s, 2), "fold_seconds": round(fold_s, 2),
+        "params": args.params,
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+        "n_ecgs": args.n,
+        "n_steps": args.steps,
+        "threads": torch.get_num_threads(),
+        "ig_seconds": round(ig_s, 2),
+        "fold_seconds": round(fold_s, 2),
         "seconds_per_ecg": round(per_ecg, 3),
         "chapter_estimate_seconds": round(per_ecg * 4 * MAX_ATTRIBUTION_RECORDS, 1),
         "median_relative_completeness_error": float(np.nanmedian(ig.relative_error)),
-        "included": folded.n_included, "cpu": platform.processor() or platform.machine(),
+        "included": folded.n_included,
+        "cpu": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
     }
     result["headline"] = [
-        headline(f"integrated gradients + beat folding, per ECG ({args.steps} steps, "
-                 f"{torch.get_num_threads()} threads)", result["seconds_per_ecg"], "s"),
-        headline(f"interpretability chapter estimate ({4 * MAX_ATTRIBUTION_RECORDS} ECGs)",
-                 result["chapter_estimate_seconds"], "s"),
+        headline(
+            f"integrated gradients + beat folding, per ECG ({args.steps} steps, "
+            f"{torch.get_num_threads()} threads)",
+            result["seconds_per_ecg"],
+            "s",
+        ),
+        headline(
+            f"interpretability chapter estimate ({4 * MAX_ATTRIBUTION_RECORDS} ECGs)",
+            result["chapter_estimate_seconds"],
+            "s",
+        ),
     ]
     return result
 

@@ -22,6 +22,7 @@ any, goes to stderr.
 Usage: ``python benchmarks/bench_metrics.py [--n 4800 --n-boot 1000 --repeats 7
 --loop-repeats 2 --seed 0]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecglib.report.benchmarks import emit, headline
-from ecglib.metrics.bootstrap import auc_from_indices, auc_loop_sklearn, bootstrap_vessel_table, percentile_ci, resample_indices
+from ecglib.metrics.bootstrap import (
+    auc_from_indices,
+    auc_loop_sklearn,
+    bootstrap_vessel_table,
+    percentile_ci,
+    resample_indices,
+)
 from ecglib.metrics.roc import vessel_auc_table
+from ecglib.report.benchmarks import emit, headline
 from ecglib.schema import VESSELS, label_col, prob_col
 
 PREVALENCE = {"RCA": 0.12, "LM": 0.02, "LAD": 0.25, "LCX": 0.12}
@@ -74,8 +81,11 @@ def timed(fn):
 
 
 def ms(seconds: list[float]) -> dict:
-    return {"best_ms": round(1e3 * min(seconds), 2),
-            "median_ms": round(1e3 * statistics.median(seconds), 2), "runs": len(seconds)}
+    return {
+        "best_ms": round(1e3 * min(seconds), 2),
+        "median_ms": round(1e3 * statistics.median(seconds), 2),
+        "runs": len(seconds),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -96,7 +106,7 @@ def measure(argv: list[str] | None = None) -> dict:
     ps = {v: preds[prob_col(v)].to_numpy() for v in VESSELS}
 
     # ---- DeLong ------------------------------------------------------------------------
-    vessel_auc_table(preds)                                                   # warm-up
+    vessel_auc_table(preds)  # warm-up
     delong_times, table = [], None
     for _ in range(args.repeats):
         dt, table = timed(lambda: vessel_auc_table(preds))
@@ -106,9 +116,13 @@ def measure(argv: list[str] | None = None) -> dict:
         dt, slow = timed(lambda: {v: slow_delong(ys[v], ps[v]) for v in VESSELS})
         slow_times.append(dt)
     fast = table.set_index("vessel")
-    delong_diff = max(max(abs(fast.loc[v, "auc"] - slow[v][0]),
-                          abs(fast.loc[v, "se"] ** 2 - slow[v][1]) / slow[v][1])
-                      for v in VESSELS)
+    delong_diff = max(
+        max(
+            abs(fast.loc[v, "auc"] - slow[v][0]),
+            abs(fast.loc[v, "se"] ** 2 - slow[v][1]) / slow[v][1],
+        )
+        for v in VESSELS
+    )
 
     # ---- bootstrap -----------------------------------------------------------------------
     draw_times = []
@@ -130,7 +144,7 @@ def measure(argv: list[str] | None = None) -> dict:
             out[v] = (aucs, percentile_ci(aucs))
         return out
 
-    vectorised()                                                              # warm-up
+    vectorised()  # warm-up
     vec_times, loop_times = [], []
     vec_out = loop_out = None
     for r in range(max(args.repeats, args.loop_repeats)):
@@ -141,22 +155,31 @@ def measure(argv: list[str] | None = None) -> dict:
             dt, loop_out = timed(loop)
             loop_times.append(dt)
     auc_diff = max(float(np.nanmax(np.abs(vec_out[v][0] - loop_out[v][0]))) for v in VESSELS)
-    nan_same = all(np.array_equal(np.isnan(vec_out[v][0]), np.isnan(loop_out[v][0]))
-                   for v in VESSELS)
+    nan_same = all(
+        np.array_equal(np.isnan(vec_out[v][0]), np.isnan(loop_out[v][0])) for v in VESSELS
+    )
     ci_diff = max(abs(a - b) for v in VESSELS for a, b in zip(vec_out[v][1], loop_out[v][1]))
 
     e2e_times = []
     for _ in range(3):
-        dt, boot_table = timed(lambda: bootstrap_vessel_table(preds, n_boot=args.n_boot,
-                                                              seed=args.seed))
+        dt, boot_table = timed(
+            lambda: bootstrap_vessel_table(preds, n_boot=args.n_boot, seed=args.seed)
+        )
         e2e_times.append(dt)
 
     result = {
         "benchmark": "bench_metrics",
-        "machine": {"python": platform.python_version(), "numpy": np.__version__,
-                    "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2)},
-        "data": {"n_predictions": args.n, "vessels": list(VESSELS),
-                 "positives": {v: int(ys[v].sum()) for v in VESSELS}},
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "cpus": os.cpu_count(),
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+        },
+        "data": {
+            "n_predictions": args.n,
+            "vessels": list(VESSELS),
+            "positives": {v: int(ys[v].sum()) for v in VESSELS},
+        },
         "delong": {
             "vessel_auc_table": ms(delong_times),
             "target_ms": TARGET_DELONG_MS,
@@ -172,8 +195,9 @@ def measure(argv: list[str] | None = None) -> dict:
             "vectorised_4_vessels": ms(vec_times),
             "sklearn_loop_4_vessels": ms(loop_times),
             "speedup_best": round(min(loop_times) / min(vec_times), 1),
-            "speedup_median": round(statistics.median(loop_times)
-                                    / statistics.median(vec_times), 1),
+            "speedup_median": round(
+                statistics.median(loop_times) / statistics.median(vec_times), 1
+            ),
             "target_speedup": TARGET_BOOTSTRAP_SPEEDUP,
             "meets_target": min(loop_times) / min(vec_times) >= TARGET_BOOTSTRAP_SPEEDUP,
             "max_abs_auc_diff": auc_diff,
@@ -193,18 +217,35 @@ def headlines(result: dict) -> list[dict]:
     n, delong, boot = result["data"]["n_predictions"], result["delong"], result["bootstrap"]
     n_boot = boot["n_boot"]
     return [
-        headline(f"DeLong AUC + CI, 4 vessels, {n:,} predictions (best run)",
-                 delong["vessel_auc_table"]["best_ms"], "ms", f"< {TARGET_DELONG_MS:g} ms",
-                 delong["meets_target"]),
-        headline(f"DeLong speed-up over the O(m n) definition, {n:,} predictions",
-                 delong["speedup_vs_slow_best"], "x"),
-        headline(f"bootstrap AUC, {n_boot:,} resamples x 4 vessels: vectorised over sklearn loop",
-                 boot["speedup_best"], "x", f">= {TARGET_BOOTSTRAP_SPEEDUP:g}x",
-                 boot["meets_target"]),
-        headline("bootstrap CI bounds, vectorised vs sklearn loop: largest difference",
-                 boot["max_abs_ci_diff"], "AUC"),
-        headline(f"bootstrap table end to end ({n_boot:,} resamples, drawing included)",
-                 result["bootstrap_table_end_to_end"]["best_ms"], "ms"),
+        headline(
+            f"DeLong AUC + CI, 4 vessels, {n:,} predictions (best run)",
+            delong["vessel_auc_table"]["best_ms"],
+            "ms",
+            f"< {TARGET_DELONG_MS:g} ms",
+            delong["meets_target"],
+        ),
+        headline(
+            f"DeLong speed-up over the O(m n) definition, {n:,} predictions",
+            delong["speedup_vs_slow_best"],
+            "x",
+        ),
+        headline(
+            f"bootstrap AUC, {n_boot:,} resamples x 4 vessels: vectorised over sklearn loop",
+            boot["speedup_best"],
+            "x",
+            f">= {TARGET_BOOTSTRAP_SPEEDUP:g}x",
+            boot["meets_target"],
+        ),
+        headline(
+            "bootstrap CI bounds, vectorised vs sklearn loop: largest difference",
+            boot["max_abs_ci_diff"],
+            "AUC",
+        ),
+        headline(
+            f"bootstrap table end to end ({n_boot:,} resamples, drawing included)",
+            result["bootstrap_table_end_to_end"]["best_ms"],
+            "ms",
+        ),
     ]
 
 

@@ -25,6 +25,7 @@ The JSON's ``headline`` lists the targeted ratios and exactness figures (with ``
 
 Usage: ``python benchmarks/bench_pcgrad.py [--batch 16 --length 5000 --threads 1 ...]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,18 +64,29 @@ TARGETS = {
 }
 #: How the headline names each targeted figure, and its unit.
 HEADLINE_NAMES = {
-    "ours_over_floor": ("PCGrad step (ours) over its floor (one backward per task, no surgery)",
-                        "ratio"),
+    "ours_over_floor": (
+        "PCGrad step (ours) over its floor (one backward per task, no surgery)",
+        "ratio",
+    ),
     "authors_surgery_over_ours_surgery": ("PCGrad surgery: the authors' loop over ours", "x"),
     "features_over_plain": ("representation-level PCGrad step over a plain step", "ratio"),
-    "max_abs_diff_vs_authors": ("PCGrad update, ours vs the authors' loop: largest difference",
-                                ""),
-    "max_abs_diff_vs_yu_flat": ("PCGrad update, ours vs Yu et al.'s Algorithm 1: largest "
-                                "difference", ""),
+    "max_abs_diff_vs_authors": ("PCGrad update, ours vs the authors' loop: largest difference", ""),
+    "max_abs_diff_vs_yu_flat": (
+        "PCGrad update, ours vs Yu et al.'s Algorithm 1: largest difference",
+        "",
+    ),
 }
-CONFIG = dict(in_channels=12, base_filters=16, ratio=1, filter_list=[16, 32, 32, 64],
-              m_blocks_list=[1, 1, 1, 1], kernel_size=16, stride=2, groups_width=16,
-              n_classes=N_TASKS)
+CONFIG = dict(
+    in_channels=12,
+    base_filters=16,
+    ratio=1,
+    filter_list=[16, 32, 32, 64],
+    m_blocks_list=[1, 1, 1, 1],
+    kernel_size=16,
+    stride=2,
+    groups_width=16,
+    n_classes=N_TASKS,
+)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -93,8 +105,9 @@ def authors_task_grads(terms, params, others, zero_grad):
     for li in terms:
         zero_grad()
         li.backward(retain_graph=True)
-        per_task.append([p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
-                         for p in params])
+        per_task.append(
+            [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+        )
         for k, p in enumerate(others):  # heads/uncertainty: their own (summed) gradient
             if p.grad is not None:
                 other_sum[k] = p.grad.clone() if other_sum[k] is None else other_sum[k] + p.grad
@@ -108,7 +121,9 @@ def main(argv=None) -> dict:
 
 def one_key_per_line(result: dict) -> str:
     """Plain JSON, one top-level key per line: readable without hiding the nesting."""
-    return "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items()) + "\n}"
+    return (
+        "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items()) + "\n}"
+    )
 
 
 def measure(argv=None) -> dict:
@@ -120,8 +135,12 @@ def measure(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--surgery-repeats", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
-                    help="which clock the ratios use (both are reported)")
+    ap.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="which clock the ratios use (both are reported)",
+    )
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -133,8 +152,9 @@ def measure(argv=None) -> dict:
     model.train()
     trunk = model.trunk_parameters()
     others = model.head_parameters() + list(uw.parameters())
-    opt = torch.optim.AdamW(list(model.parameters()) + list(uw.parameters()), lr=1e-5,
-                            weight_decay=5e-4)
+    opt = torch.optim.AdamW(
+        list(model.parameters()) + list(uw.parameters()), lr=1e-5, weight_decay=5e-4
+    )
     data_gen = torch.Generator().manual_seed(args.seed)
     x = torch.randn(args.batch, 12, args.length, generator=data_gen)
     y = (torch.rand(args.batch, N_TASKS, generator=data_gen) < 0.3).float()
@@ -175,12 +195,18 @@ def measure(argv=None) -> dict:
     def step_features():
         zero()
         features = model.forward_features(x)
-        pcgrad_features_backward(terms_of(model.forward_head(features)), features,
-                                 other_params=others, generator=pc_gen)
+        pcgrad_features_backward(
+            terms_of(model.forward_head(features)), features, other_params=others, generator=pc_gen
+        )
         opt.step()
 
-    steps = {"plain": step_plain, "floor": step_floor, "ours": step_ours,
-             "authors": step_authors, "features": step_features}
+    steps = {
+        "plain": step_plain,
+        "floor": step_floor,
+        "ours": step_ours,
+        "authors": step_authors,
+        "features": step_features,
+    }
     # wall-clock and process CPU time: with one intra-op thread the CPU time is the work done,
     # and is far less disturbed than the wall clock when other processes share the cores
     wall: dict[str, list[float]] = {k: [] for k in steps}
@@ -267,23 +293,34 @@ def measure(argv=None) -> dict:
         "max_abs_update_yu": float(ref_yu.abs().max()),
     }
     measured = {**ratios, **diffs}
-    met = {k: (measured[k] <= v if op == "<=" else measured[k] >= v if op == ">=" else measured[k] < v)
-           for k, (op, v) in TARGETS.items()}
+    met = {
+        k: (measured[k] <= v if op == "<=" else measured[k] >= v if op == ">=" else measured[k] < v)
+        for k, (op, v) in TARGETS.items()
+    }
     result = {
         "setup": {
-            "model": CONFIG, "trunk_params": sum(sizes), "trunk_tensors": len(trunk),
-            "input": [args.batch, 12, args.length], "tasks": N_TASKS, "threads": args.threads,
-            "warmup": args.warmup, "repeats": args.repeats,
-            "surgery_repeats": args.surgery_repeats, "clock_for_ratios": args.clock,
+            "model": CONFIG,
+            "trunk_params": sum(sizes),
+            "trunk_tensors": len(trunk),
+            "input": [args.batch, 12, args.length],
+            "tasks": N_TASKS,
+            "threads": args.threads,
+            "warmup": args.warmup,
+            "repeats": args.repeats,
+            "surgery_repeats": args.surgery_repeats,
+            "clock_for_ratios": args.clock,
             "torch": torch.__version__,
-            "python": platform.python_version(), "machine": platform.machine(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
         },
         "step_ms_median_cpu": {k: round(1e3 * statistics.median(v), 1) for k, v in cpu.items()},
         "step_ms_median_wall": {k: round(1e3 * statistics.median(v), 1) for k, v in wall.items()},
         "step_ms_all_cpu": {k: [round(1e3 * t, 1) for t in v] for k, v in cpu.items()},
         "step_ms_all_wall": {k: [round(1e3 * t, 1) for t in v] for k, v in wall.items()},
-        "surgery_ms_median": {"ours": round(1e3 * statistics.median(t_ours), 4),
-                              "authors": round(1e3 * statistics.median(t_auth), 3)},
+        "surgery_ms_median": {
+            "ours": round(1e3 * statistics.median(t_ours), 4),
+            "authors": round(1e3 * statistics.median(t_auth), 3),
+        },
         "ratios": {k: round(v, 4) for k, v in ratios.items()},
         "ratios_paired_by_round": {k: round(v, 4) for k, v in paired_ratios.items()},
         "ratios_min_over_rounds": {
@@ -292,9 +329,12 @@ def measure(argv=None) -> dict:
             "authors_surgery_over_ours_surgery": round(min(t_auth) / min(t_ours), 4),
         },
         "ratios_wall": {
-            "ours_over_floor": round(statistics.median(wall["ours"]) / statistics.median(wall["floor"]), 4),
-            "features_over_plain": round(statistics.median(wall["features"])
-                                         / statistics.median(wall["plain"]), 4),
+            "ours_over_floor": round(
+                statistics.median(wall["ours"]) / statistics.median(wall["floor"]), 4
+            ),
+            "features_over_plain": round(
+                statistics.median(wall["features"]) / statistics.median(wall["plain"]), 4
+            ),
         },
         "exactness": diffs,
         "targets": {k: f"{op} {v:g}" for k, (op, v) in TARGETS.items()},
@@ -315,14 +355,26 @@ def headlines(result: dict, measured: dict, met: dict, args) -> list[dict]:
     for key, (op, bound) in TARGETS.items():
         name, unit = HEADLINE_NAMES[key]
         suffix = f", median {clock}" if unit in ("ratio", "x") else ""
-        rows.append(headline(name + suffix, measured[key], unit,
-                             f"{op} {bound:g}" + ("x" if unit == "x" else ""), met[key]))
+        rows.append(
+            headline(
+                name + suffix,
+                measured[key],
+                unit,
+                f"{op} {bound:g}" + ("x" if unit == "x" else ""),
+                met[key],
+            )
+        )
     batch, _, length = result["setup"]["input"]
     threads = result["setup"]["threads"]
     for step in ("plain", "ours", "authors"):
-        rows.append(headline(f"training step '{step}', batch {batch} x 12 x {length:,}, "
-                             f"{threads} thread{'s' * (threads != 1)}, median CPU time",
-                             result["step_ms_median_cpu"][step], "ms"))
+        rows.append(
+            headline(
+                f"training step '{step}', batch {batch} x 12 x {length:,}, "
+                f"{threads} thread{'s' * (threads != 1)}, median CPU time",
+                result["step_ms_median_cpu"][step],
+                "ms",
+            )
+        )
     return rows
 
 

@@ -6,6 +6,7 @@ default). Relative paths inside a params file resolve against the project root, 
 working directory, so a notebook run from ``notebooks/`` and a papermill run from the root
 read the same files.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +24,7 @@ from ecglib.errors import ConfigError
 
 #: The repository holding ``params/``, ``notebooks/`` and ``runs/`` (ecglib is installed editable).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 
 @dataclass(frozen=True)
 class DemoParams:
@@ -202,9 +204,11 @@ class UniqueKeyLoader(yaml.SafeLoader):
                     continue
                 if first != key_node.start_mark.line:
                     raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark,
+                        "while constructing a mapping",
+                        node.start_mark,
                         f"found duplicate key {key!r} (also on line {first + 1})",
-                        key_node.start_mark)
+                        key_node.start_mark,
+                    )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -229,8 +233,10 @@ def _check_vessel_keys(value: dict, where: str) -> None:
     from ecglib.schema import VESSELS
 
     if set(value) != set(VESSELS):
-        raise ConfigError(f"{where}: needs exactly the vessels {', '.join(VESSELS)}; "
-                          f"got {', '.join(map(str, value))}")
+        raise ConfigError(
+            f"{where}: needs exactly the vessels {', '.join(VESSELS)}; "
+            f"got {', '.join(map(str, value))}"
+        )
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:
@@ -240,14 +246,18 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("source", "sha256")}
     unknown = sorted(set(raw) - set(fields))
     missing = sorted(
-        name for name, f in fields.items()
-        if name not in raw and f.default is dataclasses.MISSING
+        name
+        for name, f in fields.items()
+        if name not in raw
+        and f.default is dataclasses.MISSING
         and f.default_factory is dataclasses.MISSING
     )
     problems = []
     if unknown:
-        problems.append(f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)} "
-                        f"(allowed: {', '.join(fields)})")
+        problems.append(
+            f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)} "
+            f"(allowed: {', '.join(fields)})"
+        )
     if missing:
         problems.append(f"missing key(s) {', '.join(f'{where}.{k}' for k in missing)}")
     if problems:
@@ -287,8 +297,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} = {value!r}: expected a mapping")
-        if args[0] is str and where.split(".")[-1].endswith(("thresholds", "sensitivity",
-                                                               "specificity")):
+        if args[0] is str and where.split(".")[-1].endswith(
+            ("thresholds", "sensitivity", "specificity")
+        ):
             _check_vessel_keys(value, where)
         return {k: _coerce(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if origin is list:
@@ -297,6 +308,6 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if hint in (int, str, bool) and not (type(value) is hint):
+    if hint in (int, str, bool) and type(value) is not hint:
         raise ConfigError(f"{where} = {value!r}: expected {hint.__name__}")
     return value

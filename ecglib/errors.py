@@ -3,6 +3,7 @@
 Data problems are never papered over (the authors' code turned unreadable ECGs into all-zero
 signals with negative labels); they raise one of these, naming the record and the problem.
 """
+
 from __future__ import annotations
 
 

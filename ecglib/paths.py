@@ -1,4 +1,5 @@
 """Where a run keeps its files: every path under ``runs/<name>/`` is named here, once."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ class RunPaths:
     root: Path
 
     @classmethod
-    def of(cls, params: RunParams) -> "RunPaths":
+    def of(cls, params: RunParams) -> RunPaths:
         return cls(params.run_dir)
 
     @property
@@ -95,7 +96,7 @@ class RunPaths:
         """Every fold's out-of-fold predictions in one table."""
         return self.predictions / "oof.csv"
 
-    def ensure(self) -> "RunPaths":
+    def ensure(self) -> RunPaths:
         for folder in (self.root, self.figures, self.metrics, self.predictions, self.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
         return self

@@ -4,6 +4,7 @@ Every other module asks this one for a column name instead of spelling it, and
 :func:`binarise_grades` is the only code in the project that turns a stenosis grade
 into a label (the authors' code had six binarisers that disagreed on "moderate").
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -25,7 +26,18 @@ POSITIVE_GRADE = 3
 
 #: Standard 12-lead order, the order ECGFounder was trained with.
 LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+    "I",
+    "II",
+    "III",
+    "aVR",
+    "aVL",
+    "aVF",
+    "V1",
+    "V2",
+    "V3",
+    "V4",
+    "V5",
+    "V6",
 )
 
 #: Sampling rate and length of the model input (10 s at 500 Hz).
@@ -34,12 +46,23 @@ N_SAMPLES = 5000
 
 #: Canonical cohort-table columns that every export must provide (through its column map).
 REQUIRED_COLUMNS: tuple[str, ...] = (
-    "patient_id", "ecg_id", "ecg_path", "ecg_time", "ccta_time",
+    "patient_id",
+    "ecg_id",
+    "ecg_path",
+    "ecg_time",
+    "ccta_time",
 )
 #: Canonical columns that an export may provide.
 OPTIONAL_COLUMNS: tuple[str, ...] = (
-    "ccta_id", "site", "age", "sex", "ecg_diagnosis", "normal_ecg", "symptom",
-    "followup_days", "followup_event",
+    "ccta_id",
+    "site",
+    "age",
+    "sex",
+    "ecg_diagnosis",
+    "normal_ecg",
+    "symptom",
+    "followup_days",
+    "followup_event",
 )
 
 #: Symptom categories for the 2019 ESC pre-test probability.
@@ -96,8 +119,9 @@ def binarise_grades(grades: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndar
         if not assessed:
             raise ValueError("no vessel has a grade in any row: nothing to binarise")
         values = grades[grade_cols(assessed)].to_numpy(dtype=float)
-        labels = pd.DataFrame(_binarise(values, assessed), index=grades.index,
-                              columns=label_cols(assessed))
+        labels = pd.DataFrame(
+            _binarise(values, assessed), index=grades.index, columns=label_cols(assessed)
+        )
         for vessel in VESSELS:
             if vessel not in assessed:
                 labels[label_col(vessel)] = np.nan

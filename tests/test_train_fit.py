@@ -153,6 +153,8 @@ def test_finished_fold_is_reused_and_changed_settings_retrain(tmp_path, monkeypa
     again = fit_fold(params, 0, progress=False)
     assert again.reused and again.best_epoch == first.best_epoch
     pd.testing.assert_frame_equal(again.oof, first.oof, check_dtype=False)
+    with pytest.raises(AssertionError, match="must not be retrained"):  # the spy does see training
+        fit_fold(params, 0, progress=False, force=True)
     monkeypatch.undo()
     changed = tiny_params(tmp_path, epochs=1, lr=1e-3)
     retrained = fit_fold(changed, 0, progress=False)

@@ -14,6 +14,7 @@ compute (no external site, no follow-up, no symptoms) is a :class:`~ecglib.chapt
 value of the result that says why; :meth:`~ecglib.chapters.page.Page.publish` shows those
 reasons once.
 """
+
 from ecglib.chapters.page import Page, setup
 
 __all__ = ["Page", "setup"]

@@ -14,6 +14,7 @@ without one):
   cut-offs (``evaluation.high_risk_thresholds``;
   :func:`ecglib.metrics.thresholds.operating_points`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -80,18 +81,21 @@ class Calibration:
         return operating_points_display(self.external_points)
 
     def numbers(self) -> dict[str, float]:
-        return {**numbers_from(self.table, ["brier", "brier_null", "slope"], prefix="int_"),
-                **numbers_from(self.external_table, ["brier", "slope"], prefix="ext_"),
-                "n_boot": self.band["n_boot"],
-                **numbers_from(self.points, ["sensitivity", "specificity", "npv"],
-                               prefix="op_")}
+        return {
+            **numbers_from(self.table, ["brier", "brier_null", "slope"], prefix="int_"),
+            **numbers_from(self.external_table, ["brier", "slope"], prefix="ext_"),
+            "n_boot": self.band["n_boot"],
+            **numbers_from(self.points, ["sensitivity", "specificity", "npv"], prefix="op_"),
+        }
 
     def outputs(self) -> dict[str, object]:
-        return {"calibration_internal": self.table,
-                "calibration_external": self.external_table,
-                "calibration_paper_layout": self.paper_layout(),
-                "high_risk_internal": self.points,
-                "high_risk_external": self.external_points}
+        return {
+            "calibration_internal": self.table,
+            "calibration_external": self.external_table,
+            "calibration_paper_layout": self.paper_layout(),
+            "high_risk_internal": self.points,
+            "high_risk_external": self.external_points,
+        }
 
     def skipped(self) -> list[Skipped]:
         return skipped_of([self.external_table])
@@ -103,12 +107,16 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Calibration:
     thresholds = run.evaluation.high_risk_thresholds
     external = attempt("External validation", results.require_external)
     return Calibration(
-        internal=results.oof, table=calibration_table(results.oof),
-        points=operating_points(results.oof, thresholds), external=external,
+        internal=results.oof,
+        table=calibration_table(results.oof),
+        points=operating_points(results.oof, thresholds),
+        external=external,
         external_table=attempt("The external calibration", calibration_table, external),
-        external_points=attempt("The external operating points", operating_points, external,
-                                thresholds),
-        band={"n_boot": run.evaluation.n_bootstrap, "seed": run.seed, "group_col": "patient"})
+        external_points=attempt(
+            "The external operating points", operating_points, external, thresholds
+        ),
+        band={"n_boot": run.evaluation.n_bootstrap, "seed": run.seed, "group_col": "patient"},
+    )
 
 
 def operating_points_display(points: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
@@ -116,11 +124,18 @@ def operating_points_display(points: pd.DataFrame, digits: int = 2) -> pd.DataFr
     share, and sensitivity, specificity, PPV, NPV as ``estimate [Wilson CI]``."""
     out = pd.DataFrame(index=points.index)
     out["threshold"] = [f"≥ {100 * t:g}%" for t in points["threshold"]]
-    out["high risk, n (%)"] = [f"{int(r.tp + r.fp)} ({100 * r.high_risk_share:.1f}%)"
-                               for r in points.itertuples()]
+    out["high risk, n (%)"] = [
+        f"{int(r.tp + r.fp)} ({100 * r.high_risk_share:.1f}%)" for r in points.itertuples()
+    ]
     out["positives"] = points["n_pos"].astype(int)
-    for name, label in (("sensitivity", "sensitivity"), ("specificity", "specificity"),
-                        ("ppv", "PPV"), ("npv", "NPV")):
-        out[label] = [format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
-                      for _, r in points.iterrows()]
+    for name, label in (
+        ("sensitivity", "sensitivity"),
+        ("specificity", "specificity"),
+        ("ppv", "PPV"),
+        ("npv", "NPV"),
+    ):
+        out[label] = [
+            format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
+            for _, r in points.iterrows()
+        ]
     return out

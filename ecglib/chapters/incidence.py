@@ -10,6 +10,7 @@ groups; per vessel, the patients at or above the run's high-risk cut-off against
 cohort without follow-up columns has no such analysis: that part is
 :class:`~ecglib.chapters.parts.Skipped`.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,9 +30,19 @@ from ecglib.metrics._inputs import require_columns
 from ecglib.metrics.strata import STRATA
 from ecglib.report.present import format_estimate, format_p
 
-__all__ = ["CumulativeIncidence", "FollowupAnalysis", "analyse", "followup_analysis",
-           "followup_numbers", "followup_cohort", "vessel_groups", "incidence_by_vessel",
-           "incidence_display", "by_vessel_display", "FOLLOWUP_NUMBER_KEYS"]
+__all__ = [
+    "CumulativeIncidence",
+    "FollowupAnalysis",
+    "analyse",
+    "followup_analysis",
+    "followup_numbers",
+    "followup_cohort",
+    "vessel_groups",
+    "incidence_by_vessel",
+    "incidence_display",
+    "by_vessel_display",
+    "FOLLOWUP_NUMBER_KEYS",
+]
 
 
 @dataclass(frozen=True, repr=False)
@@ -57,27 +68,43 @@ class FollowupAnalysis:
         """Glue-ready numbers (:data:`FOLLOWUP_NUMBER_KEYS`; incidences in percent), keys
         starting with ``prefix``."""
         s = self.summary
-        out = {"patients": self.n_patients, "no_followup": self.n_without_followup,
-               "events": int(np.sum(self.event)), "horizon": self.horizon,
-               "logrank_p": self.logrank.get("p_value", math.nan)}
+        out = {
+            "patients": self.n_patients,
+            "no_followup": self.n_without_followup,
+            "events": int(np.sum(self.event)),
+            "horizon": self.horizon,
+            "logrank_p": self.logrank.get("p_value", math.nan),
+        }
         for g in STRATA:
             present = g in s.index
-            for col, key in (("n", "n"), ("events", "events"), ("cumulative_incidence", "km"),
-                             ("ci_lo", "km_lo"), ("ci_hi", "km_hi"),
-                             ("naive_events_over_n", "naive")):
+            for col, key in (
+                ("n", "n"),
+                ("events", "events"),
+                ("cumulative_incidence", "km"),
+                ("ci_lo", "km_lo"),
+                ("ci_hi", "km_hi"),
+                ("naive_events_over_n", "naive"),
+            ):
                 value = float(s.at[g, col]) if present else math.nan
                 out[f"{g}_{key}"] = 100 * value if key.startswith(("km", "naive")) else value
         return {f"{prefix}{k}": v for k, v in out.items()}
 
     def __repr__(self) -> str:
-        return (f"cumulative incidence over {self.horizon:g} days: {self.n_patients} patients, "
-                f"{int(np.sum(self.event))} events")
+        return (
+            f"cumulative incidence over {self.horizon:g} days: {self.n_patients} patients, "
+            f"{int(np.sum(self.event))} events"
+        )
 
 
 #: The keys of :meth:`FollowupAnalysis.numbers` (without prefix), NaN when the part is skipped.
-FOLLOWUP_NUMBER_KEYS = ("patients", "no_followup", "events", "horizon", "logrank_p",
-                        *[f"{g}_{k}" for g in STRATA
-                          for k in ("n", "events", "km", "km_lo", "km_hi", "naive")])
+FOLLOWUP_NUMBER_KEYS = (
+    "patients",
+    "no_followup",
+    "events",
+    "horizon",
+    "logrank_p",
+    *[f"{g}_{k}" for g in STRATA for k in ("n", "events", "km", "km_lo", "km_hi", "naive")],
+)
 
 
 @dataclass(frozen=True)
@@ -112,10 +139,12 @@ class CumulativeIncidence:
         internal = _field(self.internal, "summary")
         if not isinstance(internal, Skipped):
             internal = internal.rename_axis("AI risk group")
-        return {"cumulative_incidence_internal": internal,
-                "cumulative_incidence_by_vessel_internal": _field(self.internal, "by_vessel"),
-                "cumulative_incidence_external": _field(self.external, "summary"),
-                "cumulative_incidence": self.numbers()}
+        return {
+            "cumulative_incidence_internal": internal,
+            "cumulative_incidence_by_vessel_internal": _field(self.internal, "by_vessel"),
+            "cumulative_incidence_external": _field(self.external, "summary"),
+            "cumulative_incidence": self.numbers(),
+        }
 
     def skipped(self) -> list[Skipped]:
         return [*skipped_of([self.internal]), *self.not_fitted, *skipped_of([self.external])]
@@ -133,16 +162,33 @@ def analyse(run: RunParams, results: RunResults | None = None) -> CumulativeInci
     thresholds = run.evaluation.high_risk_thresholds
     horizon = run.evaluation.followup_horizon_days
     return CumulativeIncidence(
-        internal=attempt("The cumulative-incidence analysis", followup_analysis, results.oof,
-                         strata.internal, thresholds, horizon=horizon),
-        external=attempt("The external cumulative-incidence analysis", followup_analysis,
-                         strata.external_predictions, strata.external, thresholds,
-                         horizon=horizon),
-        not_fitted=tuple(strata.not_fitted_parts(" (left out of the AI stratum)")))
+        internal=attempt(
+            "The cumulative-incidence analysis",
+            followup_analysis,
+            results.oof,
+            strata.internal,
+            thresholds,
+            horizon=horizon,
+        ),
+        external=attempt(
+            "The external cumulative-incidence analysis",
+            followup_analysis,
+            strata.external_predictions,
+            strata.external,
+            thresholds,
+            horizon=horizon,
+        ),
+        not_fitted=tuple(strata.not_fitted_parts(" (left out of the AI stratum)")),
+    )
 
 
-def followup_analysis(predictions: pd.DataFrame, vessel_strata: pd.DataFrame,
-                      thresholds: Mapping[str, float], *, horizon: float) -> FollowupAnalysis:
+def followup_analysis(
+    predictions: pd.DataFrame,
+    vessel_strata: pd.DataFrame,
+    thresholds: Mapping[str, float],
+    *,
+    horizon: float,
+) -> FollowupAnalysis:
     """Cumulative incidence (1 - Kaplan-Meier) of events by AI risk group, one patient each.
 
     The unit is the patient, followed from the first CCTA (:func:`followup_cohort`; its index
@@ -155,17 +201,25 @@ def followup_analysis(predictions: pd.DataFrame, vessel_strata: pd.DataFrame,
     cohort = followup_cohort(predictions)
     n_index = len(index_ecgs(predictions, "patient"))
     group = ai_patient_stratum(vessel_strata.loc[cohort.index])
-    time, event = survival.censor_at(cohort[survival.TIME_COL], cohort[survival.EVENT_COL],
-                                     horizon)
+    time, event = survival.censor_at(cohort[survival.TIME_COL], cohort[survival.EVENT_COL], horizon)
     summary = survival.incidence_summary(time, event, group, horizon=horizon)
     present = pd.unique(np.asarray(group, dtype=object))
-    test = (survival.logrank(time, event, np.asarray(group, dtype=object))
-            if len(present) > 1 else {"p_value": math.nan, "test_statistic": math.nan,
-                                      "df": 0, "n_groups": len(present)})
-    return FollowupAnalysis(time=time, event=event, group=group, horizon=float(horizon),
-                            n_patients=len(cohort), n_without_followup=n_index - len(cohort),
-                            summary=summary, logrank=test,
-                            by_vessel=incidence_by_vessel(cohort, thresholds, horizon=horizon))
+    test = (
+        survival.logrank(time, event, np.asarray(group, dtype=object))
+        if len(present) > 1
+        else {"p_value": math.nan, "test_statistic": math.nan, "df": 0, "n_groups": len(present)}
+    )
+    return FollowupAnalysis(
+        time=time,
+        event=event,
+        group=group,
+        horizon=float(horizon),
+        n_patients=len(cohort),
+        n_without_followup=n_index - len(cohort),
+        summary=summary,
+        logrank=test,
+        by_vessel=incidence_by_vessel(cohort, thresholds, horizon=horizon),
+    )
 
 
 def followup_numbers(analysis: FollowupAnalysis | Skipped, prefix: str) -> dict[str, float]:
@@ -185,38 +239,49 @@ def followup_cohort(predictions: pd.DataFrame) -> pd.DataFrame:
     columns = (survival.TIME_COL, survival.EVENT_COL)
     require_columns(index, columns, "the cumulative-incidence analysis")
     known = index.dropna(subset=list(columns))
-    survival.followup_arrays(known)          # raises on negative times or non-0/1 events
+    survival.followup_arrays(known)  # raises on negative times or non-0/1 events
     return known
 
 
 def vessel_groups(predictions: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
     """Per vessel ``high risk`` (p at or above the vessel's threshold) or ``not high risk``."""
-    return pd.DataFrame({v: np.where(predictions[schema.prob_col(v)] >= t, "high risk",
-                                     "not high risk")
-                         for v, t in schema.assessed_entries(predictions, thresholds).items()},
-                        index=predictions.index)
+    return pd.DataFrame(
+        {
+            v: np.where(predictions[schema.prob_col(v)] >= t, "high risk", "not high risk")
+            for v, t in schema.assessed_entries(predictions, thresholds).items()
+        },
+        index=predictions.index,
+    )
 
 
-def incidence_by_vessel(followup: pd.DataFrame, thresholds: Mapping[str, float], *,
-                        horizon: float) -> pd.DataFrame:
+def incidence_by_vessel(
+    followup: pd.DataFrame, thresholds: Mapping[str, float], *, horizon: float
+) -> pd.DataFrame:
     """Per vessel, patients at or above its high-risk threshold against the others: patients,
     events, the Kaplan-Meier cumulative incidence at ``horizon`` of both groups and the
     log-rank p (NaN, with a reason, when one group is empty)."""
-    time, event = survival.censor_at(followup[survival.TIME_COL], followup[survival.EVENT_COL],
-                                     horizon)
+    time, event = survival.censor_at(
+        followup[survival.TIME_COL], followup[survival.EVENT_COL], horizon
+    )
     groups = vessel_groups(followup, thresholds)
     rows = []
     for vessel in groups.columns:
         g = groups[vessel].to_numpy()
         row = {"vessel": vessel, "threshold": float(thresholds[vessel])}
-        summary = survival.incidence_summary(time, event, g, horizon=horizon,
-                                             order=["not high risk", "high risk"])
+        summary = survival.incidence_summary(
+            time, event, g, horizon=horizon, order=["not high risk", "high risk"]
+        )
         for name in ("not high risk", "high risk"):
             key = name.replace(" ", "_")
             if name in summary.index:
                 s = summary.loc[name]
-                row.update({f"n_{key}": int(s["n"]), f"events_{key}": int(s["events"]),
-                            f"incidence_{key}": float(s["cumulative_incidence"])})
+                row.update(
+                    {
+                        f"n_{key}": int(s["n"]),
+                        f"events_{key}": int(s["events"]),
+                        f"incidence_{key}": float(s["cumulative_incidence"]),
+                    }
+                )
             else:
                 row.update({f"n_{key}": 0, f"events_{key}": 0, f"incidence_{key}": math.nan})
         if len(summary) == 2:
@@ -233,15 +298,17 @@ def incidence_display(analysis: FollowupAnalysis, digits: int = 1) -> pd.DataFra
     """The per-group summary for reading: patients, events and censored before the horizon, the
     Kaplan-Meier cumulative incidence (%, with CI) and the authors' events / n (%)."""
     s = analysis.summary
-    out = pd.DataFrame(index=s.index.copy())     # naming the index must not rename the summary's
+    out = pd.DataFrame(index=s.index.copy())  # naming the index must not rename the summary's
     out["patients"] = s["n"].astype(int)
     out["events"] = s["events"].astype(int)
     out["censored before the horizon"] = s["censored_before_horizon"].astype(int)
     out["1 - Kaplan-Meier, % [95% CI]"] = [
         format_estimate(100 * r.cumulative_incidence, 100 * r.ci_lo, 100 * r.ci_hi, digits)
-        for r in s.itertuples()]
-    out["events / n, % (the authors' estimate)"] = [f"{100 * x:.{digits}f}"
-                                                    for x in s["naive_events_over_n"]]
+        for r in s.itertuples()
+    ]
+    out["events / n, % (the authors' estimate)"] = [
+        f"{100 * x:.{digits}f}" for x in s["naive_events_over_n"]
+    ]
     out.index.name = "AI risk group"
     return out
 
@@ -253,12 +320,15 @@ def by_vessel_display(analysis: FollowupAnalysis, digits: int = 1) -> pd.DataFra
     out = pd.DataFrame(index=pd.Index(b["vessel"], name="vessel"))
     out["threshold"] = [f"≥ {100 * t:g}%" for t in b["threshold"]]
     for key, label in (("high_risk", "high risk"), ("not_high_risk", "not high risk")):
-        out[f"{label}: patients (events)"] = [f"{int(n)} ({int(e)})" for n, e in
-                                              zip(b[f"n_{key}"], b[f"events_{key}"])]
-        out[f"{label}: 1 - KM, %"] = [f"{100 * x:.{digits}f}" if np.isfinite(x) else "n/a"
-                                      for x in b[f"incidence_{key}"]]
-    out["log-rank p"] = [format_p(x) if np.isfinite(x) else r for x, r in
-                         zip(b["logrank_p"], b["reason"])]
+        out[f"{label}: patients (events)"] = [
+            f"{int(n)} ({int(e)})" for n, e in zip(b[f"n_{key}"], b[f"events_{key}"])
+        ]
+        out[f"{label}: 1 - KM, %"] = [
+            f"{100 * x:.{digits}f}" if np.isfinite(x) else "n/a" for x in b[f"incidence_{key}"]
+        ]
+    out["log-rank p"] = [
+        format_p(x) if np.isfinite(x) else r for x, r in zip(b["logrank_p"], b["reason"])
+    ]
     return out
 
 

@@ -46,6 +46,7 @@ Steps 1, 3 and 4 of one vessel are :func:`~ecglib.chapters.interpretability_vess
 identifies a patient: records are named by the row of the run's cohort table only, and the
 chapter shows counts, never those names.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -109,8 +110,13 @@ class Interpretation:
         """ECGs without an average beat per reason (every reason of :data:`ecglib.signals.beats.REASONS`,
         zeros included), with what the reason means."""
         counts = self.beats.exclusions["reason"].value_counts()
-        return pd.DataFrame({"reason": list(REASONS), "ECGs": [int(counts.get(r, 0)) for r in REASONS],
-                             "meaning": list(REASONS.values())})
+        return pd.DataFrame(
+            {
+                "reason": list(REASONS),
+                "ECGs": [int(counts.get(r, 0)) for r in REASONS],
+                "meaning": list(REASONS.values()),
+            }
+        )
 
     def group_table(self) -> pd.DataFrame:
         return pd.DataFrame([res.summary() for res in self.vessels.values()])
@@ -137,8 +143,9 @@ class Interpretation:
         """``vessel``'s waveform comparison, or why there is none (also for a vessel the
         cohort does not assess)."""
         if vessel not in self.vessels:
-            return Skipped(f"The {vessel} waveform comparison",
-                           f"this cohort does not assess the {vessel}")
+            return Skipped(
+                f"The {vessel} waveform comparison", f"this cohort does not assess the {vessel}"
+            )
         return self.vessels[vessel].comparison_part()
 
     def grid_title(self, vessel: str) -> str:
@@ -174,16 +181,35 @@ class Interpretation:
     def stretches(self) -> pd.DataFrame:
         """Every vessel's significant stretches (:meth:`~ecglib.signals.waveforms.WaveformComparison.stretches`)
         in one table with a ``vessel`` column, longest first within each vessel."""
-        frames = [res.comparison.stretches().assign(vessel=v) for v, res in self.vessels.items()
-                  if res.comparison is not None]
+        frames = [
+            res.comparison.stretches().assign(vessel=v)
+            for v, res in self.vessels.items()
+            if res.comparison is not None
+        ]
         if not frames:
-            return pd.DataFrame(columns=["vessel", "lead", "start_s", "end_s", "duration_ms",
-                                         "n_samples", "wave", "waves", "mean_diff", "peak_diff", "min_q"])
+            return pd.DataFrame(
+                columns=[
+                    "vessel",
+                    "lead",
+                    "start_s",
+                    "end_s",
+                    "duration_ms",
+                    "n_samples",
+                    "wave",
+                    "waves",
+                    "mean_diff",
+                    "peak_diff",
+                    "min_q",
+                ]
+            )
         table = pd.concat(frames, ignore_index=True)
         table = table[["vessel"] + [c for c in table.columns if c != "vessel"]]
         order = {v: i for i, v in enumerate(VESSELS)}
-        return table.sort_values(["vessel", "duration_ms"], key=lambda c: c.map(order) if c.name == "vessel"
-                                 else -c, kind="stable").reset_index(drop=True)
+        return table.sort_values(
+            ["vessel", "duration_ms"],
+            key=lambda c: c.map(order) if c.name == "vessel" else -c,
+            kind="stable",
+        ).reset_index(drop=True)
 
     def stretch_summary(self) -> pd.DataFrame:
         """Per vessel and wave: the number of significant stretches, their total duration over all
@@ -196,26 +222,40 @@ class Interpretation:
                 w = sub[sub["wave"] == wave]
                 if len(w):
                     leads = [lead for lead in LEADS if lead in set(w["lead"])]
-                    rows.append(dict(vessel=vessel, wave=wave, stretches=len(w),
-                                     total_ms=float(w["duration_ms"].sum()), leads=", ".join(leads)))
+                    rows.append(
+                        dict(
+                            vessel=vessel,
+                            wave=wave,
+                            stretches=len(w),
+                            total_ms=float(w["duration_ms"].sum()),
+                            leads=", ".join(leads),
+                        )
+                    )
         return pd.DataFrame(rows, columns=["vessel", "wave", "stretches", "total_ms", "leads"])
 
     def attribution_phases(self) -> pd.DataFrame:
         """Per vessel and region: rank (by net attribution), mean net and mean |attribution| per
         sample over the 12 leads, and the region's share of the |attribution| over the beat."""
-        frames = [res.attribution.wave_ranking().assign(vessel=v) for v, res in self.vessels.items()
-                  if res.has_attribution]
+        frames = [
+            res.attribution.wave_ranking().assign(vessel=v)
+            for v, res in self.vessels.items()
+            if res.has_attribution
+        ]
         if not frames:
-            return pd.DataFrame(columns=["vessel", "rank", "wave", "mean_net", "mean_abs", "share",
-                                         "n_samples"])
+            return pd.DataFrame(
+                columns=["vessel", "rank", "wave", "mean_net", "mean_abs", "share", "n_samples"]
+            )
         table = pd.concat(frames, ignore_index=True)
         return table[["vessel"] + [c for c in table.columns if c != "vessel"]]
 
     def attribution_lead_phases(self) -> pd.DataFrame:
         """Per vessel, lead and region (lead x phase):
         :meth:`ecglib.model.attribution.BeatAttribution.phase_table` with a ``vessel`` column."""
-        frames = [res.attribution.phase_table().assign(vessel=v) for v, res in self.vessels.items()
-                  if res.has_attribution]
+        frames = [
+            res.attribution.phase_table().assign(vessel=v)
+            for v, res in self.vessels.items()
+            if res.has_attribution
+        ]
         if not frames:
             return pd.DataFrame()
         table = pd.concat(frames, ignore_index=True)
@@ -225,11 +265,13 @@ class Interpretation:
         """Every number (and the few sentences built from them) that the chapter's text quotes,
         keyed for ``myst_nb.glue``. Works for empty groups and non-demo runs."""
         out: dict = {
-            "n_ecgs": self.n_ecgs, "n_averaged": self.n_averaged,
+            "n_ecgs": self.n_ecgs,
+            "n_averaged": self.n_averaged,
             "n_excluded": self.n_ecgs - self.n_averaged,
             "pct_averaged": 100.0 * self.n_averaged / self.n_ecgs if self.n_ecgs else float("nan"),
             "max_records": self.max_records if self.max_records is not None else "all",
-            "n_steps": self.n_steps, "n_folds": int(self.predictions["fold"].nunique()),
+            "n_steps": self.n_steps,
+            "n_folds": int(self.predictions["fold"].nunique()),
         }
         for vessel, res in self.vessels.items():
             cmp = res.comparison
@@ -245,27 +287,47 @@ class Interpretation:
             out[f"{vessel}_ig_error_pct"] = 100.0 * err if np.isfinite(err) else float("nan")
         for vessel in VESSELS:
             if vessel not in self.vessels:  # not assessed: the text finds its keys, as nan
-                out.update({f"{vessel}_{k}": float("nan") for k in (
-                    "threshold_pct", "high", "low", "tp", "attributed", "sig", "ig_error_pct")})
+                out.update(
+                    {
+                        f"{vessel}_{k}": float("nan")
+                        for k in (
+                            "threshold_pct",
+                            "high",
+                            "low",
+                            "tp",
+                            "attributed",
+                            "sig",
+                            "ig_error_pct",
+                        )
+                    }
+                )
                 out[f"{vessel}_waveform"] = out[f"{vessel}_attribution"] = (
-                    "not assessed in this cohort (no labels)")
+                    "not assessed in this cohort (no labels)"
+                )
         out.update(planted_numbers(self.planted_vs_found() if self.demo else None))
         return out
 
     def outputs(self) -> dict[str, pd.DataFrame]:
         """The chapter's saved tables, under the names the book has always used."""
-        return {"interpretability_beat_exclusions": self.exclusion_counts(),
-                "interpretability_groups": self.group_table(),
-                "interpretability_stretches": self.stretches(),
-                "interpretability_attribution_lead_phases": self.attribution_lead_phases(),
-                "interpretability_attribution_phases": self.attribution_phases(),
-                "interpretability_planted_vs_found": self.planted_vs_found()}
+        return {
+            "interpretability_beat_exclusions": self.exclusion_counts(),
+            "interpretability_groups": self.group_table(),
+            "interpretability_stretches": self.stretches(),
+            "interpretability_attribution_lead_phases": self.attribution_lead_phases(),
+            "interpretability_attribution_phases": self.attribution_phases(),
+            "interpretability_planted_vs_found": self.planted_vs_found(),
+        }
 
     def skipped(self) -> list[Skipped]:
         """Per vessel, the waveform comparison and the attribution that could not be computed,
         and why."""
-        return skipped_of([part for res in self.vessels.values()
-                           for part in (res.comparison_part(), res.attribution_part())])
+        return skipped_of(
+            [
+                part
+                for res in self.vessels.values()
+                for part in (res.comparison_part(), res.attribution_part())
+            ]
+        )
 
 
 def _join(items: Sequence[str]) -> str:
@@ -281,8 +343,10 @@ def _waveform_sentence(res: VesselInterpretation) -> str:
     top_wave = waveform_wave_ranking(cmp)["wave"].iloc[0]
     leads = list(res.waveform_leads()["lead"][:3])
     total = cmp.significant.size
-    return (f"{cmp.n_significant:,} of {total:,} lead-samples differ (q < {cmp.alpha:g}); the largest "
-            f"mean difference is in the {top_wave}, and in the ST-T window in leads {_join(leads)}")
+    return (
+        f"{cmp.n_significant:,} of {total:,} lead-samples differ (q < {cmp.alpha:g}); the largest "
+        f"mean difference is in the {top_wave}, and in the ST-T window in leads {_join(leads)}"
+    )
 
 
 def _attribution_sentence(res: VesselInterpretation) -> str:
@@ -292,9 +356,11 @@ def _attribution_sentence(res: VesselInterpretation) -> str:
     waves = res.attribution_waves()
     leads = list(res.attribution_leads()["lead"][:3])
     n = res.attribution.n_included
-    return (f"the {n:,} attributed high-risk true positive{'s' if n != 1 else ''} draw their net "
-            f"evidence mostly from the {waves['wave'].iloc[0]}, and in the ST-T window from leads "
-            f"{_join(leads)}")
+    return (
+        f"the {n:,} attributed high-risk true positive{'s' if n != 1 else ''} draw their net "
+        f"evidence mostly from the {waves['wave'].iloc[0]}, and in the ST-T window from leads "
+        f"{_join(leads)}"
+    )
 
 
 def analyse(
@@ -339,12 +405,28 @@ def analyse(
     results = {}
     for vessel in schema.vessels_of(predictions):  # a vessel not assessed has no model output
         results[vessel] = interpret_vessel(
-            vessel, average=beats.average, included=beats.included,
+            vessel,
+            average=beats.average,
+            included=beats.included,
             probs=predictions[schema.prob_col(vessel)].to_numpy(),
-            labels=predictions[schema.label_col(vessel)].to_numpy(), signals=signals,
-            model_for=model_for, folds=predictions["fold"].to_numpy(),
-            threshold=run.evaluation.high_risk_thresholds[vessel], max_records=max_records,
-            n_steps=n_steps, batch_size=batch_size, seed=run.seed, record_ids=names, device=device)
-    return Interpretation(vessels=results, beats=beats, predictions=predictions,
-                          demo=run.demo is not None, max_records=max_records, n_steps=n_steps,
-                          params_name=run.name)
+            labels=predictions[schema.label_col(vessel)].to_numpy(),
+            signals=signals,
+            model_for=model_for,
+            folds=predictions["fold"].to_numpy(),
+            threshold=run.evaluation.high_risk_thresholds[vessel],
+            max_records=max_records,
+            n_steps=n_steps,
+            batch_size=batch_size,
+            seed=run.seed,
+            record_ids=names,
+            device=device,
+        )
+    return Interpretation(
+        vessels=results,
+        beats=beats,
+        predictions=predictions,
+        demo=run.demo is not None,
+        max_records=max_records,
+        n_steps=n_steps,
+        params_name=run.name,
+    )

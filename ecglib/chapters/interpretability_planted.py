@@ -20,6 +20,7 @@ random ranking gives); whether the top region is the planted one (ST segment or 
 territories, not the simulator's exact geometry. :func:`planted_numbers` turns the table into
 the chapter's glued numbers and its one sentence.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -81,30 +82,63 @@ def planted_vs_found(results: Mapping[str, VesselInterpretation]) -> pd.DataFram
             else:
                 leads, waves = res.attribution_leads(), res.attribution_waves()
                 n = res.attribution.n_included if res.has_attribution else 0
-            row = dict(vessel=vessel, region=territory.region, planted_leads=", ".join(planted),
-                       planted_segment="ST-T", method=method, n=n, ideal_recall=ideal)
+            row = dict(
+                vessel=vessel,
+                region=territory.region,
+                planted_leads=", ".join(planted),
+                planted_segment="ST-T",
+                method=method,
+                n=n,
+                ideal_recall=ideal,
+            )
             row["planted_net_attribution"] = np.nan
             if method == METHODS[1] and leads is not None:
                 net = leads.set_index("lead")["mean_net"]
                 row["planted_net_attribution"] = float(net.loc[planted].mean())
             if leads is None:
-                row.update(found_leads="", recall_at_k=np.nan, planted_mean_rank=np.nan,
-                           top_half=None, found_wave="", wave_match=None)
+                row.update(
+                    found_leads="",
+                    recall_at_k=np.nan,
+                    planted_mean_rank=np.nan,
+                    top_half=None,
+                    found_wave="",
+                    wave_match=None,
+                )
             else:
                 found = list(leads["lead"])
                 mean_rank = _mean_rank(leads, planted)
                 top_wave = str(waves["wave"].iloc[0])
-                row.update(found_leads=", ".join(found[:k]), recall_at_k=recall_at_k(found, planted),
-                           planted_mean_rank=mean_rank, top_half=bool(mean_rank <= len(LEADS) / 2),
-                           found_wave=top_wave, wave_match=bool(top_wave in PLANTED_WAVES))
+                row.update(
+                    found_leads=", ".join(found[:k]),
+                    recall_at_k=recall_at_k(found, planted),
+                    planted_mean_rank=mean_rank,
+                    top_half=bool(mean_rank <= len(LEADS) / 2),
+                    found_wave=top_wave,
+                    wave_match=bool(top_wave in PLANTED_WAVES),
+                )
             rows.append(row)
-    columns = ["vessel", "region", "planted_leads", "planted_segment", "method", "n", "found_leads",
-               "recall_at_k", "planted_mean_rank", "top_half", "found_wave", "wave_match",
-               "ideal_recall", "planted_net_attribution"]
+    columns = [
+        "vessel",
+        "region",
+        "planted_leads",
+        "planted_segment",
+        "method",
+        "n",
+        "found_leads",
+        "recall_at_k",
+        "planted_mean_rank",
+        "top_half",
+        "found_wave",
+        "wave_match",
+        "ideal_recall",
+        "planted_net_attribution",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
-def lead_rank_table(results: Mapping[str, VesselInterpretation], planted: bool = True) -> pd.DataFrame:
+def lead_rank_table(
+    results: Mapping[str, VesselInterpretation], planted: bool = True
+) -> pd.DataFrame:
     """Long table of every lead's rank per vessel and method (ST-T window): vessel, method, lead,
     rank, and (``planted``, demo runs) whether the lead is planted. Methods that did not run are
     left out."""
@@ -134,15 +168,22 @@ def planted_numbers(table: pd.DataFrame | None) -> dict:
         ran = sub[sub["recall_at_k"].notna()] if sub is not None else None
         keys[f"{short}_n_vessels"] = 0 if ran is None else len(ran)
         keys[f"{short}_top_half"] = 0 if ran is None else int(ran["top_half"].astype(bool).sum())
-        keys[f"{short}_wave_match"] = 0 if ran is None else int(ran["wave_match"].astype(bool).sum())
-        keys[f"{short}_mean_recall"] = (float(ran["recall_at_k"].mean()) if ran is not None and len(ran)
-                                        else float("nan"))
+        keys[f"{short}_wave_match"] = (
+            0 if ran is None else int(ran["wave_match"].astype(bool).sum())
+        )
+        keys[f"{short}_mean_recall"] = (
+            float(ran["recall_at_k"].mean()) if ran is not None and len(ran) else float("nan")
+        )
     if table is not None and keys["wf_n_vessels"] == 0 and keys["at_n_vessels"] == 0:
-        keys["planted_sentence"] = ("No vessel had groups large enough for either method, so nothing "
-                                    "can be compared with what was planted (see the notes above).")
+        keys["planted_sentence"] = (
+            "No vessel had groups large enough for either method, so nothing "
+            "can be compared with what was planted (see the notes above)."
+        )
     elif table is None:
-        keys["planted_sentence"] = ("This run is not on the demo cohort: nothing was planted, so there "
-                                    "is no truth to compare with and this section is empty.")
+        keys["planted_sentence"] = (
+            "This run is not on the demo cohort: nothing was planted, so there "
+            "is no truth to compare with and this section is empty."
+        )
     else:
         clauses = []
         for short, name in (("wf", "the waveform difference"), ("at", "the attribution")):
@@ -154,7 +195,8 @@ def planted_numbers(table: pd.DataFrame | None) -> dict:
                     f"{name} ranks the planted leads in the top half for {keys[f'{short}_top_half']} "
                     f"of {n} vessel{'s' if n != 1 else ''} (mean recall@k "
                     f"{keys[f'{short}_mean_recall']:.2f}) and names the ST-T segment as the top "
-                    f"region for {keys[f'{short}_wave_match']}")
+                    f"region for {keys[f'{short}_wave_match']}"
+                )
         text = "; ".join(clauses) + "."
         keys["planted_sentence"] = text[0].upper() + text[1:]
     return keys

@@ -12,6 +12,7 @@ computed is None with a note in words, and a :class:`~ecglib.chapters.parts.Skip
 the page (:meth:`VesselInterpretation.comparison_part`,
 :meth:`VesselInterpretation.attribution_part`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -32,8 +33,16 @@ from ecglib.model.attribution import (
 from ecglib.schema import FS, VESSELS
 from ecglib.signals.waveforms import ST_T, WaveformComparison, compare_waveforms
 
-__all__ = ["MAX_ATTRIBUTION_RECORDS", "N_STEPS", "GROUP_NAMES", "PLANTED_WAVES", "RowView",
-           "waveform_wave_ranking", "VesselInterpretation", "interpret_vessel"]
+__all__ = [
+    "MAX_ATTRIBUTION_RECORDS",
+    "N_STEPS",
+    "GROUP_NAMES",
+    "PLANTED_WAVES",
+    "RowView",
+    "waveform_wave_ranking",
+    "VesselInterpretation",
+    "interpret_vessel",
+]
 
 #: At most this many high-risk true positives per vessel are attributed: integrated gradients
 #: cost a forward and backward pass per ECG and integration step, which on the CPU is the
@@ -88,8 +97,14 @@ def waveform_wave_ranking(cmp: WaveformComparison) -> pd.DataFrame:
     for wave, (a, b) in cmp.delineation.segments().items():
         if b <= a:
             continue
-        rows.append(dict(wave=wave, mean_abs_diff=float(np.abs(cmp.diff[:, a:b]).mean()),
-                         share_significant=float(cmp.significant[:, a:b].mean()), n_samples=b - a))
+        rows.append(
+            dict(
+                wave=wave,
+                mean_abs_diff=float(np.abs(cmp.diff[:, a:b]).mean()),
+                share_significant=float(cmp.significant[:, a:b].mean()),
+                n_samples=b - a,
+            )
+        )
     table = pd.DataFrame(rows).sort_values("mean_abs_diff", ascending=False, kind="stable")
     table = table.reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
@@ -126,13 +141,19 @@ class VesselInterpretation:
     def summary(self) -> dict:
         """One row of the chapter's group table."""
         cmp = self.comparison
-        row = dict(vessel=self.vessel, threshold=self.threshold, high_risk=self.n_high,
-                   low_risk=self.n_low, high_risk_averaged=self.n_high_averaged,
-                   low_risk_averaged=self.n_low_averaged,
-                   significant_samples=cmp.n_significant if cmp is not None else np.nan,
-                   significant_share=cmp.significant.mean() if cmp is not None else np.nan,
-                   true_positives=self.n_true_positive, attributed=self.n_attributed,
-                   attributed_with_beats=self.attribution.n_included if self.attribution else 0)
+        row = dict(
+            vessel=self.vessel,
+            threshold=self.threshold,
+            high_risk=self.n_high,
+            low_risk=self.n_low,
+            high_risk_averaged=self.n_high_averaged,
+            low_risk_averaged=self.n_low_averaged,
+            significant_samples=cmp.n_significant if cmp is not None else np.nan,
+            significant_share=cmp.significant.mean() if cmp is not None else np.nan,
+            true_positives=self.n_true_positive,
+            attributed=self.n_attributed,
+            attributed_with_beats=self.attribution.n_included if self.attribution else 0,
+        )
         if self.ig is not None and self.n_attributed:
             row["ig_median_relative_error"] = float(np.nanmedian(self.ig.relative_error))
         else:
@@ -155,9 +176,11 @@ class VesselInterpretation:
         """The waveform comparison, or why there is none (too few averaged ECGs in a group)."""
         if self.comparison is not None:
             return self.comparison
-        return Skipped(f"The {self.vessel} waveform comparison",
-                       f"{self.n_high_averaged} high-risk and {self.n_low_averaged} low-risk "
-                       "ECGs have an average beat, and the comparison needs at least 2 per group")
+        return Skipped(
+            f"The {self.vessel} waveform comparison",
+            f"{self.n_high_averaged} high-risk and {self.n_low_averaged} low-risk "
+            "ECGs have an average beat, and the comparison needs at least 2 per group",
+        )
 
     def attribution_part(self) -> BeatAttribution | Skipped:
         """The attribution map, or why there is none."""
@@ -165,13 +188,20 @@ class VesselInterpretation:
             return self.attribution
         part = f"The {self.vessel} attribution"
         if self.n_attributed:
-            return Skipped(part, f"none of the {self.n_attributed} attributed ECGs could be cut "
-                                 "into beats")
+            return Skipped(
+                part, f"none of the {self.n_attributed} attributed ECGs could be cut into beats"
+            )
         if self.n_true_positive:
-            return Skipped(part, f"none of the {self.n_true_positive} high-risk true positives "
-                                 "has an average beat")
-        return Skipped(part, "there is no high-risk true positive (high risk and severe "
-                             "stenosis or occlusion on CCTA)")
+            return Skipped(
+                part,
+                f"none of the {self.n_true_positive} high-risk true positives has an average beat",
+            )
+        return Skipped(
+            part,
+            "there is no high-risk true positive (high risk and severe "
+            "stenosis or occlusion on CCTA)",
+        )
+
 
 def _sample(candidates: np.ndarray, cap: int | None, seed: int, vessel: str) -> np.ndarray:
     if cap is None or len(candidates) <= cap:
@@ -226,8 +256,10 @@ def interpret_vessel(
     if len(a_rows) >= 2 and len(b_rows) >= 2:
         comparison = compare_waveforms(average[a_rows], average[b_rows], fs=fs, names=GROUP_NAMES)
     else:
-        notes.append(f"no waveform comparison: {len(a_rows)} high-risk and {len(b_rows)} low-risk "
-                     "ECGs with an average beat (at least 2 per group are needed)")
+        notes.append(
+            f"no waveform comparison: {len(a_rows)} high-risk and {len(b_rows)} low-risk "
+            "ECGs with an average beat (at least 2 per group are needed)"
+        )
 
     true_pos = np.flatnonzero(high & labels)
     # Only ECGs with an average beat can be folded onto beats (the same rules decide both).
@@ -237,9 +269,19 @@ def interpret_vessel(
         parts = []
         for fold in np.unique(folds[chosen]):
             sel = chosen[folds[chosen] == fold]
-            parts.append((sel, integrated_gradients(model_for(int(fold)), signals[sel], vessel,
-                                                    n_steps=n_steps, batch_size=batch_size,
-                                                    device=device)))
+            parts.append(
+                (
+                    sel,
+                    integrated_gradients(
+                        model_for(int(fold)),
+                        signals[sel],
+                        vessel,
+                        n_steps=n_steps,
+                        batch_size=batch_size,
+                        device=device,
+                    ),
+                )
+            )
         order = np.concatenate([sel for sel, _ in parts])
         pos = np.argsort(order)  # back to the order of `chosen` (ascending rows)
         ig = IGResult(
@@ -247,23 +289,44 @@ def interpret_vessel(
             delta=np.concatenate([r.delta for _, r in parts])[pos],
             output=np.concatenate([r.output for _, r in parts])[pos],
             baseline_output=np.concatenate([r.baseline_output for _, r in parts])[pos],
-            target=VESSELS.index(vessel), n_steps=int(n_steps))
+            target=VESSELS.index(vessel),
+            n_steps=int(n_steps),
+        )
         attribution = beat_attribution(
-            ig.attributions, signals[chosen], vessel=vessel, fs=fs,
-            record_ids=[ids[i] for i in chosen], ig=ig,
-            delineation=comparison.delineation if comparison is not None else None)
+            ig.attributions,
+            signals[chosen],
+            vessel=vessel,
+            fs=fs,
+            record_ids=[ids[i] for i in chosen],
+            ig=ig,
+            delineation=comparison.delineation if comparison is not None else None,
+        )
         if attribution.n_included == 0:
-            notes.append(f"no attribution map: none of the {len(chosen)} attributed ECGs could be "
-                         "cut into beats")
+            notes.append(
+                f"no attribution map: none of the {len(chosen)} attributed ECGs could be "
+                "cut into beats"
+            )
     elif len(true_pos):
-        notes.append(f"no attribution: none of the {len(true_pos)} high-risk true positives has an "
-                     "average beat")
+        notes.append(
+            f"no attribution: none of the {len(true_pos)} high-risk true positives has an "
+            "average beat"
+        )
     else:
-        notes.append("no attribution: no high-risk true positive (high risk and severe stenosis or "
-                     "occlusion on CCTA)")
+        notes.append(
+            "no attribution: no high-risk true positive (high risk and severe stenosis or "
+            "occlusion on CCTA)"
+        )
     return VesselInterpretation(
-        vessel=vessel, threshold=float(threshold), n_high=int(high.sum()), n_low=int((~high).sum()),
-        n_high_averaged=len(a_rows), n_low_averaged=len(b_rows), n_true_positive=len(true_pos),
-        n_attributed=len(chosen), comparison=comparison, attribution=attribution, ig=ig,
-        notes=tuple(notes))
-
+        vessel=vessel,
+        threshold=float(threshold),
+        n_high=int(high.sum()),
+        n_low=int((~high).sum()),
+        n_high_averaged=len(a_rows),
+        n_low_averaged=len(b_rows),
+        n_true_positive=len(true_pos),
+        n_attributed=len(chosen),
+        comparison=comparison,
+        attribution=attribution,
+        ig=ig,
+        notes=tuple(notes),
+    )

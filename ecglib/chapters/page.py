@@ -12,6 +12,7 @@ and the one way to save, glue and show (:meth:`Page.save`, :meth:`Page.glue`,
 :func:`setup`, not :func:`ecglib.config.load_params`, obeys it: the override belongs to the
 notebooks, so every other reader of a params file reads exactly the file it is given.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,7 @@ from ecglib.config import RunParams, load_params
 from ecglib.paths import RunPaths
 from ecglib.report.save import glue_numbers, save
 
-__all__ = ["PARAMS_ENV", "Page", "setup", "random_init_notice", "label_notices",
-           "notice_texts"]
+__all__ = ["PARAMS_ENV", "Page", "setup", "random_init_notice", "label_notices", "notice_texts"]
 
 #: Set by the notebook tests to run every notebook on ``params/ci.yaml`` (module docstring).
 PARAMS_ENV = "ECGLIB_PARAMS"
@@ -38,11 +38,13 @@ def random_init_notice(params: RunParams) -> str | None:
     pretrained ECGFounder weights (``model.pretrained: null``); None when it was."""
     if params.model.pretrained is not None:
         return None
-    return ("**Random initialisation.** This run trained the network from random weights "
-            "(`model.pretrained: null`), not by fine-tuning the pretrained ECGFounder "
-            "checkpoint as the study does. Its numbers describe a model trained from scratch on "
-            "this run's cohort; they do not show what fine-tuning ECGFounder achieves. Set "
-            "`model.pretrained` to the checkpoint's path to run the study's method.")
+    return (
+        "**Random initialisation.** This run trained the network from random weights "
+        "(`model.pretrained: null`), not by fine-tuning the pretrained ECGFounder "
+        "checkpoint as the study does. Its numbers describe a model trained from scratch on "
+        "this run's cohort; they do not show what fine-tuning ECGFounder achieves. Set "
+        "`model.pretrained` to the checkpoint's path to run the study's method."
+    )
 
 
 def label_notices(params: RunParams) -> list[str]:
@@ -55,18 +57,19 @@ def label_notices(params: RunParams) -> list[str]:
     out = [export_map.notice] if export_map.notice else []
     if export_map.not_assessed:
         names = " and ".join(export_map.not_assessed)
-        out.append(f"**Not assessed: {names}.** This cohort has no label for the {names} "
-                   "(`not_assessed` in its column map). The model was trained and is evaluated "
-                   f"on the other vessels only; every number of the {names} in this book is "
-                   "nan, and its tables and figures have no row or panel for it.")
+        out.append(
+            f"**Not assessed: {names}.** This cohort has no label for the {names} "
+            "(`not_assessed` in its column map). The model was trained and is evaluated "
+            f"on the other vessels only; every number of the {names} in this book is "
+            "nan, and its tables and figures have no row or panel for it."
+        )
     return out
 
 
 def notice_texts(params: RunParams, *, model: bool = True) -> list[str]:
     """:func:`random_init_notice` (unless ``model=False``, for the pages before training) and
     :func:`label_notices`."""
-    return [t for t in (random_init_notice(params) if model else None, *label_notices(params))
-            if t]
+    return [t for t in (random_init_notice(params) if model else None, *label_notices(params)) if t]
 
 
 @dataclass

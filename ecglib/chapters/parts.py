@@ -8,6 +8,7 @@ parts reports its first missing input once. Every other error propagates. The ch
 object holds these values in its fields; :func:`skipped_markdown` renders them, once, for the
 page (:meth:`ecglib.chapters.page.Page.publish`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -16,8 +17,15 @@ from typing import Any
 
 from ecglib.errors import MissingInputError
 
-__all__ = ["Skipped", "attempt", "skipped_of", "unless_skipped", "skipped_parts", "skipped_markdown",
-           "skip_message"]
+__all__ = [
+    "Skipped",
+    "attempt",
+    "skipped_of",
+    "unless_skipped",
+    "skipped_parts",
+    "skipped_markdown",
+    "skip_message",
+]
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,9 @@ def skipped_parts(reasons: Mapping[str, str], template: str = "{}") -> list[Skip
     return [Skipped(template.format(name), reason) for name, reason in reasons.items()]
 
 
-def skipped_markdown(parts: Mapping[str, str] | Iterable[Any],
-                     names: Mapping[str, str] | None = None):
+def skipped_markdown(
+    parts: Mapping[str, str] | Iterable[Any], names: Mapping[str, str] | None = None
+):
     """Skipped parts as one Markdown block (None, displaying nothing, when nothing is skipped).
 
     ``parts`` is a mapping part -> reason, or

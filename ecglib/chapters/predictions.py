@@ -18,6 +18,7 @@ in the cohort table) that the clustered bootstraps and the patient-level analyse
 two ranks replace the times: ``exam_order`` (1 = the patient's first CCTA) and ``ecg_order``
 (1 = the examination's latest ECG before the CCTA, the *index ECG*).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,7 +37,13 @@ __all__ = ["COVARIATES", "RunResults", "cohort_keys", "join_results", "load_resu
 
 #: Cohort columns joined to the predictions when the cohort has them.
 COVARIATES: tuple[str, ...] = (
-    "site", "age", "sex", "symptom", "normal_ecg", "ecg_ccta_hours", "followup_days",
+    "site",
+    "age",
+    "sex",
+    "symptom",
+    "normal_ecg",
+    "ecg_ccta_hours",
+    "followup_days",
     "followup_event",
 )
 
@@ -51,38 +58,48 @@ def cohort_keys(cohort: pd.DataFrame) -> pd.DataFrame:
     """
     for column in ("patient_id", "ccta_id", "ecg_time", "ccta_time"):
         if column not in cohort.columns:
-            raise KeyError(f"the cohort table has no {column} column (read it with "
-                           "ecglib.data.prepare.read_cohort)")
+            raise KeyError(
+                f"the cohort table has no {column} column (read it with "
+                "ecglib.data.prepare.read_cohort)"
+            )
     patient = pd.factorize(cohort["patient_id"])[0]
     exam = pd.factorize(cohort["ccta_id"])[0]
-    exams = pd.DataFrame({"patient": patient, "exam": exam, "t": cohort["ccta_time"].to_numpy()}
-                         ).drop_duplicates("exam")
-    exams["exam_order"] = (exams.sort_values("t", kind="stable").groupby("patient").cumcount()
-                           .reindex(exams.index) + 1)
-    order = pd.Series(cohort["ecg_time"].to_numpy()).groupby(exam).rank(method="first",
-                                                                        ascending=False)
+    exams = pd.DataFrame(
+        {"patient": patient, "exam": exam, "t": cohort["ccta_time"].to_numpy()}
+    ).drop_duplicates("exam")
+    exams["exam_order"] = (
+        exams.sort_values("t", kind="stable").groupby("patient").cumcount().reindex(exams.index) + 1
+    )
+    order = (
+        pd.Series(cohort["ecg_time"].to_numpy()).groupby(exam).rank(method="first", ascending=False)
+    )
     out = pd.DataFrame({"patient": patient, "exam": exam}, index=cohort.index)
     out["exam_order"] = out["exam"].map(exams.set_index("exam")["exam_order"]).astype(int)
     out["ecg_order"] = order.to_numpy().astype(int)
     return out
 
 
-def join_results(predictions: pd.DataFrame, cohort: pd.DataFrame,
-                 keys: pd.DataFrame | None = None) -> pd.DataFrame:
+def join_results(
+    predictions: pd.DataFrame, cohort: pd.DataFrame, keys: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Predictions (``row``, ``p_*``, maybe ``fold``) with the cohort's grades, labels, the
     :data:`COVARIATES` it has, and the pseudonymous keys of :func:`cohort_keys`. No identifier
     or date is carried over; a prediction row that is not in the cohort raises."""
     rows = predictions["row"].to_numpy()
     unknown = ~np.isin(rows, cohort.index.to_numpy())
     if unknown.any():
-        raise DataError(f"row {int(rows[unknown][0])}", "has predictions but is not in the cohort "
-                        "table: the predictions are from another cohort; retrain the folds")
+        raise DataError(
+            f"row {int(rows[unknown][0])}",
+            "has predictions but is not in the cohort "
+            "table: the predictions are from another cohort; retrain the folds",
+        )
     keys = cohort_keys(cohort) if keys is None else keys
     present = [c for c in COVARIATES if c in cohort.columns]
     joined = join_cohort(predictions, cohort)
     if present:
-        joined = pd.concat([joined, join_cohort(predictions[["row"]], cohort, present)
-                            .drop(columns="row")], axis=1)
+        joined = pd.concat(
+            [joined, join_cohort(predictions[["row"]], cohort, present).drop(columns="row")], axis=1
+        )
     return pd.concat([joined, keys.loc[rows].reset_index(drop=True)], axis=1)
 
 
@@ -122,9 +139,11 @@ class RunResults:
         ECG read, or no internal ECG was read as normal.
         """
         if "normal_ecg" not in self.oof.columns or self.oof["normal_ecg"].isna().all():
-            raise MissingInputError("the cohort has no clinical ECG read recoded as normal or "
-                                    "abnormal (the normal_ecg column; see the map's "
-                                    "normal_ecg patterns)")
+            raise MissingInputError(
+                "the cohort has no clinical ECG read recoded as normal or "
+                "abnormal (the normal_ecg column; see the map's "
+                "normal_ecg patterns)"
+            )
         subset = self.oof[self.oof["normal_ecg"] == 1].reset_index(drop=True)
         if subset.empty:
             raise MissingInputError("no internal ECG was read as normal")
@@ -153,22 +172,26 @@ def load_results(params: RunParams) -> RunResults:
     missing = internal_rows.difference(pd.Index(oof["row"]))
     extra = pd.Index(oof["row"]).difference(internal_rows)
     if len(missing) or len(extra):
-        raise DataError(str(paths.predictions),
-                        f"the out-of-fold predictions do not match the cohort's internal rows "
-                        f"({len(missing)} internal rows unpredicted, {len(extra)} predicted rows "
-                        "not internal): the cohort changed after training; retrain the folds")
+        raise DataError(
+            str(paths.predictions),
+            f"the out-of-fold predictions do not match the cohort's internal rows "
+            f"({len(missing)} internal rows unpredicted, {len(extra)} predicted rows "
+            "not internal): the cohort changed after training; retrain the folds",
+        )
     skipped: dict[str, str] = {}
     external = None
     if internal_mask(cohort).all():
-        skipped["external"] = (f"the cohort has no external site (no row with site "
-                               f"'{EXTERNAL}')")
+        skipped["external"] = f"the cohort has no external site (no row with site '{EXTERNAL}')"
     else:
         mean = mean_external(params, write=False)
         external_rows = cohort.index[~internal_mask(cohort)]
         if not pd.Index(mean["row"]).sort_values().equals(external_rows.sort_values()):
-            raise DataError(str(paths.predictions),
-                            "the external predictions do not cover the cohort's external rows: "
-                            "the cohort changed after training; retrain the folds")
+            raise DataError(
+                str(paths.predictions),
+                "the external predictions do not cover the cohort's external rows: "
+                "the cohort changed after training; retrain the folds",
+            )
         external = join_results(mean, cohort, keys)
-    return RunResults(params=params, oof=join_results(oof, cohort, keys), external=external,
-                      skipped=skipped)
+    return RunResults(
+        params=params, oof=join_results(oof, cohort, keys), external=external, skipped=skipped
+    )

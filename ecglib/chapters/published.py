@@ -4,6 +4,7 @@
 arXiv:2512.05136, first version and revision); :func:`paper_layout` sets a run's numbers beside
 them. They describe the authors' private cohort: context, never targets.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ __all__ = ["PAPER_VERSIONS", "PUBLISHED", "PUBLISHED_COHORT", "published_table",
 #: The two versions of the paper, with the source their numbers come from.
 PAPER_VERSIONS: dict[str, str] = {
     "first version": "Xiao et al., Fine-tuning an ECG Foundation Model to Predict Coronary CT "
-                     "Angiography Outcomes, arXiv:2512.05136 (first version)",
+    "Angiography Outcomes, arXiv:2512.05136 (first version)",
     "revision": "Xiao et al., arXiv:2512.05136 (later revision)",
 }
 
@@ -38,19 +39,41 @@ _PUBLISHED_VALUES = {
 #: internal AUCs are the paper's own internal evaluation (reported from its best fold, whose
 #: epoch was also chosen on it); they describe the authors' private cohort.
 PUBLISHED: pd.DataFrame = pd.DataFrame(
-    [{"version": version, "set": subset, "metric": metric, "vessel": vessel, "value": value,
-      "source": PAPER_VERSIONS[version]}
-     for (version, subset, metric), values in _PUBLISHED_VALUES.items()
-     for vessel, value in zip(schema.VESSELS, values)]
+    [
+        {
+            "version": version,
+            "set": subset,
+            "metric": metric,
+            "vessel": vessel,
+            "value": value,
+            "source": PAPER_VERSIONS[version],
+        }
+        for (version, subset, metric), values in _PUBLISHED_VALUES.items()
+        for vessel, value in zip(schema.VESSELS, values)
+    ]
 )
 
 #: The published cohorts (both versions): patients, CCTA exams, ECGs, age and sex per site.
-PUBLISHED_COHORT: pd.DataFrame = pd.DataFrame({
-    "internal": {"patients": 2323, "ccta": 2595, "ecgs": 4620, "age_mean": 63.7, "age_sd": 10.1,
-                 "male_pct": 55.0},
-    "external": {"patients": 135, "ccta": 135, "ecgs": 228, "age_mean": 62.6, "age_sd": 14.2,
-                 "male_pct": 61.1},
-})
+PUBLISHED_COHORT: pd.DataFrame = pd.DataFrame(
+    {
+        "internal": {
+            "patients": 2323,
+            "ccta": 2595,
+            "ecgs": 4620,
+            "age_mean": 63.7,
+            "age_sd": 10.1,
+            "male_pct": 55.0,
+        },
+        "external": {
+            "patients": 135,
+            "ccta": 135,
+            "ecgs": 228,
+            "age_mean": 62.6,
+            "age_sd": 14.2,
+            "male_pct": 61.1,
+        },
+    }
+)
 
 
 def published_table(metric: str = "auc") -> pd.DataFrame:
@@ -59,15 +82,19 @@ def published_table(metric: str = "auc") -> pd.DataFrame:
     rows = PUBLISHED[PUBLISHED["metric"] == metric]
     if rows.empty:
         raise KeyError(f"no published {metric!r}; have {sorted(set(PUBLISHED['metric']))}")
-    table = rows.pivot_table(index=["version", "set"], columns="vessel", values="value",
-                             sort=False)
+    table = rows.pivot_table(index=["version", "set"], columns="vessel", values="value", sort=False)
     return table[list(schema.VESSELS)]
 
 
-def paper_layout(ours: Mapping[str, pd.DataFrame] | pd.DataFrame, metric: str = "auc", *,
-                 value: str | None = None, ci: tuple[str, str] | None = ("ci_low", "ci_high"),
-                 published_sets: Mapping[str, str] | None = None, digits: int = 3
-                 ) -> pd.DataFrame:
+def paper_layout(
+    ours: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    metric: str = "auc",
+    *,
+    value: str | None = None,
+    ci: tuple[str, str] | None = ("ci_low", "ci_high"),
+    published_sets: Mapping[str, str] | None = None,
+    digits: int = 3,
+) -> pd.DataFrame:
     """This run's numbers beside the published ones, in the paper's layout.
 
     ``ours`` maps a row label (e.g. ``"internal, pooled out-of-fold"``) to a per-vessel table
@@ -88,8 +115,11 @@ def paper_layout(ours: Mapping[str, pd.DataFrame] | pd.DataFrame, metric: str = 
             if v not in t.index:
                 cells[v] = "n/a"
                 continue
-            low, high = ((t.at[v, ci[0]], t.at[v, ci[1]]) if ci and ci[0] in t.columns
-                         else (math.nan, math.nan))
+            low, high = (
+                (t.at[v, ci[0]], t.at[v, ci[1]])
+                if ci and ci[0] in t.columns
+                else (math.nan, math.nan)
+            )
             cells[v] = format_estimate(float(t.at[v, value]), float(low), float(high), digits)
         rows.append({"source": "this run", "set": label, **cells})
     published = published_table(metric)
@@ -97,8 +127,13 @@ def paper_layout(ours: Mapping[str, pd.DataFrame] | pd.DataFrame, metric: str = 
         if published_sets is not None and subset not in published_sets:
             continue
         label = subset if published_sets is None else published_sets[subset]
-        rows.append({"source": f"published, {version} (context, not a target)", "set": label,
-                     **{v: format_estimate(float(values[v]), digits=digits)
-                        for v in schema.VESSELS}})
+        rows.append(
+            {
+                "source": f"published, {version} (context, not a target)",
+                "set": label,
+                **{v: format_estimate(float(values[v]), digits=digits) for v in schema.VESSELS},
+            }
+        )
     return pd.DataFrame(rows, columns=["source", "set", *schema.VESSELS]).set_index(
-        ["source", "set"])
+        ["source", "set"]
+    )

@@ -21,6 +21,7 @@ folder, no trained fold, no out-of-fold predictions. The tables keep the record 
 dataset identifiers) for joining; the page shows them only for the PTB records and otherwise
 uses ``row``, a record's position in :attr:`ecglib.real.beat_yield.RealBeats.records`.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,7 @@ from ecglib.report.present import format_estimate
 __all__ = ["RealEcgs", "analyse", "st_shift_display", "real_numbers", "ST_KEYS"]
 
 #: Short keys of the ST groups in glued numbers and file names.
-ST_KEYS: dict[str, str] = {"ST depression": "std", "ST elevation": "ste",
-                           REFERENCE: "sinus_only"}
+ST_KEYS: dict[str, str] = {"ST depression": "std", "ST elevation": "ste", REFERENCE: "sinus_only"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,32 +102,58 @@ class RealEcgs:
         return None if isinstance(st, Skipped) else st_shift_display(st)
 
     def numbers(self) -> dict[str, object]:
-        return real_numbers(self.real, [self.std, self.ste], self.predictions,
-                            training_cohort=self.training_cohort, n_folds=self.n_folds)
+        return real_numbers(
+            self.real,
+            [self.std, self.ste],
+            self.predictions,
+            training_cohort=self.training_cohort,
+            n_folds=self.n_folds,
+        )
 
     def outputs(self) -> dict[str, object]:
-        return {"real_yield_source": self.yield_source,
-                "real_yield_rhythm": self.yield_rhythm,
-                "real_exclusions": self.exclusions,
-                "real_std_shift": _shift(self.std),
-                "real_ste_shift": _shift(self.ste),
-                "real_ptb": self.ptb,
-                "real_predictions_summary": self.summary}
+        return {
+            "real_yield_source": self.yield_source,
+            "real_yield_rhythm": self.yield_rhythm,
+            "real_exclusions": self.exclusions,
+            "real_std_shift": _shift(self.std),
+            "real_ste_shift": _shift(self.ste),
+            "real_ptb": self.ptb,
+            "real_predictions_summary": self.summary,
+        }
 
     def skipped(self) -> list[Skipped]:
         """Each distinct skipped part once (a part skipped because an earlier one was carries
         that part's skip)."""
         out: list[Skipped] = []
-        for s in skipped_of([self.real, self.sources, self.yield_source, self.yield_rhythm,
-                             self.exclusions, self.st_groups, self.std, self.ste, self.ptb,
-                             self.predictions, self.oof, self.summary, self.ptb_anecdote]):
+        for s in skipped_of(
+            [
+                self.real,
+                self.sources,
+                self.yield_source,
+                self.yield_rhythm,
+                self.exclusions,
+                self.st_groups,
+                self.std,
+                self.ste,
+                self.ptb,
+                self.predictions,
+                self.oof,
+                self.summary,
+                self.ptb_anecdote,
+            ]
+        ):
             if s not in out:
                 out.append(s)
         return out
 
 
-def analyse(run: RunParams, *, data_dir: str | os.PathLike | None = None, device: str = "cpu",
-            n_jobs: int = 1) -> RealEcgs:
+def analyse(
+    run: RunParams,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    device: str = "cpu",
+    n_jobs: int = 1,
+) -> RealEcgs:
     """Chapter 11 of ``run`` (module docstring) on the records of ``data_dir`` (default
     :func:`~ecglib.real.collection.real_data_dir`). Writes the run's
     ``predictions/real_mean.csv`` when it has a trained fold."""
@@ -144,17 +170,22 @@ def analyse(run: RunParams, *, data_dir: str | os.PathLike | None = None, device
         yield_rhythm=attempt("The yield table by rhythm", yield_table, real, "rhythm_category"),
         exclusions=attempt("The exclusion list", exclusion_table, real),
         st_groups=attempt("The ST groups", st_groups_table, real),
-        std=std, ste=ste,
+        std=std,
+        ste=ste,
         ptb=attempt("The PTB table", ptb_table, real),
         predictions=preds,
-        summary=attempt("The predictions summary", prediction_summary, preds, thresholds,
-                        by="group"),
+        summary=attempt(
+            "The predictions summary", prediction_summary, preds, thresholds, by="group"
+        ),
         # Only drawn beside predictions: without them, their own skip says enough.
-        oof=preds if isinstance(preds, Skipped) else attempt(
-            "The run's out-of-fold reference", oof_reference, run),
+        oof=preds
+        if isinstance(preds, Skipped)
+        else attempt("The run's out-of-fold reference", oof_reference, run),
         ptb_anecdote=attempt("The PTB anecdote", ptb_predictions, real, preds),
-        thresholds=thresholds, training_cohort=training_cohort(run),
-        n_folds=run.folds.n_folds)
+        thresholds=thresholds,
+        training_cohort=training_cohort(run),
+        n_folds=run.folds.n_folds,
+    )
 
 
 def _shift(st: StComparison | Skipped) -> pd.DataFrame | Skipped:
@@ -166,31 +197,49 @@ def st_shift_display(st: StComparison, digits: int = 2) -> pd.DataFrame:
     95% CI (record SD), the approximate shift in mV, q, direction and the share of the ST
     segment's samples that are significant pointwise."""
     t = st.shift
-    return pd.DataFrame({
-        "lead": t["lead"],
-        f"{st.group} (n={int(t['n_group'].iloc[0])})": t["st_group"].round(digits),
-        f"{REFERENCE} (n={int(t['n_reference'].iloc[0])})": t["st_reference"].round(digits),
-        "shift [95% CI] (record SD)": [format_estimate(v, lo, hi, digits) for v, lo, hi in
-                                       zip(t["shift"], t["ci_low"], t["ci_high"])],
-        "shift (≈ mV)": t["shift_mv"].round(3),
-        "q": t["q"].map(lambda q: f"{q:.2g}" if q >= 0.001 else "<0.001"),
-        "direction": t["direction"],
-        "ST samples significant (%)": t["st_samples_significant_pct"].round(0).astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "lead": t["lead"],
+            f"{st.group} (n={int(t['n_group'].iloc[0])})": t["st_group"].round(digits),
+            f"{REFERENCE} (n={int(t['n_reference'].iloc[0])})": t["st_reference"].round(digits),
+            "shift [95% CI] (record SD)": [
+                format_estimate(v, lo, hi, digits)
+                for v, lo, hi in zip(t["shift"], t["ci_low"], t["ci_high"])
+            ],
+            "shift (≈ mV)": t["shift_mv"].round(3),
+            "q": t["q"].map(lambda q: f"{q:.2g}" if q >= 0.001 else "<0.001"),
+            "direction": t["direction"],
+            "ST samples significant (%)": t["st_samples_significant_pct"].round(0).astype(int),
+        }
+    )
 
 
-def real_numbers(real: RealBeats | Skipped, st: list[StComparison | Skipped],
-                 predictions: pd.DataFrame | Skipped, *, training_cohort: str,
-                 n_folds: int) -> dict[str, object]:
+def real_numbers(
+    real: RealBeats | Skipped,
+    st: list[StComparison | Skipped],
+    predictions: pd.DataFrame | Skipped,
+    *,
+    training_cohort: str,
+    n_folds: int,
+) -> dict[str, object]:
     """Glue-ready numbers of the chapter's text; every key exists (NaN / "n/a") when a part is
     skipped, so the text always finds them."""
     nan = float("nan")
     out: dict[str, object] = {
-        "real_training_cohort": training_cohort, "real_n_folds": n_folds,
-        "real_records": nan, "real_loaded": nan, "real_rejected_loading": nan,
-        "real_averaged": nan, "real_yield_pct": nan, "real_beat_excluded": nan,
-        "real_sources": nan, "real_lead_ii": nan, "real_af_averaged": nan, "real_af": nan,
-        "real_predicted": nan, "real_n_models": nan,
+        "real_training_cohort": training_cohort,
+        "real_n_folds": n_folds,
+        "real_records": nan,
+        "real_loaded": nan,
+        "real_rejected_loading": nan,
+        "real_averaged": nan,
+        "real_yield_pct": nan,
+        "real_beat_excluded": nan,
+        "real_sources": nan,
+        "real_lead_ii": nan,
+        "real_af_averaged": nan,
+        "real_af": nan,
+        "real_predicted": nan,
+        "real_n_models": nan,
     }
     for group in ST_GROUPS:
         out[f"n_{ST_KEYS[group]}"] = nan
@@ -203,17 +252,22 @@ def real_numbers(real: RealBeats | Skipped, st: list[StComparison | Skipped],
         out[f"{key}_max_shift_mv"] = nan
     if isinstance(real, RealBeats):
         r = real.records
-        out.update({
-            "real_records": len(r), "real_loaded": int((r["status"] == "ok").sum()),
-            "real_rejected_loading": int((r["stage"] == "loading").sum()),
-            "real_averaged": int(real.averaged.sum()),
-            "real_yield_pct": 100.0 * real.averaged.mean(),
-            "real_beat_excluded": int((r["stage"] == "beats").sum()),
-            "real_sources": int(r["source"].nunique()),
-            "real_lead_ii": int((r["lead"] == "II").sum()),
-            "real_af": int((r["rhythm_category"] == "AF/flutter").sum()),
-            "real_af_averaged": int(((r["rhythm_category"] == "AF/flutter") & real.averaged).sum()),
-        })
+        out.update(
+            {
+                "real_records": len(r),
+                "real_loaded": int((r["status"] == "ok").sum()),
+                "real_rejected_loading": int((r["stage"] == "loading").sum()),
+                "real_averaged": int(real.averaged.sum()),
+                "real_yield_pct": 100.0 * real.averaged.mean(),
+                "real_beat_excluded": int((r["stage"] == "beats").sum()),
+                "real_sources": int(r["source"].nunique()),
+                "real_lead_ii": int((r["lead"] == "II").sum()),
+                "real_af": int((r["rhythm_category"] == "AF/flutter").sum()),
+                "real_af_averaged": int(
+                    ((r["rhythm_category"] == "AF/flutter") & real.averaged).sum()
+                ),
+            }
+        )
         for group in ST_GROUPS:
             members = r["st_group"] == group
             out[f"n_{ST_KEYS[group]}"] = int(members.sum())
@@ -231,4 +285,3 @@ def real_numbers(real: RealBeats | Skipped, st: list[StComparison | Skipped],
         out["real_predicted"] = len(predictions)
         out["real_n_models"] = int(predictions["n_models"].iloc[0]) if len(predictions) else 0
     return out
-

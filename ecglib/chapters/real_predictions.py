@@ -8,6 +8,7 @@ the predictions are a distribution, never an AUC. Without a trained fold the par
 :class:`~ecglib.errors.MissingInputError`. :func:`oof_reference` gives the run's own pooled
 out-of-fold predictions to draw beside them. Records are keyed by ``row``, never their name.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,12 +22,18 @@ from ecglib.errors import MissingInputError
 from ecglib.paths import RunPaths
 from ecglib.real.beat_yield import RealBeats
 
-__all__ = ["real_model_inputs", "trained_folds", "real_predictions", "oof_reference",
-           "training_cohort"]
+__all__ = [
+    "real_model_inputs",
+    "trained_folds",
+    "real_predictions",
+    "oof_reference",
+    "training_cohort",
+]
 
 
-def real_model_inputs(real: RealBeats, params: RunParams, rows: Sequence[int] | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def real_model_inputs(
+    real: RealBeats, params: RunParams, rows: Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, signals)``: the model inputs (n, 12, 5000) float32 of the loaded records (or of
     ``rows`` among them), preprocessed as the run's ECG store (``signals.length_policy``,
     ``signals.filter``, lead-wise z-score)."""
@@ -37,9 +44,13 @@ def real_model_inputs(real: RealBeats, params: RunParams, rows: Sequence[int] | 
         loaded = loaded[loaded["row"].isin(rows)]
     signals = np.empty((len(loaded), len(schema.LEADS), schema.N_SAMPLES), dtype=np.float32)
     for i, (path, record) in enumerate(zip(loaded["path"], loaded["record"])):
-        signals[i] = ecg_preprocess(path, record_id=record, fs=None,
-                                    length_policy=params.signals.length_policy,
-                                    filter=params.signals.filter)
+        signals[i] = ecg_preprocess(
+            path,
+            record_id=record,
+            fs=None,
+            length_policy=params.signals.length_policy,
+            filter=params.signals.filter,
+        )
     return loaded["row"].to_numpy(dtype=np.int64), signals
 
 
@@ -51,12 +62,19 @@ def trained_folds(params: RunParams) -> list[int]:
         raise MissingInputError(
             f"the run {params.name!r} has no trained fold model ({paths.checkpoints} holds no "
             f"fold*_best.pt): this part needs a trained run (train every fold with "
-            f"notebooks/02_train_fold.ipynb or python -m ecglib run first)")
+            f"notebooks/02_train_fold.ipynb or python -m ecglib run first)"
+        )
     return folds
 
 
-def real_predictions(real: RealBeats, params: RunParams, *, device: str = "cpu",
-                     write: bool = True, chunk_size: int = 1000) -> pd.DataFrame:
+def real_predictions(
+    real: RealBeats,
+    params: RunParams,
+    *,
+    device: str = "cpu",
+    write: bool = True,
+    chunk_size: int = 1000,
+) -> pd.DataFrame:
     """The mean of the run's fold models' probabilities for every loaded real record: ``row``,
     ``source``, ``rhythm_category``, ``st_group``, ``n_models``, ``p_<vessel>``; written to
     ``predictions/real_mean.csv`` when ``write``. Raises :class:`MissingInputError` without a
@@ -75,14 +93,20 @@ def real_predictions(real: RealBeats, params: RunParams, *, device: str = "cpu",
     loaded = real.records.loc[real.records["status"] == "ok", "row"].to_numpy(dtype=np.int64)
     parts = []
     for start in range(0, len(loaded), chunk_size):  # bounded memory for large folders
-        chunk, signals = real_model_inputs(real, params, loaded[start:start + chunk_size])
-        assert np.array_equal(chunk, loaded[start:start + chunk_size])
+        chunk, signals = real_model_inputs(real, params, loaded[start : start + chunk_size])
+        assert np.array_equal(chunk, loaded[start : start + chunk_size])
         parts.append(predict_mean(models, signals, np.arange(len(chunk)), device=device))
     probs = np.concatenate(parts) if parts else np.empty((0, len(schema.VESSELS)))
     meta = real.records.set_index("row").loc[loaded]
-    out = pd.DataFrame({"row": loaded, "source": meta["source"].to_numpy(),
-                        "rhythm_category": meta["rhythm_category"].to_numpy(),
-                        "st_group": meta["st_group"].to_numpy(), "n_models": len(folds)})
+    out = pd.DataFrame(
+        {
+            "row": loaded,
+            "source": meta["source"].to_numpy(),
+            "rhythm_category": meta["rhythm_category"].to_numpy(),
+            "st_group": meta["st_group"].to_numpy(),
+            "n_models": len(folds),
+        }
+    )
     for j, col in enumerate(schema.prob_cols()):
         out[col] = probs[:, j]
     trained = set.intersection(*(set(trained_vessels(params, k)) for k in folds))
@@ -104,8 +128,9 @@ def oof_reference(params: RunParams) -> pd.DataFrame:
     paths = RunPaths.of(params)
     missing = [k for k in range(params.folds.n_folds) if not paths.oof_predictions(k).is_file()]
     if missing:
-        raise MissingInputError(f"fold(s) {missing} of the run {params.name!r} have no "
-                                f"out-of-fold predictions yet")
+        raise MissingInputError(
+            f"fold(s) {missing} of the run {params.name!r} have no out-of-fold predictions yet"
+        )
     return read_oof(params)
 
 

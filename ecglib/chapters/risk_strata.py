@@ -15,6 +15,7 @@ same targets chosen and reported on the same predictions (the authors' procedure
 and the decision curves (net benefit, Vickers & Elkin 2006) with the net benefit at the run's
 high-risk cut-offs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -40,9 +41,20 @@ from ecglib.metrics.strata import (
 )
 from ecglib.report.present import format_estimate, numbers_from
 
-__all__ = ["RiskStrata", "VesselStrata", "analyse", "vessel_strata", "strata_targets",
-           "thresholds_table", "insample_vs_heldout", "strata_share_numbers", "strata_display",
-           "performance_display", "index_ecgs", "ai_patient_stratum"]
+__all__ = [
+    "RiskStrata",
+    "VesselStrata",
+    "analyse",
+    "vessel_strata",
+    "strata_targets",
+    "thresholds_table",
+    "insample_vs_heldout",
+    "strata_share_numbers",
+    "strata_display",
+    "performance_display",
+    "index_ecgs",
+    "ai_patient_stratum",
+]
 
 
 @dataclass(frozen=True)
@@ -77,9 +89,15 @@ def vessel_strata(run: RunParams, results: RunResults) -> VesselStrata:
     internal, cutoffs, not_fitted = crossfit_vessel_strata(results.oof, targets)
     fitted, _ = fit_vessel_strata_where_possible(results.oof, targets)
     external = attempt("External validation", results.require_external)
-    return VesselStrata(targets=targets, internal=internal, crossfit_cutoffs=cutoffs,
-                        not_fitted=not_fitted, fitted=fitted, external_predictions=external,
-                        external=unless_skipped(assign_vessel_strata, external, fitted))
+    return VesselStrata(
+        targets=targets,
+        internal=internal,
+        crossfit_cutoffs=cutoffs,
+        not_fitted=not_fitted,
+        fitted=fitted,
+        external_predictions=external,
+        external=unless_skipped(assign_vessel_strata, external, fitted),
+    )
 
 
 @dataclass(frozen=True)
@@ -131,23 +149,26 @@ class RiskStrata:
         return self.net_benefit.set_index("vessel").round(4)
 
     def numbers(self) -> dict[str, float]:
-        return (numbers_from(self.performance, ["sensitivity", "specificity", "npv_low"],
-                             prefix="ho_")
-                | numbers_from(self.performance, ["sensitivity_target", "specificity_target"])
-                | strata_share_numbers(self.summary, "low", prefix="low_share_")
-                | numbers_from(self.net_benefit, ["model", "treat_all"], prefix="nb_"))
+        return (
+            numbers_from(self.performance, ["sensitivity", "specificity", "npv_low"], prefix="ho_")
+            | numbers_from(self.performance, ["sensitivity_target", "specificity_target"])
+            | strata_share_numbers(self.summary, "low", prefix="low_share_")
+            | numbers_from(self.net_benefit, ["model", "treat_all"], prefix="nb_")
+        )
 
     def outputs(self) -> dict[str, object]:
-        return {"strata_cutoffs_crossfit": self.strata.crossfit_cutoffs,
-                "strata_internal": self.summary,
-                "strata_performance_internal": self.performance,
-                "strata_insample_vs_heldout": self.in_sample,
-                "strata_cutoffs_internal": self.internal_cutoffs,
-                "strata_external": self.external_summary,
-                "strata_performance_external": self.external_performance,
-                "decision_curves_internal": self.curves,
-                "net_benefit_internal": self.net_benefit,
-                "decision_curves_external": self.external_curves}
+        return {
+            "strata_cutoffs_crossfit": self.strata.crossfit_cutoffs,
+            "strata_internal": self.summary,
+            "strata_performance_internal": self.performance,
+            "strata_insample_vs_heldout": self.in_sample,
+            "strata_cutoffs_internal": self.internal_cutoffs,
+            "strata_external": self.external_summary,
+            "strata_performance_external": self.external_performance,
+            "decision_curves_internal": self.curves,
+            "net_benefit_internal": self.net_benefit,
+            "decision_curves_external": self.external_curves,
+        }
 
     def skipped(self) -> list[Skipped]:
         return [*self.strata.not_fitted_parts(), *skipped_of([self.strata.external])]
@@ -158,8 +179,9 @@ def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
     results = load_results(run) if results is None else results
     strata = vessel_strata(run, results)
     external = strata.external_predictions
-    external_performance = unless_skipped(strata_performance, external, strata.external,
-                                          strata.targets)
+    external_performance = unless_skipped(
+        strata_performance, external, strata.external, strata.targets
+    )
     return RiskStrata(
         strata=strata,
         summary=vessel_strata_summary(results.oof, strata.internal),
@@ -170,14 +192,20 @@ def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
         internal_cutoffs=thresholds_table(strata.fitted),
         curves=decision_curves(results.oof),
         external_curves=unless_skipped(decision_curves, external),
-        net_benefit=net_benefit_at(results.oof, run.evaluation.high_risk_thresholds))
+        net_benefit=net_benefit_at(results.oof, run.evaluation.high_risk_thresholds),
+    )
 
 
 def strata_targets(run: RunParams) -> dict[str, dict[str, float]]:
     """Per vessel the sensitivity and specificity targets of the strata, from the params."""
     ev = run.evaluation
-    return {v: {"sensitivity": float(ev.strata_sensitivity[v]),
-                "specificity": float(ev.strata_specificity[v])} for v in schema.VESSELS}
+    return {
+        v: {
+            "sensitivity": float(ev.strata_sensitivity[v]),
+            "specificity": float(ev.strata_specificity[v]),
+        }
+        for v in schema.VESSELS
+    }
 
 
 def thresholds_table(fitted: Mapping[str, StrataThresholds]) -> pd.DataFrame:
@@ -185,36 +213,52 @@ def thresholds_table(fitted: Mapping[str, StrataThresholds]) -> pd.DataFrame:
     return pd.DataFrame([{"vessel": v, **t.as_dict()} for v, t in fitted.items()])
 
 
-def insample_vs_heldout(oof: pd.DataFrame, heldout: pd.DataFrame,
-                        targets: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+def insample_vs_heldout(
+    oof: pd.DataFrame, heldout: pd.DataFrame, targets: Mapping[str, Mapping[str, float]]
+) -> pd.DataFrame:
     """The authors' way against the honest one, per vessel: sensitivity and specificity when
     the cut-offs are chosen on all out-of-fold predictions and reported on the same predictions
     (``in_sample_*``, by construction at or above the targets), beside the held-out values of
     :func:`~ecglib.metrics.strata.strata_performance` for the cross-fitted ``heldout`` strata."""
     fitted, _ = fit_vessel_strata_where_possible(oof, {v: targets[v] for v in heldout.columns})
-    same = strata_performance(oof, pd.DataFrame(
-        {v: pd.Series(assign_strata(oof[schema.prob_col(v)], t), index=oof.index)
-         for v, t in fitted.items()}, index=oof.index))
+    same = strata_performance(
+        oof,
+        pd.DataFrame(
+            {
+                v: pd.Series(assign_strata(oof[schema.prob_col(v)], t), index=oof.index)
+                for v, t in fitted.items()
+            },
+            index=oof.index,
+        ),
+    )
     honest = strata_performance(oof, heldout)
-    return pd.DataFrame({
-        "vessel": honest["vessel"],
-        "sensitivity_target": [targets[v]["sensitivity"] for v in honest["vessel"]],
-        "in_sample_sensitivity": same["sensitivity"].to_numpy(),
-        "heldout_sensitivity": honest["sensitivity"].to_numpy(),
-        "specificity_target": [targets[v]["specificity"] for v in honest["vessel"]],
-        "in_sample_specificity": same["specificity"].to_numpy(),
-        "heldout_specificity": honest["specificity"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "vessel": honest["vessel"],
+            "sensitivity_target": [targets[v]["sensitivity"] for v in honest["vessel"]],
+            "in_sample_sensitivity": same["sensitivity"].to_numpy(),
+            "heldout_sensitivity": honest["sensitivity"].to_numpy(),
+            "specificity_target": [targets[v]["specificity"] for v in honest["vessel"]],
+            "in_sample_specificity": same["specificity"].to_numpy(),
+            "heldout_specificity": honest["specificity"].to_numpy(),
+        }
+    )
 
 
-def strata_share_numbers(summary: pd.DataFrame, stratum: str, *, prefix: str = ""
-                         ) -> dict[str, float]:
+def strata_share_numbers(
+    summary: pd.DataFrame, stratum: str, *, prefix: str = ""
+) -> dict[str, float]:
     """``<prefix><vessel>``: the percentage of ECGs in ``stratum`` per vessel of a
     :func:`~ecglib.metrics.strata.vessel_strata_summary` (NaN for a vessel without strata)."""
-    rows = (summary[summary["stratum"] == stratum].set_index("vessel") if len(summary)
-            else pd.DataFrame(columns=["share"]))
-    return {f"{prefix}{v}": 100 * float(rows.at[v, "share"]) if v in rows.index else np.nan
-            for v in schema.VESSELS}
+    rows = (
+        summary[summary["stratum"] == stratum].set_index("vessel")
+        if len(summary)
+        else pd.DataFrame(columns=["share"])
+    )
+    return {
+        f"{prefix}{v}": 100 * float(rows.at[v, "share"]) if v in rows.index else np.nan
+        for v in schema.VESSELS
+    }
 
 
 def strata_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
@@ -225,11 +269,13 @@ def strata_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     out = summary[["vessel", "stratum"]].copy()
     out["ECGs (share)"] = [f"{int(r.n)} ({100 * r.share:.1f}%)" for r in summary.itertuples()]
     out["events"] = summary["events"].astype(int)
-    out["event rate [95% CI]"] = [format_estimate(r.event_rate, r.event_rate_lo,
-                                                  r.event_rate_hi, digits)
-                                  for r in summary.itertuples()]
-    out["share of all events"] = [f"{100 * x:.1f}%" if np.isfinite(x) else "n/a"
-                                  for x in summary["share_of_events"]]
+    out["event rate [95% CI]"] = [
+        format_estimate(r.event_rate, r.event_rate_lo, r.event_rate_hi, digits)
+        for r in summary.itertuples()
+    ]
+    out["share of all events"] = [
+        f"{100 * x:.1f}%" if np.isfinite(x) else "n/a" for x in summary["share_of_events"]
+    ]
     return out.set_index(["vessel", "stratum"])
 
 
@@ -237,11 +283,17 @@ def performance_display(perf: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """A :func:`~ecglib.metrics.strata.strata_performance` table for reading, with the targets
     beside the achieved values."""
     out = pd.DataFrame(index=perf["vessel"])
-    pairs = (("sensitivity", "sensitivity (not low)"), ("specificity", "specificity (not high)"),
-             ("npv_low", "NPV of low"), ("ppv_high", "PPV of high"))
+    pairs = (
+        ("sensitivity", "sensitivity (not low)"),
+        ("specificity", "specificity (not high)"),
+        ("npv_low", "NPV of low"),
+        ("ppv_high", "PPV of high"),
+    )
     for name, label in pairs:
-        out[label] = [format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
-                      for _, r in perf.iterrows()]
+        out[label] = [
+            format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
+            for _, r in perf.iterrows()
+        ]
         target = f"{name}_target"
         if target in perf.columns:
             out[f"{label}: target"] = perf[target].map(lambda t: f"{t:.2f}").to_numpy()

@@ -7,6 +7,7 @@ ordinal grade 0-4 with its p-value (:func:`ecglib.metrics.severity.severity_tren
 median [IQR] probability per grade (:func:`ecglib.metrics.severity.grade_summary`), the numbers
 behind the box plots.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,14 +54,18 @@ class Severity:
         return grade_display(self.external_grades)
 
     def numbers(self) -> dict[str, float]:
-        return {**numbers_from(self.trend, TREND_NUMBERS, prefix="int_"),
-                **numbers_from(self.external_trend, TREND_NUMBERS, prefix="ext_")}
+        return {
+            **numbers_from(self.trend, TREND_NUMBERS, prefix="int_"),
+            **numbers_from(self.external_trend, TREND_NUMBERS, prefix="ext_"),
+        }
 
     def outputs(self) -> dict[str, object]:
-        return {"severity_trend_internal": self.trend,
-                "severity_trend_external": self.external_trend,
-                "severity_grades_internal": self.grades,
-                "severity_grades_external": self.external_grades}
+        return {
+            "severity_trend_internal": self.trend,
+            "severity_trend_external": self.external_trend,
+            "severity_grades_internal": self.grades,
+            "severity_grades_external": self.external_grades,
+        }
 
     def skipped(self) -> list[Skipped]:
         return skipped_of([self.external_trend])
@@ -71,20 +76,27 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Severity:
     results = load_results(run) if results is None else results
     external = attempt("External validation", results.require_external)
     return Severity(
-        internal=results.oof, trend=severity_trend(results.oof),
-        grades=grade_summary(results.oof), external=external,
+        internal=results.oof,
+        trend=severity_trend(results.oof),
+        grades=grade_summary(results.oof),
+        external=external,
         external_trend=attempt("The external severity trend", severity_trend, external),
-        external_grades=attempt("The external grade summary", grade_summary, external))
+        external_grades=attempt("The external grade summary", grade_summary, external),
+    )
 
 
 def grade_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """:func:`ecglib.metrics.severity.grade_summary` for reading: per grade (rows) and vessel
     (columns) ``median [Q1-Q3] (n = ...)``, ``none`` for a grade nobody has."""
-    text = summary.assign(_t=[f"{format_estimate(r['median'], r['q1'], r['q3'], digits)} "
-                              f"(n = {int(r['n'])})" if r["n"] else "none"
-                              for _, r in summary.iterrows()],
-                          grade=[f"{g} {name}" for g, name in zip(summary["grade"],
-                                                                  summary["grade_name"])])
+    text = summary.assign(
+        _t=[
+            f"{format_estimate(r['median'], r['q1'], r['q3'], digits)} (n = {int(r['n'])})"
+            if r["n"]
+            else "none"
+            for _, r in summary.iterrows()
+        ],
+        grade=[f"{g} {name}" for g, name in zip(summary["grade"], summary["grade_name"])],
+    )
     wide = text.pivot(index="grade", columns="vessel", values="_t")
     wide.columns.name = None
     return wide[[v for v in schema.VESSELS if v in wide.columns]]

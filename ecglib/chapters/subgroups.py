@@ -8,6 +8,7 @@ and the unpaired DeLong z-test of each subgroup against its variable's reference
 p < 0.05 and the Bonferroni level for the text; a readable table. Without age or sex in the
 cohort the analysis is a :class:`~ecglib.chapters.parts.Skipped` part.
 """
+
 from __future__ import annotations
 
 import math
@@ -86,12 +87,16 @@ def subgroup_numbers(table, prefix: str = "sub_") -> dict[str, float]:
     ``p_<variable>_<vessel>``; NaN when the table is a skipped part or a comparison was not
     tested, so the chapter's text always finds its keys."""
     have = isinstance(table, pd.DataFrame)
-    tested = (table[np.isfinite(table["p_value"])] if have
-              else pd.DataFrame(columns=["variable", "vessel", "p_value"]))
+    tested = (
+        table[np.isfinite(table["p_value"])]
+        if have
+        else pd.DataFrame(columns=["variable", "vessel", "p_value"])
+    )
     out: dict[str, float] = {}
     out["tests"] = len(tested) if have else math.nan
-    out["significant"] = (int((tested["p_value"] < 0.05).sum()) if len(tested)
-                          else (0 if have else math.nan))
+    out["significant"] = (
+        int((tested["p_value"] < 0.05).sum()) if len(tested) else (0 if have else math.nan)
+    )
     out["bonferroni"] = 0.05 / len(tested) if len(tested) else math.nan
     out["min_p"] = float(tested["p_value"].min()) if len(tested) else math.nan
     for variable in _VARIABLES:

@@ -20,6 +20,7 @@ One module on purpose: the map, the parsers that apply it (dates, ages, numbers,
 vocabularies) and the rules are one pipeline from an export to the canonical table; the parsers
 exist only to apply a map and name the record they fail on.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,16 @@ from ecglib.errors import ConfigError, DataError
 
 #: Canonical columns the label map translates, and where each one's vocabulary lives.
 _LABELLED = ("sex", "site", "symptom")
-_MAP_KEYS = {"columns", "labels", "normal_ecg", "constants", "ccta_date_only", "not_assessed",
-             "notice", "description"}
+_MAP_KEYS = {
+    "columns",
+    "labels",
+    "normal_ecg",
+    "constants",
+    "ccta_date_only",
+    "not_assessed",
+    "notice",
+    "description",
+}
 #: Adult ages a CCTA cohort can hold; anything else is a data-entry error, not a patient.
 AGE_RANGE = (18, 110)
 
@@ -70,18 +79,23 @@ class ExportMap:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
-            raise ConfigError(f"{path.name}: expected a mapping with the keys "
-                              f"{sorted(_MAP_KEYS)}, got a {type(raw).__name__}")
+            raise ConfigError(
+                f"{path.name}: expected a mapping with the keys "
+                f"{sorted(_MAP_KEYS)}, got a {type(raw).__name__}"
+            )
         unknown = sorted(set(raw) - _MAP_KEYS)
         if unknown:
             raise ConfigError(f"{path.name}: unknown key(s) {unknown}; allowed {sorted(_MAP_KEYS)}")
         columns = raw.get("columns") or {}
-        allowed = set(schema.REQUIRED_COLUMNS) | set(schema.OPTIONAL_COLUMNS) | set(
-            schema.grade_cols())
+        allowed = (
+            set(schema.REQUIRED_COLUMNS) | set(schema.OPTIONAL_COLUMNS) | set(schema.grade_cols())
+        )
         bad = sorted(set(columns) - allowed)
         if bad:
-            raise ConfigError(f"{path.name}: columns: {bad} are not canonical columns "
-                              f"(canonical: {sorted(allowed)})")
+            raise ConfigError(
+                f"{path.name}: columns: {bad} are not canonical columns "
+                f"(canonical: {sorted(allowed)})"
+            )
         labels = dict(raw.get("labels") or {})
         grades = labels.pop("grade", None)
         if not grades:
@@ -91,8 +105,10 @@ class ExportMap:
             raise ConfigError(f"{path.name}: labels.grade values must be 0-4, got {bad_grades}")
         unknown_labels = sorted(set(labels) - set(_LABELLED))
         if unknown_labels:
-            raise ConfigError(f"{path.name}: labels: {unknown_labels} unknown; "
-                              f"allowed grade, {', '.join(_LABELLED)}")
+            raise ConfigError(
+                f"{path.name}: labels: {unknown_labels} unknown; "
+                f"allowed grade, {', '.join(_LABELLED)}"
+            )
         not_assessed = _not_assessed(raw.get("not_assessed") or [], columns, path.name)
         normal = raw.get("normal_ecg") or {}
         return cls(
@@ -120,12 +136,15 @@ def _not_assessed(value: object, columns: dict, name: str) -> tuple[str, ...]:
     if unknown:
         raise ConfigError(f"{name}: not_assessed: {unknown} are not vessels {list(schema.VESSELS)}")
     if set(vessels) >= set(schema.VESSELS):
-        raise ConfigError(f"{name}: not_assessed lists every vessel; a run needs at least one "
-                          "graded vessel")
+        raise ConfigError(
+            f"{name}: not_assessed lists every vessel; a run needs at least one graded vessel"
+        )
     mapped = [v for v in vessels if schema.grade_col(v) in columns]
     if mapped:
-        raise ConfigError(f"{name}: {mapped} are both not_assessed and mapped to a grade column "
-                          f"({[columns[schema.grade_col(v)] for v in mapped]}); choose one")
+        raise ConfigError(
+            f"{name}: {mapped} are both not_assessed and mapped to a grade column "
+            f"({[columns[schema.grade_col(v)] for v in mapped]}); choose one"
+        )
     return tuple(v for v in schema.VESSELS if v in vessels)
 
 
@@ -169,26 +188,35 @@ def read_table(path: str | Path) -> pd.DataFrame:
             first = pd.read_excel(path, header=None, nrows=1)
             header = [str(c) for c in first.iloc[0] if pd.notna(c)] if len(first) else []
         else:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                                encoding="utf-8-sig")
+            table = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+            )
             with open(path, encoding="utf-8-sig", newline="") as f:
                 header = next(csv.reader(f), [])
     except UnicodeDecodeError as exc:
-        raise DataError(str(path), f"cannot be read as UTF-8 text ({exc}); save the export as "
-                                   "UTF-8 CSV or as .xlsx") from exc
+        raise DataError(
+            str(path),
+            f"cannot be read as UTF-8 text ({exc}); save the export as UTF-8 CSV or as .xlsx",
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - pandas/openpyxl raise many types; all are named
-        raise DataError(str(path), f"cannot be read as a {suffix} table "
-                                   f"({type(exc).__name__}: {str(exc).strip()})") from exc
+        raise DataError(
+            str(path),
+            f"cannot be read as a {suffix} table ({type(exc).__name__}: {str(exc).strip()})",
+        ) from exc
     repeated = sorted({c for c in header if c.strip() and header.count(c) > 1})
     if repeated:
         # pandas would rename the second one 'X.1' and the map would silently take the first.
-        raise DataError(str(path), f"column name(s) {repeated} appear more than once in the "
-                                   "header; a column is chosen by its name, so names must be unique")
+        raise DataError(
+            str(path),
+            f"column name(s) {repeated} appear more than once in the "
+            "header; a column is chosen by its name, so names must be unique",
+        )
     return table
 
 
-def read_export(table: str | Path, export_map: ExportMap, *, ecg_root: str | Path | None = None
-                ) -> tuple[pd.DataFrame, ExclusionReport]:
+def read_export(
+    table: str | Path, export_map: ExportMap, *, ecg_root: str | Path | None = None
+) -> tuple[pd.DataFrame, ExclusionReport]:
     """Canonical cohort table and exclusion report from a hospital export.
 
     ``ecg_root`` anchors relative ECG paths (default: the table's directory). The result has
@@ -209,16 +237,27 @@ def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") 
     """Rename, translate and type the export's columns; raise on anything the map cannot read."""
     missing = sorted(c for c in export_map.columns.values() if c not in raw.columns)
     if missing:
-        raise DataError(source, f"column(s) {missing} named in the column map are not in the "
-                                f"export (it has {list(raw.columns)})")
-    out = pd.DataFrame({canon: raw[col].str.strip() if raw[col].dtype == object else raw[col]
-                        for canon, col in export_map.columns.items()}, index=raw.index)
+        raise DataError(
+            source,
+            f"column(s) {missing} named in the column map are not in the "
+            f"export (it has {list(raw.columns)})",
+        )
+    out = pd.DataFrame(
+        {
+            canon: raw[col].str.strip() if raw[col].dtype == object else raw[col]
+            for canon, col in export_map.columns.items()
+        },
+        index=raw.index,
+    )
     for canon, value in export_map.constants.items():
         if canon in out:
             raise ConfigError(f"constants.{canon}: the export already maps a column to {canon}")
         out[canon] = value
-    absent = [c for c in schema.REQUIRED_COLUMNS + tuple(schema.grade_cols(export_map.assessed))
-              if c not in out and not (c == "ecg_id" and "ecg_path" in out)]
+    absent = [
+        c
+        for c in schema.REQUIRED_COLUMNS + tuple(schema.grade_cols(export_map.assessed))
+        if c not in out and not (c == "ecg_id" and "ecg_path" in out)
+    ]
     if absent:
         raise ConfigError(f"the column map gives no {absent}: map an export column or a constant")
     _check_identifiers(out, source)
@@ -239,8 +278,9 @@ def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") 
         out[col] = _translate(out[col], export_map.grade_labels, record, col, allow_missing=True)
     for col in _LABELLED:
         if col in out and col in export_map.labels:
-            out[col] = _translate(out[col], export_map.labels[col], record, col,
-                                  allow_missing=col == "symptom")
+            out[col] = _translate(
+                out[col], export_map.labels[col], record, col, allow_missing=col == "symptom"
+            )
     if "age" in out:
         out["age"] = _parse_age(out["age"], record)
     if "ecg_diagnosis" in out and export_map.normal_patterns:
@@ -262,7 +302,9 @@ def normal_ecg_recode(reads: pd.Series, patterns: tuple[str, ...]) -> pd.Series:
     return matched.astype(float)
 
 
-def apply_rules(cohort: pd.DataFrame, export_map: ExportMap) -> tuple[pd.DataFrame, ExclusionReport]:
+def apply_rules(
+    cohort: pd.DataFrame, export_map: ExportMap
+) -> tuple[pd.DataFrame, ExclusionReport]:
     """The study's inclusion rules, in order, each exclusion counted with its reason."""
     report = ExclusionReport(n_start=len(cohort))
     _check_sites(cohort)
@@ -291,9 +333,12 @@ def _check_sites(cohort: pd.DataFrame) -> None:
     n_sites = cohort.groupby("patient_id")["site"].nunique()
     both = n_sites.index[n_sites > 1]
     if len(both):
-        raise DataError(f"patient {both[0]}", f"appears at more than one site "
-                        f"({len(both)} such patients); external validation must be "
-                        "patient-disjoint: fix the export or the site map")
+        raise DataError(
+            f"patient {both[0]}",
+            f"appears at more than one site "
+            f"({len(both)} such patients); external validation must be "
+            "patient-disjoint: fix the export or the site map",
+        )
 
 
 def _drop_duplicates(cohort: pd.DataFrame, report: ExclusionReport) -> pd.DataFrame:
@@ -304,8 +349,11 @@ def _drop_duplicates(cohort: pd.DataFrame, report: ExclusionReport) -> pd.DataFr
         conflicting = cohort.loc[dup_key].astype(str).drop_duplicates().duplicated(key, keep=False)
         if conflicting.any():
             ecg = cohort.loc[conflicting[conflicting].index[0], "ecg_id"]
-            raise DataError(f"ECG {ecg}", "listed more than once for the same CCTA with different "
-                                          "values; resolve the conflict in the export")
+            raise DataError(
+                f"ECG {ecg}",
+                "listed more than once for the same CCTA with different "
+                "values; resolve the conflict in the export",
+            )
         report.add("duplicate row", cohort.index[identical])
         cohort = cohort.loc[~identical]
     return cohort
@@ -322,8 +370,11 @@ def _check_identifiers(out: pd.DataFrame, source: str) -> None:
             i = missing[missing].index[0]
             has_id = "ecg_id" in out and col != "ecg_id" and pd.notna(out.at[i, "ecg_id"])
             name = f"ECG {out.at[i, 'ecg_id']}" if has_id else f"{source} data row {i + 1}"
-            raise DataError(name, f"{col} is missing ({missing.sum()} such rows); every row "
-                                  "needs its patient, ECG id and ECG file")
+            raise DataError(
+                name,
+                f"{col} is missing ({missing.sum()} such rows); every row "
+                "needs its patient, ECG id and ECG file",
+            )
 
 
 def _check_followup(out: pd.DataFrame, record: pd.Series) -> None:
@@ -331,15 +382,20 @@ def _check_followup(out: pd.DataFrame, record: pd.Series) -> None:
         bad = out["followup_days"] < 0
         if bad.any():
             i = bad[bad].index[0]
-            raise DataError(f"ECG {record[i]}", f"followup_days {out.at[i, 'followup_days']:g} "
-                                                f"is negative ({bad.sum()} such rows)")
+            raise DataError(
+                f"ECG {record[i]}",
+                f"followup_days {out.at[i, 'followup_days']:g} is negative ({bad.sum()} such rows)",
+            )
     if "followup_event" in out:
         bad = out["followup_event"].notna() & ~out["followup_event"].isin([0.0, 1.0])
         if bad.any():
             i = bad[bad].index[0]
-            raise DataError(f"ECG {record[i]}", f"followup_event {out.at[i, 'followup_event']:g} "
-                                                f"is not 0 (no event) or 1 (event) "
-                                                f"({bad.sum()} such rows)")
+            raise DataError(
+                f"ECG {record[i]}",
+                f"followup_event {out.at[i, 'followup_event']:g} "
+                f"is not 0 (no event) or 1 (event) "
+                f"({bad.sum()} such rows)",
+            )
 
 
 #: A numeric day/month date: 05/03/2024, 5.3.24, 13/03/2024 09:30 ...
@@ -360,31 +416,40 @@ def _day_first(values: pd.Series, record: pd.Series, col: str) -> bool:
     day_first, month_first = first > 12, second > 12
     if day_first.any() and month_first.any():
         i, j = day_first[day_first].index[0], month_first[month_first].index[0]
-        raise DataError(f"ECG {record[j]}", f"{col} {values[j]!r} is month-first but "
-                                            f"{values[i]!r} (ECG {record[i]}) is day-first; "
-                                            "use one date format (best YYYY-MM-DD)")
+        raise DataError(
+            f"ECG {record[j]}",
+            f"{col} {values[j]!r} is month-first but "
+            f"{values[i]!r} (ECG {record[i]}) is day-first; "
+            "use one date format (best YYYY-MM-DD)",
+        )
     ambiguous = (first != second) & ~day_first & ~month_first
     if ambiguous.any() and not (day_first.any() or month_first.any()):
         i = ambiguous[ambiguous].index[0]
-        raise DataError(f"ECG {record[i]}", f"{col} {values[i]!r} is ambiguous (day/month "
-                                            "order) and no value in the column settles it; "
-                                            "write dates as YYYY-MM-DD")
+        raise DataError(
+            f"ECG {record[i]}",
+            f"{col} {values[i]!r} is ambiguous (day/month "
+            "order) and no value in the column settles it; "
+            "write dates as YYYY-MM-DD",
+        )
     return bool(day_first.any())
 
 
 def _parse_times(values: pd.Series, record: pd.Series, col: str) -> pd.Series:
-    parsed = pd.to_datetime(values, errors="coerce", format="mixed",
-                            dayfirst=_day_first(values, record, col))
+    parsed = pd.to_datetime(
+        values, errors="coerce", format="mixed", dayfirst=_day_first(values, record, col)
+    )
     bad = parsed.isna()
     if bad.any():
         i = bad[bad].index[0]
-        raise DataError(f"ECG {record[i]}", f"{col} {values[i]!r} is not a date/time "
-                                            f"({bad.sum()} such rows)")
+        raise DataError(
+            f"ECG {record[i]}", f"{col} {values[i]!r} is not a date/time ({bad.sum()} such rows)"
+        )
     return parsed
 
 
-def _translate(values: pd.Series, vocabulary: dict, record: pd.Series, col: str,
-               allow_missing: bool) -> pd.Series:
+def _translate(
+    values: pd.Series, vocabulary: dict, record: pd.Series, col: str, allow_missing: bool
+) -> pd.Series:
     missing = values.isna() | (values.astype(str).str.strip() == "")
     if not allow_missing and missing.any():
         i = missing[missing].index[0]
@@ -394,9 +459,12 @@ def _translate(values: pd.Series, vocabulary: dict, record: pd.Series, col: str,
     if unknown.any():
         i = unknown[unknown].index[0]
         texts = sorted(set(values[unknown].astype(str)))
-        raise DataError(f"ECG {record[i]}", f"{col} {values[i]!r} is not in the label map "
-                        f"(unknown values: {texts[:5]}{' ...' if len(texts) > 5 else ''}; "
-                        f"known: {list(vocabulary)})")
+        raise DataError(
+            f"ECG {record[i]}",
+            f"{col} {values[i]!r} is not in the label map "
+            f"(unknown values: {texts[:5]}{' ...' if len(texts) > 5 else ''}; "
+            f"known: {list(vocabulary)})",
+        )
     return values.astype(str).str.strip().map(vocabulary).where(~missing)
 
 

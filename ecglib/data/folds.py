@@ -36,6 +36,7 @@ Model selection (the epoch) happens on an inner, patient-grouped validation spli
 folds (:func:`inner_split`, :func:`split_roles`); the held-out fold is touched once, for its
 out-of-fold predictions. The authors' code chose the epoch on the very fold it then reported.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -114,10 +115,14 @@ def inner_split(
     Deterministic for a ``seed`` and independent of the row order.
     """
     seed = _check_seed(seed)
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real) or not (
-        0.0 < float(val_fraction) < 1.0
+    if (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, numbers.Real)
+        or not (0.0 < float(val_fraction) < 1.0)
     ):
-        raise ValueError(f"val_fraction must be a number strictly between 0 and 1, got {val_fraction!r}")
+        raise ValueError(
+            f"val_fraction must be a number strictly between 0 and 1, got {val_fraction!r}"
+        )
     patients, row_patient = _patients(cohort_train, group_col)
     n_patients = len(patients)
     if n_patients < 2:
@@ -153,12 +158,18 @@ def split_roles(
     fold_values = _check_folds(cohort, folds, group_col)
     fold = _check_int(fold, "fold", minimum=0)
     if fold not in set(fold_values.tolist()):
-        raise ValueError(f"fold {fold} is not among the assigned folds {sorted(set(fold_values.tolist()))}")
+        raise ValueError(
+            f"fold {fold} is not among the assigned folds {sorted(set(fold_values.tolist()))}"
+        )
     test = fold_values == fold
     roles = np.full(len(cohort), "train", dtype=object)
     roles[test] = "test"
-    val = inner_split(cohort.iloc[np.flatnonzero(~test)], val_fraction=val_fraction, seed=seed,
-                      group_col=group_col)
+    val = inner_split(
+        cohort.iloc[np.flatnonzero(~test)],
+        val_fraction=val_fraction,
+        seed=seed,
+        group_col=group_col,
+    )
     roles[np.flatnonzero(~test)[val.to_numpy()]] = "val"
     return pd.Series(roles, index=cohort.index, name="role")
 
@@ -207,7 +218,9 @@ def patient_strata(patients: pd.DataFrame) -> np.ndarray:
     for each vessel and each t in :data:`POSITIVE_COUNT_THRESHOLDS`, ``pos_<V> >= t``; then for
     each t in :data:`ROW_COUNT_THRESHOLDS`, ``n_rows >= t``.
     """
-    cols = [patients[f"pos_{v}"].to_numpy() >= t for v in VESSELS for t in POSITIVE_COUNT_THRESHOLDS]
+    cols = [
+        patients[f"pos_{v}"].to_numpy() >= t for v in VESSELS for t in POSITIVE_COUNT_THRESHOLDS
+    ]
     cols += [patients["n_rows"].to_numpy() >= t for t in ROW_COUNT_THRESHOLDS]
     return np.column_stack(cols).astype(np.int8)
 
@@ -231,13 +244,17 @@ def _patients(cohort: pd.DataFrame, group_col: str) -> tuple[pd.DataFrame, np.nd
     n = len(uniques)
     patients = pd.DataFrame({"n_rows": np.bincount(codes, minlength=n)})
     for j, v in enumerate(VESSELS):
-        patients[f"pos_{v}"] = np.bincount(codes, weights=labels[:, j], minlength=n).astype(np.int64)
+        patients[f"pos_{v}"] = np.bincount(codes, weights=labels[:, j], minlength=n).astype(
+            np.int64
+        )
     return patients, codes
 
 
 def _groups(cohort: pd.DataFrame, group_col: str) -> pd.Series:
     if group_col not in cohort.columns:
-        raise DataError("cohort", f"group column {group_col!r} is missing (columns: {list(cohort.columns)})")
+        raise DataError(
+            "cohort", f"group column {group_col!r} is missing (columns: {list(cohort.columns)})"
+        )
     groups = cohort[group_col]
     missing = groups.isna().to_numpy()
     if missing.any():
@@ -295,10 +312,16 @@ def _check_folds(cohort: pd.DataFrame, folds, group_col: str) -> np.ndarray:
     """Fold numbers as an int array in cohort row order; checks alignment and grouping."""
     if isinstance(folds, pd.Series):
         if len(folds) != len(cohort) or not folds.index.equals(cohort.index):
-            if folds.index.is_unique and cohort.index.is_unique and set(folds.index) == set(cohort.index):
+            if (
+                folds.index.is_unique
+                and cohort.index.is_unique
+                and set(folds.index) == set(cohort.index)
+            ):
                 folds = folds.reindex(cohort.index)
             else:
-                raise ValueError("folds must be aligned to the cohort: same index labels as cohort.index")
+                raise ValueError(
+                    "folds must be aligned to the cohort: same index labels as cohort.index"
+                )
         values = folds.to_numpy()
     else:
         values = np.asarray(folds)

@@ -14,6 +14,7 @@ inner, patient-grouped validation split of the training folds, :func:`ecglib.dat
 used only to choose the epoch), ``test`` (the held-out fold, predicted once at the end) or
 ``external``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,9 +24,9 @@ import os
 import numpy as np
 import pandas as pd
 
-from ecglib.data import folds as folds_mod
 from ecglib import schema
 from ecglib.config import RunParams
+from ecglib.data import folds as folds_mod
 from ecglib.paths import RunPaths
 
 __all__ = ["EXTERNAL", "internal_mask", "cohort_digest", "ensure_folds", "read_folds", "fold_roles"]
@@ -54,8 +55,12 @@ def ensure_folds(params: RunParams, cohort: pd.DataFrame, *, write: bool = True)
     """The fold of every internal row (Series named ``fold``, indexed by cohort row), read from
     ``folds.csv`` when it matches, else computed (and written when ``write``)."""
     paths = RunPaths.of(params)
-    wanted = {"cohort": cohort_digest(cohort), "seed": int(params.seed),
-              "n_folds": int(params.folds.n_folds), "n_rows": int(len(cohort))}
+    wanted = {
+        "cohort": cohort_digest(cohort),
+        "seed": int(params.seed),
+        "n_folds": int(params.folds.n_folds),
+        "n_rows": int(len(cohort)),
+    }
     if paths.folds.exists() and paths.folds_meta.exists():
         try:
             same = json.loads(paths.folds_meta.read_text()) == wanted
@@ -83,11 +88,13 @@ def fold_roles(params: RunParams, cohort: pd.DataFrame, folds: pd.Series, fold: 
     """Role of every cohort row when training ``fold`` (``train``/``val``/``test``/``external``)."""
     internal = cohort.loc[internal_mask(cohort)]
     if not folds.index.equals(internal.index):
-        raise ValueError("folds do not match the cohort's internal rows; recompute them with "
-                         "ensure_folds")
+        raise ValueError(
+            "folds do not match the cohort's internal rows; recompute them with ensure_folds"
+        )
     roles = pd.Series(EXTERNAL, index=cohort.index, name="role", dtype=object)
     roles.loc[internal.index] = folds_mod.split_roles(
-        internal, folds, fold, val_fraction=params.folds.inner_val_fraction, seed=params.seed)
+        internal, folds, fold, val_fraction=params.folds.inner_val_fraction, seed=params.seed
+    )
     return roles
 
 

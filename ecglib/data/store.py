@@ -11,6 +11,7 @@ so a store is reused while its inputs are unchanged and rebuilt when any file or
 changes. File hashes are cached by (size, mtime) so that checking a large cohort costs a stat
 per file, not a read. Training and evaluation read batches straight from the memory map.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,9 +62,14 @@ class EcgStore:
         return lookup.loc[ecg_paths].to_numpy()
 
 
-def build_store(ecg_paths: pd.Series, folder: str | Path, settings: StoreSettings = StoreSettings(),
-                *, records: pd.Series | None = None, progress: bool = True
-                ) -> tuple[EcgStore, pd.DataFrame]:
+def build_store(
+    ecg_paths: pd.Series,
+    folder: str | Path,
+    settings: StoreSettings = StoreSettings(),
+    *,
+    records: pd.Series | None = None,
+    progress: bool = True,
+) -> tuple[EcgStore, pd.DataFrame]:
     """Preprocess every distinct ECG file into ``folder``, or reuse an up-to-date store.
 
     ``records`` names each path in messages (e.g. the cohort's ``ecg_id``). Returns the store
@@ -88,14 +94,23 @@ def build_store(ecg_paths: pd.Series, folder: str | Path, settings: StoreSetting
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    signals = np.lib.format.open_memmap(tmp / "signals.npy", mode="w+", dtype=np.float32,
-                                        shape=(len(ok), len(schema.LEADS), settings.n_samples))
+    signals = np.lib.format.open_memmap(
+        tmp / "signals.npy",
+        mode="w+",
+        dtype=np.float32,
+        shape=(len(ok), len(schema.LEADS), settings.n_samples),
+    )
     kept = []
     for path in tqdm(ok, desc="preprocessing ECGs", unit="ecg", disable=not progress):
         try:
             signals[len(kept)] = ecg_preprocess(
-                path, fs=settings.npy_fs, record_id=names[path], n_samples=settings.n_samples,
-                length_policy=settings.length_policy, filter=settings.filter)
+                path,
+                fs=settings.npy_fs,
+                record_id=names[path],
+                n_samples=settings.n_samples,
+                length_policy=settings.length_policy,
+                filter=settings.filter,
+            )
         except SignalError as exc:
             failures.append((path, names[path], exc.problem))
             continue
@@ -114,8 +129,13 @@ def build_store(ecg_paths: pd.Series, folder: str | Path, settings: StoreSetting
     index["mtime_ns"] = [s[1] for s in stats]
     index["sha256"] = [s[2] for s in stats]
     index.to_csv(tmp / "index.csv", index=False)
-    meta = {"version": STORE_VERSION, "settings": asdict(settings), "fingerprint": fingerprint,
-            "shape": [len(kept), len(schema.LEADS), settings.n_samples], "failures": failures}
+    meta = {
+        "version": STORE_VERSION,
+        "settings": asdict(settings),
+        "fingerprint": fingerprint,
+        "shape": [len(kept), len(schema.LEADS), settings.n_samples],
+        "failures": failures,
+    }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)  # a store is complete or absent, never half-written
@@ -139,22 +159,25 @@ def _read_meta(folder: Path) -> dict | None:
     return data if data.get("version") == STORE_VERSION else None
 
 
-def _hash_files(paths: list[str], names: dict, folder: Path, progress: bool
-                ) -> tuple[dict[str, tuple[int, int, str]], list[tuple[str, str, str]]]:
+def _hash_files(
+    paths: list[str], names: dict, folder: Path, progress: bool
+) -> tuple[dict[str, tuple[int, int, str]], list[tuple[str, str, str]]]:
     """(size, mtime_ns, sha256) per readable file, reusing cached hashes of unchanged files."""
     cached = {}
     if (folder / "index.csv").exists():
         old = pd.read_csv(folder / "index.csv", dtype={"ecg_path": str, "sha256": str})
         cached = {r.ecg_path: (r.size, r.mtime_ns, r.sha256) for r in old.itertuples()}
     hashes, failures = {}, []
-    for path in tqdm(paths, desc="checking ECG files", unit="file", disable=not progress,
-                     leave=False):
+    for path in tqdm(
+        paths, desc="checking ECG files", unit="file", disable=not progress, leave=False
+    ):
         files = _record_files(path)
         try:
             stats = [os.stat(f) for f in files]
         except OSError as exc:
-            failures.append((path, names[path], f"ECG file cannot be opened: {exc.strerror} "
-                                                f"({exc.filename})"))
+            failures.append(
+                (path, names[path], f"ECG file cannot be opened: {exc.strerror} ({exc.filename})")
+            )
             continue
         size = sum(s.st_size for s in stats)
         mtime = max(s.st_mtime_ns for s in stats)
@@ -172,8 +195,9 @@ def _record_files(path: str) -> list[str]:
     base = path[:-4] if path.endswith(".hea") else path
     if path.endswith(".hea") or (not os.path.exists(path) and os.path.exists(base + ".hea")):
         header = base + ".hea"
-        return [header] + sorted(str(p) for p in Path(base).parent.glob(Path(base).name + ".*")
-                                 if p.suffix != ".hea")
+        return [header] + sorted(
+            str(p) for p in Path(base).parent.glob(Path(base).name + ".*") if p.suffix != ".hea"
+        )
     return [path]
 
 

@@ -12,6 +12,7 @@ Typical use::
     table_path = write_demo_export("runs/demo/raw", size="small", seed=0)
     truth = make_demo_cohort("small", seed=0).truth   # hidden grades and planted amplitudes
 """
+
 from ecglib.demo.cohort import (
     EXPORT_COLUMNS,
     GRADE_TEXT,
@@ -29,8 +30,22 @@ from ecglib.demo.geometry import PLANTED_TERRITORIES, territory_sensitivity
 from ecglib.demo.measure import measure_st_levels
 
 __all__ = [
-    "EXPORT_COLUMNS", "GRADE_TEXT", "SIZES", "SYMPTOM_TEXT", "CohortSize", "DemoCohort", "SiteCounts",
-    "make_demo_cohort", "GRADE_ST_MV", "PLANTED_TERRITORIES", "EcgParams", "RecordingSite",
-    "measure_st_levels", "sample_ecg_params", "simulate_ecgs", "simulate_from_grades",
-    "territory_sensitivity", "write_demo_export",
+    "EXPORT_COLUMNS",
+    "GRADE_TEXT",
+    "SIZES",
+    "SYMPTOM_TEXT",
+    "CohortSize",
+    "DemoCohort",
+    "SiteCounts",
+    "make_demo_cohort",
+    "GRADE_ST_MV",
+    "PLANTED_TERRITORIES",
+    "EcgParams",
+    "RecordingSite",
+    "measure_st_levels",
+    "sample_ecg_params",
+    "simulate_ecgs",
+    "simulate_from_grades",
+    "territory_sensitivity",
+    "write_demo_export",
 ]

@@ -23,6 +23,7 @@ the hidden disease (number of severely diseased vessels, left main counted twice
 and age; follow-up starts at the first CCTA and ends at the administrative close (365 days plus a
 visit window of up to five weeks) or at loss to follow-up.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,20 @@ from ecglib.schema import SYMPTOMS, VESSELS, grade_col, label_col
 
 #: Columns of the demo's raw export (``export.csv``), in order: a hospital's names, not the canonical ones.
 EXPORT_COLUMNS: tuple[str, ...] = (
-    "Patient ID", "Exam ID", "CCTA date", "ECG ID", "ECG acquired", "ECG file", "Hospital", "Age",
-    "Sex", "ECG interpretation", "Chest pain", *VESSELS, "Follow-up days", "MACE",
+    "Patient ID",
+    "Exam ID",
+    "CCTA date",
+    "ECG ID",
+    "ECG acquired",
+    "ECG file",
+    "Hospital",
+    "Age",
+    "Sex",
+    "ECG interpretation",
+    "Chest pain",
+    *VESSELS,
+    "Follow-up days",
+    "MACE",
 )
 
 #: Free-text CCTA report grade for each ordinal grade (the export's vocabulary).
@@ -59,8 +72,9 @@ GRADE_TEXT: dict[int, str] = {
 }
 
 #: Free-text chest-pain category for each canonical symptom (missing is an empty cell).
-SYMPTOM_TEXT: dict[str, str] = dict(zip(SYMPTOMS, (
-    "typical angina", "atypical angina", "non-anginal chest pain", "dyspnoea")))
+SYMPTOM_TEXT: dict[str, str] = dict(
+    zip(SYMPTOMS, ("typical angina", "atypical angina", "non-anginal chest pain", "dyspnoea"))
+)
 
 #: Share of CCTA exams at or above grade 1, 2, 3, 4 for each vessel in the internal population.
 #: Grade >= 3 (the label): RCA 13%, LM 2.5%, LAD 22%, LCX 12%, as in CCTA referral cohorts.
@@ -80,7 +94,6 @@ AFTER_CCTA_SHARE = 0.03
 
 #: Plausible adult ages (years) of a CCTA referral population.
 AGE_RANGE: tuple[float, float] = (25.0, 95.0)
-
 
 
 @dataclass(frozen=True)
@@ -109,22 +122,42 @@ SIZES: dict[str, CohortSize] = {
 class DemoSite:
     """A hospital of the demo: its population, recording conditions and export conventions."""
 
-    name: str              #: canonical site name
-    hospital: str          #: as written in the export
-    prefix: str            #: first letter of its patient, exam and ECG ids
+    name: str  #: canonical site name
+    hospital: str  #: as written in the export
+    prefix: str  #: first letter of its patient, exam and ECG ids
     age_mean: float
     age_sd: float
     male_share: float
     recording: RecordingSite
-    samples_first: bool    #: ECG files stored (5000, 12) instead of (12, 5000): another vendor
+    samples_first: bool  #: ECG files stored (5000, 12) instead of (12, 5000): another vendor
     first_day: str
     last_day: str
 
 
-INTERNAL = DemoSite("internal", "Demo University Hospital", "D", 63.7, 10.1, 0.55,
-                    INTERNAL_SITE, False, "2019-01-01", "2023-06-30")
-EXTERNAL = DemoSite("external", "Demo District Hospital", "X", 62.6, 14.2, 0.611,
-                    EXTERNAL_SITE, True, "2021-03-01", "2023-06-30")
+INTERNAL = DemoSite(
+    "internal",
+    "Demo University Hospital",
+    "D",
+    63.7,
+    10.1,
+    0.55,
+    INTERNAL_SITE,
+    False,
+    "2019-01-01",
+    "2023-06-30",
+)
+EXTERNAL = DemoSite(
+    "external",
+    "Demo District Hospital",
+    "X",
+    62.6,
+    14.2,
+    0.611,
+    EXTERNAL_SITE,
+    True,
+    "2021-03-01",
+    "2023-06-30",
+)
 
 
 @dataclass(frozen=True)
@@ -151,21 +184,31 @@ class DemoCohort:
 def make_demo_cohort(size: str | CohortSize = "small", seed: int = 0) -> DemoCohort:
     """Generate the demo cohort deterministically from ``seed`` (no signals yet: see ``.signals``)."""
     if isinstance(size, str) and size not in SIZES:
-        raise ValueError(f"unknown demo size {size!r}; expected one of {sorted(SIZES)} or a CohortSize")
+        raise ValueError(
+            f"unknown demo size {size!r}; expected one of {sorted(SIZES)} or a CohortSize"
+        )
     counts = SIZES[size] if isinstance(size, str) else size
     internal_rng, external_rng = np.random.default_rng(seed).spawn(2)
-    parts = [_make_site(INTERNAL, counts.internal, internal_rng),
-             _make_site(EXTERNAL, counts.external, external_rng)]
+    parts = [
+        _make_site(INTERNAL, counts.internal, internal_rng),
+        _make_site(EXTERNAL, counts.external, external_rng),
+    ]
     table = pd.concat([p[0] for p in parts], ignore_index=True)
     truth = pd.concat([p[1] for p in parts], ignore_index=True)
     params = EcgParams.concat([p[2] for p in parts])
-    return DemoCohort(table=table, truth=truth, params=params,
-                      size=size if isinstance(size, str) else "custom", seed=seed)
+    return DemoCohort(
+        table=table,
+        truth=truth,
+        params=params,
+        size=size if isinstance(size, str) else "custom",
+        seed=seed,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # One site
 # ----------------------------------------------------------------------------------------------
+
 
 def _make_site(site: DemoSite, counts: SiteCounts, rng: np.random.Generator):
     """Patients -> exams -> ECG rows of one site; returns (table, truth, params) sorted like the export."""
@@ -179,8 +222,15 @@ def _make_site(site: DemoSite, counts: SiteCounts, rng: np.random.Generator):
     exam_of = ecgs["exam"]
     person = exams["patient"][exam_of]
     grades = exams["grades"][exam_of]
-    params = sample_ecg_params(grades, rng, person=person, age=patients["age"], male=patients["male"],
-                               lvh=patients["lvh"], site=site.recording)
+    params = sample_ecg_params(
+        grades,
+        rng,
+        person=person,
+        age=patients["age"],
+        male=patients["male"],
+        lvh=patients["lvh"],
+        site=site.recording,
+    )
     reads, normal = ecg_reads(params, rng)
 
     ccta_time = exams["time"][exam_of]
@@ -192,40 +242,49 @@ def _make_site(site: DemoSite, counts: SiteCounts, rng: np.random.Generator):
     exam_number = _first_seen_numbering(exam_of[order])
     ecg_ids = np.array([f"{site.prefix}E{i + 1:07d}" for i in range(len(order))])
     symptom = exams["symptom"][exam_of]
-    table = pd.DataFrame({
-        "Patient ID": [f"{site.prefix}P{p + 1:06d}" for p in person[order]],
-        "Exam ID": [f"{site.prefix}C{e + 1:07d}" for e in exam_number],
-        "CCTA date": pd.Series(ccta_time[order]).dt.strftime("%Y-%m-%d %H:%M"),
-        "ECG ID": ecg_ids,
-        "ECG acquired": pd.Series(ecg_time[order]).dt.strftime("%Y-%m-%d %H:%M:%S"),
-        "ECG file": [f"ecg/{i}.npy" for i in ecg_ids],
-        "Hospital": site.hospital,
-        "Age": age[order],
-        "Sex": np.where(patients["male"][person[order]], "M", "F"),
-        "ECG interpretation": reads[order],
-        "Chest pain": [SYMPTOM_TEXT.get(s, "") for s in symptom[order]],
-        **{v: [GRADE_TEXT[g] for g in grades[order, i]] for i, v in enumerate(VESSELS)},
-        "Follow-up days": followup["days"][person[order]],
-        "MACE": followup["event"][person[order]].astype(int),
-    })
-    truth = pd.DataFrame({
-        "patient_id": table["Patient ID"], "ecg_id": ecg_ids, "site": site.name,
-        "samples_first": site.samples_first,
-        **{grade_col(v): grades[order, i] for i, v in enumerate(VESSELS)},
-        **{label_col(v): (grades[order, i] >= 3).astype(np.int8) for i, v in enumerate(VESSELS)},
-        **{f"planted_st_{v}": params.planted_mv[order, i] for i, v in enumerate(VESSELS)},
-        "after_ccta": ecgs["before_s"][order] < 0,
-        "interval_hours": ecgs["before_s"][order] / 3600.0,
-        "normal_read": normal[order],
-        "symptom": [s if s else None for s in symptom[order]],
-        "burden": exams["burden"][exam_of][order],
-        "lvh": patients["lvh"][person[order]],
-        "heart_rate": params.heart_rate[order],
-        "pr_ms": 1000 * params.pr[order], "qrs_ms": 1000 * params.qrs[order],
-        "qtc_ms": 1000 * params.qtc[order],
-        "followup_days": followup["days"][person[order]],
-        "mace": followup["event"][person[order]],
-    })
+    table = pd.DataFrame(
+        {
+            "Patient ID": [f"{site.prefix}P{p + 1:06d}" for p in person[order]],
+            "Exam ID": [f"{site.prefix}C{e + 1:07d}" for e in exam_number],
+            "CCTA date": pd.Series(ccta_time[order]).dt.strftime("%Y-%m-%d %H:%M"),
+            "ECG ID": ecg_ids,
+            "ECG acquired": pd.Series(ecg_time[order]).dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "ECG file": [f"ecg/{i}.npy" for i in ecg_ids],
+            "Hospital": site.hospital,
+            "Age": age[order],
+            "Sex": np.where(patients["male"][person[order]], "M", "F"),
+            "ECG interpretation": reads[order],
+            "Chest pain": [SYMPTOM_TEXT.get(s, "") for s in symptom[order]],
+            **{v: [GRADE_TEXT[g] for g in grades[order, i]] for i, v in enumerate(VESSELS)},
+            "Follow-up days": followup["days"][person[order]],
+            "MACE": followup["event"][person[order]].astype(int),
+        }
+    )
+    truth = pd.DataFrame(
+        {
+            "patient_id": table["Patient ID"],
+            "ecg_id": ecg_ids,
+            "site": site.name,
+            "samples_first": site.samples_first,
+            **{grade_col(v): grades[order, i] for i, v in enumerate(VESSELS)},
+            **{
+                label_col(v): (grades[order, i] >= 3).astype(np.int8) for i, v in enumerate(VESSELS)
+            },
+            **{f"planted_st_{v}": params.planted_mv[order, i] for i, v in enumerate(VESSELS)},
+            "after_ccta": ecgs["before_s"][order] < 0,
+            "interval_hours": ecgs["before_s"][order] / 3600.0,
+            "normal_read": normal[order],
+            "symptom": [s if s else None for s in symptom[order]],
+            "burden": exams["burden"][exam_of][order],
+            "lvh": patients["lvh"][person[order]],
+            "heart_rate": params.heart_rate[order],
+            "pr_ms": 1000 * params.pr[order],
+            "qrs_ms": 1000 * params.qrs[order],
+            "qtc_ms": 1000 * params.qtc[order],
+            "followup_days": followup["days"][person[order]],
+            "mace": followup["event"][person[order]],
+        }
+    )
     return table[list(EXPORT_COLUMNS)], truth, params.subset(order)
 
 
@@ -245,7 +304,7 @@ def _patients(site: DemoSite, n: int, rng: np.random.Generator) -> dict[str, np.
     """
     # Exact age in years at the first CCTA; the export's whole years are floored, hence the half year.
     age = rng.normal(site.age_mean + 0.5, site.age_sd, n)
-    for _ in range(20):   # redraw outside the adult range (a clip would pile ages up at the bounds)
+    for _ in range(20):  # redraw outside the adult range (a clip would pile ages up at the bounds)
         outside = (age < AGE_RANGE[0]) | (age > AGE_RANGE[1])
         if not outside.any():
             break
@@ -254,24 +313,35 @@ def _patients(site: DemoSite, n: int, rng: np.random.Generator) -> dict[str, np.
     male = rng.random(n) < site.male_share
     age_z = (age - INTERNAL.age_mean) / 10.0
     beta_age, beta_male = 0.55, 0.55
-    scale = np.sqrt(beta_age ** 2 * (INTERNAL.age_sd / 10.0) ** 2
-                    + beta_male ** 2 * INTERNAL.male_share * (1 - INTERNAL.male_share) + 1.0)
-    burden = (beta_age * age_z + beta_male * (male - INTERNAL.male_share) + rng.normal(0, 1, n)) / scale
+    scale = np.sqrt(
+        beta_age**2 * (INTERNAL.age_sd / 10.0) ** 2
+        + beta_male**2 * INTERNAL.male_share * (1 - INTERNAL.male_share)
+        + 1.0
+    )
+    burden = (
+        beta_age * age_z + beta_male * (male - INTERNAL.male_share) + rng.normal(0, 1, n)
+    ) / scale
     # LVH: hypertension is commoner with age and goes with atherosclerosis.
     lvh = rng.random(n) < expit(-3.1 + 0.35 * age_z + 0.3 * burden)
     vessel_part = rng.normal(0.0, 1.0, (n, len(VESSELS)))
     return {"age": age, "male": male, "burden": burden, "lvh": lvh, "vessel_part": vessel_part}
 
 
-def _exams(site: DemoSite, patients: dict, n_exams: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _exams(
+    site: DemoSite, patients: dict, n_exams: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """CCTA exams: times, grades and the symptom that led to them.
 
     Extra exams go to random patients (a few get three); a repeat CCTA follows 1-24 months later.
     """
     n_patients = len(patients["age"])
-    per_patient = 1 + np.bincount(rng.choice(n_patients, n_exams - n_patients), minlength=n_patients)
+    per_patient = 1 + np.bincount(
+        rng.choice(n_patients, n_exams - n_patients), minlength=n_patients
+    )
     patient = np.repeat(np.arange(n_patients), per_patient)
-    first = np.repeat(np.cumsum(per_patient) - per_patient, per_patient)   # index of the patient's first exam
+    first = np.repeat(
+        np.cumsum(per_patient) - per_patient, per_patient
+    )  # index of the patient's first exam
     rank = np.arange(n_exams) - first
 
     day0 = np.datetime64(site.first_day, "s")
@@ -279,20 +349,29 @@ def _exams(site: DemoSite, patients: dict, n_exams: int, rng: np.random.Generato
     gap_days = np.where(rank > 0, np.clip(30 + rng.exponential(200.0, n_exams), 30, 720), 0.0)
     start_day = rng.integers(0, span_days, n_patients)[patient]
     day = start_day + _cumsum_within(gap_days, first).astype(int)
-    minute = rng.integers(8 * 60, 18 * 60, n_exams)                       # scanner hours
+    minute = rng.integers(8 * 60, 18 * 60, n_exams)  # scanner hours
     time = day0 + (day * 86400 + minute * 60).astype("timedelta64[s]")
 
     # Disease progresses slowly between exams; the vessel-specific part mostly persists.
     years = (day - start_day) / 365.25
     burden = patients["burden"][patient] + 0.08 * years
-    own = (EXAM_PERSISTENCE * patients["vessel_part"][patient]
-           + np.sqrt(1 - EXAM_PERSISTENCE ** 2) * rng.normal(0, 1, (n_exams, len(VESSELS))))
+    own = EXAM_PERSISTENCE * patients["vessel_part"][patient] + np.sqrt(
+        1 - EXAM_PERSISTENCE**2
+    ) * rng.normal(0, 1, (n_exams, len(VESSELS)))
     liability = np.sqrt(BURDEN_SHARE) * burden[:, None] + np.sqrt(1 - BURDEN_SHARE) * own
-    thresholds = norm.isf(np.array([GRADE_TAIL[v] for v in VESSELS]))      # (vessels, 4)
+    thresholds = norm.isf(np.array([GRADE_TAIL[v] for v in VESSELS]))  # (vessels, 4)
     grades = (liability[:, :, None] > thresholds[None]).sum(axis=2)
     symptom = _symptoms(grades, burden, rng)
-    return {"patient": patient, "first": first, "rank": rank, "time": time, "gap_days": gap_days,
-            "burden": burden, "grades": grades, "symptom": symptom}
+    return {
+        "patient": patient,
+        "first": first,
+        "rank": rank,
+        "time": time,
+        "gap_days": gap_days,
+        "burden": burden,
+        "grades": grades,
+        "symptom": symptom,
+    }
 
 
 def _cumsum_within(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
@@ -331,7 +410,9 @@ def _ecgs(exams: dict, n_before: int, rng: np.random.Generator) -> dict[str, np.
     low = np.array([5 * 60, 3 * 3600, 2 * 86400])[kind]
     high = np.array([3 * 3600, 2 * 86400, 42 * 86400])[kind]
     before = np.exp(rng.uniform(np.log(low), np.log(high)))
-    reach = np.where(exams["gap_days"][before_exam] > 0, exams["gap_days"][before_exam] * 86400 / 2, np.inf)
+    reach = np.where(
+        exams["gap_days"][before_exam] > 0, exams["gap_days"][before_exam] * 86400 / 2, np.inf
+    )
     before = np.minimum(before, reach)
 
     n_after = max(1, round(AFTER_CCTA_SHARE * n_before))
@@ -339,8 +420,10 @@ def _ecgs(exams: dict, n_before: int, rng: np.random.Generator) -> dict[str, np.
     after = -np.exp(rng.uniform(np.log(10 * 60), np.log(5 * 86400), n_after))
     next_gap = _next_gap_days(exams)[after_exam] * 86400 / 2
     after = np.maximum(after, -next_gap)
-    return {"exam": np.concatenate([before_exam, after_exam]),
-            "before_s": np.round(np.concatenate([before, after])).astype(np.int64)}
+    return {
+        "exam": np.concatenate([before_exam, after_exam]),
+        "before_s": np.round(np.concatenate([before, after])).astype(np.int64),
+    }
 
 
 def _next_gap_days(exams: dict) -> np.ndarray:
@@ -366,8 +449,11 @@ def _followup(patients: dict, exams: dict, rng: np.random.Generator) -> dict[str
     hazard = 0.02 / 365.0 * np.exp(0.55 * severity + 0.2 * age_z)
     event_day = rng.exponential(1.0 / hazard)
     last_exam_day = np.zeros(n)
-    np.maximum.at(last_exam_day, exams["patient"],
-                  (exams["time"] - exams["time"][exams["first"]]) / np.timedelta64(1, "D"))
+    np.maximum.at(
+        last_exam_day,
+        exams["patient"],
+        (exams["time"] - exams["time"][exams["first"]]) / np.timedelta64(1, "D"),
+    )
     close = 365.0 + rng.uniform(0.0, 35.0, n)
     lost = np.maximum(rng.exponential(365.0 / 0.075, n), last_exam_day + 1.0)
     censor = np.minimum(close, lost)

@@ -22,6 +22,7 @@ time course per wave; a batched matrix product then projects them onto the elect
 loop runs over samples or beats. Per-record randomness (beat jitter, noise) comes from a per-record
 seed, so a record does not depend on the chunk size or on which other records share its chunk.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -36,11 +37,13 @@ from ecglib.schema import FS, LEADS, N_SAMPLES
 # of the ST-T box at the longest QT); beats farther outside the record are not evaluated.
 _WINDOW_BEFORE = 0.34
 _WINDOW_AFTER = 0.80
-_MAX_BEATS = 28         # RR draws per record: covers 10.7 s at 110/min with jitter
-_WANDER_BINS = 7        # baseline wander below 0.7 Hz (breathing, electrode drift)
+_MAX_BEATS = 28  # RR draws per record: covers 10.7 s at 110/min with jitter
+_WANDER_BINS = 7  # baseline wander below 0.7 Hz (breathing, electrode drift)
 
 
-def _beat_times(params: EcgParams, rngs: list[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+def _beat_times(
+    params: EcgParams, rngs: list[np.random.Generator]
+) -> tuple[np.ndarray, np.ndarray]:
     """R-peak times (n, _MAX_BEATS) in s, and the per-beat respiratory amplitude factor.
 
     RR intervals jitter around the mean (heart rate variability) and swing with breathing
@@ -72,13 +75,22 @@ def _wave_timing(params: EcgParams, rr: np.ndarray) -> tuple[np.ndarray, np.ndar
     qt = params.qtc[:, None] * np.sqrt(rr)
     p_onset = -0.5 * d - params.pr[:, None]
     sp, st = params.p_sigma[:, None], params.t_sigma[:, None]
-    t_peak = -0.5 * d + qt - 2.0 * st       # a tangent at the T's steepest descent meets 0 at +2 SD
-    centres = np.stack(np.broadcast_arrays(
-        p_onset + 2.6 * sp, p_onset + 2.6 * sp + 0.022,           # P1, P2
-        -0.285 * d, 0.0 * d, 0.285 * d,                            # Q, R, S
-        t_peak - 1.1 * st, t_peak,                                  # T shoulder, T
-    ), axis=-1)
-    widths = np.stack(np.broadcast_arrays(sp, sp, 0.093 * d, 0.11 * d, 0.10 * d, 1.0 * st, st), axis=-1)
+    t_peak = -0.5 * d + qt - 2.0 * st  # a tangent at the T's steepest descent meets 0 at +2 SD
+    centres = np.stack(
+        np.broadcast_arrays(
+            p_onset + 2.6 * sp,
+            p_onset + 2.6 * sp + 0.022,  # P1, P2
+            -0.285 * d,
+            0.0 * d,
+            0.285 * d,  # Q, R, S
+            t_peak - 1.1 * st,
+            t_peak,  # T shoulder, T
+        ),
+        axis=-1,
+    )
+    widths = np.stack(
+        np.broadcast_arrays(sp, sp, 0.093 * d, 0.11 * d, 0.10 * d, 1.0 * st, st), axis=-1
+    )
     return centres, widths
 
 
@@ -88,11 +100,15 @@ def _scatter(series: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
     Out-of-range samples are piled onto the first and last sample, which the caller pads and discards.
     """
     n, length = series.shape
-    flat = np.clip(index, 0, length - 1) + (np.arange(n) * length).reshape((n,) + (1,) * (index.ndim - 1))
+    flat = np.clip(index, 0, length - 1) + (np.arange(n) * length).reshape(
+        (n,) + (1,) * (index.ndim - 1)
+    )
     series += np.bincount(flat.ravel(), values.ravel(), minlength=n * length).reshape(n, length)
 
 
-def _wave_series(params: EcgParams, times: np.ndarray, rr: np.ndarray, amp: np.ndarray) -> np.ndarray:
+def _wave_series(
+    params: EcgParams, times: np.ndarray, rr: np.ndarray, amp: np.ndarray
+) -> np.ndarray:
     """Time course of each wave summed over beats, shape (n, waves + 1, N_SAMPLES).
 
     Each Gaussian bump is evaluated only within 4.5 SD of its centre (the rest is below 1e-4 of its
@@ -103,10 +119,10 @@ def _wave_series(params: EcgParams, times: np.ndarray, rr: np.ndarray, amp: np.n
     """
     n = len(params)
     centres, widths = _wave_timing(params, rr)
-    series = np.zeros((n, len(WAVES) + 1, N_SAMPLES + 2))       # one pad sample each side
+    series = np.zeros((n, len(WAVES) + 1, N_SAMPLES + 2))  # one pad sample each side
     for w in range(len(WAVES)):
         half = int(np.ceil(4.5 * widths[..., w].max() * FS))
-        position = (times + centres[..., w]) * FS                # (n, beats), in samples
+        position = (times + centres[..., w]) * FS  # (n, beats), in samples
         grid = np.floor(position).astype(np.int64)[..., None] + np.arange(-half, half + 1)
         z = (grid - position[..., None]) / (widths[..., w, None] * FS)
         bump = np.where(np.abs(z) <= 4.5, np.exp(-0.5 * z * z), 0.0)
@@ -115,11 +131,11 @@ def _wave_series(params: EcgParams, times: np.ndarray, rr: np.ndarray, amp: np.n
     fall_at = centres[..., -1] + 0.5 * widths[..., -1]
     fall_scale = 0.6 * widths[..., -1]
     rise_scale = 0.004
-    lead_in, end = 0.025, fall_at + 8 * fall_scale               # box support, s from the R peak
+    lead_in, end = 0.025, fall_at + 8 * fall_scale  # box support, s from the R peak
     span = int(np.ceil((end - j_point).max() * FS)) + 2 * round(lead_in * FS)
     position = (times + j_point) * FS
     grid = np.floor(position).astype(np.int64)[..., None] + np.arange(-round(lead_in * FS), span)
-    t = (grid - times[..., None] * FS) / FS                       # s relative to the R peak
+    t = (grid - times[..., None] * FS) / FS  # s relative to the R peak
     rise = 1.0 / (1.0 + np.exp(-(t - j_point[..., None]) / rise_scale))
     fall = 1.0 / (1.0 + np.exp((t - fall_at[..., None]) / fall_scale[..., None]))
     inside = (t >= j_point[..., None] - lead_in) & (t <= end[..., None])
@@ -137,8 +153,8 @@ def _heart_potentials(params: EcgParams, rngs: list[np.random.Generator]) -> np.
     rr = np.diff(times, axis=1, prepend=times[:, :1] - 60.0 / params.heart_rate[:, None])
     visible = ((times > -_WINDOW_AFTER) & (times < N_SAMPLES / FS + _WINDOW_BEFORE)).any(axis=0)
     series = _wave_series(params, times[:, visible], rr[:, visible], amp[:, visible])
-    vectors = np.concatenate([params.waves, params.st_vector[:, None]], axis=1)   # (n, W+1, 3)
-    per_electrode = electrode_vectors() @ vectors.transpose(0, 2, 1)               # (n, 9, W+1)
+    vectors = np.concatenate([params.waves, params.st_vector[:, None]], axis=1)  # (n, W+1, 3)
+    per_electrode = electrode_vectors() @ vectors.transpose(0, 2, 1)  # (n, 9, W+1)
     return per_electrode @ series
 
 
@@ -156,11 +172,11 @@ def _electrode_noise(params: EcgParams, rngs: list[np.random.Generator]) -> np.n
     hum_share = np.empty((n, e))
     for i, r in enumerate(rngs):
         coef = r.standard_normal((e, _WANDER_BINS, 2))
-        spectrum[i, :, 1:_WANDER_BINS + 1] = coef[..., 0] + 1j * coef[..., 1]
+        spectrum[i, :, 1 : _WANDER_BINS + 1] = coef[..., 0] + 1j * coef[..., 1]
         hum_phase[i] = r.uniform(0, 2 * np.pi)
         hum_share[i] = r.lognormal(0.0, 0.5, e)
         white[i] = r.standard_normal((e, N_SAMPLES), dtype=np.float32)
-    spectrum[:, :, 1:_WANDER_BINS + 1] /= np.arange(1, _WANDER_BINS + 1)  # 1/f: drift dominates
+    spectrum[:, :, 1 : _WANDER_BINS + 1] /= np.arange(1, _WANDER_BINS + 1)  # 1/f: drift dominates
     # Parseval: a real signal with rfft bins c_k (k >= 1) has SD sqrt(2 sum |c_k|^2) / N.
     sd = np.sqrt(2.0 * (np.abs(spectrum) ** 2).sum(axis=-1)).mean(axis=1) / N_SAMPLES
     spectrum *= (params.wander_mv / sd)[:, None, None]
@@ -188,8 +204,9 @@ def simulate_chunk(params: EcgParams, *, noise: bool = True) -> np.ndarray:
     return leads.astype(np.float32)
 
 
-def iter_ecg_chunks(params: EcgParams, *, noise: bool = True,
-                    chunk_size: int = 128) -> Iterator[tuple[slice, np.ndarray]]:
+def iter_ecg_chunks(
+    params: EcgParams, *, noise: bool = True, chunk_size: int = 128
+) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield ``(records, signals)`` chunk by chunk, so a large cohort never sits in memory at once."""
     for start in range(0, len(params), chunk_size):
         records = slice(start, min(start + chunk_size, len(params)))
@@ -208,8 +225,9 @@ def simulate_ecgs(params: EcgParams, *, noise: bool = True, chunk_size: int = 12
     return out
 
 
-def simulate_from_grades(grades: np.ndarray, seed: int = 0, *, noise: bool = True,
-                         site: RecordingSite = INTERNAL_SITE) -> tuple[np.ndarray, EcgParams]:
+def simulate_from_grades(
+    grades: np.ndarray, seed: int = 0, *, noise: bool = True, site: RecordingSite = INTERNAL_SITE
+) -> tuple[np.ndarray, EcgParams]:
     """Convenience: one ECG per grade row, each a different person; returns (signals, params)."""
     params = sample_ecg_params(grades, np.random.default_rng(seed), site=site)
     return simulate_ecgs(params, noise=noise), params

@@ -10,6 +10,7 @@ map as a real hospital's export. Layout::
 The directory is written under a temporary name beside ``out_dir`` and renamed into place, so an
 interrupted run never leaves a half-written export that looks complete, and nothing stale survives.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,13 @@ TABLE_NAME = "export.csv"
 ECG_DIR = "ecg"
 
 
-def write_demo_export(out_dir: str | Path, size: str | CohortSize = "small", seed: int = 0,
-                      progress: bool = True, chunk_size: int = 128) -> Path:
+def write_demo_export(
+    out_dir: str | Path,
+    size: str | CohortSize = "small",
+    seed: int = 0,
+    progress: bool = True,
+    chunk_size: int = 128,
+) -> Path:
     """Generate the demo cohort and write its raw export; returns the path of ``export.csv``.
 
     The same ``size`` and ``seed`` give a byte-identical export (and the same cohort as
@@ -43,7 +49,9 @@ def write_demo_export(out_dir: str | Path, size: str | CohortSize = "small", see
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.writing-", dir=out_dir.parent))
     try:
         _write_ecgs(cohort, staging, progress=progress, chunk_size=chunk_size)
-        cohort.table.to_csv(staging / TABLE_NAME, index=False, encoding="utf-8", lineterminator="\n")
+        cohort.table.to_csv(
+            staging / TABLE_NAME, index=False, encoding="utf-8", lineterminator="\n"
+        )
         _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

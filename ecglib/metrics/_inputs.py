@@ -5,6 +5,7 @@ what is wrong instead of a silently wrong number. :class:`MissingInputError` mar
 that a chapter needs and the cohort does not have (no symptoms, no follow-up): a notebook
 catches it and prints "this chapter is skipped because <reason>".
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -21,8 +22,10 @@ def as_binary(y, name: str = "y") -> np.ndarray:
     bad = ~np.isin(arr, (0.0, 1.0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must be 0/1 without missing values; position {i} holds "
-                         f"{arr[i]!r} ({int(bad.sum())} such values)")
+        raise ValueError(
+            f"{name} must be 0/1 without missing values; position {i} holds "
+            f"{arr[i]!r} ({int(bad.sum())} such values)"
+        )
     return arr.astype(np.int64)
 
 
@@ -32,8 +35,10 @@ def as_probability(p, name: str = "p") -> np.ndarray:
     bad = ~np.isfinite(arr) | (arr < 0) | (arr > 1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must be probabilities in [0, 1]; position {i} holds "
-                         f"{arr[i]!r} ({int(bad.sum())} such values)")
+        raise ValueError(
+            f"{name} must be probabilities in [0, 1]; position {i} holds "
+            f"{arr[i]!r} ({int(bad.sum())} such values)"
+        )
     return arr
 
 
@@ -48,12 +53,12 @@ def require_columns(table: pd.DataFrame, columns: Iterable[str], what: str) -> N
     """Raise :class:`MissingInputError` when a column is absent or holds no value at all."""
     absent = [c for c in columns if c not in table.columns]
     if absent:
-        raise MissingInputError(f"the cohort has no {', '.join(absent)} column "
-                                f"({what} needs it)")
+        raise MissingInputError(f"the cohort has no {', '.join(absent)} column ({what} needs it)")
     empty = [c for c in columns if table[c].isna().all()]
     if empty:
-        raise MissingInputError(f"no row of the cohort has a value in {', '.join(empty)} "
-                                f"({what} needs it)")
+        raise MissingInputError(
+            f"no row of the cohort has a value in {', '.join(empty)} ({what} needs it)"
+        )
 
 
 def cluster_members(groups, n: int) -> list[np.ndarray]:

@@ -46,6 +46,7 @@ Davison AC, Hinkley DV. Bootstrap Methods and their Application. Cambridge Unive
 Carpenter J, Bithell J. Bootstrap confidence intervals: when, which, what? A practical guide for
 medical statisticians. Stat Med 2000;19:1141-64.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -81,9 +82,22 @@ class BootstrapAUC:
 
     def as_dict(self) -> dict:
         """The scalars (without the resampled AUCs)."""
-        return {k: getattr(self, k) for k in (
-            "auc", "ci_low", "ci_high", "n", "positives", "n_boot", "n_valid", "n_one_class",
-            "level", "stratified", "clustered")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "auc",
+                "ci_low",
+                "ci_high",
+                "n",
+                "positives",
+                "n_boot",
+                "n_valid",
+                "n_one_class",
+                "level",
+                "stratified",
+                "clustered",
+            )
+        }
 
 
 # ------------------------------------------------------------------------------------------
@@ -204,13 +218,13 @@ class _Order:
         """AUCs of a block of resamples whose counts are already in :attr:`order`."""
         block = counts.shape[0]
         cum = np.zeros((block, self.n_neg + 1), dtype=np.int64)
-        np.cumsum(counts[:, :self.n_neg], axis=1, out=cum[:, 1:])
-        cp = counts[:, self.n_neg:]
-        below = cum[:, self.lo]                     # C(< s_i)
+        np.cumsum(counts[:, : self.n_neg], axis=1, out=cum[:, 1:])
+        cp = counts[:, self.n_neg :]
+        below = cum[:, self.lo]  # C(< s_i)
         if self.ties:
-            below += cum[:, self.hi]                # + C(<= s_i)
+            below += cum[:, self.hi]  # + C(<= s_i)
         else:
-            below *= 2                              # no ties: C(<= s_i) == C(< s_i)
+            below *= 2  # no ties: C(<= s_i) == C(< s_i)
         two_u = np.einsum("bi,bi->b", cp, below)
         n_pos = cp.sum(axis=1)
         n_neg = cum[:, -1]
@@ -239,11 +253,11 @@ def auc_from_indices(y, score, indices: np.ndarray, *, chunk: int = CHUNK) -> np
     if ordering.one_class:
         return out
     for start in range(0, n_boot, chunk):
-        keys = ordering.position[indices[start:start + chunk]]
+        keys = ordering.position[indices[start : start + chunk]]
         block = keys.shape[0]
         keys += (np.arange(block, dtype=np.intp) * n)[:, None]
         counts = np.bincount(keys.ravel(), minlength=block * n).reshape(block, n)
-        out[start:start + block] = ordering.auc(counts)
+        out[start : start + block] = ordering.auc(counts)
     return out
 
 
@@ -262,8 +276,8 @@ def auc_from_counts(y, score, counts: np.ndarray, *, chunk: int = CHUNK) -> np.n
     if ordering.one_class:
         return out
     for start in range(0, counts.shape[0], chunk):
-        block = np.take(counts[start:start + chunk], ordering.order, axis=1)
-        out[start:start + block.shape[0]] = ordering.auc(block.astype(np.int64, copy=False))
+        block = np.take(counts[start : start + chunk], ordering.order, axis=1)
+        out[start : start + block.shape[0]] = ordering.auc(block.astype(np.int64, copy=False))
     return out
 
 
@@ -301,8 +315,17 @@ def percentile_ci(aucs: np.ndarray, level: float = 0.95) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------
 # the user-facing functions
 # ------------------------------------------------------------------------------------------
-def bootstrap_auc(y, score, *, n_boot: int = 1000, level: float = 0.95, seed=0,
-                  stratified: bool = False, groups=None, name: str = "score") -> BootstrapAUC:
+def bootstrap_auc(
+    y,
+    score,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed=0,
+    stratified: bool = False,
+    groups=None,
+    name: str = "score",
+) -> BootstrapAUC:
     """AUC with a percentile bootstrap CI from ``n_boot`` resamples, computed all at once.
 
     Parameters
@@ -336,14 +359,21 @@ def bootstrap_auc(y, score, *, n_boot: int = 1000, level: float = 0.95, seed=0,
     else:
         idx = resample_indices(len(yb), n_boot, seed=seed, strata=yb if stratified else None)
         aucs = auc_from_indices(yb, s, idx)
-    return _summarise(yb, s, aucs, level=level, name=name, stratified=stratified,
-                      clustered=groups is not None)
+    return _summarise(
+        yb, s, aucs, level=level, name=name, stratified=stratified, clustered=groups is not None
+    )
 
 
-def bootstrap_vessel_table(predictions: pd.DataFrame, vessels: Sequence[str] | None = None,
-                           *, n_boot: int = 1000, level: float = 0.95, seed=0,
-                           stratified: bool = False, group_col: str | None = None
-                           ) -> pd.DataFrame:
+def bootstrap_vessel_table(
+    predictions: pd.DataFrame,
+    vessels: Sequence[str] | None = None,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed=0,
+    stratified: bool = False,
+    group_col: str | None = None,
+) -> pd.DataFrame:
     """Bootstrap AUC CIs per vessel, one row per vessel.
 
     Without stratification every vessel is evaluated on the *same* resamples of the rows
@@ -364,8 +394,9 @@ def bootstrap_vessel_table(predictions: pd.DataFrame, vessels: Sequence[str] | N
         shared_indices = resample_indices(n, n_boot, seed=rng)
     rows = []
     for vessel in vessels:
-        yb, s = _validate(predictions[schema.label_col(vessel)],
-                          predictions[schema.prob_col(vessel)], vessel)
+        yb, s = _validate(
+            predictions[schema.label_col(vessel)], predictions[schema.prob_col(vessel)], vessel
+        )
         positives = int(yb.sum())
         if positives in (0, n):
             raise OneClassError(vessel, positives, n)
@@ -375,24 +406,63 @@ def bootstrap_vessel_table(predictions: pd.DataFrame, vessels: Sequence[str] | N
             aucs = auc_from_indices(yb, s, shared_indices)
         else:
             aucs = auc_from_indices(yb, s, resample_indices(n, n_boot, seed=rng, strata=yb))
-        result = _summarise(yb, s, aucs, level=level, name=vessel, stratified=stratified,
-                            clustered=group_col is not None)
+        result = _summarise(
+            yb,
+            s,
+            aucs,
+            level=level,
+            name=vessel,
+            stratified=stratified,
+            clustered=group_col is not None,
+        )
         rows.append({"vessel": vessel, **result.as_dict()})
-    columns = ["vessel", "n", "positives", "auc", "ci_low", "ci_high", "n_boot", "n_valid",
-               "n_one_class", "stratified", "clustered"]
+    columns = [
+        "vessel",
+        "n",
+        "positives",
+        "auc",
+        "ci_low",
+        "ci_high",
+        "n_boot",
+        "n_valid",
+        "n_one_class",
+        "stratified",
+        "clustered",
+    ]
     return pd.DataFrame(rows)[columns]
 
 
-def _summarise(yb: np.ndarray, s: np.ndarray, aucs: np.ndarray, *, level: float, name: str,
-               stratified: bool, clustered: bool) -> BootstrapAUC:
+def _summarise(
+    yb: np.ndarray,
+    s: np.ndarray,
+    aucs: np.ndarray,
+    *,
+    level: float,
+    name: str,
+    stratified: bool,
+    clustered: bool,
+) -> BootstrapAUC:
     n_one_class = int(np.isnan(aucs).sum())
     if n_one_class:
-        warnings.warn(f"{name}: {n_one_class} of {len(aucs)} bootstrap resamples hold one class "
-                      "and have no AUC; the CI uses the other "
-                      f"{len(aucs) - n_one_class} (consider stratified=True)", RuntimeWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"{name}: {n_one_class} of {len(aucs)} bootstrap resamples hold one class "
+            "and have no AUC; the CI uses the other "
+            f"{len(aucs) - n_one_class} (consider stratified=True)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     low, high = percentile_ci(aucs, level)
-    return BootstrapAUC(auc=float(fast_auc(yb, s)), ci_low=low, ci_high=high, n=len(yb),
-                        positives=int(yb.sum()), n_boot=len(aucs),
-                        n_valid=len(aucs) - n_one_class, n_one_class=n_one_class, level=level,
-                        stratified=stratified, clustered=clustered, aucs=aucs)
+    return BootstrapAUC(
+        auc=float(fast_auc(yb, s)),
+        ci_low=low,
+        ci_high=high,
+        n=len(yb),
+        positives=int(yb.sum()),
+        n_boot=len(aucs),
+        n_valid=len(aucs) - n_one_class,
+        n_one_class=n_one_class,
+        level=level,
+        stratified=stratified,
+        clustered=clustered,
+        aucs=aucs,
+    )

@@ -16,6 +16,7 @@
   ideal, < 1 means too extreme predictions), the intercept ("calibration-in-the-large") is fitted
   with ``logit(p)`` as an offset (0 is ideal).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -49,8 +50,9 @@ def brier_score(y, p) -> float:
     return float(brier_score_loss(y, p))
 
 
-def calibration_bins(y, p, *, n_bins: int = 10, strategy: str = "quantile",
-                     alpha: float = 0.05) -> pd.DataFrame:
+def calibration_bins(
+    y, p, *, n_bins: int = 10, strategy: str = "quantile", alpha: float = 0.05
+) -> pd.DataFrame:
     """Grouped calibration curve: per non-empty bin ``n``, ``mean_predicted``, ``observed``
     (event rate) and its Wilson CI ``observed_lo``/``observed_hi``.
 
@@ -64,14 +66,22 @@ def calibration_bins(y, p, *, n_bins: int = 10, strategy: str = "quantile",
         edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
     else:
         edges = np.linspace(0.0, 1.0, n_bins + 1)
-    ids = np.searchsorted(edges[1:-1], p)          # sklearn's rule, so the bins coincide
+    ids = np.searchsorted(edges[1:-1], p)  # sklearn's rule, so the bins coincide
     total = np.bincount(ids, minlength=n_bins)
     events = np.bincount(ids, weights=y, minlength=n_bins)
     keep = total > 0
     _, lo, hi = proportion_ci(events[keep], total[keep], method="wilson", alpha=alpha)
-    return pd.DataFrame({"bin": np.flatnonzero(keep), "n": total[keep],
-                         "events": events[keep].astype(int), "mean_predicted": mean_predicted,
-                         "observed": observed, "observed_lo": lo, "observed_hi": hi})
+    return pd.DataFrame(
+        {
+            "bin": np.flatnonzero(keep),
+            "n": total[keep],
+            "events": events[keep].astype(int),
+            "mean_predicted": mean_predicted,
+            "observed": observed,
+            "observed_lo": lo,
+            "observed_hi": hi,
+        }
+    )
 
 
 def lowess_grid(p, n: int = 100, *, quantiles: tuple[float, float] = (0.01, 0.99)) -> np.ndarray:
@@ -93,8 +103,17 @@ def calibration_lowess(y, p, grid=None, *, frac: float = 2 / 3) -> pd.DataFrame:
     return pd.DataFrame({"predicted": grid, "observed": _lowess(y, p, grid, frac)})
 
 
-def calibration_band(y, p, grid=None, *, n_boot: int = 200, seed: int = 0, frac: float = 2 / 3,
-                     level: float = 0.95, groups=None) -> pd.DataFrame:
+def calibration_band(
+    y,
+    p,
+    grid=None,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    frac: float = 2 / 3,
+    level: float = 0.95,
+    groups=None,
+) -> pd.DataFrame:
     """LOWESS curve with a percentile bootstrap band (rows resampled with replacement; with
     ``groups``, e.g. patient ids, whole patients with all their ECGs: the cluster bootstrap).
 
@@ -108,8 +127,7 @@ def calibration_band(y, p, grid=None, *, n_boot: int = 200, seed: int = 0, frac:
     members = None if groups is None else cluster_members(groups, len(y))
     curves = np.empty((n_boot, len(grid)))
     for b in range(n_boot):
-        idx = (rng.integers(0, len(y), len(y)) if members is None
-               else cluster_resample(rng, members))
+        idx = rng.integers(0, len(y), len(y)) if members is None else cluster_resample(rng, members)
         curves[b] = _lowess(y[idx], p[idx], grid, frac)
     tail = 100 * (1 - level) / 2
     used = np.sum(np.isfinite(curves), axis=0)
@@ -117,8 +135,15 @@ def calibration_band(y, p, grid=None, *, n_boot: int = 200, seed: int = 0, frac:
         # a grid point no resample covers is NaN, and n_boot_used says so
         warnings.simplefilter("ignore", RuntimeWarning)
         lower, upper = np.nanpercentile(curves, [tail, 100 - tail], axis=0)
-    return pd.DataFrame({"predicted": grid, "observed": _lowess(y, p, grid, frac),
-                         "lower": lower, "upper": upper, "n_boot_used": used})
+    return pd.DataFrame(
+        {
+            "predicted": grid,
+            "observed": _lowess(y, p, grid, frac),
+            "lower": lower,
+            "upper": upper,
+            "n_boot_used": used,
+        }
+    )
 
 
 def calibration_slope_intercept(y, p) -> dict[str, float]:
@@ -148,21 +173,29 @@ def calibration_summary(y, p) -> dict[str, float]:
     prevalence = float(y.mean())
     brier = brier_score(y, p)
     null = prevalence * (1 - prevalence)
-    return {"n": len(y), "events": int(y.sum()), "brier": brier, "brier_null": null,
-            "scaled_brier": 1 - brier / null if null > 0 else np.nan,
-            "mean_predicted": float(p.mean()), "observed_rate": prevalence,
-            "oe_ratio": prevalence / p.mean() if p.mean() > 0 else np.nan,
-            **calibration_slope_intercept(y, p)}
+    return {
+        "n": len(y),
+        "events": int(y.sum()),
+        "brier": brier,
+        "brier_null": null,
+        "scaled_brier": 1 - brier / null if null > 0 else np.nan,
+        "mean_predicted": float(p.mean()),
+        "observed_rate": prevalence,
+        "oe_ratio": prevalence / p.mean() if p.mean() > 0 else np.nan,
+        **calibration_slope_intercept(y, p),
+    }
 
 
-def calibration_table(table: pd.DataFrame, vessels: Iterable[str] | None = None
-                      ) -> pd.DataFrame:
+def calibration_table(table: pd.DataFrame, vessels: Iterable[str] | None = None) -> pd.DataFrame:
     """:func:`calibration_summary` per vessel from the ``y_<vessel>``/``p_<vessel>`` columns
     (default: the vessels the table has labels for, :func:`ecglib.schema.vessels_of`)."""
     vessels = schema.vessels_of(table, vessels)
-    return pd.DataFrame({v: calibration_summary(table[schema.label_col(v)],
-                                                table[schema.prob_col(v)])
-                         for v in vessels}).T.rename_axis("vessel")
+    return pd.DataFrame(
+        {
+            v: calibration_summary(table[schema.label_col(v)], table[schema.prob_col(v)])
+            for v in vessels
+        }
+    ).T.rename_axis("vessel")
 
 
 def _lowess(y: np.ndarray, p: np.ndarray, grid: np.ndarray, frac: float) -> np.ndarray:

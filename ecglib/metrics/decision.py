@@ -16,6 +16,7 @@ is three lines. Threshold ranges are arguments: the LM range must be narrower an
 prevalence is a few percent, the paper's high-risk cut-off 1%); :data:`DEFAULT_THRESHOLD_RANGES`
 is a params-style default.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -29,7 +30,10 @@ from ecglib.metrics._inputs import as_binary, as_probability, same_length
 #: Threshold-probability ranges (inclusive) per vessel: wide for the common lesions, narrow and
 #: low for LM, whose prevalence is a few percent.
 DEFAULT_THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
-    "RCA": (0.01, 0.50), "LM": (0.001, 0.10), "LAD": (0.01, 0.50), "LCX": (0.01, 0.50),
+    "RCA": (0.01, 0.50),
+    "LM": (0.001, 0.10),
+    "LAD": (0.01, 0.50),
+    "LCX": (0.01, 0.50),
 }
 
 
@@ -45,7 +49,7 @@ def net_benefit(y, p, thresholds) -> np.ndarray:
     y, p = as_binary(y), as_probability(p)
     n = same_length(y=y, p=p)
     pt = _check_thresholds(thresholds)
-    treat = p[None, :] >= pt[:, None]                   # (thresholds, patients)
+    treat = p[None, :] >= pt[:, None]  # (thresholds, patients)
     tp = (treat & (y[None, :] == 1)).sum(axis=1)
     fp = (treat & (y[None, :] == 0)).sum(axis=1)
     return tp / n - fp / n * pt / (1.0 - pt)
@@ -71,13 +75,21 @@ def net_benefit_of_rule(y, treat, thresholds) -> np.ndarray:
 def decision_curve(y, p, thresholds) -> pd.DataFrame:
     """One row per threshold: ``threshold, model, treat_all, treat_none`` (net benefits)."""
     pt = _check_thresholds(thresholds)
-    return pd.DataFrame({"threshold": pt, "model": net_benefit(y, p, pt),
-                         "treat_all": net_benefit_treat_all(y, pt), "treat_none": 0.0})
+    return pd.DataFrame(
+        {
+            "threshold": pt,
+            "model": net_benefit(y, p, pt),
+            "treat_all": net_benefit_treat_all(y, pt),
+            "treat_none": 0.0,
+        }
+    )
 
 
-def decision_curves(table: pd.DataFrame,
-                    ranges: Mapping[str, tuple[float, float]] = DEFAULT_THRESHOLD_RANGES,
-                    n: int = 50) -> pd.DataFrame:
+def decision_curves(
+    table: pd.DataFrame,
+    ranges: Mapping[str, tuple[float, float]] = DEFAULT_THRESHOLD_RANGES,
+    n: int = 50,
+) -> pd.DataFrame:
     """:func:`decision_curve` per vessel over its range, long format with a ``vessel`` column.
 
     Also carries each vessel's ``prevalence`` (the treat-all curve meets zero at
@@ -99,15 +111,24 @@ def net_benefit_at(table: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.D
     for vessel, pt in schema.assessed_entries(table, thresholds).items():
         y = table[schema.label_col(vessel)]
         curve = decision_curve(y, table[schema.prob_col(vessel)], [pt])
-        rows.append({"vessel": vessel, "threshold": float(pt),
-                     "prevalence": float(np.mean(y)), "model": float(curve["model"].iloc[0]),
-                     "treat_all": float(curve["treat_all"].iloc[0]), "treat_none": 0.0})
+        rows.append(
+            {
+                "vessel": vessel,
+                "threshold": float(pt),
+                "prevalence": float(np.mean(y)),
+                "model": float(curve["model"].iloc[0]),
+                "treat_all": float(curve["treat_all"].iloc[0]),
+                "treat_none": 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _check_thresholds(thresholds) -> np.ndarray:
     pt = np.atleast_1d(np.asarray(thresholds, dtype=float))
     if pt.ndim != 1 or not np.all((pt > 0) & (pt < 1)):
-        raise ValueError("threshold probabilities must lie strictly between 0 and 1 "
-                         "(the weight pt/(1-pt) is undefined at 1 and meaningless at 0)")
+        raise ValueError(
+            "threshold probabilities must lie strictly between 0 and 1 "
+            "(the weight pt/(1-pt) is undefined at 1 and meaningless at 0)"
+        )
     return pt

@@ -26,6 +26,7 @@ any resample that lacks a class. The asymptotic SEs assume independent patients.
 Written by hand because no library in the environment implements the categorical NRI (the
 counts are a cross-tabulation; the formulas are two lines).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -74,19 +75,26 @@ def category_codes(values, categories: Sequence | None = None) -> np.ndarray:
         cat = pd.Categorical(raw, categories=list(categories), ordered=True)
         unknown = pd.isna(cat) & ~pd.isna(raw)
         if unknown.any():
-            raise ValueError(f"values not among the categories {list(categories)}: "
-                             f"{sorted({str(v) for v in raw[unknown]})}")
+            raise ValueError(
+                f"values not among the categories {list(categories)}: "
+                f"{sorted({str(v) for v in raw[unknown]})}"
+            )
         codes = np.asarray(cat.codes)
     elif isinstance(values, pd.Categorical) and values.ordered:
         codes = np.asarray(values.codes)
-    elif isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype) \
-            and values.cat.ordered:
+    elif (
+        isinstance(values, pd.Series)
+        and isinstance(values.dtype, pd.CategoricalDtype)
+        and values.cat.ordered
+    ):
         codes = np.asarray(values.cat.codes)
     else:
         arr = np.asarray(values)
         if not np.issubdtype(arr.dtype, np.number):
-            raise ValueError("pass `categories` (low risk first) or an ordered Categorical: the "
-                             "order of string categories cannot be guessed")
+            raise ValueError(
+                "pass `categories` (low risk first) or an ordered Categorical: the "
+                "order of string categories cannot be guessed"
+            )
         return arr.astype(float).ravel()
     return np.where(codes < 0, np.nan, codes.astype(float))
 
@@ -97,8 +105,11 @@ def reclassification_table(y, old, new, categories: Sequence | None = None) -> p
     o, n = category_codes(old, categories), category_codes(new, categories)
     same_length(y=y, old=o, new=n)
     known = ~np.isnan(o) & ~np.isnan(n)
-    levels = (np.arange(len(categories), dtype=float) if categories is not None
-              else np.unique(np.concatenate([o[known], n[known]])))
+    levels = (
+        np.arange(len(categories), dtype=float)
+        if categories is not None
+        else np.unique(np.concatenate([o[known], n[known]]))
+    )
     frames = []
     for outcome, name in ((1, "event"), (0, "non-event")):
         m = known & (y == outcome)
@@ -111,8 +122,9 @@ def reclassification_table(y, old, new, categories: Sequence | None = None) -> p
     return pd.concat(frames)
 
 
-def categorical_nri(y, old, new, categories: Sequence | None = None, *, alpha: float = 0.05
-                    ) -> NRIResult:
+def categorical_nri(
+    y, old, new, categories: Sequence | None = None, *, alpha: float = 0.05
+) -> NRIResult:
     """Categorical NRI of ``new`` over ``old`` with its components, SEs, Wald CI and p-value.
 
     Patients whose old or new category is missing are excluded and counted in ``n_missing``.
@@ -125,8 +137,17 @@ def categorical_nri(y, old, new, categories: Sequence | None = None, *, alpha: f
     return _result(*counts, alpha=alpha, n_missing=int((~known).sum()))
 
 
-def nri_bootstrap(y, old, new, categories: Sequence | None = None, *, n_boot: int = 1000,
-                  seed: int = 0, alpha: float = 0.05, groups=None) -> dict[str, float]:
+def nri_bootstrap(
+    y,
+    old,
+    new,
+    categories: Sequence | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    groups=None,
+) -> dict[str, float]:
     """Percentile bootstrap CI of the NRI and its components.
 
     Without ``groups``, events and non-events are resampled separately (stratified), so every
@@ -163,8 +184,11 @@ def nri_bootstrap(y, old, new, categories: Sequence | None = None, *, n_boot: in
     ok = ~np.isnan(ev_b)
     out = {"n_boot": n_boot, "n_one_class": int((~ok).sum())}
     point_e, point_ne = move[y == 1].mean(), -move[y == 0].mean()
-    for name, point, boot in (("nri_events", point_e, ev_b), ("nri_nonevents", point_ne, ne_b),
-                              ("nri", point_e + point_ne, ev_b + ne_b)):
+    for name, point, boot in (
+        ("nri_events", point_e, ev_b),
+        ("nri_nonevents", point_ne, ne_b),
+        ("nri", point_e + point_ne, ev_b + ne_b),
+    ):
         lo, hi = np.percentile(boot[ok], q)
         out.update({name: float(point), f"{name}_lo": float(lo), f"{name}_hi": float(hi)})
     return out
@@ -172,30 +196,48 @@ def nri_bootstrap(y, old, new, categories: Sequence | None = None, *, n_boot: in
 
 def _counts(y, o, n) -> tuple[int, ...]:
     up, down = n > o, n < o
-    return (int(np.sum(y == 1)), int(np.sum(y == 0)),
-            int(np.sum(up & (y == 1))), int(np.sum(down & (y == 1))),
-            int(np.sum(up & (y == 0))), int(np.sum(down & (y == 0))))
+    return (
+        int(np.sum(y == 1)),
+        int(np.sum(y == 0)),
+        int(np.sum(up & (y == 1))),
+        int(np.sum(down & (y == 1))),
+        int(np.sum(up & (y == 0))),
+        int(np.sum(down & (y == 0))),
+    )
 
 
-def _result(n_e, n_ne, e_up, e_down, ne_up, ne_down, *, alpha: float, n_missing: int
-            ) -> NRIResult:
+def _result(n_e, n_ne, e_up, e_down, ne_up, ne_down, *, alpha: float, n_missing: int) -> NRIResult:
     if n_e == 0 or n_ne == 0:
-        raise ValueError(f"the NRI needs both events and non-events; got {n_e} events and "
-                         f"{n_ne} non-events")
+        raise ValueError(
+            f"the NRI needs both events and non-events; got {n_e} events and {n_ne} non-events"
+        )
     pue, pde, pun, pdn = e_up / n_e, e_down / n_e, ne_up / n_ne, ne_down / n_ne
     nri_e, nri_ne = pue - pde, pdn - pun
     nri = nri_e + nri_ne
     var_null = (pue + pde) / n_e + (pun + pdn) / n_ne
-    var = (pue + pde - nri_e ** 2) / n_e + (pun + pdn - nri_ne ** 2) / n_ne
+    var = (pue + pde - nri_e**2) / n_e + (pun + pdn - nri_ne**2) / n_ne
     se, se_null = float(np.sqrt(var)), float(np.sqrt(var_null))
     zc = norm.ppf(1 - alpha / 2)
     if se_null > 0:
         z = nri / se_null
         p = float(2 * norm.sf(abs(z)))
-    else:                              # nobody reclassified: no evidence either way
+    else:  # nobody reclassified: no evidence either way
         z, p = 0.0, 1.0
-    return NRIResult(n_events=n_e, n_nonevents=n_ne, events_up=e_up, events_down=e_down,
-                     nonevents_up=ne_up, nonevents_down=ne_down, nri_events=nri_e,
-                     nri_nonevents=nri_ne, nri=nri, se=se, se_null=se_null,
-                     ci_lo=float(nri - zc * se), ci_hi=float(nri + zc * se), z=float(z), p_value=p,
-                     n_missing=n_missing)
+    return NRIResult(
+        n_events=n_e,
+        n_nonevents=n_ne,
+        events_up=e_up,
+        events_down=e_down,
+        nonevents_up=ne_up,
+        nonevents_down=ne_down,
+        nri_events=nri_e,
+        nri_nonevents=nri_ne,
+        nri=nri,
+        se=se,
+        se_null=se_null,
+        ci_lo=float(nri - zc * se),
+        ci_hi=float(nri + zc * se),
+        z=float(z),
+        p_value=p,
+        n_missing=n_missing,
+    )

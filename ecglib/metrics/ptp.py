@@ -35,6 +35,7 @@ and after; the NRI of the combination against PTP alone is
 
 The lookup is written by hand: it is a published table, which no library ships.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -46,9 +47,20 @@ from ecglib import schema
 from ecglib.metrics._inputs import MissingInputError, as_binary, require_columns, same_length
 
 __all__ = [
-    "MissingInputError", "ESC_2019_CITATION", "AGE_BANDS", "PTP_TABLE", "PTP_CATEGORIES",
-    "GREY_ZONE_RULE", "SHIFT_ONE_RULE", "age_band", "ptp_lookup", "ptp_category", "ptp_table",
-    "patient_ai_stratum", "combine_ptp_ai", "rule_out_summary",
+    "MissingInputError",
+    "ESC_2019_CITATION",
+    "AGE_BANDS",
+    "PTP_TABLE",
+    "PTP_CATEGORIES",
+    "GREY_ZONE_RULE",
+    "SHIFT_ONE_RULE",
+    "age_band",
+    "ptp_lookup",
+    "ptp_category",
+    "ptp_table",
+    "patient_ai_stratum",
+    "combine_ptp_ai",
+    "rule_out_summary",
 ]
 from ecglib.metrics.strata import STRATA
 from ecglib.metrics.thresholds import proportion_ci
@@ -62,26 +74,31 @@ ESC_2019_CITATION = (
 
 #: Age bands of the table: label -> [lower, upper) in whole years.
 AGE_BANDS: dict[str, tuple[float, float]] = {
-    "30-39": (30, 40), "40-49": (40, 50), "50-59": (50, 60), "60-69": (60, 70),
+    "30-39": (30, 40),
+    "40-49": (40, 50),
+    "50-59": (50, 60),
+    "60-69": (60, 70),
     "70+": (70, np.inf),
 }
 
 # The table as printed (percent), one row per age band; per symptom (men, women).
 _TABLE = {
     #          typical   atypical  non-anginal  dyspnoea
-    "30-39": ((3, 5),   (4, 3),   (1, 1),      (0, 3)),
-    "40-49": ((22, 10), (10, 6),  (3, 2),      (12, 3)),
-    "50-59": ((32, 13), (17, 6),  (11, 3),     (20, 9)),
-    "60-69": ((44, 16), (26, 11), (22, 6),     (27, 14)),
-    "70+":   ((52, 27), (34, 19), (24, 10),    (32, 12)),
+    "30-39": ((3, 5), (4, 3), (1, 1), (0, 3)),
+    "40-49": ((22, 10), (10, 6), (3, 2), (12, 3)),
+    "50-59": ((32, 13), (17, 6), (11, 3), (20, 9)),
+    "60-69": ((44, 16), (26, 11), (22, 6), (27, 14)),
+    "70+": ((52, 27), (34, 19), (24, 10), (32, 12)),
 }
 
 #: The table in long form: one row per (age_band, sex, symptom) with ``ptp_percent`` (40 rows).
 PTP_TABLE: pd.DataFrame = pd.DataFrame(
-    [{"age_band": band, "sex": sex, "symptom": symptom, "ptp_percent": cells[j][k]}
-     for band, cells in _TABLE.items()
-     for j, symptom in enumerate(schema.SYMPTOMS)
-     for k, sex in enumerate(schema.SEXES)]
+    [
+        {"age_band": band, "sex": sex, "symptom": symptom, "ptp_percent": cells[j][k]}
+        for band, cells in _TABLE.items()
+        for j, symptom in enumerate(schema.SYMPTOMS)
+        for k, sex in enumerate(schema.SEXES)
+    ]
 )
 
 #: PTP categories in increasing order.
@@ -92,23 +109,32 @@ TESTING_ABOVE_PERCENT = 15.0
 
 #: Default combination: the AI moves grey-zone patients only (see the module docstring).
 GREY_ZONE_RULE: dict[tuple[str, str], str] = {
-    ("low", "low"): "low", ("low", "intermediate"): "low", ("low", "high"): "low",
-    ("grey zone", "low"): "low", ("grey zone", "intermediate"): "grey zone",
+    ("low", "low"): "low",
+    ("low", "intermediate"): "low",
+    ("low", "high"): "low",
+    ("grey zone", "low"): "low",
+    ("grey zone", "intermediate"): "grey zone",
     ("grey zone", "high"): "testing",
-    ("testing", "low"): "testing", ("testing", "intermediate"): "testing",
+    ("testing", "low"): "testing",
+    ("testing", "intermediate"): "testing",
     ("testing", "high"): "testing",
 }
 #: Alternative: AI low moves any patient one category down, AI high one up.
 SHIFT_ONE_RULE: dict[tuple[str, str], str] = {
-    ("low", "low"): "low", ("low", "intermediate"): "low", ("low", "high"): "grey zone",
-    ("grey zone", "low"): "low", ("grey zone", "intermediate"): "grey zone",
+    ("low", "low"): "low",
+    ("low", "intermediate"): "low",
+    ("low", "high"): "grey zone",
+    ("grey zone", "low"): "low",
+    ("grey zone", "intermediate"): "grey zone",
     ("grey zone", "high"): "testing",
-    ("testing", "low"): "grey zone", ("testing", "intermediate"): "testing",
+    ("testing", "low"): "grey zone",
+    ("testing", "intermediate"): "testing",
     ("testing", "high"): "testing",
 }
 
-_LOOKUP = {(r.age_band, r.sex, r.symptom): float(r.ptp_percent)
-           for r in PTP_TABLE.itertuples(index=False)}
+_LOOKUP = {
+    (r.age_band, r.sex, r.symptom): float(r.ptp_percent) for r in PTP_TABLE.itertuples(index=False)
+}
 
 
 def age_band(age) -> np.ndarray:
@@ -144,10 +170,13 @@ def ptp_lookup(age, sex, symptom, *, errors: str = "nan") -> pd.DataFrame:
             percent[i] = _LOOKUP[(bands[i], sex[i], symptom[i])]
     if errors == "raise" and any(r is not None for r in reasons):
         i = next(i for i, r in enumerate(reasons) if r is not None)
-        raise ValueError(f"no guideline PTP for row {i}: {reasons[i]} "
-                         f"({sum(r is not None for r in reasons)} such rows)")
-    return pd.DataFrame({"age_band": bands, "ptp": percent / 100.0, "ptp_percent": percent,
-                         "reason": reasons})
+        raise ValueError(
+            f"no guideline PTP for row {i}: {reasons[i]} "
+            f"({sum(r is not None for r in reasons)} such rows)"
+        )
+    return pd.DataFrame(
+        {"age_band": bands, "ptp": percent / 100.0, "ptp_percent": percent, "reason": reasons}
+    )
 
 
 def ptp_category(ptp) -> pd.Categorical:
@@ -179,17 +208,21 @@ def ptp_table(cohort: pd.DataFrame) -> pd.DataFrame:
 def patient_ai_stratum(strata: pd.DataFrame) -> pd.Categorical:
     """Patient-level AI stratum from per-vessel strata (one column per vessel): ``high`` if any
     vessel is high, ``low`` if every vessel is low, else ``intermediate``."""
-    codes = np.column_stack([pd.Categorical(strata[c], categories=list(STRATA),
-                                            ordered=True).codes for c in strata.columns])
+    codes = np.column_stack(
+        [
+            pd.Categorical(strata[c], categories=list(STRATA), ordered=True).codes
+            for c in strata.columns
+        ]
+    )
     if (codes < 0).any():
-        raise ValueError("per-vessel strata must be one of "
-                         f"{STRATA} without missing values")
+        raise ValueError(f"per-vessel strata must be one of {STRATA} without missing values")
     out = np.where((codes == 2).any(axis=1), 2, np.where((codes == 0).all(axis=1), 0, 1))
     return pd.Categorical.from_codes(out, categories=list(STRATA), ordered=True)
 
 
-def combine_ptp_ai(ptp_cat, ai_stratum,
-                   rule: Mapping[tuple[str, str], str] = GREY_ZONE_RULE) -> pd.Categorical:
+def combine_ptp_ai(
+    ptp_cat, ai_stratum, rule: Mapping[tuple[str, str], str] = GREY_ZONE_RULE
+) -> pd.Categorical:
     """Combined category of each patient: ``rule[(ptp category, AI stratum)]``.
 
     Default :data:`GREY_ZONE_RULE` (module docstring). Patients with a missing PTP category or AI
@@ -204,13 +237,16 @@ def combine_ptp_ai(ptp_cat, ai_stratum,
     ptp_cat = pd.Categorical(ptp_cat, categories=list(PTP_CATEGORIES), ordered=True)
     ai = pd.Categorical(ai_stratum, categories=list(STRATA), ordered=True)
     same_length(ptp_category=ptp_cat, ai_stratum=ai)
-    out = [rule[(c, s)] if isinstance(c, str) and isinstance(s, str) else None
-           for c, s in zip(ptp_cat, ai)]
+    out = [
+        rule[(c, s)] if isinstance(c, str) and isinstance(s, str) else None
+        for c, s in zip(ptp_cat, ai)
+    ]
     return pd.Categorical(out, categories=list(PTP_CATEGORIES), ordered=True)
 
 
-def rule_out_summary(y, categories: Mapping[str, object], *, method: str = "wilson",
-                     alpha: float = 0.05) -> pd.DataFrame:
+def rule_out_summary(
+    y, categories: Mapping[str, object], *, method: str = "wilson", alpha: float = 0.05
+) -> pd.DataFrame:
     """Rule-out performance of each categorisation (e.g. ``{"PTP": ..., "PTP + AI": ...}``).
 
     Per categorisation: ``n``, patients and share in each category, ``missed_events`` (events
@@ -227,18 +263,33 @@ def rule_out_summary(y, categories: Mapping[str, object], *, method: str = "wils
         known = np.asarray(cats.codes >= 0)
         yk, ck = y[known], np.asarray(cats.codes)[known]
         low = ck == 0
-        npv, lo, hi = proportion_ci(int(np.sum(yk[low] == 0)), int(low.sum()), method=method,
-                                    alpha=alpha)
-        sens, s_lo, s_hi = proportion_ci(int(np.sum(yk[~low] == 1)), int(yk.sum()),
-                                         method=method, alpha=alpha)
-        row = {"categorisation": name, "n": int(known.sum()), "n_missing": int((~known).sum()),
-               "events": int(yk.sum())}
+        npv, lo, hi = proportion_ci(
+            int(np.sum(yk[low] == 0)), int(low.sum()), method=method, alpha=alpha
+        )
+        sens, s_lo, s_hi = proportion_ci(
+            int(np.sum(yk[~low] == 1)), int(yk.sum()), method=method, alpha=alpha
+        )
+        row = {
+            "categorisation": name,
+            "n": int(known.sum()),
+            "n_missing": int((~known).sum()),
+            "events": int(yk.sum()),
+        }
         for code, cat in enumerate(PTP_CATEGORIES):
             row[f"n_{cat}"] = int(np.sum(ck == code))
             row[f"share_{cat}"] = float(np.mean(ck == code)) if len(ck) else np.nan
-        row.update({"missed_events": int(yk[low].sum()), "npv_low": npv[0], "npv_low_lo": lo[0],
-                    "npv_low_hi": hi[0], "sensitivity": sens[0], "sensitivity_lo": s_lo[0],
-                    "sensitivity_hi": s_hi[0], "grey_zone_share": row["share_grey zone"]})
+        row.update(
+            {
+                "missed_events": int(yk[low].sum()),
+                "npv_low": npv[0],
+                "npv_low_lo": lo[0],
+                "npv_low_hi": hi[0],
+                "sensitivity": sens[0],
+                "sensitivity_lo": s_lo[0],
+                "sensitivity_hi": s_hi[0],
+                "grey_zone_share": row["share_grey zone"],
+            }
+        )
         rows.append(row)
     return pd.DataFrame(rows).set_index("categorisation")
 
@@ -260,5 +311,9 @@ def _reason(age: float, sex, symptom) -> str | None:
 
 
 def _missing(value) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and np.isnan(value))
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and np.isnan(value))
+    )

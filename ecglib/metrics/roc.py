@@ -88,6 +88,7 @@ curve of a continuous-scale diagnostic test. Stat Methods Med Res 2008;17:207-21
 Robin X, et al. pROC: an open-source package for R and S+ to analyze and compare ROC curves.
 BMC Bioinformatics 2011;12:77.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -116,8 +117,11 @@ class OneClassError(DataError):
         self.positives = int(positives)
         self.n = int(n)
         missing = "positives" if positives == 0 else "negatives"
-        super().__init__(record, f"labels hold one class only ({positives} positives among {n} "
-                                 f"predictions, no {missing}): the AUC is undefined, not 0.5")
+        super().__init__(
+            record,
+            f"labels hold one class only ({positives} positives among {n} "
+            f"predictions, no {missing}): the AUC is undefined, not 0.5",
+        )
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,9 @@ class AUCComparison:
 # ------------------------------------------------------------------------------------------
 # the fast DeLong core
 # ------------------------------------------------------------------------------------------
-def _as_columns(y, score, names: Sequence[str] | None = None
-                ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _as_columns(
+    y, score, names: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``y`` and ``score`` as (N, k) arrays (a 1-D ``y`` is shared by all k score columns).
 
     Labels must be 0/1 and scores finite; errors name the column (``names``).
@@ -188,13 +193,16 @@ def _as_columns(y, score, names: Sequence[str] | None = None
     else:
         if y_arr.shape != s.shape:
             raise ValueError(f"y shape {y_arr.shape} differs from score shape {s.shape}")
-        yb = np.column_stack([as_binary(y_arr[:, k], f"y of {name}")
-                              for k, name in enumerate(names)])
+        yb = np.column_stack(
+            [as_binary(y_arr[:, k], f"y of {name}") for k, name in enumerate(names)]
+        )
     bad = ~np.isfinite(s)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise ValueError(f"score of {names[col]} must be finite; position {row} holds "
-                         f"{s[row, col]} ({int(bad[:, col].sum())} such values)")
+        raise ValueError(
+            f"score of {names[col]} must be finite; position {row} holds "
+            f"{s[row, col]} ({int(bad[:, col].sum())} such values)"
+        )
     return yb.astype(bool), s, names
 
 
@@ -207,8 +215,9 @@ def _check_classes(yb: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np
     return m, n
 
 
-def delong_placements(y, score, names: Sequence[str] | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def delong_placements(
+    y, score, names: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """AUCs and DeLong structural components of ``k`` score columns (Sun & Xu midranks).
 
     Parameters
@@ -230,17 +239,18 @@ def delong_placements(y, score, names: Sequence[str] | None = None
     """
     yb, s, names = _as_columns(y, score, names)
     m, n = _check_classes(yb, names)
-    tz = stats.rankdata(s, axis=0)                          # midranks among all
-    tx = stats.rankdata(np.where(yb, s, np.inf), axis=0)    # among positives (negatives last)
-    ty = stats.rankdata(np.where(yb, np.inf, s), axis=0)    # among negatives
+    tz = stats.rankdata(s, axis=0)  # midranks among all
+    tx = stats.rankdata(np.where(yb, s, np.inf), axis=0)  # among positives (negatives last)
+    ty = stats.rankdata(np.where(yb, np.inf, s), axis=0)  # among negatives
     v10 = np.where(yb, (tz - tx) / n, np.nan)
     v01 = np.where(yb, np.nan, 1.0 - (tz - ty) / m)
     auc = np.nansum(v10, axis=0) / m
     return auc, v10, v01, np.vstack([m, n])
 
 
-def delong_variance(y, score, names: Sequence[str] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def delong_variance(
+    y, score, names: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AUC and DeLong variance of each score column, each column with its own labels.
 
     Vectorised over columns: ``y`` and ``score`` of shape (N, k) give k AUCs (e.g. the four
@@ -295,8 +305,7 @@ def _z(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2.0))
 
 
-def auc_ci(auc, var, level: float = 0.95, method: str = "logit"
-           ) -> tuple[np.ndarray, np.ndarray]:
+def auc_ci(auc, var, level: float = 0.95, method: str = "logit") -> tuple[np.ndarray, np.ndarray]:
     """Wald interval of an AUC from its variance, on the logit (default) or plain scale.
 
     ``logit``: ``expit(logit(A) -+ z SE / (A (1 - A)))``; falls back to the plain interval
@@ -325,8 +334,9 @@ def auc_ci(auc, var, level: float = 0.95, method: str = "logit"
     return low, high
 
 
-def delong_auc(y, score, *, level: float = 0.95, ci_method: str = "logit",
-               name: str = "score") -> AUCResult:
+def delong_auc(
+    y, score, *, level: float = 0.95, ci_method: str = "logit", name: str = "score"
+) -> AUCResult:
     """AUC with its DeLong SE and CI for one score.
 
     Raises :class:`OneClassError` (naming ``name``) when ``y`` holds one class.
@@ -339,21 +349,42 @@ def delong_auc(y, score, *, level: float = 0.95, ci_method: str = "logit",
     """
     auc, var, counts = delong_variance(y, score, names=[name])
     low, high = auc_ci(auc[0], var[0], level, ci_method)
-    return AUCResult(auc=float(auc[0]), se=float(np.sqrt(var[0])), ci_low=low, ci_high=high,
-                     n=int(counts.sum()), positives=int(counts[0, 0]), level=level,
-                     ci_method=ci_method)
+    return AUCResult(
+        auc=float(auc[0]),
+        se=float(np.sqrt(var[0])),
+        ci_low=low,
+        ci_high=high,
+        n=int(counts.sum()),
+        positives=int(counts[0, 0]),
+        level=level,
+        ci_method=ci_method,
+    )
 
 
 #: Columns of :func:`vessel_auc_table`.
-AUC_TABLE_COLUMNS: tuple[str, ...] = ("vessel", "n", "positives", "negatives", "auc", "se",
-                                      "ci_low", "ci_high", "reason")
+AUC_TABLE_COLUMNS: tuple[str, ...] = (
+    "vessel",
+    "n",
+    "positives",
+    "negatives",
+    "auc",
+    "se",
+    "ci_low",
+    "ci_high",
+    "reason",
+)
 #: What :func:`vessel_auc_table` does with a vessel whose AUC or DeLong variance is undefined.
 ONE_CLASS_POLICIES = ("nan", "raise")
 
 
-def vessel_auc_table(predictions: pd.DataFrame, vessels: Sequence[str] | None = None, *,
-                     level: float = 0.95, ci_method: str = "logit",
-                     one_class: str = "nan") -> pd.DataFrame:
+def vessel_auc_table(
+    predictions: pd.DataFrame,
+    vessels: Sequence[str] | None = None,
+    *,
+    level: float = 0.95,
+    ci_method: str = "logit",
+    one_class: str = "nan",
+) -> pd.DataFrame:
     """Per-vessel AUC with DeLong SE and CI, computed for all vessels at once.
 
     ``predictions`` holds ``p_<vessel>`` and ``y_<vessel>`` (:mod:`ecglib.schema`; default
@@ -378,9 +409,20 @@ def vessel_auc_table(predictions: pd.DataFrame, vessels: Sequence[str] | None = 
     y = predictions[schema.label_cols(vessels)].to_numpy(dtype=float)
     n = len(predictions)
     pos = y.sum(axis=0).astype(int) if n else np.zeros(len(vessels), dtype=int)
-    rows = [{"vessel": v, "n": n, "positives": int(pos[k]), "negatives": int(n - pos[k]),
-             "auc": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "reason": ""}
-            for k, v in enumerate(vessels)]
+    rows = [
+        {
+            "vessel": v,
+            "n": n,
+            "positives": int(pos[k]),
+            "negatives": int(n - pos[k]),
+            "auc": np.nan,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "reason": "",
+        }
+        for k, v in enumerate(vessels)
+    ]
     for k, row in enumerate(rows):
         if n == 0:
             row["reason"] = "no predictions"
@@ -396,11 +438,17 @@ def vessel_auc_table(predictions: pd.DataFrame, vessels: Sequence[str] | None = 
         auc, var, _ = delong_variance(y[:, ok], p[:, ok], names=[vessels[k] for k in ok])
         low, high = auc_ci(auc, var, level, ci_method)
         for j, k in enumerate(ok):
-            rows[k].update(auc=float(auc[j]), se=float(np.sqrt(var[j])), ci_low=float(low[j]),
-                           ci_high=float(high[j]))
+            rows[k].update(
+                auc=float(auc[j]),
+                se=float(np.sqrt(var[j])),
+                ci_low=float(low[j]),
+                ci_high=float(high[j]),
+            )
             if var[j] == 0.0:
-                rows[k]["reason"] = ("DeLong variance 0 (complete separation or all scores "
-                                     "tied): the CI is degenerate")
+                rows[k]["reason"] = (
+                    "DeLong variance 0 (complete separation or all scores "
+                    "tied): the CI is degenerate"
+                )
     return pd.DataFrame(rows, columns=list(AUC_TABLE_COLUMNS))
 
 
@@ -414,23 +462,41 @@ def delong_test(y, score_a, score_b, *, level: float = 0.95) -> AUCComparison:
     a = np.asarray(score_a, dtype=float)
     b = np.asarray(score_b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"score_a and score_b must be 1-D of equal length, got {a.shape} and "
-                         f"{b.shape}")
+        raise ValueError(
+            f"score_a and score_b must be 1-D of equal length, got {a.shape} and {b.shape}"
+        )
     auc, cov = delong_covariance(y, np.column_stack([a, b]))
     diff = float(auc[0] - auc[1])
     var = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
     se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
     stat, p = _z_test(diff, se)
     z = _z(level)
-    return AUCComparison(auc_a=float(auc[0]), auc_b=float(auc[1]), diff=diff, se=se,
-                         statistic=stat, p_value=p, ci_low=diff - z * se, ci_high=diff + z * se,
-                         level=level, paired=True, distribution="normal")
+    return AUCComparison(
+        auc_a=float(auc[0]),
+        auc_b=float(auc[1]),
+        diff=diff,
+        se=se,
+        statistic=stat,
+        p_value=p,
+        ci_low=diff - z * se,
+        ci_high=diff + z * se,
+        level=level,
+        paired=True,
+        distribution="normal",
+    )
 
 
-def compare_independent_aucs(auc_a: float, var_a: float, auc_b: float, var_b: float, *,
-                             n_a: int | None = None, n_b: int | None = None,
-                             level: float = 0.95, distribution: str = "normal"
-                             ) -> AUCComparison:
+def compare_independent_aucs(
+    auc_a: float,
+    var_a: float,
+    auc_b: float,
+    var_b: float,
+    *,
+    n_a: int | None = None,
+    n_b: int | None = None,
+    level: float = 0.95,
+    distribution: str = "normal",
+) -> AUCComparison:
     """Unpaired comparison of two AUCs from disjoint samples (e.g. two subgroups).
 
     ``z = (A_a - A_b) / sqrt(V_a + V_b)`` with the two DeLong variances; two-sided p from the
@@ -452,25 +518,44 @@ def compare_independent_aucs(auc_a: float, var_a: float, auc_b: float, var_b: fl
         if n_a is None or n_b is None:
             raise ValueError("distribution='t' needs the sample sizes n_a and n_b")
         with np.errstate(divide="ignore", invalid="ignore"):
-            df = float(total ** 2 / (var_a ** 2 / (n_a - 1) + var_b ** 2 / (n_b - 1)))
+            df = float(total**2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1)))
             stat = diff / se if se > 0 else (0.0 if diff == 0 else np.sign(diff) * np.inf)
         p = float(2.0 * stats.t.sf(abs(stat), df)) if np.isfinite(df) else float("nan")
         if diff == 0 and se == 0:
             p = 1.0
         stat = float(stat) if np.isfinite(se) else float("nan")
-    return AUCComparison(auc_a=float(auc_a), auc_b=float(auc_b), diff=diff, se=se,
-                         statistic=stat, p_value=p, ci_low=diff - z * se, ci_high=diff + z * se,
-                         level=level, paired=False, distribution=distribution, df=df)
+    return AUCComparison(
+        auc_a=float(auc_a),
+        auc_b=float(auc_b),
+        diff=diff,
+        se=se,
+        statistic=stat,
+        p_value=p,
+        ci_low=diff - z * se,
+        ci_high=diff + z * se,
+        level=level,
+        paired=False,
+        distribution=distribution,
+        df=df,
+    )
 
 
-def delong_unpaired_test(y_a, score_a, y_b, score_b, *, level: float = 0.95,
-                         distribution: str = "normal") -> AUCComparison:
+def delong_unpaired_test(
+    y_a, score_a, y_b, score_b, *, level: float = 0.95, distribution: str = "normal"
+) -> AUCComparison:
     """Unpaired DeLong comparison of the AUCs of two independent samples."""
     auc_a, var_a, c_a = delong_variance(y_a, score_a, names=["sample a"])
     auc_b, var_b, c_b = delong_variance(y_b, score_b, names=["sample b"])
-    return compare_independent_aucs(float(auc_a[0]), float(var_a[0]), float(auc_b[0]),
-                                    float(var_b[0]), n_a=int(c_a.sum()), n_b=int(c_b.sum()),
-                                    level=level, distribution=distribution)
+    return compare_independent_aucs(
+        float(auc_a[0]),
+        float(var_a[0]),
+        float(auc_b[0]),
+        float(var_b[0]),
+        n_a=int(c_a.sum()),
+        n_b=int(c_b.sum()),
+        level=level,
+        distribution=distribution,
+    )
 
 
 def _z_test(diff: float, se: float) -> tuple[float, float]:
@@ -478,7 +563,7 @@ def _z_test(diff: float, se: float) -> tuple[float, float]:
         return float("nan"), float("nan")
     if se == 0.0:
         if diff == 0.0:
-            return 0.0, 1.0                      # identical curves (pROC's special case)
+            return 0.0, 1.0  # identical curves (pROC's special case)
         return float(np.sign(diff) * np.inf), 0.0
     z = diff / se
     return float(z), float(2.0 * stats.norm.sf(abs(z)))
@@ -501,5 +586,7 @@ def roc_points(y, score, name: str = "score") -> pd.DataFrame:
 def _require(table: pd.DataFrame, columns: Sequence[str]) -> None:
     absent = [c for c in columns if c not in table.columns]
     if absent:
-        raise KeyError(f"predictions lack column(s) {absent}; expected p_<vessel> and "
-                       f"y_<vessel> (ecglib.schema)")
+        raise KeyError(
+            f"predictions lack column(s) {absent}; expected p_<vessel> and "
+            f"y_<vessel> (ecglib.schema)"
+        )

@@ -8,6 +8,7 @@ and the p-value comes from the t approximation with ``n - 2`` df); :func:`grade_
 tabulates the median and interquartile range per grade, the numbers behind the box plots of
 :func:`ecglib.plots.severity.severity_boxplot_figure`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -23,21 +24,24 @@ def _columns(predictions: pd.DataFrame, vessel: str) -> tuple[np.ndarray, np.nda
     need = [schema.prob_col(vessel), schema.grade_col(vessel)]
     absent = [c for c in need if c not in predictions.columns]
     if absent:
-        raise KeyError(f"predictions lack column(s) {absent}; the severity trend needs "
-                       "p_<vessel> and grade_<vessel>")
+        raise KeyError(
+            f"predictions lack column(s) {absent}; the severity trend needs "
+            "p_<vessel> and grade_<vessel>"
+        )
     p = predictions[need[0]].to_numpy(dtype=float)
     g = predictions[need[1]].to_numpy(dtype=float)
     bad = ~np.isin(g, list(schema.GRADES)) | ~np.isfinite(p)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{vessel}: row {predictions.index[i]!r} has grade {g[i]:g} and "
-                         f"probability {p[i]:g}; grades must be 0-4 and probabilities finite "
-                         f"({int(bad.sum())} such rows)")
+        raise ValueError(
+            f"{vessel}: row {predictions.index[i]!r} has grade {g[i]:g} and "
+            f"probability {p[i]:g}; grades must be 0-4 and probabilities finite "
+            f"({int(bad.sum())} such rows)"
+        )
     return p, g.astype(int)
 
 
-def severity_trend(predictions: pd.DataFrame, vessels: Sequence[str] | None = None
-                   ) -> pd.DataFrame:
+def severity_trend(predictions: pd.DataFrame, vessels: Sequence[str] | None = None) -> pd.DataFrame:
     """Spearman's rho between predicted probability and grade, per vessel.
 
     Columns: ``vessel, n, grades_present, rho, p_value``. A vessel with a single grade
@@ -54,13 +58,19 @@ def severity_trend(predictions: pd.DataFrame, vessels: Sequence[str] | None = No
         else:
             res = stats.spearmanr(p, g)
             rho, pval = float(res.statistic), float(res.pvalue)
-        rows.append({"vessel": vessel, "n": len(p), "grades_present": len(present),
-                     "rho": rho, "p_value": pval})
+        rows.append(
+            {
+                "vessel": vessel,
+                "n": len(p),
+                "grades_present": len(present),
+                "rho": rho,
+                "p_value": pval,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def grade_summary(predictions: pd.DataFrame, vessels: Sequence[str] | None = None
-                  ) -> pd.DataFrame:
+def grade_summary(predictions: pd.DataFrame, vessels: Sequence[str] | None = None) -> pd.DataFrame:
     """Median and IQR of the predicted probability per vessel and grade.
 
     Columns: ``vessel, grade, grade_name, n, median, q1, q3, mean``; one row per grade of the
@@ -77,6 +87,16 @@ def grade_summary(predictions: pd.DataFrame, vessels: Sequence[str] | None = Non
                 mean = float(x.mean())
             else:
                 q1 = med = q3 = mean = np.nan
-            rows.append({"vessel": vessel, "grade": grade, "grade_name": name, "n": int(x.size),
-                         "median": float(med), "q1": float(q1), "q3": float(q3), "mean": mean})
+            rows.append(
+                {
+                    "vessel": vessel,
+                    "grade": grade,
+                    "grade_name": name,
+                    "n": int(x.size),
+                    "median": float(med),
+                    "q1": float(q1),
+                    "q3": float(q3),
+                    "mean": mean,
+                }
+            )
     return pd.DataFrame(rows)

@@ -29,6 +29,7 @@ The per-vessel functions (:func:`crossfit_vessel_strata`, :func:`fit_vessel_stra
 chosen (one class among the fitting labels) is left out with the reason, not an error, because
 a small cohort can lack the positives of a rare vessel in some fold.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -102,13 +103,14 @@ def threshold_for_specificity(y, p, target: float) -> float:
     y, p = _check(y, p)
     _check_target(target, "specificity")
     fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
-    ok = np.flatnonzero(1.0 - fpr >= target - _EPS)   # fpr increases as thr decreases
-    t = thr[ok[-1]]                                   # ok[0] is roc_curve's +inf: never empty
+    ok = np.flatnonzero(1.0 - fpr >= target - _EPS)  # fpr increases as thr decreases
+    t = thr[ok[-1]]  # ok[0] is roc_curve's +inf: never empty
     return float(np.nextafter(p.max(), np.inf)) if np.isinf(t) else float(t)
 
 
-def fit_strata_thresholds(y, p, *, sensitivity: float = 0.90, specificity: float = 0.95
-                          ) -> StrataThresholds:
+def fit_strata_thresholds(
+    y, p, *, sensitivity: float = 0.90, specificity: float = 0.95
+) -> StrataThresholds:
     """Choose the lower (sensitivity-based) and upper (specificity-based) cut-offs on ``(y, p)``.
 
     If the lower cut-off exceeds the upper one (the model meets both targets at one cut-off),
@@ -121,15 +123,24 @@ def fit_strata_thresholds(y, p, *, sensitivity: float = 0.90, specificity: float
     upper = threshold_for_specificity(y, p, specificity)
     collapsed = lower > upper
     if collapsed:
-        warnings.warn(f"the sensitivity-based cut-off {lower:.4g} lies above the specificity-based "
-                      f"one {upper:.4g}; the intermediate stratum is empty (lower set to upper)",
-                      stacklevel=2)
+        warnings.warn(
+            f"the sensitivity-based cut-off {lower:.4g} lies above the specificity-based "
+            f"one {upper:.4g}; the intermediate stratum is empty (lower set to upper)",
+            stacklevel=2,
+        )
         lower = upper
     pos, neg = p[y == 1], p[y == 0]
     return StrataThresholds(
-        lower=lower, upper=upper, sensitivity_target=sensitivity, specificity_target=specificity,
-        fit_sensitivity=float(np.mean(pos >= lower)), fit_specificity=float(np.mean(neg < upper)),
-        n_fit=len(y), n_fit_pos=int(y.sum()), collapsed=collapsed)
+        lower=lower,
+        upper=upper,
+        sensitivity_target=sensitivity,
+        specificity_target=specificity,
+        fit_sensitivity=float(np.mean(pos >= lower)),
+        fit_specificity=float(np.mean(neg < upper)),
+        n_fit=len(y),
+        n_fit_pos=int(y.sum()),
+        collapsed=collapsed,
+    )
 
 
 def assign_strata(p, thresholds: StrataThresholds | Mapping[str, float]) -> pd.Categorical:
@@ -144,28 +155,39 @@ def assign_strata(p, thresholds: StrataThresholds | Mapping[str, float]) -> pd.C
     return pd.Categorical.from_codes(codes, categories=list(STRATA), ordered=True)
 
 
-def fit_vessel_strata(table: pd.DataFrame, targets: Mapping[str, Mapping[str, float]]
-                      ) -> dict[str, StrataThresholds]:
+def fit_vessel_strata(
+    table: pd.DataFrame, targets: Mapping[str, Mapping[str, float]]
+) -> dict[str, StrataThresholds]:
     """:func:`fit_strata_thresholds` per vessel from the ``y_<vessel>``/``p_<vessel>`` columns.
 
     ``targets`` maps vessel -> ``{"sensitivity": ..., "specificity": ...}``, e.g.
     :data:`PAPER_STRATA_TARGETS` or the run's params. A vessel the table has no labels for
     (not assessed) is left out.
     """
-    return {v: fit_strata_thresholds(table[schema.label_col(v)], table[schema.prob_col(v)],
-                                     sensitivity=t["sensitivity"], specificity=t["specificity"])
-            for v, t in schema.assessed_entries(table, targets).items()}
+    return {
+        v: fit_strata_thresholds(
+            table[schema.label_col(v)],
+            table[schema.prob_col(v)],
+            sensitivity=t["sensitivity"],
+            specificity=t["specificity"],
+        )
+        for v, t in schema.assessed_entries(table, targets).items()
+    }
 
 
-def assign_vessel_strata(table: pd.DataFrame, thresholds: Mapping[str, StrataThresholds]
-                         ) -> pd.DataFrame:
+def assign_vessel_strata(
+    table: pd.DataFrame, thresholds: Mapping[str, StrataThresholds]
+) -> pd.DataFrame:
     """One stratum column per vessel (named like the vessel) from the ``p_<vessel>`` columns."""
-    return pd.DataFrame({v: assign_strata(table[schema.prob_col(v)], t)
-                         for v, t in thresholds.items()}, index=table.index)
+    return pd.DataFrame(
+        {v: assign_strata(table[schema.prob_col(v)], t) for v, t in thresholds.items()},
+        index=table.index,
+    )
 
 
-def crossfit_strata(y, p, groups, *, sensitivity: float = 0.90, specificity: float = 0.95
-                    ) -> tuple[pd.Categorical, pd.DataFrame]:
+def crossfit_strata(
+    y, p, groups, *, sensitivity: float = 0.90, specificity: float = 0.95
+) -> tuple[pd.Categorical, pd.DataFrame]:
     """Strata of out-of-fold predictions, each fold's cut-offs chosen on the *other* folds.
 
     For every value ``g`` of ``groups`` (the fold), thresholds are fitted on the rows with
@@ -179,12 +201,15 @@ def crossfit_strata(y, p, groups, *, sensitivity: float = 0.90, specificity: flo
     rows = []
     for g in pd.unique(groups):
         test = groups == g
-        fitted = fit_strata_thresholds(y[~test], p[~test], sensitivity=sensitivity,
-                                       specificity=specificity)
+        fitted = fit_strata_thresholds(
+            y[~test], p[~test], sensitivity=sensitivity, specificity=specificity
+        )
         codes[test] = assign_strata(p[test], fitted).codes
         rows.append({"fold": g, **fitted.as_dict()})
-    return (pd.Categorical.from_codes(codes, categories=list(STRATA), ordered=True),
-            pd.DataFrame(rows).set_index("fold"))
+    return (
+        pd.Categorical.from_codes(codes, categories=list(STRATA), ordered=True),
+        pd.DataFrame(rows).set_index("fold"),
+    )
 
 
 def strata_summary(y, strata, *, method: str = "wilson", alpha: float = 0.05) -> pd.DataFrame:
@@ -201,16 +226,24 @@ def strata_summary(y, strata, *, method: str = "wilson", alpha: float = 0.05) ->
         mask = np.asarray(strata == s)
         n, events = int(mask.sum()), int(y[mask].sum())
         est, lo, hi = proportion_ci(events, n, method=method, alpha=alpha)
-        rows.append({"stratum": s, "n": n, "share": n / len(y) if len(y) else np.nan,
-                     "events": events, "event_rate": float(est[0]), "event_rate_lo": float(lo[0]),
-                     "event_rate_hi": float(hi[0]),
-                     "share_of_events": events / y.sum() if y.sum() else np.nan})
+        rows.append(
+            {
+                "stratum": s,
+                "n": n,
+                "share": n / len(y) if len(y) else np.nan,
+                "events": events,
+                "event_rate": float(est[0]),
+                "event_rate_lo": float(lo[0]),
+                "event_rate_hi": float(hi[0]),
+                "share_of_events": events / y.sum() if y.sum() else np.nan,
+            }
+        )
     return pd.DataFrame(rows).set_index("stratum")
 
 
-def crossfit_vessel_strata(table: pd.DataFrame, targets: Mapping[str, Mapping[str, float]], *,
-                           fold_col: str = "fold"
-                           ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+def crossfit_vessel_strata(
+    table: pd.DataFrame, targets: Mapping[str, Mapping[str, float]], *, fold_col: str = "fold"
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Held-out strata of out-of-fold predictions for every vessel of ``targets`` the table
     assesses (:func:`crossfit_strata`): each fold's cut-offs are chosen on the other folds'
     predictions and applied to its own.
@@ -231,9 +264,13 @@ def crossfit_vessel_strata(table: pd.DataFrame, targets: Mapping[str, Mapping[st
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            cats, cutoffs = crossfit_strata(y, table[schema.prob_col(vessel)], folds,
-                                            sensitivity=target["sensitivity"],
-                                            specificity=target["specificity"])
+            cats, cutoffs = crossfit_strata(
+                y,
+                table[schema.prob_col(vessel)],
+                folds,
+                sensitivity=target["sensitivity"],
+                specificity=target["specificity"],
+            )
         _rewarn(caught, vessel)
         columns[vessel] = pd.Series(cats, index=table.index)
         parts.append(cutoffs.reset_index().assign(vessel=vessel))
@@ -245,9 +282,9 @@ def crossfit_vessel_strata(table: pd.DataFrame, targets: Mapping[str, Mapping[st
     return pd.DataFrame(columns, index=table.index), cutoffs, not_fitted
 
 
-def fit_vessel_strata_where_possible(table: pd.DataFrame,
-                                     targets: Mapping[str, Mapping[str, float]]
-                                     ) -> tuple[dict[str, StrataThresholds], dict[str, str]]:
+def fit_vessel_strata_where_possible(
+    table: pd.DataFrame, targets: Mapping[str, Mapping[str, float]]
+) -> tuple[dict[str, StrataThresholds], dict[str, str]]:
     """:func:`fit_vessel_strata` on the whole table (e.g. all internal out-of-fold predictions,
     whose cut-offs then stratify an external cohort), leaving out with the reason the vessels
     whose labels hold one class instead of raising."""
@@ -255,14 +292,18 @@ def fit_vessel_strata_where_possible(table: pd.DataFrame,
     for vessel, target in schema.assessed_entries(table, targets).items():
         y = table[schema.label_col(vessel)].to_numpy()
         if y.min(initial=1) == y.max(initial=0):
-            not_fitted[vessel] = (f"the fitting set holds one class ({int(y.sum())} "
-                                  f"positives among {len(y)})")
+            not_fitted[vessel] = (
+                f"the fitting set holds one class ({int(y.sum())} positives among {len(y)})"
+            )
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             fitted[vessel] = fit_strata_thresholds(
-                y, table[schema.prob_col(vessel)], sensitivity=target["sensitivity"],
-                specificity=target["specificity"])
+                y,
+                table[schema.prob_col(vessel)],
+                sensitivity=target["sensitivity"],
+                specificity=target["specificity"],
+            )
         _rewarn(caught, vessel)
     return fitted, not_fitted
 
@@ -281,9 +322,11 @@ def vessel_strata_summary(table: pd.DataFrame, vessel_strata: pd.DataFrame) -> p
     return out[["vessel", *[c for c in out.columns if c != "vessel"]]]
 
 
-def strata_performance(table: pd.DataFrame, vessel_strata: pd.DataFrame,
-                       targets: Mapping[str, Mapping[str, float]] | None = None
-                       ) -> pd.DataFrame:
+def strata_performance(
+    table: pd.DataFrame,
+    vessel_strata: pd.DataFrame,
+    targets: Mapping[str, Mapping[str, float]] | None = None,
+) -> pd.DataFrame:
     """What the strata achieve on the rows they stratify, per vessel, with Wilson CIs:
 
     * ``sensitivity``: diseased rows *not* in the low stratum / diseased (the lower cut-off's
@@ -300,13 +343,16 @@ def strata_performance(table: pd.DataFrame, vessel_strata: pd.DataFrame,
         s = pd.Categorical(vessel_strata[vessel], categories=list(STRATA))
         low, high = np.asarray(s == "low"), np.asarray(s == "high")
         row = {"vessel": vessel, "n": len(y), "positives": int(y.sum())}
-        for name, num, den in (("sensitivity", np.sum(~low & (y == 1)), np.sum(y == 1)),
-                               ("specificity", np.sum(~high & (y == 0)), np.sum(y == 0)),
-                               ("npv_low", np.sum(low & (y == 0)), np.sum(low)),
-                               ("ppv_high", np.sum(high & (y == 1)), np.sum(high))):
+        for name, num, den in (
+            ("sensitivity", np.sum(~low & (y == 1)), np.sum(y == 1)),
+            ("specificity", np.sum(~high & (y == 0)), np.sum(y == 0)),
+            ("npv_low", np.sum(low & (y == 0)), np.sum(low)),
+            ("ppv_high", np.sum(high & (y == 1)), np.sum(high)),
+        ):
             est, lo, hi = proportion_ci(int(num), int(den))
-            row.update({name: float(est[0]), f"{name}_lo": float(lo[0]),
-                        f"{name}_hi": float(hi[0])})
+            row.update(
+                {name: float(est[0]), f"{name}_lo": float(lo[0]), f"{name}_hi": float(hi[0])}
+            )
         if targets is not None:
             row["sensitivity_target"] = targets[vessel]["sensitivity"]
             row["specificity_target"] = targets[vessel]["specificity"]
@@ -319,8 +365,10 @@ def _crossfit_problem(y: np.ndarray, folds: np.ndarray) -> str:
     for g in pd.unique(folds):
         rest = y[folds != g]
         if rest.min(initial=1) == rest.max(initial=0):
-            return (f"the folds other than fold {g} hold one class ({int(rest.sum())} positives "
-                    f"among {len(rest)}): no cut-off can be chosen for fold {g}")
+            return (
+                f"the folds other than fold {g} hold one class ({int(rest.sum())} positives "
+                f"among {len(rest)}): no cut-off can be chosen for fold {g}"
+            )
     return ""
 
 
@@ -351,8 +399,10 @@ def _check(y, p) -> tuple[np.ndarray, np.ndarray]:
     y, p = as_binary(y), as_probability(p)
     same_length(y=y, p=p)
     if y.min(initial=1) == 1 or y.max(initial=0) == 0:
-        raise ValueError("fitting thresholds needs both diseased and non-diseased patients; "
-                         f"got {int(y.sum())} of {len(y)} positive")
+        raise ValueError(
+            "fitting thresholds needs both diseased and non-diseased patients; "
+            f"got {int(y.sum())} of {len(y)} positive"
+        )
     return y, p
 
 

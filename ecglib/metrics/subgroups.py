@@ -18,6 +18,7 @@ Each subgroup's AUCs are :func:`ecglib.metrics.roc.vessel_auc_table` of its rows
 policy ``"nan"``): a subgroup in which a vessel has one class (common for LM) gets NaN with the
 reason in the ``reason`` column; it is never an error and never an AUC of 0.5.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -37,12 +38,30 @@ AGE_CUT_YEARS = 65.0
 VARIABLE_LABELS = {"age": "Age", "sex": "Sex", "interval": "ECG-CCTA interval"}
 
 #: Columns of :func:`subgroup_auc_table`.
-COLUMNS = ("variable", "subgroup", "vessel", "n", "positives", "auc", "se", "ci_low", "ci_high",
-           "reason", "reference", "auc_diff", "z", "p_value")
+COLUMNS = (
+    "variable",
+    "subgroup",
+    "vessel",
+    "n",
+    "positives",
+    "auc",
+    "se",
+    "ci_low",
+    "ci_high",
+    "reason",
+    "reference",
+    "auc_diff",
+    "z",
+    "p_value",
+)
 
 
-def define_subgroups(cohort: pd.DataFrame, *, age_cut: float = AGE_CUT_YEARS,
-                     interval_cut_hours: float = schema.INTERVAL_CUT_HOURS) -> pd.DataFrame:
+def define_subgroups(
+    cohort: pd.DataFrame,
+    *,
+    age_cut: float = AGE_CUT_YEARS,
+    interval_cut_hours: float = schema.INTERVAL_CUT_HOURS,
+) -> pd.DataFrame:
     """The paper's subgroup labels, one column per variable, on the cohort's index.
 
     * ``age``: ``"< 65"`` / ``"≥ 65"`` from ``age`` (years at the ECG);
@@ -56,24 +75,35 @@ def define_subgroups(cohort: pd.DataFrame, *, age_cut: float = AGE_CUT_YEARS,
     """
     for column in ("age", "sex"):
         if column not in cohort.columns:
-            raise MissingInputError(f"the cohort has no {column} column (the subgroup "
-                                    "analysis needs it)")
+            raise MissingInputError(
+                f"the cohort has no {column} column (the subgroup analysis needs it)"
+            )
     out = pd.DataFrame(index=cohort.index)
     young, old = f"< {age_cut:g}", f"≥ {age_cut:g}"
     age = pd.to_numeric(cohort["age"], errors="raise")
-    out["age"] = pd.Categorical(np.where(age.isna(), None, np.where(age < age_cut, young, old)),
-                                categories=[young, old], ordered=True)
+    out["age"] = pd.Categorical(
+        np.where(age.isna(), None, np.where(age < age_cut, young, old)),
+        categories=[young, old],
+        ordered=True,
+    )
     sex = cohort["sex"].astype("string")
     unknown = sorted(set(sex.dropna()) - set(schema.SEXES))
     if unknown:
-        raise ValueError(f"sex values {unknown} are not canonical {schema.SEXES}; map them "
-                         "with the params label map first")
-    out["sex"] = pd.Categorical(sex.to_numpy(dtype=object, na_value=None),
-                                categories=list(schema.SEXES), ordered=True)
+        raise ValueError(
+            f"sex values {unknown} are not canonical {schema.SEXES}; map them "
+            "with the params label map first"
+        )
+    out["sex"] = pd.Categorical(
+        sex.to_numpy(dtype=object, na_value=None), categories=list(schema.SEXES), ordered=True
+    )
     hours = cohort["ecg_ccta_hours"] if "ecg_ccta_hours" in cohort.columns else None
     if hours is None or hours.isna().all():
-        warnings.warn("no ECG-CCTA interval is known (no ecg_ccta_hours values): the interval "
-                      "subgroups are left out", UserWarning, stacklevel=2)
+        warnings.warn(
+            "no ECG-CCTA interval is known (no ecg_ccta_hours values): the interval "
+            "subgroups are left out",
+            UserWarning,
+            stacklevel=2,
+        )
     else:
         short, long_ = f"≤ {interval_cut_hours:g} h", f"> {interval_cut_hours:g} h"
         hours = pd.to_numeric(hours, errors="raise")
@@ -82,10 +112,15 @@ def define_subgroups(cohort: pd.DataFrame, *, age_cut: float = AGE_CUT_YEARS,
     return out
 
 
-def subgroup_auc_table(predictions: pd.DataFrame, subgroups: pd.DataFrame | pd.Series | str,
-                       vessels: Sequence[str] | None = None, *, level: float = 0.95,
-                       ci_method: str = "logit", distribution: str = "normal"
-                       ) -> pd.DataFrame:
+def subgroup_auc_table(
+    predictions: pd.DataFrame,
+    subgroups: pd.DataFrame | pd.Series | str,
+    vessels: Sequence[str] | None = None,
+    *,
+    level: float = 0.95,
+    ci_method: str = "logit",
+    distribution: str = "normal",
+) -> pd.DataFrame:
     """Tidy table of AUCs per subgroup and vessel, with the test against the reference subgroup.
 
     Parameters
@@ -111,8 +146,9 @@ def subgroup_auc_table(predictions: pd.DataFrame, subgroups: pd.DataFrame | pd.S
     _require(predictions, schema.prob_cols(vessels) + schema.label_cols(vessels))
     groups = _as_frame(predictions, subgroups)
     p_all = predictions[schema.prob_cols(vessels)].to_numpy(dtype=float)
-    y_all = np.column_stack([as_binary(predictions[schema.label_col(v)], f"y of {v}")
-                             for v in vessels])
+    y_all = np.column_stack(
+        [as_binary(predictions[schema.label_col(v)], f"y of {v}") for v in vessels]
+    )
     if not np.isfinite(p_all).all():
         col = int(np.flatnonzero(~np.isfinite(p_all).all(axis=0))[0])
         raise ValueError(f"p_{vessels[col]} holds missing or infinite values")
@@ -125,19 +161,32 @@ def subgroup_auc_table(predictions: pd.DataFrame, subgroups: pd.DataFrame | pd.S
         per_level = {}
         for level_name in levels:
             mask = (labels == level_name).to_numpy(dtype=bool)
-            per_level[level_name] = _auc_rows(y_all[mask], p_all[mask], vessels, level,
-                                              ci_method)
+            per_level[level_name] = _auc_rows(y_all[mask], p_all[mask], vessels, level, ci_method)
         reference = levels[0]
         for level_name in levels:
             for k, vessel in enumerate(vessels):
-                row = {"variable": variable, "subgroup": str(level_name), "vessel": vessel,
-                       **per_level[level_name][k], "reference": str(reference),
-                       "auc_diff": np.nan, "z": np.nan, "p_value": np.nan}
+                row = {
+                    "variable": variable,
+                    "subgroup": str(level_name),
+                    "vessel": vessel,
+                    **per_level[level_name][k],
+                    "reference": str(reference),
+                    "auc_diff": np.nan,
+                    "z": np.nan,
+                    "p_value": np.nan,
+                }
                 if level_name != reference:
                     ref = per_level[reference][k]
                     test = compare_independent_aucs(
-                        row["auc"], row["se"] ** 2, ref["auc"], ref["se"] ** 2,
-                        n_a=row["n"], n_b=ref["n"], level=level, distribution=distribution)
+                        row["auc"],
+                        row["se"] ** 2,
+                        ref["auc"],
+                        ref["se"] ** 2,
+                        n_a=row["n"],
+                        n_b=ref["n"],
+                        level=level,
+                        distribution=distribution,
+                    )
                     row.update(auc_diff=test.diff, z=test.statistic, p_value=test.p_value)
                 rows.append(row)
     return pd.DataFrame(rows, columns=list(COLUMNS))
@@ -153,10 +202,10 @@ def _as_frame(predictions: pd.DataFrame, subgroups) -> pd.DataFrame:
     if not isinstance(subgroups, pd.DataFrame):
         raise TypeError("subgroups must be a DataFrame, a Series or a column name")
     if not subgroups.index.equals(predictions.index):
-        if len(subgroups) != len(predictions) or not subgroups.index.isin(
-                predictions.index).all():
-            raise ValueError("subgroups must be indexed like the predictions (one label per "
-                             "prediction row)")
+        if len(subgroups) != len(predictions) or not subgroups.index.isin(predictions.index).all():
+            raise ValueError(
+                "subgroups must be indexed like the predictions (one label per prediction row)"
+            )
         subgroups = subgroups.reindex(predictions.index)
     return subgroups
 
@@ -169,12 +218,17 @@ def _levels(labels: pd.Series) -> list:
     return sorted(set(labels.dropna()), key=str)
 
 
-def _auc_rows(y: np.ndarray, p: np.ndarray, vessels: list[str], level: float,
-              ci_method: str) -> list[dict]:
+def _auc_rows(
+    y: np.ndarray, p: np.ndarray, vessels: list[str], level: float, ci_method: str
+) -> list[dict]:
     """One subgroup's row of :func:`ecglib.metrics.roc.vessel_auc_table` per vessel (NaN with a
     reason where a vessel has one class, a single positive or negative, or no rows at all)."""
-    frame = pd.DataFrame({**{schema.prob_col(v): p[:, k] for k, v in enumerate(vessels)},
-                          **{schema.label_col(v): y[:, k] for k, v in enumerate(vessels)}})
+    frame = pd.DataFrame(
+        {
+            **{schema.prob_col(v): p[:, k] for k, v in enumerate(vessels)},
+            **{schema.label_col(v): y[:, k] for k, v in enumerate(vessels)},
+        }
+    )
     table = vessel_auc_table(frame, vessels, level=level, ci_method=ci_method, one_class="nan")
     if len(frame) == 0:
         # a category nobody falls in: say so in the subgroup's words (the saved table's text)

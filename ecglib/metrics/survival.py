@@ -24,6 +24,7 @@ from this function.)
 Missing follow-up columns raise :class:`MissingInputError`; rows with a missing time or event
 raise a ``ValueError`` naming how many, never silently dropped.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,16 +37,23 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test
 from ecglib.metrics._inputs import MissingInputError, as_binary, require_columns, same_length
 
 __all__ = [
-    "MissingInputError", "censor_at", "followup_arrays", "km_fits", "cumulative_incidence",
-    "number_at_risk", "logrank", "incidence_summary",
+    "MissingInputError",
+    "censor_at",
+    "followup_arrays",
+    "km_fits",
+    "cumulative_incidence",
+    "number_at_risk",
+    "logrank",
+    "incidence_summary",
 ]
 
 #: Canonical follow-up columns (:mod:`ecglib.schema`).
 TIME_COL, EVENT_COL = "followup_days", "followup_event"
 
 
-def followup_arrays(cohort: pd.DataFrame, *, time_col: str = TIME_COL,
-                    event_col: str = EVENT_COL) -> tuple[np.ndarray, np.ndarray]:
+def followup_arrays(
+    cohort: pd.DataFrame, *, time_col: str = TIME_COL, event_col: str = EVENT_COL
+) -> tuple[np.ndarray, np.ndarray]:
     """Follow-up times and event indicators of a cohort table, validated.
 
     Raises :class:`MissingInputError` when the columns are absent or empty (no follow-up: the
@@ -55,8 +63,10 @@ def followup_arrays(cohort: pd.DataFrame, *, time_col: str = TIME_COL,
     require_columns(cohort, (time_col, event_col), "the cumulative-incidence analysis")
     missing = cohort[time_col].isna() | cohort[event_col].isna()
     if missing.any():
-        raise ValueError(f"{int(missing.sum())} of {len(cohort)} rows lack {time_col} or "
-                         f"{event_col}; select the follow-up cohort explicitly")
+        raise ValueError(
+            f"{int(missing.sum())} of {len(cohort)} rows lack {time_col} or "
+            f"{event_col}; select the follow-up cohort explicitly"
+        )
     return _check(cohort[time_col], cohort[event_col])
 
 
@@ -69,8 +79,9 @@ def censor_at(time, event, horizon: float) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(time, horizon), np.where(time <= horizon, event, 0)
 
 
-def km_fits(time, event, group, *, order: Sequence | None = None,
-            alpha: float = 0.05) -> dict[str, KaplanMeierFitter]:
+def km_fits(
+    time, event, group, *, order: Sequence | None = None, alpha: float = 0.05
+) -> dict[str, KaplanMeierFitter]:
     """A fitted :class:`lifelines.KaplanMeierFitter` per group, in ``order`` (default: the
     categories of a Categorical, e.g. low/intermediate/high strata, else sorted). Groups
     without patients are skipped."""
@@ -85,8 +96,9 @@ def km_fits(time, event, group, *, order: Sequence | None = None,
     return fits
 
 
-def cumulative_incidence(time, event, group=None, times=None, *, order: Sequence | None = None,
-                         alpha: float = 0.05) -> pd.DataFrame:
+def cumulative_incidence(
+    time, event, group=None, times=None, *, order: Sequence | None = None, alpha: float = 0.05
+) -> pd.DataFrame:
     """``1 - S(t)`` with its CI per group at ``times`` (default: every event time).
 
     Long format: ``group, time, cumulative_incidence, ci_lo, ci_hi, at_risk``. Values are
@@ -104,13 +116,18 @@ def cumulative_incidence(time, event, group=None, times=None, *, order: Sequence
         idx = np.searchsorted(kmf.timeline, grid, side="right") - 1
         idx = np.clip(idx, 0, None)
         ci_vals = ci.to_numpy()
-        parts.append(pd.DataFrame({
-            "group": g, "time": grid,
-            "cumulative_incidence": 1.0 - kmf.survival_function_at_times(grid).to_numpy(),
-            "ci_lo": np.where(grid < kmf.timeline[0], 0.0, ci_vals[idx, 0]),
-            "ci_hi": np.where(grid < kmf.timeline[0], 0.0, ci_vals[idx, 1]),
-            "at_risk": number_at_risk(time[group == g], grid).to_numpy()[0],
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "group": g,
+                    "time": grid,
+                    "cumulative_incidence": 1.0 - kmf.survival_function_at_times(grid).to_numpy(),
+                    "ci_lo": np.where(grid < kmf.timeline[0], 0.0, ci_vals[idx, 0]),
+                    "ci_hi": np.where(grid < kmf.timeline[0], 0.0, ci_vals[idx, 1]),
+                    "at_risk": number_at_risk(time[group == g], grid).to_numpy()[0],
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -120,12 +137,17 @@ def number_at_risk(time, times, group=None, *, order: Sequence | None = None) ->
     time = np.asarray(time, dtype=float).ravel()
     times = np.asarray(times, dtype=float).ravel()
     if group is None:
-        return pd.DataFrame([(time[:, None] >= times[None, :]).sum(axis=0)],
-                            index=pd.Index(["all"], name="group"), columns=times)
+        return pd.DataFrame(
+            [(time[:, None] >= times[None, :]).sum(axis=0)],
+            index=pd.Index(["all"], name="group"),
+            columns=times,
+        )
     order = _default_order(group, order)
     group = _groups(group, len(time))
-    rows = {str(g): (time[group == g][:, None] >= times[None, :]).sum(axis=0)
-            for g in _order(group, order)}
+    rows = {
+        str(g): (time[group == g][:, None] >= times[None, :]).sum(axis=0)
+        for g in _order(group, order)
+    }
     return pd.DataFrame(rows, index=times).T.rename_axis("group")
 
 
@@ -142,12 +164,23 @@ def logrank(time, event, group) -> dict[str, float]:
         res = logrank_test(time[a], time[b], event_observed_A=event[a], event_observed_B=event[b])
     else:
         res = multivariate_logrank_test(time, group, event)
-    return {"test_statistic": float(res.test_statistic), "df": int(res.degrees_of_freedom),
-            "p_value": float(res.p_value), "n_groups": len(present)}
+    return {
+        "test_statistic": float(res.test_statistic),
+        "df": int(res.degrees_of_freedom),
+        "p_value": float(res.p_value),
+        "n_groups": len(present),
+    }
 
 
-def incidence_summary(time, event, group, *, horizon: float = 365.0,
-                      order: Sequence | None = None, alpha: float = 0.05) -> pd.DataFrame:
+def incidence_summary(
+    time,
+    event,
+    group,
+    *,
+    horizon: float = 365.0,
+    order: Sequence | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Per group at ``horizon`` (after :func:`censor_at`): ``n``, ``events``, ``censored``
     before the horizon, the Kaplan-Meier ``cumulative_incidence`` with CI, and
     ``naive_events_over_n`` (events / n, the authors' estimate, biased low under censoring)."""
@@ -158,11 +191,19 @@ def incidence_summary(time, event, group, *, horizon: float = 365.0,
     rows = []
     for r in curve.itertuples(index=False):
         m = group == r.group
-        rows.append({"group": r.group, "n": int(m.sum()), "events": int(event[m].sum()),
-                     "censored_before_horizon": int(np.sum(m & (event == 0) & (time < horizon))),
-                     "cumulative_incidence": r.cumulative_incidence, "ci_lo": r.ci_lo,
-                     "ci_hi": r.ci_hi, "at_risk_at_horizon": r.at_risk,
-                     "naive_events_over_n": float(event[m].mean())})
+        rows.append(
+            {
+                "group": r.group,
+                "n": int(m.sum()),
+                "events": int(event[m].sum()),
+                "censored_before_horizon": int(np.sum(m & (event == 0) & (time < horizon))),
+                "cumulative_incidence": r.cumulative_incidence,
+                "ci_lo": r.ci_lo,
+                "ci_hi": r.ci_hi,
+                "at_risk_at_horizon": r.at_risk,
+                "naive_events_over_n": float(event[m].mean()),
+            }
+        )
     return pd.DataFrame(rows).set_index("group")
 
 
@@ -175,8 +216,10 @@ def _check(time, event) -> tuple[np.ndarray, np.ndarray]:
     bad = ~np.isfinite(t) | (t < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"follow-up times must be finite and >= 0; position {i} holds {t[i]!r} "
-                         f"({int(bad.sum())} such values)")
+        raise ValueError(
+            f"follow-up times must be finite and >= 0; position {i} holds {t[i]!r} "
+            f"({int(bad.sum())} such values)"
+        )
     return t, e
 
 
@@ -211,5 +254,3 @@ def _order(group: np.ndarray, order: Sequence | None) -> list:
     if unknown:
         raise ValueError(f"groups {sorted(unknown)} are not in the given order {order}")
     return [o for o in order if o in present]
-
-

@@ -18,6 +18,7 @@ probability cut-off; >= 1% for LM, ten times its 0.1% population prevalence) are
 :data:`PAPER_HIGH_RISK_THRESHOLDS`, a params-style mapping that every function takes as an
 argument, so a run can change them in one place.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -36,8 +37,9 @@ PAPER_HIGH_RISK_THRESHOLDS: dict[str, float] = {"RCA": 0.15, "LM": 0.01, "LAD": 
 CI_METHODS = {"wilson": "wilson", "clopper-pearson": "beta", "beta": "beta"}
 
 
-def proportion_ci(count, nobs, *, method: str = "wilson", alpha: float = 0.05
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def proportion_ci(
+    count, nobs, *, method: str = "wilson", alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Proportion ``count / nobs`` with its ``1 - alpha`` CI (statsmodels ``proportion_confint``).
 
     Returns ``(estimate, lower, upper)`` as float arrays; entries with ``nobs == 0`` are NaN.
@@ -52,8 +54,9 @@ def proportion_ci(count, nobs, *, method: str = "wilson", alpha: float = 0.05
     ok = nobs > 0
     if ok.any():
         est[ok] = count[ok] / nobs[ok]
-        lo[ok], hi[ok] = proportion_confint(count[ok], nobs[ok], alpha=alpha,
-                                            method=CI_METHODS[method])
+        lo[ok], hi[ok] = proportion_confint(
+            count[ok], nobs[ok], alpha=alpha, method=CI_METHODS[method]
+        )
     return est, lo, hi
 
 
@@ -69,12 +72,17 @@ def confusion_counts(y, predicted) -> dict[str, int]:
     y = as_binary(y)
     pred = as_binary(predicted, "predicted")
     same_length(y=y, predicted=pred)
-    return {"tp": int(np.sum((pred == 1) & (y == 1))), "fp": int(np.sum((pred == 1) & (y == 0))),
-            "tn": int(np.sum((pred == 0) & (y == 0))), "fn": int(np.sum((pred == 0) & (y == 1)))}
+    return {
+        "tp": int(np.sum((pred == 1) & (y == 1))),
+        "fp": int(np.sum((pred == 1) & (y == 0))),
+        "tn": int(np.sum((pred == 0) & (y == 0))),
+        "fn": int(np.sum((pred == 0) & (y == 1))),
+    }
 
 
-def operating_point(y, p, threshold: float, *, method: str = "wilson", alpha: float = 0.05
-                    ) -> dict[str, float]:
+def operating_point(
+    y, p, threshold: float, *, method: str = "wilson", alpha: float = 0.05
+) -> dict[str, float]:
     """Sensitivity, specificity, PPV and NPV (with CIs) of ``p >= threshold``.
 
     Returns a flat dict: ``threshold, n, n_pos, tp, fp, tn, fn, high_risk_share`` and for each
@@ -85,19 +93,31 @@ def operating_point(y, p, threshold: float, *, method: str = "wilson", alpha: fl
     same_length(y=y, p=p)
     c = confusion_counts(y, high_risk(p, threshold))
     share = float(np.mean(p >= threshold)) if len(y) else np.nan
-    out: dict[str, float] = {"threshold": float(threshold), "n": len(y), "n_pos": int(y.sum()),
-                             **c, "high_risk_share": share}
-    for name, num, den in (("sensitivity", c["tp"], c["tp"] + c["fn"]),
-                           ("specificity", c["tn"], c["tn"] + c["fp"]),
-                           ("ppv", c["tp"], c["tp"] + c["fp"]),
-                           ("npv", c["tn"], c["tn"] + c["fn"])):
+    out: dict[str, float] = {
+        "threshold": float(threshold),
+        "n": len(y),
+        "n_pos": int(y.sum()),
+        **c,
+        "high_risk_share": share,
+    }
+    for name, num, den in (
+        ("sensitivity", c["tp"], c["tp"] + c["fn"]),
+        ("specificity", c["tn"], c["tn"] + c["fp"]),
+        ("ppv", c["tp"], c["tp"] + c["fp"]),
+        ("npv", c["tn"], c["tn"] + c["fn"]),
+    ):
         est, lo, hi = proportion_ci(num, den, method=method, alpha=alpha)
         out[name], out[f"{name}_lo"], out[f"{name}_hi"] = float(est[0]), float(lo[0]), float(hi[0])
     return out
 
 
-def operating_points(table: pd.DataFrame, thresholds: Mapping[str, float], *,
-                     method: str = "wilson", alpha: float = 0.05) -> pd.DataFrame:
+def operating_points(
+    table: pd.DataFrame,
+    thresholds: Mapping[str, float],
+    *,
+    method: str = "wilson",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """:func:`operating_point` for every vessel in ``thresholds``, one row per vessel.
 
     ``table`` holds the ``y_<vessel>`` and ``p_<vessel>`` columns (:mod:`ecglib.schema`);
@@ -106,7 +126,12 @@ def operating_points(table: pd.DataFrame, thresholds: Mapping[str, float], *,
     """
     rows = []
     for vessel, threshold in schema.assessed_entries(table, thresholds).items():
-        point = operating_point(table[schema.label_col(vessel)], table[schema.prob_col(vessel)],
-                                threshold, method=method, alpha=alpha)
+        point = operating_point(
+            table[schema.label_col(vessel)],
+            table[schema.prob_col(vessel)],
+            threshold,
+            method=method,
+            alpha=alpha,
+        )
         rows.append({"vessel": vessel, **point})
     return pd.DataFrame(rows).set_index("vessel")

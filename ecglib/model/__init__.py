@@ -7,8 +7,16 @@ checkpoint; :func:`load_pretrained` loads such a checkpoint strictly and swaps t
 for one logit per vessel; :func:`build_model` does both from a config. :func:`load_checkpoint` is
 the one weights-only reader of checkpoint files (pretrained weights and training checkpoints).
 """
+
 from ecglib.model.checkpoint_io import load_checkpoint
 from ecglib.model.net1d import Net1D, same_padding
 from ecglib.model.pretrained import LoadReport, build_model, load_pretrained
 
-__all__ = ["Net1D", "LoadReport", "build_model", "load_checkpoint", "load_pretrained", "same_padding"]
+__all__ = [
+    "Net1D",
+    "LoadReport",
+    "build_model",
+    "load_checkpoint",
+    "load_pretrained",
+    "same_padding",
+]

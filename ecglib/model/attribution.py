@@ -54,6 +54,7 @@ lead and per part of the beat, in three steps.
    |attribution| the QRS often ranks first even where it contributes little net evidence (seen
    on the demo cohort, where the evidence was planted in the ST-T segment).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -158,8 +159,10 @@ def integrated_gradients(
     if baseline is not None:
         baseline = np.asarray(baseline, dtype=np.float32)
         if baseline.shape not in (signals.shape[1:], signals.shape):
-            raise ValueError(f"baseline must have shape {signals.shape[1:]} or {signals.shape}, "
-                             f"got {baseline.shape}")
+            raise ValueError(
+                f"baseline must have shape {signals.shape[1:]} or {signals.shape}, "
+                f"got {baseline.shape}"
+            )
     device = torch.device(device)
     chunk = max(1, batch_size // n_steps)
     out = np.empty(signals.shape, dtype=np.float32)
@@ -172,15 +175,24 @@ def integrated_gradients(
     try:
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            x = torch.from_numpy(np.ascontiguousarray(signals[start:stop], dtype=np.float32)).to(device)
+            x = torch.from_numpy(np.ascontiguousarray(signals[start:stop], dtype=np.float32)).to(
+                device
+            )
             if baseline is None:
                 b = torch.zeros_like(x)
             elif baseline.ndim == 2:
                 b = torch.from_numpy(np.broadcast_to(baseline, x.shape).copy()).to(device)
             else:
                 b = torch.from_numpy(np.ascontiguousarray(baseline[start:stop])).to(device)
-            attr, d = ig.attribute(x, baselines=b, target=target, n_steps=n_steps, method=method,
-                                   internal_batch_size=batch_size, return_convergence_delta=True)
+            attr, d = ig.attribute(
+                x,
+                baselines=b,
+                target=target,
+                n_steps=n_steps,
+                method=method,
+                internal_batch_size=batch_size,
+                return_convergence_delta=True,
+            )
             out[start:stop] = attr.detach().cpu().numpy()
             delta[start:stop] = d.detach().cpu().numpy()
             with torch.no_grad():
@@ -188,8 +200,14 @@ def integrated_gradients(
                 f_b[start:stop] = model(b)[:, target].double().cpu().numpy()
     finally:
         model.train(was_training)
-    return IGResult(attributions=out, delta=delta, output=f_x, baseline_output=f_b, target=target,
-                    n_steps=int(n_steps))
+    return IGResult(
+        attributions=out,
+        delta=delta,
+        output=f_x,
+        baseline_output=f_b,
+        target=target,
+        n_steps=int(n_steps),
+    )
 
 
 def fold_beats(series: np.ndarray, r_peaks: np.ndarray, fs: float = FS) -> np.ndarray:
@@ -241,7 +259,9 @@ class BeatAttribution:
     @property
     def exclusions(self) -> pd.DataFrame:
         """The records without beats to fold onto, with the reason (:data:`ecglib.signals.beats.REASONS`)."""
-        return self.records.loc[~self.included, ["record", "reason", "detail"]].reset_index(drop=True)
+        return self.records.loc[~self.included, ["record", "reason", "detail"]].reset_index(
+            drop=True
+        )
 
     @property
     def time_s(self) -> np.ndarray:
@@ -266,11 +286,15 @@ class BeatAttribution:
         heat, d = self._require()
         net = self.heatmap(signed=True)
         n_t = heat.shape[1]
-        return pd.DataFrame({
-            "lead": np.repeat(self.leads, n_t), "time_s": np.tile(self.time_s, len(self.leads)),
-            "wave": np.tile(d.labels(), len(self.leads)), "mean_abs": heat.ravel(),
-            "mean_net": net.ravel(),
-        })
+        return pd.DataFrame(
+            {
+                "lead": np.repeat(self.leads, n_t),
+                "time_s": np.tile(self.time_s, len(self.leads)),
+                "wave": np.tile(d.labels(), len(self.leads)),
+                "mean_abs": heat.ravel(),
+                "mean_net": net.ravel(),
+            }
+        )
 
     def phase_table(self) -> pd.DataFrame:
         """Per lead and region (lead x phase): ``mean_abs`` the mean |attribution| per sample (the
@@ -286,13 +310,19 @@ class BeatAttribution:
             for wave, (a, b) in d.segments().items():
                 if b <= a:
                     continue
-                rows.append(dict(
-                    lead=lead, wave=wave, start_s=float(self.time_s[a]), end_s=float(self.time_s[b - 1]),
-                    n_samples=b - a, mean_abs=float(heat[li, a:b].mean()),
-                    mean_net=float(net[li, a:b].mean()),
-                    share=float(heat[li, a:b].sum() / lead_total) if lead_total > 0 else np.nan,
-                    share_total=float(heat[li, a:b].sum() / total) if total > 0 else np.nan,
-                ))
+                rows.append(
+                    dict(
+                        lead=lead,
+                        wave=wave,
+                        start_s=float(self.time_s[a]),
+                        end_s=float(self.time_s[b - 1]),
+                        n_samples=b - a,
+                        mean_abs=float(heat[li, a:b].mean()),
+                        mean_net=float(net[li, a:b].mean()),
+                        share=float(heat[li, a:b].sum() / lead_total) if lead_total > 0 else np.nan,
+                        share_total=float(heat[li, a:b].sum() / total) if total > 0 else np.nan,
+                    )
+                )
         return pd.DataFrame(rows)
 
     def wave_ranking(self, by: str = "net", leads: Sequence[str] | None = None) -> pd.DataFrame:
@@ -304,9 +334,17 @@ class BeatAttribution:
         rows_of = [self.leads.index(v) for v in (self.leads if leads is None else leads)]
         sub, net = heat[rows_of], self.heatmap(signed=True)[rows_of]
         total = sub.sum()
-        rows = [dict(wave=w, mean_net=float(net[:, a:b].mean()), mean_abs=float(sub[:, a:b].mean()),
-                     share=float(sub[:, a:b].sum() / total) if total > 0 else np.nan, n_samples=b - a)
-                for w, (a, b) in d.segments().items() if b > a]
+        rows = [
+            dict(
+                wave=w,
+                mean_net=float(net[:, a:b].mean()),
+                mean_abs=float(sub[:, a:b].mean()),
+                share=float(sub[:, a:b].sum() / total) if total > 0 else np.nan,
+                n_samples=b - a,
+            )
+            for w, (a, b) in d.segments().items()
+            if b > a
+        ]
         table = pd.DataFrame(rows).sort_values(key, ascending=False, kind="stable")
         table = table.reset_index(drop=True)
         table.insert(0, "rank", np.arange(1, len(table) + 1))
@@ -327,8 +365,13 @@ class BeatAttribution:
         if not mask.any():
             raise ValueError(f"the window {list(waves)} is empty in this delineation")
         net = self.heatmap(signed=True)
-        table = pd.DataFrame({"lead": self.leads, "mean_net": net[:, mask].mean(axis=1),
-                              "mean_abs": heat[:, mask].mean(axis=1)})
+        table = pd.DataFrame(
+            {
+                "lead": self.leads,
+                "mean_net": net[:, mask].mean(axis=1),
+                "mean_abs": heat[:, mask].mean(axis=1),
+            }
+        )
         table = table.sort_values(key, ascending=False, kind="stable").reset_index(drop=True)
         table.insert(0, "rank", np.arange(1, len(table) + 1))
         return table
@@ -361,8 +404,10 @@ def beat_attribution(
     """
     attributions = np.asarray(attributions)
     if attributions.shape != signals.shape or attributions.ndim != 3:
-        raise ValueError(f"attributions {attributions.shape} and signals {signals.shape} must have "
-                         "the same (n, 12, T) shape")
+        raise ValueError(
+            f"attributions {attributions.shape} and signals {signals.shape} must have "
+            "the same (n, 12, T) shape"
+        )
     n = attributions.shape[0]
     ids = [str(i) for i in range(n)] if record_ids is None else [str(r) for r in record_ids]
     if len(ids) != n:
@@ -374,13 +419,24 @@ def beat_attribution(
     beats = np.full(shape, np.nan)
     rows = []
     for i in range(n):
-        row = dict(record=ids[i], included=False, reason=None, detail=None, n_beats=0,
-                   total_abs=float(np.abs(attributions[i]).sum()))
+        row = dict(
+            record=ids[i],
+            included=False,
+            reason=None,
+            detail=None,
+            n_beats=0,
+            total_abs=float(np.abs(attributions[i]).sum()),
+        )
         if ig is not None:
-            row.update(output=float(ig.output[i]), baseline_output=float(ig.baseline_output[i]),
-                       delta=float(ig.delta[i]))
+            row.update(
+                output=float(ig.output[i]),
+                baseline_output=float(ig.baseline_output[i]),
+                delta=float(ig.delta[i]),
+            )
         try:
-            res = ecg_beats(np.asarray(signals[i], dtype=np.float64), fs, record_id=ids[i], **beat_kwargs)
+            res = ecg_beats(
+                np.asarray(signals[i], dtype=np.float64), fs, record_id=ids[i], **beat_kwargs
+            )
         except BeatError as exc:
             row.update(reason=exc.reason, detail=exc.detail)
             rows.append(row)
@@ -398,10 +454,18 @@ def beat_attribution(
         row.update(included=True, n_beats=int(folded.shape[0]))
         rows.append(row)
     columns = ["record", "included", "reason", "detail", "n_beats", "total_abs"] + (
-        ["output", "baseline_output", "delta"] if ig is not None else [])
+        ["output", "baseline_output", "delta"] if ig is not None else []
+    )
     records = pd.DataFrame(rows, columns=columns)
     included = records["included"].to_numpy(dtype=bool)
     if delineation is None and included.any():
         delineation = delineate_beat(beats[included].mean(axis=0), fs)
-    return BeatAttribution(vessel=str(vessel), abs_beats=abs_beats, signed_beats=signed_beats,
-                           beats=beats, records=records, delineation=delineation, fs=float(fs))
+    return BeatAttribution(
+        vessel=str(vessel),
+        abs_beats=abs_beats,
+        signed_beats=signed_beats,
+        beats=beats,
+        records=records,
+        delineation=delineation,
+        fs=float(fs),
+    )

@@ -57,6 +57,7 @@ One module on purpose: it is one network definition, read top to bottom (the pad
 block, the stage, the network), kept module for module beside the published ``net1d.py`` whose
 state-dict keys it must reproduce.
 """
+
 from __future__ import annotations
 
 import math
@@ -100,8 +101,14 @@ class Conv1dSame(nn.Module):
     ``<name>.conv.bias`` as in the checkpoint.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 groups: int = 1):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        groups: int = 1,
+    ):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride
@@ -152,9 +159,20 @@ class BasicBlock(nn.Module):
     Attribute names are the checkpoint's keys.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, ratio: float, kernel_size: int,
-                 stride: int, groups: int, downsample: bool, is_first_block: bool = False,
-                 use_bn: bool = True, use_do: bool = True, drop_rate: float = 0.5):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        ratio: float,
+        kernel_size: int,
+        stride: int,
+        groups: int,
+        downsample: bool,
+        is_first_block: bool = False,
+        use_bn: bool = True,
+        use_do: bool = True,
+        drop_rate: float = 0.5,
+    ):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -187,7 +205,9 @@ class BasicBlock(nn.Module):
         # 5) shortcut: parameter-free
         self.pool = MaxPool1dSame(self.stride) if downsample else nn.Identity()
 
-    def _pre(self, x: torch.Tensor, bn: nn.BatchNorm1d, act: nn.Module, do: nn.Module) -> torch.Tensor:
+    def _pre(
+        self, x: torch.Tensor, bn: nn.BatchNorm1d, act: nn.Module, do: nn.Module
+    ) -> torch.Tensor:
         if self.use_bn:
             x = bn(x)
         x = act(x)
@@ -212,9 +232,20 @@ class BasicBlock(nn.Module):
 class BasicStage(nn.Module):
     """``m_blocks`` blocks at one width; the first downsamples by ``stride`` and changes the width."""
 
-    def __init__(self, in_channels: int, out_channels: int, ratio: float, kernel_size: int,
-                 stride: int, groups: int, i_stage: int, m_blocks: int, use_bn: bool = True,
-                 use_do: bool = True, drop_rate: float = 0.5):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        ratio: float,
+        kernel_size: int,
+        stride: int,
+        groups: int,
+        i_stage: int,
+        m_blocks: int,
+        use_bn: bool = True,
+        use_do: bool = True,
+        drop_rate: float = 0.5,
+    ):
         super().__init__()
         self.block_list = nn.ModuleList(
             BasicBlock(
@@ -261,10 +292,21 @@ class Net1D(nn.Module):
     #: Prefix of the head's state-dict keys (``dense.weight``, ``dense.bias``).
     head_name = "dense"
 
-    def __init__(self, in_channels: int, base_filters: int, ratio: float,
-                 filter_list: Sequence[int], m_blocks_list: Sequence[int], kernel_size: int,
-                 stride: int, groups_width: int, n_classes: int, use_bn: bool = True,
-                 use_do: bool = True, drop_rate: float = 0.5):
+    def __init__(
+        self,
+        in_channels: int,
+        base_filters: int,
+        ratio: float,
+        filter_list: Sequence[int],
+        m_blocks_list: Sequence[int],
+        kernel_size: int,
+        stride: int,
+        groups_width: int,
+        n_classes: int,
+        use_bn: bool = True,
+        use_do: bool = True,
+        drop_rate: float = 0.5,
+    ):
         super().__init__()
         filter_list, m_blocks_list = list(filter_list), list(m_blocks_list)
         if len(filter_list) != len(m_blocks_list) or not filter_list:
@@ -273,7 +315,9 @@ class Net1D(nn.Module):
                 f"({len(m_blocks_list)} stages) must be non-empty and of equal length"
             )
         if min(m_blocks_list) < 1:
-            raise ValueError(f"every stage needs at least one block, got m_blocks_list={m_blocks_list}")
+            raise ValueError(
+                f"every stage needs at least one block, got m_blocks_list={m_blocks_list}"
+            )
         self.in_channels = in_channels
         self.base_filters = base_filters
         self.ratio = ratio
@@ -298,19 +342,21 @@ class Net1D(nn.Module):
         self.stage_list = nn.ModuleList()
         width = base_filters
         for i_stage, (out_channels, m_blocks) in enumerate(zip(filter_list, m_blocks_list)):
-            self.stage_list.append(BasicStage(
-                in_channels=width,
-                out_channels=out_channels,
-                ratio=ratio,
-                kernel_size=kernel_size,
-                stride=stride,
-                groups=out_channels // groups_width,
-                i_stage=i_stage,
-                m_blocks=m_blocks,
-                use_bn=use_bn,
-                use_do=use_do,
-                drop_rate=drop_rate,
-            ))
+            self.stage_list.append(
+                BasicStage(
+                    in_channels=width,
+                    out_channels=out_channels,
+                    ratio=ratio,
+                    kernel_size=kernel_size,
+                    stride=stride,
+                    groups=out_channels // groups_width,
+                    i_stage=i_stage,
+                    m_blocks=m_blocks,
+                    use_bn=use_bn,
+                    use_do=use_do,
+                    drop_rate=drop_rate,
+                )
+            )
             width = out_channels
 
         # head
@@ -318,8 +364,17 @@ class Net1D(nn.Module):
 
     # ---- construction from a JSON / params config ------------------------------------------
     #: Constructor arguments a config must give, and those it may give.
-    CONFIG_REQUIRED = ("in_channels", "base_filters", "ratio", "filter_list", "m_blocks_list",
-                       "kernel_size", "stride", "groups_width", "n_classes")
+    CONFIG_REQUIRED = (
+        "in_channels",
+        "base_filters",
+        "ratio",
+        "filter_list",
+        "m_blocks_list",
+        "kernel_size",
+        "stride",
+        "groups_width",
+        "n_classes",
+    )
     CONFIG_OPTIONAL = ("use_bn", "use_do", "drop_rate")
 
     @classmethod
@@ -338,21 +393,32 @@ class Net1D(nn.Module):
         if unknown or missing:
             raise ConfigError(
                 "Net1D config: "
-                + "; ".join(filter(None, [
-                    f"missing {missing}" if missing else "",
-                    f"unknown {unknown} (allowed: {sorted(allowed)})" if unknown else "",
-                ]))
+                + "; ".join(
+                    filter(
+                        None,
+                        [
+                            f"missing {missing}" if missing else "",
+                            f"unknown {unknown} (allowed: {sorted(allowed)})" if unknown else "",
+                        ],
+                    )
+                )
             )
         return cls(**merged)
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, as :meth:`from_config` reads them (JSON-serialisable)."""
         return {
-            "in_channels": self.in_channels, "base_filters": self.base_filters,
-            "ratio": self.ratio, "filter_list": list(self.filter_list),
-            "m_blocks_list": list(self.m_blocks_list), "kernel_size": self.kernel_size,
-            "stride": self.stride, "groups_width": self.groups_width,
-            "n_classes": self.n_classes, "use_bn": self.use_bn, "use_do": self.use_do,
+            "in_channels": self.in_channels,
+            "base_filters": self.base_filters,
+            "ratio": self.ratio,
+            "filter_list": list(self.filter_list),
+            "m_blocks_list": list(self.m_blocks_list),
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "groups_width": self.groups_width,
+            "n_classes": self.n_classes,
+            "use_bn": self.use_bn,
+            "use_do": self.use_do,
             "drop_rate": self.drop_rate,
         }
 
@@ -404,7 +470,9 @@ class Net1D(nn.Module):
                 unused += [f"{name}.{p}" for p, _ in module.named_parameters(recurse=False)]
         return unused
 
-    def named_trunk_parameters(self, include_unused: bool = False) -> Iterator[tuple[str, nn.Parameter]]:
+    def named_trunk_parameters(
+        self, include_unused: bool = False
+    ) -> Iterator[tuple[str, nn.Parameter]]:
         """``(name, parameter)`` of the shared trunk (everything but ``dense``), in model order."""
         skip = set() if include_unused else set(self.unused_parameter_names())
         for name, p in self.named_parameters():

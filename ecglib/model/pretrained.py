@@ -9,6 +9,7 @@ mis-shaped layer would have silently stayed at its random initialisation. Here e
 head that is being replaced must match, and anything else raises a
 :class:`~ecglib.errors.CheckpointError` that lists all the offending keys with their shapes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,11 @@ class LoadReport:
         return len(self.loaded_keys)
 
     def summary(self) -> str:
-        head = (f"head {self.checkpoint_head_shape} replaced by a new {self.head_shape}"
-                if self.head_replaced else f"head {self.head_shape} loaded")
+        head = (
+            f"head {self.checkpoint_head_shape} replaced by a new {self.head_shape}"
+            if self.head_replaced
+            else f"head {self.head_shape} loaded"
+        )
         prefix = f", stripped {list(self.stripped_prefixes)}" if self.stripped_prefixes else ""
         return f"{self.source}: {self.n_loaded} tensors loaded strictly, {head}{prefix}"
 
@@ -69,8 +73,13 @@ class LoadReport:
         return self.summary()
 
 
-def load_pretrained(model: Net1D, path_or_state: PathOrState, *, n_outputs: int | None = len(VESSELS),
-                    map_location: str | torch.device = "cpu") -> LoadReport:
+def load_pretrained(
+    model: Net1D,
+    path_or_state: PathOrState,
+    *,
+    n_outputs: int | None = len(VESSELS),
+    map_location: str | torch.device = "cpu",
+) -> LoadReport:
     """Load ECGFounder weights into ``model`` strictly and give it an ``n_outputs`` head.
 
     ``path_or_state``: a ``.pth`` file (read weights-only by
@@ -109,21 +118,29 @@ def load_pretrained(model: Net1D, path_or_state: PathOrState, *, n_outputs: int 
     # the checkpoint's head is dropped (not loaded) when only its number of classes differs
     replace_head = (
         n_outputs is not None
-        and isinstance(ckpt_w, torch.Tensor) and isinstance(state.get(b_key), torch.Tensor)
-        and ckpt_w.ndim == 2 and ckpt_w.shape[1] == model.num_features
+        and isinstance(ckpt_w, torch.Tensor)
+        and isinstance(state.get(b_key), torch.Tensor)
+        and ckpt_w.ndim == 2
+        and ckpt_w.shape[1] == model.num_features
         and state[b_key].shape == (ckpt_w.shape[0],)
         and ckpt_head_shape != expected[w_key]
     )
     to_load = {k: v for k, v in state.items() if not (replace_head and k in (w_key, b_key))}
 
-    missing = [k for k in expected if k not in to_load and not (replace_head and k in (w_key, b_key))]
+    missing = [
+        k for k in expected if k not in to_load and not (replace_head and k in (w_key, b_key))
+    ]
     unexpected = [k for k in to_load if k not in expected]
     not_tensors = [k for k in to_load if k in expected and not isinstance(to_load[k], torch.Tensor)]
-    misshaped = [k for k in to_load if k in expected and k not in not_tensors
-                 and tuple(to_load[k].shape) != expected[k]]
+    misshaped = [
+        k
+        for k in to_load
+        if k in expected and k not in not_tensors and tuple(to_load[k].shape) != expected[k]
+    ]
     if missing or unexpected or misshaped or not_tensors:
-        raise _mismatch_error(source, model, expected, to_load, missing, unexpected, misshaped,
-                              not_tensors, n_out)
+        raise _mismatch_error(
+            source, model, expected, to_load, missing, unexpected, misshaped, not_tensors, n_out
+        )
 
     if replace_head or model.n_classes != n_out:
         model.reset_classifier(n_out)
@@ -144,8 +161,13 @@ def load_pretrained(model: Net1D, path_or_state: PathOrState, *, n_outputs: int 
     return report
 
 
-def build_model(config: Mapping[str, Any], pretrained: str | os.PathLike | None = None,
-                n_outputs: int = len(VESSELS), *, map_location: str | torch.device = "cpu") -> Net1D:
+def build_model(
+    config: Mapping[str, Any],
+    pretrained: str | os.PathLike | None = None,
+    n_outputs: int = len(VESSELS),
+    *,
+    map_location: str | torch.device = "cpu",
+) -> Net1D:
     """A :class:`Net1D` from ``config`` with an ``n_outputs`` head (one logit per vessel).
 
     ``config`` holds the constructor arguments (see :meth:`Net1D.from_config`); its ``n_classes``
@@ -167,7 +189,9 @@ def _read_state_dict(path_or_state: PathOrState, map_location: Any, source: str)
     else:
         obj = path_or_state
     if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{source}: expected a state dict or a dict holding one, got {type(obj).__name__}")
+        raise CheckpointError(
+            f"{source}: expected a state dict or a dict holding one, got {type(obj).__name__}"
+        )
     for entry in STATE_DICT_ENTRIES:
         if isinstance(obj.get(entry), Mapping):
             return dict(obj[entry])
@@ -186,7 +210,7 @@ def _strip_wrapper_prefixes(state: dict[str, Any]) -> tuple[dict[str, Any], tupl
         changed = False
         for prefix in WRAPPER_PREFIXES:
             if all(k.startswith(prefix) for k in state):
-                state = {k[len(prefix):]: v for k, v in state.items()}
+                state = {k[len(prefix) :]: v for k, v in state.items()}
                 stripped.append(prefix)
                 changed = True
     return state, tuple(stripped)
@@ -196,9 +220,17 @@ def _shape(v: Any) -> str:
     return str(list(v.shape)) if isinstance(v, torch.Tensor) else type(v).__name__
 
 
-def _mismatch_error(source: str, model: Net1D, expected: dict[str, tuple[int, ...]],
-                    got: dict[str, Any], missing: list[str], unexpected: list[str],
-                    misshaped: list[str], not_tensors: list[str], n_out: int) -> CheckpointError:
+def _mismatch_error(
+    source: str,
+    model: Net1D,
+    expected: dict[str, tuple[int, ...]],
+    got: dict[str, Any],
+    missing: list[str],
+    unexpected: list[str],
+    misshaped: list[str],
+    not_tensors: list[str],
+    n_out: int,
+) -> CheckpointError:
     lines = [f"{source} does not match Net1D({_describe(model)}, head -> {n_out} outputs):"]
     if missing:
         lines.append(f"  {len(missing)} missing key(s):")
@@ -220,5 +252,7 @@ def _mismatch_error(source: str, model: Net1D, expected: dict[str, tuple[int, ..
 
 def _describe(model: Net1D) -> str:
     c = model.config()
-    return (f"in_channels={c['in_channels']}, base_filters={c['base_filters']}, "
-            f"filter_list={c['filter_list']}, m_blocks_list={c['m_blocks_list']}")
+    return (
+        f"in_channels={c['in_channels']}, base_filters={c['base_filters']}, "
+        f"filter_list={c['filter_list']}, m_blocks_list={c['m_blocks_list']}"
+    )

@@ -11,6 +11,7 @@
 - :func:`difference_heatmaps_figure`: the chapter's panel of
   :func:`ecglib.plots.waveforms.difference_heatmap_figure`, one row per vessel.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,12 @@ from ecglib.signals.waveforms import Delineation, WaveformComparison
 
 #: Short labels of the regions, written above a map.
 WAVE_LABELS: dict[str, str] = {
-    "P wave": "P", "PR segment": "PR", "QRS": "QRS", "ST segment": "ST", "T wave": "T", "after T": "",
+    "P wave": "P",
+    "PR segment": "PR",
+    "QRS": "QRS",
+    "ST segment": "ST",
+    "T wave": "T",
+    "after T": "",
 }
 KIND_LABELS: dict[str, str] = {
     "abs": "|IG| (x record mean)",
@@ -50,19 +56,42 @@ def _mark_waves(ax, d: Delineation | None, time_s: np.ndarray, *, label: bool = 
             text = WAVE_LABELS.get(wave, "")
             if b > a and text:
                 centre = 0.5 * (time_s[a] + time_s[b - 1])
-                ax.text(centre, 1.01, text, transform=ax.get_xaxis_transform(), ha="center",
-                        va="bottom", fontsize=7, color="#555555")
+                ax.text(
+                    centre,
+                    1.01,
+                    text,
+                    transform=ax.get_xaxis_transform(),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="#555555",
+                )
 
 
 def _empty(ax, message: str) -> None:
     ax.set_axis_off()
-    ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", fontsize=8,
-            color="#666666", wrap=True)
+    ax.text(
+        0.5,
+        0.5,
+        message,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=8,
+        color="#666666",
+        wrap=True,
+    )
 
 
-def attribution_heatmap_figure(attr: BeatAttribution, *, kind: str = "net", ax=None,
-                               title: str | None = None, vmax: float | None = None,
-                               colorbar: bool = True) -> Figure:
+def attribution_heatmap_figure(
+    attr: BeatAttribution,
+    *,
+    kind: str = "net",
+    ax=None,
+    title: str | None = None,
+    vmax: float | None = None,
+    colorbar: bool = True,
+) -> Figure:
     """Leads (rows, :data:`~ecglib.schema.LEADS` order) x beat time of one vessel's attribution.
 
     ``kind="net"``: the mean signed attribution in a diverging scale centred on 0 (red: towards
@@ -85,33 +114,56 @@ def attribution_heatmap_figure(attr: BeatAttribution, *, kind: str = "net", ax=N
     extent = (time_s[0] - half, time_s[-1] + half, len(attr.leads) - 0.5, -0.5)
     if kind == "net":
         limit = float(np.nanmax(np.abs(heat))) if vmax is None else float(vmax)
-        image = ax.imshow(heat, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, extent=extent,
-                          interpolation="nearest")
+        image = ax.imshow(
+            heat,
+            aspect="auto",
+            cmap="RdBu_r",
+            vmin=-limit,
+            vmax=limit,
+            extent=extent,
+            interpolation="nearest",
+        )
     else:
         limit = float(np.nanmax(heat)) if vmax is None else float(vmax)
-        image = ax.imshow(heat, aspect="auto", cmap="magma_r", vmin=0.0, vmax=limit, extent=extent,
-                          interpolation="nearest")
+        image = ax.imshow(
+            heat,
+            aspect="auto",
+            cmap="magma_r",
+            vmin=0.0,
+            vmax=limit,
+            extent=extent,
+            interpolation="nearest",
+        )
     _mark_waves(ax, attr.delineation, time_s)
     ax.set_yticks(range(len(attr.leads)), attr.leads)
     ax.set_xlabel("time from R peak (s)")
     ax.grid(False)
     if colorbar:
         fig.colorbar(image, ax=ax, label=KIND_LABELS[kind], shrink=0.9)
-    ax.set_title(title if title is not None else
-                 f"{attr.vessel}: {attr.n_included:,} high-risk true positive ECG(s)", fontsize=9, pad=12)
+    ax.set_title(
+        title
+        if title is not None
+        else f"{attr.vessel}: {attr.n_included:,} high-risk true positive ECG(s)",
+        fontsize=9,
+        pad=12,
+    )
     return fig
 
 
-def attribution_heatmaps_figure(maps: Mapping[str, BeatAttribution | None], *,
-                                kinds: Sequence[str] = ("abs", "net"),
-                                notes: Mapping[str, str] | None = None) -> Figure:
+def attribution_heatmaps_figure(
+    maps: Mapping[str, BeatAttribution | None],
+    *,
+    kinds: Sequence[str] = ("abs", "net"),
+    notes: Mapping[str, str] | None = None,
+) -> Figure:
     """One row per vessel, one column per kind of map (``"abs"``, ``"net"``). A vessel without
     attribution (None, or no ECG with beats) gets an empty panel saying so (``notes[vessel]``
     when given)."""
     use_style()
     vessels = list(maps)
-    fig, axes = plt.subplots(len(vessels), len(kinds), figsize=(4.2 * len(kinds), 2.6 * len(vessels)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(vessels), len(kinds), figsize=(4.2 * len(kinds), 2.6 * len(vessels)), squeeze=False
+    )
     for row, vessel in enumerate(vessels):
         attr = maps[vessel]
         for col, kind in enumerate(kinds):
@@ -120,8 +172,12 @@ def attribution_heatmaps_figure(maps: Mapping[str, BeatAttribution | None], *,
                 reason = (notes or {}).get(vessel) or "no high-risk true positive to attribute"
                 _empty(ax, f"{vessel}: {reason}")
                 continue
-            attribution_heatmap_figure(attr, kind=kind, ax=ax, title=(
-                f"{vessel}, {KIND_LABELS[kind].split(' (')[0]} (n = {attr.n_included:,})"))
+            attribution_heatmap_figure(
+                attr,
+                kind=kind,
+                ax=ax,
+                title=(f"{vessel}, {KIND_LABELS[kind].split(' (')[0]} (n = {attr.n_included:,})"),
+            )
             if row < len(vessels) - 1:
                 ax.set_xlabel("")
     fig.tight_layout()
@@ -151,18 +207,34 @@ def planted_vs_found_figure(lead_ranks: pd.DataFrame, summary: pd.DataFrame) -> 
             for j, lead in enumerate(LEADS):
                 if lead in m.index:
                     ranks[i, j] = m[lead]
-        ax.imshow(np.where(np.isnan(ranks), len(LEADS) + 4, ranks), aspect="auto", cmap=cmap,
-                  vmin=1, vmax=len(LEADS) + 4, interpolation="nearest")
+        ax.imshow(
+            np.where(np.isnan(ranks), len(LEADS) + 4, ranks),
+            aspect="auto",
+            cmap=cmap,
+            vmin=1,
+            vmax=len(LEADS) + 4,
+            interpolation="nearest",
+        )
         for i in range(len(methods)):
             for j in range(len(LEADS)):
                 text = "" if np.isnan(ranks[i, j]) else f"{int(ranks[i, j])}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if ranks[i, j] <= 4 else "#222222")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if ranks[i, j] <= 4 else "#222222",
+                )
         planted = [lead.strip() for lead in str(rows["planted_leads"].iloc[0]).split(",")]
         for lead in planted:
             j = LEADS.index(lead)
-            ax.add_patch(Rectangle((j - 0.5, -0.5), 1, len(methods), fill=False,
-                                   edgecolor=PLANTED_COLOUR, lw=1.6))
+            ax.add_patch(
+                Rectangle(
+                    (j - 0.5, -0.5), 1, len(methods), fill=False, edgecolor=PLANTED_COLOUR, lw=1.6
+                )
+            )
         labels = []
         for method in methods:
             r = rows.loc[method]
@@ -174,17 +246,29 @@ def planted_vs_found_figure(lead_ranks: pd.DataFrame, summary: pd.DataFrame) -> 
         ax.set_xticks(range(len(LEADS)), LEADS, fontsize=7)
         ax.tick_params(length=0)
         ax.grid(False)
-        ax.set_title(f"{vessel}: planted {rows['region'].iloc[0]} ({', '.join(planted)}), "
-                     f"{rows['planted_segment'].iloc[0]}", fontsize=9, loc="left",
-                     color=VESSEL_COLOURS.get(vessel, "k"))
-    fig.text(0.99, 0.003, "numbers: rank of the lead in the ST-T window (1 = first); "
-             "outlined: planted leads", ha="right", va="bottom", fontsize=7, color="#555555")
+        ax.set_title(
+            f"{vessel}: planted {rows['region'].iloc[0]} ({', '.join(planted)}), "
+            f"{rows['planted_segment'].iloc[0]}",
+            fontsize=9,
+            loc="left",
+            color=VESSEL_COLOURS.get(vessel, "k"),
+        )
+    fig.text(
+        0.99,
+        0.003,
+        "numbers: rank of the lead in the ST-T window (1 = first); outlined: planted leads",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="#555555",
+    )
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     return fig
 
 
-def difference_heatmaps_figure(comparisons: Mapping[str, WaveformComparison | None], *,
-                               notes: Mapping[str, str] | None = None) -> Figure:
+def difference_heatmaps_figure(
+    comparisons: Mapping[str, WaveformComparison | None], *, notes: Mapping[str, str] | None = None
+) -> Figure:
     """:func:`ecglib.plots.waveforms.difference_heatmap_figure` for every vessel, one row each, on
     one colour scale (the largest |difference| of all), so that effects compare across vessels. A
     vessel without a comparison gets an empty panel saying why (``notes[vessel]``)."""
@@ -198,9 +282,15 @@ def difference_heatmaps_figure(comparisons: Mapping[str, WaveformComparison | No
         if cmp is None:
             _empty(ax, f"{vessel}: {(notes or {}).get(vessel) or 'no comparison'}")
             continue
-        difference_heatmap_figure(cmp, ax=ax, vmax=vmax, title=(
-            f"{vessel}: {cmp.names[0]} (n = {cmp.n[0]:,}) \u2212 {cmp.names[1]} (n = {cmp.n[1]:,}); "
-            f"outlined: q < {cmp.alpha:g}"))
+        difference_heatmap_figure(
+            cmp,
+            ax=ax,
+            vmax=vmax,
+            title=(
+                f"{vessel}: {cmp.names[0]} (n = {cmp.n[0]:,}) \u2212 {cmp.names[1]} (n = {cmp.n[1]:,}); "
+                f"outlined: q < {cmp.alpha:g}"
+            ),
+        )
         if ax is not axes[-1, 0]:
             ax.set_xlabel("")
     fig.tight_layout()

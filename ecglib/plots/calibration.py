@@ -3,6 +3,7 @@
 One panel per vessel; the legend carries the Brier score. Computation is in
 :mod:`ecglib.metrics.calibration`; this module only draws.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,9 +19,20 @@ from ecglib.metrics import calibration as cal
 from ecglib.plots.style import VESSEL_COLOURS, use_style
 
 
-def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = "",
-                     n_bins: int = 10, strategy: str = "quantile", n_boot: int = 200,
-                     seed: int = 0, frac: float = 2 / 3, groups=None) -> dict[str, float]:
+def calibration_axes(
+    ax: Axes,
+    y,
+    p,
+    *,
+    colour: str = "#3b75af",
+    label: str = "",
+    n_bins: int = 10,
+    strategy: str = "quantile",
+    n_boot: int = 200,
+    seed: int = 0,
+    frac: float = 2 / 3,
+    groups=None,
+) -> dict[str, float]:
     """Draw one calibration plot on ``ax``; returns the :func:`calibration_summary` numbers.
 
     Grouped points (``n_bins`` bins, ``strategy`` quantile = equal-size groups) with Wilson 95%
@@ -33,26 +45,53 @@ def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = ""
     bins = cal.calibration_bins(y, p, n_bins=n_bins, strategy=strategy)
     band = cal.calibration_band(y, p, n_boot=n_boot, seed=seed, frac=frac, groups=groups)
     p = np.asarray(p, dtype=float)
-    top = float(min(1.0, 1.15 * max(np.quantile(p, 0.99), bins["mean_predicted"].max(),
-                                    bins["observed"].max(), 0.02)))
+    top = float(
+        min(
+            1.0,
+            1.15
+            * max(np.quantile(p, 0.99), bins["mean_predicted"].max(), bins["observed"].max(), 0.02),
+        )
+    )
     ax.plot([0, top], [0, top], ls="--", lw=0.8, color="#777777", label="ideal")
-    ax.fill_between(band["predicted"], band["lower"], band["upper"], color=colour, alpha=0.2,
-                    lw=0, label="LOWESS 95% bootstrap band")
-    ax.plot(band["predicted"], band["observed"], color=colour, lw=1.5,
-            label=f"{label} LOWESS (Brier {summary['brier']:.3f})".strip())
+    ax.fill_between(
+        band["predicted"],
+        band["lower"],
+        band["upper"],
+        color=colour,
+        alpha=0.2,
+        lw=0,
+        label="LOWESS 95% bootstrap band",
+    )
+    ax.plot(
+        band["predicted"],
+        band["observed"],
+        color=colour,
+        lw=1.5,
+        label=f"{label} LOWESS (Brier {summary['brier']:.3f})".strip(),
+    )
     # Wilson bounds of 0 or n events can miss the estimate by a rounding error (statsmodels
     # gives 7e-18 for 0 of 56), and matplotlib refuses negative error bars: clip at 0.
     # arrays, not Series: matplotlib calls float() on a one-bin Series, which pandas deprecates
     predicted, observed = bins["mean_predicted"].to_numpy(), bins["observed"].to_numpy()
-    ax.errorbar(predicted, observed,
-                yerr=[np.clip(observed - bins["observed_lo"].to_numpy(), 0.0, None),
-                      np.clip(bins["observed_hi"].to_numpy() - observed, 0.0, None)],
-                fmt="o", ms=3.5, color=colour, ecolor=colour, elinewidth=0.8, capsize=2,
-                label=f"{len(bins)} {'quantile' if strategy == 'quantile' else 'equal-width'} "
-                      "bins (95% CI)")
+    ax.errorbar(
+        predicted,
+        observed,
+        yerr=[
+            np.clip(observed - bins["observed_lo"].to_numpy(), 0.0, None),
+            np.clip(bins["observed_hi"].to_numpy() - observed, 0.0, None),
+        ],
+        fmt="o",
+        ms=3.5,
+        color=colour,
+        ecolor=colour,
+        elinewidth=0.8,
+        capsize=2,
+        label=f"{len(bins)} {'quantile' if strategy == 'quantile' else 'equal-width'} "
+        "bins (95% CI)",
+    )
     hist = ax.twinx()
     hist.hist(p, bins=40, range=(0, top), color=colour, alpha=0.25)
-    hist.set_ylim(0, hist.get_ylim()[1] * 5)         # keep the histogram in the bottom fifth
+    hist.set_ylim(0, hist.get_ylim()[1] * 5)  # keep the histogram in the bottom fifth
     hist.set_axis_off()
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
@@ -62,10 +101,17 @@ def calibration_axes(ax: Axes, y, p, *, colour: str = "#3b75af", label: str = ""
     return summary
 
 
-def calibration_figure(table: pd.DataFrame, vessels: Iterable[str] | None = None, *,
-                       n_bins: int = 10, strategy: str = "quantile", n_boot: int = 200,
-                       seed: int = 0, group_col: str | None = "patient_id",
-                       title: str | None = None) -> Figure:
+def calibration_figure(
+    table: pd.DataFrame,
+    vessels: Iterable[str] | None = None,
+    *,
+    n_bins: int = 10,
+    strategy: str = "quantile",
+    n_boot: int = 200,
+    seed: int = 0,
+    group_col: str | None = "patient_id",
+    title: str | None = None,
+) -> Figure:
     """One calibration panel per vessel from the ``y_<vessel>``/``p_<vessel>`` columns.
 
     The bootstrap band resamples whole patients when ``group_col`` is a column of ``table``
@@ -77,12 +123,20 @@ def calibration_figure(table: pd.DataFrame, vessels: Iterable[str] | None = None
     nrows = int(np.ceil(len(vessels) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows), squeeze=False)
     for ax, vessel in zip(axes.flat, vessels):
-        calibration_axes(ax, table[schema.label_col(vessel)], table[schema.prob_col(vessel)],
-                         colour=VESSEL_COLOURS[vessel], label=vessel, n_bins=n_bins,
-                         strategy=strategy, n_boot=n_boot, seed=seed,
-                         groups=table[group_col] if group_col in table else None)
+        calibration_axes(
+            ax,
+            table[schema.label_col(vessel)],
+            table[schema.prob_col(vessel)],
+            colour=VESSEL_COLOURS[vessel],
+            label=vessel,
+            n_bins=n_bins,
+            strategy=strategy,
+            n_boot=n_boot,
+            seed=seed,
+            groups=table[group_col] if group_col in table else None,
+        )
         ax.set_title(f"{vessel} (n = {len(table):,})")
-    for ax in list(axes.flat)[len(vessels):]:
+    for ax in list(axes.flat)[len(vessels) :]:
         ax.set_axis_off()
     if title:
         fig.suptitle(title)

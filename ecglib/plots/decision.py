@@ -2,6 +2,7 @@
 
 Draws the output of :func:`ecglib.metrics.decision.decision_curves`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -14,8 +15,9 @@ from matplotlib.figure import Figure
 from ecglib.plots.style import VESSEL_COLOURS, use_style
 
 
-def decision_curve_figure(curves: pd.DataFrame, vessels: Iterable[str] | None = None, *,
-                          title: str | None = None) -> Figure:
+def decision_curve_figure(
+    curves: pd.DataFrame, vessels: Iterable[str] | None = None, *, title: str | None = None
+) -> Figure:
     """One panel per vessel: model, treat all, treat none over the vessel's threshold range.
 
     ``curves`` is the long table of :func:`~ecglib.metrics.decision.decision_curves` (columns
@@ -32,8 +34,9 @@ def decision_curve_figure(curves: pd.DataFrame, vessels: Iterable[str] | None = 
         c = curves[curves["vessel"] == vessel].sort_values("threshold")
         prevalence = float(c["prevalence"].iloc[0])
         x = 100 * c["threshold"]
-        ax.plot(x, c["model"], color=VESSEL_COLOURS.get(vessel, "#3b75af"), lw=1.6,
-                label="AI-ECG model")
+        ax.plot(
+            x, c["model"], color=VESSEL_COLOURS.get(vessel, "#3b75af"), lw=1.6, label="AI-ECG model"
+        )
         ax.plot(x, c["treat_all"], color="#888888", lw=1.0, label="treat all")
         ax.plot(x, c["treat_none"], color="#000000", lw=1.0, ls="--", label="treat none")
         ax.set_ylim(-0.25 * prevalence, 1.1 * prevalence)
@@ -42,7 +45,7 @@ def decision_curve_figure(curves: pd.DataFrame, vessels: Iterable[str] | None = 
         ax.set_xlabel("threshold probability (%)")
         ax.set_ylabel("net benefit")
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(vessels):]:
+    for ax in list(axes.flat)[len(vessels) :]:
         ax.set_axis_off()
     if title:
         fig.suptitle(title)

@@ -8,6 +8,7 @@
   real records, per vessel, by ST group, beside the run's own out-of-fold predictions. The real
   records have **no coronary labels**: the figure describes the model's outputs, nothing else.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -42,8 +43,11 @@ def yield_figure(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     y = np.arange(len(data))
     for i, outcome in enumerate(outcomes):
         values = data[outcome].to_numpy(dtype=float)
-        colour = AVERAGED_COLOUR if outcome == "averaged" else \
-            EXCLUSION_COLOURS[(i - 1) % len(EXCLUSION_COLOURS)]
+        colour = (
+            AVERAGED_COLOUR
+            if outcome == "averaged"
+            else EXCLUSION_COLOURS[(i - 1) % len(EXCLUSION_COLOURS)]
+        )
         ax.barh(y, values, left=left, color=colour, label=outcome, height=0.7)
         left += values
     for yi, (total, pct) in enumerate(zip(data["records"], data["yield_pct"])):
@@ -62,8 +66,9 @@ def yield_figure(table: pd.DataFrame, *, title: str | None = None) -> Figure:
 def st_grid_figure(st: StComparison) -> Figure:
     """:func:`~ecglib.plots.waveforms.waveform_grid_figure` of an ST comparison, titled."""
     cmp = st.comparison
-    return waveform_grid_figure(cmp, title=f"{cmp.names[0]} vs {cmp.names[1]}: average beats "
-                                "(real records)")
+    return waveform_grid_figure(
+        cmp, title=f"{cmp.names[0]} vs {cmp.names[1]}: average beats (real records)"
+    )
 
 
 def st_difference_figure(st: StComparison) -> Figure:
@@ -73,14 +78,21 @@ def st_difference_figure(st: StComparison) -> Figure:
 
 
 #: Tick labels of the prediction groups (the full names are in the chapter's text and legend).
-SHORT_LABELS: dict[str, str] = {"sinus rhythm only": "sinus\nonly", "ST depression": "ST\ndepr.",
-                                "ST elevation": "ST\nelev.", "other real records": "other"}
+SHORT_LABELS: dict[str, str] = {
+    "sinus rhythm only": "sinus\nonly",
+    "ST depression": "ST\ndepr.",
+    "ST elevation": "ST\nelev.",
+    "other real records": "other",
+}
 
 
-def real_predictions_figure(predictions: pd.DataFrame, *,
-                            reference: pd.DataFrame | None = None,
-                            thresholds: Mapping[str, float] | None = None,
-                            title: str | None = None) -> Figure:
+def real_predictions_figure(
+    predictions: pd.DataFrame,
+    *,
+    reference: pd.DataFrame | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Predicted probability per vessel (one panel each): box (median, IQR; whiskers 1.5 IQR)
     and points per group of :data:`PREDICTION_GROUPS`, and, given ``reference`` (``p_*``
     columns, e.g. the run's out-of-fold predictions), that distribution first, in grey. A dashed
@@ -104,33 +116,62 @@ def real_predictions_figure(predictions: pd.DataFrame, *,
         col = schema.prob_col(vessel)
         values = [d[col].to_numpy(dtype=float) for d in datasets]
         positions = np.arange(len(values))
-        box = ax.boxplot(values, positions=positions, widths=0.55, showfliers=False,
-                         patch_artist=True, medianprops={"color": "black", "linewidth": 1.1})
+        box = ax.boxplot(
+            values,
+            positions=positions,
+            widths=0.55,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": "black", "linewidth": 1.1},
+        )
         for i, patch in enumerate(box["boxes"]):
             patch.set_facecolor("#bbbbbb" if i < offset else VESSEL_COLOURS.get(vessel, "C0"))
             patch.set_alpha(0.45)
         for i, v in enumerate(values):
             if i < offset:
                 continue
-            ax.scatter(i + rng.uniform(-0.18, 0.18, v.size), v, s=5, color="#333333", alpha=0.5,
-                       lw=0, zorder=3)
+            ax.scatter(
+                i + rng.uniform(-0.18, 0.18, v.size),
+                v,
+                s=5,
+                color="#333333",
+                alpha=0.5,
+                lw=0,
+                zorder=3,
+            )
         if thresholds is not None and vessel in thresholds:
             ax.axhline(float(thresholds[vessel]), color="#c44e52", lw=0.8, ls="--")
         ax.set_xticks(positions, labels, fontsize=6)
         ax.set_title(vessel)
         ax.set_ylim(bottom=0)
     axes[0][0].set_ylabel("predicted probability")
-    handles = [Patch(color="#bbbbbb", alpha=0.6, label="run's cohort: out-of-fold predictions")
-               ] if offset else []
-    handles.append(Patch(color="#888888", alpha=0.6,
-                         label="real records (n under each box): sinus rhythm only, ST depression,"
-                               " ST elevation, other"))
+    handles = (
+        [Patch(color="#bbbbbb", alpha=0.6, label="run's cohort: out-of-fold predictions")]
+        if offset
+        else []
+    )
+    handles.append(
+        Patch(
+            color="#888888",
+            alpha=0.6,
+            label="real records (n under each box): sinus rhythm only, ST depression,"
+            " ST elevation, other",
+        )
+    )
     if thresholds is not None:
-        handles.append(Line2D([], [], color="#c44e52", lw=0.8, ls="--",
-                              label="the run's high-risk threshold"))
-    fig.legend(handles=handles, loc="lower center", fontsize=7, ncol=len(handles),
-               bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle(title or "Predicted probabilities for real ECGs (no coronary labels: not an "
-                 "accuracy)", fontsize=9)
+        handles.append(
+            Line2D([], [], color="#c44e52", lw=0.8, ls="--", label="the run's high-risk threshold")
+        )
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        fontsize=7,
+        ncol=len(handles),
+        bbox_to_anchor=(0.5, -0.01),
+    )
+    fig.suptitle(
+        title or "Predicted probabilities for real ECGs (no coronary labels: not an accuracy)",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

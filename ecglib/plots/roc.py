@@ -5,28 +5,34 @@ normal-ECG subset, ...) either one panel per vessel (sets told apart by line sty
 vessels in one panel (vessels told apart by colour). A set in which a vessel has one class
 gets a note in place of its curve, never an invented AUC.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ecglib import schema
-from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.metrics.roc import OneClassError, delong_auc, roc_points
+from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.report.present import format_estimate
 
 #: Line styles of successive prediction sets.
 SET_STYLES = ("-", "--", ":", "-.")
 
 
-def roc_figure(sets: pd.DataFrame | Mapping[str, pd.DataFrame],
-               vessels: Sequence[str] | None = None, *, label: str = "internal",
-               layout: str = "panels", level: float = 0.95, ci_method: str = "logit",
-               title: str | None = None) -> Figure:
+def roc_figure(
+    sets: pd.DataFrame | Mapping[str, pd.DataFrame],
+    vessels: Sequence[str] | None = None,
+    *,
+    label: str = "internal",
+    layout: str = "panels",
+    level: float = 0.95,
+    ci_method: str = "logit",
+    title: str | None = None,
+) -> Figure:
     """ROC curves of every vessel, with ``AUC [95% CI]`` (DeLong) in the legend.
 
     Parameters
@@ -51,8 +57,14 @@ def roc_figure(sets: pd.DataFrame | Mapping[str, pd.DataFrame],
     vessels = schema.vessels_of(next(iter(sets.values())), vessels)
     use_style()
     if layout == "panels":
-        fig, axes = plt.subplots(1, len(vessels), figsize=(2.7 * len(vessels), 3.1),
-                                 sharex=True, sharey=True, squeeze=False)
+        fig, axes = plt.subplots(
+            1,
+            len(vessels),
+            figsize=(2.7 * len(vessels), 3.1),
+            sharex=True,
+            sharey=True,
+            squeeze=False,
+        )
         axes_of = dict(zip(vessels, axes[0]))
     else:
         fig, ax = plt.subplots(figsize=(4.4, 4.2))
@@ -67,16 +79,27 @@ def roc_figure(sets: pd.DataFrame | Mapping[str, pd.DataFrame],
             y = table[schema.label_col(vessel)]
             p = table[schema.prob_col(vessel)]
             try:
-                res = delong_auc(y, p, level=level, ci_method=ci_method,
-                                 name=f"{vessel} ({set_name})")
+                res = delong_auc(
+                    y, p, level=level, ci_method=ci_method, name=f"{vessel} ({set_name})"
+                )
                 pts = roc_points(y, p, name=vessel)
             except OneClassError as err:
-                ax.plot([], [], linestyle=style, color=VESSEL_COLOURS.get(vessel, "k"),
-                        label=f"{name}: no AUC ({err.positives}/{err.n} positive)")
-                continue
-            ax.plot(pts["fpr"], pts["tpr"], linestyle=style, linewidth=1.4,
+                ax.plot(
+                    [],
+                    [],
+                    linestyle=style,
                     color=VESSEL_COLOURS.get(vessel, "k"),
-                    label=f"{name}: {format_estimate(res.auc, res.ci_low, res.ci_high)}")
+                    label=f"{name}: no AUC ({err.positives}/{err.n} positive)",
+                )
+                continue
+            ax.plot(
+                pts["fpr"],
+                pts["tpr"],
+                linestyle=style,
+                linewidth=1.4,
+                color=VESSEL_COLOURS.get(vessel, "k"),
+                label=f"{name}: {format_estimate(res.auc, res.ci_low, res.ci_high)}",
+            )
     panels = {id(ax): (vessel, ax) for vessel, ax in axes_of.items()}.values()
     for vessel, ax in panels:
         ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle=(0, (2, 2)))

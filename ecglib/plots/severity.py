@@ -1,4 +1,5 @@
 """Box plots of the predicted probability by stenosis grade, per vessel, with Spearman's rho."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -17,9 +18,13 @@ from ecglib.report.present import format_p
 GRADE_SHORT = {0: "none", 1: "mild", 2: "mod.", 3: "sev.", 4: "occl."}
 
 
-def severity_boxplot_figure(predictions: pd.DataFrame, vessels: Sequence[str] | None = None,
-                            *, trend: pd.DataFrame | None = None,
-                            title: str | None = None) -> Figure:
+def severity_boxplot_figure(
+    predictions: pd.DataFrame,
+    vessels: Sequence[str] | None = None,
+    *,
+    trend: pd.DataFrame | None = None,
+    title: str | None = None,
+) -> Figure:
     """Predicted probability by grade (0-4), one panel per vessel, annotated with rho and p.
 
     ``predictions`` holds ``p_<vessel>`` and ``grade_<vessel>``; ``trend`` is
@@ -33,8 +38,7 @@ def severity_boxplot_figure(predictions: pd.DataFrame, vessels: Sequence[str] | 
         trend = severity_trend(predictions, vessels)
     trend = trend.set_index("vessel")
     use_style()
-    fig, axes = plt.subplots(1, len(vessels), figsize=(2.6 * len(vessels), 3.0),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(vessels), figsize=(2.6 * len(vessels), 3.0), squeeze=False)
     for ax, vessel in zip(axes[0], vessels):
         p = predictions[schema.prob_col(vessel)].to_numpy(dtype=float)
         g = predictions[schema.grade_col(vessel)].to_numpy(dtype=float)
@@ -42,22 +46,29 @@ def severity_boxplot_figure(predictions: pd.DataFrame, vessels: Sequence[str] | 
         data = [p[g == k] for k in grades]
         present = [k for k, x in zip(grades, data) if x.size]
         colour = VESSEL_COLOURS.get(vessel, "C0")
-        box = ax.boxplot([data[k] for k in present], positions=present, widths=0.6,
-                         showfliers=False, patch_artist=True,
-                         medianprops={"color": "black", "linewidth": 1.2})
+        box = ax.boxplot(
+            [data[k] for k in present],
+            positions=present,
+            widths=0.6,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": "black", "linewidth": 1.2},
+        )
         for patch in box["boxes"]:
             patch.set_facecolor(colour)
             patch.set_alpha(0.45)
         ax.set_xticks(grades)
-        ax.set_xticklabels([f"{GRADE_SHORT.get(k, k)}\n{len(data[k])}" for k in grades],
-                           fontsize=7)
+        ax.set_xticklabels([f"{GRADE_SHORT.get(k, k)}\n{len(data[k])}" for k in grades], fontsize=7)
         ax.set_xlim(-0.6, len(grades) - 0.4)
         ax.set_title(vessel)
         ax.set_xlabel("CCTA grade (n ECGs)")
         if vessel in trend.index:
             rho, pval = trend.loc[vessel, "rho"], trend.loc[vessel, "p_value"]
-            text = (f"Spearman ρ = {rho:.2f}, {format_p(pval, prefix='p')}" if np.isfinite(rho)
-                    else "Spearman ρ n/a")
+            text = (
+                f"Spearman ρ = {rho:.2f}, {format_p(pval, prefix='p')}"
+                if np.isfinite(rho)
+                else "Spearman ρ n/a"
+            )
             ax.text(0.02, 0.98, text, transform=ax.transAxes, ha="left", va="top", fontsize=7)
     axes[0][0].set_ylabel("predicted probability")
     if title:

@@ -3,6 +3,7 @@
 Saving uses the Agg canvas, so batch runs never need a display; every figure is written as PNG
 (for the book) and PDF (for the paper).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

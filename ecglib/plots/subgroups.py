@@ -5,6 +5,7 @@ ECG-CCTA interval) is a block of rows headed by its name and the p-value of the 
 difference (unpaired DeLong test); a subgroup without an AUC shows its reason instead of a
 point.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,12 +19,27 @@ from ecglib.metrics.subgroups import VARIABLE_LABELS
 from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.report.present import format_p
 
-_NEEDED = ("variable", "subgroup", "vessel", "n", "positives", "auc", "ci_low", "ci_high",
-           "reason", "p_value")
+_NEEDED = (
+    "variable",
+    "subgroup",
+    "vessel",
+    "n",
+    "positives",
+    "auc",
+    "ci_low",
+    "ci_high",
+    "reason",
+    "p_value",
+)
 
 
-def subgroup_forest_figure(table: pd.DataFrame, vessels: Sequence[str] | None = None, *,
-                           reference_line: float = 0.5, title: str | None = None) -> Figure:
+def subgroup_forest_figure(
+    table: pd.DataFrame,
+    vessels: Sequence[str] | None = None,
+    *,
+    reference_line: float = 0.5,
+    title: str | None = None,
+) -> Figure:
     """Forest plot: AUC and CI per subgroup (rows) and vessel (panels).
 
     Row labels give the subgroup and its number of ECGs; each panel prints the positives per
@@ -46,9 +62,13 @@ def subgroup_forest_figure(table: pd.DataFrame, vessels: Sequence[str] | None = 
     lows = pd.concat([table["ci_low"], table["auc"]]).dropna()
     x_low = min(0.3, float(lows.min()) - 0.02) if len(lows) else 0.3
     use_style()
-    fig, axes = plt.subplots(1, len(vessels), figsize=(2.3 * len(vessels) + 1.6,
-                                                       0.9 + 0.28 * len(layout)),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(vessels),
+        figsize=(2.3 * len(vessels) + 1.6, 0.9 + 0.28 * len(layout)),
+        sharey=True,
+        squeeze=False,
+    )
     for ax, vessel in zip(axes[0], vessels):
         colour = VESSEL_COLOURS.get(vessel, "k")
         rows = table[table["vessel"] == vessel]
@@ -59,28 +79,64 @@ def subgroup_forest_figure(table: pd.DataFrame, vessels: Sequence[str] | None = 
                 if has_ci:
                     ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, linewidth=1.4)
                 # a hollow marker: AUC without a CI (a single positive or negative)
-                ax.plot(r["auc"], y, marker="s", markersize=4.5, color=colour,
-                        markerfacecolor=colour if has_ci else "white")
+                ax.plot(
+                    r["auc"],
+                    y,
+                    marker="s",
+                    markersize=4.5,
+                    color=colour,
+                    markerfacecolor=colour if has_ci else "white",
+                )
             else:
                 ax.text(0.5, y, "n/a", ha="center", va="center", fontsize=7, color="0.4")
-            ax.text(1.03, y, f"{int(r['positives'])}", transform=ax.get_yaxis_transform(),
-                    ha="left", va="center", fontsize=6.5, color="0.35", clip_on=False)
+            ax.text(
+                1.03,
+                y,
+                f"{int(r['positives'])}",
+                transform=ax.get_yaxis_transform(),
+                ha="left",
+                va="center",
+                fontsize=6.5,
+                color="0.35",
+                clip_on=False,
+            )
         for variable in variables:
             p = rows.loc[rows["variable"] == variable, "p_value"].dropna()
-            text = format_p(float(p.iloc[0]), prefix='p') if len(p) == 1 else (
-                "" if p.empty else "; ".join(format_p(float(v), prefix='p') for v in p))
-            ax.text(0.02, y_of[(variable, None)], text, transform=ax.get_yaxis_transform(),
-                    ha="left", va="center", fontsize=7, style="italic")
+            text = (
+                format_p(float(p.iloc[0]), prefix="p")
+                if len(p) == 1
+                else ("" if p.empty else "; ".join(format_p(float(v), prefix="p") for v in p))
+            )
+            ax.text(
+                0.02,
+                y_of[(variable, None)],
+                text,
+                transform=ax.get_yaxis_transform(),
+                ha="left",
+                va="center",
+                fontsize=7,
+                style="italic",
+            )
         ax.axvline(reference_line, color="0.6", linewidth=0.8, linestyle=(0, (2, 2)))
         ax.set_title(vessel)
-        ax.text(1.03, 1.0, "pos.", transform=ax.transAxes, ha="left", va="bottom",
-                fontsize=6.5, color="0.35")
+        ax.text(
+            1.03,
+            1.0,
+            "pos.",
+            transform=ax.transAxes,
+            ha="left",
+            va="bottom",
+            fontsize=6.5,
+            color="0.35",
+        )
         ax.set_xlim(x_low, 1.0)
         ax.set_xlabel("AUC")
         ax.grid(axis="y", visible=False)
     n_of = table.drop_duplicates(["variable", "subgroup"]).set_index(["variable", "subgroup"])["n"]
-    labels = [VARIABLE_LABELS.get(v, v) if s is None else f"   {s}  (n = {int(n_of[(v, s)]):,})"
-              for v, s in layout]
+    labels = [
+        VARIABLE_LABELS.get(v, v) if s is None else f"   {s}  (n = {int(n_of[(v, s)]):,})"
+        for v, s in layout
+    ]
     axes[0][0].set_yticks(list(y_of.values()))
     axes[0][0].set_yticklabels(labels)
     for tick, (_, s) in zip(axes[0][0].get_yticklabels(), layout):

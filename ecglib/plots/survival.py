@@ -6,6 +6,7 @@ same numbers as the book's tables; lifelines' ``add_at_risk_counts`` counts afte
 patients at ``t`` and would disagree with them at the horizon. :func:`followup_figure` draws a
 chapter's follow-up analysis (:class:`ecglib.chapters.incidence.FollowupAnalysis`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,11 +23,18 @@ from ecglib.report.present import format_p
 STRATUM_COLOURS = {"low": "#2c7bb6", "intermediate": "#e6a117", "high": "#d7191c"}
 
 
-def cumulative_incidence_figure(time, event, group, *, horizon: float = 365.0,
-                                at_risk_times: Sequence[float] | None = None,
-                                order: Sequence[str] | None = None, ci: bool = True,
-                                time_label: str = "days since ECG",
-                                title: str | None = None) -> Figure:
+def cumulative_incidence_figure(
+    time,
+    event,
+    group,
+    *,
+    horizon: float = 365.0,
+    at_risk_times: Sequence[float] | None = None,
+    order: Sequence[str] | None = None,
+    ci: bool = True,
+    time_label: str = "days since ECG",
+    title: str | None = None,
+) -> Figure:
     """1 - KM curves per group over ``[0, horizon]`` with a number-at-risk table and log-rank p.
 
     Follow-up is censored at ``horizon`` (:func:`~ecglib.metrics.survival.censor_at`) before
@@ -37,32 +45,48 @@ def cumulative_incidence_figure(time, event, group, *, horizon: float = 365.0,
     time, event = surv.censor_at(time, event, horizon)
     fits = surv.km_fits(time, event, group, order=order)
     groups = list(fits)
-    at_risk_times = (np.linspace(0, horizon, 5) if at_risk_times is None
-                     else np.asarray(at_risk_times, dtype=float))
+    at_risk_times = (
+        np.linspace(0, horizon, 5)
+        if at_risk_times is None
+        else np.asarray(at_risk_times, dtype=float)
+    )
     table = surv.number_at_risk(time, at_risk_times, group, order=groups)
     test = surv.logrank(time, event, group) if len(groups) > 1 else None
 
     fig, (ax, tab) = plt.subplots(
-        2, 1, sharex=True, figsize=(5.5, 3.4 + 0.22 * len(groups)),
-        gridspec_kw={"height_ratios": [4.0, 0.45 + 0.22 * len(groups)], "hspace": 0.3})
+        2,
+        1,
+        sharex=True,
+        figsize=(5.5, 3.4 + 0.22 * len(groups)),
+        gridspec_kw={"height_ratios": [4.0, 0.45 + 0.22 * len(groups)], "hspace": 0.3},
+    )
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colours = {g: STRATUM_COLOURS.get(g, cycle[i % len(cycle)]) for i, g in enumerate(groups)}
     for g, kmf in fits.items():
         t = kmf.timeline
         f = 100 * (1 - kmf.survival_function_.iloc[:, 0].to_numpy())
-        ax.step(t, f, where="post", color=colours[g], lw=1.6,
-                label=f"{g} (n = {len(kmf.durations):,})")
+        ax.step(
+            t, f, where="post", color=colours[g], lw=1.6, label=f"{g} (n = {len(kmf.durations):,})"
+        )
         if ci:
             band = 100 * kmf.confidence_interval_cumulative_density_.to_numpy()
-            ax.fill_between(t, band[:, 0], band[:, 1], step="post", color=colours[g], alpha=0.15,
-                            lw=0)
-    ax.set_xlim(-0.03 * horizon, 1.03 * horizon)    # room for the table's first/last counts
+            ax.fill_between(
+                t, band[:, 0], band[:, 1], step="post", color=colours[g], alpha=0.15, lw=0
+            )
+    ax.set_xlim(-0.03 * horizon, 1.03 * horizon)  # room for the table's first/last counts
     ax.set_ylim(bottom=0)
     ax.set_ylabel("cumulative incidence (%)")
     ax.legend(loc="upper left", fontsize=7, title="risk group", title_fontsize=7)
     if test is not None:
-        ax.text(0.98, 0.04, f"log-rank {format_p(test['p_value'], prefix='p')}",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
+        ax.text(
+            0.98,
+            0.04,
+            f"log-rank {format_p(test['p_value'], prefix='p')}",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+        )
     if title:
         ax.set_title(title)
     ax.tick_params(labelbottom=False)
@@ -85,12 +109,18 @@ def cumulative_incidence_figure(time, event, group, *, horizon: float = 365.0,
     return fig
 
 
-def followup_figure(followup, *, title: str | None = None,
-                    time_label: str = "days since the first CCTA") -> Figure:
+def followup_figure(
+    followup, *, title: str | None = None, time_label: str = "days since the first CCTA"
+) -> Figure:
     """:func:`cumulative_incidence_figure` of a chapter's follow-up analysis: any object with
     ``time``, ``event``, ``group`` (a Categorical, drawn in its categories' order) and
     ``horizon``, such as :class:`ecglib.chapters.incidence.FollowupAnalysis`."""
-    return cumulative_incidence_figure(followup.time, followup.event, followup.group,
-                                       horizon=followup.horizon,
-                                       order=[str(c) for c in followup.group.categories],
-                                       time_label=time_label, title=title)
+    return cumulative_incidence_figure(
+        followup.time,
+        followup.event,
+        followup.group,
+        horizon=followup.horizon,
+        order=[str(c) for c in followup.group.categories],
+        time_label=time_label,
+        title=title,
+    )

@@ -10,6 +10,7 @@ All take a :class:`ecglib.signals.waveforms.WaveformComparison`:
 - :func:`difference_heatmap_figure`: leads x time, the difference in colour, significant samples
   outlined: all twelve leads at a glance (e.g. one panel per vessel in the chapter).
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -23,7 +24,12 @@ from ecglib.signals.waveforms import WaveformComparison, _runs
 
 #: Rows of the 12-lead grid: (limb lead, precordial lead).
 GRID_LAYOUT: tuple[tuple[str, str], ...] = (
-    ("I", "V1"), ("II", "V2"), ("III", "V3"), ("aVR", "V4"), ("aVL", "V5"), ("aVF", "V6"),
+    ("I", "V1"),
+    ("II", "V2"),
+    ("III", "V3"),
+    ("aVR", "V4"),
+    ("aVL", "V5"),
+    ("aVF", "V6"),
 )
 #: Colours of group A (e.g. high risk) and group B (e.g. low risk), and of the significance marks.
 GROUP_COLOURS: tuple[str, str] = ("#c44e52", "#3b75af")
@@ -31,7 +37,12 @@ SIGNIFICANT_COLOUR = "#f2c14e"
 DIFFERENCE_COLOUR = "#444444"
 #: Short labels of the regions, written above the top row.
 WAVE_LABELS: dict[str, str] = {
-    "P wave": "P", "PR segment": "PR", "QRS": "QRS", "ST segment": "ST", "T wave": "T", "after T": "",
+    "P wave": "P",
+    "PR segment": "PR",
+    "QRS": "QRS",
+    "ST segment": "ST",
+    "T wave": "T",
+    "after T": "",
 }
 _AMPLITUDE = "amplitude (record SD)"
 
@@ -47,33 +58,59 @@ def _mark_waves(ax, cmp: WaveformComparison, *, label: bool) -> None:
     for name, sample in d.boundaries().items():
         if name == "T peak":
             continue
-        ax.axvline(cmp.time_s[min(sample, len(cmp.time_s) - 1)], color="#888888", lw=0.6, ls=":",
-                   zorder=1)
+        ax.axvline(
+            cmp.time_s[min(sample, len(cmp.time_s) - 1)], color="#888888", lw=0.6, ls=":", zorder=1
+        )
     if label:
         for wave, (a, b) in d.segments().items():
             text = WAVE_LABELS.get(wave, "")
             if b > a and text:
                 centre = 0.5 * (cmp.time_s[a] + cmp.time_s[b - 1])
-                ax.text(centre, 1.02, text, transform=ax.get_xaxis_transform(), ha="center",
-                        va="bottom", fontsize=7, color="#555555")
+                ax.text(
+                    centre,
+                    1.02,
+                    text,
+                    transform=ax.get_xaxis_transform(),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="#555555",
+                )
 
 
 def _mark_significant(ax, cmp: WaveformComparison, lead_index: int) -> None:
     half = 0.5 / cmp.delineation.fs
     for a, b in _runs(cmp.significant[lead_index]):
-        ax.axvspan(cmp.time_s[a] - half, cmp.time_s[b - 1] + half, color=SIGNIFICANT_COLOUR,
-                   alpha=0.35, lw=0, zorder=0)
+        ax.axvspan(
+            cmp.time_s[a] - half,
+            cmp.time_s[b - 1] + half,
+            color=SIGNIFICANT_COLOUR,
+            alpha=0.35,
+            lw=0,
+            zorder=0,
+        )
 
 
-def _finish(fig: Figure, axes: np.ndarray, cmp: WaveformComparison, title: str | None,
-            ylabel: str, handles: list) -> Figure:
+def _finish(
+    fig: Figure,
+    axes: np.ndarray,
+    cmp: WaveformComparison,
+    title: str | None,
+    ylabel: str,
+    handles: list,
+) -> Figure:
     for ax in axes[-1]:
         ax.set_xlabel("time from R peak (s)")
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel if ax is axes[len(axes) // 2, 0] else "")
     axes[0, 0].set_xlim(cmp.time_s[0], cmp.time_s[-1])
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7,
-               bbox_to_anchor=(0.5, -0.005))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=7,
+        bbox_to_anchor=(0.5, -0.005),
+    )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.035, 1, 1))
@@ -83,7 +120,9 @@ def _finish(fig: Figure, axes: np.ndarray, cmp: WaveformComparison, title: str |
 def _significance_handle(cmp: WaveformComparison) -> Patch:
     test = "Welch t" if cmp.test == "welch" else "Mann-Whitney U"
     fdr = "BH" if cmp.fdr == "bh" else "BY"
-    return Patch(color=SIGNIFICANT_COLOUR, alpha=0.35, label=f"q < {cmp.alpha:g} ({test}, {fdr} FDR)")
+    return Patch(
+        color=SIGNIFICANT_COLOUR, alpha=0.35, label=f"q < {cmp.alpha:g} ({test}, {fdr} FDR)"
+    )
 
 
 def waveform_grid_figure(
@@ -108,13 +147,25 @@ def waveform_grid_figure(
             for g, colour in enumerate(GROUP_COLOURS):
                 m, s = cmp.mean[g, li], cmp.sd[g, li]
                 if show_sd:
-                    ax.fill_between(cmp.time_s, m - s, m + s, color=colour, alpha=0.15, lw=0, zorder=2)
+                    ax.fill_between(
+                        cmp.time_s, m - s, m + s, color=colour, alpha=0.15, lw=0, zorder=2
+                    )
                 ax.plot(cmp.time_s, m, color=colour, lw=1.0, zorder=3)
-            ax.text(0.02, 0.95, lead, transform=ax.transAxes, ha="left", va="top", fontsize=8,
-                    fontweight="bold")
+            ax.text(
+                0.02,
+                0.95,
+                lead,
+                transform=ax.transAxes,
+                ha="left",
+                va="top",
+                fontsize=8,
+                fontweight="bold",
+            )
     shown = " mean \u00b1 SD" if show_sd else " mean"
-    handles = [Patch(color=c, alpha=0.6, label=f"{name} (n = {n:,}){shown}")
-               for c, name, n in zip(GROUP_COLOURS, cmp.names, cmp.n)]
+    handles = [
+        Patch(color=c, alpha=0.6, label=f"{name} (n = {n:,}){shown}")
+        for c, name, n in zip(GROUP_COLOURS, cmp.names, cmp.n)
+    ]
     if mark_significant:
         handles.append(_significance_handle(cmp))
     return _finish(fig, axes, cmp, title, ylabel, handles)
@@ -143,23 +194,44 @@ def difference_figure(
                 _mark_waves(ax, cmp, label=row == 0)
             ax.axhline(0.0, color="#999999", lw=0.6, zorder=1)
             if show_ci:
-                ax.fill_between(cmp.time_s, cmp.ci_low[li], cmp.ci_high[li], color=DIFFERENCE_COLOUR,
-                                alpha=0.15, lw=0, zorder=2)
+                ax.fill_between(
+                    cmp.time_s,
+                    cmp.ci_low[li],
+                    cmp.ci_high[li],
+                    color=DIFFERENCE_COLOUR,
+                    alpha=0.15,
+                    lw=0,
+                    zorder=2,
+                )
             ax.plot(cmp.time_s, cmp.diff[li], color=DIFFERENCE_COLOUR, lw=0.9, zorder=3)
             bold = np.where(cmp.significant[li], cmp.diff[li], np.nan)
             ax.plot(cmp.time_s, bold, color=GROUP_COLOURS[0], lw=2.0, zorder=4)
-            ax.text(0.02, 0.95, lead, transform=ax.transAxes, ha="left", va="top", fontsize=8,
-                    fontweight="bold")
+            ax.text(
+                0.02,
+                0.95,
+                lead,
+                transform=ax.transAxes,
+                ha="left",
+                va="top",
+                fontsize=8,
+                fontweight="bold",
+            )
             if sharey:
                 ax.set_ylim(lo - pad, hi + pad)
-    handles = [Patch(color=DIFFERENCE_COLOUR, alpha=0.6,
-                     label=f"{cmp.names[0]} \u2212 {cmp.names[1]}" + (" (95% CI)" if show_ci else "")),
-               Patch(color=GROUP_COLOURS[0], label=_significance_handle(cmp).get_label())]
+    handles = [
+        Patch(
+            color=DIFFERENCE_COLOUR,
+            alpha=0.6,
+            label=f"{cmp.names[0]} \u2212 {cmp.names[1]}" + (" (95% CI)" if show_ci else ""),
+        ),
+        Patch(color=GROUP_COLOURS[0], label=_significance_handle(cmp).get_label()),
+    ]
     return _finish(fig, axes, cmp, title, ylabel, handles)
 
 
-def difference_heatmap_figure(cmp: WaveformComparison, *, title: str | None = None,
-                              vmax: float | None = None, ax=None) -> Figure:
+def difference_heatmap_figure(
+    cmp: WaveformComparison, *, title: str | None = None, vmax: float | None = None, ax=None
+) -> Figure:
     """Leads (rows, in :data:`~ecglib.schema.LEADS` order) x time, the difference of the means in a
     diverging colour scale centred on 0; significant samples outlined; wave boundaries marked.
     Pass ``ax`` to draw into an existing axes (e.g. one panel per vessel); its figure is returned."""
@@ -172,18 +244,35 @@ def difference_heatmap_figure(cmp: WaveformComparison, *, title: str | None = No
     limit = limit if limit > 0 else 1.0
     half = 0.5 / cmp.delineation.fs
     extent = (cmp.time_s[0] - half, cmp.time_s[-1] + half, len(LEADS) - 0.5, -0.5)
-    image = ax.imshow(cmp.diff, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
-                      extent=extent, interpolation="nearest")
+    image = ax.imshow(
+        cmp.diff,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        extent=extent,
+        interpolation="nearest",
+    )
     for li in range(len(LEADS)):
         for a, b in _runs(cmp.significant[li]):
             width = cmp.time_s[b - 1] - cmp.time_s[a] + 2 * half
-            ax.add_patch(Rectangle((cmp.time_s[a] - half, li - 0.45), width, 0.9, fill=False,
-                                   edgecolor="k", lw=0.6))
+            ax.add_patch(
+                Rectangle(
+                    (cmp.time_s[a] - half, li - 0.45), width, 0.9, fill=False, edgecolor="k", lw=0.6
+                )
+            )
     _mark_waves(ax, cmp, label=True)
     ax.set_yticks(range(len(LEADS)), cmp.leads)
     ax.set_xlabel("time from R peak (s)")
     ax.grid(False)
-    fig.colorbar(image, ax=ax, label=f"{cmp.names[0]} \u2212 {cmp.names[1]} (record SD)", shrink=0.9)
-    ax.set_title(title or f"{cmp.names[0]} (n = {cmp.n[0]:,}) vs {cmp.names[1]} (n = {cmp.n[1]:,}); "
-                 f"outlined: q < {cmp.alpha:g}", fontsize=9, pad=14)
+    fig.colorbar(
+        image, ax=ax, label=f"{cmp.names[0]} \u2212 {cmp.names[1]} (record SD)", shrink=0.9
+    )
+    ax.set_title(
+        title
+        or f"{cmp.names[0]} (n = {cmp.n[0]:,}) vs {cmp.names[1]} (n = {cmp.n[1]:,}); "
+        f"outlined: q < {cmp.alpha:g}",
+        fontsize=9,
+        pad=14,
+    )
     return fig

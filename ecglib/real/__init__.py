@@ -16,17 +16,61 @@ records of a data folder, and the PTB-XL layout.
 The records themselves stay in ``../shared/data`` (never copied into the repository); each
 folder's LICENSE.txt holds the citations the book must give.
 """
+
 from ecglib.real.headers import Header, parse_comments, read_header
-from ecglib.real.ptb_angiography import PERCENT_GRADES, PTB_VESSEL_FIELDS, grade_of_percent, grade_stenosis_text, grade_table, ptb_angiography_table, ptb_vessel_grades
-from ecglib.real.records import STATUSES, RecordRef, find_records, load_records, read_ok_signals, source_of, summarise
-from ecglib.real.snomed import RHYTHMS, SNOMED, describe, rhythm_of, snomed_name, split_codes, states_rhythm, to_snomed
+from ecglib.real.ptb_angiography import (
+    PERCENT_GRADES,
+    PTB_VESSEL_FIELDS,
+    grade_of_percent,
+    grade_stenosis_text,
+    grade_table,
+    ptb_angiography_table,
+    ptb_vessel_grades,
+)
+from ecglib.real.records import (
+    STATUSES,
+    RecordRef,
+    find_records,
+    load_records,
+    read_ok_signals,
+    source_of,
+    summarise,
+)
+from ecglib.real.snomed import (
+    RHYTHMS,
+    SNOMED,
+    describe,
+    rhythm_of,
+    snomed_name,
+    split_codes,
+    states_rhythm,
+    to_snomed,
+)
 
 __all__ = [
-    "Header", "read_header", "parse_comments",
-    "SNOMED", "RHYTHMS", "rhythm_of", "states_rhythm", "snomed_name", "describe", "split_codes",
+    "Header",
+    "read_header",
+    "parse_comments",
+    "SNOMED",
+    "RHYTHMS",
+    "rhythm_of",
+    "states_rhythm",
+    "snomed_name",
+    "describe",
+    "split_codes",
     "to_snomed",
-    "PTB_VESSEL_FIELDS", "PERCENT_GRADES", "grade_of_percent", "grade_stenosis_text",
-    "grade_table", "ptb_vessel_grades", "ptb_angiography_table",
-    "STATUSES", "RecordRef", "find_records", "load_records", "read_ok_signals", "source_of",
+    "PTB_VESSEL_FIELDS",
+    "PERCENT_GRADES",
+    "grade_of_percent",
+    "grade_stenosis_text",
+    "grade_table",
+    "ptb_vessel_grades",
+    "ptb_angiography_table",
+    "STATUSES",
+    "RecordRef",
+    "find_records",
+    "load_records",
+    "read_ok_signals",
+    "source_of",
     "summarise",
 ]

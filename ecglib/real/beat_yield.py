@@ -19,6 +19,7 @@ diagnosis codes) counted as ``"not stated"`` instead of ``"other"``. :func:`yiel
 the outcomes per source database or rhythm; :func:`exclusion_table` lists the records without an
 average beat by their ``row``, never their name.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,20 +36,33 @@ from ecglib.real.records import load_records, read_ok_signals
 from ecglib.real.st_groups import st_group
 from ecglib.signals.beats import REASONS, average_beats, beat_window, filter_for_beats
 
-__all__ = ["RHYTHM_CATEGORIES", "LOADING_OUTCOMES", "OUTCOMES", "rhythm_category", "RealBeats",
-           "real_beats", "yield_table", "exclusion_table"]
+__all__ = [
+    "RHYTHM_CATEGORIES",
+    "LOADING_OUTCOMES",
+    "OUTCOMES",
+    "rhythm_category",
+    "RealBeats",
+    "real_beats",
+    "yield_table",
+    "exclusion_table",
+]
 
 #: Rhythm categories of the yield table, in reporting order.
 RHYTHM_CATEGORIES: tuple[str, ...] = ("sinus", "AF/flutter", "other", "not stated")
 #: ``failed_at`` of :func:`~ecglib.real.records.load_records` -> outcome.
-LOADING_OUTCOMES: dict[str, str] = {"header": "loading: header unreadable",
-                                    "read": "loading: signal unreadable",
-                                    "check": "loading: signal check"}
+LOADING_OUTCOMES: dict[str, str] = {
+    "header": "loading: header unreadable",
+    "read": "loading: signal unreadable",
+    "check": "loading: signal check",
+}
 #: Every outcome, in the order of the pipeline: the loading failures, the beat stage's
 #: exclusion reasons (:data:`ecglib.signals.beats.REASONS`, as ``"beats: <reason>"``),
 #: ``"averaged"``.
-OUTCOMES: tuple[str, ...] = (*LOADING_OUTCOMES.values(), *(f"beats: {r}" for r in REASONS),
-                             "averaged")
+OUTCOMES: tuple[str, ...] = (
+    *LOADING_OUTCOMES.values(),
+    *(f"beats: {r}" for r in REASONS),
+    "averaged",
+)
 
 
 def rhythm_category(records: pd.DataFrame) -> pd.Series:
@@ -83,8 +97,14 @@ class RealBeats:
         return (self.records["outcome"] == "averaged").to_numpy()
 
 
-def real_beats(data_dir: str | os.PathLike | None = None, *, records: pd.DataFrame | None = None,
-               n_jobs: int = 1, progress: bool = False, chunk_size: int = 1000) -> RealBeats:
+def real_beats(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    records: pd.DataFrame | None = None,
+    n_jobs: int = 1,
+    progress: bool = False,
+    chunk_size: int = 1000,
+) -> RealBeats:
     """Load every record of ``data_dir`` (default :func:`~ecglib.real.collection.real_data_dir`)
     and average the beats of those that load (module docstring). ``records`` reuses a
     :func:`load_records` table. The signals are read ``chunk_size`` records at a time; the
@@ -105,13 +125,14 @@ def real_beats(data_dir: str | os.PathLike | None = None, *, records: pd.DataFra
         table[col] = value
 
     fs = float(table.loc[ok, "fs"].iloc[0]) if ok.any() else float(schema.FS)
-    average = np.full((len(table), len(schema.LEADS), sum(beat_window(fs))), np.nan,
-                      dtype=np.float32)
+    average = np.full(
+        (len(table), len(schema.LEADS), sum(beat_window(fs))), np.nan, dtype=np.float32
+    )
     lead_sd = np.full((len(table), len(schema.LEADS)), np.nan)
     loaded = np.flatnonzero(ok)
     infos = []
     for start in range(0, len(loaded), chunk_size):  # bounded memory for large folders (PTB-XL)
-        idx = loaded[start:start + chunk_size]
+        idx = loaded[start : start + chunk_size]
         signals = read_ok_signals(table.iloc[idx])
         result = average_beats(signals, fs, progress=progress, n_jobs=n_jobs)
         average[idx] = result.average
@@ -141,12 +162,14 @@ def yield_table(real: RealBeats, by: str = "source") -> pd.DataFrame:
     else:
         order = [s for s in SOURCES if s in set(table[by])] + sorted(set(table[by]) - set(SOURCES))
     present = [o for o in OUTCOMES if o in set(table["outcome"]) or o == "averaged"]
-    counts = pd.crosstab(table[by], table["outcome"]).reindex(index=order, columns=present,
-                                                              fill_value=0)
+    counts = pd.crosstab(table[by], table["outcome"]).reindex(
+        index=order, columns=present, fill_value=0
+    )
     counts.loc["total"] = counts.sum()
     counts.insert(0, "records", counts.sum(axis=1))
-    counts["yield_pct"] = (100.0 * counts["averaged"]
-                           / counts["records"].where(counts["records"] > 0)).round(1)
+    counts["yield_pct"] = (
+        100.0 * counts["averaged"] / counts["records"].where(counts["records"] > 0)
+    ).round(1)
     counts.index.name = by
     return counts.astype({c: int for c in counts.columns if c != "yield_pct"})
 
@@ -155,6 +178,8 @@ def exclusion_table(real: RealBeats) -> pd.DataFrame:
     """One row per record without an average beat: ``row`` (de-identified), ``source``,
     ``rhythm_category``, ``stage``, ``outcome`` and ``detail`` (no record name)."""
     table = real.records
-    out = table.loc[table["outcome"] != "averaged",
-                    ["row", "source", "rhythm_category", "stage", "outcome", "detail"]]
+    out = table.loc[
+        table["outcome"] != "averaged",
+        ["row", "source", "rhythm_category", "stage", "outcome", "detail"],
+    ]
     return out.reset_index(drop=True)

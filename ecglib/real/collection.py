@@ -8,6 +8,7 @@ elsewhere. Without them it raises :class:`~ecglib.errors.MissingInputError`, whi
 turns into a skipped part. :func:`sources_table` lists the source databases of a folder's
 records with the licence read from each folder's ``LICENSE.txt``.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,7 @@ from ecglib.errors import MissingInputError
 if TYPE_CHECKING:
     from ecglib.real.beat_yield import RealBeats
 
-__all__ = ["REAL_DATA_ENV", "default_real_data_dir", "real_data_dir", "SOURCES",
-           "sources_table"]
+__all__ = ["REAL_DATA_ENV", "default_real_data_dir", "real_data_dir", "SOURCES", "sources_table"]
 
 #: Environment variable naming another folder of real records (default: ../shared/data).
 REAL_DATA_ENV = "ECGLIB_REAL_DATA"
@@ -46,29 +46,49 @@ def real_data_dir() -> Path:
         raise MissingInputError(
             f"the real ECG records are not available: {folder} ({where}) does not exist. They live "
             f"in shared/data beside the repository and are never copied into it; set "
-            f"{REAL_DATA_ENV} to the folder holding cinc/ and ptbdb/ to use another copy")
+            f"{REAL_DATA_ENV} to the folder holding cinc/ and ptbdb/ to use another copy"
+        )
     if next(folder.rglob("*.hea"), None) is None:
-        raise MissingInputError(f"the real-records folder {folder} ({where}) holds no WFDB "
-                                f"header (*.hea)")
+        raise MissingInputError(
+            f"the real-records folder {folder} ({where}) holds no WFDB header (*.hea)"
+        )
     return folder
 
 
 #: Source database -> (data folder, name, bibliography keys in book/references.bib).
 SOURCES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "cpsc_2018": ("cinc", "China Physiological Signal Challenge 2018",
-                  ("liu2018cpsc", "perezalday2020challenge")),
-    "cpsc_2018_extra": ("cinc", "China Physiological Signal Challenge 2018, extra",
-                        ("liu2018cpsc", "perezalday2020challenge")),
-    "georgia": ("cinc", "Georgia 12-lead ECG Challenge database (Emory)",
-                ("perezalday2020challenge",)),
-    "chapman_shaoxing": ("cinc", "Chapman University - Shaoxing People's Hospital",
-                         ("zheng2020chapman", "perezalday2020challenge")),
+    "cpsc_2018": (
+        "cinc",
+        "China Physiological Signal Challenge 2018",
+        ("liu2018cpsc", "perezalday2020challenge"),
+    ),
+    "cpsc_2018_extra": (
+        "cinc",
+        "China Physiological Signal Challenge 2018, extra",
+        ("liu2018cpsc", "perezalday2020challenge"),
+    ),
+    "georgia": (
+        "cinc",
+        "Georgia 12-lead ECG Challenge database (Emory)",
+        ("perezalday2020challenge",),
+    ),
+    "chapman_shaoxing": (
+        "cinc",
+        "Chapman University - Shaoxing People's Hospital",
+        ("zheng2020chapman", "perezalday2020challenge"),
+    ),
     "ningbo": ("cinc", "Ningbo First Hospital", ("zheng2020ningbo", "reyna2021challenge")),
-    "ptb": ("cinc", "PTB Diagnostic ECG Database (Challenge copy)",
-            ("bousseljot1995ptb", "perezalday2020challenge")),
+    "ptb": (
+        "cinc",
+        "PTB Diagnostic ECG Database (Challenge copy)",
+        ("bousseljot1995ptb", "perezalday2020challenge"),
+    ),
     "ptb-xl": ("cinc", "PTB-XL (Challenge copy)", ("wagner2020ptbxl", "perezalday2020challenge")),
-    "ptbdb": ("ptbdb", "PTB Diagnostic ECG Database (with angiography)",
-              ("bousseljot1995ptb", "goldberger2000physionet")),
+    "ptbdb": (
+        "ptbdb",
+        "PTB Diagnostic ECG Database (with angiography)",
+        ("bousseljot1995ptb", "goldberger2000physionet"),
+    ),
 }
 _LICENCE = re.compile(r"\((CC BY [0-9.]+|ODC-By [0-9.]+)\)", re.IGNORECASE)
 
@@ -92,8 +112,16 @@ def sources_table(real: RealBeats) -> pd.DataFrame:
         if source not in counts.index:
             continue
         folder, name, keys = SOURCES.get(source, ("?", source, ()))
-        rows.append({"source": source, "folder": folder, "database": name,
-                     "licence": _licence(data_dir, folder), "records": int(counts[source]),
-                     "references": ", ".join(keys)})
-    return pd.DataFrame(rows, columns=["source", "folder", "database", "licence", "records",
-                                       "references"])
+        rows.append(
+            {
+                "source": source,
+                "folder": folder,
+                "database": name,
+                "licence": _licence(data_dir, folder),
+                "records": int(counts[source]),
+                "references": ", ".join(keys),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["source", "folder", "database", "licence", "records", "references"]
+    )

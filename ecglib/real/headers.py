@@ -27,6 +27,7 @@ an age that is not a number in 0-120 or a sex other than male/female (``M``/``F`
 an unknown ``Dx`` token, a key given twice with different values, or an unreadable file, raises
 :class:`~ecglib.errors.DataError` naming the record: a value is never guessed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,7 +41,8 @@ from ecglib.real.snomed import to_snomed
 
 #: Values that mean "not known" (compared lower-cased, stripped).
 MISSING_TOKENS: frozenset[str] = frozenset(
-    {"", "nan", "none", "null", "unknown", "unknows", "unk", "n/a", "na", "-", "?", "not known"})
+    {"", "nan", "none", "null", "unknown", "unknows", "unk", "n/a", "na", "-", "?", "not known"}
+)
 #: Accepted spellings of the two sexes (lower-cased).
 SEX_TOKENS: dict[str, str] = {"male": "male", "m": "male", "female": "female", "f": "female"}
 #: Plausible ages in years (children occur in the Ningbo set; nobody is older than 120).
@@ -150,13 +152,16 @@ def parse_sex(value: str | None, record: str = "<unnamed>") -> str | None:
     text = str(value).strip()
     sex = SEX_TOKENS.get(text.lower())
     if sex is None:
-        raise DataError(record, f"sex {text!r} is not one of Male, Female, M, F (or a missing "
-                                f"value such as Unknown)")
+        raise DataError(
+            record,
+            f"sex {text!r} is not one of Male, Female, M, F (or a missing value such as Unknown)",
+        )
     return sex
 
 
-def parse_dx(value: str | None, record: str = "<unnamed>"
-             ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def parse_dx(
+    value: str | None, record: str = "<unnamed>"
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(tokens as written, SNOMED CT codes) of a comma-separated ``Dx`` value."""
     if is_missing(value):
         return (), ()
@@ -177,8 +182,11 @@ def parse_comments(lines: list[str] | tuple[str, ...], record: str = "<unnamed>"
         if not key:
             continue
         if key in fields and fields[key] != value:
-            raise DataError(record, f"header field {key!r} is given twice with different values "
-                                    f"({fields[key]!r} and {value!r})")
+            raise DataError(
+                record,
+                f"header field {key!r} is given twice with different values "
+                f"({fields[key]!r} and {value!r})",
+            )
         fields.setdefault(key, value)
     lower = {k.lower(): v for k, v in fields.items()}
     if not comments:
@@ -191,10 +199,14 @@ def parse_comments(lines: list[str] | tuple[str, ...], record: str = "<unnamed>"
         fmt = "other"
     dx, dx_snomed = parse_dx(lower.get("dx"), record)
     return Header(
-        record=record, format=fmt,
+        record=record,
+        format=fmt,
         age=parse_age(lower.get("age"), record),
         sex=parse_sex(lower.get("sex"), record),
-        dx=dx, dx_snomed=dx_snomed, fields=fields, comments=comments,
+        dx=dx,
+        dx_snomed=dx_snomed,
+        fields=fields,
+        comments=comments,
     )
 
 

@@ -7,6 +7,7 @@ vessel (and group) the median, quartiles and share at or above a high-risk thres
 :func:`predicted_vessels` names the vessels that have a probability at all (a vessel whose head
 was never trained has none).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -17,8 +18,13 @@ import pandas as pd
 from ecglib import schema
 from ecglib.real.st_groups import REFERENCE, ST_CODES
 
-__all__ = ["OTHER", "PREDICTION_GROUPS", "prediction_group", "predicted_vessels",
-           "prediction_summary"]
+__all__ = [
+    "OTHER",
+    "PREDICTION_GROUPS",
+    "prediction_group",
+    "predicted_vessels",
+    "prediction_summary",
+]
 
 #: The group of a real record in the prediction summaries: its ST group, else this.
 OTHER = "other real records"
@@ -27,8 +33,12 @@ PREDICTION_GROUPS: tuple[str, ...] = (REFERENCE, *ST_CODES, OTHER)
 
 def prediction_group(predictions: pd.DataFrame) -> pd.Series:
     """Each record's group of :data:`PREDICTION_GROUPS` (its ST group, else :data:`OTHER`)."""
-    return (predictions["st_group"].astype(object)
-            .where(predictions["st_group"].notna(), OTHER).rename("group"))
+    return (
+        predictions["st_group"]
+        .astype(object)
+        .where(predictions["st_group"].notna(), OTHER)
+        .rename("group")
+    )
 
 
 def predicted_vessels(predictions: pd.DataFrame) -> list[str]:
@@ -37,16 +47,20 @@ def predicted_vessels(predictions: pd.DataFrame) -> list[str]:
     return [v for v in schema.VESSELS if predictions[schema.prob_col(v)].notna().any()]
 
 
-def prediction_summary(predictions: pd.DataFrame, thresholds: Mapping[str, float],
-                       by: str | None = None) -> pd.DataFrame:
+def prediction_summary(
+    predictions: pd.DataFrame, thresholds: Mapping[str, float], by: str | None = None
+) -> pd.DataFrame:
     """Per vessel (and per ``by`` column, or ``by="group"`` for :func:`prediction_group`): n,
     median, quartiles and the share of records at or above the vessel's high-risk threshold. A
     description of the model's outputs, not a performance: these records have no coronary
     labels."""
     if by == "group":
         labels = prediction_group(predictions)
-        groups = [(name, predictions[labels == name]) for name in PREDICTION_GROUPS
-                  if (labels == name).any()]
+        groups = [
+            (name, predictions[labels == name])
+            for name in PREDICTION_GROUPS
+            if (labels == name).any()
+        ]
     elif by is None:
         groups = [("all real records", predictions)]
     else:
@@ -56,9 +70,16 @@ def prediction_summary(predictions: pd.DataFrame, thresholds: Mapping[str, float
         for vessel in predicted_vessels(predictions):
             p = group[schema.prob_col(vessel)].to_numpy(dtype=float)
             t = float(thresholds[vessel])
-            rows.append({"group": name, "vessel": vessel, "n": len(p),
-                         "median": round(float(np.median(p)), 3),
-                         "q1": round(float(np.quantile(p, 0.25)), 3),
-                         "q3": round(float(np.quantile(p, 0.75)), 3), "threshold": t,
-                         "at_or_above_pct": round(100.0 * float((p >= t).mean()), 1)})
+            rows.append(
+                {
+                    "group": name,
+                    "vessel": vessel,
+                    "n": len(p),
+                    "median": round(float(np.median(p)), 3),
+                    "q1": round(float(np.quantile(p, 0.25)), 3),
+                    "q3": round(float(np.quantile(p, 0.75)), 3),
+                    "threshold": t,
+                    "at_or_above_pct": round(100.0 * float((p >= t).mean()), 1),
+                }
+            )
     return pd.DataFrame(rows)

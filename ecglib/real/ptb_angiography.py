@@ -52,6 +52,7 @@ How a text is read (:func:`grade_stenosis_text`)
 The percentages are of invasive catheter angiography (PTB, 1990s), not of CCTA; they are graded on
 the CCTA scale's cut-offs so that the book can put the PTB ECGs next to the model's output.
 """
+
 from __future__ import annotations
 
 import os
@@ -83,17 +84,24 @@ PERCENT_GRADES: tuple[tuple[float, float, int], ...] = (
 OCCLUDED_GRADE = 4
 
 #: Texts that state no stenosis at all (lower-case, without trailing punctuation).
-NO_STENOSIS_TEXTS: frozenset[str] = frozenset({
-    "no stenoses", "no stenosis", "no significant stenoses", "no significant stenosis",
-    "normal", "no",
-})
+NO_STENOSIS_TEXTS: frozenset[str] = frozenset(
+    {
+        "no stenoses",
+        "no stenosis",
+        "no significant stenoses",
+        "no significant stenosis",
+        "normal",
+        "no",
+    }
+)
 
 _NUM = r"(\d+(?:\.\d+)?)"
 _RANGE = re.compile(rf"(?<![\w.]){_NUM}\s*%?\s*(?:-|\u2013|to)\s*{_NUM}\s*%", re.IGNORECASE)
 _BOUND = re.compile(rf"(<=|>=|<|>|\u2264|\u2265)\s*{_NUM}\s*%")
 _PERCENT = re.compile(rf"(?<![\w.]){_NUM}\s*%")
-_SUBTOTAL = re.compile(r"\bsub-?total(?:ly)?\s+(?:occlu(?:sion|sions|ded)|stenos[ie]s)\b",
-                       re.IGNORECASE)
+_SUBTOTAL = re.compile(
+    r"\bsub-?total(?:ly)?\s+(?:occlu(?:sion|sions|ded)|stenos[ie]s)\b", re.IGNORECASE
+)
 _OCCLUSION = re.compile(r"\b(?:occlu(?:sion|sions|ded)|totally\s+occluded)\b", re.IGNORECASE)
 #: A subtotal occlusion or stenosis is a 99% stenosis: severe, not occluded.
 SUBTOTAL_PERCENT = 99.0
@@ -124,8 +132,9 @@ def grade_table() -> pd.DataFrame:
     return table
 
 
-def grade_stenosis_text(text: str | None, *, record: str = "<unnamed>", vessel: str = "vessel"
-                        ) -> int | None:
+def grade_stenosis_text(
+    text: str | None, *, record: str = "<unnamed>", vessel: str = "vessel"
+) -> int | None:
     """The 0-4 grade of one vessel's PTB angiography text, ``None`` when missing.
 
     Rules in the module docstring; a text that cannot be graded raises
@@ -139,8 +148,11 @@ def grade_stenosis_text(text: str | None, *, record: str = "<unnamed>", vessel: 
         return 0
 
     def fail(why: str) -> DataError:
-        return DataError(record, f"{vessel} angiography text {raw!r}: {why}; grade it by hand "
-                                 "(see ecglib.real.ptb_angiography)")
+        return DataError(
+            record,
+            f"{vessel} angiography text {raw!r}: {why}; grade it by hand "
+            "(see ecglib.real.ptb_angiography)",
+        )
 
     def grade(p: float) -> int:
         try:
@@ -156,8 +168,9 @@ def grade_stenosis_text(text: str | None, *, record: str = "<unnamed>", vessel: 
             raise fail(f"range {m.group(0)!r} runs backwards")
         g_lo, g_hi = grade(lo), grade(hi)
         if g_lo != g_hi:
-            raise fail(f"range {m.group(0)!r} spans grades {schema.GRADES[g_lo]} and "
-                       f"{schema.GRADES[g_hi]}")
+            raise fail(
+                f"range {m.group(0)!r} spans grades {schema.GRADES[g_lo]} and {schema.GRADES[g_hi]}"
+            )
         grades.append(g_lo)
     rest = _RANGE.sub(" ", rest)
     for m in _BOUND.finditer(rest):
@@ -168,8 +181,9 @@ def grade_stenosis_text(text: str | None, *, record: str = "<unnamed>", vessel: 
             lo, hi = (x if op != ">" else x + _EPS), 100.0 - _EPS
         g_lo, g_hi = grade(max(lo, 0.0)), grade(min(hi, 100.0))
         if g_lo != g_hi:
-            raise fail(f"{m.group(0)!r} spans grades {schema.GRADES[g_lo]} to "
-                       f"{schema.GRADES[g_hi]}")
+            raise fail(
+                f"{m.group(0)!r} spans grades {schema.GRADES[g_lo]} to {schema.GRADES[g_hi]}"
+            )
         grades.append(g_lo)
     rest = _BOUND.sub(" ", rest)
     grades += [grade(float(m.group(1))) for m in _PERCENT.finditer(rest)]
@@ -186,8 +200,11 @@ def ptb_vessel_grades(header: Header) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for vessel in schema.VESSELS:
         key = PTB_VESSEL_FIELDS.get(vessel)
-        out[vessel] = None if key is None else grade_stenosis_text(
-            header.get(key), record=header.record, vessel=vessel)
+        out[vessel] = (
+            None
+            if key is None
+            else grade_stenosis_text(header.get(key), record=header.record, vessel=vessel)
+        )
     return out
 
 
@@ -218,12 +235,16 @@ def ptb_angiography_table(source: str | os.PathLike | Iterable[str | os.PathLike
         parts = Path(relpath).parts
         patient = next((p for p in parts if re.fullmatch(r"patient\d+", p)), None)
         fields = header.ptb_fields()
-        rows.append({
-            "record": str(relpath), "patient": patient,
-            "rca_text": fields["rca_text"], "riva_text": fields["riva_text"],
-            "rcx_text": fields["rcx_text"],
-            **{schema.grade_col(v): grades[v] for v in schema.VESSELS},
-        })
+        rows.append(
+            {
+                "record": str(relpath),
+                "patient": patient,
+                "rca_text": fields["rca_text"],
+                "riva_text": fields["riva_text"],
+                "rcx_text": fields["rcx_text"],
+                **{schema.grade_col(v): grades[v] for v in schema.VESSELS},
+            }
+        )
     columns = ["record", "patient", "rca_text", "riva_text", "rcx_text", *schema.grade_cols()]
     table = pd.DataFrame(rows, columns=columns)
     for col in schema.grade_cols():

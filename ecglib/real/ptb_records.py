@@ -7,6 +7,7 @@ field). :func:`ptb_predictions` sets the grades beside a model's probabilities: 
 never an evaluation (a handful of patients, invasive angiography, no CCTA). Record and patient
 names are the database's public identifiers.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,21 +44,30 @@ def ptb_table(real: RealBeats, predictions: pd.DataFrame | None = None) -> pd.Da
     for item in angio.itertuples(index=False):
         rel = f"ptbdb/{item.record}"
         if rel not in records.index:
-            raise DataError(item.record, "is a PTB record of the folder but not in the records "
-                                         "table: load the same data folder")
+            raise DataError(
+                item.record,
+                "is a PTB record of the folder but not in the records "
+                "table: load the same data folder",
+            )
         rec = records.loc[rel]
         header = read_header(rec["path"], record=item.record)
         fields = header.ptb_fields()
-        rows.append({
-            "row": int(rec["row"]), "record": Path(item.record).name, "patient": item.patient,
-            "age": header.age, "sex": header.sex,
-            "acute infarct": fields["acute_infarction_localization"],
-            "former infarct": fields["former_infarction_localization"],
-            "LAD (RIVA) text": item.riva_text, "LCX (RCX) text": item.rcx_text,
-            "RCA text": item.rca_text,
-            **{schema.grade_col(v): getattr(item, schema.grade_col(v)) for v in schema.VESSELS},
-            "averaged": rec["outcome"] == "averaged",
-        })
+        rows.append(
+            {
+                "row": int(rec["row"]),
+                "record": Path(item.record).name,
+                "patient": item.patient,
+                "age": header.age,
+                "sex": header.sex,
+                "acute infarct": fields["acute_infarction_localization"],
+                "former infarct": fields["former_infarction_localization"],
+                "LAD (RIVA) text": item.riva_text,
+                "LCX (RCX) text": item.rcx_text,
+                "RCA text": item.rca_text,
+                **{schema.grade_col(v): getattr(item, schema.grade_col(v)) for v in schema.VESSELS},
+                "averaged": rec["outcome"] == "averaged",
+            }
+        )
     out = pd.DataFrame(rows)
     for col in schema.grade_cols():
         out[col] = pd.array(out[col].tolist(), dtype="Int64")

@@ -101,6 +101,7 @@ One module on purpose: it is the one place that knows PTB-XL's layout (its state
 written out for the column map, and the command line runs the export; split apart, the dataset's
 quirks would be documented in two places.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -177,10 +178,16 @@ def parse_scp_codes(text: object, record: str = "<unnamed>") -> dict[str, float]
         raise DataError(record, f"scp_codes {text!r} is not a dict")
     out = {}
     for key, lik in value.items():
-        if not isinstance(key, str) or isinstance(lik, bool) or not isinstance(lik, (int, float)) \
-                or not 0 <= lik <= 100:
-            raise DataError(record, f"scp_codes entry {key!r}: {lik!r} is not a statement with a "
-                                    "likelihood in 0-100")
+        if (
+            not isinstance(key, str)
+            or isinstance(lik, bool)
+            or not isinstance(lik, (int, float))
+            or not 0 <= lik <= 100
+        ):
+            raise DataError(
+                record,
+                f"scp_codes entry {key!r}: {lik!r} is not a statement with a likelihood in 0-100",
+            )
         out[key.strip()] = float(lik)
     return out
 
@@ -257,28 +264,33 @@ def read_ptbxl(
             raise DataError(rid, f"{file_col} is empty")
         ecg_path = Path(os.path.abspath(root / str(filename).strip()))
         if check_files and not ecg_path.with_name(ecg_path.name + ".hea").is_file():
-            raise DataError(rid, f"WFDB header {ecg_path}.hea not found ({file_col} "
-                                 f"{filename!r}; is records{fs}/ downloaded?)")
-        rows.append({
-            "patient_id": str(_integer(rec.patient_id, rid, "patient_id")),
-            "ecg_id": str(ecg_id),
-            "ecg_path": str(ecg_path),
-            "ecg_time": _time(rec.recording_date, rid),
-            "ccta_id": None,
-            "ccta_time": pd.NaT,
-            "site": SITE,
-            "age": age,
-            "age_over_89": over_89,
-            "sex": _sex(rec.sex, rid),
-            "ecg_diagnosis": "; ".join(statements.loc[c, "description"] for c in codes),
-            "normal_ecg": float("NORM" in counted),
-            **{schema.grade_col(v): np.nan for v in schema.VESSELS},
-            **{proxy_col(v): proxy[v] for v in schema.VESSELS},
-            "mi_statements": ", ".join(mi),
-            "scp_codes": str(rec.scp_codes),
-            "strat_fold": _integer(rec.strat_fold, rid, "strat_fold"),
-            "fs": fs,
-        })
+            raise DataError(
+                rid,
+                f"WFDB header {ecg_path}.hea not found ({file_col} "
+                f"{filename!r}; is records{fs}/ downloaded?)",
+            )
+        rows.append(
+            {
+                "patient_id": str(_integer(rec.patient_id, rid, "patient_id")),
+                "ecg_id": str(ecg_id),
+                "ecg_path": str(ecg_path),
+                "ecg_time": _time(rec.recording_date, rid),
+                "ccta_id": None,
+                "ccta_time": pd.NaT,
+                "site": SITE,
+                "age": age,
+                "age_over_89": over_89,
+                "sex": _sex(rec.sex, rid),
+                "ecg_diagnosis": "; ".join(statements.loc[c, "description"] for c in codes),
+                "normal_ecg": float("NORM" in counted),
+                **{schema.grade_col(v): np.nan for v in schema.VESSELS},
+                **{proxy_col(v): proxy[v] for v in schema.VESSELS},
+                "mi_statements": ", ".join(mi),
+                "scp_codes": str(rec.scp_codes),
+                "strat_fold": _integer(rec.strat_fold, rid, "strat_fold"),
+                "fs": fs,
+            }
+        )
     out = pd.DataFrame(rows)
     if out.empty:
         raise DataError(str(db_path), "no ECGs listed")
@@ -298,9 +310,12 @@ def _check_mi_vocabulary(statements: pd.DataFrame, vessels: dict, path: Path) ->
     mi = set(statements.index[statements["diagnostic_class"].str.strip() == "MI"])
     undecided = sorted(mi - set(vessels) - EXCLUDED_MI_STATEMENTS)
     if undecided:
-        raise DataError(str(path), f"MI statement(s) {undecided} are neither proxies "
-                                   "(MI_PROXY_VESSELS) nor excluded (EXCLUDED_MI_STATEMENTS); "
-                                   "decide their territory before reading")
+        raise DataError(
+            str(path),
+            f"MI statement(s) {undecided} are neither proxies "
+            "(MI_PROXY_VESSELS) nor excluded (EXCLUDED_MI_STATEMENTS); "
+            "decide their territory before reading",
+        )
 
 
 def _integer(value: object, record: str, col: str) -> int:
@@ -323,8 +338,11 @@ def _age(value: object, record: str) -> tuple[float, bool]:
     if age == AGE_OVER_89:
         return float("nan"), True
     if not 0 <= age <= 120:
-        raise DataError(record, f"age {value!r} is outside 0-120 years (and not PTB-XL's "
-                                f"{AGE_OVER_89} for ages above 89)")
+        raise DataError(
+            record,
+            f"age {value!r} is outside 0-120 years (and not PTB-XL's "
+            f"{AGE_OVER_89} for ages above 89)",
+        )
     return age, False
 
 
@@ -359,8 +377,18 @@ GRADE_TEXT: dict[int, str] = {1: "MI statement", 0: "no MI statement"}
 #: PTB-XL's recommended test fold (Wagner et al. 2020): the default external site.
 EXTERNAL_FOLD = 10
 #: Columns of ``export.csv`` (a graded vessel's ``grade_<vessel>`` follows ``ecg_diagnosis``).
-EXPORT_COLUMNS = ("patient_id", "ecg_id", "ccta_id", "ecg_path", "ecg_time", "ccta_time", "site",
-                  "age", "sex", "ecg_diagnosis")
+EXPORT_COLUMNS = (
+    "patient_id",
+    "ecg_id",
+    "ccta_id",
+    "ecg_path",
+    "ecg_time",
+    "ccta_time",
+    "site",
+    "age",
+    "sex",
+    "ecg_diagnosis",
+)
 #: Columns after the grades, for the user's reference (the map does not read them).
 REFERENCE_COLUMNS = ("mi_statements", "strat_fold")
 
@@ -387,14 +415,20 @@ class ExportResult:
         """The lines the command line prints."""
         children = f"{self.n_children_left_out:,} of patients under 18"
         positives = ", ".join(f"{v} {n:,}" for v, n in self.positives.items())
-        return "\n".join([
-            f"read {self.n_read:,} PTB-XL ECGs",
-            (f"wrote {self.table}: {self.n_exported:,} ECGs ({self.n_external:,} external, "
-             f"{self.n_exported - self.n_external:,} internal)"),
-            (f"left out {self.n_left_out:,} ECGs ({children}), each with its reason in "
-             f"{self.left_out_table}"),
-            f"MI-statement proxies (label 1) among the exported ECGs: {positives}",
-        ])
+        return "\n".join(
+            [
+                f"read {self.n_read:,} PTB-XL ECGs",
+                (
+                    f"wrote {self.table}: {self.n_exported:,} ECGs ({self.n_external:,} external, "
+                    f"{self.n_exported - self.n_external:,} internal)"
+                ),
+                (
+                    f"left out {self.n_left_out:,} ECGs ({children}), each with its reason in "
+                    f"{self.left_out_table}"
+                ),
+                f"MI-statement proxies (label 1) among the exported ECGs: {positives}",
+            ]
+        )
 
 
 def export_ptbxl(
@@ -438,8 +472,9 @@ def export_ptbxl(
     TypeError
         An ``external_fold`` that is not a fold number or ``None``.
     """
-    table = read_ptbxl(folder, resolution=resolution, vessels=vessels,
-                       min_likelihood=min_likelihood)
+    table = read_ptbxl(
+        folder, resolution=resolution, vessels=vessels, min_likelihood=min_likelihood
+    )
     graded = tuple(v for v in schema.VESSELS if table[proxy_col(v)].notna().any())
     if export_map is not None:
         _check_map_vessels(ExportMap.from_yaml(export_map), graded, Path(export_map))
@@ -451,8 +486,9 @@ def export_ptbxl(
     out.mkdir(parents=True, exist_ok=True)
     export = _export_rows(table.loc[kept], sites.loc[kept], graded)
     export.to_csv(out / EXPORT_TABLE, index=False, encoding="utf-8")
-    left_out = pd.DataFrame({"ecg_id": "E" + _ecg_number(table.loc[~kept, "ecg_id"]),
-                             "reason": reasons.loc[~kept]})
+    left_out = pd.DataFrame(
+        {"ecg_id": "E" + _ecg_number(table.loc[~kept, "ecg_id"]), "reason": reasons.loc[~kept]}
+    )
     left_out.to_csv(out / LEFT_OUT_TABLE, index=False, encoding="utf-8")
     return ExportResult(
         table=out / EXPORT_TABLE,
@@ -466,8 +502,10 @@ def export_ptbxl(
     )
 
 
-_CHILD = (f"age under {AGE_RANGE[0]} years: the cohort's rule is adults "
-          f"({AGE_RANGE[0]}-{AGE_RANGE[1]} years)")
+_CHILD = (
+    f"age under {AGE_RANGE[0]} years: the cohort's rule is adults "
+    f"({AGE_RANGE[0]}-{AGE_RANGE[1]} years)"
+)
 _NO_SEX = "sex missing: the column map requires every ECG's sex"
 
 
@@ -480,8 +518,11 @@ def _left_out_reasons(table: pd.DataFrame) -> pd.Series:
     too_old = table["age"] > AGE_RANGE[1]
     if too_old.any():
         i = too_old[too_old].index[0]
-        raise DataError(f"ecg_id {table.at[i, 'ecg_id']}", f"age {table.at[i, 'age']:g} is above "
-                        f"{AGE_RANGE[1]} years and not PTB-XL's {AGE_OVER_89} code")
+        raise DataError(
+            f"ecg_id {table.at[i, 'ecg_id']}",
+            f"age {table.at[i, 'age']:g} is above "
+            f"{AGE_RANGE[1]} years and not PTB-XL's {AGE_OVER_89} code",
+        )
     reasons = pd.Series(np.nan, index=table.index, dtype=object)
     reasons[table["sex"].isna()] = _NO_SEX
     reasons[table["age"] < AGE_RANGE[0]] = _CHILD  # NaN ages compare False: unknown is kept
@@ -496,19 +537,23 @@ def _sites(table: pd.DataFrame, external_fold: int | None) -> pd.Series:
     if external_fold is None:
         return pd.Series("internal", index=table.index)
     if isinstance(external_fold, bool) or not isinstance(external_fold, (int, np.integer)):
-        raise TypeError(f"external_fold must be a strat_fold number or None, "
-                        f"got {external_fold!r}")
+        raise TypeError(f"external_fold must be a strat_fold number or None, got {external_fold!r}")
     folds = table["strat_fold"]
     if not (folds == external_fold).any():
-        raise ValueError(f"no ECG is in strat_fold {external_fold} (folds present: "
-                         f"{sorted(folds.unique())}); choose another external_fold or None")
+        raise ValueError(
+            f"no ECG is in strat_fold {external_fold} (folds present: "
+            f"{sorted(folds.unique())}); choose another external_fold or None"
+        )
     sites = pd.Series(np.where(folds == external_fold, "external", "internal"), index=table.index)
     n_sites = sites.groupby(table["patient_id"]).nunique()
     both = n_sites.index[n_sites > 1]
     if len(both):
-        raise DataError(f"patient_id {both[0]}", f"has ECGs in strat_fold {external_fold} and in "
-                        f"other folds ({len(both)} such patients); PTB-XL's folds should be "
-                        "patient-disjoint, and an external site must be")
+        raise DataError(
+            f"patient_id {both[0]}",
+            f"has ECGs in strat_fold {external_fold} and in "
+            f"other folds ({len(both)} such patients); PTB-XL's folds should be "
+            "patient-disjoint, and an external site must be",
+        )
     return sites
 
 
@@ -520,18 +565,21 @@ def _ecg_number(ids: pd.Series) -> pd.Series:
 def _export_rows(table: pd.DataFrame, sites: pd.Series, graded: tuple[str, ...]) -> pd.DataFrame:
     """The export's columns (:data:`EXPORT_COLUMNS`, the grades, :data:`REFERENCE_COLUMNS`)."""
     number = _ecg_number(table["ecg_id"])
-    out = pd.DataFrame({
-        "patient_id": "P" + table["patient_id"].astype(str),
-        "ecg_id": "E" + number,
-        "ccta_id": "R" + number,  # no CCTA: every ECG is its own reference examination
-        "ecg_path": table["ecg_path"],
-        "ecg_time": table["ecg_time"].dt.strftime("%Y-%m-%d %H:%M:%S"),
-        "ccta_time": table["ecg_time"].dt.strftime("%Y-%m-%d"),  # a date: ccta_date_only
-        "site": sites,
-        "age": table["age"].map(lambda a: "" if pd.isna(a) else f"{a:g}"),
-        "sex": table["sex"],
-        "ecg_diagnosis": table["ecg_diagnosis"],
-    }, index=table.index)
+    out = pd.DataFrame(
+        {
+            "patient_id": "P" + table["patient_id"].astype(str),
+            "ecg_id": "E" + number,
+            "ccta_id": "R" + number,  # no CCTA: every ECG is its own reference examination
+            "ecg_path": table["ecg_path"],
+            "ecg_time": table["ecg_time"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "ccta_time": table["ecg_time"].dt.strftime("%Y-%m-%d"),  # a date: ccta_date_only
+            "site": sites,
+            "age": table["age"].map(lambda a: "" if pd.isna(a) else f"{a:g}"),
+            "sex": table["sex"],
+            "ecg_diagnosis": table["ecg_diagnosis"],
+        },
+        index=table.index,
+    )
     for vessel in graded:
         out[schema.grade_col(vessel)] = table[proxy_col(vessel)].astype(int).map(GRADE_TEXT)
     for col in REFERENCE_COLUMNS:
@@ -547,7 +595,8 @@ def _check_map_vessels(export_map: ExportMap, graded: tuple[str, ...], path: Pat
             f"the proxies grade {list(graded)} but the column map {path.name} reads "
             f"{list(export_map.assessed)}; write a map whose columns: list "
             f"{schema.grade_cols(graded)} and whose not_assessed: lists the others, and pass "
-            "it as export_map")
+            "it as export_map"
+        )
 
 
 def _external_fold(text: str) -> int | None:
@@ -564,22 +613,45 @@ def main(argv: list[str] | None = None) -> ExportResult:
     parser = argparse.ArgumentParser(
         prog="python -m ecglib.real.ptbxl",
         description="PTB-XL as an export table for params/maps/ptbxl_export.yaml "
-                    "(labels: MI-territory proxies, not stenosis grades).")
+        "(labels: MI-territory proxies, not stenosis grades).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     export = sub.add_parser("export", help="write DIR/export.csv and DIR/export_left_out.csv")
     export.add_argument("folder", help="the PTB-XL folder (ptbxl_database.csv, records500/)")
-    export.add_argument("--out", required=True,
-                        help="output folder; params/ptbxl.yaml reads runs/ptbxl/raw/export.csv")
-    export.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="hr",
-                        help="hr: 500 Hz, the model's rate (default); lr: 100 Hz")
-    export.add_argument("--external-fold", type=_external_fold, default=EXTERNAL_FOLD,
-                        metavar="N|none", help="strat_fold of the external site (default "
-                        f"{EXTERNAL_FOLD}, PTB-XL's test fold); none: every ECG is internal")
-    export.add_argument("--min-likelihood", type=float, default=0.0, metavar="X",
-                        help="a statement counts at this likelihood or above (default 0: all)")
+    export.add_argument(
+        "--out",
+        required=True,
+        help="output folder; params/ptbxl.yaml reads runs/ptbxl/raw/export.csv",
+    )
+    export.add_argument(
+        "--resolution",
+        choices=sorted(RESOLUTIONS),
+        default="hr",
+        help="hr: 500 Hz, the model's rate (default); lr: 100 Hz",
+    )
+    export.add_argument(
+        "--external-fold",
+        type=_external_fold,
+        default=EXTERNAL_FOLD,
+        metavar="N|none",
+        help="strat_fold of the external site (default "
+        f"{EXTERNAL_FOLD}, PTB-XL's test fold); none: every ECG is internal",
+    )
+    export.add_argument(
+        "--min-likelihood",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="a statement counts at this likelihood or above (default 0: all)",
+    )
     args = parser.parse_args(argv)
-    result = export_ptbxl(args.folder, args.out, resolution=args.resolution,
-                          external_fold=args.external_fold, min_likelihood=args.min_likelihood)
+    result = export_ptbxl(
+        args.folder,
+        args.out,
+        resolution=args.resolution,
+        external_fold=args.external_fold,
+        min_likelihood=args.min_likelihood,
+    )
     print(result.summary())
     return result
 

@@ -20,6 +20,7 @@ Source databases (:func:`source_of`) follow the Challenge's record-name prefixes
 ``JS10647-JS45551`` ningbo; PTB Diagnostic ECG Database names (``s0010_re``) and records under a
 ``ptbdb`` folder are ``ptbdb``; PTB-XL's own file names (``00001_hr``, ``00001_lr``) are ptb-xl.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,22 @@ from ecglib.signals import ecg_preprocess, ecg_read
 STATUSES: tuple[str, ...] = ("ok", "rejected")
 #: Columns of the :func:`load_records` table, in order.
 COLUMNS: tuple[str, ...] = (
-    "record", "relpath", "path", "source", "header_format", "age", "sex", "dx_codes",
-    "diagnosis", "rhythm", "rhythm_stated", "fs", "n_samples", "status", "failed_at", "reason",
+    "record",
+    "relpath",
+    "path",
+    "source",
+    "header_format",
+    "age",
+    "sex",
+    "dx_codes",
+    "diagnosis",
+    "rhythm",
+    "rhythm_stated",
+    "fs",
+    "n_samples",
+    "status",
+    "failed_at",
+    "reason",
 )
 #: Last record number of Chapman-Shaoxing in the Challenge's JS numbering; Ningbo follows.
 CHAPMAN_LAST_JS = 10646
@@ -102,8 +117,9 @@ def find_records(folder: str | os.PathLike) -> list[RecordRef]:
             hea = listing.parent / f"{entry}.hea"
             rel = hea.relative_to(root).with_suffix("").as_posix()
             if rel not in found:
-                found[rel] = RecordRef(record=Path(entry).name, relpath=rel, path=hea,
-                                       exists=hea.is_file())
+                found[rel] = RecordRef(
+                    record=Path(entry).name, relpath=rel, path=hea, exists=hea.is_file()
+                )
     return [found[k] for k in sorted(found)]
 
 
@@ -135,10 +151,21 @@ def load_records(folder: str | os.PathLike, *, progress: bool = False) -> pd.Dat
 
 
 def _load_one(ref: RecordRef) -> dict:
-    row: dict = {"record": ref.record, "relpath": ref.relpath, "path": str(ref.path),
-                 "source": source_of(ref.record, ref.relpath), "header_format": None,
-                 "age": np.nan, "sex": None, "dx_codes": "", "diagnosis": "", "rhythm": None,
-                 "rhythm_stated": None, "fs": np.nan, "n_samples": np.nan}
+    row: dict = {
+        "record": ref.record,
+        "relpath": ref.relpath,
+        "path": str(ref.path),
+        "source": source_of(ref.record, ref.relpath),
+        "header_format": None,
+        "age": np.nan,
+        "sex": None,
+        "dx_codes": "",
+        "diagnosis": "",
+        "rhythm": None,
+        "rhythm_stated": None,
+        "fs": np.nan,
+        "n_samples": np.nan,
+    }
     failures: list[tuple[str, str]] = []
     header: Header | None = None
     if not ref.exists:
@@ -183,10 +210,12 @@ def summarise(table: pd.DataFrame, by: str | list[str] = "source") -> pd.DataFra
     total row and column; missing group values are shown as ``"(none)"``."""
     keys = [by] if isinstance(by, str) else list(by)
     data = table.assign(**{k: table[k].fillna("(none)") for k in keys})
-    counts = pd.crosstab([data[k] for k in keys], data["status"], margins=True,
-                         margins_name="total")
-    return counts.reindex(columns=[*[s for s in STATUSES if s in counts.columns], "total"],
-                          fill_value=0)
+    counts = pd.crosstab(
+        [data[k] for k in keys], data["status"], margins=True, margins_name="total"
+    )
+    return counts.reindex(
+        columns=[*[s for s in STATUSES if s in counts.columns], "total"], fill_value=0
+    )
 
 
 def read_ok_signals(table: pd.DataFrame, *, dtype=np.float32) -> np.ndarray:
@@ -196,8 +225,10 @@ def read_ok_signals(table: pd.DataFrame, *, dtype=np.float32) -> np.ndarray:
     ok = table[table["status"] == "ok"]
     shapes = ok[["fs", "n_samples"]].drop_duplicates()
     if len(shapes) > 1:
-        raise ValueError(f"records differ in rate/length ({shapes.to_dict('records')}); "
-                         "resample them (ecglib.signals.ecg_preprocess) before stacking")
+        raise ValueError(
+            f"records differ in rate/length ({shapes.to_dict('records')}); "
+            "resample them (ecglib.signals.ecg_preprocess) before stacking"
+        )
     if ok.empty:
         return np.empty((0, 12, 0), dtype=dtype)
     out = np.empty((len(ok), 12, int(ok["n_samples"].iloc[0])), dtype=dtype)

@@ -30,6 +30,7 @@ The records A0011-A0150 of the early CPSC 2018 release write their ``#Dx`` as ab
     state no rhythm, above all CPSC 2018 records labelled only with conduction, ST or ectopy
     codes).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -122,21 +123,63 @@ SINUS_CODES: frozenset[str] = frozenset({"426783006", "426177001", "427084000", 
 #: Atrial fibrillation and flutter, including the Challenge's variants not present here
 #: (195080001 AF and flutter, 426749004 chronic AF, 282825002 paroxysmal AF, 314208002 rapid AF).
 AF_FLUTTER_CODES: frozenset[str] = frozenset(
-    {"164889003", "164890007", "195080001", "426749004", "282825002", "314208002"})
+    {"164889003", "164890007", "195080001", "426749004", "282825002", "314208002"}
+)
 #: Every code that states a rhythm (sinus, AF/flutter, and the other rhythms of the Challenge's
 #: tables: pacing, atrial, junctional, ventricular and supraventricular rhythms and tachycardias,
 #: bradycardia). A record with none of these states no rhythm (:func:`states_rhythm`).
-RHYTHM_STATEMENT_CODES: frozenset[str] = SINUS_CODES | AF_FLUTTER_CODES | frozenset({
-    "426627000", "713422000", "106068003", "233897008", "425856008", "10370003", "426761007",
-    "67198005", "251166008", "164895002", "164896001", "111288001", "251268003", "29320008",
-    "426995002", "426648003", "426664006", "49260003", "61277005", "81898007", "233892002",
-    "195101003", "17366009", "5609005", "251266004",
-})
+RHYTHM_STATEMENT_CODES: frozenset[str] = (
+    SINUS_CODES
+    | AF_FLUTTER_CODES
+    | frozenset(
+        {
+            "426627000",
+            "713422000",
+            "106068003",
+            "233897008",
+            "425856008",
+            "10370003",
+            "426761007",
+            "67198005",
+            "251166008",
+            "164895002",
+            "164896001",
+            "111288001",
+            "251268003",
+            "29320008",
+            "426995002",
+            "426648003",
+            "426664006",
+            "49260003",
+            "61277005",
+            "81898007",
+            "233892002",
+            "195101003",
+            "17366009",
+            "5609005",
+            "251266004",
+        }
+    )
+)
 #: Findings of ischaemia, infarction or ST-T change (for grouping records in waveform comparisons).
-ISCHAEMIA_CODES: frozenset[str] = frozenset({
-    "429622005", "164931005", "55930002", "164930006", "428750005", "164934002", "59931005",
-    "164917005", "164861001", "413844008", "426434006", "425623009", "164865005", "164867002",
-})
+ISCHAEMIA_CODES: frozenset[str] = frozenset(
+    {
+        "429622005",
+        "164931005",
+        "55930002",
+        "164930006",
+        "428750005",
+        "164934002",
+        "59931005",
+        "164917005",
+        "164861001",
+        "413844008",
+        "426434006",
+        "425623009",
+        "164865005",
+        "164867002",
+    }
+)
 
 #: The categories of :func:`rhythm_of`, in reporting order.
 RHYTHMS: tuple[str, ...] = ("sinus", "AF/flutter", "other")
@@ -160,8 +203,11 @@ def to_snomed(token: str, record: str = "<unnamed>") -> str:
         return token
     if token in CPSC2018_ABBREV:
         return CPSC2018_ABBREV[token]
-    raise DataError(record, f"diagnosis {token!r} is neither a SNOMED CT code nor a CPSC 2018 "
-                            f"abbreviation ({', '.join(CPSC2018_ABBREV)})")
+    raise DataError(
+        record,
+        f"diagnosis {token!r} is neither a SNOMED CT code nor a CPSC 2018 "
+        f"abbreviation ({', '.join(CPSC2018_ABBREV)})",
+    )
 
 
 def split_codes(codes: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ negative shift), ``"elevation"`` (positive) or ``"no significant shift"``. ``shi
 same difference in approximate millivolts: each record's ST level times that lead's SD after a
 0.67 Hz zero-phase high-pass (the z-score's scale up to the baseline-removal method).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,8 +42,18 @@ from ecglib.signals.waveforms import WaveformComparison, compare_waveforms, fdr_
 if TYPE_CHECKING:
     from ecglib.real.beat_yield import RealBeats
 
-__all__ = ["ST_CODES", "SINUS_RHYTHM", "REFERENCE", "ST_GROUPS", "st_group", "st_groups_table",
-           "StComparison", "st_levels", "compare_st", "significant_leads"]
+__all__ = [
+    "ST_CODES",
+    "SINUS_RHYTHM",
+    "REFERENCE",
+    "ST_GROUPS",
+    "st_group",
+    "st_groups_table",
+    "StComparison",
+    "st_levels",
+    "compare_st",
+    "significant_leads",
+]
 
 #: SNOMED CT codes of the ST groups.
 ST_CODES: dict[str, str] = {"ST depression": "429622005", "ST elevation": "164931005"}
@@ -72,15 +83,20 @@ def st_groups_table(real: RealBeats) -> pd.DataFrame:
     for group in ST_GROUPS:
         members = real.records[real.records["st_group"] == group]
         n_codes = members["dx_codes"].map(lambda c: len(split_codes(c)))
-        rows.append({
-            "group": group,
-            "records": len(members),
-            "averaged": int((members["outcome"] == "averaged").sum()),
-            "coded with this code only": int((n_codes == 1).sum()),
-            "sources": ", ".join(f"{s} {n}" for s, n in members["source"].value_counts().items()),
-            "rhythm": ", ".join(f"{s} {n}" for s, n in
-                                members["rhythm_category"].value_counts().items()),
-        })
+        rows.append(
+            {
+                "group": group,
+                "records": len(members),
+                "averaged": int((members["outcome"] == "averaged").sum()),
+                "coded with this code only": int((n_codes == 1).sum()),
+                "sources": ", ".join(
+                    f"{s} {n}" for s, n in members["source"].value_counts().items()
+                ),
+                "rhythm": ", ".join(
+                    f"{s} {n}" for s, n in members["rhythm_category"].value_counts().items()
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -116,11 +132,17 @@ def compare_st(real: RealBeats, group: str, *, alpha: float = 0.05) -> StCompari
     for name in (group, REFERENCE):
         mask = (real.records["st_group"] == name).to_numpy() & real.averaged
         if mask.sum() < 2:
-            raise MissingInputError(f"only {int(mask.sum())} averaged record(s) are coded "
-                                    f"{name!r}; the comparison needs at least 2 per group")
+            raise MissingInputError(
+                f"only {int(mask.sum())} averaged record(s) are coded "
+                f"{name!r}; the comparison needs at least 2 per group"
+            )
         masks[name] = mask
-    cmp = compare_waveforms(real.average[masks[group]], real.average[masks[REFERENCE]],
-                            names=(group, REFERENCE), alpha=alpha)
+    cmp = compare_waveforms(
+        real.average[masks[group]],
+        real.average[masks[REFERENCE]],
+        names=(group, REFERENCE),
+        alpha=alpha,
+    )
     levels = st_levels(real.average, cmp)
     levels_mv = levels * real.lead_sd
     g, r = masks[group], masks[REFERENCE]
@@ -128,24 +150,33 @@ def compare_st(real: RealBeats, group: str, *, alpha: float = 0.05) -> StCompari
     # Welch's standard error and Welch-Satterthwaite degrees of freedom, per lead.
     va, vb = levels[g].var(axis=0, ddof=1) / g.sum(), levels[r].var(axis=0, ddof=1) / r.sum()
     se = np.sqrt(va + vb)
-    dof = (va + vb) ** 2 / (va ** 2 / (g.sum() - 1) + vb ** 2 / (r.sum() - 1))
+    dof = (va + vb) ** 2 / (va**2 / (g.sum() - 1) + vb**2 / (r.sum() - 1))
     half = stats.t.ppf(0.975, dof) * se
     p = stats.ttest_ind(levels[g], levels[r], axis=0, equal_var=False).pvalue
     q = fdr_adjust(p, "bh")
     a, b = cmp.delineation.segments()["ST segment"]
     share = cmp.significant[:, a:b].mean(axis=1)
     significant = q < alpha
-    shift = pd.DataFrame({
-        "lead": list(schema.LEADS),
-        "n_group": int(g.sum()), "n_reference": int(r.sum()),
-        "st_group": levels[g].mean(axis=0), "st_reference": levels[r].mean(axis=0),
-        "shift": diff, "ci_low": diff - half, "ci_high": diff + half,
-        "shift_mv": levels_mv[g].mean(axis=0) - levels_mv[r].mean(axis=0),
-        "p": p, "q": q, "significant": significant,
-        "direction": np.where(~significant, "no significant shift",
-                              np.where(diff < 0, "depression", "elevation")),
-        "st_samples_significant_pct": 100.0 * share,
-    })
+    shift = pd.DataFrame(
+        {
+            "lead": list(schema.LEADS),
+            "n_group": int(g.sum()),
+            "n_reference": int(r.sum()),
+            "st_group": levels[g].mean(axis=0),
+            "st_reference": levels[r].mean(axis=0),
+            "shift": diff,
+            "ci_low": diff - half,
+            "ci_high": diff + half,
+            "shift_mv": levels_mv[g].mean(axis=0) - levels_mv[r].mean(axis=0),
+            "p": p,
+            "q": q,
+            "significant": significant,
+            "direction": np.where(
+                ~significant, "no significant shift", np.where(diff < 0, "depression", "elevation")
+            ),
+            "st_samples_significant_pct": 100.0 * share,
+        }
+    )
     return StComparison(group=group, comparison=cmp, shift=shift)
 
 

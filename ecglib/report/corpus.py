@@ -27,6 +27,7 @@ Loaders (``loader:`` in the manifest):
 Some inputs are generated rather than stored, because the defect needs a full-size recording
 (``generate:`` in the manifest, made by :func:`generate_input` from a named recipe).
 """
+
 from __future__ import annotations
 
 import os
@@ -200,12 +201,17 @@ def matches(entry: Entry, outcome: Outcome) -> list[str]:
     ``n`` rows excluded), and these ECG ids remain. ``expect: ok``: it loads."""
     expect = entry.expect
     if expect == "ok":
-        return [] if outcome.kind != "error" else [f"expected to load, got {outcome.error_type}: "
-                                                   f"{outcome.message}"]
+        return (
+            []
+            if outcome.kind != "error"
+            else [f"expected to load, got {outcome.error_type}: {outcome.message}"]
+        )
     if "error" in expect:
         if outcome.kind != "error":
-            return [f"expected {expect['error']}, but the loader returned without an error "
-                    f"({outcome.kind}): the defect was silently accepted"]
+            return [
+                f"expected {expect['error']}, but the loader returned without an error "
+                f"({outcome.kind}): the defect was silently accepted"
+            ]
         problems = []
         if outcome.error_type != expect["error"]:
             problems.append(f"expected {expect['error']}, got {outcome.error_type}")
@@ -234,14 +240,20 @@ def _returned(entry: Entry, result: Any) -> Outcome:
     cohort = report = None
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], ExclusionReport):
         cohort, report = result
-    elif hasattr(result, "report") and isinstance(getattr(result, "report"), ExclusionReport):
+    elif hasattr(result, "report") and isinstance(result.report, ExclusionReport):
         cohort, report = result.cohort, result.report
     if report is None:
         return Outcome(entry.id, "ok", result=result)
     steps = [(reason, len(rows)) for reason, rows in report.steps]
     kind = "excluded" if any(n for _, n in steps) else "ok"
-    return Outcome(entry.id, kind, steps=steps, kept=[str(x) for x in cohort["ecg_id"]],
-                   n_start=report.n_start, result=result)
+    return Outcome(
+        entry.id,
+        kind,
+        steps=steps,
+        kept=[str(x) for x in cohort["ecg_id"]],
+        n_start=report.n_start,
+        result=result,
+    )
 
 
 def _load_ecg(entry: Entry, path: Path, workdir: Path, manifest: dict) -> np.ndarray:
@@ -284,9 +296,15 @@ def _load_prepare(entry: Entry, path: Path, workdir: Path, manifest: dict):
     from ecglib.data.prepare import prepare_data
 
     params = {
-        "name": entry.id, "seed": 0, "runs_dir": str(workdir / "runs"),
-        "data": {"table": str(path), "map": str(PROJECT_ROOT / entry.args.get("map", DEFAULT_MAP)),
-                 "ecg_root": str(CORPUS_DIR), "on_bad_ecg": entry.args.get("on_bad_ecg", "raise")},
+        "name": entry.id,
+        "seed": 0,
+        "runs_dir": str(workdir / "runs"),
+        "data": {
+            "table": str(path),
+            "map": str(PROJECT_ROOT / entry.args.get("map", DEFAULT_MAP)),
+            "ecg_root": str(CORPUS_DIR),
+            "on_bad_ecg": entry.args.get("on_bad_ecg", "raise"),
+        },
         "signals": {"npy_fs": float(manifest.get("npy_fs", 500.0))},
     }
     file = workdir / "params.yaml"
@@ -294,8 +312,14 @@ def _load_prepare(entry: Entry, path: Path, workdir: Path, manifest: dict):
     return prepare_data(load_params(file), progress=False)
 
 
-_LOADERS = {"ecg": _load_ecg, "export": _load_export, "map": _load_map, "params": _load_params,
-            "checkpoint": _load_checkpoint, "prepare": _load_prepare}
+_LOADERS = {
+    "ecg": _load_ecg,
+    "export": _load_export,
+    "map": _load_map,
+    "params": _load_params,
+    "checkpoint": _load_checkpoint,
+    "prepare": _load_prepare,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,8 +341,9 @@ def display_text(text: str | None, max_chars: int | None = 400) -> str:
     return text
 
 
-def corpus_table(outcomes: list[Outcome] | None = None, manifest: dict | None = None,
-                 max_chars: int | None = 400) -> pd.DataFrame:
+def corpus_table(
+    outcomes: list[Outcome] | None = None, manifest: dict | None = None, max_chars: int | None = 400
+) -> pd.DataFrame:
     """One row per corpus input: its files, defect, loader, the expected and the actual outcome,
     the message it actually got, and whether that is as the manifest expects."""
     manifest = load_manifest() if manifest is None else manifest
@@ -332,15 +357,28 @@ def corpus_table(outcomes: list[Outcome] | None = None, manifest: dict | None = 
             files = f"generated: {' x '.join(map(str, g['shape']))} {g.get('dtype', 'float32')}"
         else:
             files = ", ".join(entry.files) + (" (absent on purpose)" if entry.absent else "")
-        expected = (entry.expect["error"] if isinstance(entry.expect, dict) and "error" in entry.expect
-                    else "exclusion" if isinstance(entry.expect, dict) else str(entry.expect))
+        expected = (
+            entry.expect["error"]
+            if isinstance(entry.expect, dict) and "error" in entry.expect
+            else "exclusion"
+            if isinstance(entry.expect, dict)
+            else str(entry.expect)
+        )
         if outcome.kind == "error":
             actual, message = outcome.error_type, outcome.message
         else:
             actual = outcome.kind
             message = "; ".join(f"{step}: {n} excluded" for step, n in outcome.steps or [] if n)
-        rows.append({"input": entry.id, "files": files, "defect": entry.defect,
-                     "loader": entry.loader, "expected": expected, "outcome": actual,
-                     "message": display_text(message, max_chars),
-                     "as expected": not matches(entry, outcome)})
+        rows.append(
+            {
+                "input": entry.id,
+                "files": files,
+                "defect": entry.defect,
+                "loader": entry.loader,
+                "expected": expected,
+                "outcome": actual,
+                "message": display_text(message, max_chars),
+                "as expected": not matches(entry, outcome),
+            }
+        )
     return pd.DataFrame(rows)

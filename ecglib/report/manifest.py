@@ -12,6 +12,7 @@ are written relative to its root, paths under the home folder as ``~/...``.
 ``git`` may be absent, or the project may not be a git checkout: the commit is then read from
 ``.git`` if there is one (``dirty`` unknown), else ``null``. Nothing here writes to the repository.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -33,9 +34,26 @@ from ecglib.paths import RunPaths
 
 #: Distributions whose versions a result depends on (the analysis stack and the book's tools).
 PACKAGES: tuple[str, ...] = (
-    "ecglib", "numpy", "scipy", "pandas", "torch", "scikit-learn", "iterative-stratification",
-    "wfdb", "neurokit2", "statsmodels", "lifelines", "captum", "matplotlib", "pyyaml", "openpyxl",
-    "tqdm", "papermill", "nbformat", "ipykernel", "jupyter-book",
+    "ecglib",
+    "numpy",
+    "scipy",
+    "pandas",
+    "torch",
+    "scikit-learn",
+    "iterative-stratification",
+    "wfdb",
+    "neurokit2",
+    "statsmodels",
+    "lifelines",
+    "captum",
+    "matplotlib",
+    "pyyaml",
+    "openpyxl",
+    "tqdm",
+    "papermill",
+    "nbformat",
+    "ipykernel",
+    "jupyter-book",
 )
 MANIFEST_VERSION = 1
 _GIT_TIMEOUT_S = 10
@@ -68,9 +86,22 @@ def git_state(root: Path = PROJECT_ROOT) -> dict[str, Any]:
     if git and (root / ".git").exists():
         try:
             commit = _run([git, "-C", str(root), "rev-parse", "--verify", "HEAD"])
-            status = _run([git, "--no-optional-locks", "-C", str(root), "status", "--porcelain",
-                           "--untracked-files=no"])
-            return {"commit": commit.strip() or None, "dirty": bool(status.strip()), "source": "git"}
+            status = _run(
+                [
+                    git,
+                    "--no-optional-locks",
+                    "-C",
+                    str(root),
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                ]
+            )
+            return {
+                "commit": commit.strip() or None,
+                "dirty": bool(status.strip()),
+                "source": "git",
+            }
         except (OSError, subprocess.SubprocessError):
             pass
     commit = _read_head(root)
@@ -81,8 +112,9 @@ def git_state(root: Path = PROJECT_ROOT) -> dict[str, Any]:
 
 def _run(command: list[str]) -> str:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=_GIT_TIMEOUT_S,
-                            check=True, env=env)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=_GIT_TIMEOUT_S, check=True, env=env
+    )
     return result.stdout
 
 
@@ -125,7 +157,9 @@ def hardware() -> dict[str, Any]:
         info["cpus_usable"] = len(os.sched_getaffinity(0))
     info["cpu_model"] = _cpu_model()
     try:
-        info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+        info["memory_gb"] = round(
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
+        )
     except (AttributeError, ValueError, OSError):
         info["memory_gb"] = None
     try:
@@ -135,12 +169,20 @@ def hardware() -> dict[str, Any]:
     info["torch_threads"] = torch.get_num_threads()
     info["cuda_available"] = torch.cuda.is_available()
     info["cuda_version"] = torch.version.cuda
-    info["cudnn_version"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    info["gpus"] = [
-        {"name": torch.cuda.get_device_name(i),
-         "memory_gb": round(torch.cuda.get_device_properties(i).total_memory / 2**30, 1)}
-        for i in range(torch.cuda.device_count())
-    ] if info["cuda_available"] else []
+    info["cudnn_version"] = (
+        torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    )
+    info["gpus"] = (
+        [
+            {
+                "name": torch.cuda.get_device_name(i),
+                "memory_gb": round(torch.cuda.get_device_properties(i).total_memory / 2**30, 1),
+            }
+            for i in range(torch.cuda.device_count())
+        ]
+        if info["cuda_available"]
+        else []
+    )
     mps = getattr(torch.backends, "mps", None)
     info["mps_available"] = bool(mps and mps.is_available())
     return info
@@ -187,18 +229,24 @@ def input_hashes(params: RunParams) -> dict[str, Any]:
     meta = paths.store / "meta.json"
     if meta.is_file():
         store = json.loads(meta.read_text())
-        out["ecg_store"] = {"path": relative(paths.store), "fingerprint": store.get("fingerprint"),
-                            "version": store.get("version"), "shape": store.get("shape"),
-                            "settings": store.get("settings"),
-                            "n_failures": len(store.get("failures") or [])}
+        out["ecg_store"] = {
+            "path": relative(paths.store),
+            "fingerprint": store.get("fingerprint"),
+            "version": store.get("version"),
+            "shape": store.get("shape"),
+            "settings": store.get("settings"),
+            "n_failures": len(store.get("failures") or []),
+        }
     else:
         out["ecg_store"] = {"path": relative(paths.store), "exists": False}
     out["cohort_table"] = _file_entry(paths.cohort)
     if params.demo is not None:
         out_dir = params.path(params.demo.out_dir)
         stamp = out_dir.with_name(out_dir.name + ".demo.json")
-        out["demo_export"] = {"path": relative(out_dir),
-                              "stamp": json.loads(stamp.read_text()) if stamp.is_file() else None}
+        out["demo_export"] = {
+            "path": relative(out_dir),
+            "stamp": json.loads(stamp.read_text()) if stamp.is_file() else None,
+        }
     return out
 
 
@@ -221,7 +269,11 @@ def relative(path: str | os.PathLike) -> str:
             return candidate.relative_to(PROJECT_ROOT).as_posix() or "."
     home = Path.home()
     for candidate in (path, resolved):
-        if str(home) not in ("", "/") and candidate.is_absolute() and candidate.is_relative_to(home):
+        if (
+            str(home) not in ("", "/")
+            and candidate.is_absolute()
+            and candidate.is_relative_to(home)
+        ):
             return "~/" + candidate.relative_to(home).as_posix()
     return path.as_posix()
 
@@ -255,11 +307,17 @@ def build_manifest(params: RunParams) -> dict[str, Any]:
         "params": params_to_dict(params),
         "code": {**git_state(), "ecglib_sources_sha256": sources_sha256()},
         "packages": package_versions(),
-        "python": {"version": platform.python_version(),
-                   "implementation": platform.python_implementation(),
-                   "executable": relative(sys.executable)},
-        "platform": {"system": platform.system(), "release": platform.release(),
-                     "machine": platform.machine(), "platform": platform.platform()},
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": relative(sys.executable),
+        },
+        "platform": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "machine": platform.machine(),
+            "platform": platform.platform(),
+        },
         "hardware": hardware(),
         "inputs": input_hashes(params),
     }
@@ -271,7 +329,9 @@ def write_manifest(params: RunParams) -> Path:
     path = RunPaths.of(params).manifest
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(build_manifest(params), indent=1, default=str) + "\n", encoding="utf-8")
+    tmp.write_text(
+        json.dumps(build_manifest(params), indent=1, default=str) + "\n", encoding="utf-8"
+    )
     os.replace(tmp, path)
     return path
 
@@ -303,17 +363,30 @@ def manifest_tables(manifest: dict[str, Any]) -> dict[str, pd.DataFrame]:
         ident = entry.get("sha256") or entry.get("fingerprint") or ""
         if entry.get("exists") is False:
             ident = "(absent)"
-        detail = {k: v for k, v in entry.items() if k not in ("path", "sha256", "fingerprint", "exists")}
-        inputs.append({"input": name, "path": entry.get("path"), "sha256 / fingerprint": ident,
-                       "detail": json.dumps(detail, default=str) if detail else ""})
-    hw = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v)
-          for k, v in manifest.get("hardware", {}).items()}
+        detail = {
+            k: v for k, v in entry.items() if k not in ("path", "sha256", "fingerprint", "exists")
+        }
+        inputs.append(
+            {
+                "input": name,
+                "path": entry.get("path"),
+                "sha256 / fingerprint": ident,
+                "detail": json.dumps(detail, default=str) if detail else "",
+            }
+        )
+    hw = {
+        k: (json.dumps(v) if isinstance(v, (list, dict)) else v)
+        for k, v in manifest.get("hardware", {}).items()
+    }
     return {
         "run": _key_values(run, "item"),
         "inputs": pd.DataFrame(inputs, columns=["input", "path", "sha256 / fingerprint", "detail"]),
         "packages": pd.DataFrame(
-            [{"package": k, "version": v if v is not None else "(not installed)"}
-             for k, v in manifest.get("packages", {}).items()]),
+            [
+                {"package": k, "version": v if v is not None else "(not installed)"}
+                for k, v in manifest.get("packages", {}).items()
+            ]
+        ),
         "hardware": _key_values(hw, "item"),
         "params": _key_values(_flatten(manifest.get("params", {})), "key"),
     }

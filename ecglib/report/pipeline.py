@@ -11,6 +11,7 @@ first failing notebook and shows its error.
 and the HTML goes to ``root/_build/html``. The tests build the ci book that way
 (``_build/ci-book``) so that they never overwrite the user's own book.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,8 +54,9 @@ class NotebookRun:
     parameters: dict
 
 
-def plan(params_path: str, notebooks: Path = NOTEBOOKS, executed: Path = EXECUTED
-         ) -> list[NotebookRun]:
+def plan(
+    params_path: str, notebooks: Path = NOTEBOOKS, executed: Path = EXECUTED
+) -> list[NotebookRun]:
     """The executions of a run, in order: every ``NN_*.ipynb``; a notebook with a ``fold``
     parameter runs once per fold."""
     params = load_params(params_path)
@@ -63,15 +65,21 @@ def plan(params_path: str, notebooks: Path = NOTEBOOKS, executed: Path = EXECUTE
         declared = papermill.inspect_notebook(str(source))
         if "fold" in declared:
             for fold in range(params.folds.n_folds):
-                runs.append(NotebookRun(source, executed / f"{source.stem}_{fold}.ipynb",
-                                        {"params": params_path, "fold": fold}))
+                runs.append(
+                    NotebookRun(
+                        source,
+                        executed / f"{source.stem}_{fold}.ipynb",
+                        {"params": params_path, "fold": fold},
+                    )
+                )
         else:
             runs.append(NotebookRun(source, executed / source.name, {"params": params_path}))
     return runs
 
 
-def run(params_path: str, *, build: bool = True, force: bool = False,
-        root: Path = PROJECT_ROOT) -> Path:
+def run(
+    params_path: str, *, build: bool = True, force: bool = False, root: Path = PROJECT_ROOT
+) -> Path:
     """Execute the run's notebooks (skipping those up to date) and build the book in ``root``;
     returns the book's ``index.html`` (or the executed notebooks' folder without ``build``)."""
     root = Path(root).resolve()
@@ -83,8 +91,13 @@ def run(params_path: str, *, build: bool = True, force: bool = False,
     upstream = _digest(_inputs(params_path))
     bar = tqdm(runs, desc="notebooks", unit="nb")
     for item in bar:
-        key = hashlib.sha256((upstream + _digest([item.source, *declared_inputs(item.source)])
-                              + json.dumps(item.parameters, sort_keys=True)).encode()).hexdigest()
+        key = hashlib.sha256(
+            (
+                upstream
+                + _digest([item.source, *declared_inputs(item.source)])
+                + json.dumps(item.parameters, sort_keys=True)
+            ).encode()
+        ).hexdigest()
         upstream = key  # everything after this notebook depends on it
         bar.set_postfix_str(item.output.name)
         if not force and _stored_key(item.output) == key:
@@ -92,15 +105,22 @@ def run(params_path: str, *, build: bool = True, force: bool = False,
         start = time.perf_counter()
         try:
             with _without_env(PARAMS_ENV):  # the run's params, whatever a test session set
-                papermill.execute_notebook(str(item.source), str(item.output),
-                                           parameters=item.parameters, cwd=str(PROJECT_ROOT),
-                                           progress_bar=False, kernel_name="python3",
-                                           extra_arguments=KERNEL_ARGUMENTS)
+                papermill.execute_notebook(
+                    str(item.source),
+                    str(item.output),
+                    parameters=item.parameters,
+                    cwd=str(PROJECT_ROOT),
+                    progress_bar=False,
+                    kernel_name="python3",
+                    extra_arguments=KERNEL_ARGUMENTS,
+                )
         except papermill.PapermillExecutionError as exc:
             bar.close()
             trace = _ANSI.sub("", "\n".join(exc.traceback[-3:]))
-            raise SystemExit(f"\n{item.source.name} failed (executed copy with the error: "
-                             f"{item.output}):\n{trace}") from None
+            raise SystemExit(
+                f"\n{item.source.name} failed (executed copy with the error: "
+                f"{item.output}):\n{trace}"
+            ) from None
         _store_key(item.output, key, item.parameters)
         tqdm.write(f"{item.output.name}: {time.perf_counter() - start:.1f} s")
     return build_book(root) if build else executed
@@ -115,6 +135,7 @@ def toc_entries(toc: Path = PROJECT_ROOT / "_toc.yml") -> list[str]:
         for item in items or ():
             entries.extend(item[k] for k in ("file", "glob") if k in item)
             walk(item.get("sections"))
+
     for part in data.get("parts", ()):
         walk(part.get("chapters"))
     walk(data.get("chapters"))
@@ -132,8 +153,9 @@ def stage_book(root: Path) -> None:
                 for old in target.iterdir():
                     if old.name != "executed":
                         shutil.rmtree(old) if old.is_dir() else old.unlink()
-            shutil.copytree(source, target, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("executed", ".*"))
+            shutil.copytree(
+                source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("executed", ".*")
+            )
         else:
             shutil.copy2(source, target)
 
@@ -141,8 +163,10 @@ def stage_book(root: Path) -> None:
 def build_book(root: Path = PROJECT_ROOT) -> Path:
     """``jupyter-book build`` of ``root`` (default the repository) into ``root/_build/html``."""
     root = Path(root).resolve()
-    result = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(root),
-                             "--keep-going"], cwd=root)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--keep-going"],
+        cwd=root,
+    )
     if result.returncode != 0:
         raise SystemExit("jupyter-book build failed; see the log above")
     return root / "_build" / "html" / "index.html"
@@ -170,8 +194,11 @@ def declared_inputs(source: Path) -> list[Path]:
 def _digest(files: list[Path]) -> str:
     digest = hashlib.sha256()
     for file in files:
-        digest.update(str(file.relative_to(PROJECT_ROOT) if file.is_relative_to(PROJECT_ROOT)
-                          else file).encode())
+        digest.update(
+            str(
+                file.relative_to(PROJECT_ROOT) if file.is_relative_to(PROJECT_ROOT) else file
+            ).encode()
+        )
         digest.update(file.read_bytes())
     return digest.hexdigest()
 

@@ -3,6 +3,7 @@
 One place for the formatting rules, so that a chapter's text, its tables and its figure legends
 agree (a p-value reads "< 0.001" everywhere, never "0.000").
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,9 @@ from ecglib import schema
 __all__ = ["format_estimate", "format_p", "wide_estimates", "numbers_from"]
 
 
-def format_estimate(value: float, low: float = math.nan, high: float = math.nan,
-                    digits: int = 3) -> str:
+def format_estimate(
+    value: float, low: float = math.nan, high: float = math.nan, digits: int = 3
+) -> str:
     """``"0.794 [0.771-0.816]"``, ``"0.794"`` without bounds, ``"n/a"`` for a missing value.
 
     Bounds are printed when both are finite; one missing bound prints ``[CI n/a]``.
@@ -28,7 +30,7 @@ def format_estimate(value: float, low: float = math.nan, high: float = math.nan,
     has_low = low is not None and np.isfinite(low)
     has_high = high is not None and np.isfinite(high)
     if has_low and has_high:
-        dash = " to " if min(low, high) < 0 else "-"      # "-0.05--0.01" would be unreadable
+        dash = " to " if min(low, high) < 0 else "-"  # "-0.05--0.01" would be unreadable
         return f"{text} [{low:.{digits}f}{dash}{high:.{digits}f}]"
     if has_low or has_high:
         return f"{text} [CI n/a]"
@@ -50,13 +52,20 @@ def format_p(p: float, *, prefix: str | None = None) -> str:
     return f"< {text}" if sign == "<" else text
 
 
-def wide_estimates(table: pd.DataFrame, index: str | Sequence[str], value: str = "auc",
-                   low: str = "ci_low", high: str = "ci_high", digits: int = 3,
-                   columns: str = "vessel") -> pd.DataFrame:
+def wide_estimates(
+    table: pd.DataFrame,
+    index: str | Sequence[str],
+    value: str = "auc",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    digits: int = 3,
+    columns: str = "vessel",
+) -> pd.DataFrame:
     """A long table of estimates as text ``0.712 [0.650-0.768]``, one column per ``columns``
     value (vessels in the paper's order), one row per ``index``."""
-    text = table.assign(_text=[format_estimate(r[value], r[low], r[high], digits)
-                               for _, r in table.iterrows()])
+    text = table.assign(
+        _text=[format_estimate(r[value], r[low], r[high], digits) for _, r in table.iterrows()]
+    )
     wide = text.pivot(index=index, columns=columns, values="_text")
     if columns == "vessel":
         wide = wide[[v for v in schema.VESSELS if v in wide.columns]]
@@ -64,8 +73,15 @@ def wide_estimates(table: pd.DataFrame, index: str | Sequence[str], value: str =
     return wide.loc[list(dict.fromkeys(text.set_index(index).index))]
 
 
-def numbers_from(table, columns: Sequence[str], *, prefix: str = "", key: str = "vessel",
-                 rows: Sequence[str] = schema.VESSELS, scale: float = 1.0) -> dict[str, float]:
+def numbers_from(
+    table,
+    columns: Sequence[str],
+    *,
+    prefix: str = "",
+    key: str = "vessel",
+    rows: Sequence[str] = schema.VESSELS,
+    scale: float = 1.0,
+) -> dict[str, float]:
     """Glue-ready numbers ``<prefix><column>_<row>`` from a table with one row per ``key``
     value (a column or the index), times ``scale`` (100 for percent). A part that was not
     computed (any non-DataFrame, e.g. a :class:`ecglib.chapters.parts.Skipped`) or an absent
@@ -76,7 +92,6 @@ def numbers_from(table, columns: Sequence[str], *, prefix: str = "", key: str = 
     out = {}
     for column in columns:
         for row in rows:
-            value = (float(table.at[row, column]) if have and row in table.index
-                     else math.nan)
+            value = float(table.at[row, column]) if have and row in table.index else math.nan
             out[f"{prefix}{column}_{row}"] = value * scale
     return out

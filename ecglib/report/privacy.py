@@ -21,6 +21,7 @@ literal strings with token boundaries; :mod:`re` with an alternation of thousand
 is slow, so candidates are found by set membership of the alphanumeric tokens and confirmed
 by a string comparison at the token's position.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,14 @@ import pandas as pd
 
 from ecglib.data.cohort import ExportMap, apply_map, read_table
 
-__all__ = ["ID_COLUMNS", "TIME_COLUMNS", "PATH_COLUMNS", "cohort_identifiers", "scan_identifiers",
-           "run_identifiers"]
+__all__ = [
+    "ID_COLUMNS",
+    "TIME_COLUMNS",
+    "PATH_COLUMNS",
+    "cohort_identifiers",
+    "scan_identifiers",
+    "run_identifiers",
+]
 
 #: Canonical columns whose values name a patient, an ECG or an exam.
 ID_COLUMNS: tuple[str, ...] = ("patient_id", "ccta_id", "ecg_id")
@@ -69,9 +76,11 @@ def cohort_identifiers(table: str | Path, export_map: ExportMap) -> dict[str, se
     for column in PATH_COLUMNS:
         written = _strings(canonical[column])
         paths = [Path(v) for v in written]
-        found[column] = (written
-                         | {str(p if p.is_absolute() else (table.parent / p).resolve()) for p in paths}
-                         | {p.stem for p in paths if p.stem})
+        found[column] = (
+            written
+            | {str(p if p.is_absolute() else (table.parent / p).resolve()) for p in paths}
+            | {p.stem for p in paths if p.stem}
+        )
     return found
 
 
@@ -81,7 +90,9 @@ def _strings(values: pd.Series) -> set[str]:
 
 def run_identifiers(params) -> dict[str, set[str]]:
     """:func:`cohort_identifiers` of a run's export (``params.data``)."""
-    return cohort_identifiers(params.path(params.data.table), ExportMap.from_yaml(params.path(params.data.map)))
+    return cohort_identifiers(
+        params.path(params.data.table), ExportMap.from_yaml(params.path(params.data.map))
+    )
 
 
 def scan_identifiers(folder: str | Path, identifiers: Mapping[str, Iterable[str]]) -> pd.DataFrame:
@@ -114,8 +125,14 @@ def scan_identifiers(folder: str | Path, identifiers: Mapping[str, Iterable[str]
                 if text.startswith(value, start) and not _alnum(text, end):
                     hits[kind].append(value)
         for kind, values in hits.items():
-            rows.append(dict(file=str(path.relative_to(folder)), kind=kind, hits=len(values),
-                             distinct=len(set(values))))
+            rows.append(
+                dict(
+                    file=str(path.relative_to(folder)),
+                    kind=kind,
+                    hits=len(values),
+                    distinct=len(set(values)),
+                )
+            )
     return pd.DataFrame(rows, columns=["file", "kind", "hits", "distinct"])
 
 

@@ -4,6 +4,7 @@ Every table and figure a notebook writes goes through :func:`save`: a DataFrame 
 a column or index level identifies a patient, an ECG or an exam, or holds a date
 (:data:`IDENTIFYING_COLUMNS`), so nothing the run saves as a metric can carry one.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,25 @@ import pandas as pd
 
 from ecglib.paths import RunPaths
 
-__all__ = ["IDENTIFYING_COLUMNS", "check_deidentified", "save_table", "save_json", "save",
-           "glue_numbers"]
+__all__ = [
+    "IDENTIFYING_COLUMNS",
+    "check_deidentified",
+    "save_table",
+    "save_json",
+    "save",
+    "glue_numbers",
+]
 
 #: Columns that identify a patient, an ECG or an examination, or hold a date: never in a table
 #: the book shows or a run saves as a metric.
 IDENTIFYING_COLUMNS: tuple[str, ...] = (
-    "patient_id", "ecg_id", "ecg_path", "ccta_id", "ecg_time", "ccta_time", "ecg_diagnosis",
+    "patient_id",
+    "ecg_id",
+    "ecg_path",
+    "ccta_id",
+    "ecg_time",
+    "ccta_time",
+    "ecg_diagnosis",
 )
 
 
@@ -33,16 +46,18 @@ def check_deidentified(table: pd.DataFrame, what: str = "table") -> pd.DataFrame
     an ECG or an exam, or holds a date (:data:`IDENTIFYING_COLUMNS`)."""
     names = [*map(str, table.columns), *[str(n) for n in table.index.names if n is not None]]
     bad = sorted(set(names) & set(IDENTIFYING_COLUMNS))
-    dated = [str(c) for c in table.columns
-             if pd.api.types.is_datetime64_any_dtype(table[c])]
+    dated = [str(c) for c in table.columns if pd.api.types.is_datetime64_any_dtype(table[c])]
     if bad or dated:
-        raise ValueError(f"{what} holds identifying or date column(s) {bad + dated}; the book "
-                         "and the run's metrics never do")
+        raise ValueError(
+            f"{what} holds identifying or date column(s) {bad + dated}; the book "
+            "and the run's metrics never do"
+        )
     return table
 
 
-def save_table(table: pd.DataFrame, folder: str | os.PathLike, name: str, *,
-               index: bool = False) -> Path:
+def save_table(
+    table: pd.DataFrame, folder: str | os.PathLike, name: str, *, index: bool = False
+) -> Path:
     """Write a metric table as ``<folder>/<name>.csv`` (after :func:`check_deidentified`)."""
     check_deidentified(table, name)
     folder = Path(folder)
@@ -57,8 +72,10 @@ def save_json(numbers: Mapping[str, Any], folder: str | os.PathLike, name: str) 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    path.write_text(json.dumps({k: _plain(v) for k, v in numbers.items()}, indent=1,
-                               sort_keys=True), encoding="utf-8")
+    path.write_text(
+        json.dumps({k: _plain(v) for k, v in numbers.items()}, indent=1, sort_keys=True),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -78,8 +95,10 @@ def save(value: Any, paths: RunPaths, name: str) -> None:
     elif isinstance(value, Mapping):
         save_json(value, paths.metrics, name)
     else:
-        raise TypeError(f"cannot save a {type(value).__name__} ({name}); expected a Figure, a "
-                        "DataFrame or a mapping")
+        raise TypeError(
+            f"cannot save a {type(value).__name__} ({name}); expected a Figure, a "
+            "DataFrame or a mapping"
+        )
     return None
 
 

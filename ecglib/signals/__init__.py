@@ -14,6 +14,7 @@ The last two build on the first three and are imported from their own modules.
 Every function works alone on plain arrays; every data problem raises
 :class:`~ecglib.errors.SignalError` naming the record.
 """
+
 from ecglib.signals.checks import FLAT_PTP_MV, SATURATION_FRACTION, ecg_check, ecg_quality
 from ecglib.signals.io import Ecg, ecg_read
 from ecglib.signals.preprocess import (

@@ -64,6 +64,7 @@ One module on purpose: steps 3-7 are one pipeline on one record (:func:`ecg_beat
 :func:`average_beats` is only its driver over a cohort (chunks, worker processes, the exclusion
 table built from :class:`BeatError`), passing the same options through.
 """
+
 from __future__ import annotations
 
 import collections
@@ -174,13 +175,12 @@ class BeatResult:
         return int(self.beats.shape[0])
 
 
-
 # ----------------------------------------------------------------------------------------------
 # Beats of one record
 # ----------------------------------------------------------------------------------------------
 
-def filter_for_beats(signal: np.ndarray, fs: float = FS,
-                     filter: str = "highpass") -> np.ndarray:  # noqa: A002
+
+def filter_for_beats(signal: np.ndarray, fs: float = FS, filter: str = "highpass") -> np.ndarray:  # noqa: A002
     """The signal-wide beat filters of step 4 along the last axis (any leading shape); float64.
 
     ``"spline"`` needs the R peaks and is done by :func:`spline_baseline` inside :func:`ecg_beats`;
@@ -190,7 +190,9 @@ def filter_for_beats(signal: np.ndarray, fs: float = FS,
         raise ValueError(f"filter must be one of {BEAT_FILTERS}, got {filter!r}")
     x = np.asarray(signal, dtype=np.float64)
     if filter == "highpass":
-        return ss.sosfiltfilt(butter_sos(HIGHPASS_ORDER, HIGHPASS_HZ, "highpass", float(fs)), x, axis=-1)
+        return ss.sosfiltfilt(
+            butter_sos(HIGHPASS_ORDER, HIGHPASS_HZ, "highpass", float(fs)), x, axis=-1
+        )
     if filter == "ecgfounder":
         return ecg_founder_filter(x, fs)
     return x.copy()
@@ -209,7 +211,7 @@ def spline_baseline(signal: np.ndarray, starts: np.ndarray, width: int) -> np.nd
 
     x = np.asarray(signal, dtype=np.float64)
     starts = np.asarray(starts, dtype=np.int64)
-    values = x[:, starts[:, None] + np.arange(width)].mean(axis=2)        # (12, k)
+    values = x[:, starts[:, None] + np.arange(width)].mean(axis=2)  # (12, k)
     if starts.size == 1:
         return np.repeat(values, x.shape[1], axis=1)
     centres = starts + (width - 1) / 2.0
@@ -227,7 +229,7 @@ def isoelectric_segment(average: np.ndarray, fs: float = FS) -> tuple[int, int]:
     width = max(int(round(ISOELECTRIC_WIDTH_S * fs)), 1)
     lo = before + int(round(ISOELECTRIC_SEARCH_S[0] * fs))
     hi = before + int(round(ISOELECTRIC_SEARCH_S[1] * fs))
-    slope = np.abs(np.diff(average[..., lo:hi + 1], axis=-1)).sum(axis=-2)  # (hi - lo,)
+    slope = np.abs(np.diff(average[..., lo : hi + 1], axis=-1)).sum(axis=-2)  # (hi - lo,)
     flat = np.convolve(slope, np.ones(width), mode="valid")  # segment of `width` samples each
     start = lo + int(np.argmin(flat))
     return start, start + width
@@ -266,15 +268,26 @@ def ecg_beats(
     except SignalError as exc:
         raise BeatError(record_id, "signal check", exc.problem) from exc
 
-    det = detect_r_peaks(x, fs, record_id=record_id, leads=leads, method=method,
-                         min_quality=min_quality, min_beats=min_beats, hr_range=hr_range)
+    det = detect_r_peaks(
+        x,
+        fs,
+        record_id=record_id,
+        leads=leads,
+        method=method,
+        min_quality=min_quality,
+        min_beats=min_beats,
+        hr_range=hr_range,
+    )
     peaks, corr = det.peaks, det.corr
     rr = np.diff(peaks) / fs
     hr = 60.0 / float(np.median(rr))
     rr_cv = float(rr.std() / rr.mean())
     if max_rr_cv is not None and rr_cv > max_rr_cv:
-        raise BeatError(record_id, "irregular rhythm",
-                        f"RR coefficient of variation {rr_cv:.2f} > {max_rr_cv:g}")
+        raise BeatError(
+            record_id,
+            "irregular rhythm",
+            f"RR coefficient of variation {rr_cv:.2f} > {max_rr_cv:g}",
+        )
 
     before, after = beat_window(fs)
     n_t = x.shape[1]
@@ -282,10 +295,13 @@ def ecg_beats(
     normal = np.ones(peaks.size, dtype=bool) if min_beat_corr is None else ~(corr < min_beat_corr)
     used = fit & normal  # NaN correlation (QRS window off the record's end) is not a reason
     if used.sum() < min_beats:
-        raise BeatError(record_id, "too few beats",
-                        f"{int(used.sum())} usable beats (of {peaks.size} R peaks, {int(fit.sum())} "
-                        f"fitting the window, {int((fit & ~normal).sum())} of those ectopic) < {min_beats}")
-    idx = peaks[used, None] + np.arange(-before, after)            # (n, L)
+        raise BeatError(
+            record_id,
+            "too few beats",
+            f"{int(used.sum())} usable beats (of {peaks.size} R peaks, {int(fit.sum())} "
+            f"fitting the window, {int((fit & ~normal).sum())} of those ectopic) < {min_beats}",
+        )
+    idx = peaks[used, None] + np.arange(-before, after)  # (n, L)
 
     if filter == "spline":
         # Knots at the isoelectric segment of every normal beat, located on the raw average beat
@@ -303,14 +319,24 @@ def ecg_beats(
     except SignalError as exc:
         raise BeatError(record_id, "signal check", exc.problem) from exc
 
-    idx = peaks[used, None] + np.arange(-before, after)            # (n, L)
-    beats = z[:, idx].transpose(1, 0, 2)                            # (n, 12, L)
+    idx = peaks[used, None] + np.arange(-before, after)  # (n, L)
+    beats = z[:, idx].transpose(1, 0, 2)  # (n, 12, L)
     iso = None
     if baseline == "pr":
         iso = isoelectric_segment(beats.mean(axis=0), fs)
-        beats = beats - beats[:, :, iso[0]:iso[1]].mean(axis=2, keepdims=True)
-    return BeatResult(beats=beats, r_peaks=peaks, used=used, hr=hr, rr_cv=rr_cv, lead=det.lead,
-                      quality=det.quality, rescued=det.rescued, fs=float(fs), isoelectric=iso)
+        beats = beats - beats[:, :, iso[0] : iso[1]].mean(axis=2, keepdims=True)
+    return BeatResult(
+        beats=beats,
+        r_peaks=peaks,
+        used=used,
+        hr=hr,
+        rr_cv=rr_cv,
+        lead=det.lead,
+        quality=det.quality,
+        rescued=det.rescued,
+        fs=float(fs),
+        isoelectric=iso,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -319,7 +345,16 @@ def ecg_beats(
 
 #: Columns of :attr:`AverageBeats.records`.
 RECORD_COLUMNS: tuple[str, ...] = (
-    "record", "included", "reason", "detail", "lead", "rescued", "hr", "rr_cv", "quality", "n_peaks",
+    "record",
+    "included",
+    "reason",
+    "detail",
+    "lead",
+    "rescued",
+    "hr",
+    "rr_cv",
+    "quality",
+    "n_peaks",
     "n_beats",
 )
 
@@ -360,19 +395,41 @@ def _chunk_beats(signals: np.ndarray, fs: float, options: dict) -> tuple[np.ndar
         filtered[finite] = filter_for_beats(x[finite], fs, method)
     info = []
     for i in range(x.shape[0]):
-        row: dict[str, Any] = dict(included=False, reason=None, detail=None, lead=None, rescued=False,
-                                   hr=np.nan,
-                                   rr_cv=np.nan, quality=np.nan, n_peaks=0, n_beats=0)
+        row: dict[str, Any] = dict(
+            included=False,
+            reason=None,
+            detail=None,
+            lead=None,
+            rescued=False,
+            hr=np.nan,
+            rr_cv=np.nan,
+            quality=np.nan,
+            n_peaks=0,
+            n_beats=0,
+        )
         try:
-            res = ecg_beats(x[i], fs, record_id=options["ids"][i], **options["kwargs"], filter=method,
-                            _filtered=filtered[i] if signal_wide and finite[i] else None)
+            res = ecg_beats(
+                x[i],
+                fs,
+                record_id=options["ids"][i],
+                **options["kwargs"],
+                filter=method,
+                _filtered=filtered[i] if signal_wide and finite[i] else None,
+            )
         except BeatError as exc:
             row.update(reason=exc.reason, detail=exc.detail)
         else:
             out[i] = res.average
-            row.update(included=True, lead=res.lead, rescued=res.rescued, hr=res.hr, rr_cv=res.rr_cv,
-                       quality=res.quality,
-                       n_peaks=int(res.r_peaks.size), n_beats=res.n_beats)
+            row.update(
+                included=True,
+                lead=res.lead,
+                rescued=res.rescued,
+                hr=res.hr,
+                rr_cv=res.rr_cv,
+                quality=res.quality,
+                n_peaks=int(res.r_peaks.size),
+                n_beats=res.n_beats,
+            )
         info.append(row)
     return out, info
 
@@ -413,8 +470,16 @@ def average_beats(
         raise ValueError(f"{len(ids)} record_ids for {n} records")
     if filter not in BEAT_FILTERS:
         raise ValueError(f"filter must be one of {BEAT_FILTERS}, got {filter!r}")
-    unknown = set(kwargs) - {"baseline", "leads", "method", "min_quality", "min_beat_corr",
-                             "min_beats", "hr_range", "max_rr_cv"}
+    unknown = set(kwargs) - {
+        "baseline",
+        "leads",
+        "method",
+        "min_quality",
+        "min_beat_corr",
+        "min_beats",
+        "hr_range",
+        "max_rr_cv",
+    }
     if unknown:
         raise TypeError(f"unknown ecg_beats option(s): {sorted(unknown)}")
     if n_jobs == -1:
@@ -426,7 +491,11 @@ def average_beats(
     def tasks():
         for s in starts:
             stop = min(s + chunk_size, n)
-            yield (np.asarray(signals[s:stop]), fs, dict(ids=ids[s:stop], filter=filter, kwargs=kwargs))
+            yield (
+                np.asarray(signals[s:stop]),
+                fs,
+                dict(ids=ids[s:stop], filter=filter, kwargs=kwargs),
+            )
 
     before, after = beat_window(fs)
     average = np.full((n, len(LEADS), before + after), np.nan, dtype=np.float32)
@@ -443,7 +512,7 @@ def average_beats(
         results = _bounded_map(executor, tasks(), 2 * n_jobs)
     try:
         for s, (avg, info) in zip(starts, results):
-            average[s:s + len(avg)] = avg
+            average[s : s + len(avg)] = avg
             rows += info
             if bar is not None:
                 bar.update(len(avg))
@@ -456,7 +525,9 @@ def average_beats(
     records.insert(0, "record", np.arange(n))
     if record_ids is not None:
         records.insert(1, "record_id", ids)
-    excl_cols = ["record"] + (["record_id"] if record_ids is not None else []) + ["reason", "detail"]
+    excl_cols = (
+        ["record"] + (["record_id"] if record_ids is not None else []) + ["reason", "detail"]
+    )
     exclusions = records.loc[~records["included"], excl_cols].reset_index(drop=True)
     return AverageBeats(average=average, exclusions=exclusions, records=records)
 

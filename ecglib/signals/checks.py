@@ -16,6 +16,7 @@ leads. The rules, in mV on a (12, T) signal in :data:`~ecglib.schema.LEADS` orde
   ends with a short stretch held constant, as PTB-XL's do, stays well below the threshold). Flat
   leads are reported as flat, not saturated.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,10 +80,15 @@ def ecg_check(
     if x.dtype.kind not in "iuf":
         raise SignalError(record_id, f"wrong dtype {x.dtype}: ECG samples must be real numbers")
     if x.ndim != 2 or x.shape[0] != len(LEADS):
-        hint = " (looks like (T, 12): transpose to (12, T))" if x.ndim == 2 and x.shape[1] == len(LEADS) else ""
+        hint = (
+            " (looks like (T, 12): transpose to (12, T))"
+            if x.ndim == 2 and x.shape[1] == len(LEADS)
+            else ""
+        )
         raise SignalError(
-            record_id, f"wrong lead count: expected a ({len(LEADS)}, T) array in the order "
-            f"{', '.join(LEADS)}, got shape {x.shape}{hint}"
+            record_id,
+            f"wrong lead count: expected a ({len(LEADS)}, T) array in the order "
+            f"{', '.join(LEADS)}, got shape {x.shape}{hint}",
         )
     if x.shape[1] == 0:
         raise SignalError(record_id, "empty signal (0 samples)")
@@ -94,21 +100,26 @@ def ecg_check(
 
     bad = np.flatnonzero(q["n_nonfinite"])
     if bad.size:
-        problems.append("non-finite samples in " + ", ".join(
-            f"{LEADS[i]} ({q['n_nonfinite'][i]} NaN/inf of {x.shape[1]})" for i in bad))
+        problems.append(
+            "non-finite samples in "
+            + ", ".join(f"{LEADS[i]} ({q['n_nonfinite'][i]} NaN/inf of {x.shape[1]})" for i in bad)
+        )
 
     ptp = q["ptp_mv"]
     flat = np.flatnonzero(np.isfinite(ptp) & (ptp < flat_ptp_mv))
     if flat.size:
-        problems.append(f"flat leads (peak-to-peak < {flat_ptp_mv:g} mV): " + ", ".join(
-            f"{LEADS[i]} ({ptp[i]:.3g} mV)" for i in flat))
+        problems.append(
+            f"flat leads (peak-to-peak < {flat_ptp_mv:g} mV): "
+            + ", ".join(f"{LEADS[i]} ({ptp[i]:.3g} mV)" for i in flat)
+        )
 
     rail = q["rail_fraction"]
     sat = np.flatnonzero((rail >= saturation_fraction) & (ptp >= flat_ptp_mv))
     if sat.size:
         problems.append(
             f"saturated leads (>= {saturation_fraction:.0%} of samples on the lead's min or max): "
-            + ", ".join(f"{LEADS[i]} ({rail[i]:.1%})" for i in sat))
+            + ", ".join(f"{LEADS[i]} ({rail[i]:.1%})" for i in sat)
+        )
 
     if problems:
         raise SignalError(record_id, "; ".join(problems))

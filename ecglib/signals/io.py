@@ -25,6 +25,7 @@ missing or duplicated leads, unknown units) raises :class:`~ecglib.errors.Signal
 record (``record_id`` if given, else the path) and the problem. Nothing is ever replaced by zeros:
 the authors' code turned unreadable ECGs into all-zero signals with negative labels.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,7 +74,9 @@ class Ecg:
         except (TypeError, ValueError):
             fs = float("nan")
         if not (np.isfinite(fs) and fs > 0):
-            raise SignalError(self.record, f"sampling rate must be a positive number, got {self.fs!r}")
+            raise SignalError(
+                self.record, f"sampling rate must be a positive number, got {self.fs!r}"
+            )
         sig.flags.writeable = False
         object.__setattr__(self, "signal", sig)
         object.__setattr__(self, "fs", fs)
@@ -128,8 +131,9 @@ def ecg_read(
         base = p
     elif p.exists():
         raise SignalError(
-            rid, f"unsupported file type {p.suffix or '(none)'!r} for {p}: expected .npy or a WFDB "
-            "record (its .hea header or base name)"
+            rid,
+            f"unsupported file type {p.suffix or '(none)'!r} for {p}: expected .npy or a WFDB "
+            "record (its .hea header or base name)",
         )
     else:
         raise SignalError(rid, f"file not found: {p} (nor a WFDB header {p}.hea)")
@@ -167,7 +171,9 @@ def _read_npy(p: Path, rid: str, *, fs: float, units: str) -> Ecg:
 def _check_dtype(arr: np.ndarray, rid: str) -> None:
     # Integers and floats are samples; bool, complex, strings, objects and records are not.
     if arr.dtype.kind not in "iuf":
-        raise SignalError(rid, f"wrong dtype {arr.dtype} ({arr.dtype.kind!r}): ECG samples must be real numbers")
+        raise SignalError(
+            rid, f"wrong dtype {arr.dtype} ({arr.dtype.kind!r}): ECG samples must be real numbers"
+        )
 
 
 def _unit_factor(units: str | None) -> float | None:
@@ -182,7 +188,9 @@ def _read_wfdb(base: Path, rid: str) -> Ecg:
     try:
         rec = wfdb.rdrecord(str(base), physical=True)
     except Exception as exc:  # noqa: BLE001 - wfdb raises many types; all are re-raised, named
-        raise SignalError(rid, f"cannot read WFDB record {base} ({type(exc).__name__}: {exc})") from exc
+        raise SignalError(
+            rid, f"cannot read WFDB record {base} ({type(exc).__name__}: {exc})"
+        ) from exc
     sig = rec.p_signal
     if sig is None or sig.ndim != 2 or sig.shape[1] != rec.n_sig:
         raise SignalError(rid, f"WFDB record {base} has no readable physical signal")
@@ -201,7 +209,9 @@ def _read_wfdb(base: Path, rid: str) -> Ecg:
     for lead, i in zip(LEADS, index):
         f = _unit_factor(units[i])
         if f is None:
-            raise SignalError(rid, f"lead {lead} has unknown units {units[i]!r}; expected mV, uV or V")
+            raise SignalError(
+                rid, f"lead {lead} has unknown units {units[i]!r}; expected mV, uV or V"
+            )
         factors.append(f)
     out = sig[:, index].T.astype(np.float64) * np.asarray(factors)[:, None]
     return Ecg(out, fs=float(rec.fs), record=rid)
@@ -215,8 +225,11 @@ def _lead_index(names: list[str], rid: str) -> list[int]:
         key = str(name).strip().lower()
         if key in wanted:
             found.setdefault(wanted[key], []).append(i)
-    duplicated = [f"{lead} ({', '.join(names[i] for i in found[lead])})"
-                  for lead in LEADS if len(found.get(lead, [])) > 1]
+    duplicated = [
+        f"{lead} ({', '.join(names[i] for i in found[lead])})"
+        for lead in LEADS
+        if len(found.get(lead, [])) > 1
+    ]
     missing = [lead for lead in LEADS if lead not in found]
     problems = []
     if missing:

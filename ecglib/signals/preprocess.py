@@ -11,6 +11,7 @@ a 10 s, 500 Hz, 12-lead ECG. ECGFounder (Li et al., NEJM AI 2025; github.com/PKU
 was pretrained on ECGs filtered as in :func:`ecg_founder_filter`; whether to apply that filter is the
 ``filter`` choice of :func:`ecg_preprocess` (default ``"none"``, the study's published input).
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,7 +48,9 @@ _RATIO_RTOL = 1e-6
 
 
 @functools.lru_cache(maxsize=32)
-def butter_sos(order: int, corner: float | tuple[float, float], btype: str, fs: float) -> np.ndarray:
+def butter_sos(
+    order: int, corner: float | tuple[float, float], btype: str, fs: float
+) -> np.ndarray:
     """Butterworth second-order sections, ``scipy.signal.butter(..., output="sos")``, cached.
 
     The R-peak detector and the beat filters apply the same few designs to every record, so each
@@ -121,7 +124,7 @@ def ecg_fix_length(
         return x.copy()
     if t > n:
         start = 0 if policy == "start" else (t - n) // 2
-        return x[..., start:start + n].copy()
+        return x[..., start : start + n].copy()
     n_min = int(np.ceil(n * (1 - tolerance)))
     if t < n_min:
         raise SignalError(
@@ -135,7 +138,9 @@ def ecg_fix_length(
     return np.pad(x, pad, mode="edge")
 
 
-def ecg_zscore(signal: np.ndarray, *, record_id: str = "<unnamed>", min_std: float = 1e-8) -> np.ndarray:
+def ecg_zscore(
+    signal: np.ndarray, *, record_id: str = "<unnamed>", min_std: float = 1e-8
+) -> np.ndarray:
     """Lead-wise z-score along the last axis: ``(x - mean) / std`` per lead (population std, ddof=0).
 
     This is the coronary study's input normalisation. A lead with ``std < min_std`` (input units)
@@ -151,7 +156,9 @@ def ecg_zscore(signal: np.ndarray, *, record_id: str = "<unnamed>", min_std: flo
     if low.any():
         rows = np.flatnonzero(low.reshape(-1))
         names = [LEADS[i] if x.ndim == 2 and x.shape[0] == len(LEADS) else f"row {i}" for i in rows]
-        raise SignalError(record_id, f"cannot z-score: standard deviation < {min_std:g} in {', '.join(names)}")
+        raise SignalError(
+            record_id, f"cannot z-score: standard deviation < {min_std:g} in {', '.join(names)}"
+        )
     return (x - mean) / std
 
 
@@ -181,7 +188,9 @@ def ecg_founder_filter(signal: np.ndarray, fs: float = FS) -> np.ndarray:
     k += 1 - k % 2  # odd, so the median is centred on its sample
     flat = y.reshape(-1, y.shape[-1])
     # One 1-D median filter per lead: scipy's 1-D path is much faster than a (1, k) 2-D window.
-    baseline = np.stack([ndimage.median_filter(row, size=k, mode="constant", cval=0.0) for row in flat])
+    baseline = np.stack(
+        [ndimage.median_filter(row, size=k, mode="constant", cval=0.0) for row in flat]
+    )
     return y - baseline.reshape(y.shape)
 
 
@@ -218,7 +227,9 @@ def ecg_preprocess(
     ecg_check(ecg.signal, ecg.fs, rid)
     try:
         x = ecg_resample(ecg.signal, ecg.fs, FS)
-    except ValueError as exc:  # a rate with no exact rational ratio to 500 Hz: this record's problem
+    except (
+        ValueError
+    ) as exc:  # a rate with no exact rational ratio to 500 Hz: this record's problem
         raise SignalError(rid, f"sampling rate {ecg.fs:g} Hz: {exc}") from exc
     x = ecg_fix_length(x, n_samples, policy=length_policy, record_id=rid, fs=FS)
     if filter == "ecgfounder":

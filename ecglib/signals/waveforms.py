@@ -49,6 +49,7 @@ next P wave).
 The delineation and the pointwise tests stay in one module because they are one algorithm: the
 comparison names every significant stretch by the wave the delineation puts it in.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -85,6 +86,7 @@ _INDEPENDENT = [LEADS.index(v) for v in ("I", "II", "V1", "V2", "V3", "V4", "V5"
 # Delineation
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Delineation:
     """Wave boundaries of a beat, as beat sample indices (R peak at ``r_index``).
@@ -106,8 +108,14 @@ class Delineation:
 
     def boundaries(self) -> dict[str, int]:
         """The named fiducial points (samples), P points only when found."""
-        out = {"P end": self.p_end, "QRS onset": self.qrs_onset, "J point": self.j_point,
-               "T onset": self.t_onset, "T peak": self.t_peak, "T end": self.t_end}
+        out = {
+            "P end": self.p_end,
+            "QRS onset": self.qrs_onset,
+            "J point": self.j_point,
+            "T onset": self.t_onset,
+            "T peak": self.t_peak,
+            "T end": self.t_end,
+        }
         return {k: v for k, v in out.items() if v is not None}
 
     def boundaries_s(self) -> dict[str, float]:
@@ -129,8 +137,15 @@ class Delineation:
 
     def table(self) -> pd.DataFrame:
         """One row per region: wave, start and end (s relative to R), duration (ms)."""
-        rows = [dict(wave=w, start_s=(a - self.r_index) / self.fs, end_s=(b - self.r_index) / self.fs,
-                     duration_ms=1000.0 * (b - a) / self.fs) for w, (a, b) in self.segments().items()]
+        rows = [
+            dict(
+                wave=w,
+                start_s=(a - self.r_index) / self.fs,
+                end_s=(b - self.r_index) / self.fs,
+                duration_ms=1000.0 * (b - a) / self.fs,
+            )
+            for w, (a, b) in self.segments().items()
+        ]
         return pd.DataFrame(rows)
 
 
@@ -165,41 +180,43 @@ def delineate_beat(beat: np.ndarray, fs: float = FS) -> Delineation:
         x = x[keep].mean(axis=0)
     before, after = beat_window(fs)
     if x.shape != (len(LEADS), before + after):
-        raise ValueError(f"beat must have shape ({len(LEADS)}, {before + after}) at fs={fs:g}, got {x.shape}")
+        raise ValueError(
+            f"beat must have shape ({len(LEADS)}, {before + after}) at fs={fs:g}, got {x.shape}"
+        )
     if not np.isfinite(x).all():
         raise ValueError("beat has non-finite samples")
     n = x.shape[1]
     r = before
     iso = isoelectric_segment(x, fs)
-    x = x - x[:, iso[0]:iso[1]].mean(axis=1, keepdims=True)
+    x = x - x[:, iso[0] : iso[1]].mean(axis=1, keepdims=True)
     ind = x[_INDEPENDENT]
     width = max(int(round(SMOOTH_S * fs)), 1)
     sv = _smooth(np.sqrt((np.gradient(ind, axis=1) ** 2).sum(axis=0)), width)
-    vm = _smooth(np.sqrt((ind ** 2).sum(axis=0)), width)
+    vm = _smooth(np.sqrt((ind**2).sum(axis=0)), width)
 
     q = int(round(QRS_SEARCH_S * fs))
     lo, hi = max(r - q, 1), min(r + q, n - 2)
-    peak_sv = sv[lo:hi + 1].max()
+    peak_sv = sv[lo : hi + 1].max()
     if not peak_sv > 0:
         raise ValueError("beat has no QRS (zero spatial velocity around the R peak)")
     threshold = QRS_SV_FRACTION * peak_sv
-    pre = lo + int(np.argmax(sv[lo:r + 1]))
-    below = np.flatnonzero(sv[:pre + 1] < threshold)
+    pre = lo + int(np.argmax(sv[lo : r + 1]))
+    below = np.flatnonzero(sv[: pre + 1] < threshold)
     qrs_onset = int(below[-1]) + 1 if below.size else 0
-    post = r + int(np.argmax(sv[r:hi + 1]))
+    post = r + int(np.argmax(sv[r : hi + 1]))
     below = np.flatnonzero(sv[post:] < threshold)
     j_point = post + int(below[0]) if below.size else n - 1
 
     t_lo = min(j_point + int(round(T_SEARCH_AFTER_J_S * fs)), n - 3)
     t_hi = min(r + int(round(T_SEARCH_END_S * fs)), n - 2)
     t_hi = max(t_hi, t_lo + 1)
-    t_peak = t_lo + int(np.argmax(vm[t_lo:t_hi + 1]))
+    t_peak = t_lo + int(np.argmax(vm[t_lo : t_hi + 1]))
     dvm = np.gradient(vm)
-    descent = t_peak + int(np.argmin(dvm[t_peak:n - 1]))
+    descent = t_peak + int(np.argmin(dvm[t_peak : n - 1]))
     t_end = int(np.clip(np.ceil(_tangent_crossing(vm, descent, 0.0)), descent, n))
     if t_peak > j_point + 1:
         ascent = j_point + int(np.argmax(dvm[j_point:t_peak]))
-        st_level = vm[j_point:t_peak + 1].min()
+        st_level = vm[j_point : t_peak + 1].min()
         t_onset = int(np.clip(np.floor(_tangent_crossing(vm, ascent, st_level)), j_point, ascent))
     else:
         t_onset = j_point
@@ -208,19 +225,34 @@ def delineate_beat(beat: np.ndarray, fs: float = FS) -> Delineation:
     p_hi = qrs_onset - int(round(P_GAP_S * fs))
     if p_hi > 2:
         cand = int(np.argmax(vm[:p_hi]))
-        if vm[cand] >= P_MIN_FRACTION * vm[lo:hi + 1].max() and 0 < cand:
+        if vm[cand] >= P_MIN_FRACTION * vm[lo : hi + 1].max() and 0 < cand:
             p_peak = cand
             p_descent = cand + int(np.argmin(dvm[cand:qrs_onset])) if qrs_onset > cand else cand
-            p_end = int(np.clip(np.ceil(_tangent_crossing(vm, p_descent, 0.0)), p_descent, qrs_onset))
-    return Delineation(qrs_onset=qrs_onset, j_point=j_point, t_onset=t_onset, t_peak=t_peak,
-                       t_end=t_end, p_peak=p_peak, p_end=p_end, r_index=r, n_samples=n, fs=float(fs))
+            p_end = int(
+                np.clip(np.ceil(_tangent_crossing(vm, p_descent, 0.0)), p_descent, qrs_onset)
+            )
+    return Delineation(
+        qrs_onset=qrs_onset,
+        j_point=j_point,
+        t_onset=t_onset,
+        t_peak=t_peak,
+        t_end=t_end,
+        p_peak=p_peak,
+        p_end=p_end,
+        r_index=r,
+        n_samples=n,
+        fs=float(fs),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Pointwise comparison
 # ----------------------------------------------------------------------------------------------
 
-def pointwise_tests(a: np.ndarray, b: np.ndarray, test: str = "welch") -> tuple[np.ndarray, np.ndarray]:
+
+def pointwise_tests(
+    a: np.ndarray, b: np.ndarray, test: str = "welch"
+) -> tuple[np.ndarray, np.ndarray]:
     """Test statistic and two-sided p-value at every position of the trailing axes (axis 0 = records).
 
     ``test="welch"``: Welch's t (``ttest_ind(equal_var=False)``); ``"mannwhitney"``: the U statistic
@@ -289,16 +321,24 @@ class WaveformComparison:
         """Long table: one row per lead and sample (means, SDs, difference, p, q, wave)."""
         n_leads, n_t = self.diff.shape
         waves = self.delineation.labels()
-        return pd.DataFrame({
-            "lead": np.repeat(self.leads, n_t),
-            "time_s": np.tile(self.time_s, n_leads),
-            "wave": np.tile(waves, n_leads),
-            f"mean_{self.names[0]}": self.mean[0].ravel(), f"sd_{self.names[0]}": self.sd[0].ravel(),
-            f"mean_{self.names[1]}": self.mean[1].ravel(), f"sd_{self.names[1]}": self.sd[1].ravel(),
-            "diff": self.diff.ravel(), "ci_low": self.ci_low.ravel(), "ci_high": self.ci_high.ravel(),
-            "statistic": self.statistic.ravel(), "p": self.p.ravel(), "q": self.q.ravel(),
-            "significant": self.significant.ravel(),
-        })
+        return pd.DataFrame(
+            {
+                "lead": np.repeat(self.leads, n_t),
+                "time_s": np.tile(self.time_s, n_leads),
+                "wave": np.tile(waves, n_leads),
+                f"mean_{self.names[0]}": self.mean[0].ravel(),
+                f"sd_{self.names[0]}": self.sd[0].ravel(),
+                f"mean_{self.names[1]}": self.mean[1].ravel(),
+                f"sd_{self.names[1]}": self.sd[1].ravel(),
+                "diff": self.diff.ravel(),
+                "ci_low": self.ci_low.ravel(),
+                "ci_high": self.ci_high.ravel(),
+                "statistic": self.statistic.ravel(),
+                "p": self.p.ravel(),
+                "q": self.q.ravel(),
+                "significant": self.significant.ravel(),
+            }
+        )
 
     def wave_table(self) -> pd.DataFrame:
         """Per lead and wave: mean difference, mean |difference|, largest |difference| (signed) and
@@ -310,14 +350,22 @@ class WaveformComparison:
                     continue
                 d = self.diff[li, a:b]
                 k = int(np.argmax(np.abs(d)))
-                rows.append(dict(
-                    lead=lead, wave=wave, start_s=self.time_s[a], end_s=self.time_s[b - 1],
-                    n_samples=b - a, mean_diff=float(d.mean()), mean_abs_diff=float(np.abs(d).mean()),
-                    peak_diff=float(d[k]), peak_time_s=float(self.time_s[a + k]),
-                    n_significant=int(self.significant[li, a:b].sum()),
-                    share_significant=float(self.significant[li, a:b].mean()),
-                    min_q=float(self.q[li, a:b].min()),
-                ))
+                rows.append(
+                    dict(
+                        lead=lead,
+                        wave=wave,
+                        start_s=self.time_s[a],
+                        end_s=self.time_s[b - 1],
+                        n_samples=b - a,
+                        mean_diff=float(d.mean()),
+                        mean_abs_diff=float(np.abs(d).mean()),
+                        peak_diff=float(d[k]),
+                        peak_time_s=float(self.time_s[a + k]),
+                        n_significant=int(self.significant[li, a:b].sum()),
+                        share_significant=float(self.significant[li, a:b].mean()),
+                        min_q=float(self.q[li, a:b].min()),
+                    )
+                )
         return pd.DataFrame(rows)
 
     def stretches(self, min_samples: int = 1) -> pd.DataFrame:
@@ -337,15 +385,32 @@ class WaveformComparison:
                 seg = labels[a:b]
                 touched = [w for w in WAVES if (seg == w).any()]
                 d = self.diff[li, a:b]
-                rows.append(dict(
-                    lead=lead, start_s=float(self.time_s[a]), end_s=float(self.time_s[b - 1]),
-                    duration_ms=1000.0 * (b - a) / self.delineation.fs, n_samples=b - a,
-                    wave=max(touched, key=lambda w: int((seg == w).sum())), waves=", ".join(touched),
-                    mean_diff=float(d.mean()), peak_diff=float(d[np.argmax(np.abs(d))]),
-                    min_q=float(self.q[li, a:b].min()),
-                ))
-        columns = ["lead", "start_s", "end_s", "duration_ms", "n_samples", "wave", "waves",
-                   "mean_diff", "peak_diff", "min_q"]
+                rows.append(
+                    dict(
+                        lead=lead,
+                        start_s=float(self.time_s[a]),
+                        end_s=float(self.time_s[b - 1]),
+                        duration_ms=1000.0 * (b - a) / self.delineation.fs,
+                        n_samples=b - a,
+                        wave=max(touched, key=lambda w: int((seg == w).sum())),
+                        waves=", ".join(touched),
+                        mean_diff=float(d.mean()),
+                        peak_diff=float(d[np.argmax(np.abs(d))]),
+                        min_q=float(self.q[li, a:b].min()),
+                    )
+                )
+        columns = [
+            "lead",
+            "start_s",
+            "end_s",
+            "duration_ms",
+            "n_samples",
+            "wave",
+            "waves",
+            "mean_diff",
+            "peak_diff",
+            "min_q",
+        ]
         return pd.DataFrame(rows, columns=columns)
 
     def lead_ranking(self, waves: Sequence[str] = ST_T) -> pd.DataFrame:
@@ -362,14 +427,18 @@ class WaveformComparison:
         if not mask.any():
             raise ValueError(f"the window {list(waves)} is empty in this delineation")
         d = self.diff[:, mask]
-        table = pd.DataFrame({
-            "lead": self.leads,
-            "mean_abs_diff": np.abs(d).mean(axis=1),
-            "mean_diff": d.mean(axis=1),
-            "share_significant": self.significant[:, mask].mean(axis=1),
-            "min_q": self.q[:, mask].min(axis=1),
-        })
-        table = table.sort_values("mean_abs_diff", ascending=False, kind="stable").reset_index(drop=True)
+        table = pd.DataFrame(
+            {
+                "lead": self.leads,
+                "mean_abs_diff": np.abs(d).mean(axis=1),
+                "mean_diff": d.mean(axis=1),
+                "share_significant": self.significant[:, mask].mean(axis=1),
+                "min_q": self.q[:, mask].min(axis=1),
+            }
+        )
+        table = table.sort_values("mean_abs_diff", ascending=False, kind="stable").reset_index(
+            drop=True
+        )
         table.insert(0, "rank", np.arange(1, len(table) + 1))
         return table
 
@@ -404,7 +473,9 @@ def compare_waveforms(
             raise ValueError(f"group {name!r} must have shape (N, {len(LEADS)}, L), got {g.shape}")
         g = g[np.isfinite(g).all(axis=(1, 2))]
         if g.shape[0] < 2:
-            raise ValueError(f"group {name!r} has {g.shape[0]} usable average beat(s); need at least 2")
+            raise ValueError(
+                f"group {name!r} has {g.shape[0]} usable average beat(s); need at least 2"
+            )
         groups.append(g)
     a, b = groups
     if a.shape[2] != b.shape[2]:
@@ -420,15 +491,27 @@ def compare_waveforms(
     va, vb = sd[0] ** 2 / a.shape[0], sd[1] ** 2 / b.shape[0]
     se = np.sqrt(va + vb)
     with np.errstate(divide="ignore", invalid="ignore"):
-        dof = (va + vb) ** 2 / (va ** 2 / (a.shape[0] - 1) + vb ** 2 / (b.shape[0] - 1))
+        dof = (va + vb) ** 2 / (va**2 / (a.shape[0] - 1) + vb**2 / (b.shape[0] - 1))
     half = stats.t.ppf(0.975, np.where(np.isfinite(dof), dof, 1.0)) * se
     statistic, p = pointwise_tests(a, b, test)
     q = fdr_adjust(p, fdr)
     if delineation is None:
         delineation = delineate_beat(np.concatenate([a, b]).mean(axis=0), fs)
     return WaveformComparison(
-        names=(str(names[0]), str(names[1])), n=(a.shape[0], b.shape[0]),
-        time_s=(np.arange(before + after) - before) / fs, mean=mean, sd=sd, diff=diff,
-        ci_low=diff - half, ci_high=diff + half, statistic=statistic, p=p, q=q,
-        significant=q < alpha, delineation=delineation, test=test, fdr=fdr, alpha=float(alpha),
+        names=(str(names[0]), str(names[1])),
+        n=(a.shape[0], b.shape[0]),
+        time_s=(np.arange(before + after) - before) / fs,
+        mean=mean,
+        sd=sd,
+        diff=diff,
+        ci_low=diff - half,
+        ci_high=diff + half,
+        statistic=statistic,
+        p=p,
+        q=q,
+        significant=q < alpha,
+        delineation=delineation,
+        test=test,
+        fdr=fdr,
+        alpha=float(alpha),
     )

@@ -7,6 +7,7 @@ Each fold is trained (or resumed, or reused when already finished) exactly as
 ``notebooks/02_train_fold.ipynb`` does it; re-running the notebook afterwards reuses the result.
 Rank 0 writes every file and prints the summary.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,13 +19,21 @@ from ecglib.train.fit import fit_fold
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ecglib.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ecglib.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("params", help="params YAML, e.g. params/paper.yaml")
-    parser.add_argument("--fold", type=int, action="append",
-                        help="fold to train (repeatable; default: every fold)")
-    parser.add_argument("--stop-after", type=int, default=None,
-                        help="stop after this many epochs (resumable), e.g. for a job time limit")
+    parser.add_argument(
+        "--fold", type=int, action="append", help="fold to train (repeatable; default: every fold)"
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="stop after this many epochs (resumable), e.g. for a job time limit",
+    )
     parser.add_argument("--force", action="store_true", help="retrain even a finished fold")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -32,14 +41,22 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     folds = args.fold if args.fold else list(range(params.folds.n_folds))
     for fold in folds:
-        result = fit_fold(params, fold, progress=not args.no_progress, stop_after=args.stop_after,
-                          force=args.force)
+        result = fit_fold(
+            params,
+            fold,
+            progress=not args.no_progress,
+            stop_after=args.stop_after,
+            force=args.force,
+        )
         if int(os.environ.get("RANK", "0")) != 0:
             continue
         state = "reused" if result.reused else ("finished" if result.finished else "stopped")
-        print(f"fold {fold}: {state}; best epoch {result.best_epoch} "
-              f"(inner macro-AUC {result.inner_macro_auc:.3f}); {result.seconds:.1f} s; "
-              f"{result.world_size} process(es) on {result.device}", flush=True)
+        print(
+            f"fold {fold}: {state}; best epoch {result.best_epoch} "
+            f"(inner macro-AUC {result.inner_macro_auc:.3f}); {result.seconds:.1f} s; "
+            f"{result.world_size} process(es) on {result.device}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

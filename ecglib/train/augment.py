@@ -23,6 +23,7 @@ Everything is vectorised over the batch (no Python loop over samples or time) an
 comes from the ``torch.Generator`` passed in. For speed on a GPU pass a generator on that device;
 a CPU generator works too (the random numbers are then drawn on the CPU and copied).
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,10 @@ class AugmentConfig:
         if not 0.0 <= self.max_shift < 1.0:
             raise ValueError(f"max_shift must be in [0, 1), got {self.max_shift}")
         if not 0.0 < self.occlusion_min <= self.occlusion_max < 1.0:
-            raise ValueError("need 0 < occlusion_min <= occlusion_max < 1, got "
-                             f"{self.occlusion_min}, {self.occlusion_max}")
+            raise ValueError(
+                "need 0 < occlusion_min <= occlusion_max < 1, got "
+                f"{self.occlusion_min}, {self.occlusion_max}"
+            )
         if self.scale_low > self.scale_high or self.noise_std < 0 or self.noise_clip < 0:
             raise ValueError("need scale_low <= scale_high and non-negative noise_std, noise_clip")
 
@@ -89,8 +92,13 @@ def _uniform(n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.rand(n, generator=generator, device=generator.device)
 
 
-def augment_batch(x: torch.Tensor, *, generator: torch.Generator, strength: float = 1.0,
-                  config: AugmentConfig = AugmentConfig()) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    strength: float = 1.0,
+    config: AugmentConfig = AugmentConfig(),
+) -> torch.Tensor:
     """An augmented copy of a batch ``x`` of shape ``(B, leads, L)`` (the input is not modified).
 
     Each sample independently gets each transform with probability ``p * strength`` (table in the
@@ -113,8 +121,9 @@ def augment_batch(x: torch.Tensor, *, generator: torch.Generator, strength: floa
     # roll: out[t] = x[(t - shift) mod L], one integer shift per sample (torch.roll semantics)
     max_shift = int(math.floor(c.max_shift * length))
     do_roll = draw(c.p_roll)
-    shift = torch.randint(-max_shift, max_shift + 1, (n,), generator=generator,
-                          device=generator.device).to(dev)
+    shift = torch.randint(
+        -max_shift, max_shift + 1, (n,), generator=generator, device=generator.device
+    ).to(dev)
     shift = torch.where(do_roll, shift, torch.zeros_like(shift))
     t = torch.arange(length, device=dev)
     idx = (t.unsqueeze(0) - shift.unsqueeze(1)).remainder(length)  # (B, L)
@@ -144,9 +153,14 @@ def augment_batch(x: torch.Tensor, *, generator: torch.Generator, strength: floa
     return out
 
 
-def with_augmented_copies(x: torch.Tensor, y: torch.Tensor, *, generator: torch.Generator,
-                          strength: float = 1.0, config: AugmentConfig = AugmentConfig()
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
+def with_augmented_copies(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    strength: float = 1.0,
+    config: AugmentConfig = AugmentConfig(),
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The training batch of the study: ``[x; augment(x)]`` of shape ``(2B, leads, L)`` and the
     labels duplicated, ``[y; y]`` (originals first, copy ``b + B`` is sample ``b`` augmented)."""
     if y.shape[0] != x.shape[0]:

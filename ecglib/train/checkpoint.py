@@ -8,6 +8,7 @@ leaves the previous checkpoint intact, never a truncated one. Files are read by
 with the pretrained weights), so everything in them is plain data: tensors, numbers, strings,
 lists, tuples and dicts (the NumPy and Python RNG states are converted to such).
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,9 @@ def load_state_strict(module: torch.nn.Module, state: dict, what: str) -> None:
         lines = [f"{what} does not match the model:"]
         lines += [f"  missing {k} {list(own[k].shape)}" for k in missing]
         lines += [f"  unexpected {k} {list(state[k].shape)}" for k in unexpected]
-        lines += [f"  mis-shaped {k}: {list(state[k].shape)} vs {list(own[k].shape)}" for k in misshaped]
+        lines += [
+            f"  mis-shaped {k}: {list(state[k].shape)} vs {list(own[k].shape)}" for k in misshaped
+        ]
         raise CheckpointError("\n".join(lines))
     module.load_state_dict(state, strict=True)
 
@@ -82,11 +85,13 @@ def set_rng_state(state: dict) -> None:
     if state.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     npst = state["numpy"]
-    np.random.set_state({
-        "bit_generator": npst["bit_generator"],
-        "state": {"key": npst["key"].numpy().astype(np.uint32), "pos": npst["pos"]},
-        "has_gauss": npst["has_gauss"],
-        "gauss": npst["gauss"],
-    })
+    np.random.set_state(
+        {
+            "bit_generator": npst["bit_generator"],
+            "state": {"key": npst["key"].numpy().astype(np.uint32), "pos": npst["pos"]},
+            "has_gauss": npst["has_gauss"],
+            "gauss": npst["gauss"],
+        }
+    )
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))

@@ -9,6 +9,7 @@ map per batch instead of one per ECG). The training order comes from a
 resumed run sees the same batches as an uninterrupted one, and under torchrun every process gets
 its own disjoint shard. In a single process the sampler is the same object with one replica.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,14 +41,17 @@ class EcgDataset(Dataset):
     re-opened in each DataLoader worker instead of being pickled). Items are ``(x, y, i)``.
     """
 
-    def __init__(self, signals: np.ndarray | str | os.PathLike, rows: np.ndarray,
-                 labels: np.ndarray):
+    def __init__(
+        self, signals: np.ndarray | str | os.PathLike, rows: np.ndarray, labels: np.ndarray
+    ):
         self._path = None if isinstance(signals, np.ndarray) else Path(signals)
         self._signals = signals if isinstance(signals, np.ndarray) else None
         self.rows = np.asarray(rows, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.float32)
         if self.labels.ndim != 2 or self.labels.shape[0] != len(self.rows):
-            raise ValueError(f"labels must have shape ({len(self.rows)}, T), got {self.labels.shape}")
+            raise ValueError(
+                f"labels must have shape ({len(self.rows)}, T), got {self.labels.shape}"
+            )
 
     @property
     def signals(self) -> np.ndarray:
@@ -82,14 +86,28 @@ def collate_batched(batch):
     return torch.stack(xs), torch.stack(ys), torch.stack(idx)
 
 
-def train_loader(dataset: EcgDataset, *, batch_size: int, seed: int, rank: int = 0,
-                 world_size: int = 1, num_workers: int = 0, pin_memory: bool = False
-                 ) -> DataLoader:
+def train_loader(
+    dataset: EcgDataset,
+    *,
+    batch_size: int,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
     """Shuffled batches of ``batch_size`` ECGs for one process; call
     ``loader.sampler.set_epoch(epoch)`` before each epoch. The last batch may be smaller; under
     several processes the sampler pads the shards to equal length (PyTorch's convention)."""
-    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
-                                 seed=seed, drop_last=False)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      collate_fn=collate_batched, pin_memory=pin_memory,
-                      persistent_workers=num_workers > 0)
+    sampler = DistributedSampler(
+        dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False
+    )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=collate_batched,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+    )

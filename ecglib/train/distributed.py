@@ -18,6 +18,7 @@ weights) get their averaged plain gradients. The training loop runs these steps 
 ``ddp.no_sync()`` so that DDP neither expects nor performs its own reduction, and it uses DDP's
 standard path for ``gradient_surgery: none``.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ecglib.train.pcgrad import AUTHORS_EPS, pcgrad_coefficients, pcgrad_orders, pcgrad_weights, task_gradient_matrix
+from ecglib.train.pcgrad import (
+    AUTHORS_EPS,
+    pcgrad_coefficients,
+    pcgrad_orders,
+    pcgrad_weights,
+    task_gradient_matrix,
+)
 
 __all__ = [
     "DistContext",
@@ -100,8 +107,9 @@ def setup(preference: str = "auto") -> DistContext:
     device = choose_device(preference, local)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank,
-                            world_size=world)
+    dist.init_process_group(
+        "nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world
+    )
     return DistContext(rank, world, local, device, started_group=True)
 
 
@@ -134,8 +142,9 @@ def all_reduce_grads_(params: Sequence[torch.Tensor], ctx: DistContext) -> None:
         return
     have = torch.tensor([p.grad is not None for p in params], dtype=torch.uint8, device=ctx.device)
     dist.all_reduce(have, op=dist.ReduceOp.MAX)
-    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
-                      for p in params])
+    flat = torch.cat(
+        [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+    )
     all_reduce_mean_(flat, ctx)
     for p, h, chunk in zip(params, have.tolist(), flat.split([p.numel() for p in params])):
         if h:
@@ -164,9 +173,15 @@ def gather_rows(values: np.ndarray, positions: np.ndarray, n: int, ctx: DistCont
     return out
 
 
-def distributed_pcgrad_backward(task_losses: torch.Tensor, shared_params: Sequence[torch.Tensor],
-                                other_params: Sequence[torch.Tensor], ctx: DistContext, *,
-                                generator: torch.Generator | None, variant: str = "yu") -> int:
+def distributed_pcgrad_backward(
+    task_losses: torch.Tensor,
+    shared_params: Sequence[torch.Tensor],
+    other_params: Sequence[torch.Tensor],
+    ctx: DistContext,
+    *,
+    generator: torch.Generator | None,
+    variant: str = "yu",
+) -> int:
     """PCGrad on the gradients of the *global* batch (module docstring); returns the number of
     conflicting task pairs.
 
@@ -176,22 +191,31 @@ def distributed_pcgrad_backward(task_losses: torch.Tensor, shared_params: Sequen
     """
     shared = [p for p in shared_params if p.requires_grad]
     others = [p for p in other_params if p.requires_grad]
-    losses = list(task_losses.unbind(0)) if isinstance(task_losses, torch.Tensor) else list(task_losses)
+    losses = (
+        list(task_losses.unbind(0)) if isinstance(task_losses, torch.Tensor) else list(task_losses)
+    )
     orders = pcgrad_orders(len(losses), variant=variant, generator=generator)
     grads, used, other_grads = task_gradient_matrix(losses, shared, other_params=others)
     if ctx.distributed:
         all_reduce_mean_(grads, ctx)
-        flags = torch.tensor(used + [g is not None for g in other_grads], dtype=torch.uint8,
-                             device=grads.device)
+        flags = torch.tensor(
+            used + [g is not None for g in other_grads], dtype=torch.uint8, device=grads.device
+        )
         dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-        used = [bool(f) for f in flags[:len(shared)].tolist()]
-        other_used = [bool(f) for f in flags[len(shared):].tolist()]
+        used = [bool(f) for f in flags[: len(shared)].tolist()]
+        other_used = [bool(f) for f in flags[len(shared) :].tolist()]
         if others:
-            flat = torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                              for p, g in zip(others, other_grads)])
+            flat = torch.cat(
+                [
+                    (g if g is not None else torch.zeros_like(p)).reshape(-1)
+                    for p, g in zip(others, other_grads)
+                ]
+            )
             all_reduce_mean_(flat, ctx)
-            other_grads = [chunk.view_as(p).clone() if u else None for p, u, chunk in
-                           zip(others, other_used, flat.split([p.numel() for p in others]))]
+            other_grads = [
+                chunk.view_as(p).clone() if u else None
+                for p, u, chunk in zip(others, other_used, flat.split([p.numel() for p in others]))
+            ]
     gram = grads @ grads.T
     coef, _ = pcgrad_coefficients(gram, orders, eps=AUTHORS_EPS if variant == "authors" else 0.0)
     weights = pcgrad_weights(coef, variant)

@@ -51,6 +51,7 @@ surgery (see :mod:`ecglib.train.distributed`).
 resume, the epoch loop, checkpoints, predictions). Its split along those seams is left to the
 planned rework of the training loop, which changes this module anyway.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,24 +73,41 @@ from tqdm.auto import tqdm
 
 from ecglib import schema
 from ecglib.config import RunParams, params_to_dict
+from ecglib.data.prepare import read_cohort
+from ecglib.data.run_folds import ensure_folds, fold_roles
+from ecglib.data.store import EcgStore, open_store
 from ecglib.errors import DataError
 from ecglib.model import Net1D, build_model
 from ecglib.paths import RunPaths
-from ecglib.data.prepare import read_cohort
-from ecglib.data.store import EcgStore, open_store
 from ecglib.train import distributed as D
 from ecglib.train.augment import augment_strength, with_augmented_copies
-from ecglib.train.checkpoint import load_checkpoint, load_state_strict, rng_state, save_atomic, set_rng_state
+from ecglib.train.checkpoint import (
+    load_checkpoint,
+    load_state_strict,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+)
 from ecglib.train.data import EcgDataset, derive_seed, train_loader
 from ecglib.train.pcgrad import pcgrad_backward, pcgrad_features_backward
-from ecglib.train.predict import predict_probs, predictions_frame, read_predictions, write_predictions
+from ecglib.train.predict import (
+    predict_probs,
+    predictions_frame,
+    read_predictions,
+    write_predictions,
+)
 from ecglib.train.schedule import warmup_cosine_scheduler
-from ecglib.data.run_folds import ensure_folds, fold_roles
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 from ecglib.train.validate import macro_auc, undefined_vessels, vessel_aucs
 
-__all__ = ["FoldResult", "TaskModel", "fit_fold", "model_config", "training_fingerprint",
-           "history_columns"]
+__all__ = [
+    "FoldResult",
+    "TaskModel",
+    "fit_fold",
+    "model_config",
+    "training_fingerprint",
+    "history_columns",
+]
 
 log = logging.getLogger(__name__)
 
@@ -157,21 +175,37 @@ class TaskModel(nn.Module):
 def model_config(params: RunParams) -> dict:
     """Net1D constructor arguments from the run's ``model:`` section (4 outputs, 12 leads)."""
     m = params.model
-    return {"in_channels": len(schema.LEADS), "base_filters": m.base_filters, "ratio": m.ratio,
-            "filter_list": list(m.filter_list), "m_blocks_list": list(m.m_blocks_list),
-            "kernel_size": m.kernel_size, "stride": m.stride, "groups_width": m.groups_width,
-            "n_classes": len(schema.VESSELS), "use_bn": m.use_bn, "use_do": m.use_do}
+    return {
+        "in_channels": len(schema.LEADS),
+        "base_filters": m.base_filters,
+        "ratio": m.ratio,
+        "filter_list": list(m.filter_list),
+        "m_blocks_list": list(m.m_blocks_list),
+        "kernel_size": m.kernel_size,
+        "stride": m.stride,
+        "groups_width": m.groups_width,
+        "n_classes": len(schema.VESSELS),
+        "use_bn": m.use_bn,
+        "use_do": m.use_do,
+    }
 
 
 def history_columns() -> list[str]:
     """Columns of ``metrics/train_fold{k}.csv``."""
     v = schema.VESSELS
-    return (["epoch", "lr", "augment_strength", "train_loss"] + [f"loss_{x}" for x in v]
-            + [f"sigma_{x}" for x in v] + ["pcgrad_conflicts"] + [f"val_auc_{x}" for x in v]
-            + ["val_macro_auc", "seconds"])
+    return (
+        ["epoch", "lr", "augment_strength", "train_loss"]
+        + [f"loss_{x}" for x in v]
+        + [f"sigma_{x}" for x in v]
+        + ["pcgrad_conflicts"]
+        + [f"val_auc_{x}" for x in v]
+        + ["val_macro_auc", "seconds"]
+    )
 
 
-def training_fingerprint(params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int) -> str:
+def training_fingerprint(
+    params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int
+) -> str:
     """Hash of everything a fold's result depends on: the params (but the run's name, its folder
     and ``train.num_workers``), the cohort's content, the store's fingerprint and the fold."""
     from ecglib.data.run_folds import cohort_digest
@@ -181,19 +215,38 @@ def training_fingerprint(params: RunParams, cohort: pd.DataFrame, store: EcgStor
     settings.pop("runs_dir", None)
     settings["train"].pop("num_workers", None)
     meta = Path(store.folder) / "meta.json"
-    store_id = (json.loads(meta.read_text()).get("fingerprint") if meta.exists()
-                else hashlib.sha256(store.index.to_csv().encode()).hexdigest())
-    payload = json.dumps({"params": settings, "cohort": cohort_digest(cohort), "store": store_id,
-                          "fold": int(fold), "version": TRAIN_VERSION}, sort_keys=True, default=str)
+    store_id = (
+        json.loads(meta.read_text()).get("fingerprint")
+        if meta.exists()
+        else hashlib.sha256(store.index.to_csv().encode()).hexdigest()
+    )
+    payload = json.dumps(
+        {
+            "params": settings,
+            "cohort": cohort_digest(cohort),
+            "store": store_id,
+            "fold": int(fold),
+            "version": TRAIN_VERSION,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
 # the fold
 # --------------------------------------------------------------------------------------------
-def fit_fold(params: RunParams, fold: int, *, cohort: pd.DataFrame | None = None,
-             store: EcgStore | None = None, progress: bool = True, stop_after: int | None = None,
-             force: bool = False) -> FoldResult:
+def fit_fold(
+    params: RunParams,
+    fold: int,
+    *,
+    cohort: pd.DataFrame | None = None,
+    store: EcgStore | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+    force: bool = False,
+) -> FoldResult:
     """Train fold ``fold`` (or reuse / resume it) and write its predictions (module docstring).
 
     ``cohort``/``store`` default to the run's (``read_cohort``, ``open_store``). ``stop_after``:
@@ -211,8 +264,15 @@ def fit_fold(params: RunParams, fold: int, *, cohort: pd.DataFrame | None = None
 class _Fold:
     """One fold's training state; :meth:`run` is :func:`fit_fold`."""
 
-    def __init__(self, params: RunParams, fold: int, ctx: D.DistContext,
-                 cohort: pd.DataFrame | None, store: EcgStore | None, progress: bool):
+    def __init__(
+        self,
+        params: RunParams,
+        fold: int,
+        ctx: D.DistContext,
+        cohort: pd.DataFrame | None,
+        store: EcgStore | None,
+        progress: bool,
+    ):
         self.params, self.fold, self.ctx = params, fold, ctx
         self.progress = progress and ctx.is_main
         self.paths = RunPaths.of(params)
@@ -225,7 +285,9 @@ class _Fold:
         folds = ensure_folds(params, self.cohort, write=ctx.is_main)
         D.barrier(ctx)
         self.roles = fold_roles(params, self.cohort, folds, fold)
-        self.n_rows = {r: int((self.roles == r).sum()) for r in ("train", "val", "test", "external")}
+        self.n_rows = {
+            r: int((self.roles == r).sum()) for r in ("train", "val", "test", "external")
+        }
         if self.n_rows["train"] == 0 or self.n_rows["val"] == 0 or self.n_rows["test"] == 0:
             raise DataError(f"fold {fold}", f"an empty role: {self.n_rows}")
         self.fingerprint = training_fingerprint(params, self.cohort, self.store, fold)
@@ -274,43 +336,62 @@ class _Fold:
         # model, weighting, optimiser ---------------------------------------------------------
         torch.manual_seed(derive_seed(self.params.seed, self.fold, "init"))
         pretrained = self.params.model.pretrained
-        net = build_model(model_config(self.params),
-                          self.params.path(pretrained) if pretrained else None)
+        net = build_model(
+            model_config(self.params), self.params.path(pretrained) if pretrained else None
+        )
         unused = set(net.unused_parameter_names())
         for name, p in net.named_parameters():
             if name in unused:
                 p.requires_grad_(False)  # never in the forward pass: no gradient, no decay
-        weighting = UncertaintyWeighting(len(self.tasks)) if tp.loss_weighting == "uncertainty" else None
+        weighting = (
+            UncertaintyWeighting(len(self.tasks)) if tp.loss_weighting == "uncertainty" else None
+        )
         self.model = TaskModel(net, weighting).to(dev)
         self.net = net
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.shared = net.trunk_parameters()
         self.others = net.head_parameters() + (list(weighting.parameters()) if weighting else [])
-        self.wrapped = (DistributedDataParallel(self.model, device_ids=[dev] if dev.type == "cuda" else None)
-                        if ctx.distributed else self.model)
+        self.wrapped = (
+            DistributedDataParallel(self.model, device_ids=[dev] if dev.type == "cuda" else None)
+            if ctx.distributed
+            else self.model
+        )
         self.optimizer = torch.optim.AdamW(trainable, lr=tp.lr, weight_decay=tp.weight_decay)
 
         # data ------------------------------------------------------------------------------------
         train_rows = self._rows("train")
         # workers re-open the memory map from its file instead of receiving a pickled copy
         source = Path(self.store.folder) / "signals.npy"
-        dataset = EcgDataset(source if tp.num_workers > 0 and source.exists() else self.store.signals,
-                             self.store_rows[train_rows], self.labels[train_rows])
-        self.loader = train_loader(dataset, batch_size=tp.batch_size,
-                                   seed=derive_seed(self.params.seed, self.fold, "order"),
-                                   rank=ctx.rank, world_size=ctx.world_size,
-                                   num_workers=tp.num_workers, pin_memory=dev.type == "cuda")
+        dataset = EcgDataset(
+            source if tp.num_workers > 0 and source.exists() else self.store.signals,
+            self.store_rows[train_rows],
+            self.labels[train_rows],
+        )
+        self.loader = train_loader(
+            dataset,
+            batch_size=tp.batch_size,
+            seed=derive_seed(self.params.seed, self.fold, "order"),
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            num_workers=tp.num_workers,
+            pin_memory=dev.type == "cuda",
+        )
         total_steps = tp.epochs * len(self.loader)
-        self.scheduler = warmup_cosine_scheduler(self.optimizer, total_steps, tp.warmup_fraction,
-                                                 tp.final_lr_fraction)
+        self.scheduler = warmup_cosine_scheduler(
+            self.optimizer, total_steps, tp.warmup_fraction, tp.final_lr_fraction
+        )
         self.val_rows = self._rows("val")
         val_labels = self.labels[self.val_rows]
         for vessel in undefined_vessels(val_labels):
             if schema.VESSELS.index(vessel) not in self.tasks:
                 continue
-            missing = "positive" if val_labels[:, schema.VESSELS.index(vessel)].max() == 0 else "negative"
-            self._warn(f"the inner validation split has no {missing} {vessel} ECG: its AUC is "
-                       "undefined (NaN) and left out of the macro-AUC that chooses the epoch")
+            missing = (
+                "positive" if val_labels[:, schema.VESSELS.index(vessel)].max() == 0 else "negative"
+            )
+            self._warn(
+                f"the inner validation split has no {missing} {vessel} ECG: its AUC is "
+                "undefined (NaN) and left out of the macro-AUC that chooses the epoch"
+            )
 
         # resume ----------------------------------------------------------------------------------
         history: list[dict] = []
@@ -327,16 +408,23 @@ class _Fold:
                 history, best = list(state["history"]), dict(state["best"])
                 start = resumed_after = int(state["epoch"])
                 if int(state.get("world_size", 1)) != ctx.world_size:
-                    self._warn(f"resuming a run of {state.get('world_size')} process(es) with "
-                               f"{ctx.world_size}: the batches differ from an uninterrupted run")
+                    self._warn(
+                        f"resuming a run of {state.get('world_size')} process(es) with "
+                        f"{ctx.world_size}: the batches differ from an uninterrupted run"
+                    )
                 if ctx.is_main:
                     log.info("fold %d: resuming after epoch %d", self.fold, start)
             else:
                 self._warn(f"{last.name} belongs to other settings or data: training from scratch")
 
         # epochs ------------------------------------------------------------------------------------
-        bar = tqdm(total=tp.epochs, initial=start, desc=f"fold {self.fold}", unit="epoch",
-                   disable=not self.progress)
+        bar = tqdm(
+            total=tp.epochs,
+            initial=start,
+            desc=f"fold {self.fold}",
+            unit="epoch",
+            disable=not self.progress,
+        )
         t_run = time.perf_counter()
         for epoch in range(start, tp.epochs):
             t0 = time.perf_counter()
@@ -347,27 +435,40 @@ class _Fold:
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
             if not math.isnan(row["val_macro_auc"]) and (
-                    math.isnan(best["macro"]) or row["val_macro_auc"] > best["macro"]):
+                math.isnan(best["macro"]) or row["val_macro_auc"] > best["macro"]
+            ):
                 best = {"epoch": epoch + 1, "macro": row["val_macro_auc"], "aucs": aucs}
                 self._save_best(epoch + 1, aucs)
             self._save_last(epoch + 1, history, best)
             bar.update(1)
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", inner_auc=f"{row['val_macro_auc']:.3f}",
-                            best=best["epoch"])
+            bar.set_postfix(
+                loss=f"{row['train_loss']:.3f}",
+                inner_auc=f"{row['val_macro_auc']:.3f}",
+                best=best["epoch"],
+            )
             if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < tp.epochs:
                 bar.close()
-                return self._result(history, best, finished=False, resumed_after=resumed_after,
-                                    seconds=time.perf_counter() - t_run)
+                return self._result(
+                    history,
+                    best,
+                    finished=False,
+                    resumed_after=resumed_after,
+                    seconds=time.perf_counter() - t_run,
+                )
         bar.close()
 
         # the chosen epoch predicts the held-out fold and the external cohort ------------------------
         selection = "best inner-validation macro-AUC"
         if best["epoch"] == 0:  # no epoch had a defined inner macro-AUC
             selection = "last epoch (inner-validation macro-AUC undefined at every epoch)"
-            self._warn("no vessel has both classes in the inner validation split: "
-                       "the last epoch is used")
-            best = {"epoch": tp.epochs, "macro": float("nan"),
-                    "aucs": {v: float("nan") for v in schema.VESSELS}}
+            self._warn(
+                "no vessel has both classes in the inner validation split: the last epoch is used"
+            )
+            best = {
+                "epoch": tp.epochs,
+                "macro": float("nan"),
+                "aucs": {v: float("nan") for v in schema.VESSELS},
+            }
             self._save_best(tp.epochs, best["aucs"])
         D.barrier(ctx)
         t_pred = time.perf_counter()
@@ -377,8 +478,16 @@ class _Fold:
         oof = predictions_frame(oof_rows, self._predict(oof_rows), fold=self.fold)
         external = predictions_frame(ext_rows, self._predict(ext_rows)) if len(ext_rows) else None
         seconds = float(sum(h["seconds"] for h in history)) + time.perf_counter() - t_pred
-        result = self._result(history, best, finished=True, resumed_after=resumed_after,
-                              seconds=seconds, selection=selection, oof=oof, external=external)
+        result = self._result(
+            history,
+            best,
+            finished=True,
+            resumed_after=resumed_after,
+            seconds=seconds,
+            selection=selection,
+            oof=oof,
+            external=external,
+        )
         if ctx.is_main:
             write_predictions(oof, self.paths.oof_predictions(self.fold))
             if external is not None:
@@ -393,7 +502,9 @@ class _Fold:
         seed, fold = self.params.seed, self.fold
         # every stream from (seed, fold, epoch[, rank]): a resumed epoch replays exactly
         torch.manual_seed(derive_seed(seed, fold, "dropout", epoch, ctx.rank))
-        aug_gen = torch.Generator(device=dev).manual_seed(derive_seed(seed, fold, "augment", epoch, ctx.rank))
+        aug_gen = torch.Generator(device=dev).manual_seed(
+            derive_seed(seed, fold, "augment", epoch, ctx.rank)
+        )
         pc_gen = torch.Generator().manual_seed(derive_seed(seed, fold, "pcgrad", epoch))
         self.loader.sampler.set_epoch(epoch)
         strength = augment_strength(epoch, tp.epochs)
@@ -402,20 +513,31 @@ class _Fold:
 
         tasks = self.tasks
         n_tasks = len(tasks)
-        sums = torch.zeros(n_tasks + 3, dtype=torch.float64)  # task losses, objective, conflicts, steps
+        sums = torch.zeros(
+            n_tasks + 3, dtype=torch.float64
+        )  # task losses, objective, conflicts, steps
         lr = float("nan")
         # batch-level bar in a terminal only: in a notebook's saved output it would be hundreds of lines
-        batches = tqdm(self.loader, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
-                       disable=not (self.progress and sys.stderr.isatty()))
+        batches = tqdm(
+            self.loader,
+            desc=f"epoch {epoch + 1}",
+            unit="batch",
+            leave=False,
+            disable=not (self.progress and sys.stderr.isatty()),
+        )
         for x, y, _ in batches:
             x = x.to(dev, non_blocking=True)
             y = y.to(dev, non_blocking=True)
             if tp.augment:
                 x, y = with_augmented_copies(x, y, generator=aug_gen, strength=strength)
             self.optimizer.zero_grad(set_to_none=True)
-            sync = (self.wrapped.no_sync() if ctx.distributed and surgery != "none" else nullcontext())
+            sync = (
+                self.wrapped.no_sync() if ctx.distributed and surgery != "none" else nullcontext()
+            )
             with sync:
-                with torch.autocast(dev.type, dtype=ctx.amp_dtype, enabled=ctx.amp_dtype is not None):
+                with torch.autocast(
+                    dev.type, dtype=ctx.amp_dtype, enabled=ctx.amp_dtype is not None
+                ):
                     features, logits = self.wrapped(x)
                 task_losses = per_task_bce(logits.float()[:, tasks], y[:, tasks])
                 terms = self.model.objective_terms(task_losses)
@@ -432,19 +554,27 @@ class _Fold:
         sums = D.all_reduce_mean_(sums.to(dev), ctx).cpu()
         steps = max(float(sums[n_tasks + 2]), 1.0)
         w = self.model.weighting
-        sigmas = (w.sigmas().detach().cpu().tolist() if w is not None else [1.0] * n_tasks)
-        row = {"epoch": epoch + 1, "lr": lr, "augment_strength": strength if tp.augment else 0.0,
-               "train_loss": float(sums[n_tasks]) / steps}
+        sigmas = w.sigmas().detach().cpu().tolist() if w is not None else [1.0] * n_tasks
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "augment_strength": strength if tp.augment else 0.0,
+            "train_loss": float(sums[n_tasks]) / steps,
+        }
         nan = float("nan")
         row.update({f"loss_{v}": nan for v in schema.VESSELS})
         row.update({f"sigma_{v}": nan for v in schema.VESSELS})
         for j, (t, s) in enumerate(zip(tasks, sigmas)):
             v = schema.VESSELS[t]
             row[f"loss_{v}"], row[f"sigma_{v}"] = float(sums[j]) / steps, float(s)
-        row["pcgrad_conflicts"] = float(sums[n_tasks + 1]) / steps if surgery != "none" else float("nan")
+        row["pcgrad_conflicts"] = (
+            float(sums[n_tasks + 1]) / steps if surgery != "none" else float("nan")
+        )
         return row
 
-    def _backward(self, terms: torch.Tensor, features: torch.Tensor, generator: torch.Generator) -> int:
+    def _backward(
+        self, terms: torch.Tensor, features: torch.Tensor, generator: torch.Generator
+    ) -> int:
         """Gradients of one step into ``.grad``; returns the number of conflicting task pairs."""
         surgery = self.params.train.gradient_surgery
         if surgery == "none":
@@ -452,21 +582,30 @@ class _Fold:
             return 0
         variant = _VARIANT[surgery]
         if surgery == "pcgrad_features":
-            info = pcgrad_features_backward(terms, features, other_params=self.others,
-                                            generator=generator, variant=variant)
+            info = pcgrad_features_backward(
+                terms, features, other_params=self.others, generator=generator, variant=variant
+            )
             return info.n_conflicts
         if self.ctx.distributed:
-            return D.distributed_pcgrad_backward(terms, self.shared, self.others, self.ctx,
-                                                 generator=generator, variant=variant)
-        info = pcgrad_backward(terms, self.shared, other_params=self.others, generator=generator,
-                               variant=variant)
+            return D.distributed_pcgrad_backward(
+                terms, self.shared, self.others, self.ctx, generator=generator, variant=variant
+            )
+        info = pcgrad_backward(
+            terms, self.shared, other_params=self.others, generator=generator, variant=variant
+        )
         return info.n_conflicts
 
     def _predict(self, rows: np.ndarray) -> np.ndarray:
         D.broadcast_buffers_(self.net, self.ctx)
-        probs = predict_probs(self.net, self.store.signals, self.store_rows[rows],
-                              batch_size=max(2 * self.params.train.batch_size, 32),
-                              device=self.ctx.device, amp_dtype=self.ctx.amp_dtype, ctx=self.ctx)
+        probs = predict_probs(
+            self.net,
+            self.store.signals,
+            self.store_rows[rows],
+            batch_size=max(2 * self.params.train.batch_size, 32),
+            device=self.ctx.device,
+            amp_dtype=self.ctx.amp_dtype,
+            ctx=self.ctx,
+        )
         untrained = [j for j in range(len(schema.VESSELS)) if j not in self.tasks]
         probs[:, untrained] = np.nan  # a head never trained predicts nothing
         return probs
@@ -479,11 +618,19 @@ class _Fold:
     def _save_best(self, epoch: int, aucs: dict) -> None:
         if not self.ctx.is_main:
             return
-        save_atomic({"state_dict": self.net.state_dict(), "model_config": self.net.config(),
-                     "weighting": (self.model.weighting.state_dict() if self.model.weighting else {}),
-                     "epoch": epoch, "inner_auc": dict(aucs), "fold": self.fold,
-                     "vessels": [schema.VESSELS[t] for t in self.tasks],
-                     "fingerprint": self.fingerprint}, self.paths.best_checkpoint(self.fold))
+        save_atomic(
+            {
+                "state_dict": self.net.state_dict(),
+                "model_config": self.net.config(),
+                "weighting": (self.model.weighting.state_dict() if self.model.weighting else {}),
+                "epoch": epoch,
+                "inner_auc": dict(aucs),
+                "fold": self.fold,
+                "vessels": [schema.VESSELS[t] for t in self.tasks],
+                "fingerprint": self.fingerprint,
+            },
+            self.paths.best_checkpoint(self.fold),
+        )
 
     def _save_last(self, epoch: int, history: list[dict], best: dict) -> None:
         states = [rng_state()]
@@ -491,43 +638,80 @@ class _Fold:
             states = [None] * self.ctx.world_size
             torch.distributed.all_gather_object(states, rng_state())
         if self.ctx.is_main:
-            save_atomic({
-                "epoch": epoch, "fold": self.fold, "fingerprint": self.fingerprint,
-                "world_size": self.ctx.world_size,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "rng": states,
-                "data_order": {"sampler_seed": int(self.loader.sampler.seed), "epoch": epoch},
-                "history": history, "best": best,
-            }, self.paths.last_checkpoint(self.fold))
+            save_atomic(
+                {
+                    "epoch": epoch,
+                    "fold": self.fold,
+                    "fingerprint": self.fingerprint,
+                    "world_size": self.ctx.world_size,
+                    "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "rng": states,
+                    "data_order": {"sampler_seed": int(self.loader.sampler.seed), "epoch": epoch},
+                    "history": history,
+                    "best": best,
+                },
+                self.paths.last_checkpoint(self.fold),
+            )
             frame = pd.DataFrame(history, columns=history_columns())
             tmp = self.paths.train_history(self.fold).with_suffix(".csv.tmp")
             frame.to_csv(tmp, index=False)
             tmp.replace(self.paths.train_history(self.fold))
         D.barrier(self.ctx)
 
-    def _result(self, history: list[dict], best: dict, *, finished: bool, resumed_after: int | None,
-                seconds: float, selection: str = "best inner-validation macro-AUC so far",
-                oof=None, external=None) -> FoldResult:
+    def _result(
+        self,
+        history: list[dict],
+        best: dict,
+        *,
+        finished: bool,
+        resumed_after: int | None,
+        seconds: float,
+        selection: str = "best inner-validation macro-AUC so far",
+        oof=None,
+        external=None,
+    ) -> FoldResult:
         aucs = {v: float(best["aucs"].get(v, float("nan"))) for v in schema.VESSELS}
         return FoldResult(
-            fold=self.fold, finished=finished, best_epoch=int(best["epoch"]), selection=selection,
-            inner_auc=aucs, inner_macro_auc=float(best["macro"]),
-            history=pd.DataFrame(history, columns=history_columns()), n_rows=dict(self.n_rows),
-            pretrained=self.params.model.pretrained, fingerprint=self.fingerprint,
-            seconds=float(seconds), resumed_after=resumed_after, device=str(self.ctx.device),
-            world_size=self.ctx.world_size, oof=oof, external=external,
-            warnings=list(self.warnings))
+            fold=self.fold,
+            finished=finished,
+            best_epoch=int(best["epoch"]),
+            selection=selection,
+            inner_auc=aucs,
+            inner_macro_auc=float(best["macro"]),
+            history=pd.DataFrame(history, columns=history_columns()),
+            n_rows=dict(self.n_rows),
+            pretrained=self.params.model.pretrained,
+            fingerprint=self.fingerprint,
+            seconds=float(seconds),
+            resumed_after=resumed_after,
+            device=str(self.ctx.device),
+            world_size=self.ctx.world_size,
+            oof=oof,
+            external=external,
+            warnings=list(self.warnings),
+        )
 
     def _write_summary(self, result: FoldResult) -> None:
         def clean(x):
             return None if isinstance(x, float) and math.isnan(x) else x
+
         summary = {
-            "fold": result.fold, "fingerprint": result.fingerprint, "best_epoch": result.best_epoch,
-            "selection": result.selection, "inner_auc": {k: clean(v) for k, v in result.inner_auc.items()},
-            "inner_macro_auc": clean(result.inner_macro_auc), "n_rows": result.n_rows,
-            "pretrained": result.pretrained, "seconds": result.seconds, "device": result.device,
-            "world_size": result.world_size, "resumed_after": result.resumed_after,
-            "epochs": self.params.train.epochs, "warnings": result.warnings,
+            "fold": result.fold,
+            "fingerprint": result.fingerprint,
+            "best_epoch": result.best_epoch,
+            "selection": result.selection,
+            "inner_auc": {k: clean(v) for k, v in result.inner_auc.items()},
+            "inner_macro_auc": clean(result.inner_macro_auc),
+            "n_rows": result.n_rows,
+            "pretrained": result.pretrained,
+            "seconds": result.seconds,
+            "device": result.device,
+            "world_size": result.world_size,
+            "resumed_after": result.resumed_after,
+            "epochs": self.params.train.epochs,
+            "warnings": result.warnings,
         }
         path = self.paths.train_summary(self.fold)
         tmp = path.with_suffix(".json.tmp")
@@ -537,17 +721,26 @@ class _Fold:
     def _reused(self, summary: dict) -> FoldResult:
         def nan(x):
             return float("nan") if x is None else float(x)
+
         history = pd.read_csv(self.paths.train_history(self.fold))
         ext_path = self.paths.external_predictions(self.fold)
         return FoldResult(
-            fold=self.fold, finished=True, best_epoch=int(summary["best_epoch"]),
+            fold=self.fold,
+            finished=True,
+            best_epoch=int(summary["best_epoch"]),
             selection=summary["selection"],
             inner_auc={v: nan(summary["inner_auc"].get(v)) for v in schema.VESSELS},
-            inner_macro_auc=nan(summary["inner_macro_auc"]), history=history,
-            n_rows=dict(summary["n_rows"]), pretrained=summary["pretrained"],
-            fingerprint=summary["fingerprint"], seconds=float(summary["seconds"]), reused=True,
-            resumed_after=summary.get("resumed_after"), device=summary.get("device", "cpu"),
+            inner_macro_auc=nan(summary["inner_macro_auc"]),
+            history=history,
+            n_rows=dict(summary["n_rows"]),
+            pretrained=summary["pretrained"],
+            fingerprint=summary["fingerprint"],
+            seconds=float(summary["seconds"]),
+            reused=True,
+            resumed_after=summary.get("resumed_after"),
+            device=summary.get("device", "cpu"),
             world_size=int(summary.get("world_size", 1)),
             oof=read_predictions(self.paths.oof_predictions(self.fold)),
             external=read_predictions(ext_path) if ext_path.exists() else None,
-            warnings=list(summary.get("warnings", [])))
+            warnings=list(summary.get("warnings", [])),
+        )

@@ -43,6 +43,7 @@ are the plain readings the fast path is checked against, by ``tests/test_pcgrad.
 One module on purpose: the coefficient-space surgery, the per-task gradients it needs, their
 write-back into ``.grad`` and the references are one algorithm, read top to bottom.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -95,8 +96,9 @@ class PCGradInfo:
 # ------------------------------------------------------------------------------------------------
 # coefficient-space surgery
 # ------------------------------------------------------------------------------------------------
-def pcgrad_orders(n_tasks: int, *, variant: Variant = "yu",
-                  generator: torch.Generator | None = None) -> tuple[tuple[int, ...], ...]:
+def pcgrad_orders(
+    n_tasks: int, *, variant: Variant = "yu", generator: torch.Generator | None = None
+) -> tuple[tuple[int, ...], ...]:
     """The order in which each task ``i`` visits the tasks it may be projected against.
 
     ``"yu"``: for every ``i`` an independent random permutation of the other ``T - 1`` tasks,
@@ -107,8 +109,10 @@ def pcgrad_orders(n_tasks: int, *, variant: Variant = "yu",
     if variant == "authors":
         return tuple(tuple(range(i + 1, n_tasks)) for i in range(n_tasks))
     if generator is None:
-        raise ValueError("PCGrad (variant='yu') visits tasks in random order: pass a torch.Generator "
-                         "seeded from the run's seed")
+        raise ValueError(
+            "PCGrad (variant='yu') visits tasks in random order: pass a torch.Generator "
+            "seeded from the run's seed"
+        )
     orders = []
     for i in range(n_tasks):
         others = [j for j in range(n_tasks) if j != i]
@@ -117,8 +121,9 @@ def pcgrad_orders(n_tasks: int, *, variant: Variant = "yu",
     return tuple(orders)
 
 
-def pcgrad_coefficients(gram: torch.Tensor, orders: Sequence[Sequence[int]], *,
-                        eps: float = 0.0) -> tuple[torch.Tensor, int]:
+def pcgrad_coefficients(
+    gram: torch.Tensor, orders: Sequence[Sequence[int]], *, eps: float = 0.0
+) -> tuple[torch.Tensor, int]:
     """Coefficients ``C`` (``g_i^PC = sum_k C_ik g_k``) of the projected gradients, from ``G``.
 
     Task ``i`` starts at ``C_i = e_i`` and, for ``j`` in ``orders[i]``, if
@@ -157,8 +162,9 @@ def pcgrad_weights(coefficients: torch.Tensor, variant: Variant = "yu") -> torch
     return w / coefficients.shape[-1] if variant == "authors" else w
 
 
-def _batched_coefficients(gram: torch.Tensor, orders: Sequence[Sequence[int]],
-                          eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _batched_coefficients(
+    gram: torch.Tensor, orders: Sequence[Sequence[int]], eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`pcgrad_coefficients` for a batch of Gram matrices ``(N, T, T)``, vectorised over N
     (same visiting order for every member). Stays on the Gram's device: no host sync."""
     n_batch, n, _ = gram.shape
@@ -242,8 +248,10 @@ def task_gradient_matrix(
     dtype, device = params[0].dtype, params[0].device
     for p in params:
         if p.dtype != dtype or p.device != device:
-            raise ValueError(f"shared parameters must share one dtype and device; found {dtype} on "
-                             f"{device} and {p.dtype} on {p.device}")
+            raise ValueError(
+                f"shared parameters must share one dtype and device; found {dtype} on "
+                f"{device} and {p.dtype} on {p.device}"
+            )
     n_tasks, n_params = len(losses), sum(p.numel() for p in params)
     grads = torch.empty((n_tasks, n_params), dtype=dtype, device=device)
     used = [False] * len(params)
@@ -256,7 +264,7 @@ def task_gradient_matrix(
         keep = retain_graph or t < n_tasks - 1
         gs = torch.autograd.grad(loss, inputs, retain_graph=keep, allow_unused=True)
         pieces = []
-        for k, (p, g) in enumerate(zip(params, gs[:len(params)])):
+        for k, (p, g) in enumerate(zip(params, gs[: len(params)])):
             if g is None:
                 pieces.append(torch.zeros(p.numel(), dtype=dtype, device=device))
             else:
@@ -264,13 +272,16 @@ def task_gradient_matrix(
                 pieces.append(g.reshape(-1))
         # one concatenation straight into the row: no intermediate P-length copy
         torch.cat(pieces, out=grads[t])
-        for k, g in enumerate(gs[len(params):]):
+        for k, g in enumerate(gs[len(params) :]):
             if g is None:
                 continue
             # out-of-place first: autograd may hand back an expanded (stride-0) tensor that an
             # in-place add or a later optimizer update could not write into
-            other_grads[k] = g.clone(memory_format=torch.contiguous_format) \
-                if other_grads[k] is None else other_grads[k].add_(g)
+            other_grads[k] = (
+                g.clone(memory_format=torch.contiguous_format)
+                if other_grads[k] is None
+                else other_grads[k].add_(g)
+            )
     return grads, used, other_grads
 
 
@@ -331,8 +342,9 @@ def pcgrad_backward(
     _check_disjoint(shared, others)
     losses = _as_loss_list(task_losses)
     orders = pcgrad_orders(len(losses), variant=variant, generator=generator)
-    grads, used, other_grads = task_gradient_matrix(losses, shared, other_params=others,
-                                                    retain_graph=retain_graph)
+    grads, used, other_grads = task_gradient_matrix(
+        losses, shared, other_params=others, retain_graph=retain_graph
+    )
     info = pcgrad_surgery(grads, shared, used, orders=orders, variant=variant)
     for p, g in zip(others, other_grads):
         if g is not None:
@@ -358,7 +370,9 @@ def pcgrad_surgery(
     _check_variant(variant)
     # the Gram matrix goes to the host once, in double precision, for the T x T bookkeeping
     gram = (grads @ grads.T).detach().to("cpu", torch.float64)
-    coef, n_proj = pcgrad_coefficients(gram, orders, eps=AUTHORS_EPS if variant == "authors" else 0.0)
+    coef, n_proj = pcgrad_coefficients(
+        gram, orders, eps=AUTHORS_EPS if variant == "authors" else 0.0
+    )
     weights = pcgrad_weights(coef, variant)
     update = weights.to(device=grads.device, dtype=grads.dtype) @ grads
     _write_flat(params, [True] * len(params) if used is None else used, update)
@@ -397,8 +411,9 @@ def pcgrad_features_backward(
     orders = pcgrad_orders(n_tasks, variant=variant, generator=generator)
     eps = AUTHORS_EPS if variant == "authors" else 0.0
     # per-task gradients w.r.t. the features: the trunk graph must survive for the final backward
-    grads, _, other_grads = task_gradient_matrix(losses, [features], other_params=others,
-                                                 retain_graph=True)
+    grads, _, other_grads = task_gradient_matrix(
+        losses, [features], other_params=others, retain_graph=True
+    )
     n_batch = features.shape[0]
     if per_sample:
         g = grads.view(n_tasks, n_batch, -1)

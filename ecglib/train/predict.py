@@ -12,6 +12,7 @@ ECG id; labels, grades and every covariate join from the cohort table on that ro
 * ``predictions/external_mean.csv``: ``row``, ``n_models``, ``p_*``: the mean of the fold models'
   probabilities (:func:`mean_external`), the paper's external prediction.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,32 +44,40 @@ __all__ = [
 
 
 @torch.no_grad()
-def predict_probs(model: Net1D, signals: np.ndarray, rows: np.ndarray, *, batch_size: int = 128,
-                  device: torch.device | str = "cpu", amp_dtype: torch.dtype | None = None,
-                  ctx: DistContext | None = None) -> np.ndarray:
+def predict_probs(
+    model: Net1D,
+    signals: np.ndarray,
+    rows: np.ndarray,
+    *,
+    batch_size: int = 128,
+    device: torch.device | str = "cpu",
+    amp_dtype: torch.dtype | None = None,
+    ctx: DistContext | None = None,
+) -> np.ndarray:
     """Sigmoid probabilities ``(len(rows), 4)`` (float64) of ``signals[rows]``, model in eval mode
     (restored afterwards). Under several processes each predicts a shard and all get the whole."""
     ctx = ctx or DistContext(device=torch.device(device))
     device = torch.device(device)
     rows = np.asarray(rows, dtype=np.int64)
-    positions = np.arange(len(rows))[ctx.rank::ctx.world_size]
+    positions = np.arange(len(rows))[ctx.rank :: ctx.world_size]
     was_training = model.training
     model.eval()
     out = np.empty((len(positions), model.n_classes), dtype=np.float64)
     try:
         for start in range(0, len(positions), batch_size):
-            pos = positions[start:start + batch_size]
+            pos = positions[start : start + batch_size]
             x = torch.from_numpy(np.ascontiguousarray(signals[rows[pos]], dtype=np.float32))
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(x.to(device))
-            out[start:start + len(pos)] = torch.sigmoid(logits.float()).cpu().numpy()
+            out[start : start + len(pos)] = torch.sigmoid(logits.float()).cpu().numpy()
     finally:
         model.train(was_training)
     return gather_rows(out, positions, len(rows), ctx)
 
 
-def predict_mean(models: Sequence[Net1D], signals: np.ndarray, rows: np.ndarray, **kwargs
-                 ) -> np.ndarray:
+def predict_mean(
+    models: Sequence[Net1D], signals: np.ndarray, rows: np.ndarray, **kwargs
+) -> np.ndarray:
     """Mean of the models' probabilities (not of their logits), ``(len(rows), 4)``."""
     if not models:
         raise ValueError("no models to average")
@@ -116,8 +125,9 @@ def write_predictions(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 
 def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
     if not os.path.exists(path):
-        raise DataError(str(path), "no predictions here; run notebooks/02_train_fold.ipynb for "
-                                   "this fold first")
+        raise DataError(
+            str(path), "no predictions here; run notebooks/02_train_fold.ipynb for this fold first"
+        )
     return pd.read_csv(path)
 
 
@@ -129,26 +139,33 @@ def read_oof(params: RunParams, folds: Sequence[int] | None = None) -> pd.DataFr
     oof = pd.concat([read_predictions(paths.oof_predictions(k)) for k in folds], ignore_index=True)
     dup = oof["row"].duplicated()
     if dup.any():
-        raise DataError(f"row {int(oof.loc[dup, 'row'].iloc[0])}",
-                        "predicted by more than one fold: the folds overlap")
+        raise DataError(
+            f"row {int(oof.loc[dup, 'row'].iloc[0])}",
+            "predicted by more than one fold: the folds overlap",
+        )
     return oof.sort_values("row", ignore_index=True)
 
 
-def mean_external(params: RunParams, folds: Sequence[int] | None = None, *,
-                  write: bool = True) -> pd.DataFrame:
+def mean_external(
+    params: RunParams, folds: Sequence[int] | None = None, *, write: bool = True
+) -> pd.DataFrame:
     """The external cohort's probabilities averaged over the fold models (mean of probabilities),
     ``row``, ``n_models``, ``p_*``; written to ``predictions/external_mean.csv`` when ``write``.
     Every fold's file must cover the same rows."""
     paths = RunPaths.of(params)
     folds = list(range(params.folds.n_folds) if folds is None else folds)
-    frames = [read_predictions(paths.external_predictions(k)).sort_values("row", ignore_index=True)
-              for k in folds]
+    frames = [
+        read_predictions(paths.external_predictions(k)).sort_values("row", ignore_index=True)
+        for k in folds
+    ]
     rows = frames[0]["row"].to_numpy()
     for k, frame in zip(folds, frames):
         if not np.array_equal(frame["row"].to_numpy(), rows):
-            raise DataError(str(paths.external_predictions(k)),
-                            "covers other external rows than fold "
-                            f"{folds[0]}'s file: re-run the folds on the same cohort")
+            raise DataError(
+                str(paths.external_predictions(k)),
+                "covers other external rows than fold "
+                f"{folds[0]}'s file: re-run the folds on the same cohort",
+            )
     cols = schema.prob_cols()
     mean = np.mean([f[cols].to_numpy() for f in frames], axis=0)
     out = predictions_frame(rows, mean)
@@ -158,8 +175,9 @@ def mean_external(params: RunParams, folds: Sequence[int] | None = None, *,
     return out
 
 
-def join_cohort(predictions: pd.DataFrame, cohort: pd.DataFrame,
-                columns: Sequence[str] | None = None) -> pd.DataFrame:
+def join_cohort(
+    predictions: pd.DataFrame, cohort: pd.DataFrame, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Predictions with cohort columns attached by row: by default the grades and the labels
     (derived from the grades by :func:`ecglib.schema.binarise_grades`), else ``columns``."""
     picked = cohort.loc[predictions["row"].to_numpy()].reset_index(drop=True)

@@ -13,6 +13,7 @@ peak after the last step). This is the authors' ``build_warmup_cosine_scheduler`
 is no warm-up and the decay starts at the peak. It is a :class:`torch.optim.lr_scheduler.LambdaLR`,
 stepped once per optimizer step, so its state (the step count) goes into the checkpoint.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,9 @@ def warmup_steps(total_steps: int, warmup_fraction: float) -> int:
     return int(warmup_fraction * total_steps + 1e-9)
 
 
-def warmup_cosine_factor(total_steps: int, warmup_fraction: float = 0.1,
-                         final_fraction: float = 0.01) -> Callable[[int], float]:
+def warmup_cosine_factor(
+    total_steps: int, warmup_fraction: float = 0.1, final_fraction: float = 0.01
+) -> Callable[[int], float]:
     """The multiplier ``f(s)`` of the peak learning rate (formula in the module docstring)."""
     if not 0.0 <= final_fraction <= 1.0:
         raise ValueError(f"final_fraction must be in [0, 1], got {final_fraction}")
@@ -50,7 +52,11 @@ def warmup_cosine_factor(total_steps: int, warmup_fraction: float = 0.1,
     return factor
 
 
-def warmup_cosine_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
-                            warmup_fraction: float = 0.1, final_fraction: float = 0.01) -> LambdaLR:
+def warmup_cosine_scheduler(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_fraction: float = 0.1,
+    final_fraction: float = 0.01,
+) -> LambdaLR:
     """A ``LambdaLR`` with :func:`warmup_cosine_factor`; call ``step()`` after every optimizer step."""
     return LambdaLR(optimizer, warmup_cosine_factor(total_steps, warmup_fraction, final_fraction))

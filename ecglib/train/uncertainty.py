@@ -17,6 +17,7 @@ factor 2 does not move the optimum in ``s_t`` (``s_t* = log L_t``, weight ``1 / 
 rescales gradients, which Adam-type optimisers are invariant to. The task weight applied to
 ``L_t`` is ``exp(-s_t)``; ``s_t`` starts at 0 (all weights 1).
 """
+
 from __future__ import annotations
 
 import torch
@@ -67,8 +68,9 @@ class UncertaintyWeighting(nn.Module):
         return f"n_tasks={self.n_tasks}"
 
 
-def per_task_bce(logits: torch.Tensor, labels: torch.Tensor,
-                 pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+def per_task_bce(
+    logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Per-task binary cross-entropy with logits, averaged over the batch: shape ``(T,)``.
 
     ``L_t = -(1/B) sum_b [ w_t y_bt log sigmoid(z_bt) + (1 - y_bt) log(1 - sigmoid(z_bt)) ]`` with

@@ -5,6 +5,7 @@ AUC is NaN here, and the macro mean is taken over the vessels whose AUC is defin
 code skipped such vessels silently and returned 0 when none was defined; scikit-learn raises. A
 vessel is never counted as 0.5.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,12 +31,16 @@ def vessel_aucs(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     """ROC AUC per vessel; NaN where the labels hold a single class."""
     labels, probs = np.asarray(labels), np.asarray(probs, dtype=float)
     if labels.shape != probs.shape or labels.ndim != 2 or labels.shape[1] != len(schema.VESSELS):
-        raise ValueError(f"labels and probs must both have shape (n, {len(schema.VESSELS)}), got "
-                         f"{labels.shape} and {probs.shape}")
+        raise ValueError(
+            f"labels and probs must both have shape (n, {len(schema.VESSELS)}), got "
+            f"{labels.shape} and {probs.shape}"
+        )
     out = {}
     for j, vessel in enumerate(schema.VESSELS):
         y = labels[:, j]
-        out[vessel] = float(roc_auc_score(y, probs[:, j])) if len(np.unique(y)) == 2 else float("nan")
+        out[vessel] = (
+            float(roc_auc_score(y, probs[:, j])) if len(np.unique(y)) == 2 else float("nan")
+        )
     return out
 
 
@@ -52,6 +57,7 @@ def prediction_aucs(predictions: pd.DataFrame, cohort: pd.DataFrame) -> dict[str
     aucs = vessel_aucs(labels, predictions[schema.prob_cols()].to_numpy())
     missing = [v for v, a in aucs.items() if np.isnan(a)]
     if missing:
-        log.warning("AUC undefined (one class only) for %s; left out of the macro mean",
-                    ", ".join(missing))
+        log.warning(
+            "AUC undefined (one class only) for %s; left out of the macro mean", ", ".join(missing)
+        )
     return {**aucs, "macro": macro_auc(aucs)}
