@@ -3,7 +3,6 @@ and the operating points at the high-risk cut-offs."""
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from chapter_support import joined_predictions
 from test_chapter_subgroups import synthetic_results
@@ -82,5 +81,8 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     assert chapter.high_risk().index.tolist() == points.index.tolist()
     assert chapter.band == {"n_boot": run.evaluation.n_bootstrap, "seed": run.seed,
                             "group_col": "patient"}
-    assert isinstance(chapter.external_high_risk(), pd.DataFrame)
+    external = chapter.external_high_risk()
+    assert external.columns.tolist() == chapter.high_risk().columns.tolist()
+    for vessel in external.index:
+        assert external.at[vessel, "positives"] == results.external[schema.label_col(vessel)].sum()
     assert chapter.skipped() == [] and list(chapter.outputs()) == OUTPUTS

@@ -16,6 +16,7 @@ from ecglib.metrics.roc import delong_auc
 from ecglib.metrics.subgroups import COLUMNS, subgroup_auc_table
 from ecglib.report.present import format_p
 
+
 def synthetic_results(oof: pd.DataFrame) -> RunResults:
     """A run without an external site around joined predictions."""
     run = RunParams(name="t", seed=1, data=DataParams(table="x", map="y"))

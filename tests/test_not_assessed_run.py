@@ -14,13 +14,12 @@ import nbformat
 import pandas as pd
 import yaml
 
-from ecglib.report import pipeline
+from conftest import CI_PARAMS, DEMO_MAP
 from ecglib.config import PROJECT_ROOT, load_params
 from ecglib.errors import MissingInputError
 from ecglib.paths import RunPaths
 from ecglib.real.collection import real_data_dir
-
-from conftest import CI_PARAMS, DEMO_MAP
+from ecglib.report import pipeline
 
 RESULTS_CHAPTERS = ("03_discrimination", "04_subgroups", "05_severity", "06_calibration",
                     "07_risk_strata", "08_ptp_nri", "09_cumulative_incidence",

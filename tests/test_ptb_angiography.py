@@ -12,7 +12,16 @@ from ecglib import schema
 from ecglib.demo.cohort import GRADE_TEXT
 from ecglib.errors import DataError
 from ecglib.real.headers import parse_comments
-from ecglib.real.ptb_angiography import PERCENT_GRADES, PTB_VESSEL_FIELDS, grade_of_percent, grade_stenosis_text, grade_table, ptb_angiography_table, ptb_vessel_grades
+from ecglib.real.ptb_angiography import (
+    PERCENT_GRADES,
+    PTB_VESSEL_FIELDS,
+    grade_of_percent,
+    grade_stenosis_text,
+    grade_table,
+    ptb_angiography_table,
+    ptb_vessel_grades,
+)
+
 
 @pytest.fixture
 def ptbdb(shared_data) -> Path:

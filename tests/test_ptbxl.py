@@ -10,7 +10,14 @@ import pytest
 
 from ecglib import schema
 from ecglib.errors import DataError
-from ecglib.real.ptbxl import EXCLUDED_MI_STATEMENTS, MI_PROXY_VESSELS, parse_scp_codes, proxy_col, proxy_cols, read_ptbxl
+from ecglib.real.ptbxl import (
+    EXCLUDED_MI_STATEMENTS,
+    MI_PROXY_VESSELS,
+    parse_scp_codes,
+    proxy_col,
+    proxy_cols,
+    read_ptbxl,
+)
 from ecglib.real.records import load_records
 from ecglib.signals import ecg_read
 

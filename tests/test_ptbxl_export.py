@@ -6,13 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_ptbxl import ROWS, build_ptbxl
 
 from ecglib import schema
-from ecglib.data.cohort import ExportMap, normal_ecg_recode, read_export
 from ecglib.config import PROJECT_ROOT, load_params, resolve_path
+from ecglib.data.cohort import ExportMap, normal_ecg_recode, read_export
 from ecglib.errors import DataError
-from ecglib.real.ptbxl import EXPORT_MAP, MI_PROXY_VESSELS, export_ptbxl, main, proxy_col, read_ptbxl
-from test_ptbxl import ROWS, build_ptbxl
+from ecglib.real.ptbxl import (
+    EXPORT_MAP,
+    MI_PROXY_VESSELS,
+    export_ptbxl,
+    main,
+    proxy_col,
+    read_ptbxl,
+)
 
 MAP = PROJECT_ROOT / "params" / "maps" / "ptbxl_export.yaml"
 GRADED = ("RCA", "LAD", "LCX")

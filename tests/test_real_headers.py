@@ -8,7 +8,20 @@ import pytest
 
 from ecglib.errors import DataError
 from ecglib.real.headers import PTB_FIELDS, parse_comments, read_header
-from ecglib.real.snomed import AF_FLUTTER_CODES, CPSC2018_ABBREV, RHYTHMS, SINUS_CODES, SNOMED, describe, rhythm_of, snomed_name, split_codes, states_rhythm, to_snomed
+from ecglib.real.snomed import (
+    AF_FLUTTER_CODES,
+    CPSC2018_ABBREV,
+    RHYTHMS,
+    SINUS_CODES,
+    SNOMED,
+    describe,
+    rhythm_of,
+    snomed_name,
+    split_codes,
+    states_rhythm,
+    to_snomed,
+)
+
 
 @pytest.fixture
 def cinc(shared_data) -> pd.DataFrame:

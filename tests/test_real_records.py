@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 import wfdb
 
-from ecglib.real.records import COLUMNS, find_records, load_records, read_ok_signals, source_of, summarise
+from ecglib.real.records import (
+    COLUMNS,
+    find_records,
+    load_records,
+    read_ok_signals,
+    source_of,
+    summarise,
+)
 from ecglib.schema import LEADS
 
 #: The six Ningbo records whose chest leads are exactly 0 mV (see ecglib.signals.checks).

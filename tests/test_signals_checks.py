@@ -1,7 +1,6 @@
 """ecg_check / ecg_quality: NaN, flat, saturated and wrong-shape signals are refused by name."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

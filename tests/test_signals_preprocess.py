@@ -1,7 +1,6 @@
 """Resampling, length policy, z-score, ECGFounder's filter, and the composed ecg_preprocess."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from scipy import signal as ss

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from train_support import make_cohort, store_of, tiny_params, write_run
 
 from ecglib import schema
 from ecglib.model import build_model
@@ -14,7 +15,6 @@ from ecglib.train import fit as fit_mod
 from ecglib.train.checkpoint import load_checkpoint
 from ecglib.train.data import derive_seed
 from ecglib.train.fit import fit_fold, model_config
-from train_support import make_cohort, store_of, tiny_params, write_run
 
 
 def _same_state(a: dict, b: dict) -> None:
