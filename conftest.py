@@ -1,8 +1,8 @@
 """Project-wide pytest configuration.
 
 Notebook tests (``pytest --nbval-lax``) run every notebook with the tiny parameters of
-``params/ci.yaml``: the kernels inherit ``ECGLIB_PARAMS`` and ``ecglib.config.load_params``
-announces the override in the notebook's output.
+``params/ci.yaml``: the kernels inherit ``ECGLIB_PARAMS`` and the notebooks' set-up call
+(``ecglib.chapters.setup``) reads that file instead, and says so in the notebook's output.
 
 nbval executes ``02_train_fold.ipynb`` once, with its default ``fold = 0``, but the evaluation
 chapters need every fold's out-of-fold predictions. So before the notebooks run, the ci run's
