@@ -1,5 +1,6 @@
 """Test helpers for the chapter modules: small canonical cohorts, runs with predictions on
 disk, and joined-prediction tables like :func:`ecglib.chapters.predictions.load_results` gives."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -25,23 +26,34 @@ def make_cohort(n_patients: int = 30, n_external: int = 6, seed: int = 0) -> pd.
             grades = rng.integers(0, 5, size=4)
             for k in range(1 + (p + e) % 3):
                 ecg = ccta - pd.Timedelta(hours=2 + 30 * k)
-                rows.append({
-                    "patient_id": f"P{p:03d}", "ccta_id": f"C{p:03d}-{e}",
-                    "ecg_id": f"E{len(rows):04d}",
-                    "ecg_path": f"/x/E{len(rows):04d}.npy", "ecg_time": ecg, "ccta_time": ccta,
-                    "site": site, "age": float(40 + p), "sex": "male" if p % 2 else "female",
-                    "symptom": "typical", "normal_ecg": float(p % 3 == 0),
-                    "ecg_ccta_hours": (ccta - ecg).total_seconds() / 3600,
-                    "followup_days": 300.0 + p, "followup_event": float(p % 7 == 0),
-                    **{schema.grade_col(v): int(g) for v, g in zip(schema.VESSELS, grades)}})
+                rows.append(
+                    {
+                        "patient_id": f"P{p:03d}",
+                        "ccta_id": f"C{p:03d}-{e}",
+                        "ecg_id": f"E{len(rows):04d}",
+                        "ecg_path": f"/x/E{len(rows):04d}.npy",
+                        "ecg_time": ecg,
+                        "ccta_time": ccta,
+                        "site": site,
+                        "age": float(40 + p),
+                        "sex": "male" if p % 2 else "female",
+                        "symptom": "typical",
+                        "normal_ecg": float(p % 3 == 0),
+                        "ecg_ccta_hours": (ccta - ecg).total_seconds() / 3600,
+                        "followup_days": 300.0 + p,
+                        "followup_event": float(p % 7 == 0),
+                        **{schema.grade_col(v): int(g) for v, g in zip(schema.VESSELS, grades)},
+                    }
+                )
     cohort = pd.DataFrame(rows)
     cohort[schema.label_cols()] = schema.binarise_grades(cohort)
     return cohort
 
 
 def write_run(tmp_path, cohort: pd.DataFrame, *, external: bool = True) -> RunParams:
-    params = RunParams(name="t", seed=1, data=DataParams(table="x.csv", map="m.yaml"),
-                       runs_dir=str(tmp_path))
+    params = RunParams(
+        name="t", seed=1, data=DataParams(table="x.csv", map="m.yaml"), runs_dir=str(tmp_path)
+    )
     params = replace(params, folds=replace(params.folds, n_folds=N_FOLDS))
     paths = RunPaths.of(params).ensure()
     cohort.to_csv(paths.cohort, index=False)
@@ -50,12 +62,16 @@ def write_run(tmp_path, cohort: pd.DataFrame, *, external: bool = True) -> RunPa
     patients = pd.factorize(cohort.loc[internal, "patient_id"])[0]
     for k in range(N_FOLDS):
         rows = internal[patients % N_FOLDS == k]
-        write_predictions(predictions_frame(rows, rng.uniform(size=(len(rows), 4)), fold=k),
-                          paths.oof_predictions(k))
+        write_predictions(
+            predictions_frame(rows, rng.uniform(size=(len(rows), 4)), fold=k),
+            paths.oof_predictions(k),
+        )
         ext = cohort.index[cohort["site"] == "external"].to_numpy()
         if external and len(ext):
-            write_predictions(predictions_frame(ext, rng.uniform(size=(len(ext), 4))),
-                              paths.external_predictions(k))
+            write_predictions(
+                predictions_frame(ext, rng.uniform(size=(len(ext), 4))),
+                paths.external_predictions(k),
+            )
     return params
 
 
@@ -66,7 +82,7 @@ def joined_predictions(n: int = 400, seed: int = 0, n_folds: int = 3) -> pd.Data
     """A joined-predictions-like table: labels with signal, folds, keys, covariates."""
     rng = np.random.default_rng(seed)
     out = pd.DataFrame({"row": np.arange(n), "fold": np.arange(n) % n_folds})
-    for k, v in enumerate(schema.VESSELS):
+    for _k, v in enumerate(schema.VESSELS):
         y = (rng.uniform(size=n) < (0.05 if v == "LM" else 0.25)).astype(int)
         out[schema.label_col(v)] = y
         out[schema.grade_col(v)] = np.where(y == 1, rng.integers(3, 5, n), rng.integers(0, 3, n))

@@ -2,6 +2,7 @@
 ``ecgfounder_fixtures``), the ci run with its trained folds (``ci_run``), small exports, and the
 built ci book. A test that needs ``../shared`` takes one of these fixtures and skips, with the
 reason, when the folder is absent."""
+
 import os
 from pathlib import Path
 
@@ -21,8 +22,10 @@ CI_BOOK = PROJECT_ROOT / "_build" / "ci-book"
 
 def _require(folder: Path, what: str) -> Path:
     if not folder.is_dir():
-        pytest.skip(f"{folder} not found: {what} live(s) beside the repository (../shared); "
-                    "this test needs it")
+        pytest.skip(
+            f"{folder} not found: this test needs {what}, which the project reads "
+            "from ../shared beside the repository"
+        )
     return folder
 
 
@@ -79,8 +82,9 @@ def ci_book() -> Path:
     if os.environ.get(BOOK_HTML_ENV):
         html = Path(os.environ[BOOK_HTML_ENV]).resolve()
         if not (html / "index.html").is_file():
-            pytest.fail(f"{BOOK_HTML_ENV}={html}: no index.html there (build the book first)",
-                        pytrace=False)
+            pytest.fail(
+                f"{BOOK_HTML_ENV}={html}: no index.html there (build the book first)", pytrace=False
+            )
         return html
     try:
         index = pipeline.run(CI_PARAMS, root=CI_BOOK)
@@ -92,14 +96,23 @@ def ci_book() -> Path:
 def export_row(i: int, **overrides) -> dict:
     """One row of a demo-format export (column names as in params/maps/demo_export.yaml)."""
     row = {
-        "Patient ID": f"P{i // 2:03d}", "Exam ID": f"X{i // 2:03d}", "CCTA date": "2024-03-05 14:00",
-        "ECG ID": f"E{i:03d}", "ECG acquired": "2024-03-05 09:30:00", "ECG file": f"ecg/E{i:03d}.npy",
-        "Hospital": "Demo University Hospital", "Age": "61", "Sex": "M" if i % 3 else "F",
+        "Patient ID": f"P{i // 2:03d}",
+        "Exam ID": f"X{i // 2:03d}",
+        "CCTA date": "2024-03-05 14:00",
+        "ECG ID": f"E{i:03d}",
+        "ECG acquired": "2024-03-05 09:30:00",
+        "ECG file": f"ecg/E{i:03d}.npy",
+        "Hospital": "Demo University Hospital",
+        "Age": "61",
+        "Sex": "M" if i % 3 else "F",
         "ECG interpretation": "Sinus rhythm. Normal ECG" if i % 2 else "ST depression",
-        "Chest pain": "typical angina", "RCA": "No significant stenosis", "LM": "No significant stenosis",
+        "Chest pain": "typical angina",
+        "RCA": "No significant stenosis",
+        "LM": "No significant stenosis",
         "LAD": "Severe stenosis (70-99%)" if i % 4 == 0 else "Mild stenosis (25-49%)",
         "LCX": "Occluded (100%)" if i == 1 else "Moderate stenosis (50-69%)",
-        "Follow-up days": "365", "MACE": "0",
+        "Follow-up days": "365",
+        "MACE": "0",
     }
     row.update(overrides)
     return row

@@ -8,6 +8,7 @@
 The chapter's use of them (groups, planted-signal recovery, the chapter's figures) is tested in
 ``tests/test_chapter_interpretability.py``.
 """
+
 from __future__ import annotations
 
 import matplotlib
@@ -37,9 +38,19 @@ from ecglib.signals.waveforms import ST_T, WAVES
 
 def tiny_net(seed: int = 0, filters=(8, 16, 32), use_bn: bool = True) -> Net1D:
     torch.manual_seed(seed)
-    return Net1D(in_channels=12, base_filters=filters[0], ratio=1.0, filter_list=list(filters),
-                 m_blocks_list=[1] * len(filters), kernel_size=16, stride=4, groups_width=8,
-                 n_classes=4, use_bn=use_bn, use_do=False)
+    return Net1D(
+        in_channels=12,
+        base_filters=filters[0],
+        ratio=1.0,
+        filter_list=list(filters),
+        m_blocks_list=[1] * len(filters),
+        kernel_size=16,
+        stride=4,
+        groups_width=8,
+        n_classes=4,
+        use_bn=use_bn,
+        use_do=False,
+    )
 
 
 def zscored(signals: np.ndarray) -> np.ndarray:
@@ -57,6 +68,7 @@ def demo_small():
 
 
 # --- integrated gradients -------------------------------------------------------------------------
+
 
 def test_integrated_gradients_are_complete():
     model = tiny_net(1)
@@ -87,7 +99,7 @@ def test_integrated_gradients_are_complete():
 def test_integrated_gradients_do_not_depend_on_batching_and_baseline_shape():
     model = tiny_net(2)
     x = np.random.default_rng(1).standard_normal((4, 12, 800)).astype(np.float32)
-    a = integrated_gradients(model, x, 0, n_steps=8, batch_size=8)    # 1 record per pass
+    a = integrated_gradients(model, x, 0, n_steps=8, batch_size=8)  # 1 record per pass
     b = integrated_gradients(model, x, "RCA", n_steps=8, batch_size=64)  # all 4 at once
     np.testing.assert_allclose(a.attributions, b.attributions, rtol=1e-4, atol=1e-6)
     zero = np.zeros((12, 800), np.float32)
@@ -96,8 +108,11 @@ def test_integrated_gradients_do_not_depend_on_batching_and_baseline_shape():
     # Another baseline: completeness is relative to it.
     base = np.full((12, 800), 0.5, np.float32)
     d = integrated_gradients(model, x, 0, n_steps=32, baseline=base)
-    np.testing.assert_allclose(d.attributions.sum(axis=(1, 2)), d.output - d.baseline_output,
-                               atol=0.05 * np.abs(d.output - d.baseline_output).max() + 1e-4)
+    np.testing.assert_allclose(
+        d.attributions.sum(axis=(1, 2)),
+        d.output - d.baseline_output,
+        atol=0.05 * np.abs(d.output - d.baseline_output).max() + 1e-4,
+    )
 
 
 def test_integrated_gradients_reject_bad_arguments():
@@ -116,6 +131,7 @@ def test_integrated_gradients_reject_bad_arguments():
 
 
 # --- folding and aggregation ---------------------------------------------------------------------
+
 
 def test_fold_beats_cuts_the_windows_and_drops_beats_that_do_not_fit():
     before, after = beat_window(FS)
@@ -136,7 +152,7 @@ def test_beat_attribution_puts_a_known_attribution_where_it_was_put(demo_small):
     for i, s in enumerate(signals):
         res = ecg_beats(s.astype(float), FS)
         for r in res.r_peaks:
-            attributions[i, v2, r + int(0.10 * FS): r + int(0.20 * FS)] += 1.0
+            attributions[i, v2, r + int(0.10 * FS) : r + int(0.20 * FS)] += 1.0
     attributions[2] *= 50.0  # a record with a much larger output change weighs the same
     ba = beat_attribution(attributions, signals, vessel="LAD")
     assert isinstance(ba, BeatAttribution) and ba.n_included == 6 and ba.exclusions.empty
@@ -163,8 +179,8 @@ def test_beat_attribution_puts_a_known_attribution_where_it_was_put(demo_small):
 
 def test_beat_attribution_counts_records_that_cannot_be_cut_into_beats(demo_small):
     signals = demo_small[:3].copy()
-    signals[1, 4] = 0.0                        # a flat lead: the signal check rejects it
-    signals[2, :, 100] = np.nan                # non-finite samples
+    signals[1, 4] = 0.0  # a flat lead: the signal check rejects it
+    signals[2, :, 100] = np.nan  # non-finite samples
     attributions = np.ones_like(signals)
     ba = beat_attribution(attributions, signals, vessel="RCA", record_ids=["a", "b", "c"])
     assert ba.n_included == 1
@@ -182,7 +198,7 @@ def test_beat_attribution_counts_records_that_cannot_be_cut_into_beats(demo_smal
     fig = attribution_heatmap_figure(none)
     try:
         ax = fig.axes[0]
-        assert not ax.axison and not ax.images       # an empty panel that says why
+        assert not ax.axison and not ax.images  # an empty panel that says why
         assert ax.texts[0].get_text() == "RCA: no attributed ECG could be cut into beats"
     finally:
         plt.close(fig)
@@ -198,7 +214,7 @@ def test_attribution_map_shows_the_aggregated_attribution(demo_small):
         image = net.axes[0].images[0]
         np.testing.assert_allclose(np.asarray(image.get_array()), ba.heatmap(signed=True))
         limit = float(np.nanmax(np.abs(ba.heatmap(signed=True))))
-        assert image.get_clim() == pytest.approx((-limit, limit))    # centred on 0
+        assert image.get_clim() == pytest.approx((-limit, limit))  # centred on 0
         assert net.axes[0].get_title() == f"LAD: {ba.n_included:,} high-risk true positive ECG(s)"
         image = absolute.axes[0].images[0]
         np.testing.assert_allclose(np.asarray(image.get_array()), ba.heatmap())

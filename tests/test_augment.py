@@ -1,4 +1,5 @@
 """Batched ECG augmentation and its strength schedule."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,12 @@ import math
 import pytest
 import torch
 
-from ecglib.train.augment import AugmentConfig, augment_batch, augment_strength, with_augmented_copies
+from ecglib.train.augment import (
+    AugmentConfig,
+    augment_batch,
+    augment_strength,
+    with_augmented_copies,
+)
 
 ONLY = dict(p_roll=0.0, p_scale=0.0, p_noise=0.0, p_occlude=0.0)
 
@@ -60,7 +66,9 @@ def test_determinism_and_input_untouched():
 
 def test_zero_strength_is_identity():
     x = batch()
-    assert torch.equal(augment_batch(x, generator=torch.Generator().manual_seed(0), strength=0.0), x)
+    assert torch.equal(
+        augment_batch(x, generator=torch.Generator().manual_seed(0), strength=0.0), x
+    )
 
 
 def test_roll_is_a_per_sample_circular_shift_within_10_percent():
@@ -85,14 +93,16 @@ def test_scale_range():
 
 def test_noise_std_and_clip():
     x = batch(n=16, length=2000)
-    out = augment_batch(x, generator=torch.Generator().manual_seed(3), strength=0.5,
-                        config=only("p_noise"))
+    out = augment_batch(
+        x, generator=torch.Generator().manual_seed(3), strength=0.5, config=only("p_noise")
+    )
     noisy = (out != x).any(-1).any(-1)  # p = 1.0 * strength: about half of the samples
     assert 0 < int(noisy.sum()) < x.shape[0]
     assert abs(float((out - x)[noisy].std()) - 0.02 * 0.5) < 5e-4  # std scales with strength
     # a huge std shows the clip at +-0.1
-    out = augment_batch(x, generator=torch.Generator().manual_seed(3),
-                        config=only("p_noise", noise_std=5.0))
+    out = augment_batch(
+        x, generator=torch.Generator().manual_seed(3), config=only("p_noise", noise_std=5.0)
+    )
     d = out - x
     assert d.abs().max() <= 0.1 + 1e-6
     assert (d.abs() > 0.0999).float().mean() > 0.9
@@ -118,7 +128,11 @@ def test_occlusion_one_segment_of_2_to_10_percent():
 def test_probabilities_scale_with_strength():
     x = batch(n=4000, leads=1, length=50)
     for strength in (1.0, 0.5):
-        out = augment_batch(x, generator=torch.Generator().manual_seed(5), strength=strength,
-                            config=only("p_scale", p_scale=0.8))
+        out = augment_batch(
+            x,
+            generator=torch.Generator().manual_seed(5),
+            strength=strength,
+            config=only("p_scale", p_scale=0.8),
+        )
         rate = float((out != x).any(-1).any(-1).float().mean())
         assert abs(rate - 0.8 * strength) < 0.03

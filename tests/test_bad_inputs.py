@@ -1,6 +1,7 @@
 """The bad-input corpus (tests/bad_inputs/MANIFEST.yaml): every malformed input is refused by its
 real loader with the expected error naming the record, key or file, or counted in the exclusion
 flow; nothing is silently replaced (no all-zero signal, no made-up id, counts add up)."""
+
 from __future__ import annotations
 
 import csv
@@ -12,11 +13,20 @@ import pandas as pd
 import pytest
 
 from ecglib import errors, schema
-from ecglib.report.corpus import CORPUS_DIR, LOADERS, MANIFEST, corpus_table, entries, load_manifest, matches, run_entry
 from ecglib.config import PROJECT_ROOT
-from ecglib.paths import RunPaths
-from ecglib.signals import ecg_preprocess
 from ecglib.data.store import build_store, open_store
+from ecglib.paths import RunPaths
+from ecglib.report.corpus import (
+    CORPUS_DIR,
+    LOADERS,
+    MANIFEST,
+    corpus_table,
+    entries,
+    load_manifest,
+    matches,
+    run_entry,
+)
+from ecglib.signals import ecg_preprocess
 
 MANIFEST_DATA = load_manifest()
 ENTRIES = entries(MANIFEST_DATA)
@@ -45,8 +55,11 @@ def test_manifest_lists_every_file_and_nothing_else():
             else:
                 assert path.is_file(), f"{entry.id}: {name} is missing from the corpus"
             listed.add(name)
-    on_disk = {str(p.relative_to(CORPUS_DIR)) for p in CORPUS_DIR.rglob("*")
-               if p.is_file() and p.name not in NOT_INPUTS and "__pycache__" not in p.parts}
+    on_disk = {
+        str(p.relative_to(CORPUS_DIR))
+        for p in CORPUS_DIR.rglob("*")
+        if p.is_file() and p.name not in NOT_INPUTS and "__pycache__" not in p.parts
+    }
     assert on_disk - listed == set(), "files in the corpus that no entry describes"
 
 
@@ -133,7 +146,9 @@ def _assert_nothing_replaced(entry, outcome) -> None:
     assert not cohort[["ecg_id", "patient_id"]].isin(["nan", "None", ""]).any().any()
     grades = cohort[schema.grade_cols()]
     assert grades.notna().all().all() and grades.isin(list(schema.GRADES)).all().all()
-    assert (cohort[schema.label_cols()].to_numpy() == (grades.to_numpy() >= schema.POSITIVE_GRADE)).all()
+    assert (
+        cohort[schema.label_cols()].to_numpy() == (grades.to_numpy() >= schema.POSITIVE_GRADE)
+    ).all()
     if store is None:
         return
     # the store holds exactly the kept ECGs, each the real preprocessed file, never zeros
@@ -156,8 +171,9 @@ def test_the_store_refuses_every_bad_ecg_file_and_keeps_only_the_good_ones(tmp_p
     good = [e for e in CONTROLS if e.loader == "ecg"]
     paths = pd.Series([str(e.path) for e in good + ecgs])
     records = pd.Series([e.id for e in good + ecgs])
-    store, failures = build_store(paths, tmp_path / "store", _store_settings(), records=records,
-                                  progress=False)
+    store, failures = build_store(
+        paths, tmp_path / "store", _store_settings(), records=records, progress=False
+    )
     assert sorted(failures["record"]) == sorted(e.id for e in ecgs)
     by_record = failures.set_index("record")["problem"]
     for entry in ecgs:

@@ -8,6 +8,7 @@ PyPI's ``playwright``; nothing is downloaded here (``playwright install`` is nev
 ``.ci/run`` installs chromium and sets ``ECGLIB_REQUIRE_BROWSER=1``, so in CI a missing browser
 fails instead of skipping.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,15 +30,24 @@ pytestmark = pytest.mark.book
 ARTEFACTS = PROJECT_ROOT / "_build" / "test-artefacts" / "screenshots"
 #: Chromium's flags on these machines: no sandbox as root, and no background traffic to a
 #: network that refuses it.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str:
     path = os.environ.get("ECGLIB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        reason = (f"no Chromium at {path}: install Debian's chromium (apt-get install chromium) or "
-                  "set ECGLIB_CHROMIUM")
+        reason = (
+            f"no Chromium at {path}: install Debian's chromium (apt-get install chromium) or "
+            "set ECGLIB_CHROMIUM"
+        )
         if os.environ.get("ECGLIB_REQUIRE_BROWSER"):
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
@@ -58,7 +68,9 @@ def site(ci_book):
 @pytest.fixture(scope="module")
 def browser():
     executable = chromium_path()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extra)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="pip install playwright (test extra)"
+    )
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -79,7 +91,7 @@ class _Ids(html.parser.HTMLParser):
         self.ids.update(v for k, v in attrs if k in ("id", "name") and v)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def anchors(page: Path) -> frozenset[str]:
     parser = _Ids()
     parser.feed(page.read_text(encoding="utf-8", errors="replace"))
@@ -106,7 +118,11 @@ def broken_links(page: Path, links: list[str], html: Path, origin: str) -> list[
             target = target / "index.html"
         if not target.is_file():
             broken.append(f"{link} (no such file)")
-        elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in anchors(target):
+        elif (
+            url.fragment
+            and target.suffix == ".html"
+            and unquote(url.fragment) not in anchors(target)
+        ):
             broken.append(f"{link} (no anchor #{url.fragment})")
     return broken
 
@@ -121,23 +137,40 @@ def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
         rel = page_file.relative_to(html).as_posix()
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
-        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text} ({m.location.get('url')})")
-                if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url} ({r.failure})"))
-        page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
-                if r.status >= 400 else None)
+        record = errors.append  # each page's handlers write to that page's own list
+        page.on(
+            "console",
+            lambda m, record=record: (
+                record(f"console {m.type}: {m.text} ({m.location.get('url')})")
+                if m.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e, record=record: record(f"page error: {e}"))
+        page.on(
+            "requestfailed",
+            lambda r, record=record: record(f"request failed: {r.url} ({r.failure})"),
+        )
+        page.on(
+            "response",
+            lambda r, record=record: (
+                record(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None
+            ),
+        )
         page.goto(f"{origin}/{rel}", wait_until="networkidle")
         title = page.title()
         images = page.eval_on_selector_all(
-            "img", "els => els.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}))")
+            "img",
+            "els => els.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}))",
+        )
         links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
         page.screenshot(path=str(ARTEFACTS / (rel.replace("/", "__") + ".png")), full_page=True)
         page.close()
         problems += [f"{rel}: {e}" for e in errors]
         problems += [f"{rel}: image did not load: {i['src']}" for i in images if not i["ok"]]
-        problems += [f"{rel}: broken link {b}" for b in broken_links(page_file, links, html, origin)]
+        problems += [
+            f"{rel}: broken link {b}" for b in broken_links(page_file, links, html, origin)
+        ]
         if not title.strip():
             problems.append(f"{rel}: the page has no title")
     assert not problems, "\n".join(problems)
-

@@ -1,20 +1,21 @@
 """ecglib.chapters.discrimination: AUC per prediction set, folds, the best fold, the bootstrap."""
+
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from chapter_support import joined_predictions
 
 from ecglib import schema
 from ecglib.chapters import discrimination as ch
 from ecglib.metrics.roc import delong_auc, vessel_auc_table
 
-from chapter_support import joined_predictions
-
 
 def test_best_fold_uses_vessels_defined_in_every_fold():
-    folds = pd.DataFrame({"fold": [0, 0, 1, 1], "vessel": ["RCA", "LM"] * 2,
-                          "auc": [0.70, 0.99, 0.80, np.nan]})
+    folds = pd.DataFrame(
+        {"fold": [0, 0, 1, 1], "vessel": ["RCA", "LM"] * 2, "auc": [0.70, 0.99, 0.80, np.nan]}
+    )
     assert ch.common_vessels(folds) == ["RCA"]
     assert ch.best_fold(folds) == (1, 0.80)
     with pytest.raises(ValueError, match="no vessel"):
@@ -55,8 +56,16 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
         assert aucs.loc[("internal, pooled out-of-fold", vessel), "auc"] == pytest.approx(want)
     assert chapter.auc_wide().index[0] == "internal, pooled out-of-fold"
     assert chapter.numbers()["best_fold"] == chapter.best
-    assert set(chapter.outputs()) == {"discrimination_auc", "discrimination_paper_layout",
-                                      "discrimination_folds",
-                                      "discrimination_patient_bootstrap", "discrimination"}
+    assert set(chapter.outputs()) == {
+        "discrimination_auc",
+        "discrimination_paper_layout",
+        "discrimination_folds",
+        "discrimination_patient_bootstrap",
+        "discrimination",
+    }
     assert chapter.bootstrap_comparison().columns.tolist() == [
-        "AUC", "DeLong 95% CI", "patient bootstrap 95% CI", "resamples without both classes"]
+        "AUC",
+        "DeLong 95% CI",
+        "patient bootstrap 95% CI",
+        "resamples without both classes",
+    ]

@@ -1,4 +1,5 @@
 """ecglib.chapters.incidence: cumulative incidence by AI risk group, one patient each (chapter 09)."""
+
 import math
 
 import matplotlib
@@ -41,7 +42,8 @@ def test_followup_analysis_uses_kaplan_meier_per_patient():
     high = np.asarray(fu.group == "high")
     kmf = KaplanMeierFitter().fit(fu.time[high], fu.event[high])
     assert s.at["high", "cumulative_incidence"] == pytest.approx(
-        1 - kmf.survival_function_at_times(365).iloc[0])
+        1 - kmf.survival_function_at_times(365).iloc[0]
+    )
     assert numbers["int_high_km"] == pytest.approx(100 * s.at["high", "cumulative_incidence"])
     assert set(fu.by_vessel["vessel"]) == set(schema.VESSELS)
 
@@ -71,7 +73,8 @@ def test_the_figure_shows_the_groups_and_the_log_rank_p():
     legend = [t.get_text() for t in curves.get_legend().get_texts()]
     assert legend == [f"{g} (n = {counts[g]:,})" for g in STRATA if counts[g]]
     assert [t.get_text() for t in curves.texts] == [
-        f"log-rank {format_p(fu.logrank['p_value'], prefix='p')}"]
+        f"log-rank {format_p(fu.logrank['p_value'], prefix='p')}"
+    ]
     assert table.get_xlabel() == "days since the first CCTA"
     # the number at risk at time 0 is every patient of the group
     first_column = [t.get_text() for t in table.texts if t.get_position()[0] == 0]
@@ -80,15 +83,22 @@ def test_the_figure_shows_the_groups_and_the_log_rank_p():
 
 def test_without_follow_up_the_analysis_is_skipped_with_nan_numbers():
     p, strata, _ = _analysis()
-    skipped = attempt("x", ch.followup_analysis, p.drop(columns=["followup_days"]), strata,
-                      THRESHOLDS, horizon=365)
+    skipped = attempt(
+        "x",
+        ch.followup_analysis,
+        p.drop(columns=["followup_days"]),
+        strata,
+        THRESHOLDS,
+        horizon=365,
+    )
     assert isinstance(skipped, Skipped) and "followup_days" in skipped.reason
     assert all(math.isnan(v) for v in ch.followup_numbers(skipped, "x_").values())
 
 
 def test_a_run_without_follow_up_or_external_site_skips_both_parts(tmp_path):
     cohort = make_cohort(n_patients=60, n_external=0).drop(
-        columns=["followup_days", "followup_event"])
+        columns=["followup_days", "followup_event"]
+    )
     chapter = ch.analyse(write_run(tmp_path, cohort))
     assert isinstance(chapter.internal, Skipped)
     assert chapter.internal.part == "The cumulative-incidence analysis"
@@ -112,8 +122,12 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     horizon = run.evaluation.followup_horizon_days
     table = chapter.summary_table("internal")
     assert table.columns.tolist() == [
-        "patients", "events", "censored before the horizon", "1 - Kaplan-Meier, % [95% CI]",
-        "events / n, % (the authors' estimate)"]
+        "patients",
+        "events",
+        "censored before the horizon",
+        "1 - Kaplan-Meier, % [95% CI]",
+        "events / n, % (the authors' estimate)",
+    ]
     for g in table.index:
         m = np.asarray(fu.group == g)
         days = cohort["followup_days"].to_numpy()[m]
@@ -123,9 +137,12 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     numbers = chapter.numbers()
     assert numbers["int_patients"] == len(cohort) and numbers["int_horizon"] == horizon
     outputs = chapter.outputs()
-    assert list(outputs) == ["cumulative_incidence_internal",
-                             "cumulative_incidence_by_vessel_internal",
-                             "cumulative_incidence_external", "cumulative_incidence"]
+    assert list(outputs) == [
+        "cumulative_incidence_internal",
+        "cumulative_incidence_by_vessel_internal",
+        "cumulative_incidence_external",
+        "cumulative_incidence",
+    ]
     # the old page's saved headers: "AI risk group" for the internal file, "group" external
     assert outputs["cumulative_incidence_internal"].index.name == "AI risk group"
     if not isinstance(chapter.external, Skipped):

@@ -11,6 +11,7 @@ interpretability_vessel (one vessel's groups, comparison and attribution), inter
 - the chapter's tables, numbers, saved outputs and skipped parts, and :func:`analyse` on the
   prepared ci run against a recomputation from the run's predictions.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,17 +68,35 @@ def test_interpret_vessel_survives_empty_and_tiny_groups(demo_small):
     labels = np.zeros(n, int)
     labels[:3] = 1
     # Everyone high risk (an LM-like 1% threshold on a weak model): no low-risk group.
-    res = interpret_vessel("LM", average=average, included=included, probs=np.full(n, 0.5),
-                           labels=labels, signals=demo_small, model_for=lambda fold: model,
-                           threshold=0.01, max_records=2, n_steps=4, seed=1)
+    res = interpret_vessel(
+        "LM",
+        average=average,
+        included=included,
+        probs=np.full(n, 0.5),
+        labels=labels,
+        signals=demo_small,
+        model_for=lambda fold: model,
+        threshold=0.01,
+        max_records=2,
+        n_steps=4,
+        seed=1,
+    )
     assert res.comparison is None and res.n_low == 0
     assert res.n_true_positive == 3 and res.n_attributed == 2  # capped
     assert res.has_attribution
     assert any("no waveform comparison" in note for note in res.notes)
     # No one high risk: no comparison, no attribution, and no crash.
-    res = interpret_vessel("LM", average=average, included=included, probs=np.full(n, 0.001),
-                           labels=labels, signals=demo_small, model_for=lambda fold: model,
-                           threshold=0.01, n_steps=4)
+    res = interpret_vessel(
+        "LM",
+        average=average,
+        included=included,
+        probs=np.full(n, 0.001),
+        labels=labels,
+        signals=demo_small,
+        model_for=lambda fold: model,
+        threshold=0.01,
+        n_steps=4,
+    )
     assert res.comparison is None and res.attribution is None and not res.has_attribution
     assert res.summary()["attributed"] == 0
     table = planted_vs_found({"LM": res})
@@ -91,9 +110,17 @@ def test_attribution_sample_is_seeded(demo_small):
     average, _ = average_beats(demo_small, progress=False)
     included = np.isfinite(average).all(axis=(1, 2))
     n = len(demo_small)
-    kwargs = dict(average=average, included=included, probs=np.linspace(0.2, 0.9, n),
-                  labels=np.ones(n, int), signals=demo_small, model_for=lambda fold: model,
-                  threshold=0.5, max_records=3, n_steps=2)
+    kwargs = dict(
+        average=average,
+        included=included,
+        probs=np.linspace(0.2, 0.9, n),
+        labels=np.ones(n, int),
+        signals=demo_small,
+        model_for=lambda fold: model,
+        threshold=0.5,
+        max_records=3,
+        n_steps=2,
+    )
     a = interpret_vessel("RCA", seed=7, **kwargs)
     b = interpret_vessel("RCA", seed=7, **kwargs)
     c = interpret_vessel("RCA", seed=8, **kwargs)
@@ -111,9 +138,9 @@ def test_recall_at_k():
 # --- planted-signal recovery ---------------------------------------------------------------------
 
 N_TRAIN, N_EVAL = 400, 240
-CROP = 1000                 # training crops (2 s); the model is fully convolutional
+CROP = 1000  # training crops (2 s); the model is fully convolutional
 EPOCHS = 25
-ATTRIBUTED = 12             # high-risk true positives attributed per vessel
+ATTRIBUTED = 12  # high-risk true positives attributed per vessel
 N_STEPS = 16
 SEEDS = dict(grades=2024, simulation=11, model=0, sample=5)
 
@@ -125,17 +152,18 @@ def train_recovery_model(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Net1D:
     model = tiny_net(seed, filters=(16, 16, 32))
     opt = torch.optim.AdamW(model.parameters(), lr=5e-3, weight_decay=1e-3)
     steps_per_epoch = -(-len(x) // 32)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-3, total_steps=EPOCHS * steps_per_epoch,
-                                                pct_start=0.2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=5e-3, total_steps=EPOCHS * steps_per_epoch, pct_start=0.2
+    )
     rng = np.random.default_rng(seed)
     target = torch.from_numpy(y.astype(np.float32))
     model.train()
     for _ in range(EPOCHS):
         order = rng.permutation(len(x))
         for start in range(0, len(x), 32):
-            idx = order[start:start + 32]
+            idx = order[start : start + 32]
             offset = rng.integers(0, x.shape[-1] - CROP + 1, len(idx))
-            batch = torch.from_numpy(np.stack([x[i, :, o:o + CROP] for i, o in zip(idx, offset)]))
+            batch = torch.from_numpy(np.stack([x[i, :, o : o + CROP] for i, o in zip(idx, offset)]))
             loss = nn.functional.binary_cross_entropy_with_logits(model(batch), target[idx])
             opt.zero_grad()
             loss.backward()
@@ -161,13 +189,29 @@ def recovery():
         probs = torch.sigmoid(model(torch.from_numpy(x_eval))).numpy()
     beats = average_beats(x_eval, progress=False)
     results = {
-        v: interpret_vessel(v, average=beats.average, included=beats.included, probs=probs[:, j],
-                            labels=y_eval[:, j], signals=x_eval, model_for=lambda fold: model,
-                            threshold=0.5, max_records=ATTRIBUTED, n_steps=N_STEPS, seed=SEEDS["sample"])
-        for j, v in enumerate(VESSELS)}
+        v: interpret_vessel(
+            v,
+            average=beats.average,
+            included=beats.included,
+            probs=probs[:, j],
+            labels=y_eval[:, j],
+            signals=x_eval,
+            model_for=lambda fold: model,
+            threshold=0.5,
+            max_records=ATTRIBUTED,
+            n_steps=N_STEPS,
+            seed=SEEDS["sample"],
+        )
+        for j, v in enumerate(VESSELS)
+    }
     aucs = {v: roc_auc_score(y_eval[:, j], probs[:, j]) for j, v in enumerate(VESSELS)}
-    return dict(results=results, aucs=aucs, beats=beats, table=planted_vs_found(results),
-                seconds=time.perf_counter() - t0)
+    return dict(
+        results=results,
+        aucs=aucs,
+        beats=beats,
+        table=planted_vs_found(results),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def test_recovery_model_learned_every_vessel(recovery):
@@ -203,7 +247,13 @@ def test_planted_signal_is_recovered(recovery):
     for vessel in VESSELS:
         for method in ("waveform difference", "attribution"):
             row = table.loc[(vessel, method)]
-            where = (vessel, method, row["found_leads"], row["planted_mean_rank"], row["found_wave"])
+            where = (
+                vessel,
+                method,
+                row["found_leads"],
+                row["planted_mean_rank"],
+                row["found_wave"],
+            )
             assert row["planted_mean_rank"] <= 6.0, where
             assert row["recall_at_k"] >= 0.5, where
         assert table.loc[(vessel, "waveform difference"), "found_wave"] in ST_T, vessel
@@ -220,14 +270,14 @@ def test_attribution_heatmaps_show_each_vessels_map_and_say_why_a_panel_is_empty
     fig = attribution_heatmaps_figure({**maps, "LM": None}, notes={"LM": "no true positive"})
     try:
         panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
-        assert len(panels) == 2 * len(VESSELS)          # one row per vessel: |IG| and net IG
+        assert len(panels) == 2 * len(VESSELS)  # one row per vessel: |IG| and net IG
         by_title = {ax.get_title(): ax for ax in panels if ax.images}
         rca = results["RCA"].attribution
         net = by_title[f"RCA, net IG (n = {rca.n_included:,})"].images[0]
         np.testing.assert_allclose(np.asarray(net.get_array()), rca.heatmap(signed=True))
         absolute = by_title[f"RCA, |IG| (n = {rca.n_included:,})"].images[0]
         np.testing.assert_allclose(np.asarray(absolute.get_array()), rca.heatmap())
-        lm_row = panels[2 * VESSELS.index("LM"): 2 * VESSELS.index("LM") + 2]
+        lm_row = panels[2 * VESSELS.index("LM") : 2 * VESSELS.index("LM") + 2]
         assert [ax.texts[0].get_text() for ax in lm_row] == ["LM: no true positive"] * 2
         assert not any(ax.images for ax in lm_row)
     finally:
@@ -242,11 +292,15 @@ def test_planted_vs_found_figure_shows_every_leads_rank_and_outlines_the_planted
         for ax, vessel in zip(fig.axes, VESSELS):
             planted = PLANTED_TERRITORIES[vessel].leads
             assert ax.get_title(loc="left").startswith(f"{vessel}: planted")
-            assert len(ax.patches) == len(planted)      # the planted leads, outlined
+            assert len(ax.patches) == len(planted)  # the planted leads, outlined
             shown = np.array([int(t.get_text()) for t in ax.texts]).reshape(2, len(LEADS))
             for i, method in enumerate(("waveform difference", "attribution")):
-                want = (ranks[(ranks["vessel"] == vessel) & (ranks["method"] == method)]
-                        .set_index("lead").loc[list(LEADS), "rank"].to_numpy())
+                want = (
+                    ranks[(ranks["vessel"] == vessel) & (ranks["method"] == method)]
+                    .set_index("lead")
+                    .loc[list(LEADS), "rank"]
+                    .to_numpy()
+                )
                 np.testing.assert_array_equal(shown[i], want)
     finally:
         plt.close(fig)
@@ -282,28 +336,48 @@ def test_chapter_tables_and_numbers(recovery):
     assert full.exclusion_counts()["ECGs"].sum() == 0
 
     # A weak model's run: nothing to compare or attribute, not a demo run.
-    empty = {v: dataclasses.replace(results[v], comparison=None, attribution=None, ig=None,
-                                    n_attributed=0, notes=("no waveform comparison: 0 high-risk "
-                                                           "and 240 low-risk ECGs",
-                                                           "no attribution: no high-risk true positive"))
-             for v in VESSELS}
+    empty = {
+        v: dataclasses.replace(
+            results[v],
+            comparison=None,
+            attribution=None,
+            ig=None,
+            n_attributed=0,
+            notes=(
+                "no waveform comparison: 0 high-risk and 240 low-risk ECGs",
+                "no attribution: no high-risk true positive",
+            ),
+        )
+        for v in VESSELS
+    }
     weak = Interpretation(vessels=empty, beats=beats, predictions=predictions, demo=False)
     numbers = weak.numbers()
-    assert numbers["RCA_waveform"] == "no comparison was possible: 0 high-risk and 240 low-risk ECGs"
+    assert (
+        numbers["RCA_waveform"] == "no comparison was possible: 0 high-risk and 240 low-risk ECGs"
+    )
     assert numbers["RCA_attribution"] == "nothing was attributed: no high-risk true positive"
     assert "not on the demo cohort" in numbers["planted_sentence"]
-    assert weak.stretches().empty and weak.stretch_summary().empty and weak.attribution_phases().empty
+    assert (
+        weak.stretches().empty and weak.stretch_summary().empty and weak.attribution_phases().empty
+    )
     assert weak.planted_vs_found().empty
-    assert dataclasses.replace(weak, demo=True).numbers()["planted_sentence"].startswith("No vessel")
+    assert (
+        dataclasses.replace(weak, demo=True).numbers()["planted_sentence"].startswith("No vessel")
+    )
 
     # What the page saves, under the names the book has always used, and what it says is skipped.
     assert set(full.outputs()) == {
-        "interpretability_beat_exclusions", "interpretability_groups",
-        "interpretability_stretches", "interpretability_attribution_lead_phases",
-        "interpretability_attribution_phases", "interpretability_planted_vs_found"}
+        "interpretability_beat_exclusions",
+        "interpretability_groups",
+        "interpretability_stretches",
+        "interpretability_attribution_lead_phases",
+        "interpretability_attribution_phases",
+        "interpretability_planted_vs_found",
+    }
     assert full.skipped() == [] and weak.skipped() != []
     assert {s.part for s in weak.skipped()} == {
-        f"The {v} {what}" for v in VESSELS for what in ("waveform comparison", "attribution")}
+        f"The {v} {what}" for v in VESSELS for what in ("waveform comparison", "attribution")
+    }
     assert isinstance(weak.planted_lead_ranks(), Skipped)
     assert full.planted_lead_ranks().equals(full.lead_ranks())
     assert full.comparison("LAD") is results["LAD"].comparison
@@ -317,23 +391,37 @@ def test_a_vessels_missing_parts_are_skipped_with_their_reason(demo_small):
     n = len(demo_small)
     labels = np.zeros(n, int)
     labels[:3] = 1
-    kwargs = dict(average=average, included=included, labels=labels, signals=demo_small,
-                  model_for=lambda fold: model, threshold=0.01, n_steps=2)
+    kwargs = dict(
+        average=average,
+        included=included,
+        labels=labels,
+        signals=demo_small,
+        model_for=lambda fold: model,
+        threshold=0.01,
+        n_steps=2,
+    )
     everyone_high = interpret_vessel("LM", probs=np.full(n, 0.5), **kwargs)
     skip = everyone_high.comparison_part()
     assert isinstance(skip, Skipped) and skip.message == (
         f"The LM waveform comparison is skipped because {included.sum()} high-risk and 0 "
-        "low-risk ECGs have an average beat, and the comparison needs at least 2 per group.")
+        "low-risk ECGs have an average beat, and the comparison needs at least 2 per group."
+    )
     assert everyone_high.attribution_part() is everyone_high.attribution
     no_one_high = interpret_vessel("LM", probs=np.full(n, 0.001), **kwargs)
     assert no_one_high.attribution_part().reason.startswith("there is no high-risk true positive")
-    not_averaged = interpret_vessel("LM", probs=np.full(n, 0.5),
-                                    **{**kwargs, "included": np.zeros(n, bool)})
+    not_averaged = interpret_vessel(
+        "LM", probs=np.full(n, 0.5), **{**kwargs, "included": np.zeros(n, bool)}
+    )
     assert not_averaged.attribution_part().reason == (
-        "none of the 3 high-risk true positives has an average beat")
-    chapter = Interpretation(vessels={"LM": no_one_high}, beats=average_beats(demo_small[:1], progress=False),
-                             predictions=pd.DataFrame({"fold": [0]}), demo=False)
-    assert isinstance(chapter.comparison("RCA"), Skipped)       # a vessel not assessed
+        "none of the 3 high-risk true positives has an average beat"
+    )
+    chapter = Interpretation(
+        vessels={"LM": no_one_high},
+        beats=average_beats(demo_small[:1], progress=False),
+        predictions=pd.DataFrame({"fold": [0]}),
+        demo=False,
+    )
+    assert isinstance(chapter.comparison("RCA"), Skipped)  # a vessel not assessed
     assert chapter.grid_title("RCA") == "RCA: not assessed"
 
 
@@ -356,11 +444,16 @@ def ci_chapter():
 
     params = load_params("params/ci.yaml")
     paths = RunPaths.of(params)
-    missing = [k for k in range(params.folds.n_folds)
-               if not (paths.oof_predictions(k).is_file() and paths.best_checkpoint(k).is_file())]
+    missing = [
+        k
+        for k in range(params.folds.n_folds)
+        if not (paths.oof_predictions(k).is_file() and paths.best_checkpoint(k).is_file())
+    ]
     if missing:
-        pytest.skip(f"runs/ci has no trained fold or out-of-fold predictions for fold(s) "
-                    f"{missing}: prepare the ci run (python -m ecglib run params/ci.yaml) first")
+        pytest.skip(
+            f"runs/ci has no trained fold or out-of-fold predictions for fold(s) "
+            f"{missing}: prepare the ci run (python -m ecglib run params/ci.yaml) first"
+        )
     return params, interpretability.analyse(params, max_records=2, n_steps=2)
 
 
@@ -383,13 +476,21 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_chapter):
         assert groups.at[vessel, "attributed"] == min(2, int(tp.sum()))
         # a comparison exists exactly when both groups have 2 averaged ECGs, else it is skipped
         part = chapter.comparison(vessel)
-        enough = min(groups.at[vessel, "high_risk_averaged"], groups.at[vessel, "low_risk_averaged"]) >= 2
+        enough = (
+            min(groups.at[vessel, "high_risk_averaged"], groups.at[vessel, "low_risk_averaged"])
+            >= 2
+        )
         assert isinstance(part, Skipped) != enough
     exclusions = chapter.exclusion_counts()
     assert exclusions["ECGs"].sum() == numbers["n_excluded"] == len(oof) - numbers["n_averaged"]
     outputs = chapter.outputs()
     pd.testing.assert_frame_equal(outputs["interpretability_groups"], chapter.group_table())
-    assert list(outputs["interpretability_planted_vs_found"]["vessel"].unique()) == list(groups.index)
+    assert list(outputs["interpretability_planted_vs_found"]["vessel"].unique()) == list(
+        groups.index
+    )
     skipped = {s.part for s in chapter.skipped()}
-    assert {f"The {v} waveform comparison" for v in groups.index
-            if chapter.vessels[v].comparison is None} <= skipped
+    assert {
+        f"The {v} waveform comparison"
+        for v in groups.index
+        if chapter.vessels[v].comparison is None
+    } <= skipped

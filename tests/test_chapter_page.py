@@ -1,4 +1,5 @@
 """ecglib.chapters.page and parts: the notebooks' set-up call, notices, and skipped parts."""
+
 import json
 from dataclasses import replace
 
@@ -6,12 +7,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from conftest import DEMO_MAP
 from ecglib.chapters import parts as results
 from ecglib.chapters.page import PARAMS_ENV, Page, label_notices, random_init_notice, setup
 from ecglib.config import DataParams, ModelParams, RunParams
 from ecglib.errors import MissingInputError
-
-from conftest import DEMO_MAP
 
 
 def test_random_init_notice_only_without_pretrained_weights():
@@ -26,11 +26,17 @@ def test_random_init_notice_only_without_pretrained_weights():
 
 def test_label_notices_come_from_the_column_map(tmp_path):
     path = tmp_path / "m.yaml"
-    path.write_text(DEMO_MAP.read_text(encoding="utf-8").replace("  grade_LM: LM\n", "")
-                    + "not_assessed: [LM]\nnotice: >\n  These labels are\n  proxies.\n",
-                    encoding="utf-8")
-    params = RunParams(name="t", seed=1, data=DataParams(table="x", map=str(path)),
-                       model=ModelParams(pretrained="ecgfounder.pth"))
+    path.write_text(
+        DEMO_MAP.read_text(encoding="utf-8").replace("  grade_LM: LM\n", "")
+        + "not_assessed: [LM]\nnotice: >\n  These labels are\n  proxies.\n",
+        encoding="utf-8",
+    )
+    params = RunParams(
+        name="t",
+        seed=1,
+        data=DataParams(table="x", map=str(path)),
+        model=ModelParams(pretrained="ecgfounder.pth"),
+    )
     notices = label_notices(params)
     assert notices[0] == "These labels are proxies."
     assert notices[1].startswith("**Not assessed: LM.**")
@@ -44,8 +50,9 @@ def test_attempt_turns_only_missing_inputs_into_skips():
 
     skipped = results.attempt("The PTP analysis", needs_symptoms, 1)
     assert isinstance(skipped, results.Skipped) and not skipped
-    assert skipped.message == ("The PTP analysis is skipped because the cohort has no symptom "
-                               "column.")
+    assert skipped.message == (
+        "The PTP analysis is skipped because the cohort has no symptom column."
+    )
     assert "**Skipped.**" in skipped._repr_markdown_()
     # a dependent part is not called and reports the first skip
     calls = []
@@ -60,13 +67,15 @@ def test_attempt_turns_only_missing_inputs_into_skips():
     with pytest.raises(MissingInputError):
         results.unless_skipped(needs_symptoms, 1)
     assert results.skip_message(MissingInputError("no follow-up")) == (
-        "This chapter is skipped because no follow-up.")
+        "This chapter is skipped because no follow-up."
+    )
 
 
 def test_skipped_markdown_and_skipped_of():
     assert results.skipped_markdown([1, "a", None]) is None
-    md = results.skipped_markdown({"external": "there is none"},
-                                  {"external": "External validation"})
+    md = results.skipped_markdown(
+        {"external": "there is none"}, {"external": "External validation"}
+    )
     assert md.data == "> **Skipped.** External validation is skipped because there is none."
     parts = results.skipped_parts({"LM": "one class"}, "Stratifying {}")
     assert parts[0].message == "Stratifying LM is skipped because one class."
@@ -76,8 +85,9 @@ def test_skipped_markdown_and_skipped_of():
 BASE = f"name: t\nseed: 1\ndata:\n  table: x.csv\n  map: {DEMO_MAP}\n"
 
 
-def test_setup_obeys_the_notebook_test_override_and_load_params_does_not(tmp_path, monkeypatch,
-                                                                           capsys):
+def test_setup_obeys_the_notebook_test_override_and_load_params_does_not(
+    tmp_path, monkeypatch, capsys
+):
     from ecglib.config import load_params
 
     other = tmp_path / "other.yaml"
@@ -94,8 +104,11 @@ class _Chapter:
     """A chapter result as Page.publish sees it."""
 
     def outputs(self):
-        return {"table": pd.DataFrame({"vessel": ["RCA"], "auc": [0.7]}), "nums": {"a": 1},
-                "absent": results.Skipped("The external part", "there is no external site")}
+        return {
+            "table": pd.DataFrame({"vessel": ["RCA"], "auc": [0.7]}),
+            "nums": {"a": 1},
+            "absent": results.Skipped("The external part", "there is no external site"),
+        }
 
     def numbers(self):
         return {}
@@ -105,11 +118,15 @@ class _Chapter:
 
 
 def test_publish_saves_outputs_and_lists_skipped_parts_once(tmp_path):
-    page = Page(RunParams(name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)),
-                          runs_dir=str(tmp_path)))
+    page = Page(
+        RunParams(
+            name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)), runs_dir=str(tmp_path)
+        )
+    )
     md = page.publish(_Chapter(), glue=False)
-    assert md.data == ("> **Skipped.** The external part is skipped because there is no "
-                       "external site.")
+    assert md.data == (
+        "> **Skipped.** The external part is skipped because there is no external site."
+    )
     assert pd.read_csv(page.paths.metrics / "table.csv").columns.tolist() == ["vessel", "auc"]
     assert json.loads((page.paths.metrics / "nums.json").read_text()) == {"a": 1}
     assert not list(page.paths.metrics.glob("absent*"))

@@ -1,7 +1,9 @@
 """ecglib.chapters.predictions: the run's predictions joined to the cohort, without identifiers."""
+
 import numpy as np
 import pandas as pd
 import pytest
+from chapter_support import N_FOLDS, make_cohort, write_run
 
 from ecglib import schema
 from ecglib.chapters import predictions as results
@@ -10,7 +12,6 @@ from ecglib.paths import RunPaths
 from ecglib.report.save import IDENTIFYING_COLUMNS
 from ecglib.train.predict import predictions_frame
 
-from chapter_support import N_FOLDS, make_cohort, write_run
 
 def test_cohort_keys_rank_exams_and_ecgs_without_identifiers():
     cohort = make_cohort()
@@ -18,12 +19,12 @@ def test_cohort_keys_rank_exams_and_ecgs_without_identifiers():
     assert list(keys.columns) == ["patient", "exam", "exam_order", "ecg_order"]
     assert keys["patient"].nunique() == cohort["patient_id"].nunique()
     assert keys["exam"].nunique() == cohort["ccta_id"].nunique()
-    for exam, group in cohort.groupby("ccta_id"):
+    for _exam, group in cohort.groupby("ccta_id"):
         k = keys.loc[group.index]
         latest = group["ecg_time"].idxmax()
         assert k.loc[latest, "ecg_order"] == 1
         assert sorted(k["ecg_order"]) == list(range(1, len(group) + 1))
-    for patient, group in cohort.groupby("patient_id"):
+    for _patient, group in cohort.groupby("patient_id"):
         first = group.loc[group["ccta_time"] == group["ccta_time"].min()].index
         assert (keys.loc[first, "exam_order"] == 1).all()
         assert keys.loc[group.index, "exam_order"].max() == group["ccta_id"].nunique()

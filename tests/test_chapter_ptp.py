@@ -1,4 +1,5 @@
 """ecglib.chapters.ptp: guideline PTP against PTP + AI strata, rule-out and the NRI (chapter 08)."""
+
 import math
 
 import numpy as np
@@ -26,8 +27,9 @@ def test_ptp_analysis_on_exams_with_any_vessel_outcome():
     analysis = ch.ptp_analysis(p, strata, n_boot=50, seed=0)
     index = index_ecgs(p, "exam")
     assert len(analysis.table) == len(index)
-    assert (analysis.table["outcome"].to_numpy()
-            == index[schema.label_cols()].max(axis=1).to_numpy()).all()
+    assert (
+        analysis.table["outcome"].to_numpy() == index[schema.label_cols()].max(axis=1).to_numpy()
+    ).all()
     # the grey-zone rule only moves grey-zone patients
     known = analysis.table[analysis.table["ptp_category"].notna()]
     moved = known["ptp_category"] != known["combined"]
@@ -44,8 +46,7 @@ def test_ptp_analysis_on_exams_with_any_vessel_outcome():
 def test_without_symptoms_the_analysis_is_skipped_with_nan_numbers():
     p = joined_predictions(600)
     strata, _, _ = crossfit_vessel_strata(p, TARGETS_90)
-    skipped = attempt("PTP", ch.ptp_analysis, p.drop(columns="symptom"), strata, n_boot=10,
-                      seed=0)
+    skipped = attempt("PTP", ch.ptp_analysis, p.drop(columns="symptom"), strata, n_boot=10, seed=0)
     assert isinstance(skipped, Skipped) and "symptom" in skipped.reason
     assert all(math.isnan(v) for v in ch.ptp_numbers(skipped, "int_").values())
     under_30 = p.assign(age=25.0)
@@ -63,15 +64,30 @@ def test_guideline_table_as_printed():
 
 
 def _nri(**kwargs) -> NRIResult:
-    base = dict(n_events=10, n_nonevents=20, events_up=3, events_down=1, nonevents_up=2,
-                nonevents_down=4, nri_events=0.2, nri_nonevents=0.1, nri=0.3, se=0.1,
-                se_null=0.12, ci_lo=0.1, ci_hi=0.5, z=2.5, p_value=0.0124)
+    base = dict(
+        n_events=10,
+        n_nonevents=20,
+        events_up=3,
+        events_down=1,
+        nonevents_up=2,
+        nonevents_down=4,
+        nri_events=0.2,
+        nri_nonevents=0.1,
+        nri=0.3,
+        se=0.1,
+        se_null=0.12,
+        ci_lo=0.1,
+        ci_hi=0.5,
+        z=2.5,
+        p_value=0.0124,
+    )
     return NRIResult(**(base | kwargs))
 
 
 def test_nri_table_prints_p_values_as_the_book_does():
-    table = ch.nri_table(_nri(), {"nri": 0.3, "nri_lo": 0.05, "nri_hi": 0.55, "n_boot": 100,
-                                  "n_one_class": 2})
+    table = ch.nri_table(
+        _nri(), {"nri": 0.3, "nri_lo": 0.05, "nri_hi": 0.55, "n_boot": 100, "n_one_class": 2}
+    )
     value = table["value"]
     assert value["events: moved up / down"] == "3 / 1 of 10"
     assert value["NRI (Wald 95% CI)"] == "0.300 [0.100-0.500]"
@@ -97,8 +113,9 @@ def test_a_run_without_symptoms_or_external_site_skips_both_parts(tmp_path):
         assert chapter.nri_table(cohort_name) is None
     outputs = chapter.outputs()
     assert isinstance(outputs["ptp_rule_out_internal"], Skipped)
-    assert set(outputs["ptp_nri"]) == {f"{p}{k}" for p in ("int_", "ext_")
-                                       for k in ch.PTP_NUMBER_KEYS}
+    assert set(outputs["ptp_nri"]) == {
+        f"{p}{k}" for p in ("int_", "ext_") for k in ch.PTP_NUMBER_KEYS
+    }
     assert all(math.isnan(v) for v in outputs["ptp_nri"].values())
     with pytest.raises(ValueError, match="internal"):
         chapter.rule_out_table("ext")
@@ -116,8 +133,14 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     outcome = index[schema.label_cols(schema.vessels_of(index))].max(axis=1).to_numpy()
     rule_out = chapter.rule_out_table("internal")
     assert rule_out.columns.tolist() == [
-        "examinations", "low", "grey zone", "testing", "events in low (missed)", "NPV of low",
-        "sensitivity of not low"]
+        "examinations",
+        "low",
+        "grey zone",
+        "testing",
+        "events in low (missed)",
+        "NPV of low",
+        "sensitivity of not low",
+    ]
     assert rule_out.loc["PTP", "examinations"] == int(known.sum())
     low = (ptp["ptp_category"] == "low").to_numpy()
     assert rule_out.loc["PTP", "events in low (missed)"] == int(outcome[low].sum())
@@ -130,7 +153,11 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     assert (ai[(strata == "high").any(axis=1).to_numpy()] == "high").all()
     reclass = chapter.reclassification_table("internal")
     assert int(reclass.to_numpy().sum()) == int(known.sum())
-    assert list(chapter.outputs()) == ["ptp_rule_out_internal", "ptp_reclassification_internal",
-                                       "ptp_rule_out_external", "ptp_nri"]
+    assert list(chapter.outputs()) == [
+        "ptp_rule_out_internal",
+        "ptp_reclassification_internal",
+        "ptp_rule_out_external",
+        "ptp_nri",
+    ]
     assert chapter.outputs()["ptp_nri"] == numbers
     assert isinstance(chapter.guideline, pd.DataFrame) and np.all(chapter.guideline.notna())

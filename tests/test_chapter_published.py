@@ -1,4 +1,5 @@
 """ecglib.chapters.published: the paper's numbers as data, and a run's numbers beside them."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,10 +25,15 @@ def test_published_numbers_are_the_papers_with_their_source():
 
 
 def test_paper_layout_puts_this_run_first_and_labels_published_as_context():
-    ours = pd.DataFrame({"vessel": list(schema.VESSELS), "auc": [0.7, 0.6, np.nan, 0.65],
-                         "ci_low": [0.6, 0.5, np.nan, np.nan],
-                         "ci_high": [0.8, 0.7, np.nan, np.nan],
-                         "set": "internal, pooled"})
+    ours = pd.DataFrame(
+        {
+            "vessel": list(schema.VESSELS),
+            "auc": [0.7, 0.6, np.nan, 0.65],
+            "ci_low": [0.6, 0.5, np.nan, np.nan],
+            "ci_high": [0.8, 0.7, np.nan, np.nan],
+            "set": "internal, pooled",
+        }
+    )
     layout = results.paper_layout(ours)
     assert layout.index.names == ["source", "set"]
     first = layout.iloc[0]
@@ -37,7 +43,10 @@ def test_paper_layout_puts_this_run_first_and_labels_published_as_context():
     assert len(published) == 6
     assert published.index.get_level_values("source").str.endswith("(context, not a target)").all()
     only = results.paper_layout({"x": ours}, published_sets={"external": "external (published)"})
-    assert only.index.get_level_values("set").tolist() == ["x", "external (published)",
-                                                           "external (published)"]
+    assert only.index.get_level_values("set").tolist() == [
+        "x",
+        "external (published)",
+        "external (published)",
+    ]
     brier = results.paper_layout({"x": ours.rename(columns={"auc": "brier"})}, "brier", ci=None)
     assert brier.iloc[0].tolist() == ["0.700", "0.600", "n/a", "0.650"] and len(brier) == 2

@@ -4,6 +4,7 @@ each a value or a Skipped that says why, and the run's fold models on the real r
 Tests that read the real records skip, with the reason, when ../shared/data is absent; the test
 of :func:`analyse` on the prepared ci run also skips when that run has no trained folds.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,15 @@ from ecglib.train.fit import model_config
 from ecglib.train.predict import load_fold_model, predict_probs
 
 #: The tables the page saves, under the names the book has always used.
-OUTPUTS = {"real_yield_source", "real_yield_rhythm", "real_exclusions", "real_std_shift",
-           "real_ste_shift", "real_ptb", "real_predictions_summary"}
+OUTPUTS = {
+    "real_yield_source",
+    "real_yield_rhythm",
+    "real_exclusions",
+    "real_std_shift",
+    "real_ste_shift",
+    "real_ptb",
+    "real_predictions_summary",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +55,21 @@ def real(data_dir):
     return real_beats(data_dir)
 
 
-def test_missing_records_skip_the_chapter_once_and_every_number_still_exists(monkeypatch,
-                                                                             tmp_path):
+def test_missing_records_skip_the_chapter_once_and_every_number_still_exists(monkeypatch, tmp_path):
     monkeypatch.setenv(REAL_DATA_ENV, str(tmp_path / "absent"))
     chapter = real_ecgs.analyse(tiny_params(tmp_path))
     skipped = chapter.skipped()
     assert len(skipped) == 1 and skipped[0].part == "This chapter"
     assert "not available" in skipped[0].message and "ECGLIB_REAL_DATA" in skipped[0].reason
     for name, value in chapter.outputs().items():
-        assert value is skipped[0], name                  # every part carries the one skip
+        assert value is skipped[0], name  # every part carries the one skip
     assert set(chapter.outputs()) == OUTPUTS
     assert chapter.shift_table("ST depression") is None and chapter.reference is None
     numbers = chapter.numbers()
     assert math.isnan(numbers["real_records"]) and numbers["std_leads_depressed"] == "n/a"
     assert numbers["real_n_folds"] == 3 and numbers["real_training_cohort"] == (
-        "the run's own cohort")
+        "the run's own cohort"
+    )
 
 
 def test_predictions_are_the_mean_of_the_fold_models_and_need_a_trained_run(real, tmp_path):
@@ -73,14 +81,18 @@ def test_predictions_are_the_mean_of_the_fold_models_and_need_a_trained_run(real
     for fold in (0, 2):
         torch.manual_seed(fold)
         net = Net1D.from_config(model_config(params))
-        torch.save({"state_dict": net.state_dict(), "model_config": net.config()},
-                   paths.best_checkpoint(fold))
+        torch.save(
+            {"state_dict": net.state_dict(), "model_config": net.config()},
+            paths.best_checkpoint(fold),
+        )
     preds = real_predictions(subset, params)
     assert len(preds) == 6 and (preds["n_models"] == 2).all()
     assert not {"record", "patient_id", "ecg_id", "ecg_path"} & set(preds.columns)
     rows, signals = real_model_inputs(subset, params)
-    expected = np.mean([predict_probs(load_fold_model(params, k), signals, np.arange(len(rows)))
-                        for k in (0, 2)], axis=0)
+    expected = np.mean(
+        [predict_probs(load_fold_model(params, k), signals, np.arange(len(rows))) for k in (0, 2)],
+        axis=0,
+    )
     np.testing.assert_allclose(preds[schema.prob_cols()].to_numpy(), expected, rtol=1e-6)
     assert pd.read_csv(paths.predictions / "real_mean.csv")["row"].tolist() == rows.tolist()
     anecdote = ptb_predictions(subset, preds)
@@ -94,10 +106,14 @@ def test_analyse_on_the_ci_run_shows_the_records_and_the_runs_predictions(data_d
 
     params = load_params("params/ci.yaml")
     paths = RunPaths.of(params)
-    if not all(paths.best_checkpoint(k).is_file() and paths.oof_predictions(k).is_file()
-               for k in range(params.folds.n_folds)):
-        pytest.skip("runs/ci has no trained folds: prepare the ci run (python -m ecglib run "
-                    "params/ci.yaml) first")
+    if not all(
+        paths.best_checkpoint(k).is_file() and paths.oof_predictions(k).is_file()
+        for k in range(params.folds.n_folds)
+    ):
+        pytest.skip(
+            "runs/ci has no trained folds: prepare the ci run (python -m ecglib run "
+            "params/ci.yaml) first"
+        )
     chapter = real_ecgs.analyse(params)
     assert chapter.skipped() == []
     assert set(chapter.outputs()) == OUTPUTS
@@ -114,10 +130,13 @@ def test_analyse_on_the_ci_run_shows_the_records_and_the_runs_predictions(data_d
     assert len(preds) == numbers["real_predicted"] == (records["status"] == "ok").sum()
     assert (preds["n_models"] == params.folds.n_folds).all()
     written = pd.read_csv(paths.predictions / "real_mean.csv")
-    np.testing.assert_allclose(written[schema.prob_cols()].to_numpy(),
-                               preds[schema.prob_cols()].to_numpy(), rtol=1e-6)
-    pd.testing.assert_frame_equal(chapter.summary, prediction_summary(
-        preds, params.evaluation.high_risk_thresholds, by="group"))
+    np.testing.assert_allclose(
+        written[schema.prob_cols()].to_numpy(), preds[schema.prob_cols()].to_numpy(), rtol=1e-6
+    )
+    pd.testing.assert_frame_equal(
+        chapter.summary,
+        prediction_summary(preds, params.evaluation.high_risk_thresholds, by="group"),
+    )
     assert chapter.reference is chapter.oof and len(chapter.oof) > 0
     # the page's display of the ST shift: one row per lead, the shift with its CI as text
     shift = chapter.shift_table("ST depression")
@@ -125,7 +144,8 @@ def test_analyse_on_the_ci_run_shows_the_records_and_the_runs_predictions(data_d
     first = chapter.std.shift.iloc[0]
     assert shift["shift [95% CI] (record SD)"].iloc[0] == (
         f"{first['shift']:.2f} [{first['ci_low']:.2f}"
-        f"{' to ' if min(first['ci_low'], first['ci_high']) < 0 else '-'}{first['ci_high']:.2f}]")
+        f"{' to ' if min(first['ci_low'], first['ci_high']) < 0 else '-'}{first['ci_high']:.2f}]"
+    )
     significant = ", ".join(chapter.std.significant.query("direction == 'depression'")["lead"])
     assert numbers["std_leads_depressed"] == (significant or "none")
 

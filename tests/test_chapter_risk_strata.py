@@ -1,4 +1,5 @@
 """ecglib.chapters.risk_strata: held-out strata shared by chapters 07-09, the chapter 07 page."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -37,8 +38,13 @@ def test_in_sample_cutoffs_meet_the_targets_the_held_out_ones_need_not():
     y, s = p["y_RCA"].to_numpy(), strata["RCA"].to_numpy()
     assert comparison.at["RCA", "heldout_sensitivity"] == pytest.approx(np.mean(s[y == 1] != "low"))
     assert comparison.columns.tolist() == [
-        "sensitivity_target", "in_sample_sensitivity", "heldout_sensitivity",
-        "specificity_target", "in_sample_specificity", "heldout_specificity"]
+        "sensitivity_target",
+        "in_sample_sensitivity",
+        "heldout_sensitivity",
+        "specificity_target",
+        "in_sample_specificity",
+        "heldout_specificity",
+    ]
 
 
 def test_share_numbers_and_displays():
@@ -52,8 +58,9 @@ def test_share_numbers_and_displays():
     display = ch.strata_display(summary)
     assert display.index.names == ["vessel", "stratum"]
     n_high = int((strata["RCA"] == "high").sum())
-    assert display.loc[("RCA", "high"), "ECGs (share)"] == \
-        f"{n_high} ({100 * n_high / len(p):.1f}%)"
+    assert (
+        display.loc[("RCA", "high"), "ECGs (share)"] == f"{n_high} ({100 * n_high / len(p):.1f}%)"
+    )
     perf = ch.performance_display(strata_performance(p, strata, TARGETS_90))
     assert perf.loc["RCA", "sensitivity (not low): target"] == "0.90"
     assert perf.columns[0] == "sensitivity (not low)"
@@ -69,8 +76,11 @@ def test_external_strata_use_cutoffs_fitted_on_internal(tmp_path):
     assert strata.external_predictions.equals(external)
     fitted, _ = fit_vessel_strata_where_possible(results.oof, strata.targets)
     for vessel, t in fitted.items():
-        want = np.where(external[f"p_{vessel}"] < t.lower, "low",
-                        np.where(external[f"p_{vessel}"] < t.upper, "intermediate", "high"))
+        want = np.where(
+            external[f"p_{vessel}"] < t.lower,
+            "low",
+            np.where(external[f"p_{vessel}"] < t.upper, "intermediate", "high"),
+        )
         assert (strata.external[vessel].astype(str).to_numpy() == want).all()
     table = ch.thresholds_table(strata.fitted)
     assert table["vessel"].tolist() == list(fitted)
@@ -80,8 +90,12 @@ def test_external_strata_use_cutoffs_fitted_on_internal(tmp_path):
 def test_a_run_without_external_site_skips_the_external_parts(tmp_path):
     run = write_run(tmp_path, make_cohort(n_patients=60, n_external=0))
     chapter = ch.analyse(run)
-    for part in (chapter.strata.external, chapter.external_summary,
-                 chapter.external_performance, chapter.external_curves):
+    for part in (
+        chapter.strata.external,
+        chapter.external_summary,
+        chapter.external_performance,
+        chapter.external_curves,
+    ):
         assert isinstance(part, Skipped) and part.part == "External validation"
     assert "no external site" in chapter.strata.external.reason
     assert chapter.skipped()[-1] is chapter.strata.external
@@ -106,8 +120,9 @@ def test_a_vessel_without_cutoffs_is_announced_once(tmp_path):
 def test_index_ecgs_pick_the_latest_ecg_of_each_exam_and_the_first_exam():
     cohort = make_cohort()
     keys = cohort_keys(cohort)
-    preds = pd.concat([cohort.reset_index(names="row")[["row"] + schema.label_cols()], keys],
-                      axis=1)
+    preds = pd.concat(
+        [cohort.reset_index(names="row")[["row"] + schema.label_cols()], keys], axis=1
+    )
     exams = ch.index_ecgs(preds, "exam")
     assert len(exams) == cohort["ccta_id"].nunique()
     latest = cohort.groupby("ccta_id")["ecg_time"].idxmax().sort_values().to_numpy()
@@ -142,8 +157,12 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     vessels = list(chapter.strata.internal.columns)
     # the page's strata table: per vessel and stratum, the ECGs and events of the strata
     table = chapter.summary_table()
-    assert table.columns.tolist() == ["ECGs (share)", "events", "event rate [95% CI]",
-                                      "share of all events"]
+    assert table.columns.tolist() == [
+        "ECGs (share)",
+        "events",
+        "event rate [95% CI]",
+        "share of all events",
+    ]
     assert table.index.tolist() == [(v, s) for v in vessels for s in STRATA]
     for v in vessels:
         s, y = chapter.strata.internal[v].to_numpy(), oof[f"y_{v}"].to_numpy()
@@ -154,24 +173,32 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     assert numbers[f"ho_sensitivity_{v}"] == pytest.approx(np.mean(s[y == 1] != "low"))
     assert numbers[f"low_share_{v}"] == pytest.approx(100 * np.mean(s == "low"))
     threshold = run.evaluation.high_risk_thresholds[v]
-    assert numbers[f"nb_model_{v}"] == pytest.approx(
-        net_benefit(y, oof[f"p_{v}"], [threshold])[0])
+    assert numbers[f"nb_model_{v}"] == pytest.approx(net_benefit(y, oof[f"p_{v}"], [threshold])[0])
     assert chapter.net_benefit_table().index.tolist() == vessels
     # every file of the old page, under its old name
     assert list(chapter.outputs()) == [
-        "strata_cutoffs_crossfit", "strata_internal", "strata_performance_internal",
-        "strata_insample_vs_heldout", "strata_cutoffs_internal", "strata_external",
-        "strata_performance_external", "decision_curves_internal", "net_benefit_internal",
-        "decision_curves_external"]
+        "strata_cutoffs_crossfit",
+        "strata_internal",
+        "strata_performance_internal",
+        "strata_insample_vs_heldout",
+        "strata_cutoffs_internal",
+        "strata_external",
+        "strata_performance_external",
+        "decision_curves_internal",
+        "net_benefit_internal",
+        "decision_curves_external",
+    ]
     assert chapter.in_sample_table().index.tolist() == vessels
     assert len(chapter.crossfit_cutoff_table()) == len(vessels) * run.folds.n_folds
 
 
 def test_analyse_takes_the_targets_of_the_run(tmp_path):
     run = write_run(tmp_path, make_cohort(n_patients=60, n_external=0))
-    strict = replace(run, evaluation=replace(
-        run.evaluation, strata_specificity={v: 0.5 for v in schema.VESSELS}))
+    strict = replace(
+        run, evaluation=replace(run.evaluation, strata_specificity={v: 0.5 for v in schema.VESSELS})
+    )
     chapter = ch.analyse(strict)
     assert (chapter.performance["specificity_target"] == 0.5).all()
-    assert {r["specificity_target"] for r in chapter.strata.crossfit_cutoffs.to_dict("records")} \
-        == {0.5}
+    assert {
+        r["specificity_target"] for r in chapter.strata.crossfit_cutoffs.to_dict("records")
+    } == {0.5}

@@ -1,4 +1,5 @@
 """ecglib.chapters.subgroups: the subgroup AUC table, its glued numbers and readable table."""
+
 import math
 import warnings
 
@@ -20,13 +21,19 @@ from ecglib.report.present import format_p
 def synthetic_results(oof: pd.DataFrame) -> RunResults:
     """A run without an external site around joined predictions."""
     run = RunParams(name="t", seed=1, data=DataParams(table="x", map="y"))
-    return RunResults(params=run, oof=oof, external=None,
-                      skipped={"external": "the cohort has no external site"})
+    return RunResults(
+        params=run, oof=oof, external=None, skipped={"external": "the cohort has no external site"}
+    )
 
 
 def age_groups(p: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"age": pd.Categorical(np.where(p["age"] < 65, "< 65", "≥ 65"),
-                                               categories=["< 65", "≥ 65"], ordered=True)})
+    return pd.DataFrame(
+        {
+            "age": pd.Categorical(
+                np.where(p["age"] < 65, "< 65", "≥ 65"), categories=["< 65", "≥ 65"], ordered=True
+            )
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -51,7 +58,7 @@ def test_display_uses_the_books_p_formatter_on_the_tested_rows_only():
     old = table[table["subgroup"] == "≥ 65"].set_index("vessel")
     for v in schema.VESSELS:
         assert display.at["≥ 65", f"{v} p"] == format_p(old.at[v, "p_value"])
-        assert display.at["< 65", f"{v} p"] == ""                 # the reference: no test
+        assert display.at["< 65", f"{v} p"] == ""  # the reference: no test
         assert display.at["≥ 65", v].endswith(f"({old.at[v, 'positives']} pos.)")
     assert display["ECGs"].sum() == len(p)
 
@@ -63,9 +70,13 @@ def test_numbers_count_tests_and_significant_ones():
     numbers = ch.subgroup_numbers(table)
     assert numbers["sub_significant"] == int((tested < 0.05).sum())
     assert numbers["sub_min_p"] == tested.min()
-    assert set(numbers) == {"sub_tests", "sub_significant", "sub_bonferroni", "sub_min_p",
-                            *(f"sub_p_{var}_{v}" for var in ("age", "sex", "interval")
-                              for v in schema.VESSELS)}
+    assert set(numbers) == {
+        "sub_tests",
+        "sub_significant",
+        "sub_bonferroni",
+        "sub_min_p",
+        *(f"sub_p_{var}_{v}" for var in ("age", "sex", "interval") for v in schema.VESSELS),
+    }
 
 
 def test_a_cohort_without_age_skips_the_chapter_once():
@@ -81,7 +92,7 @@ def test_a_cohort_without_age_skips_the_chapter_once():
 def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     results = load_results(ci_run)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)          # a cohort without intervals
+        warnings.simplefilter("ignore", UserWarning)  # a cohort without intervals
         chapter = ch.analyse(results.params, results)
     table = chapter.table
     assert list(table.columns) == list(COLUMNS)
@@ -89,8 +100,11 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     oof = results.oof
     young = oof[oof["age"] < 65]
     for vessel in schema.vessels_of(oof):
-        row = table[(table["variable"] == "age") & (table["subgroup"] == "< 65")
-                    & (table["vessel"] == vessel)].iloc[0]
+        row = table[
+            (table["variable"] == "age")
+            & (table["subgroup"] == "< 65")
+            & (table["vessel"] == vessel)
+        ].iloc[0]
         assert row["n"] == len(young)
         if row["reason"] == "":
             want = delong_auc(young[schema.label_col(vessel)], young[schema.prob_col(vessel)])

@@ -1,13 +1,13 @@
 """Reading exports through maps, and the inclusion rules; each bad input gets a named error."""
+
 import pandas as pd
 import pytest
 
-from ecglib import schema
-from ecglib.data.cohort import ExportMap, normal_ecg_recode, read_export
-from ecglib.config import PROJECT_ROOT
-from ecglib.errors import ConfigError, DataError
-
 from conftest import DEMO_MAP, export_row, write_export
+from ecglib import schema
+from ecglib.config import PROJECT_ROOT
+from ecglib.data.cohort import ExportMap, normal_ecg_recode, read_export
+from ecglib.errors import ConfigError, DataError
 
 
 @pytest.fixture
@@ -66,7 +66,9 @@ def test_missing_grade_is_excluded_and_reported(tmp_path, demo_map):
 def test_unknown_grade_text_names_the_record(tmp_path, demo_map):
     rows = [export_row(i) for i in range(4)]
     rows[1]["RCA"] = "Subtotal occlusion"
-    with pytest.raises(DataError, match=r"ECG E001: grade_RCA 'Subtotal occlusion' is not in the label map"):
+    with pytest.raises(
+        DataError, match=r"ECG E001: grade_RCA 'Subtotal occlusion' is not in the label map"
+    ):
         read(tmp_path, rows, demo_map)
 
 
@@ -87,13 +89,16 @@ def test_patient_in_both_sites_is_an_error(tmp_path, demo_map):
         read(tmp_path, rows, demo_map)
 
 
-@pytest.mark.parametrize("column, value, message", [
-    ("ECG acquired", "yesterday", "ECG E002: ecg_time 'yesterday' is not a date/time"),
-    ("Age", "230", "ECG E002: age 230 is outside 18-110 years"),
-    ("Age", "sixty", "ECG E002: age 'sixty' is not a number"),
-    ("Sex", "X", "ECG E002: sex 'X' is not in the label map"),
-    ("Sex", "", "ECG E002: sex is missing"),
-])
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("ECG acquired", "yesterday", "ECG E002: ecg_time 'yesterday' is not a date/time"),
+        ("Age", "230", "ECG E002: age 230 is outside 18-110 years"),
+        ("Age", "sixty", "ECG E002: age 'sixty' is not a number"),
+        ("Sex", "X", "ECG E002: sex 'X' is not in the label map"),
+        ("Sex", "", "ECG E002: sex is missing"),
+    ],
+)
 def test_bad_values_name_the_record(tmp_path, demo_map, column, value, message):
     rows = [export_row(i) for i in range(4)]
     rows[2][column] = value
@@ -103,7 +108,9 @@ def test_bad_values_name_the_record(tmp_path, demo_map, column, value, message):
 
 def test_a_map_naming_an_absent_column(tmp_path, demo_map):
     rows = [{k: v for k, v in export_row(i).items() if k != "MACE"} for i in range(2)]
-    with pytest.raises(DataError, match=r"\['MACE'\] named in the column map are not in the export"):
+    with pytest.raises(
+        DataError, match=r"\['MACE'\] named in the column map are not in the export"
+    ):
         read(tmp_path, rows, demo_map)
 
 
@@ -174,12 +181,15 @@ def test_a_vessel_the_map_does_not_assess_has_missing_labels(tmp_path):
     assert "E002" not in set(cohort["ecg_id"])
 
 
-@pytest.mark.parametrize("extra, message", [
-    ("not_assessed: [LMCA]\n", r"\['LMCA'\] are not vessels"),
-    ("not_assessed: [RCA, LM, LAD, LCX]\n", "lists every vessel"),
-    ("not_assessed: [LAD]\n", r"\['LAD'\] are both not_assessed and mapped"),
-    ("not_assessed: {LM: true}\n", "must be a list of vessels"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("not_assessed: [LMCA]\n", r"\['LMCA'\] are not vessels"),
+        ("not_assessed: [RCA, LM, LAD, LCX]\n", "lists every vessel"),
+        ("not_assessed: [LAD]\n", r"\['LAD'\] are both not_assessed and mapped"),
+        ("not_assessed: {LM: true}\n", "must be a list of vessels"),
+    ],
+)
 def test_not_assessed_errors_are_named(tmp_path, extra, message):
     with pytest.raises(ConfigError, match=message):
         ExportMap.from_yaml(_map_without_lm(tmp_path, extra))

@@ -1,4 +1,5 @@
 """The demo cohort and its raw export: format, counts, prevalences, reads, follow-up, determinism."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.demo import EXPORT_COLUMNS, GRADE_TEXT, SIZES, SYMPTOM_TEXT, make_demo_cohort, write_demo_export
-from ecglib.demo.cohort import GRADE_TAIL, INTERNAL, EXTERNAL
+from ecglib.demo import (
+    EXPORT_COLUMNS,
+    GRADE_TEXT,
+    SIZES,
+    SYMPTOM_TEXT,
+    make_demo_cohort,
+    write_demo_export,
+)
+from ecglib.demo.cohort import EXTERNAL, GRADE_TAIL, INTERNAL
 from ecglib.schema import LEADS, N_SAMPLES, POSITIVE_GRADE, VESSELS, grade_col, label_col
 
 
@@ -48,7 +56,7 @@ def test_export_columns_and_vocabulary(export):
     for vessel in VESSELS:
         assert set(table[vessel]) <= set(GRADE_TEXT.values())
     assert set(table["Chest pain"]) <= set(SYMPTOM_TEXT.values()) | {""}
-    assert "" in set(table["Chest pain"])          # some symptoms are not recorded
+    assert "" in set(table["Chest pain"])  # some symptoms are not recorded
     assert set(table["Sex"]) == {"M", "F"}
     assert set(table["Hospital"]) == {INTERNAL.hospital, EXTERNAL.hospital}
     assert set(table["MACE"]) <= {0, 1}
@@ -71,7 +79,9 @@ def test_ids_dates_and_paths_look_like_a_hospital_export(export):
     # One exam is one patient, one CCTA time and one set of grades.
     per_exam = table.groupby("Exam ID")[["Patient ID", "CCTA date", *VESSELS]].nunique()
     assert (per_exam == 1).all().all()
-    per_patient = table.groupby("Patient ID")[["Follow-up days", "MACE", "Sex", "Hospital"]].nunique()
+    per_patient = table.groupby("Patient ID")[
+        ["Follow-up days", "MACE", "Sex", "Hospital"]
+    ].nunique()
     assert (per_patient == 1).all().all()
 
 
@@ -79,7 +89,9 @@ def test_ecg_files_exist_with_site_orientation(export, small):
     table_path, table = export
     root = table_path.parent
     assert {p.name for p in root.iterdir()} == {"export.csv", "ecg"}
-    assert sorted(p.name for p in (root / "ecg").iterdir()) == sorted(Path(f).name for f in table["ECG file"])
+    assert sorted(p.name for p in (root / "ecg").iterdir()) == sorted(
+        Path(f).name for f in table["ECG file"]
+    )
     internal = (table["Hospital"] == INTERNAL.hospital).to_numpy()
     rows = [*np.flatnonzero(internal)[:3], *np.flatnonzero(~internal)[:3]]
     expected = small.signals(rows)
@@ -91,7 +103,7 @@ def test_ecg_files_exist_with_site_orientation(export, small):
         else:
             assert signal.shape == (N_SAMPLES, len(LEADS))
             signal = signal.T
-        np.testing.assert_array_equal(signal, expected[k])   # the files are the cohort's signals
+        np.testing.assert_array_equal(signal, expected[k])  # the files are the cohort's signals
 
 
 def test_export_table_is_the_cohort_table(export, small):
@@ -108,7 +120,10 @@ def test_after_ccta_rows_and_paper_counts_before_them(paper):
     assert np.array_equal(after, truth["after_ccta"].to_numpy())
     assert 0.02 <= after.mean() <= 0.04
     assert after[truth["site"] == "external"].any()
-    for site, counts in (("internal", SIZES["paper"].internal), ("external", SIZES["paper"].external)):
+    for site, counts in (
+        ("internal", SIZES["paper"].internal),
+        ("external", SIZES["paper"].external),
+    ):
         kept = table[(truth["site"] == site).to_numpy() & ~after]
         assert kept["Patient ID"].nunique() == counts.patients
         assert kept["Exam ID"].nunique() == counts.exams
@@ -129,9 +144,9 @@ def test_multiple_ecgs_and_exams_per_patient(small):
 
 def test_ecg_ccta_intervals_span_minutes_to_weeks(paper):
     before = paper.truth.loc[~paper.truth["after_ccta"], "interval_hours"]
-    assert before.min() < 0.25                   # minutes
-    assert 0.25 < (before <= 3).mean() < 0.6     # the paper's <= 3 h subgroup is sizeable
-    assert (before > 7 * 24).mean() > 0.05       # weeks
+    assert before.min() < 0.25  # minutes
+    assert 0.25 < (before <= 3).mean() < 0.6  # the paper's <= 3 h subgroup is sizeable
+    assert (before > 7 * 24).mean() > 0.05  # weeks
     assert before.max() <= 43 * 24
 
 
@@ -139,7 +154,7 @@ def test_demographics_match_the_paper(paper):
     for site, mean, sd, male in (("internal", 63.7, 10.1, 0.55), ("external", 62.6, 14.2, 0.611)):
         rows = paper.table[(paper.truth["site"] == site).to_numpy()]
         first = rows.drop_duplicates("Patient ID")
-        tolerance = 0.8 if site == "internal" else 3.0   # 135 external patients: wide sampling error
+        tolerance = 0.8 if site == "internal" else 3.0  # 135 external patients: wide sampling error
         assert abs(first["Age"].mean() - mean) < tolerance
         assert abs(first["Age"].std() - sd) < tolerance + 0.5
         assert abs((first["Sex"] == "M").mean() - male) < (0.03 if site == "internal" else 0.1)
@@ -180,12 +195,17 @@ def test_reads_depend_on_disease_but_diseased_often_read_normal(paper):
     none = (truth[[grade_col(v) for v in VESSELS]] == 0).all(axis=1)
     normal = truth["normal_read"]
     assert normal[any_severe].mean() < normal[none].mean() - 0.2
-    assert 0.15 < normal[any_severe].mean() < 0.7          # a normal-ECG subgroup with disease
+    assert 0.15 < normal[any_severe].mean() < 0.7  # a normal-ECG subgroup with disease
     reads = table["ECG interpretation"]
     assert reads.str.match(r"Sinus (rhythm|bradycardia|tachycardia)\. ").all()
     assert np.array_equal(reads.str.contains("ormal ECG").to_numpy(), normal.to_numpy())
-    for finding in ("ST depression", "T wave inversion", "Left ventricular hypertrophy",
-                    "Nonspecific ST-T changes", "Sinus bradycardia"):
+    for finding in (
+        "ST depression",
+        "T wave inversion",
+        "Left ventricular hypertrophy",
+        "Nonspecific ST-T changes",
+        "Sinus bradycardia",
+    ):
         assert reads.str.contains(finding).any(), finding
 
 
@@ -193,8 +213,8 @@ def test_followup_and_events_depend_on_disease(paper):
     patients = paper.truth.drop_duplicates("patient_id")
     days, event = patients["followup_days"], patients["mace"]
     assert days.min() >= 1 and days.max() <= 400
-    assert ((days >= 365) & ~event).mean() > 0.7               # administratively censored
-    assert ((days < 365) & ~event).mean() > 0.02               # lost to follow-up
+    assert ((days >= 365) & ~event).mean() > 0.7  # administratively censored
+    assert ((days < 365) & ~event).mean() > 0.02  # lost to follow-up
     worst = paper.truth.groupby("patient_id")[[label_col(v) for v in VESSELS]].max().any(axis=1)
     rate = patients.set_index("patient_id")["mace"].groupby(worst).mean()
     assert rate[True] > 2 * rate[False]
@@ -209,7 +229,7 @@ def test_same_seed_byte_identical_export_and_replacement(export, tmp_path):
     (tmp_path / "raw" / "export.csv").write_text("old")
     again = write_demo_export(tmp_path / "raw", size="small", seed=0, progress=False)
     assert _digest(again.parent) == _digest(table_path.parent)
-    assert not list(tmp_path.glob(".raw.*"))   # no staging directories left behind
+    assert not list(tmp_path.glob(".raw.*"))  # no staging directories left behind
 
 
 def test_different_seed_gives_a_different_cohort(small):

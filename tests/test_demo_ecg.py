@@ -1,4 +1,5 @@
 """The demo ECG simulator: lead identities, physiological ranges, determinism, and the planted signal."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,13 +39,13 @@ def test_shape_dtype_units(noisy):
     assert noisy.shape == (12, len(LEADS), N_SAMPLES)
     assert noisy.dtype == np.float32
     assert np.isfinite(noisy).all()
-    assert 0.3 < np.abs(noisy).max() < 10.0   # millivolts, not volts or microvolts
+    assert 0.3 < np.abs(noisy).max() < 10.0  # millivolts, not volts or microvolts
 
 
 def test_lead_relationships_hold_to_float_precision(noisy):
     x = noisy.astype(np.float64)
     lead = {name: x[:, i] for name, i in L.items()}
-    atol = 2e-6   # a few float32 ulps of a millivolt-sized signal
+    atol = 2e-6  # a few float32 ulps of a millivolt-sized signal
     np.testing.assert_allclose(lead["III"], lead["II"] - lead["I"], atol=atol)
     np.testing.assert_allclose(lead["aVR"], -(lead["I"] + lead["II"]) / 2, atol=atol)
     np.testing.assert_allclose(lead["aVL"], (lead["I"] - lead["III"]) / 2, atol=atol)
@@ -73,14 +74,14 @@ def _measure_beat(mag: np.ndarray, r: int) -> tuple[float, float]:
     the T wave's upstroke begins before the QRS has fully returned to baseline); T end: where the
     magnitude falls below 10% of the T peak after it (the tangent method's usual landing point).
     """
-    peak = mag[r - 25:r + 25].max()
+    peak = mag[r - 25 : r + 25].max()
     onset = r
     while mag[onset - 1] > 0.02 * peak:
         onset -= 1
     offset = r
     while mag[offset + 1] > 0.02 * peak and not (mag[offset + 1] > mag[offset] < 0.15 * peak):
         offset += 1
-    t_window = mag[offset + int(0.05 * FS):offset + int(0.45 * FS)]
+    t_window = mag[offset + int(0.05 * FS) : offset + int(0.45 * FS)]
     t_peak = offset + int(0.05 * FS) + int(np.argmax(t_window))
     t_end = t_peak
     while mag[t_end] > 0.1 * mag[t_peak]:

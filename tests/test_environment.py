@@ -1,6 +1,6 @@
 """environment.yml (conda) must list the same dependencies as pyproject.toml (pip)."""
-import tomllib
 
+import tomllib
 import yaml
 
 from ecglib.config import PROJECT_ROOT

@@ -1,4 +1,5 @@
 """Tests for ecglib.data.folds: patient-grouped, multilabel-stratified cross-validation folds."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ecglib.data.folds import (
+    ALL,
+    assign_folds,
+    fold_prevalence_table,
+    inner_split,
+    patient_strata,
+    split_roles,
+)
 from ecglib.errors import DataError
-from ecglib.data.folds import ALL, assign_folds, fold_prevalence_table, inner_split, patient_strata, split_roles
 from ecglib.schema import VESSELS, label_col, label_cols
 
 LABELS = label_cols()
@@ -159,7 +167,11 @@ def test_prevalence_table_adds_up(cohort, seed):
     assert per_fold["n_ecgs"].sum() == overall["n_ecgs"] == len(cohort)
     assert per_fold["n_patients"].sum() == overall["n_patients"] == cohort["patient_id"].nunique()
     for v in VESSELS:
-        assert per_fold[f"{v}_positives"].sum() == overall[f"{v}_positives"] == cohort[label_col(v)].sum()
+        assert (
+            per_fold[f"{v}_positives"].sum()
+            == overall[f"{v}_positives"]
+            == cohort[label_col(v)].sum()
+        )
         assert per_fold[f"{v}_patients_positive"].sum() == overall[f"{v}_patients_positive"]
         np.testing.assert_allclose(
             table[f"{v}_prevalence"], table[f"{v}_positives"] / table["n_ecgs"]
@@ -201,10 +213,15 @@ def test_ecg_count_stratification_beats_labels_alone(realistic):
         folds = assign_folds(realistic, seed=seed)
         plain = np.empty(len(per_patient), dtype=int)
         split = MultilabelStratifiedKFold(5, shuffle=True, random_state=seed)
-        for k, (_, test) in enumerate(split.split(np.zeros(len(per_patient)), per_patient.to_numpy())):
+        for k, (_, test) in enumerate(
+            split.split(np.zeros(len(per_patient)), per_patient.to_numpy())
+        ):
             plain[test] = k
         plain_rows = realistic["patient_id"].map(pd.Series(plain, index=per_patient.index))
-        for f, diffs, spreads in ((folds, ours_diff, ours_spread), (plain_rows, plain_diff, plain_spread)):
+        for f, diffs, spreads in (
+            (folds, ours_diff, ours_spread),
+            (plain_rows, plain_diff, plain_spread),
+        ):
             prev = realistic[LABELS].groupby(f).mean()
             diffs.append((prev - realistic[LABELS].mean()).abs().to_numpy().max())
             sizes = f.value_counts()

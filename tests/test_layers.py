@@ -1,5 +1,6 @@
 """The layers of ecglib point down only (README, "What is here"): a metric knows no run, a
 model or training step no chapter, a figure no pipeline. Checked on the import statements."""
+
 import ast
 
 import pytest
@@ -18,11 +19,11 @@ ALLOWED: dict[str, set[str]] = {
     "train": GROUND | {"signals", "data", "model"},
     "metrics": GROUND,
     "plots": GROUND | {"signals", "real", "model", "metrics", "report"},
-    "chapters": GROUND | {"signals", "demo", "data", "real", "model", "train", "metrics",
-                          "plots", "report"},
+    "chapters": GROUND
+    | {"signals", "demo", "data", "real", "model", "train", "metrics", "plots", "report"},
     # the pipeline and the appendices' readers sit on top of everything
-    "report": GROUND | {"signals", "demo", "data", "real", "model", "train", "metrics",
-                        "plots", "chapters"},
+    "report": GROUND
+    | {"signals", "demo", "data", "real", "model", "train", "metrics", "plots", "chapters"},
     "__main__": GROUND | {"demo", "report"},
     "__init__": set(),
 }

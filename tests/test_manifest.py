@@ -1,5 +1,6 @@
 """The run manifest: versions, params and their hash, code, input hashes, hardware; no patient
 identifiers, no home paths; git optional. Git itself is never run here: a stand-in script plays it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,11 +11,10 @@ import stat
 import numpy as np
 import pytest
 
-from ecglib.report import manifest as mf
+from conftest import DEMO_MAP, export_row, write_export
 from ecglib.config import PROJECT_ROOT, load_params, params_to_dict
 from ecglib.paths import RunPaths
-
-from conftest import DEMO_MAP, export_row, write_export
+from ecglib.report import manifest as mf
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -29,16 +29,28 @@ def no_git(monkeypatch):
 def run(tmp_path):
     """A params file with an export of 4 rows, and a store whose meta lists 2 failing records."""
     table = write_export(tmp_path / "raw", [export_row(i) for i in range(4)], ecgs=False)
-    text = (f"name: m\nseed: 3\nruns_dir: {tmp_path / 'runs'}\n"
-            f"data:\n  table: {table}\n  map: {DEMO_MAP}\n")
+    text = (
+        f"name: m\nseed: 3\nruns_dir: {tmp_path / 'runs'}\n"
+        f"data:\n  table: {table}\n  map: {DEMO_MAP}\n"
+    )
     (tmp_path / "p.yaml").write_text(text)
     params = load_params(tmp_path / "p.yaml")
     store = RunPaths.of(params).store
     store.mkdir(parents=True)
-    (store / "meta.json").write_text(json.dumps({
-        "version": 1, "fingerprint": "f" * 64, "shape": [2, 12, 5000], "settings": {"npy_fs": 500.0},
-        "failures": [[str(tmp_path / "raw/ecg/E002.npy"), "E002", "flat leads"],
-                     [str(tmp_path / "raw/ecg/E003.npy"), "E003", "too short"]]}))
+    (store / "meta.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "fingerprint": "f" * 64,
+                "shape": [2, 12, 5000],
+                "settings": {"npy_fs": 500.0},
+                "failures": [
+                    [str(tmp_path / "raw/ecg/E002.npy"), "E002", "flat leads"],
+                    [str(tmp_path / "raw/ecg/E003.npy"), "E003", "too short"],
+                ],
+            }
+        )
+    )
     return params
 
 
@@ -51,8 +63,19 @@ def test_write_manifest(run, tmp_path):
     expected = json.loads(json.dumps(params_to_dict(run)))
     expected["data"]["map"] = "params/maps/demo_export.yaml"  # project paths made relative
     assert m["params"] == expected
-    for name in ("python", "numpy", "pandas", "torch", "scikit-learn", "wfdb", "neurokit2",
-                 "statsmodels", "lifelines", "papermill", "jupyter-book"):
+    for name in (
+        "python",
+        "numpy",
+        "pandas",
+        "torch",
+        "scikit-learn",
+        "wfdb",
+        "neurokit2",
+        "statsmodels",
+        "lifelines",
+        "papermill",
+        "jupyter-book",
+    ):
         assert m["packages"][name], name
     assert m["packages"]["numpy"] == np.__version__
     table = run.path(run.data.table)
@@ -60,7 +83,10 @@ def test_write_manifest(run, tmp_path):
     assert m["inputs"]["column_map"]["path"] == "params/maps/demo_export.yaml"
     store = m["inputs"]["ecg_store"]
     assert store["fingerprint"] == "f" * 64 and store["n_failures"] == 2
-    assert m["inputs"]["cohort_table"] == {"path": m["inputs"]["cohort_table"]["path"], "exists": False}
+    assert m["inputs"]["cohort_table"] == {
+        "path": m["inputs"]["cohort_table"]["path"],
+        "exists": False,
+    }
     assert len(m["code"]["ecglib_sources_sha256"]) == 64
     assert m["hardware"]["cpu_count"] >= 1 and "cuda_available" in m["hardware"]
     written = dt.datetime.fromisoformat(m["created_utc"])
@@ -75,8 +101,9 @@ def test_write_manifest(run, tmp_path):
 def test_a_second_write_replaces_the_first(run):
     first = json.loads(mf.write_manifest(run).read_text())
     second = json.loads(mf.write_manifest(run).read_text())
-    assert {k: v for k, v in first.items() if k != "created_utc"} == \
-        {k: v for k, v in second.items() if k != "created_utc"}
+    assert {k: v for k, v in first.items() if k != "created_utc"} == {
+        k: v for k, v in second.items() if k != "created_utc"
+    }
     assert not list(run.run_dir.glob("*.partial"))
 
 
@@ -84,8 +111,9 @@ def test_home_paths_are_hidden(tmp_path, monkeypatch):
     home = tmp_path / "home" / "alice"
     monkeypatch.setenv("HOME", str(home))
     table = write_export(home / "study" / "raw", [export_row(i) for i in range(2)], ecgs=False)
-    (home / "p.yaml").write_text(f"name: h\nseed: 1\nruns_dir: {home / 'runs'}\n"
-                                 f"data:\n  table: {table}\n  map: {DEMO_MAP}\n")
+    (home / "p.yaml").write_text(
+        f"name: h\nseed: 1\nruns_dir: {home / 'runs'}\ndata:\n  table: {table}\n  map: {DEMO_MAP}\n"
+    )
     params = load_params(home / "p.yaml")
     text = mf.write_manifest(params).read_text()
     assert str(home) not in text and "alice" not in text
@@ -120,9 +148,11 @@ def test_without_git_the_commit_is_read_from_dot_git(tmp_path):
 def _fake_git(tmp_path, status: str, exit_code: int = 0):
     script = tmp_path / "bin" / "git"
     script.parent.mkdir()
-    script.write_text("#!/bin/sh\n"
-                      f'case "$*" in *rev-parse*) echo {COMMIT};; *status*) printf "{status}";; esac\n'
-                      f"exit {exit_code}\n")
+    script.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *rev-parse*) echo {COMMIT};; *status*) printf "{status}";; esac\n'
+        f"exit {exit_code}\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return str(script)
 
@@ -150,7 +180,11 @@ def test_manifest_tables(run):
     tables = mf.manifest_tables(json.loads(mf.write_manifest(run).read_text()))
     assert set(tables) == {"run", "inputs", "packages", "hardware", "params"}
     items = dict(zip(tables["run"]["item"], tables["run"]["value"]))
-    assert items["params sha256"] == run.sha256 and items["uncommitted changes"] in ("yes", "no", "unknown")
+    assert items["params sha256"] == run.sha256 and items["uncommitted changes"] in (
+        "yes",
+        "no",
+        "unknown",
+    )
     inputs = tables["inputs"].set_index("input")
     assert inputs.loc["ecg_store", "sha256 / fingerprint"] == "f" * 64
     assert inputs.loc["cohort_table", "sha256 / fingerprint"] == "(absent)"

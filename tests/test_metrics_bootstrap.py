@@ -1,5 +1,6 @@
 """Tests for ecglib.metrics.bootstrap: the vectorised bootstrap equals the scikit-learn loop on
 the same resamples, one-class resamples are counted, stratified and cluster resampling."""
+
 from __future__ import annotations
 
 import warnings
@@ -8,7 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.metrics.bootstrap import auc_from_counts, auc_from_indices, auc_loop_sklearn, bootstrap_auc, bootstrap_vessel_table, cluster_counts, counts_to_indices, indices_to_counts, percentile_ci, resample_indices
+from ecglib.metrics.bootstrap import (
+    auc_from_counts,
+    auc_from_indices,
+    auc_loop_sklearn,
+    bootstrap_auc,
+    bootstrap_vessel_table,
+    cluster_counts,
+    counts_to_indices,
+    indices_to_counts,
+    percentile_ci,
+    resample_indices,
+)
 from ecglib.metrics.roc import OneClassError, delong_auc
 from ecglib.schema import VESSELS, label_col, prob_col
 
@@ -17,7 +29,7 @@ def data(n=300, prevalence=0.2, decimals=2, seed=0):
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < prevalence).astype(int)
     y[:2] = [0, 1]
-    s = np.round(y * 0.9 + rng.normal(size=n), decimals)        # rounding: many ties
+    s = np.round(y * 0.9 + rng.normal(size=n), decimals)  # rounding: many ties
     return y, s
 
 
@@ -43,7 +55,7 @@ def test_counts_path_equals_indices_path_and_chunking_is_invisible():
 def test_resamples_with_one_class_are_nan_in_the_same_places_as_the_loop():
     y, s = data(n=40, prevalence=0.0)
     y[:] = 0
-    y[[3, 17]] = 1                                   # two positives: many resamples miss both
+    y[[3, 17]] = 1  # two positives: many resamples miss both
     idx = resample_indices(len(y), 300, seed=5)
     fast = auc_from_indices(y, s, idx)
     loop = auc_loop_sklearn(y, s, idx)
@@ -73,7 +85,7 @@ def test_stratified_resampling_keeps_class_counts_and_has_no_one_class_resamples
     idx = resample_indices(len(y), 200, seed=1, strata=y)
     np.testing.assert_array_equal(y[idx].sum(axis=1), np.full(200, 2))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")                               # no one-class warning
+        warnings.simplefilter("error")  # no one-class warning
         res = bootstrap_auc(y, s, n_boot=500, seed=1, stratified=True)
     assert res.n_one_class == 0 and res.stratified
 
@@ -104,7 +116,7 @@ def test_cluster_counts_resample_whole_groups():
     assert counts.shape == (100, 150)
     for g in range(50):
         members = counts[:, groups == g]
-        assert (members == members[:, :1]).all()          # all ECGs of a patient together
+        assert (members == members[:, :1]).all()  # all ECGs of a patient together
     assert (counts.sum(axis=1) % 3 == 0).all()
     y, s = data(n=150)
     res = bootstrap_auc(y, s, n_boot=300, seed=0, groups=groups)

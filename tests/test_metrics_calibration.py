@@ -1,5 +1,6 @@
 """Calibration: Brier by hand and in a perfectly calibrated simulation, curves, slope, and the
 figure of ecglib.plots.calibration."""
+
 import math
 
 import matplotlib
@@ -48,8 +49,13 @@ def test_grouped_curve_near_diagonal_and_equal_to_sklearn(calibrated):
     bins = cal.calibration_bins(y, p, n_bins=10, strategy="quantile")
     assert len(bins) == 10 and bins["n"].sum() == len(y)
     assert np.all(np.abs(bins["observed"] - bins["mean_predicted"]) < 0.025)
-    assert np.mean((bins["observed_lo"] <= bins["mean_predicted"])
-                   & (bins["mean_predicted"] <= bins["observed_hi"])) >= 0.8
+    assert (
+        np.mean(
+            (bins["observed_lo"] <= bins["mean_predicted"])
+            & (bins["mean_predicted"] <= bins["observed_hi"])
+        )
+        >= 0.8
+    )
     ref_true, ref_pred = calibration_curve(y, p, n_bins=10, strategy="quantile")
     np.testing.assert_allclose(bins["observed"], ref_true)
     np.testing.assert_allclose(bins["mean_predicted"], ref_pred)
@@ -92,7 +98,7 @@ def test_overconfident_model_has_slope_below_one():
     rng = np.random.default_rng(5)
     lp = rng.normal(-1.5, 1.0, 20000)
     y = (rng.random(lp.size) < 1 / (1 + np.exp(-lp))).astype(int)
-    p = 1 / (1 + np.exp(-2 * lp))            # predictions twice as extreme as the truth
+    p = 1 / (1 + np.exp(-2 * lp))  # predictions twice as extreme as the truth
     assert cal.calibration_summary(y, p)["slope"] == pytest.approx(0.5, abs=0.05)
 
 
@@ -106,8 +112,7 @@ def test_table_and_figure_per_vessel():
     table = pd.DataFrame(table)
     t = cal.calibration_table(table)
     assert list(t.index) == list(schema.VESSELS)
-    assert t.loc["LAD", "brier"] == pytest.approx(
-        np.mean((table["p_LAD"] - table["y_LAD"]) ** 2))
+    assert t.loc["LAD", "brier"] == pytest.approx(np.mean((table["p_LAD"] - table["y_LAD"]) ** 2))
 
     fig = calibration_figure(table, n_boot=20, seed=0, title="internal")
     panels = [ax for ax in fig.axes if ax.get_legend()]
@@ -117,13 +122,16 @@ def test_table_and_figure_per_vessel():
         labels = [text.get_text() for text in ax.get_legend().get_texts()]
         assert f"{vessel} LOWESS (Brier {t.loc[vessel, 'brier']:.3f})" in labels
         assert "10 quantile bins (95% CI)" in labels
-        assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted probability",
-                                                      "observed proportion")
+        assert (ax.get_xlabel(), ax.get_ylabel()) == (
+            "predicted probability",
+            "observed proportion",
+        )
         # the grouped points are the deciles' mean prediction and observed rate
         bins = cal.calibration_bins(table[schema.label_col(vessel)], table[schema.prob_col(vessel)])
         points = [line for line in ax.lines if line.get_marker() == "o"][0]
-        np.testing.assert_allclose(np.asarray(points.get_xdata(), dtype=float),
-                                   bins["mean_predicted"])
+        np.testing.assert_allclose(
+            np.asarray(points.get_xdata(), dtype=float), bins["mean_predicted"]
+        )
         np.testing.assert_allclose(np.asarray(points.get_ydata(), dtype=float), bins["observed"])
     plt.close(fig)
 
@@ -144,8 +152,9 @@ def test_band_cluster_bootstrap_by_patient():
     # duplicated rows: the patient bootstrap stays as wide as for the originals, the row
     # bootstrap pretends to know more
     single = cal.calibration_band(y, p, grid, n_boot=60, seed=0, groups=ids)
-    doubled = cal.calibration_band(np.r_[y, y], np.r_[p, p], grid, n_boot=60, seed=0,
-                                   groups=np.r_[ids, ids])
+    doubled = cal.calibration_band(
+        np.r_[y, y], np.r_[p, p], grid, n_boot=60, seed=0, groups=np.r_[ids, ids]
+    )
     rows = cal.calibration_band(np.r_[y, y], np.r_[p, p], grid, n_boot=60, seed=0)
     w = lambda b: float(np.mean(b["upper"] - b["lower"]))  # noqa: E731
     assert w(doubled) == pytest.approx(w(single), rel=0.25)
@@ -165,7 +174,7 @@ def test_calibration_figure_with_an_empty_bin_draws_its_error_bars():
     n = 560
     p = pd.DataFrame({"p_LM": np.sort(rng.uniform(0, 0.2, n))})
     p["y_LM"] = 0
-    p.loc[p.index[-10:], "y_LM"] = 1      # the lowest bins hold no event
+    p.loc[p.index[-10:], "y_LM"] = 1  # the lowest bins hold no event
     fig = calibration_figure(p, ["LM"], n_boot=5, group_col=None)
     ax = fig.axes[0]
     assert ax.get_title() == f"LM (n = {n})"
@@ -175,8 +184,9 @@ def test_calibration_figure_with_an_empty_bin_draws_its_error_bars():
     (bars,) = [c for c in ax.containers if c.has_yerr]
     segments = bars.lines[2][0].get_segments()
     assert len(segments) == len(bins) == 10
-    np.testing.assert_allclose([s[0][1] for s in segments],
-                               np.minimum(bins["observed_lo"], bins["observed"]), atol=1e-12)
+    np.testing.assert_allclose(
+        [s[0][1] for s in segments], np.minimum(bins["observed_lo"], bins["observed"]), atol=1e-12
+    )
     np.testing.assert_allclose([s[1][1] for s in segments], bins["observed_hi"], atol=1e-12)
     plt.close(fig)
 

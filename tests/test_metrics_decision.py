@@ -1,4 +1,5 @@
 """Net benefit on a 10-patient toy computed by hand; treat-all / treat-none; decision curves."""
+
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -83,10 +84,9 @@ def test_decision_curves_per_vessel_with_narrow_lm_range():
     lm = curves[curves["vessel"] == "LM"]["threshold"]
     rca = curves[curves["vessel"] == "RCA"]["threshold"]
     assert lm.max() <= 0.10 < rca.max()
-    for v in schema.VESSELS:       # prevalence carried for the plot
+    for v in schema.VESSELS:  # prevalence carried for the plot
         prevalence = table[schema.label_col(v)].mean()
         assert curves.loc[curves["vessel"] == v, "prevalence"].iloc[0] == pytest.approx(prevalence)
-
 
 
 def test_decision_curve_figure_draws_each_vessels_curves():
@@ -99,6 +99,7 @@ def test_decision_curve_figure_draws_each_vessels_curves():
     curves = decision.decision_curves(pd.DataFrame(table), n=20)
 
     from ecglib.plots.decision import decision_curve_figure
+
     fig = decision_curve_figure(curves, title="internal")
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert fig.get_suptitle() == "internal"
@@ -120,7 +121,7 @@ def test_net_benefit_at_one_threshold_per_vessel():
     table = pd.DataFrame({c: rng.random(400) for c in schema.prob_cols()})
     for v in schema.VESSELS:
         table[schema.label_col(v)] = (rng.random(400) < 0.25).astype(float)
-    table["y_LAD"] = np.nan                          # LAD not assessed: no row
+    table["y_LAD"] = np.nan  # LAD not assessed: no row
     nb = decision.net_benefit_at(table, {"RCA": 0.2, "LAD": 0.2, "LCX": 0.1})
     assert nb["vessel"].tolist() == ["RCA", "LCX"]
     row = nb.iloc[0]

@@ -1,4 +1,5 @@
 """Categorical NRI (Pencina et al. 2008) on a hand-counted toy, plus a CI coverage check."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,12 +42,13 @@ def test_toy_counts_components_and_total():
 def test_toy_standard_errors_ci_and_z():
     r = nri.categorical_nri(Y, OLD, NEW, CATS)
     se_null = np.sqrt((2 / 5 + 1 / 5) / 5 + (1 / 6 + 3 / 6) / 6)
-    se = np.sqrt((0.6 - 0.2 ** 2) / 5 + (4 / 6 - (1 / 3) ** 2) / 6)
+    se = np.sqrt((0.6 - 0.2**2) / 5 + (4 / 6 - (1 / 3) ** 2) / 6)
     assert r.se_null == pytest.approx(se_null)
     assert r.se == pytest.approx(se)
     assert r.z == pytest.approx(r.nri / se_null)
     assert (r.ci_lo, r.ci_hi) == pytest.approx((r.nri - 1.959964 * se, r.nri + 1.959964 * se))
     from scipy.stats import norm
+
     assert r.p_value == pytest.approx(2 * norm.sf(r.nri / se_null))
 
 
@@ -107,16 +109,19 @@ def test_bootstrap_point_estimates_match_and_interval_brackets():
     assert b["nri_nonevents"] == pytest.approx(1 / 3)
     for k in ("nri", "nri_events", "nri_nonevents"):
         assert b[f"{k}_lo"] <= b[k] <= b[f"{k}_hi"]
-    assert nri.nri_bootstrap(Y, OLD, NEW, CATS, n_boot=200, seed=3) == \
-        nri.nri_bootstrap(Y, OLD, NEW, CATS, n_boot=200, seed=3)
+    assert nri.nri_bootstrap(Y, OLD, NEW, CATS, n_boot=200, seed=3) == nri.nri_bootstrap(
+        Y, OLD, NEW, CATS, n_boot=200, seed=3
+    )
 
 
 def _simulate(rng, n_e=120, n_ne=240):
     # everybody starts in the middle category; events move up w.p. 0.30, down w.p. 0.10,
     # non-events down w.p. 0.25, up w.p. 0.15: true NRI = (0.30 - 0.10) + (0.25 - 0.15) = 0.30
     y = np.r_[np.ones(n_e, int), np.zeros(n_ne, int)]
-    move = np.r_[rng.choice([1, -1, 0], n_e, p=[0.30, 0.10, 0.60]),
-                 rng.choice([1, -1, 0], n_ne, p=[0.15, 0.25, 0.60])]
+    move = np.r_[
+        rng.choice([1, -1, 0], n_e, p=[0.30, 0.10, 0.60]),
+        rng.choice([1, -1, 0], n_ne, p=[0.15, 0.25, 0.60]),
+    ]
     return y, np.ones(len(y), int), 1 + move
 
 
@@ -150,8 +155,10 @@ def test_cluster_bootstrap_by_patient():
     single = nri.nri_bootstrap(y, old, new, n_boot=400, seed=1, groups=ids)
     doubled = nri.nri_bootstrap(y2, old2, new2, n_boot=400, seed=1, groups=ids2)
     rows = nri.nri_bootstrap(y2, old2, new2, n_boot=400, seed=1)
-    width = {k: v["nri_hi"] - v["nri_lo"] for k, v in
-             {"single": single, "doubled": doubled, "rows": rows}.items()}
+    width = {
+        k: v["nri_hi"] - v["nri_lo"]
+        for k, v in {"single": single, "doubled": doubled, "rows": rows}.items()
+    }
     assert doubled["nri"] == pytest.approx(single["nri"])
     assert width["doubled"] == pytest.approx(width["single"], rel=0.2)
     assert width["rows"] < 0.85 * width["doubled"]

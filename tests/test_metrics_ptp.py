@@ -1,4 +1,5 @@
 """2019 ESC pre-test probability: every table cell, category boundaries, AI + PTP combination."""
+
 import re
 
 import numpy as np
@@ -18,8 +19,13 @@ DESIGN_TABLE = """
 | 60-69 | 44 / 16 | 26 / 11 | 22 / 6 | 27 / 14 |
 | 70+ | 52 / 27 | 34 / 19 | 24 / 10 | 32 / 12 |
 """
-BAND_AGES = {"30-39": (30, 35, 39.9), "40-49": (40, 45, 49), "50-59": (50, 55, 59),
-             "60-69": (60, 65, 69), "70+": (70, 80, 101)}
+BAND_AGES = {
+    "30-39": (30, 35, 39.9),
+    "40-49": (40, 45, 49),
+    "50-59": (50, 55, 59),
+    "60-69": (60, 65, 69),
+    "70+": (70, 80, 101),
+}
 
 
 def _parse(text: str) -> dict:
@@ -56,7 +62,7 @@ def test_every_cell_matches_design_table(band, sex, symptom):
 def test_module_table_equals_shared_design_md(shared):
     text = (shared / "DESIGN.md").read_text()
     start = text.index("Guideline pre-test probability")
-    design = _parse(text[start:start + 2000])
+    design = _parse(text[start : start + 2000])
     assert design == CELLS
     module = {(r.age_band, r.sex, r.symptom): r.ptp_percent for r in ptp.PTP_TABLE.itertuples()}
     assert module == design
@@ -68,19 +74,33 @@ def test_citation_names_the_guideline():
 
 
 def test_age_band_edges():
-    assert ptp.age_band([29.99, 30, 39, 39.99, 40, 69.99, 70, 105]).tolist() == \
-        [None, "30-39", "30-39", "30-39", "40-49", "60-69", "70+", "70+"]
+    assert ptp.age_band([29.99, 30, 39, 39.99, 40, 69.99, 70, 105]).tolist() == [
+        None,
+        "30-39",
+        "30-39",
+        "30-39",
+        "40-49",
+        "60-69",
+        "70+",
+        "70+",
+    ]
 
 
 def test_under_30_and_missing_inputs_get_nan_with_reason():
-    out = ptp.ptp_lookup([29, np.nan, 50, 50, 50, 50],
-                         ["male", "male", None, "male", "male", "other"],
-                         ["typical", "typical", "typical", None, "stabbing", "typical"])
+    out = ptp.ptp_lookup(
+        [29, np.nan, 50, 50, 50, 50],
+        ["male", "male", None, "male", "male", "other"],
+        ["typical", "typical", "typical", None, "stabbing", "typical"],
+    )
     assert out["ptp"].isna().all()
     assert out["reason"].tolist() == [
-        "age < 30: the guideline table starts at 30", "age missing", "sex missing",
-        "symptom missing", "symptom 'stabbing' is not one of " + str(schema.SYMPTOMS),
-        "sex 'other' is not one of " + str(schema.SEXES)]
+        "age < 30: the guideline table starts at 30",
+        "age missing",
+        "sex missing",
+        "symptom missing",
+        "symptom 'stabbing' is not one of " + str(schema.SYMPTOMS),
+        "sex 'other' is not one of " + str(schema.SEXES),
+    ]
     with pytest.raises(ValueError, match="row 0: age < 30"):
         ptp.ptp_lookup([29, 50], ["male", "male"], ["typical", "typical"], errors="raise")
 
@@ -88,12 +108,20 @@ def test_under_30_and_missing_inputs_get_nan_with_reason():
 def test_category_boundaries():
     # low < 5% <= grey zone <= 15% < testing: both 5% and 15% are grey zone
     cats = ptp.ptp_category([0.0, 0.049, 0.05, 0.10, 0.15, 0.151, 0.52, np.nan])
-    assert list(cats.astype(object)[:7]) == ["low", "low", "grey zone", "grey zone", "grey zone",
-                                             "testing", "testing"]
+    assert list(cats.astype(object)[:7]) == [
+        "low",
+        "low",
+        "grey zone",
+        "grey zone",
+        "grey zone",
+        "testing",
+        "testing",
+    ]
     assert pd.isna(cats[7])
     # floating-point forms of the boundaries still land in the grey zone
-    assert list(ptp.ptp_category([5 / 100, 15 / 100, 0.1 + 0.05]).astype(object)) == \
-        ["grey zone"] * 3
+    assert (
+        list(ptp.ptp_category([5 / 100, 15 / 100, 0.1 + 0.05]).astype(object)) == ["grey zone"] * 3
+    )
     # a table cell exactly at 5% (women 30-39, typical angina) is grey zone
     cell = ptp.ptp_lookup([35], ["female"], ["typical"])
     assert cell["ptp_percent"].iloc[0] == 5
@@ -101,9 +129,14 @@ def test_category_boundaries():
 
 
 def test_ptp_table_on_cohort_and_missing_symptoms():
-    cohort = pd.DataFrame({"age": [45, 65, 25], "sex": ["male", "female", "male"],
-                           "symptom": ["typical", "non-anginal", "atypical"]},
-                          index=[10, 11, 12])
+    cohort = pd.DataFrame(
+        {
+            "age": [45, 65, 25],
+            "sex": ["male", "female", "male"],
+            "symptom": ["typical", "non-anginal", "atypical"],
+        },
+        index=[10, 11, 12],
+    )
     out = ptp.ptp_table(cohort)
     assert list(out.index) == [10, 11, 12]
     assert out["ptp_percent"].iloc[:2].tolist() == [22, 6]
@@ -117,27 +150,43 @@ def test_ptp_table_on_cohort_and_missing_symptoms():
 
 
 def test_patient_ai_stratum():
-    strata = pd.DataFrame({"RCA": ["low", "low", "high", "intermediate"],
-                           "LM": ["low", "intermediate", "low", "low"],
-                           "LAD": ["low", "low", "intermediate", "low"]})
-    assert list(ptp.patient_ai_stratum(strata).astype(object)) == \
-        ["low", "intermediate", "high", "intermediate"]
+    strata = pd.DataFrame(
+        {
+            "RCA": ["low", "low", "high", "intermediate"],
+            "LM": ["low", "intermediate", "low", "low"],
+            "LAD": ["low", "low", "intermediate", "low"],
+        }
+    )
+    assert list(ptp.patient_ai_stratum(strata).astype(object)) == [
+        "low",
+        "intermediate",
+        "high",
+        "intermediate",
+    ]
 
 
-@pytest.mark.parametrize("ptp_cat,ai,expected", [
-    ("low", "low", "low"), ("low", "intermediate", "low"), ("low", "high", "low"),
-    ("grey zone", "low", "low"), ("grey zone", "intermediate", "grey zone"),
-    ("grey zone", "high", "testing"),
-    ("testing", "low", "testing"), ("testing", "intermediate", "testing"),
-    ("testing", "high", "testing"),
-])
+@pytest.mark.parametrize(
+    "ptp_cat,ai,expected",
+    [
+        ("low", "low", "low"),
+        ("low", "intermediate", "low"),
+        ("low", "high", "low"),
+        ("grey zone", "low", "low"),
+        ("grey zone", "intermediate", "grey zone"),
+        ("grey zone", "high", "testing"),
+        ("testing", "low", "testing"),
+        ("testing", "intermediate", "testing"),
+        ("testing", "high", "testing"),
+    ],
+)
 def test_grey_zone_rule(ptp_cat, ai, expected):
     assert ptp.combine_ptp_ai([ptp_cat], [ai])[0] == expected
 
 
 def test_shift_one_rule_and_incomplete_rules():
-    out = ptp.combine_ptp_ai(["low", "testing", "grey zone"], ["high", "low", "high"],
-                             rule=ptp.SHIFT_ONE_RULE)
+    out = ptp.combine_ptp_ai(
+        ["low", "testing", "grey zone"], ["high", "low", "high"], rule=ptp.SHIFT_ONE_RULE
+    )
     assert list(out.astype(object)) == ["grey zone", "grey zone", "testing"]
     with pytest.raises(ValueError, match="does not cover"):
         ptp.combine_ptp_ai(["low"], ["low"], rule={("low", "low"): "low"})
@@ -147,14 +196,30 @@ def test_shift_one_rule_and_incomplete_rules():
 
 def test_rule_out_summary_and_nri_on_toy():
     # 8 patients; PTP alone: 2 low, 4 grey, 2 testing.
-    y =       [0,     1,     0,      0,      1,      0,      1,       0]
-    ptp_cat = ["low", "low", "grey zone", "grey zone", "grey zone", "grey zone", "testing",
-               "testing"]
-    ai =      ["low", "low", "low",  "intermediate", "high", "low", "high", "low"]
+    y = [0, 1, 0, 0, 1, 0, 1, 0]
+    ptp_cat = [
+        "low",
+        "low",
+        "grey zone",
+        "grey zone",
+        "grey zone",
+        "grey zone",
+        "testing",
+        "testing",
+    ]
+    ai = ["low", "low", "low", "intermediate", "high", "low", "high", "low"]
     comb = ptp.combine_ptp_ai(ptp_cat, ai)
     # grey -> low for patients 2 and 5 (AI low), grey -> testing for patient 4 (AI high)
-    assert list(comb.astype(object)) == ["low", "low", "low", "grey zone", "testing", "low",
-                                         "testing", "testing"]
+    assert list(comb.astype(object)) == [
+        "low",
+        "low",
+        "low",
+        "grey zone",
+        "testing",
+        "low",
+        "testing",
+        "testing",
+    ]
     s = ptp.rule_out_summary(y, {"PTP": ptp_cat, "PTP + AI": comb})
     # PTP: low = patients 0, 1 -> 1 missed event, NPV 1/2; grey share 4/8
     assert s.loc["PTP", "n_low"] == 2 and s.loc["PTP", "missed_events"] == 1

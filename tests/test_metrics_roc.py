@@ -4,6 +4,7 @@ DeLong is pinned three ways: published reference values (pROC on its aSAH data; 
 1982), a slow O(m n) structural-components implementation written here from the definitions of
 DeLong et al. (1988), and scikit-learn's AUC. A coverage simulation checks the CIs.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,19 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from ecglib.errors import DataError
-from ecglib.metrics.roc import OneClassError, auc_ci, compare_independent_aucs, delong_auc, delong_covariance, delong_test, delong_unpaired_test, delong_variance, fast_auc, roc_points, vessel_auc_table
+from ecglib.metrics.roc import (
+    OneClassError,
+    auc_ci,
+    compare_independent_aucs,
+    delong_auc,
+    delong_covariance,
+    delong_test,
+    delong_unpaired_test,
+    delong_variance,
+    fast_auc,
+    roc_points,
+    vessel_auc_table,
+)
 from ecglib.schema import VESSELS, label_col, prob_col
 
 # ------------------------------------------------------------------------------------------
@@ -71,17 +84,28 @@ ASAH_NDKA = np.array([
 ])  # fmt: skip
 
 # pROC's published expectations (files named above).
-PROC_VAR = {"wfns": 0.00146991470882363, "ndka": 0.0031908105493913,
-            "s100b": 0.00266868245717244}
+PROC_VAR = {"wfns": 0.00146991470882363, "ndka": 0.0031908105493913, "s100b": 0.00266868245717244}
 PROC_CI_NDKA = (0.501244999271703, 0.611957994579946, 0.722670989888189)
 #: roc.test(r1, r2) paired DeLong: (Z, p, CI low, CI high) of AUC(r1) - AUC(r2)
 PROC_PAIRED = {
-    ("wfns", "s100b"): (2.20898359144091, 0.0271757822291882, 0.0104061769564846,
-                        0.174214419249478),
-    ("wfns", "ndka"): (2.79777591868904, 0.00514557970691098, 0.0634011709339876,
-                       0.3600405634833566),
-    ("ndka", "s100b"): (-1.39077002573558, 0.164295175223054, -0.2876917446341914,
-                        0.0488706064228094),
+    ("wfns", "s100b"): (
+        2.20898359144091,
+        0.0271757822291882,
+        0.0104061769564846,
+        0.174214419249478,
+    ),
+    ("wfns", "ndka"): (
+        2.79777591868904,
+        0.00514557970691098,
+        0.0634011709339876,
+        0.3600405634833566,
+    ),
+    ("ndka", "s100b"): (
+        -1.39077002573558,
+        0.164295175223054,
+        -0.2876917446341914,
+        0.0488706064228094,
+    ),
 }
 #: roc.test(r1, r2, paired = FALSE): (D, p); pROC refers D to Student's t
 PROC_UNPAIRED = {
@@ -100,7 +124,7 @@ HM_ABNORMAL = [3, 2, 2, 11, 33]
 def slow_delong(y, scores):
     """O(m n) DeLong from the definitions: psi matrix, structural components, S10/m + S01/n."""
     y = np.asarray(y).astype(bool)
-    scores = np.atleast_2d(np.asarray(scores, dtype=float).T).T      # (N, k)
+    scores = np.atleast_2d(np.asarray(scores, dtype=float).T).T  # (N, k)
     k = scores.shape[1]
     m, n = y.sum(), (~y).sum()
     v10 = np.empty((m, k))
@@ -121,8 +145,9 @@ def tied_data(seed: int, n: int = 180, k: int = 3):
     y = (rng.random(n) < 0.3).astype(int)
     y[:2] = [0, 1]
     base = y * 0.8 + rng.normal(size=n)
-    scores = np.column_stack([np.round(base + rng.normal(0, s, n), d)
-                              for s, d in zip((0.3, 0.8, 1.5), (1, 2, 0))][:k])
+    scores = np.column_stack(
+        [np.round(base + rng.normal(0, s, n), d) for s, d in zip((0.3, 0.8, 1.5), (1, 2, 0))][:k]
+    )
     return y, scores
 
 
@@ -132,7 +157,7 @@ def tied_data(seed: int, n: int = 180, k: int = 3):
 def test_asah_variances_match_proc():
     for name, score in ASAH.items():
         res = delong_auc(ASAH_Y, score, ci_method="plain")
-        assert res.se ** 2 == pytest.approx(PROC_VAR[name], rel=1e-10), name
+        assert res.se**2 == pytest.approx(PROC_VAR[name], rel=1e-10), name
         assert (res.n, res.positives) == (113, 41)
 
 
@@ -161,7 +186,7 @@ def test_asah_unpaired_test_matches_proc(pair):
     assert t_res.statistic == pytest.approx(d, rel=1e-10)
     assert t_res.p_value == pytest.approx(p_t, rel=1e-9)
     z_res = delong_unpaired_test(ASAH_Y, ASAH[pair[0]], ASAH_Y, ASAH[pair[1]])
-    assert z_res.statistic == pytest.approx(d, rel=1e-10)        # same statistic ...
+    assert z_res.statistic == pytest.approx(d, rel=1e-10)  # same statistic ...
     assert z_res.p_value == pytest.approx(2 * stats.norm.sf(abs(d)), rel=1e-12)  # ... as z
     assert not z_res.paired and np.isnan(z_res.df)
 
@@ -171,9 +196,9 @@ def test_hanley_mcneil_published_area():
     score = np.r_[np.repeat(ratings, HM_NORMAL), np.repeat(ratings, HM_ABNORMAL)]
     y = np.r_[np.zeros(58), np.ones(51)]
     res = delong_auc(y, score)
-    assert round(res.auc, 3) == 0.893                           # the paper's area
+    assert round(res.auc, 3) == 0.893  # the paper's area
     auc, cov = slow_delong(y, score)
-    assert res.se ** 2 == pytest.approx(cov[0, 0], rel=1e-12)
+    assert res.se**2 == pytest.approx(cov[0, 0], rel=1e-12)
     # Hanley & McNeil's own SE (their exponential approximation) is 0.032 for these data; the
     # nonparametric DeLong SE is close to it, not equal.
     a = res.auc
@@ -243,18 +268,18 @@ def test_auc_invariant_to_row_order_and_monotone_transforms():
 # intervals
 # ------------------------------------------------------------------------------------------
 def test_logit_ci_is_inside_unit_interval_and_asymmetric():
-    low, high = auc_ci(0.97, 0.02 ** 2, method="logit")
+    low, high = auc_ci(0.97, 0.02**2, method="logit")
     assert 0 < low < 0.97 < high < 1
     assert (high - 0.97) < (0.97 - low)
-    plow, phigh = auc_ci(0.97, 0.02 ** 2, method="plain")
+    plow, phigh = auc_ci(0.97, 0.02**2, method="plain")
     assert phigh == 1.0 or phigh == pytest.approx(0.97 + 1.959964 * 0.02, rel=1e-6)
     # plain clips; logit never needs to
-    low2, high2 = auc_ci(0.99, 0.02 ** 2, method="plain")
+    low2, high2 = auc_ci(0.99, 0.02**2, method="plain")
     assert high2 == 1.0
 
 
 def test_ci_edge_cases():
-    assert auc_ci(1.0, 0.0) == (1.0, 1.0)                       # complete separation
+    assert auc_ci(1.0, 0.0) == (1.0, 1.0)  # complete separation
     low, high = auc_ci(0.8, np.nan)
     assert np.isnan(low) and np.isnan(high)
     with pytest.raises(ValueError, match="CI method"):
@@ -274,8 +299,8 @@ def test_delong_ci_coverage_in_a_binormal_model():
     """300 simulated samples at once (one column each): coverage of the true AUC near 95%."""
     rng = np.random.default_rng(2024)
     n_sim, m, n = 300, 40, 160
-    mu = 1.2                                            # positives N(mu, 1), negatives N(0, 1)
-    true_auc = stats.norm.cdf(mu / np.sqrt(2))          # ~0.80
+    mu = 1.2  # positives N(mu, 1), negatives N(0, 1)
+    true_auc = stats.norm.cdf(mu / np.sqrt(2))  # ~0.80
     y = np.zeros((m + n, n_sim), dtype=int)
     y[:m] = 1
     s = rng.normal(size=(m + n, n_sim)) + mu * y
@@ -310,12 +335,13 @@ def test_identical_scores_give_z0_p1():
 
 
 def test_unpaired_comparison_formula_and_nan():
-    res = compare_independent_aucs(0.8, 0.03 ** 2, 0.7, 0.04 ** 2)
+    res = compare_independent_aucs(0.8, 0.03**2, 0.7, 0.04**2)
     assert res.se == pytest.approx(0.05)
     assert res.statistic == pytest.approx(2.0)
     assert res.p_value == pytest.approx(2 * stats.norm.sf(2.0))
-    assert (res.ci_low, res.ci_high) == pytest.approx((0.1 - 1.959964 * 0.05,
-                                                      0.1 + 1.959964 * 0.05), rel=1e-6)
+    assert (res.ci_low, res.ci_high) == pytest.approx(
+        (0.1 - 1.959964 * 0.05, 0.1 + 1.959964 * 0.05), rel=1e-6
+    )
     nan = compare_independent_aucs(0.8, np.nan, 0.7, 0.001)
     assert np.isnan(nan.p_value) and np.isnan(nan.statistic)
     with pytest.raises(ValueError, match="n_a and n_b"):
@@ -373,7 +399,7 @@ def test_vessel_table_one_class_policy_nan_explains_undefined_vessels():
     p = predictions()
     assert (vessel_auc_table(p)["reason"] == "").all()
     p[label_col("LM")] = 0
-    p[label_col("LCX")] = 0                               # LCX: a single positive
+    p[label_col("LCX")] = 0  # LCX: a single positive
     p.loc[p.index[0], label_col("LCX")] = 1
     table = vessel_auc_table(p).set_index("vessel")
     assert math.isnan(table.at["LM", "auc"]) and "no positives" in table.at["LM", "reason"]

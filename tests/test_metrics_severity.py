@@ -1,5 +1,6 @@
 """ecglib.metrics.severity (Spearman's rho by grade, the grade summary) and the box plots of
 ecglib.plots.severity: what they compute and draw."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -60,13 +61,18 @@ def test_box_plots_show_each_grades_count_and_the_trend():
     for ax, vessel in zip(fig.axes, VESSELS):
         n = summary[summary["vessel"] == vessel].set_index("grade")["n"]
         assert [t.get_text() for t in ax.get_xticklabels()] == [
-            f"{GRADE_SHORT[g]}\n{int(n[g])}" for g in GRADES]
+            f"{GRADE_SHORT[g]}\n{int(n[g])}" for g in GRADES
+        ]
         rho, p = trend.loc[vessel, "rho"], trend.loc[vessel, "p_value"]
         assert [t.get_text() for t in ax.texts] == [
-            f"Spearman ρ = {rho:.2f}, {format_p(p, prefix='p')}"]
+            f"Spearman ρ = {rho:.2f}, {format_p(p, prefix='p')}"
+        ]
         # one box per grade present, its median line at the grade's median probability
-        medians = [line for line in ax.lines if len(set(line.get_ydata())) == 1
-                   and np.ptp(line.get_xdata()) == pytest.approx(0.6)]
+        medians = [
+            line
+            for line in ax.lines
+            if len(set(line.get_ydata())) == 1 and np.ptp(line.get_xdata()) == pytest.approx(0.6)
+        ]
         present = [g for g in GRADES if n[g]]
         assert len(medians) == len(present)
         want = summary[(summary["vessel"] == vessel) & (summary["n"] > 0)]["median"]
@@ -81,5 +87,6 @@ def test_box_plot_of_a_vessel_with_one_grade_says_rho_is_undefined():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.texts] == ["Spearman ρ n/a"]
     assert [t.get_text() for t in ax.get_xticklabels()][1:] == [
-        f"{GRADE_SHORT[g]}\n0" for g in list(GRADES)[1:]]
+        f"{GRADE_SHORT[g]}\n0" for g in list(GRADES)[1:]
+    ]
     plt.close(fig)

@@ -1,4 +1,5 @@
 """Risk strata: thresholds chosen on one set reach their targets there and apply unchanged."""
+
 import inspect
 import warnings
 
@@ -30,8 +31,7 @@ def test_toy_thresholds_by_hand():
 
 
 def test_boundaries_go_to_the_higher_stratum():
-    s = strata.assign_strata([0.1499, 0.15, 0.5799, 0.58, 1.0],
-                             {"lower": 0.15, "upper": 0.58})
+    s = strata.assign_strata([0.1499, 0.15, 0.5799, 0.58, 1.0], {"lower": 0.15, "upper": 0.58})
     assert list(s.astype(object)) == ["low", "intermediate", "intermediate", "high", "high"]
     assert list(s.categories) == ["low", "intermediate", "high"] and s.ordered
 
@@ -42,9 +42,9 @@ def test_targets_reached_and_tight_on_fitting_data(seed, sens, spec):
     rng = np.random.default_rng(seed)
     n = 400
     y = (rng.random(n) < 0.15).astype(int)
-    p = 1 / (1 + np.exp(-(-2 + 1.2 * y + rng.normal(size=n)))).round(3)   # ties included
+    p = 1 / (1 + np.exp(-(-2 + 1.2 * y + rng.normal(size=n)))).round(3)  # ties included
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)     # collapsed strata are tested below
+        warnings.simplefilter("ignore", UserWarning)  # collapsed strata are tested below
         f = strata.fit_strata_thresholds(y, p, sensitivity=sens, specificity=spec)
     pos, neg = p[y == 1], p[y == 0]
     assert np.mean(pos >= f.lower) >= sens
@@ -67,8 +67,9 @@ def test_assign_takes_no_labels_and_applies_thresholds_unchanged():
     p_new = np.clip(0.1 + 0.3 * y_new + rng.normal(0, 0.12, 300), 0, 1)
     fitted = strata.fit_strata_thresholds(y_fit, p_fit)
     s_new = strata.assign_strata(p_new, fitted)
-    expected = np.where(p_new < fitted.lower, "low",
-                        np.where(p_new < fitted.upper, "intermediate", "high"))
+    expected = np.where(
+        p_new < fitted.lower, "low", np.where(p_new < fitted.upper, "intermediate", "high")
+    )
     assert list(s_new.astype(object)) == expected.tolist()
     # the held-out labels do not enter: shuffling them changes nothing
     assert list(strata.assign_strata(p_new, fitted)) == list(s_new)
@@ -98,7 +99,7 @@ def test_crossfit_uses_other_folds_only():
 
 def test_collapsed_thresholds_warn_and_keep_targets():
     y = np.r_[np.ones(10, int), np.zeros(10, int)]
-    p = np.r_[np.linspace(0.6, 0.9, 10), np.linspace(0.0, 0.3, 10)]   # perfectly separated
+    p = np.r_[np.linspace(0.6, 0.9, 10), np.linspace(0.0, 0.3, 10)]  # perfectly separated
     with pytest.warns(UserWarning, match="intermediate stratum is empty"):
         f = strata.fit_strata_thresholds(y, p)
     assert f.collapsed and f.lower == f.upper
@@ -168,8 +169,9 @@ def test_crossfit_vessel_strata_never_use_the_held_out_labels():
     assert (again.loc[m, "RCA"] == s.loc[m, "RCA"]).all()
     # fold 0's cut-offs are those fitted on folds 1 and 2
     rest = p[p["fold"] != 0]
-    want = strata.fit_strata_thresholds(rest["y_RCA"], rest["p_RCA"], sensitivity=0.9,
-                                        specificity=0.9)
+    want = strata.fit_strata_thresholds(
+        rest["y_RCA"], rest["p_RCA"], sensitivity=0.9, specificity=0.9
+    )
     row = cutoffs[(cutoffs["vessel"] == "RCA") & (cutoffs["fold"] == 0)].iloc[0]
     assert (row["lower"], row["upper"]) == (want.lower, want.upper)
 

@@ -1,5 +1,6 @@
 """ecglib.metrics.subgroups (subgroup AUCs and the unpaired DeLong test), the forest plot of
 ecglib.plots.subgroups and the ROC figure of ecglib.plots.roc: what they compute and draw."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -30,7 +31,7 @@ def cohort(n=600, seed=0) -> pd.DataFrame:
         table[grade_col(v)] = grade
         table[label_col(v)] = (grade >= 3).astype(int)
         table[prob_col(v)] = 1 / (1 + np.exp(-(0.6 * grade + rng.normal(size=n) - 2.5)))
-    df = pd.DataFrame(table, index=pd.RangeIndex(n)[::-1] + 1000)      # not a 0..n-1 index
+    df = pd.DataFrame(table, index=pd.RangeIndex(n)[::-1] + 1000)  # not a 0..n-1 index
     df["age"] = rng.normal(63, 10, n).round()
     df["sex"] = rng.choice(["male", "female"], n)
     df["ecg_ccta_hours"] = np.where(rng.random(n) < 0.2, np.nan, rng.exponential(10, n))
@@ -41,13 +42,19 @@ def cohort(n=600, seed=0) -> pd.DataFrame:
 # define_subgroups
 # ------------------------------------------------------------------------------------------
 def test_define_subgroups_cut_points_and_unknown_interval():
-    df = pd.DataFrame({"age": [64.9, 65, 80, np.nan], "sex": ["male", "female", None, "male"],
-                       "ecg_ccta_hours": [3.0, 3.01, np.nan, 0.5]}, index=[5, 6, 7, 8])
+    df = pd.DataFrame(
+        {
+            "age": [64.9, 65, 80, np.nan],
+            "sex": ["male", "female", None, "male"],
+            "ecg_ccta_hours": [3.0, 3.01, np.nan, 0.5],
+        },
+        index=[5, 6, 7, 8],
+    )
     sg = define_subgroups(df)
     assert list(sg["age"].astype(object)) == ["< 65", "≥ 65", "≥ 65", np.nan]
     assert list(sg["sex"].astype(object)) == ["male", "female", np.nan, "male"]
     assert list(sg["interval"].astype(object)) == ["≤ 3 h", "> 3 h", np.nan, "≤ 3 h"]
-    assert list(sg["age"].cat.categories) == ["< 65", "≥ 65"]           # reference first
+    assert list(sg["age"].cat.categories) == ["< 65", "≥ 65"]  # reference first
     assert sg.index.equals(df.index)
 
 
@@ -89,8 +96,9 @@ def test_subgroup_table_matches_direct_computation_and_unpaired_test():
                 assert row["n"] == mask.sum()
                 assert row["reference"] == levels[0] and row["reason"] == ""
             assert np.isnan(ref["p_value"])
-            test = compare_independent_aucs(other["auc"], other["se"] ** 2, ref["auc"],
-                                            ref["se"] ** 2)
+            test = compare_independent_aucs(
+                other["auc"], other["se"] ** 2, ref["auc"], ref["se"] ** 2
+            )
             assert other["p_value"] == pytest.approx(test.p_value)
             assert other["auc_diff"] == pytest.approx(other["auc"] - ref["auc"])
     # the interval variable only counts rows with a known interval
@@ -101,12 +109,13 @@ def test_subgroup_table_matches_direct_computation_and_unpaired_test():
 
 def test_one_class_subgroup_gives_nan_with_reason_not_an_error():
     df = cohort()
-    group = pd.Series(np.where(np.arange(len(df)) < 40, "small", "large"), index=df.index,
-                      name="site")
+    group = pd.Series(
+        np.where(np.arange(len(df)) < 40, "small", "large"), index=df.index, name="site"
+    )
     small = group == "small"
-    df.loc[small, label_col("LM")] = 0                      # no LM positives in "small"
+    df.loc[small, label_col("LM")] = 0  # no LM positives in "small"
     df.loc[small, label_col("LCX")] = 0
-    df.loc[df.index[small.to_numpy()][0], label_col("LCX")] = 1          # a single positive
+    df.loc[df.index[small.to_numpy()][0], label_col("LCX")] = 1  # a single positive
     table = subgroup_auc_table(df, group)
     lm = table[(table["vessel"] == "LM") & (table["subgroup"] == "small")].iloc[0]
     assert np.isnan(lm["auc"]) and lm["reason"] == "one class: no positives among 40"
@@ -135,7 +144,7 @@ def test_subgroup_column_by_name_and_misaligned_index():
     df = cohort()
     df["grp"] = np.where(df["age"] >= 65, "old", "young")
     by_name = subgroup_auc_table(df, "grp", vessels=["RCA"])
-    assert list(by_name["subgroup"]) == ["old", "young"]                 # sorted levels
+    assert list(by_name["subgroup"]) == ["old", "young"]  # sorted levels
     with pytest.raises(ValueError, match="indexed like the predictions"):
         subgroup_auc_table(df, pd.Series(["a"] * 10, name="x"))
 
@@ -146,14 +155,13 @@ def test_subgroup_rows_are_the_one_auc_table_of_each_subgroup():
     df = cohort()
     df["grp"] = np.where(np.arange(len(df)) < 60, "a", "b")
     a = df["grp"] == "a"
-    df.loc[a, prob_col("LAD")] = df.loc[a, label_col("LAD")] * 0.5 + 0.25   # complete separation
+    df.loc[a, prob_col("LAD")] = df.loc[a, label_col("LAD")] * 0.5 + 0.25  # complete separation
     table = subgroup_auc_table(df, "grp")
     for level in ("a", "b"):
         want = vessel_auc_table(df[df["grp"] == level], one_class="nan")
         got = table[table["subgroup"] == level].reset_index(drop=True)
         cols = ["vessel", "n", "positives", "auc", "se", "ci_low", "ci_high", "reason"]
-        pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=False, rtol=0,
-                                      atol=1e-14)
+        pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=False, rtol=0, atol=1e-14)
     lad = table[(table["subgroup"] == "a") & (table["vessel"] == "LAD")].iloc[0]
     assert lad["auc"] == 1.0 and lad["reason"].startswith("DeLong variance 0")
 
@@ -163,15 +171,14 @@ def test_subgroup_rows_are_the_one_auc_table_of_each_subgroup():
 # ------------------------------------------------------------------------------------------
 def test_roc_figures_draw_with_a_second_set_and_a_one_class_vessel():
     internal, external = cohort(seed=1), cohort(n=120, seed=2)
-    external[label_col("LM")] = 0                       # no LM positives externally
+    external[label_col("LM")] = 0  # no LM positives externally
     for layout in ("panels", "single"):
         fig = roc_figure({"internal": internal, "external": external}, layout=layout)
         assert isinstance(fig, Figure)
         assert len(fig.axes) == (len(VESSELS) if layout == "panels" else 1)
         texts = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
         assert any("no AUC (0/120 positive)" in t for t in texts)
-        assert any(t.startswith("internal: 0.") or t.startswith("RCA, internal: 0.")
-                   for t in texts)
+        assert any(t.startswith("internal: 0.") or t.startswith("RCA, internal: 0.") for t in texts)
         plt.close(fig)
     fig = roc_figure(internal, label="pooled OOF")
     assert [ax.get_title() for ax in fig.axes] == list(VESSELS)
@@ -190,16 +197,24 @@ def test_forest_plot_shows_each_subgroups_auc_ci_and_p():
     assert all(ax.get_xlabel() == "AUC" for ax in fig.axes)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     n_young, n_old = int((sg["age"] == "< 65").sum()), int((sg["age"] == "≥ 65").sum())
-    assert labels[:3] == [VARIABLE_LABELS["age"], f"   < 65  (n = {n_young:,})",
-                          f"   ≥ 65  (n = {n_old:,})"]
+    assert labels[:3] == [
+        VARIABLE_LABELS["age"],
+        f"   < 65  (n = {n_young:,})",
+        f"   ≥ 65  (n = {n_old:,})",
+    ]
     for ax, vessel in zip(fig.axes, VESSELS):
         rows = table[table["vessel"] == vessel]
         # one square marker per subgroup, at its AUC, and one CI line per subgroup
         squares = [line for line in ax.lines if line.get_marker() == "s"]
         assert [float(line.get_xdata()[0]) for line in squares] == pytest.approx(
-            rows["auc"].tolist())
-        ci = [float(x) for line in ax.lines if len(line.get_xdata()) == 2
-              and line.get_linestyle() == "-" for x in line.get_xdata()]
+            rows["auc"].tolist()
+        )
+        ci = [
+            float(x)
+            for line in ax.lines
+            if len(line.get_xdata()) == 2 and line.get_linestyle() == "-"
+            for x in line.get_xdata()
+        ]
         assert ci == pytest.approx(rows[["ci_low", "ci_high"]].to_numpy().ravel().tolist())
         # the variable's header carries the p-value of the difference test
         texts = {t.get_text() for t in ax.texts}
@@ -210,15 +225,16 @@ def test_forest_plot_shows_each_subgroups_auc_ci_and_p():
 
 def test_forest_plot_marks_a_subgroup_without_an_auc():
     df = cohort()
-    group = pd.Series(np.where(np.arange(len(df)) < 40, "small", "large"), index=df.index,
-                      name="site")
+    group = pd.Series(
+        np.where(np.arange(len(df)) < 40, "small", "large"), index=df.index, name="site"
+    )
     df.loc[(group == "small").to_numpy(), label_col("LM")] = 0
     table = subgroup_auc_table(df, group, vessels=["LM"])
     fig = subgroup_forest_figure(table)
     ax = fig.axes[0]
     assert "n/a" in {t.get_text() for t in ax.texts}
-    assert len([line for line in ax.lines if line.get_marker() == "s"]) == 1   # "large" only
-    assert "p = n/a" not in {t.get_text() for t in ax.texts}                  # no test, no p
+    assert len([line for line in ax.lines if line.get_marker() == "s"]) == 1  # "large" only
+    assert "p = n/a" not in {t.get_text() for t in ax.texts}  # no test, no p
     plt.close(fig)
 
 

@@ -1,4 +1,5 @@
 """Kaplan-Meier cumulative incidence, numbers at risk and log-rank on hand-computed cases."""
+
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -35,11 +36,13 @@ def test_cumulative_incidence_matches_hand_product_limit():
 def test_one_minus_km_equals_lifelines_cumulative_density():
     kmf = KaplanMeierFitter().fit(T, E)
     ci = survival.cumulative_incidence(T, E, times=TIMES)
-    np.testing.assert_allclose(ci["cumulative_incidence"],
-                               kmf.cumulative_density_at_times(TIMES).to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        ci["cumulative_incidence"], kmf.cumulative_density_at_times(TIMES).to_numpy(), atol=1e-12
+    )
     # the CI brackets the estimate where it is defined
-    inside = ci["ci_lo"].le(ci["cumulative_incidence"] + 1e-12) & \
-        ci["ci_hi"].ge(ci["cumulative_incidence"] - 1e-12)
+    inside = ci["ci_lo"].le(ci["cumulative_incidence"] + 1e-12) & ci["ci_hi"].ge(
+        ci["cumulative_incidence"] - 1e-12
+    )
     assert inside.all()
 
 
@@ -61,7 +64,7 @@ def test_number_at_risk_hand_values_and_lifelines_event_table():
     ours = survival.number_at_risk(T, table.index.to_numpy())
     assert ours.loc["all"].tolist() == table["at_risk"].tolist()
     # by group
-    g = ["a", "a", "b", "b", "b", "a"]          # a: 2, 3, 8   b: 3, 5, 6
+    g = ["a", "a", "b", "b", "b", "a"]  # a: 2, 3, 8   b: 3, 5, 6
     by = survival.number_at_risk(T, [0, 3, 6], g)
     assert by.loc["a"].tolist() == [3, 2, 1]
     assert by.loc["b"].tolist() == [3, 3, 1]
@@ -70,7 +73,7 @@ def test_number_at_risk_hand_values_and_lifelines_event_table():
 def test_censor_at_horizon():
     t, e = survival.censor_at(T, E, 5)
     assert t.tolist() == [2, 3, 3, 5, 5, 5]
-    assert e.tolist() == [1, 1, 0, 1, 0, 0]     # the event at 8 is after the horizon
+    assert e.tolist() == [1, 1, 0, 1, 0, 0]  # the event at 8 is after the horizon
     ci = survival.cumulative_incidence(t, e, times=[5])
     assert ci["cumulative_incidence"].iloc[0] == pytest.approx(5 / 9)
 
@@ -110,8 +113,11 @@ def test_three_groups_use_multivariate_logrank():
 def test_groups_follow_categorical_order_and_figure_draws():
     rng = np.random.default_rng(1)
     n = 200
-    strata = pd.Categorical(rng.choice(["low", "intermediate", "high"], n),
-                            categories=["low", "intermediate", "high"], ordered=True)
+    strata = pd.Categorical(
+        rng.choice(["low", "intermediate", "high"], n),
+        categories=["low", "intermediate", "high"],
+        ordered=True,
+    )
     t = rng.uniform(1, 500, n).round()
     e = (rng.random(n) < 0.2).astype(int)
     fits = survival.km_fits(t, e, strata)
@@ -121,18 +127,23 @@ def test_groups_follow_categorical_order_and_figure_draws():
     assert summary["n"].sum() == n
 
     from ecglib.plots.survival import cumulative_incidence_figure
-    fig = cumulative_incidence_figure(t, e, strata, horizon=365,
-                                      at_risk_times=[0, 90, 180, 270, 365])
+
+    fig = cumulative_incidence_figure(
+        t, e, strata, horizon=365, at_risk_times=[0, 90, 180, 270, 365]
+    )
     table_texts = [tx.get_text() for tx in fig.axes[1].texts]
-    expected = survival.number_at_risk(*survival.censor_at(t, e, 365)[:1],
-                                       [0, 90, 180, 270, 365], strata)
+    expected = survival.number_at_risk(
+        *survival.censor_at(t, e, 365)[:1], [0, 90, 180, 270, 365], strata
+    )
     assert table_texts == [f"{int(v):,}" for v in expected.to_numpy().ravel()]
     # the log-rank p of the censored data, as the book prints p-values; one legend entry per
     # stratum with its patients
     from ecglib.report.present import format_p
+
     p_value = survival.logrank(*survival.censor_at(t, e, 365), strata)["p_value"]
     assert [tx.get_text() for tx in fig.axes[0].texts] == [
-        f"log-rank {format_p(p_value, prefix='p')}"]
+        f"log-rank {format_p(p_value, prefix='p')}"
+    ]
     legend = [tx.get_text() for tx in fig.axes[0].get_legend().get_texts()]
     counts = pd.Series(np.asarray(strata)).value_counts()
     assert legend == [f"{g} (n = {counts[g]:,})" for g in ("low", "intermediate", "high")]

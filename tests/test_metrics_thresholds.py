@@ -1,4 +1,5 @@
 """Operating points at fixed thresholds: hand counts, CIs from statsmodels."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,15 +29,19 @@ def test_counts_and_proportions_by_hand():
 @pytest.mark.parametrize("method,sm_method", [("wilson", "wilson"), ("clopper-pearson", "beta")])
 def test_cis_match_statsmodels_and_contain_estimate(method, sm_method):
     op = th.operating_point(Y, P, 0.15, method=method)
-    for name, (num, den) in {"sensitivity": (3, 4), "specificity": (4, 6), "ppv": (3, 5),
-                             "npv": (4, 5)}.items():
+    for name, (num, den) in {
+        "sensitivity": (3, 4),
+        "specificity": (4, 6),
+        "ppv": (3, 5),
+        "npv": (4, 5),
+    }.items():
         lo, hi = proportion_confint(num, den, alpha=0.05, method=sm_method)
         assert (op[f"{name}_lo"], op[f"{name}_hi"]) == pytest.approx((lo, hi))
         assert op[f"{name}_lo"] <= op[name] <= op[f"{name}_hi"]
 
 
 def test_zero_denominator_is_nan():
-    op = th.operating_point([0, 1, 0], [0.1, 0.05, 0.0], 0.5)      # nobody high risk
+    op = th.operating_point([0, 1, 0], [0.1, 0.05, 0.0], 0.5)  # nobody high risk
     assert np.isnan(op["ppv"]) and np.isnan(op["ppv_lo"])
     assert op["npv"] == pytest.approx(2 / 3)
 

@@ -4,6 +4,7 @@ Reference: ECGFounder (Li et al., NEJM AI 2025) and its published ``net1d.py``
 (github.com/PKUDigitalHealth/ECGFounder). The fixtures in ``shared/fixtures/ecgfounder`` were made
 with the published definition; tests that need them skip when the folder is absent.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,17 @@ from ecglib.errors import ConfigError
 from ecglib.model import Net1D, load_pretrained, same_padding
 from ecglib.model.net1d import Conv1dSame, MaxPool1dSame
 
-TINY = dict(in_channels=12, base_filters=16, ratio=1, filter_list=[16, 32, 48], m_blocks_list=[2, 1, 2],
-            kernel_size=16, stride=2, groups_width=16, n_classes=150)
+TINY = dict(
+    in_channels=12,
+    base_filters=16,
+    ratio=1,
+    filter_list=[16, 32, 48],
+    m_blocks_list=[2, 1, 2],
+    kernel_size=16,
+    stride=2,
+    groups_width=16,
+    n_classes=150,
+)
 
 
 def _spec(fixtures: Path) -> dict:
@@ -33,8 +43,9 @@ def test_reproduces_published_logits(ecgfounder_fixtures, use_bn):
     config = json.loads(reference.read_text())["config"]
     io = np.load(ecgfounder_fixtures / "ecgfounder_small_reference_io.npz")
     model = Net1D.from_config(config, use_bn=use_bn)
-    report = load_pretrained(model, ecgfounder_fixtures / "ecgfounder_small_reference.pth",
-                             n_outputs=150)
+    report = load_pretrained(
+        model, ecgfounder_fixtures / "ecgfounder_small_reference.pth", n_outputs=150
+    )
     assert not report.head_replaced and report.n_loaded == len(model.state_dict())
     model.eval()
     with torch.no_grad():
@@ -49,7 +60,10 @@ def test_full_size_state_dict_equals_released_spec(ecgfounder_fixtures):
     spec = _spec(ecgfounder_fixtures)
     with torch.device("meta"):
         model = Net1D.from_config(spec["config"])
-    got = [[k, list(v.shape), str(v.dtype).removeprefix("torch.")] for k, v in model.state_dict().items()]
+    got = [
+        [k, list(v.shape), str(v.dtype).removeprefix("torch.")]
+        for k, v in model.state_dict().items()
+    ]
     assert len(got) == len(spec["state_dict"]) == 509
     assert [k for k, _, _ in got] == [k for k, _, _ in spec["state_dict"]]  # keys and order
     assert got == spec["state_dict"]  # shapes and dtypes
@@ -58,12 +72,23 @@ def test_full_size_state_dict_equals_released_spec(ecgfounder_fixtures):
     # use_bn / use_do do not change the state dict
     with torch.device("meta"):
         plain = Net1D.from_config(spec["config"], use_bn=False, use_do=False)
-    assert [[k, list(v.shape)] for k, v in plain.state_dict().items()] == [[k, s] for k, s, _ in got]
+    assert [[k, list(v.shape)] for k, v in plain.state_dict().items()] == [
+        [k, s] for k, s, _ in got
+    ]
 
 
 def test_full_size_forward_on_cpu():
-    config = dict(in_channels=12, base_filters=64, ratio=1, filter_list=[64, 160, 160, 400, 400, 1024, 1024],
-                  m_blocks_list=[2, 2, 2, 3, 3, 4, 4], kernel_size=16, stride=2, groups_width=16, n_classes=150)
+    config = dict(
+        in_channels=12,
+        base_filters=64,
+        ratio=1,
+        filter_list=[64, 160, 160, 400, 400, 1024, 1024],
+        m_blocks_list=[2, 2, 2, 3, 3, 4, 4],
+        kernel_size=16,
+        stride=2,
+        groups_width=16,
+        n_classes=150,
+    )
     model = Net1D.from_config(config).eval()
     assert sum(p.numel() for p in model.parameters()) == 30_819_014
     with torch.no_grad():
@@ -84,7 +109,9 @@ def test_forward_features_head_and_reset_classifier():
         assert logits.shape == (2, 150)
         assert torch.equal(model(x), logits)
 
-    trunk_before = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("dense.")}
+    trunk_before = {
+        k: v.clone() for k, v in model.state_dict().items() if not k.startswith("dense.")
+    }
     model.reset_classifier(4)
     assert model.n_classes == 4 and model.config()["n_classes"] == 4
     assert tuple(model.dense.weight.shape) == (4, 48) and tuple(model.dense.bias.shape) == (4,)
@@ -110,7 +137,8 @@ def test_config_round_trip_and_validation():
     model = Net1D.from_config({**TINY, "verbose": False})  # the published kwarg is tolerated
     again = Net1D.from_config(model.config())
     assert [(k, v.shape) for k, v in again.state_dict().items()] == [
-        (k, v.shape) for k, v in model.state_dict().items()]
+        (k, v.shape) for k, v in model.state_dict().items()
+    ]
     with pytest.raises(ConfigError, match="filters"):
         Net1D.from_config({**TINY, "filters": [1]})
     partial = dict(TINY)
@@ -157,7 +185,10 @@ def test_shortcut_max_pool_pads_with_zeros():
 def test_time_axis_shrinks_by_two_per_stage_and_stem():
     model = Net1D(**TINY)
     lengths = []
-    hooks = [s.register_forward_hook(lambda m, i, o: lengths.append(o.shape[-1])) for s in model.stage_list]
+    hooks = [
+        s.register_forward_hook(lambda m, i, o: lengths.append(o.shape[-1]))
+        for s in model.stage_list
+    ]
     model(torch.randn(1, 12, 1001))
     for h in hooks:
         h.remove()
@@ -199,7 +230,10 @@ def test_trunk_and_head_parameters_partition_the_model():
     model = Net1D(**{**TINY, "n_classes": 4})
     head_names = [n for n, _ in model.named_head_parameters()]
     assert head_names == ["dense.weight", "dense.bias"]
-    assert [id(p) for p in model.head_parameters()] == [id(model.dense.weight), id(model.dense.bias)]
+    assert [id(p) for p in model.head_parameters()] == [
+        id(model.dense.weight),
+        id(model.dense.bias),
+    ]
     all_trunk = model.trunk_parameters(include_unused=True)
     assert len(all_trunk) + 2 == len(list(model.parameters()))
     used_trunk = model.trunk_parameters()

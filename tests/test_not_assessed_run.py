@@ -5,6 +5,7 @@ fewer vessels. This runs the real pipeline (every notebook, as ``make book`` doe
 HTML) on the ci demo cohort read through the demo map with LM left out, and checks that the
 numbers of the other vessels exist, LM's are missing, and every results chapter says why.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,25 @@ from ecglib.paths import RunPaths
 from ecglib.real.collection import real_data_dir
 from ecglib.report import pipeline
 
-RESULTS_CHAPTERS = ("03_discrimination", "04_subgroups", "05_severity", "06_calibration",
-                    "07_risk_strata", "08_ptp_nri", "09_cumulative_incidence",
-                    "10_interpretability")
+RESULTS_CHAPTERS = (
+    "03_discrimination",
+    "04_subgroups",
+    "05_severity",
+    "06_calibration",
+    "07_risk_strata",
+    "08_ptp_nri",
+    "09_cumulative_incidence",
+    "10_interpretability",
+)
 
 
 def _run_without_lm(tmp_path):
     export_map = tmp_path / "demo_without_lm.yaml"
-    export_map.write_text(DEMO_MAP.read_text(encoding="utf-8").replace("  grade_LM: LM\n", "")
-                          + "not_assessed: [LM]\n", encoding="utf-8")
+    export_map.write_text(
+        DEMO_MAP.read_text(encoding="utf-8").replace("  grade_LM: LM\n", "")
+        + "not_assessed: [LM]\n",
+        encoding="utf-8",
+    )
     params = yaml.safe_load((PROJECT_ROOT / CI_PARAMS).read_text(encoding="utf-8"))
     params.update(name="ci-without-lm", runs_dir=str(tmp_path / "runs"))
     params["data"]["map"] = str(export_map)
@@ -51,7 +62,7 @@ def _text(notebook) -> str:
 def test_every_chapter_runs_without_the_left_main(tmp_path, monkeypatch):
     params_path = _run_without_lm(tmp_path)
     root = tmp_path / "book"
-    pipeline.run(str(params_path), build=False, root=root)   # raises, naming a failed notebook
+    pipeline.run(str(params_path), build=False, root=root)  # raises, naming a failed notebook
     metrics = RunPaths.of(load_params(str(params_path))).metrics
 
     auc = json.loads((metrics / "discrimination.json").read_text())

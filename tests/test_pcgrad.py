@@ -6,6 +6,7 @@ Algorithm 1 with explicit P-length vectors, and the coronary study's own loop ov
 tensors (shunxio/AnyECG-CCTA, ``train.py``, ``pcgrad_step``), both driven by the same visiting
 order as the implementation.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -166,15 +167,21 @@ def test_backward_on_linear_losses(variant):
     grads = gradient_set("all_conflict", n_tasks, 11).float()
     shapes = [(10, 5), (57,), (2, 50, 2)]  # 307 entries: more than P, so append random columns
     sizes = [10 * 5, 57, 2 * 50 * 2]
-    grads = torch.cat([grads, gradient_set("random", n_tasks, 12).float()], 1)[:, :sum(sizes)]
+    grads = torch.cat([grads, gradient_set("random", n_tasks, 12).float()], 1)[:, : sum(sizes)]
     params = [torch.zeros(s, requires_grad=True) for s in shapes]
-    losses = torch.stack([
-        sum((gi.view(s) * p).sum() for gi, s, p in zip(torch.split(grads[t], sizes), shapes, params))
-        for t in range(n_tasks)
-    ])
+    losses = torch.stack(
+        [
+            sum(
+                (gi.view(s) * p).sum()
+                for gi, s, p in zip(torch.split(grads[t], sizes), shapes, params)
+            )
+            for t in range(n_tasks)
+        ]
+    )
     gen_seed = 3
-    info = pcgrad_backward(losses, params, variant=variant,
-                           generator=torch.Generator().manual_seed(gen_seed))
+    info = pcgrad_backward(
+        losses, params, variant=variant, generator=torch.Generator().manual_seed(gen_seed)
+    )
     assert isinstance(info, PCGradInfo)
     if variant == "yu":
         orders = pcgrad_orders(n_tasks, generator=torch.Generator().manual_seed(gen_seed))
@@ -231,8 +238,11 @@ def flat_task_grads(terms, params):
     rows = []
     for t in range(terms.shape[0]):
         gs = torch.autograd.grad(terms[t], params, retain_graph=True, allow_unused=True)
-        rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
-                               for p, g in zip(params, gs)]))
+        rows.append(
+            torch.cat(
+                [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, gs)]
+            )
+        )
     return torch.stack(rows)
 
 
@@ -245,15 +255,24 @@ def test_tiny_model_grads(variant):
     head_want = torch.autograd.grad(terms.sum(), others, retain_graph=True)
     seed = 5
     if variant == "yu":
-        want = pcgrad_reference(task_grads, pcgrad_orders(4, generator=torch.Generator().manual_seed(seed)))
+        want = pcgrad_reference(
+            task_grads, pcgrad_orders(4, generator=torch.Generator().manual_seed(seed))
+        )
     else:
         sizes = [p.numel() for p in trunk]
         want = torch.cat(reference_authors([list(torch.split(g, sizes)) for g in task_grads]))
-    info = pcgrad_backward(terms, trunk, other_params=others, variant=variant,
-                           generator=torch.Generator().manual_seed(seed))
+    info = pcgrad_backward(
+        terms,
+        trunk,
+        other_params=others,
+        variant=variant,
+        generator=torch.Generator().manual_seed(seed),
+    )
     assert info.n_projections > 0, "the test setup should produce conflicting task gradients"
     assert model.never_used.grad is None
-    got = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1) for p in trunk])
+    got = torch.cat(
+        [(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1) for p in trunk]
+    )
     assert torch.allclose(got.double(), want, rtol=1e-5, atol=1e-6)
     # heads and uncertainty parameters: their own, unprojected gradients
     for p, g in zip(others, head_want):
@@ -276,12 +295,14 @@ def test_tiny_model_training_steps():
         # the reference from the same graph, with a copy of the generator state
         ref_gen = torch.Generator()
         ref_gen.set_state(gen.get_state())
-        want = pcgrad_reference(flat_task_grads(terms, trunk).double(),
-                            pcgrad_orders(4, generator=ref_gen))
+        want = pcgrad_reference(
+            flat_task_grads(terms, trunk).double(), pcgrad_orders(4, generator=ref_gen)
+        )
         pcgrad_backward(terms, trunk, other_params=others, generator=gen)
         assert int(model.bn.num_batches_tracked) == tracked + 1  # one forward, one BN update
-        got = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1)
-                         for p in trunk])
+        got = torch.cat(
+            [(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1) for p in trunk]
+        )
         assert torch.allclose(got.double(), want, rtol=1e-5, atol=1e-6)
         # every trainable parameter with a gradient moves; the unused one has none and stays
         before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -301,8 +322,13 @@ def test_accumulates_like_backward():
     model, uw, x, y = make_setup(seed=2)
     trunk, others = model.trunk_parameters(), model.head_parameters() + list(uw.parameters())
     _, terms = forward_terms(model, uw, x, y)
-    pcgrad_backward(terms, trunk, other_params=others, generator=torch.Generator().manual_seed(0),
-                    retain_graph=True)
+    pcgrad_backward(
+        terms,
+        trunk,
+        other_params=others,
+        generator=torch.Generator().manual_seed(0),
+        retain_graph=True,
+    )
     first = [p.grad.clone() for p in trunk + others if p.grad is not None]
     pcgrad_backward(terms, trunk, other_params=others, generator=torch.Generator().manual_seed(0))
     second = [p.grad for p in trunk + others if p.grad is not None]
@@ -325,8 +351,12 @@ def test_argument_checks():
     with pytest.raises(ValueError, match="Generator"):
         pcgrad_backward(terms, model.trunk_parameters())
     with pytest.raises(ValueError, match="both"):
-        pcgrad_backward(terms, model.trunk_parameters(), other_params=model.trunk_parameters()[:1],
-                        generator=torch.Generator())
+        pcgrad_backward(
+            terms,
+            model.trunk_parameters(),
+            other_params=model.trunk_parameters()[:1],
+            generator=torch.Generator(),
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -338,12 +368,16 @@ def test_features_variant(variant, per_sample):
     model, uw, x, y = make_setup(seed=3)
     trunk, others = model.trunk_parameters(), model.head_parameters() + list(uw.parameters())
     features, terms = forward_terms(model, uw, x, y)
-    fgrads = torch.stack([torch.autograd.grad(terms[t], features, retain_graph=True)[0]
-                          for t in range(4)]).double()  # (T, B, C)
+    fgrads = torch.stack(
+        [torch.autograd.grad(terms[t], features, retain_graph=True)[0] for t in range(4)]
+    ).double()  # (T, B, C)
     head_want = torch.autograd.grad(terms.sum(), others, retain_graph=True)
     seed = 9
-    orders = (pcgrad_orders(4, generator=torch.Generator().manual_seed(seed)) if variant == "yu"
-              else pcgrad_orders(4, variant="authors"))
+    orders = (
+        pcgrad_orders(4, generator=torch.Generator().manual_seed(seed))
+        if variant == "yu"
+        else pcgrad_orders(4, variant="authors")
+    )
 
     def combine(g):  # g: (T, N)
         if variant == "yu":
@@ -354,12 +388,18 @@ def test_features_variant(variant, per_sample):
         combined = torch.stack([combine(fgrads[:, b]) for b in range(x.shape[0])])
     else:
         combined = combine(fgrads.reshape(4, -1)).view_as(features)
-    trunk_want = torch.autograd.grad(features, trunk, grad_outputs=combined.float(),
-                                     retain_graph=True, allow_unused=True)
+    trunk_want = torch.autograd.grad(
+        features, trunk, grad_outputs=combined.float(), retain_graph=True, allow_unused=True
+    )
     tracked = int(model.bn.num_batches_tracked)
-    info = pcgrad_features_backward(terms, features, other_params=others, variant=variant,
-                                    per_sample=per_sample,
-                                    generator=torch.Generator().manual_seed(seed))
+    info = pcgrad_features_backward(
+        terms,
+        features,
+        other_params=others,
+        variant=variant,
+        per_sample=per_sample,
+        generator=torch.Generator().manual_seed(seed),
+    )
     assert int(model.bn.num_batches_tracked) == tracked
     assert info.n_projections > 0
     for p, g in zip(trunk, trunk_want):
@@ -377,8 +417,9 @@ def test_features_equals_exact_when_no_conflict():
     trunk, others = model.trunk_parameters(), model.head_parameters() + list(uw.parameters())
     features, terms = forward_terms(model, uw, x, y)
     want = torch.autograd.grad(terms.sum(), trunk, retain_graph=True, allow_unused=True)
-    pcgrad_features_backward(terms, features, other_params=others,
-                             generator=torch.Generator().manual_seed(0))
+    pcgrad_features_backward(
+        terms, features, other_params=others, generator=torch.Generator().manual_seed(0)
+    )
     for p, g in zip(trunk, want):
         assert (p.grad is None) if g is None else torch.allclose(p.grad, g, atol=1e-7)
 
@@ -397,8 +438,9 @@ def test_expanded_and_constant_task_gradients():
     w = torch.randn(5, requires_grad=True)
     b = torch.zeros(3, requires_grad=True)
     losses = [(w * torch.arange(5.0)).sum() + b.sum(), -(w**2).sum(), torch.tensor(0.7)]
-    info = pcgrad_backward(losses, [w], other_params=[b],
-                           generator=torch.Generator().manual_seed(0))
+    info = pcgrad_backward(
+        losses, [w], other_params=[b], generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(b.grad, torch.ones(3)) and b.grad.stride() == (1,)
     b.grad.mul_(2.0)  # writable
     assert info.gram[2].abs().sum() == 0

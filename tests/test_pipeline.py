@@ -1,6 +1,6 @@
 """The pipeline runner: notebook order, one execution per fold, sources never overwritten."""
+
 import nbformat
-import pytest
 
 from ecglib.report import pipeline
 
@@ -10,7 +10,11 @@ def notebook(path, parameters: str):
     cell = nbformat.v4.new_code_cell(parameters)
     cell.metadata["tags"] = ["parameters"]
     nb.cells = [cell, nbformat.v4.new_code_cell("result = params")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 
@@ -33,15 +37,30 @@ def test_shipped_notebooks_are_thin_and_parameterised():
         assert len(tagged) == 1, f"{source.name}: needs exactly one parameters cell"
         assert 'params = "params/demo.yaml"' in tagged[0].source
         code = [c.source for c in nb.cells if c.cell_type == "code"]
-        assert not any(line.lstrip().startswith(("def ", "class ")) for src in code
-                       for line in src.splitlines()), f"{source.name} defines code: move it to ecglib"
+        assert not any(
+            line.lstrip().startswith(("def ", "class "))
+            for src in code
+            for line in src.splitlines()
+        ), f"{source.name} defines code: move it to ecglib"
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
-            f"{source.name}: commit notebooks without outputs")
+            f"{source.name}: commit notebooks without outputs"
+        )
 
 
 #: Names a notebook must not call: the decisions they stand for belong in the chapter modules.
-WRAPPERS = ("run_part", "unless_skipped", "skipped_markdown", "skipped_parts", "shown(",
-            "own_skip", "rounded(", "attempt(", "evaluation", "load_params", "RunPaths")
+WRAPPERS = (
+    "run_part",
+    "unless_skipped",
+    "skipped_markdown",
+    "skipped_parts",
+    "shown(",
+    "own_skip",
+    "rounded(",
+    "attempt(",
+    "evaluation",
+    "load_params",
+    "RunPaths",
+)
 
 
 def test_every_notebook_makes_one_set_up_call_and_no_skip_wrappers():
@@ -69,7 +88,9 @@ def test_stage_book_copies_the_sources_but_not_the_executed_notebooks(tmp_path):
     pipeline.stage_book(tmp_path)
     for name in pipeline.BOOK_SOURCES:
         assert (tmp_path / name).exists(), name
-    assert (tmp_path / "book" / "intro.md").read_text() == (pipeline.PROJECT_ROOT / "book" / "intro.md").read_text()
+    assert (tmp_path / "book" / "intro.md").read_text() == (
+        pipeline.PROJECT_ROOT / "book" / "intro.md"
+    ).read_text()
     assert (tmp_path / "book" / "_ext" / "book_fixes.py").is_file()
     assert not (tmp_path / "book" / "executed").exists()
     # a second staging drops sources deleted since, and keeps the executed notebooks

@@ -4,6 +4,7 @@ Checkpoint format: ECGFounder (Li et al., NEJM AI 2025), github.com/PKUDigitalHe
 ``{"state_dict": ...}`` with a 150-class ``dense`` head; fine-tuned derivatives are often bare state
 dicts, and DistributedDataParallel runs prefix every key with ``module.``.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,17 @@ from ecglib.errors import CheckpointError
 from ecglib.model import LoadReport, Net1D, build_model, load_pretrained
 from ecglib.schema import VESSELS
 
-TINY = dict(in_channels=12, base_filters=16, ratio=1, filter_list=[16, 32], m_blocks_list=[2, 1],
-            kernel_size=16, stride=2, groups_width=16, n_classes=150)
+TINY = dict(
+    in_channels=12,
+    base_filters=16,
+    ratio=1,
+    filter_list=[16, 32],
+    m_blocks_list=[2, 1],
+    kernel_size=16,
+    stride=2,
+    groups_width=16,
+    n_classes=150,
+)
 
 
 @pytest.fixture
@@ -102,7 +112,11 @@ def test_reference_checkpoint_head_replaced_rest_identical(ecgfounder_fixtures):
     reference = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
     model = Net1D.from_config(config)
     report = load_pretrained(model, path, n_outputs=4)
-    assert report.head_replaced and report.checkpoint_head_shape == (150, 64) and report.head_shape == (4, 64)
+    assert (
+        report.head_replaced
+        and report.checkpoint_head_shape == (150, 64)
+        and report.head_shape == (4, 64)
+    )
     assert report.n_loaded == len(reference) - 2
     _assert_trunk_equal(model, reference)
     assert "loaded strictly" in str(report)
@@ -112,21 +126,29 @@ def test_reference_checkpoint_head_replaced_rest_identical(ecgfounder_fixtures):
 def test_extra_key_raises_naming_it(checkpoint):
     bad = OrderedDict(checkpoint)
     bad["stage_list.1.block_list.0.extra.weight"] = torch.zeros(7, 3)
-    with pytest.raises(CheckpointError, match=r"unexpected[\s\S]*stage_list\.1\.block_list\.0\.extra\.weight \[7, 3\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"unexpected[\s\S]*stage_list\.1\.block_list\.0\.extra\.weight \[7, 3\]",
+    ):
         load_pretrained(_fresh(), bad)
 
 
 def test_missing_key_raises_naming_it(checkpoint):
     bad = OrderedDict(checkpoint)
     del bad["stage_list.1.block_list.0.conv2.conv.weight"]
-    with pytest.raises(CheckpointError, match=r"missing[\s\S]*stage_list\.1\.block_list\.0\.conv2\.conv\.weight \[32, 16, 16\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing[\s\S]*stage_list\.1\.block_list\.0\.conv2\.conv\.weight \[32, 16, 16\]",
+    ):
         load_pretrained(_fresh(), bad)
 
 
 def test_misshaped_key_raises_naming_it(checkpoint):
     bad = OrderedDict(checkpoint)
     bad["stage_list.0.block_list.1.se_fc1.weight"] = torch.zeros(9, 16)
-    with pytest.raises(CheckpointError, match=r"mis-shaped[\s\S]*se_fc1\.weight \[9, 16\] vs \[8, 16\]"):
+    with pytest.raises(
+        CheckpointError, match=r"mis-shaped[\s\S]*se_fc1\.weight \[9, 16\] vs \[8, 16\]"
+    ):
         load_pretrained(_fresh(), bad)
 
 
@@ -140,8 +162,11 @@ def test_all_problems_listed_at_once_and_model_untouched(checkpoint):
     with pytest.raises(CheckpointError) as info:
         load_pretrained(model, {"state_dict": bad})
     message = str(info.value)
-    for text in ("first_bn.running_var [16]", "first_conv.conv.weight [16, 1, 16] vs [16, 12, 16]",
-                 "head.weight [4, 32]"):
+    for text in (
+        "first_bn.running_var [16]",
+        "first_conv.conv.weight [16, 1, 16] vs [16, 12, 16]",
+        "head.weight [4, 32]",
+    ):
         assert text in message
     assert info.value.missing == ["first_bn.running_var"]
     assert info.value.unexpected == ["head.weight"]

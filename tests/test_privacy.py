@@ -1,12 +1,12 @@
 """ecglib.report.privacy: the cohort's identifying strings, and the scan of a folder for them."""
+
 from pathlib import Path
 
 import pytest
 
+from conftest import DEMO_MAP, export_row, write_export
 from ecglib.data.cohort import ExportMap
 from ecglib.report.privacy import cohort_identifiers, scan_identifiers
-
-from conftest import DEMO_MAP, export_row, write_export
 
 
 @pytest.fixture
@@ -29,15 +29,19 @@ def test_ids_the_map_derives_are_identifiers_too(export):
     """Without an exam id the run keys a CCTA by patient and date; that key is looked for."""
     export_map = ExportMap.from_yaml(DEMO_MAP)
     columns = {k: v for k, v in export_map.columns.items() if k != "ccta_id"}
-    ids = cohort_identifiers(export, ExportMap(columns=columns, grade_labels=export_map.grade_labels,
-                                               labels=export_map.labels))
+    ids = cohort_identifiers(
+        export,
+        ExportMap(columns=columns, grade_labels=export_map.grade_labels, labels=export_map.labels),
+    )
     assert ids["ccta_id"] == {"P000@2024-03-05 14:00", "P001@2024-03-05 14:00"}
 
 
 def test_dates_are_read_with_the_runs_day_month_rule(tmp_path):
     """13/03/2024 settles the column as day-first, so 05/03/2024 is the 5th of March."""
-    rows = [export_row(0, **{"CCTA date": "05/03/2024 14:00", "ECG acquired": "01/03/2024 09:30"}),
-            export_row(1, **{"CCTA date": "13/03/2024 14:00", "ECG acquired": "14/03/2024 09:30"})]
+    rows = [
+        export_row(0, **{"CCTA date": "05/03/2024 14:00", "ECG acquired": "01/03/2024 09:30"}),
+        export_row(1, **{"CCTA date": "13/03/2024 14:00", "ECG acquired": "14/03/2024 09:30"}),
+    ]
     table = write_export(tmp_path / "raw", rows, ecgs=False)
     ids = cohort_identifiers(table, ExportMap.from_yaml(DEMO_MAP))
     assert ids["ccta_time"] == {"05/03/2024 14:00", "13/03/2024 14:00", "2024-03-05", "2024-03-13"}
@@ -47,11 +51,17 @@ def test_scan_finds_identifiers_with_token_boundaries_and_never_reports_them(tmp
     site = tmp_path / "html"
     (site / "_static").mkdir(parents=True)
     (site / "clean.html").write_text("<p>row 12 of the cohort; E0001 patients; 2024-03-050</p>")
-    (site / "leak.html").write_text('<td>E001</td><td>see "ecg/E001.npy"</td> exam 2024-03-05 14:00')
+    (site / "leak.html").write_text(
+        '<td>E001</td><td>see "ecg/E001.npy"</td> exam 2024-03-05 14:00'
+    )
     (site / "_static" / "searchindex.js").write_text('{"terms":{"p000":1,"P000":[3]}}')
     (site / "figure.png").write_bytes(b"\x89PNG\x00\x01tEXtpatient X000\x00")
-    ids = {"ecg_id": {"E001"}, "patient_id": {"P000"}, "ccta_id": {"X000"},
-           "ccta_time": {"2024-03-05", "2024-03-05 14:00"}}
+    ids = {
+        "ecg_id": {"E001"},
+        "patient_id": {"P000"},
+        "ccta_id": {"X000"},
+        "ccta_time": {"2024-03-05", "2024-03-05 14:00"},
+    }
     hits = scan_identifiers(site, ids)
     found = {(r.file, r.kind): (r.hits, r.distinct) for r in hits.itertuples()}
     assert found == {

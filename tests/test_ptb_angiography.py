@@ -1,5 +1,6 @@
 """The PTB angiography texts -> 0-4 grades: the explicit cut-off table, the text rules, and the
 six real records of ../shared/data/ptbdb."""
+
 from __future__ import annotations
 
 import re
@@ -31,13 +32,29 @@ def ptbdb(shared_data) -> Path:
 
 # --- the cut-off table -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("percent,grade", [
-    (0, 0), (10, 0), (24, 0), (24.9, 0),
-    (25, 1), (49, 1), (49.9, 1),
-    (50, 2), (65, 2), (69, 2), (69.5, 2),
-    (70, 3), (75, 3), (90, 3), (99, 3), (99.9, 3),
-    (100, 4),
-])
+
+@pytest.mark.parametrize(
+    "percent,grade",
+    [
+        (0, 0),
+        (10, 0),
+        (24, 0),
+        (24.9, 0),
+        (25, 1),
+        (49, 1),
+        (49.9, 1),
+        (50, 2),
+        (65, 2),
+        (69, 2),
+        (69.5, 2),
+        (70, 3),
+        (75, 3),
+        (90, 3),
+        (99, 3),
+        (99.9, 3),
+        (100, 4),
+    ],
+)
 def test_percent_cutoffs(percent, grade):
     assert grade_of_percent(percent) == grade
 
@@ -58,41 +75,63 @@ def test_cutoffs_are_the_demo_grade_texts_bins():
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
         assert grade_of_percent(lo) == grade_of_percent(hi) == grade, text
     assert [(lo, hi, g) for lo, hi, g in PERCENT_GRADES] == [
-        (0, 25, 0), (25, 50, 1), (50, 70, 2), (70, 100, 3)]
+        (0, 25, 0),
+        (25, 50, 1),
+        (50, 70, 2),
+        (70, 100, 3),
+    ]
 
 
 def test_grade_table_for_the_book():
     t = grade_table()
-    assert list(t["stenosis"]) == ["no stenoses", "0-24%", "25-49%", "50-69%", "70-99%",
-                                   "100%, occlusion"]
+    assert list(t["stenosis"]) == [
+        "no stenoses",
+        "0-24%",
+        "25-49%",
+        "50-69%",
+        "70-99%",
+        "100%, occlusion",
+    ]
     assert list(t["grade"]) == [0, 0, 1, 2, 3, 4]
     assert list(t["name"]) == [schema.GRADES[g] for g in t["grade"]]
 
 
 # --- text rules ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,grade", [
-    # the six real records' texts
-    ("RIVA 70% proximal to ramus diagonalis_2", 3),
-    ("RIVA 65% proximal to ramus diagonalis_1", 2),
-    ("RIVA distal to ramus diagonalis_1  60%, ", 2),
-    ("RCX distal to ramus marginalis sinister_1 75%", 3),
-    ("RCA distal to ramus ventricularis dexter 50%", 2),
-    ("RCA proximal 70%.", 3),
-    ("No stenoses", 0),
-    # other forms
-    ("no stenosis", 0), ("normal", 0), ("NO STENOSES.", 0),
-    ("RIVA 20% proximal", 0),
-    ("RIVA 30% proximal, 90% distal to ramus diagonalis_1", 3),  # the worst lesion counts
-    ("RCA occlusion", 4), ("RCX occluded distal to ramus marginalis sinister_1", 4),
-    ("RIVA 50% proximal, occlusion distal", 4),
-    ("RCA 100%", 4),
-    ("RCA subtotal occlusion", 3), ("RIVA subtotally occluded, RCA occluded", 4),
-    ("RCX subtotal stenosis distal", 3),
-    ("RCA 70-90% proximal", 3), ("RCA 70 - 80 %", 3), ("RCA 50%-60%", 2),
-    ("RCX < 25%", 0), ("RIVA >70% proximal", 3), ("RIVA >= 70%", 3),
-    ("RIVA 75.5% proximal", 3),
-])
+
+@pytest.mark.parametrize(
+    "text,grade",
+    [
+        # the six real records' texts
+        ("RIVA 70% proximal to ramus diagonalis_2", 3),
+        ("RIVA 65% proximal to ramus diagonalis_1", 2),
+        ("RIVA distal to ramus diagonalis_1  60%, ", 2),
+        ("RCX distal to ramus marginalis sinister_1 75%", 3),
+        ("RCA distal to ramus ventricularis dexter 50%", 2),
+        ("RCA proximal 70%.", 3),
+        ("No stenoses", 0),
+        # other forms
+        ("no stenosis", 0),
+        ("normal", 0),
+        ("NO STENOSES.", 0),
+        ("RIVA 20% proximal", 0),
+        ("RIVA 30% proximal, 90% distal to ramus diagonalis_1", 3),  # the worst lesion counts
+        ("RCA occlusion", 4),
+        ("RCX occluded distal to ramus marginalis sinister_1", 4),
+        ("RIVA 50% proximal, occlusion distal", 4),
+        ("RCA 100%", 4),
+        ("RCA subtotal occlusion", 3),
+        ("RIVA subtotally occluded, RCA occluded", 4),
+        ("RCX subtotal stenosis distal", 3),
+        ("RCA 70-90% proximal", 3),
+        ("RCA 70 - 80 %", 3),
+        ("RCA 50%-60%", 2),
+        ("RCX < 25%", 0),
+        ("RIVA >70% proximal", 3),
+        ("RIVA >= 70%", 3),
+        ("RIVA 75.5% proximal", 3),
+    ],
+)
 def test_texts(text, grade):
     assert grade_stenosis_text(text, record="r", vessel="X") == grade
 
@@ -102,16 +141,19 @@ def test_missing_text_is_none(text):
     assert grade_stenosis_text(text) is None
 
 
-@pytest.mark.parametrize("text,why", [
-    ("RIVA proximal to ramus diagonalis_2", "no percentage"),  # a lesion without its size
-    ("RIVA stenosed", "no percentage"),
-    ("RIVA 120% proximal", "outside 0-100"),
-    ("RCA 40-60%", "spans grades mild and moderate"),
-    ("RCA 90-100%", "spans grades severe and occluded"),
-    ("RCX < 50%", "spans grades none to mild"),
-    ("RIVA > 60%", "spans grades moderate to severe"),
-    ("RCA 80-60%", "runs backwards"),
-])
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        ("RIVA proximal to ramus diagonalis_2", "no percentage"),  # a lesion without its size
+        ("RIVA stenosed", "no percentage"),
+        ("RIVA 120% proximal", "outside 0-100"),
+        ("RCA 40-60%", "spans grades mild and moderate"),
+        ("RCA 90-100%", "spans grades severe and occluded"),
+        ("RCX < 50%", "spans grades none to mild"),
+        ("RIVA > 60%", "spans grades moderate to severe"),
+        ("RCA 80-60%", "runs backwards"),
+    ],
+)
 def test_ungradable_texts_raise_naming_record_vessel_and_text(text, why):
     with pytest.raises(DataError, match=why) as err:
         grade_stenosis_text(text, record="patient099/s0999lre", vessel="LAD")
@@ -127,12 +169,16 @@ def test_branch_numbers_are_not_lesions():
 
 
 def test_vessel_grades_from_a_header_lm_always_missing():
-    h = parse_comments([
-        "# age: 60", "# Reason for admission: Myocardial infarction",
-        "# Left coronary artery stenoses (RIVA): RIVA 90% proximal",
-        "# Left coronary artery stenoses (RCX): No stenoses",
-        "# Right coronary artery stenoses (RCA): n/a",
-    ], "pX/s1")
+    h = parse_comments(
+        [
+            "# age: 60",
+            "# Reason for admission: Myocardial infarction",
+            "# Left coronary artery stenoses (RIVA): RIVA 90% proximal",
+            "# Left coronary artery stenoses (RCX): No stenoses",
+            "# Right coronary artery stenoses (RCA): n/a",
+        ],
+        "pX/s1",
+    )
     assert ptb_vessel_grades(h) == {"RCA": None, "LM": None, "LAD": 3, "LCX": 0}
     assert set(PTB_VESSEL_FIELDS) == {"RCA", "LAD", "LCX"}  # no left main field
 
@@ -164,10 +210,16 @@ def test_real_ptb_table(ptbdb):
     for col in ("rca_text", "riva_text", "rcx_text"):
         assert (merged[col] == merged[f"{col}_csv"]).all(), col
     # severe (grade >= 3) vessels: patient001 LAD; patient012 RCA and LCX
-    severe = {(r.record, v) for r in t.itertuples() for v in ("RCA", "LAD", "LCX")
-              if getattr(r, f"grade_{v}") >= schema.POSITIVE_GRADE}
-    assert severe == {(f"patient001/{s}", "LAD") for s in ("s0010_re", "s0014lre", "s0016lre")} \
-        | {("patient012/s0043lre", "RCA"), ("patient012/s0043lre", "LCX")}
+    severe = {
+        (r.record, v)
+        for r in t.itertuples()
+        for v in ("RCA", "LAD", "LCX")
+        if getattr(r, f"grade_{v}") >= schema.POSITIVE_GRADE
+    }
+    assert severe == {(f"patient001/{s}", "LAD") for s in ("s0010_re", "s0014lre", "s0016lre")} | {
+        ("patient012/s0043lre", "RCA"),
+        ("patient012/s0043lre", "LCX"),
+    }
 
 
 def test_table_from_header_paths(ptbdb):
@@ -182,7 +234,8 @@ def test_table_skips_non_ptb_headers_and_raises_on_bad_text(tmp_path):
     (tmp_path / "A0001.hea").write_text(body + "#Age: 50\n#Sex: Male\n#Dx: 426783006\n")
     (tmp_path / "patient900" / "s9000lre.hea").write_text(
         body + "# age: 70\n# sex: male\n# Reason for admission: Myocardial infarction\n"
-        "# Left coronary artery stenoses (RIVA): RIVA proximal\n")
+        "# Left coronary artery stenoses (RIVA): RIVA proximal\n"
+    )
     with pytest.raises(DataError, match="RIVA proximal") as err:
         ptb_angiography_table(tmp_path)
     assert err.value.record == "patient900/s9000lre"

@@ -1,5 +1,6 @@
 """The PTB-XL reader on a small PTB-XL-shaped folder built from the real PTB-XL records in
 ../shared/data/cinc/ptb-xl (their statements here are test labels, not PTB-XL's own)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,9 +23,11 @@ from ecglib.real.records import load_records
 from ecglib.signals import ecg_read
 
 #: PTB-XL's scp_statements.csv header and the rows the test needs (values as in PTB-XL 1.0.3).
-STATEMENTS_HEADER = (",description,diagnostic,form,rhythm,diagnostic_class,diagnostic_subclass,"
-                     "Statement Category,SCP-ECG Statement Description,AHA code,aECG REFID,"
-                     "CDISC Code,DICOM Code")
+STATEMENTS_HEADER = (
+    ",description,diagnostic,form,rhythm,diagnostic_class,diagnostic_subclass,"
+    "Statement Category,SCP-ECG Statement Description,AHA code,aECG REFID,"
+    "CDISC Code,DICOM Code"
+)
 STATEMENTS = [
     ("NORM", "normal ECG", "1.0", "", "", "NORM", "NORM"),
     ("IMI", "inferior myocardial infarction", "1.0", "", "", "MI", "IMI"),
@@ -50,8 +53,22 @@ STATEMENTS = [
 ROWS = {
     1: ("15709.0", "56.0", "1", "{'NORM': 100.0, 'SR': 0.0}", 3, "1984-11-09 09:17:34"),
     2: ("13243.0", "19.0", "0", "{'IMI': 100.0, 'SR': 0.0}", 2, "1984-11-14 12:55:37"),
-    3: ("20372.0", "300.0", "0", "{'ASMI': 80.0, 'AMI': 50.0, 'SR': 0.0}", 5, "1984-11-15 12:49:10"),
-    4: ("17014.0", "24.0", "1", "{'LMI': 100.0, 'IMI': 35.0, 'ABQRS': 0.0}", 9, "1984-11-15 13:44:57"),
+    3: (
+        "20372.0",
+        "300.0",
+        "0",
+        "{'ASMI': 80.0, 'AMI': 50.0, 'SR': 0.0}",
+        5,
+        "1984-11-15 12:49:10",
+    ),
+    4: (
+        "17014.0",
+        "24.0",
+        "1",
+        "{'LMI': 100.0, 'IMI': 35.0, 'ABQRS': 0.0}",
+        9,
+        "1984-11-15 13:44:57",
+    ),
     5: ("17448.0", "19.0", "0", "{'INJAS': 100.0, 'AFIB': 0.0}", 10, "1984-11-17 10:43:15"),
     6: ("19005.0", "18.0", "0", "{'IPLMI': 50.0, 'PMI': 15.0}", 1, "1984-11-28 13:32:13"),
     7: ("13243.0", "20.0", "0", "{'ILMI': 100.0, 'SR': 0.0}", 2, "1985-01-02 08:00:00"),
@@ -73,21 +90,37 @@ def ptbxl_source(shared_data: Path) -> Path:
     return shared_data / "cinc" / "ptb-xl"
 
 
-def build_ptbxl(shared_data: Path, folder: Path, rows: dict = ROWS,
-                statements: list = STATEMENTS) -> Path:
+def build_ptbxl(
+    shared_data: Path, folder: Path, rows: dict = ROWS, statements: list = STATEMENTS
+) -> Path:
     """A PTB-XL-shaped folder at ``folder`` whose records are copies of the real ones."""
     source = ptbxl_source(shared_data)
     records = []
     for ecg_id, (patient, age, sex, codes, fold, date) in rows.items():
         hr = f"records500/00000/{ecg_id:05d}_hr"
-        _copy_record(source / f"HR{ecg_id:05d}.hea", folder / "records500" / "00000",
-                     f"{ecg_id:05d}_hr")
-        records.append({
-            "ecg_id": ecg_id, "patient_id": patient, "age": age, "sex": sex, "height": "",
-            "weight": "", "nurse": "", "site": "", "device": "CS-12", "recording_date": date,
-            "report": "sinusrhythmus", "scp_codes": codes, "heart_axis": "", "strat_fold": fold,
-            "filename_lr": f"records100/00000/{ecg_id:05d}_lr", "filename_hr": hr,
-        })
+        _copy_record(
+            source / f"HR{ecg_id:05d}.hea", folder / "records500" / "00000", f"{ecg_id:05d}_hr"
+        )
+        records.append(
+            {
+                "ecg_id": ecg_id,
+                "patient_id": patient,
+                "age": age,
+                "sex": sex,
+                "height": "",
+                "weight": "",
+                "nurse": "",
+                "site": "",
+                "device": "CS-12",
+                "recording_date": date,
+                "report": "sinusrhythmus",
+                "scp_codes": codes,
+                "heart_axis": "",
+                "strat_fold": fold,
+                "filename_lr": f"records100/00000/{ecg_id:05d}_lr",
+                "filename_hr": hr,
+            }
+        )
     pd.DataFrame(records).to_csv(folder / "ptbxl_database.csv", index=False)
     lines = [STATEMENTS_HEADER] + [",".join(s) + ",,,,,," for s in statements]
     (folder / "scp_statements.csv").write_text("\n".join(lines) + "\n")
@@ -102,12 +135,25 @@ def ptbxl(shared_data, tmp_path) -> Path:
 def test_canonical_table_and_proxy_labels(ptbxl):
     t = read_ptbxl(ptbxl).set_index("ecg_id")
     assert list(t.index) == [str(i) for i in ROWS]
-    for col in ("patient_id", "ecg_path", "ecg_time", "ccta_time", "site", "age", "sex",
-                "ecg_diagnosis", "normal_ecg", *schema.grade_cols(), *proxy_cols()):
+    for col in (
+        "patient_id",
+        "ecg_path",
+        "ecg_time",
+        "ccta_time",
+        "site",
+        "age",
+        "sex",
+        "ecg_diagnosis",
+        "normal_ecg",
+        *schema.grade_cols(),
+        *proxy_cols(),
+    ):
         assert col in t.columns, col
     # proxies per vessel: RCA, LM, LAD, LCX
-    proxies = {i: tuple(t.loc[i, proxy_cols()].astype(object).where(
-        t.loc[i, proxy_cols()].notna(), None)) for i in t.index}
+    proxies = {
+        i: tuple(t.loc[i, proxy_cols()].astype(object).where(t.loc[i, proxy_cols()].notna(), None))
+        for i in t.index
+    }
     assert proxies == {
         "1": (0, None, 0, 0),  # NORM
         "2": (1, None, 0, 0),  # IMI -> RCA
@@ -118,8 +164,15 @@ def test_canonical_table_and_proxy_labels(ptbxl):
         "7": (1, None, 0, 0),  # ILMI -> RCA (PTB-XL subclass IMI)
     }
     assert t[proxy_col("LM")].isna().all() and str(t[proxy_col("LM")].dtype) == "Int64"
-    assert t["mi_statements"].to_dict() == {"1": "", "2": "IMI", "3": "ASMI, AMI", "4": "LMI, IMI",
-                                            "5": "", "6": "IPLMI, PMI", "7": "ILMI"}
+    assert t["mi_statements"].to_dict() == {
+        "1": "",
+        "2": "IMI",
+        "3": "ASMI, AMI",
+        "4": "LMI, IMI",
+        "5": "",
+        "6": "IPLMI, PMI",
+        "7": "ILMI",
+    }
     # no angiography: every grade is missing, never 0
     assert t[schema.grade_cols()].isna().all().all()
     assert "y_RCA" not in t.columns
@@ -174,8 +227,13 @@ def test_default_tables_are_consistent():
 def test_parse_scp_codes():
     assert parse_scp_codes("{'NORM': 100.0, 'SR': 0.0}") == {"NORM": 100.0, "SR": 0.0}
     assert parse_scp_codes("{}") == {}
-    for bad in ("{'NORM': 100.0", "['NORM']", "{'NORM': 'high'}", "{'NORM': 250.0}",
-                "__import__('os')"):
+    for bad in (
+        "{'NORM': 100.0",
+        "['NORM']",
+        "{'NORM': 'high'}",
+        "{'NORM': 250.0}",
+        "__import__('os')",
+    ):
         with pytest.raises(DataError, match="scp_codes") as err:
             parse_scp_codes(bad, "ecg_id 9")
         assert err.value.record == "ecg_id 9"

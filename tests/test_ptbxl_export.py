@@ -1,6 +1,7 @@
 """PTB-XL as an export table (ecglib.real.ptbxl.export_ptbxl), read back exactly as a run reads
 it: through params/maps/ptbxl_export.yaml and ecglib.data.cohort.read_export. The small PTB-XL folder
 is built from the real records in ../shared/data/cinc/ptb-xl (tests skip without them)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,10 @@ MAP = PROJECT_ROOT / "params" / "maps" / "ptbxl_export.yaml"
 GRADED = ("RCA", "LAD", "LCX")
 #: ROWS plus a child (ECG 8, 12 years, with an inferior MI statement that must not be counted).
 CHILD = 8
-ROWS_WITH_CHILD = {**ROWS, CHILD: ("18001.0", "12.0", "1", "{'IMI': 100.0, 'SR': 0.0}", 4,
-                                   "1985-02-01 10:00:00")}
+ROWS_WITH_CHILD = {
+    **ROWS,
+    CHILD: ("18001.0", "12.0", "1", "{'IMI': 100.0, 'SR': 0.0}", 4, "1985-02-01 10:00:00"),
+}
 
 
 @pytest.fixture
@@ -58,8 +61,9 @@ def test_export_reads_as_a_run_does(ptbxl, tmp_path):
         assert set(cohort[schema.grade_col(vessel)]) <= {0, 3}
     assert cohort["y_LM"].isna().all() and cohort["grade_LM"].isna().all()
     assert schema.assessed_vessels(cohort) == GRADED
-    assert result.positives == {v: int(source.loc[[str(i) for i in adults], proxy_col(v)].sum())
-                                for v in GRADED}
+    assert result.positives == {
+        v: int(source.loc[[str(i) for i in adults], proxy_col(v)].sum()) for v in GRADED
+    }
     assert result.positives["RCA"] == 4  # ECGs 2, 4, 6, 7; the child's IMI is not counted
 
     # ids, the reference examination, sites
@@ -71,7 +75,8 @@ def test_export_reads_as_a_run_does(ptbxl, tmp_path):
     assert cohort["ecg_ccta_hours"].isna().all()  # ccta_date_only: the interval is unknown
     folds = {f"E{i:05d}": row[4] for i, row in ROWS_WITH_CHILD.items()}
     assert {i: s for i, s in by_id["site"].items()} == {
-        i: "external" if folds[i] == 10 else "internal" for i in by_id.index}
+        i: "external" if folds[i] == 10 else "internal" for i in by_id.index
+    }
     assert result.n_external == 1 and by_id.loc["E00005", "site"] == "external"
 
     # the ECG file, demographics and the normal read
@@ -84,7 +89,11 @@ def test_export_reads_as_a_run_does(ptbxl, tmp_path):
 def test_children_are_left_out_with_their_reason(ptbxl, tmp_path):
     result = export_ptbxl(ptbxl, tmp_path / "out")
     assert (result.n_read, result.n_children_left_out, result.n_left_out, result.n_exported) == (
-        8, 1, 1, 7)
+        8,
+        1,
+        1,
+        7,
+    )
     left_out = pd.read_csv(result.left_out_table, dtype=str)
     assert list(left_out.columns) == ["ecg_id", "reason"]
     assert left_out["ecg_id"].tolist() == ["E00008"]
@@ -170,8 +179,16 @@ def test_map_declares_proxies_and_lm():
     assert export_map.grade_labels == {"no MI statement": 0, "MI statement": 3}
     notice = export_map.notice.lower()
     assert notice and "not ccta" in notice and "stenosis" in notice and "lm" in notice
-    reads = pd.Series(["normal ECG; sinus rhythm", "sinus rhythm; normal ECG", "normal ECG",
-                       "abnormal QRS; sinus rhythm", "sinus rhythm", "not a normal ECGs"])
+    reads = pd.Series(
+        [
+            "normal ECG; sinus rhythm",
+            "sinus rhythm; normal ECG",
+            "normal ECG",
+            "abnormal QRS; sinus rhythm",
+            "sinus rhythm",
+            "not a normal ECGs",
+        ]
+    )
     assert normal_ecg_recode(reads, export_map.normal_patterns).tolist() == [1, 1, 1, 0, 0, 0]
 
 

@@ -15,6 +15,7 @@ real records:
 The chapter that uses them with a run (predictions, skipped parts, the page) is tested in
 ``tests/test_chapter_real_ecgs.py``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,8 +69,7 @@ def real(data_dir):
 # ------------------------------------------------------------------------------------------
 # without the records
 # ------------------------------------------------------------------------------------------
-def test_real_data_dir_is_shared_data_beside_the_repository_and_overridable(tmp_path,
-                                                                              monkeypatch):
+def test_real_data_dir_is_shared_data_beside_the_repository_and_overridable(tmp_path, monkeypatch):
     from ecglib.config import PROJECT_ROOT
 
     assert default_real_data_dir() == PROJECT_ROOT.parent / "shared" / "data"
@@ -88,19 +88,28 @@ def test_st_groups_are_defined_by_the_codes():
     assert st_group("429622005") == "ST depression"
     assert st_group("426783006,429622005,164865005") == "ST depression"
     assert st_group("164931005") == "ST elevation"
-    assert st_group("429622005,164931005") is None          # both: neither group
+    assert st_group("429622005,164931005") is None  # both: neither group
     assert st_group("426783006") == "sinus rhythm only"
     assert st_group(["426783006"]) == "sinus rhythm only"
-    assert st_group("426783006,59118001") is None           # sinus plus RBBB: not "only"
-    assert st_group("426177001") is None                    # sinus bradycardia
+    assert st_group("426783006,59118001") is None  # sinus plus RBBB: not "only"
+    assert st_group("426177001") is None  # sinus bradycardia
     assert st_group("") is None and st_group(None) is None
 
 
 def test_rhythm_category_separates_not_stated_from_other():
-    records = pd.DataFrame({"rhythm": ["sinus", "AF/flutter", "other", "other", None],
-                            "rhythm_stated": [True, True, True, False, None]})
-    assert rhythm_category(records).tolist() == ["sinus", "AF/flutter", "other", "not stated",
-                                                    "not stated"]
+    records = pd.DataFrame(
+        {
+            "rhythm": ["sinus", "AF/flutter", "other", "other", None],
+            "rhythm_stated": [True, True, True, False, None],
+        }
+    )
+    assert rhythm_category(records).tolist() == [
+        "sinus",
+        "AF/flutter",
+        "other",
+        "not stated",
+        "not stated",
+    ]
 
 
 # ------------------------------------------------------------------------------------------
@@ -118,8 +127,10 @@ def test_every_record_is_accounted_for_in_the_yield_tables(real, data_dir):
         outcomes = table.drop(columns=["records", "yield_pct"])
         assert (outcomes.sum(axis=1) == table["records"]).all(), by
         assert table.loc["total", "records"] == n_headers
-        assert (table.drop(index="total").sum() .drop("yield_pct") ==
-                table.loc["total"].drop("yield_pct")).all()
+        assert (
+            table.drop(index="total").sum().drop("yield_pct")
+            == table.loc["total"].drop("yield_pct")
+        ).all()
     assert set(yield_table(real, "rhythm_category").index) == {*RHYTHM_CATEGORIES, "total"}
     excluded = exclusion_table(real)
     assert len(excluded) == n_headers - real.averaged.sum()
@@ -165,19 +176,22 @@ def test_st_depression_records_show_st_depression(st_depression):
     sig = st.significant.set_index("lead")
     assert len(sig) >= 4, st.shift
     depressed = sig[sig["shift"] < 0]
-    assert len(depressed) / len(sig) >= 0.75, sig            # most significant leads: depression
+    assert len(depressed) / len(sig) >= 0.75, sig  # most significant leads: depression
     # in the leads where ischaemic ST depression is expected, every significant shift is negative
     expected = sig.loc[sig.index.isin(DEPRESSION_LEADS)]
     assert len(expected) >= 3 and (expected["shift"] < 0).all(), expected
-    assert {"V5", "V6"} <= set(depressed.index)             # the classic lateral leads
-    if RECIPROCAL in sig.index:                             # aVR mirrors a diffuse depression
+    assert {"V5", "V6"} <= set(depressed.index)  # the classic lateral leads
+    if RECIPROCAL in sig.index:  # aVR mirrors a diffuse depression
         assert sig.loc[RECIPROCAL, "shift"] > 0
     assert (sig["direction"] == np.where(sig["shift"] < 0, "depression", "elevation")).all()
     # the pointwise comparison (the interpretability chapter's statistics) agrees
     cmp = st.comparison
     a, b = cmp.delineation.segments()["ST segment"]
-    leads_with_st_difference = [lead for i, lead in enumerate(cmp.leads)
-                                if cmp.significant[i, a:b].any() and cmp.diff[i, a:b].mean() < 0]
+    leads_with_st_difference = [
+        lead
+        for i, lead in enumerate(cmp.leads)
+        if cmp.significant[i, a:b].any() and cmp.diff[i, a:b].mean() < 0
+    ]
     assert len(leads_with_st_difference) >= 4
 
 
@@ -186,7 +200,7 @@ def test_st_elevation_records_show_st_elevation(st_elevation):
     sig = st.significant.set_index("lead")
     assert len(sig) >= 2, st.shift
     elevated = sig[sig["shift"] > 0]
-    assert len(elevated) / len(sig) > 0.5, sig               # most significant leads: elevation
+    assert len(elevated) / len(sig) > 0.5, sig  # most significant leads: elevation
     precordial = sig.loc[sig.index.str.startswith("V")]
     assert len(precordial) >= 1 and (precordial["shift"] > 0).all(), precordial
     if RECIPROCAL in sig.index:
@@ -205,20 +219,28 @@ def test_the_two_st_groups_shift_in_opposite_directions(st_depression, st_elevat
 def test_ptb_table_has_the_six_records_with_their_grades(real):
     ptb = ptb_table(real)
     assert len(ptb) == 6 and ptb["patient"].nunique() == 4
-    assert ptb["grade_LM"].isna().all()                                   # no LM field
-    assert ptb.set_index("record").loc["s0043lre", ["grade_RCA", "grade_LAD", "grade_LCX"]
-                                       ].tolist() == [3, 2, 3]
+    assert ptb["grade_LM"].isna().all()  # no LM field
+    assert ptb.set_index("record").loc[
+        "s0043lre", ["grade_RCA", "grade_LAD", "grade_LCX"]
+    ].tolist() == [3, 2, 3]
     assert ptb["acute infarct"].notna().all()
 
 
 def test_prediction_summary_describes_each_group_and_vessel():
-    predictions = pd.DataFrame({
-        "st_group": ["ST depression", None, "sinus rhythm only", None],
-        **{schema.prob_col(v): [0.1, 0.2, 0.3, 0.4] for v in schema.VESSELS}})
-    predictions[schema.prob_col("LM")] = np.nan                     # a head never trained
+    predictions = pd.DataFrame(
+        {
+            "st_group": ["ST depression", None, "sinus rhythm only", None],
+            **{schema.prob_col(v): [0.1, 0.2, 0.3, 0.4] for v in schema.VESSELS},
+        }
+    )
+    predictions[schema.prob_col("LM")] = np.nan  # a head never trained
     assert predicted_vessels(predictions) == ["RCA", "LAD", "LCX"]
     assert prediction_group(predictions).tolist() == [
-        "ST depression", OTHER, "sinus rhythm only", OTHER]
+        "ST depression",
+        OTHER,
+        "sinus rhythm only",
+        OTHER,
+    ]
     summary = prediction_summary(predictions, {v: 0.25 for v in schema.VESSELS}, by="group")
     assert summary["group"].unique().tolist() == ["sinus rhythm only", "ST depression", OTHER]
     other = summary[(summary["group"] == OTHER) & (summary["vessel"] == "RCA")].iloc[0]

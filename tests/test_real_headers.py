@@ -1,5 +1,6 @@
 """WFDB header comments (Challenge and PTB formats) and the SNOMED CT table, on synthetic lines
 and on the real headers of ../shared/data, checked against each folder's cohort.csv."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,14 @@ def ptbdb(shared_data) -> pd.DataFrame:
 
 # --- synthetic comment lines ---------------------------------------------------------------------
 
-CHALLENGE = ["#Age: 74", "#Sex: Male", "#Dx: 164889003,59118001", "#Rx: Unknown", "#Hx: Unknown",
-             "#Sx: Unknown"]
+CHALLENGE = [
+    "#Age: 74",
+    "#Sex: Male",
+    "#Dx: 164889003,59118001",
+    "#Rx: Unknown",
+    "#Hx: Unknown",
+    "#Sx: Unknown",
+]
 
 
 def test_challenge_comments_parse():
@@ -80,14 +87,17 @@ def test_cpsc_abbreviations_map_to_snomed():
     assert to_snomed("Normal") == "426783006" and to_snomed(" 59118001 ") == "59118001"
 
 
-@pytest.mark.parametrize("lines,what", [
-    (["#Age: old", "#Dx: 426783006"], "age 'old' is not a number"),
-    (["#Age: -3", "#Dx: 426783006"], "outside"),
-    (["#Age: 250", "#Dx: 426783006"], "outside"),
-    (["#Sex: X", "#Dx: 426783006"], "sex 'X'"),
-    (["#Dx: 426783006,WHAT"], "diagnosis 'WHAT'"),
-    (["#Age: 50", "#Age: 51", "#Dx: 426783006"], "given twice"),
-])
+@pytest.mark.parametrize(
+    "lines,what",
+    [
+        (["#Age: old", "#Dx: 426783006"], "age 'old' is not a number"),
+        (["#Age: -3", "#Dx: 426783006"], "outside"),
+        (["#Age: 250", "#Dx: 426783006"], "outside"),
+        (["#Sex: X", "#Dx: 426783006"], "sex 'X'"),
+        (["#Dx: 426783006,WHAT"], "diagnosis 'WHAT'"),
+        (["#Age: 50", "#Age: 51", "#Dx: 426783006"], "given twice"),
+    ],
+)
 def test_bad_values_raise_naming_the_record(lines, what):
     with pytest.raises(DataError, match=what) as err:
         parse_comments(lines, "REC9")
@@ -96,8 +106,13 @@ def test_bad_values_raise_naming_the_record(lines, what):
 
 def test_repeated_identical_field_is_fine():
     # PTB headers give "Catheterization date" twice, with the same value.
-    h = parse_comments(["# Catheterization date: 16-Oct-90", "# Reason for admission: x",
-                        "# Catheterization date: 16-Oct-90"])
+    h = parse_comments(
+        [
+            "# Catheterization date: 16-Oct-90",
+            "# Reason for admission: x",
+            "# Catheterization date: 16-Oct-90",
+        ]
+    )
     assert h.get("catheterization date") == "16-Oct-90" and h.format == "ptb"
 
 
@@ -109,8 +124,11 @@ def test_formats():
 
 def test_read_header_record_line_and_errors(tmp_path):
     hea = tmp_path / "R1.hea"
-    hea.write_text("R1 12 500/1 5000\n" + "R1.dat 16 200/mV 16 0 0 0 0 I\n" * 12
-                   + "#Age: 40\n#Sex: Female\n#Dx: 164889003\n")
+    hea.write_text(
+        "R1 12 500/1 5000\n"
+        + "R1.dat 16 200/mV 16 0 0 0 0 I\n" * 12
+        + "#Age: 40\n#Sex: Female\n#Dx: 164889003\n"
+    )
     h = read_header(tmp_path / "R1")  # base name works as well as the .hea path
     assert (h.record, h.n_sig, h.fs, h.n_samples) == ("R1", 12, 500.0, 5000)
     assert (h.age, h.sex, h.dx_snomed) == (40.0, "female", ("164889003",))
@@ -126,6 +144,7 @@ def test_read_header_record_line_and_errors(tmp_path):
 
 
 # --- SNOMED CT table and rhythm --------------------------------------------------------------------
+
 
 def test_named_codes_of_the_brief():
     assert snomed_name("426783006") == "sinus rhythm"
@@ -169,16 +188,20 @@ def test_cpsc_abbreviation_map_agrees_with_cohort_csv(cinc):
 
 # --- real headers against cohort.csv ---------------------------------------------------------------
 
-@pytest.mark.parametrize("folder,record,age,sex,dx", [
-    ("cpsc_2018", "A0001", 74.0, "male", ("59118001",)),
-    ("cpsc_2018", "A0011", 87.0, "male", ("164909002",)),  # "#Dx: LBBB", "#Sx: Unknows"
-    ("cpsc_2018_extra", "Q0001", 53.0, "male", ("164867002", "427084000")),
-    ("georgia", "E00001", None, "female", ("426783006",)),  # "#Age: NaN"
-    ("chapman_shaoxing", "JS00001", 85.0, "male", ("164889003", "59118001", "164934002")),
-    ("ningbo", "JS11438", 4.0, "male", ("427084000",)),
-    ("ptb-xl", "HR00001", 56.0, "female", ("251146004", "426783006")),
-    ("ptb", "S0001", 81.0, "female", ("251146004", "426783006")),
-])
+
+@pytest.mark.parametrize(
+    "folder,record,age,sex,dx",
+    [
+        ("cpsc_2018", "A0001", 74.0, "male", ("59118001",)),
+        ("cpsc_2018", "A0011", 87.0, "male", ("164909002",)),  # "#Dx: LBBB", "#Sx: Unknows"
+        ("cpsc_2018_extra", "Q0001", 53.0, "male", ("164867002", "427084000")),
+        ("georgia", "E00001", None, "female", ("426783006",)),  # "#Age: NaN"
+        ("chapman_shaoxing", "JS00001", 85.0, "male", ("164889003", "59118001", "164934002")),
+        ("ningbo", "JS11438", 4.0, "male", ("427084000",)),
+        ("ptb-xl", "HR00001", 56.0, "female", ("251146004", "426783006")),
+        ("ptb", "S0001", 81.0, "female", ("251146004", "426783006")),
+    ],
+)
 def test_real_challenge_headers(shared_data, cinc, folder, record, age, sex, dx):
     h = read_header(shared_data / "cinc" / folder / f"{record}.hea")
     assert h.format == "challenge" and h.record == record
@@ -215,9 +238,16 @@ def test_ptb_headers_match_cohort_csv(shared_data, ptbdb):
         assert h.age == float(row["age"]) and h.sex == row["sex"]
         f = h.ptb_fields()
         assert set(f) == set(PTB_FIELDS)
-        for col in ("reason_for_admission", "acute_infarction_localization", "riva_text",
-                    "rcx_text", "rca_text", "catheterization_date", "admission_date",
-                    "infarction_date"):
+        for col in (
+            "reason_for_admission",
+            "acute_infarction_localization",
+            "riva_text",
+            "rcx_text",
+            "rca_text",
+            "catheterization_date",
+            "admission_date",
+            "infarction_date",
+        ):
             assert f[col] == row[col], (row["record"], col)
         assert h.get("Previous infarction (2) date") is None  # "n/a" is missing
 

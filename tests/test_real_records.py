@@ -1,5 +1,6 @@
 """Every real record of ../shared/data accounted for (loaded or rejected with a reason), and the
 records table's behaviour on synthetic folders with broken records."""
+
 from __future__ import annotations
 
 import functools
@@ -37,11 +38,14 @@ def table(shared_data) -> pd.DataFrame:
 
 # --- all 399 real records ----------------------------------------------------------------------
 
+
 def test_every_record_is_accounted_for(table):
     assert list(table.columns) == list(COLUMNS)
     assert len(table) == 399 and table["relpath"].is_unique
-    assert (table["relpath"].str.startswith("cinc/").sum(),
-            table["relpath"].str.startswith("ptbdb/").sum()) == (393, 6)
+    assert (
+        table["relpath"].str.startswith("cinc/").sum(),
+        table["relpath"].str.startswith("ptbdb/").sum(),
+    ) == (393, 6)
     assert table["status"].value_counts().to_dict() == {"ok": 393, "rejected": 6}
     # every rejection has a reason, every ok record none
     ok = table["status"] == "ok"
@@ -65,9 +69,15 @@ def test_the_rejections_are_the_six_flat_ningbo_records(table):
 def test_counts_per_source(table):
     counts = summarise(table, "source")
     expected = {  # source: (ok, rejected)
-        "chapman_shaoxing": (20, 0), "cpsc_2018": (155, 0), "cpsc_2018_extra": (29, 0),
-        "georgia": (74, 0), "ningbo": (60, 6), "ptb": (10, 0), "ptb-xl": (39, 0),
-        "ptbdb": (6, 0), "total": (393, 6),
+        "chapman_shaoxing": (20, 0),
+        "cpsc_2018": (155, 0),
+        "cpsc_2018_extra": (29, 0),
+        "georgia": (74, 0),
+        "ningbo": (60, 6),
+        "ptb": (10, 0),
+        "ptb-xl": (39, 0),
+        "ptbdb": (6, 0),
+        "total": (393, 6),
     }
     assert {k: (int(r["ok"]), int(r["rejected"])) for k, r in counts.iterrows()} == expected
     assert (counts["total"] == counts["ok"] + counts["rejected"]).all()
@@ -76,8 +86,13 @@ def test_counts_per_source(table):
 def test_counts_per_rhythm(table):
     counts = summarise(table, "rhythm")
     # "(none)": the PTB diagnostic records state no Dx codes, so no rhythm
-    expected = {"AF/flutter": (43, 0), "other": (172, 3), "sinus": (172, 3), "(none)": (6, 0),
-                "total": (393, 6)}
+    expected = {
+        "AF/flutter": (43, 0),
+        "other": (172, 3),
+        "sinus": (172, 3),
+        "(none)": (6, 0),
+        "total": (393, 6),
+    }
     assert {k: (int(r["ok"]), int(r["rejected"])) for k, r in counts.iterrows()} == expected
     cinc = table[table["header_format"] == "challenge"]
     unstated = cinc[~cinc["rhythm_stated"].astype(bool)]
@@ -131,13 +146,27 @@ def test_ptbdb_folder_alone_uses_its_records_file(shared_data):
 
 # --- source names --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("record,source", [
-    ("A0001", "cpsc_2018"), ("Q0001", "cpsc_2018_extra"), ("E00001", "georgia"),
-    ("HR00001", "ptb-xl"), ("S0001", "ptb"), ("I0001", "incart"),
-    ("JS00001", "chapman_shaoxing"), ("JS10646", "chapman_shaoxing"), ("JS10647", "ningbo"),
-    ("JS45551", "ningbo"), ("s0010_re", "ptbdb"), ("s0014lre", "ptbdb"),
-    ("00001_hr", "ptb-xl"), ("21837_lr", "ptb-xl"), ("patient_x", "unknown"),
-])
+
+@pytest.mark.parametrize(
+    "record,source",
+    [
+        ("A0001", "cpsc_2018"),
+        ("Q0001", "cpsc_2018_extra"),
+        ("E00001", "georgia"),
+        ("HR00001", "ptb-xl"),
+        ("S0001", "ptb"),
+        ("I0001", "incart"),
+        ("JS00001", "chapman_shaoxing"),
+        ("JS10646", "chapman_shaoxing"),
+        ("JS10647", "ningbo"),
+        ("JS45551", "ningbo"),
+        ("s0010_re", "ptbdb"),
+        ("s0014lre", "ptbdb"),
+        ("00001_hr", "ptb-xl"),
+        ("21837_lr", "ptb-xl"),
+        ("patient_x", "unknown"),
+    ],
+)
 def test_source_of(record, source):
     assert source_of(record) == source
 
@@ -148,13 +177,26 @@ def test_source_from_a_ptbdb_folder():
 
 # --- broken records never crash the table ---------------------------------------------------------
 
-def _write(folder: Path, name: str, signal: np.ndarray | None = None,
-           comments: tuple[str, ...] = ("Age: 60", "Sex: Female", "Dx: 426783006")) -> None:
+
+def _write(
+    folder: Path,
+    name: str,
+    signal: np.ndarray | None = None,
+    comments: tuple[str, ...] = ("Age: 60", "Sex: Female", "Dx: 426783006"),
+) -> None:
     if signal is None:
         t = np.arange(5000) / 500
         signal = np.outer(np.sin(2 * np.pi * 1.1 * t), np.linspace(0.5, 1.5, 12))
-    wfdb.wrsamp(name, fs=500, units=["mV"] * 12, sig_name=list(LEADS), p_signal=signal,
-                fmt=["16"] * 12, comments=list(comments), write_dir=str(folder))
+    wfdb.wrsamp(
+        name,
+        fs=500,
+        units=["mV"] * 12,
+        sig_name=list(LEADS),
+        p_signal=signal,
+        fmt=["16"] * 12,
+        comments=list(comments),
+        write_dir=str(folder),
+    )
 
 
 def test_broken_records_are_rejected_with_reasons(tmp_path):
@@ -176,8 +218,15 @@ def test_broken_records_are_rejected_with_reasons(tmp_path):
     t = load_records(tmp_path).set_index("record")
     assert len(t) == 8
     assert t["status"].to_dict() == {
-        "A0001": "ok", "A0002": "rejected", "A0003": "rejected", "A0004": "rejected",
-        "A0005": "rejected", "A0006": "ok", "A0007": "rejected", "A0008": "rejected"}
+        "A0001": "ok",
+        "A0002": "rejected",
+        "A0003": "rejected",
+        "A0004": "rejected",
+        "A0005": "rejected",
+        "A0006": "ok",
+        "A0007": "rejected",
+        "A0008": "rejected",
+    }
     assert t.loc["A0002", "failed_at"] == "check" and "flat leads" in t.loc["A0002", "reason"]
     assert "V1" in t.loc["A0002", "reason"]
     assert t.loc["A0003", "failed_at"] == "check" and "non-finite" in t.loc["A0003", "reason"]

@@ -1,4 +1,5 @@
 """ecglib.report.present: how estimates and p-values read in the book."""
+
 import math
 
 import numpy as np
@@ -27,9 +28,15 @@ def test_format_p_has_one_rule_for_text_tables_and_figures():
 
 
 def test_wide_estimates_puts_vessels_in_the_papers_order_and_keeps_row_order():
-    long = pd.DataFrame({"set": ["b", "b", "a"], "vessel": ["LAD", "RCA", "RCA"],
-                         "auc": [0.7, 0.8, 0.6], "ci_low": [0.6, 0.7, math.nan],
-                         "ci_high": [0.8, 0.9, math.nan]})
+    long = pd.DataFrame(
+        {
+            "set": ["b", "b", "a"],
+            "vessel": ["LAD", "RCA", "RCA"],
+            "auc": [0.7, 0.8, 0.6],
+            "ci_low": [0.6, 0.7, math.nan],
+            "ci_high": [0.8, 0.9, math.nan],
+        }
+    )
     wide = results.wide_estimates(long, "set")
     assert wide.columns.tolist() == ["RCA", "LAD"] and wide.index.tolist() == ["b", "a"]
     assert wide.loc["b", "RCA"] == "0.800 [0.700-0.900]" and wide.loc["a", "RCA"] == "0.600"
@@ -39,7 +46,8 @@ def test_numbers_from_gives_every_key_and_nan_for_a_part_not_computed():
     table = pd.DataFrame({"vessel": ["RCA", "LAD"], "share": [0.25, 0.5]})
     out = results.numbers_from(table, ["share"], prefix="x_", scale=100)
     assert out["x_share_RCA"] == 25.0 and out["x_share_LAD"] == 50.0
-    assert math.isnan(out["x_share_LM"]) and set(out) == {f"x_share_{v}" for v in
-                                                          ("RCA", "LM", "LAD", "LCX")}
+    assert math.isnan(out["x_share_LM"]) and set(out) == {
+        f"x_share_{v}" for v in ("RCA", "LM", "LAD", "LCX")
+    }
     skipped = results.numbers_from(Skipped("x", "y"), ["share"])
     assert all(math.isnan(v) for v in skipped.values())

@@ -1,4 +1,5 @@
 """ecglib.report.save: de-identified tables, plain JSON, figures as PNG and PDF."""
+
 import json
 import math
 

@@ -1,5 +1,6 @@
 """Reproducibility: the same params and seed give, in two independent runs (two run folders),
 the identical demo export, cohort table, ECG store, folds and (on the CPU) predictions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,9 +12,9 @@ import pytest
 
 from ecglib.config import load_params
 from ecglib.data.folds import assign_folds
+from ecglib.data.prepare import prepare_data, read_cohort
 from ecglib.data.run_folds import ensure_folds
 from ecglib.paths import RunPaths
-from ecglib.data.prepare import prepare_data, read_cohort
 from ecglib.train.fit import fit_fold
 
 SEED = 20251205
@@ -88,7 +89,10 @@ def _relative_paths(cohort: pd.DataFrame, params) -> pd.DataFrame:
 def test_demo_export_is_byte_identical(runs):
     (pa, _), (pb, _) = runs
     table_a, table_b = _raw_dir(pa) / "export.csv", _raw_dir(pb) / "export.csv"
-    assert hashlib.sha256(table_a.read_bytes()).hexdigest() == hashlib.sha256(table_b.read_bytes()).hexdigest()
+    assert (
+        hashlib.sha256(table_a.read_bytes()).hexdigest()
+        == hashlib.sha256(table_b.read_bytes()).hexdigest()
+    )
     files_a = sorted((_raw_dir(pa) / "ecg").iterdir())
     files_b = sorted((_raw_dir(pb) / "ecg").iterdir())
     assert [f.name for f in files_a] == [f.name for f in files_b] and len(files_a) > 100
@@ -108,7 +112,9 @@ def test_cohort_table_exclusions_and_store_are_identical(runs):
     assert RunPaths.of(pa).exclusions.read_bytes() == RunPaths.of(pb).exclusions.read_bytes()
     ra = da.store.rows_for(da.cohort["ecg_path"])
     rb = db.store.rows_for(db.cohort["ecg_path"])
-    np.testing.assert_array_equal(np.asarray(da.store.signals)[ra], np.asarray(db.store.signals)[rb])
+    np.testing.assert_array_equal(
+        np.asarray(da.store.signals)[ra], np.asarray(db.store.signals)[rb]
+    )
 
 
 def test_folds_are_identical(runs):
@@ -130,15 +136,20 @@ def test_training_predictions_are_identical_on_the_cpu(runs):
     for params, data in runs:
         keep = sorted(data.cohort["patient_id"].unique())[:N_PATIENTS]
         cohort = data.cohort[data.cohort["patient_id"].isin(keep)].reset_index(drop=True)
-        results.append((params, fit_fold(params, 0, cohort=cohort, store=data.store,
-                                             progress=False)))
+        results.append(
+            (params, fit_fold(params, 0, cohort=cohort, store=data.store, progress=False))
+        )
     (pa, ra), (pb, rb) = results
     assert ra.finished and rb.finished and ra.n_rows == rb.n_rows and ra.n_rows["test"] > 0
     pd.testing.assert_frame_equal(ra.oof, rb.oof)
-    assert RunPaths.of(pa).oof_predictions(0).read_bytes() == RunPaths.of(pb).oof_predictions(0).read_bytes()
+    assert (
+        RunPaths.of(pa).oof_predictions(0).read_bytes()
+        == RunPaths.of(pb).oof_predictions(0).read_bytes()
+    )
     timing = [c for c in ra.history.columns if c == "seconds"]
     pd.testing.assert_frame_equal(ra.history.drop(columns=timing), rb.history.drop(columns=timing))
     import torch
+
     from ecglib.train.checkpoint import load_checkpoint
 
     sa = load_checkpoint(RunPaths.of(pa).best_checkpoint(0))

@@ -37,8 +37,14 @@ def test_lead_order_is_the_standard_one():
 
 
 def test_a_vessel_without_a_grade_in_any_row_is_not_assessed():
-    df = pd.DataFrame({"grade_RCA": [3, 0], "grade_LM": [np.nan, np.nan], "grade_LAD": [4, 2],
-                       "grade_LCX": [0, 3]})
+    df = pd.DataFrame(
+        {
+            "grade_RCA": [3, 0],
+            "grade_LM": [np.nan, np.nan],
+            "grade_LAD": [4, 2],
+            "grade_LCX": [0, 3],
+        }
+    )
     out = schema.binarise_grades(df)
     assert list(out.columns) == schema.label_cols()
     assert out["y_LM"].isna().all()
@@ -53,8 +59,9 @@ def test_a_vessel_without_a_grade_in_any_row_is_not_assessed():
 
 
 def test_a_vessel_graded_in_some_rows_only_still_raises():
-    df = pd.DataFrame({"grade_RCA": [3, 0], "grade_LM": [np.nan, 1], "grade_LAD": [4, 2],
-                       "grade_LCX": [0, 3]})
+    df = pd.DataFrame(
+        {"grade_RCA": [3, 0], "grade_LM": [np.nan, 1], "grade_LAD": [4, 2], "grade_LCX": [0, 3]}
+    )
     with pytest.raises(ValueError, match=r"nan\) of LM in row 0 is not on the 0-4 scale"):
         schema.binarise_grades(df)
     with pytest.raises(ValueError, match="no vessel has a grade"):

@@ -1,4 +1,5 @@
 """ecg_check / ecg_quality: NaN, flat, saturated and wrong-shape signals are refused by name."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,7 +44,9 @@ def test_nan_and_inf_are_named_with_counts(clean):
 def test_flat_lead_is_named(clean):
     x = clean.copy()
     x[4] = 0.2 + 0.004 * np.sin(np.arange(5000) / 50)  # aVL: 0.008 mV peak-to-peak
-    with pytest.raises(SignalError, match=r"^rec-flat: flat leads \(peak-to-peak < 0\.01 mV\): aVL \(0\.008 mV\)$"):
+    with pytest.raises(
+        SignalError, match=r"^rec-flat: flat leads \(peak-to-peak < 0\.01 mV\): aVL \(0\.008 mV\)$"
+    ):
         ecg_check(x, FS, "rec-flat")
 
 
@@ -63,7 +66,7 @@ def test_saturated_lead_is_named_and_brief_peak_clipping_is_not(clean):
     with pytest.raises(SignalError, match=r"^sat: saturated leads .*: V2 \((9|10|11)\.\d%\)$"):
         ecg_check(x, FS, "sat")
     y = clean.copy()
-    y[7, 1000:1000 + int(0.5 * SATURATION_FRACTION * 5000)] = y[7].max()  # half the threshold
+    y[7, 1000 : 1000 + int(0.5 * SATURATION_FRACTION * 5000)] = y[7].max()  # half the threshold
     ecg_check(y, FS, "sat-brief")
 
 
@@ -100,7 +103,10 @@ def test_quality_is_nan_aware():
 def test_real_records_pass(shared_data):
     paths = sorted((shared_data / "ptbdb").glob("*/*.hea")) + [
         shared_data / "cinc" / "cpsc_2018" / "A0001.hea",
-        shared_data / "cinc" / "ptb-xl" / "HR06006.hea",  # ends with 0.1 s held constant (1.1% on a rail)
+        shared_data
+        / "cinc"
+        / "ptb-xl"
+        / "HR06006.hea",  # ends with 0.1 s held constant (1.1% on a rail)
         shared_data / "cinc" / "georgia" / "E00001.hea",
     ]
     assert len(paths) == 9

@@ -1,4 +1,5 @@
 """ecg_read: .npy orientation, WFDB lead matching and units, and named errors for bad files."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,14 @@ from ecglib.errors import DataError, SignalError
 from ecglib.schema import FS, LEADS
 from ecglib.signals import Ecg, ecg_read
 
-PTB_RECORDS = ["patient001/s0010_re", "patient001/s0014lre", "patient001/s0016lre",
-               "patient002/s0015lre", "patient003/s0017lre", "patient012/s0043lre"]
+PTB_RECORDS = [
+    "patient001/s0010_re",
+    "patient001/s0014lre",
+    "patient001/s0016lre",
+    "patient002/s0015lre",
+    "patient003/s0017lre",
+    "patient012/s0043lre",
+]
 
 
 def _signal(t: int = 1000, seed: int = 0) -> np.ndarray:
@@ -23,6 +30,7 @@ def _signal(t: int = 1000, seed: int = 0) -> np.ndarray:
 
 
 # --- .npy ----------------------------------------------------------------------------------------
+
 
 def test_npy_both_orientations_read_equal(tmp_path):
     x = _signal()
@@ -60,11 +68,14 @@ def test_npy_wrong_shape_is_refused(tmp_path, shape):
     assert str(shape) in str(err.value)
 
 
-@pytest.mark.parametrize("arr", [
-    np.zeros((12, 100), dtype=complex),
-    np.full((12, 100), "x"),
-    np.zeros((12, 100), dtype=bool),
-])
+@pytest.mark.parametrize(
+    "arr",
+    [
+        np.zeros((12, 100), dtype=complex),
+        np.full((12, 100), "x"),
+        np.zeros((12, 100), dtype=bool),
+    ],
+)
 def test_npy_wrong_dtype_is_refused(tmp_path, arr):
     np.save(tmp_path / "d.npy", arr)
     with pytest.raises(SignalError, match=r"^rec-d: wrong dtype"):
@@ -118,12 +129,21 @@ def test_ecg_is_immutable():
 
 # --- WFDB written here ------------------------------------------------------------------------
 
-def _write_wfdb(tmp_path: Path, name: str, x_by_lead: dict[str, np.ndarray], units: str = "mV",
-                fs: float = 500) -> Path:
+
+def _write_wfdb(
+    tmp_path: Path, name: str, x_by_lead: dict[str, np.ndarray], units: str = "mV", fs: float = 500
+) -> Path:
     names = list(x_by_lead)
     sig = np.stack([x_by_lead[n] for n in names], axis=1)
-    wfdb.wrsamp(name, fs=fs, units=[units] * len(names), sig_name=names, p_signal=sig,
-                fmt=["16"] * len(names), write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        name,
+        fs=fs,
+        units=[units] * len(names),
+        sig_name=names,
+        p_signal=sig,
+        fmt=["16"] * len(names),
+        write_dir=str(tmp_path),
+    )
     return tmp_path / name
 
 
@@ -131,9 +151,27 @@ def test_wfdb_shuffled_lowercase_leads_with_frank_leads_are_reordered(tmp_path):
     # PTB-style: 15 channels, lower-case names, Frank leads vx, vy, vz; written in microvolts.
     rng = np.random.default_rng(1)
     truth = {lead: rng.normal(0, 0.5, 2000) for lead in LEADS}  # mV
-    order = ["v3", "vx", "i", "avf", "v6", "iii", "vy", "avr", "v1", "ii", "v4", "avl", "vz", "v2", "v5"]
+    order = [
+        "v3",
+        "vx",
+        "i",
+        "avf",
+        "v6",
+        "iii",
+        "vy",
+        "avr",
+        "v1",
+        "ii",
+        "v4",
+        "avl",
+        "vz",
+        "v2",
+        "v5",
+    ]
     canon = {lead.lower(): lead for lead in LEADS}
-    channels = {n: (truth[canon[n]] if n in canon else rng.normal(0, 0.3, 2000)) * 1000 for n in order}
+    channels = {
+        n: (truth[canon[n]] if n in canon else rng.normal(0, 0.3, 2000)) * 1000 for n in order
+    }
     base = _write_wfdb(tmp_path, "shuf", channels, units="uV")
     for path in (base, base.with_suffix(".hea")):
         e = ecg_read(path, record_id="shuf")
@@ -158,14 +196,18 @@ def test_wfdb_missing_and_duplicate_leads_are_named(tmp_path):
 
 
 def test_wfdb_unknown_units_are_refused(tmp_path):
-    base = _write_wfdb(tmp_path, "mmhg", {lead: np.sin(np.arange(300) / 7) for lead in LEADS}, units="mmHg")
+    base = _write_wfdb(
+        tmp_path, "mmhg", {lead: np.sin(np.arange(300) / 7) for lead in LEADS}, units="mmHg"
+    )
     with pytest.raises(SignalError, match=r"lead I has unknown units 'mmHg'"):
         ecg_read(base)
 
 
 def test_wfdb_rate_comes_from_the_header_not_the_npy_setting(tmp_path):
     # ecg_preprocess(path, fs=params.signals.npy_fs) is called on mixed folders: fs is for .npy only
-    base = _write_wfdb(tmp_path, "fs", {lead: np.sin(np.arange(300) / 7) for lead in LEADS}, fs=1000)
+    base = _write_wfdb(
+        tmp_path, "fs", {lead: np.sin(np.arange(300) / 7) for lead in LEADS}, fs=1000
+    )
     assert ecg_read(base).fs == 1000.0
     assert ecg_read(base, fs=500).fs == 1000.0
     np.save(tmp_path / "fs.npy", np.ones((12, 300)))
@@ -187,6 +229,7 @@ def test_wfdb_corrupt_header_and_missing_or_truncated_dat(tmp_path):
 
 
 # --- real records -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("rec", PTB_RECORDS)
 def test_real_ptb_records(shared_data, rec):

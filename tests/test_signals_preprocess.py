@@ -1,4 +1,5 @@
 """Resampling, length policy, z-score, ECGFounder's filter, and the composed ecg_preprocess."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,9 @@ def _amplitude(x: np.ndarray, fs: float, f: float, trim_s: float = 1.0) -> float
     """Least-squares amplitude of the f-Hz component of a 1-D signal, away from the ends."""
     t = np.arange(x.size) / fs
     keep = slice(int(trim_s * fs), x.size - int(trim_s * fs))
-    basis = np.stack([np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t), np.ones_like(t)], 1)[keep]
+    basis = np.stack([np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t), np.ones_like(t)], 1)[
+        keep
+    ]
     coef, *_ = np.linalg.lstsq(basis, x[keep], rcond=None)
     return float(np.hypot(coef[0], coef[1]))
 
@@ -40,6 +43,7 @@ def _peak_hz(x: np.ndarray, fs: float) -> float:
 
 
 # --- ecg_resample ---------------------------------------------------------------------------------
+
 
 def test_resample_250_to_500_exact_length_and_frequency():
     x = _sines(250, 10, (7.0, 1.0))
@@ -84,6 +88,7 @@ def test_resample_keeps_a_dc_offset_at_the_ends():
 
 # --- ecg_fix_length -------------------------------------------------------------------------------
 
+
 def test_fix_length_crops_by_policy():
     x = np.arange(12 * 7500, dtype=float).reshape(12, 7500)
     np.testing.assert_array_equal(ecg_fix_length(x, 5000, policy="start"), x[:, :5000])
@@ -95,7 +100,9 @@ def test_fix_length_crops_by_policy():
 
 def test_fix_length_too_short_names_the_record():
     x = np.ones((12, 4000))
-    with pytest.raises(SignalError, match=r"^ECG-42: too short: 8\.00 s \(4000 samples at 500 Hz\), need 10 s"):
+    with pytest.raises(
+        SignalError, match=r"^ECG-42: too short: 8\.00 s \(4000 samples at 500 Hz\), need 10 s"
+    ):
         ecg_fix_length(x, 5000, record_id="ECG-42")
     with pytest.raises(SignalError, match=r"too short: 4\.95 s \(2474 samples .*need 5 s"):
         ecg_fix_length(x[:, :2474], 2500, record_id="r", fs=500)  # one sample beyond 1% short
@@ -117,6 +124,7 @@ def test_fix_length_within_tolerance_is_edge_padded():
 
 # --- ecg_zscore -----------------------------------------------------------------------------------
 
+
 def test_zscore_per_lead():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(12, 5000)) * np.arange(1, 13)[:, None] + np.arange(12)[:, None] * 5
@@ -136,18 +144,21 @@ def test_zscore_refuses_a_constant_lead():
 
 # --- ecg_founder_filter -----------------------------------------------------------------------------
 
+
 def test_founder_filter_removes_mains_and_drift_and_keeps_10hz():
     fs = 500
     t = np.arange(5000) / fs
-    drift = 0.8 * np.sin(2 * np.pi * 0.15 * t) + 0.3 * t - 1.0  # respiration-like wander + slope, mV
+    drift = (
+        0.8 * np.sin(2 * np.pi * 0.15 * t) + 0.3 * t - 1.0
+    )  # respiration-like wander + slope, mV
     x = _sines(fs, 10, (10.0, 0.5), (50.0, 0.3)) + drift
     y = ecg_founder_filter(x, fs)
     assert y.shape == x.shape
     lead = y[2]
-    assert _amplitude(lead, fs, 50.0) < 0.005              # from 0.3 mV
+    assert _amplitude(lead, fs, 50.0) < 0.005  # from 0.3 mV
     assert _amplitude(lead, fs, 10.0) == pytest.approx(0.5, rel=0.03)
-    residual = lead - 0.5 * np.sin(2 * np.pi * 10 * t)      # what is left is neither signal nor drift
-    assert np.sqrt(np.mean(residual[fs:-fs] ** 2)) < 0.02   # the drift alone has an RMS of ~0.9 mV
+    residual = lead - 0.5 * np.sin(2 * np.pi * 10 * t)  # what is left is neither signal nor drift
+    assert np.sqrt(np.mean(residual[fs:-fs] ** 2)) < 0.02  # the drift alone has an RMS of ~0.9 mV
     assert np.sqrt(np.mean((x[2] - 0.5 * np.sin(2 * np.pi * 10 * t))[fs:-fs] ** 2)) > 0.5
 
 
@@ -163,7 +174,7 @@ def test_founder_filter_matches_ecgfounders_own_formulation(shared_data):
     ref = ref - np.stack([ss.medfilt(r, 201) for r in ref])
     ours = ecg_founder_filter(x, fs)
     assert np.abs(ours - ref).max() < 1e-4  # mV; the leads span 0.5-3 mV
-    assert np.abs(ours - x).max() > 0.05      # and the filter did change the signal
+    assert np.abs(ours - x).max() > 0.05  # and the filter did change the signal
 
 
 def test_founder_filter_needs_a_sampling_rate_above_80hz():
@@ -172,6 +183,7 @@ def test_founder_filter_needs_a_sampling_rate_above_80hz():
 
 
 # --- ecg_preprocess -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("flt", ["none", "ecgfounder"])
 def test_preprocess_real_ptb_record(shared_data, flt):
@@ -227,7 +239,9 @@ def test_preprocess_refuses_short_flat_and_nan_records_by_name(shared_data, tmp_
     np.save(tmp_path / "nan.npy", x)
     with pytest.raises(SignalError, match=r"^ECG-nan: non-finite samples in aVR \(1 NaN"):
         ecg_preprocess(tmp_path / "nan.npy", record_id="ECG-nan")
-    with pytest.raises(SignalError, match=r"^JS20004: flat leads .*V2 \(0 mV\), V4 \(0 mV\), V6 \(0 mV\)$"):
+    with pytest.raises(
+        SignalError, match=r"^JS20004: flat leads .*V2 \(0 mV\), V4 \(0 mV\), V6 \(0 mV\)$"
+    ):
         ecg_preprocess(shared_data / "cinc" / "ningbo" / "JS20004", record_id="JS20004")
 
 
@@ -247,5 +261,7 @@ def test_butter_sos_is_scipys_design_made_once_per_setting():
     from ecglib.signals.preprocess import butter_sos
 
     sos = butter_sos(2, (5.0, 25.0), "bandpass", 500.0)
-    np.testing.assert_array_equal(sos, ss.butter(2, (5.0, 25.0), btype="bandpass", fs=500.0, output="sos"))
+    np.testing.assert_array_equal(
+        sos, ss.butter(2, (5.0, 25.0), btype="bandpass", fs=500.0, output="sos")
+    )
     assert butter_sos(2, (5.0, 25.0), "bandpass", 500.0) is sos

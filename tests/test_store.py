@@ -1,12 +1,12 @@
 """The ECG store: built once, reused while inputs are unchanged, rebuilt when they change."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.errors import DataError
-from ecglib.data.store import StoreSettings, build_store, open_store
-
 from conftest import export_row, write_export
+from ecglib.data.store import StoreSettings, build_store, open_store
+from ecglib.errors import DataError
 
 
 @pytest.fixture
@@ -24,7 +24,9 @@ def test_build_zscores_every_ecg(tmp_path, ecg_paths):
     np.testing.assert_allclose(store.signals.std(axis=2), 1, atol=1e-3)
     raw = np.load(ecg_paths[3])
     expected = (raw - raw.mean(1, keepdims=True)) / raw.std(1, keepdims=True)
-    np.testing.assert_allclose(store.signals[store.rows_for(ecg_paths.iloc[[3]])[0]], expected, atol=1e-5)
+    np.testing.assert_allclose(
+        store.signals[store.rows_for(ecg_paths.iloc[[3]])[0]], expected, atol=1e-5
+    )
 
 
 def test_reused_while_unchanged_and_rebuilt_on_change(tmp_path, ecg_paths):
@@ -46,8 +48,9 @@ def test_failures_are_reported_never_zero_filled(tmp_path, ecg_paths):
     bad[4, 100:120] = np.nan
     np.save(ecg_paths[1], bad)
     (tmp_path / "raw" / "ecg" / "E004.npy").unlink()
-    store, failures = build_store(ecg_paths, tmp_path / "store", records=ecg_paths.str[-8:-4],
-                                  progress=False)
+    store, failures = build_store(
+        ecg_paths, tmp_path / "store", records=ecg_paths.str[-8:-4], progress=False
+    )
     assert len(store) == 4
     assert sorted(failures["record"]) == ["E001", "E004"]
     problems = dict(zip(failures["record"], failures["problem"]))

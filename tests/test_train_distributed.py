@@ -1,4 +1,5 @@
 """DDP: PCGrad on the global batch's task gradients, and a 2-process gloo run of a fold."""
+
 import json
 import os
 import socket
@@ -11,13 +12,13 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
+from train_support import tiny_params, write_params_yaml, write_run
 
 from ecglib import schema
 from ecglib.config import PROJECT_ROOT
 from ecglib.paths import RunPaths
 from ecglib.train.distributed import DistContext, distributed_pcgrad_backward
 from ecglib.train.pcgrad import pcgrad_backward
-from train_support import tiny_params, write_params_yaml, write_run
 
 
 class TwoHeads(nn.Module):
@@ -49,17 +50,25 @@ def batch():
 def reference_grads():
     model = TwoHeads()
     x, y = batch()
-    pcgrad_backward(model.terms(x, y), list(model.trunk.parameters()), other_params=model.others(),
-                    generator=torch.Generator().manual_seed(5))
+    pcgrad_backward(
+        model.terms(x, y),
+        list(model.trunk.parameters()),
+        other_params=model.others(),
+        generator=torch.Generator().manual_seed(5),
+    )
     return [p.grad.clone() for p in model.parameters()]
 
 
 def test_distributed_pcgrad_in_one_process_is_pcgrad():
     model = TwoHeads()
     x, y = batch()
-    n = distributed_pcgrad_backward(model.terms(x, y), list(model.trunk.parameters()),
-                                    model.others(), DistContext(),
-                                    generator=torch.Generator().manual_seed(5))
+    n = distributed_pcgrad_backward(
+        model.terms(x, y),
+        list(model.trunk.parameters()),
+        model.others(),
+        DistContext(),
+        generator=torch.Generator().manual_seed(5),
+    )
     for got, want in zip([p.grad for p in model.parameters()], reference_grads()):
         assert torch.equal(got, want)
     assert n >= 0
@@ -72,15 +81,21 @@ def _free_port() -> int:
 
 
 def _pcgrad_worker(rank, world, port, out):
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=world)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+    )
     try:
         model = TwoHeads()
         x, y = batch()
         half = slice(rank * 4, rank * 4 + 4)  # each process sees half of the batch
         ctx = DistContext(rank=rank, world_size=world)
-        distributed_pcgrad_backward(model.terms(x[half], y[half]), list(model.trunk.parameters()),
-                                    model.others(), ctx, generator=torch.Generator().manual_seed(5))
+        distributed_pcgrad_backward(
+            model.terms(x[half], y[half]),
+            list(model.trunk.parameters()),
+            model.others(),
+            ctx,
+            generator=torch.Generator().manual_seed(5),
+        )
         torch.save([p.grad for p in model.parameters()], f"{out}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -91,7 +106,7 @@ def test_pcgrad_under_ddp_projects_the_global_batch_gradients(tmp_path):
     want = reference_grads()  # PCGrad of the whole batch in one process
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     for a, b, w in zip(r0, r1, want):
-        assert torch.equal(a, b)                       # every process steps alike
+        assert torch.equal(a, b)  # every process steps alike
         torch.testing.assert_close(a, w, rtol=1e-5, atol=1e-7)
 
 
@@ -101,10 +116,23 @@ def test_torchrun_two_cpu_processes_train_a_fold(tmp_path, surgery):
     yaml_path = write_params_yaml(params, tmp_path / "tiny.yaml")
     env = {k: v for k, v in os.environ.items() if k != "ECGLIB_PARAMS"}
     env["OMP_NUM_THREADS"] = "1"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "ecglib.train", str(yaml_path), "--fold", "0", "--no-progress"]
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "ecglib.train",
+        str(yaml_path),
+        "--fold",
+        "0",
+        "--no-progress",
+    ]
+    done = subprocess.run(
+        cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "fold 0: finished" in done.stdout
     paths = RunPaths.of(params)

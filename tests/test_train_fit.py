@@ -1,4 +1,5 @@
 """fit_fold: exact resume, every parameter trained, honest epoch selection, reuse."""
+
 import logging
 import math
 
@@ -50,8 +51,10 @@ def test_resume_after_a_crash_ends_exactly_like_an_uninterrupted_run(tmp_path, m
     pa, pb = RunPaths.of(straight), RunPaths.of(crashed)
     last_a, last_b = load_checkpoint(pa.last_checkpoint(1)), load_checkpoint(pb.last_checkpoint(1))
     _same_state(last_a["model"], last_b["model"])
-    _same_state(load_checkpoint(pa.best_checkpoint(1))["state_dict"],
-                load_checkpoint(pb.best_checkpoint(1))["state_dict"])
+    _same_state(
+        load_checkpoint(pa.best_checkpoint(1))["state_dict"],
+        load_checkpoint(pb.best_checkpoint(1))["state_dict"],
+    )
     for ka, kb in zip(last_a["optimizer"]["state"].values(), last_b["optimizer"]["state"].values()):
         for name in ka:
             assert torch.equal(torch.as_tensor(ka[name]), torch.as_tensor(kb[name]))
@@ -65,8 +68,9 @@ def test_resume_after_a_crash_ends_exactly_like_an_uninterrupted_run(tmp_path, m
 @pytest.mark.parametrize("surgery", ["pcgrad", "pcgrad_authors", "pcgrad_features", "none"])
 def test_one_step_moves_every_trainable_parameter_and_counts_one_bn_batch(tmp_path, surgery):
     # batch larger than the training rows: exactly one optimizer step
-    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1, batch_size=512,
-                                                    gradient_surgery=surgery))
+    params = write_run(
+        tmp_path, params=tiny_params(tmp_path, epochs=1, batch_size=512, gradient_surgery=surgery)
+    )
     fit_fold(params, 0, progress=False)
     torch.manual_seed(derive_seed(params.seed, 0, "init"))
     initial = build_model(model_config(params)).state_dict()
@@ -90,7 +94,9 @@ def test_one_step_moves_every_trainable_parameter_and_counts_one_bn_batch(tmp_pa
     assert not torch.equal(log_vars, torch.zeros_like(log_vars)), "uncertainty weights did not move"
 
 
-def test_epoch_is_chosen_on_the_inner_split_and_the_held_out_fold_is_predicted_once(tmp_path, monkeypatch):
+def test_epoch_is_chosen_on_the_inner_split_and_the_held_out_fold_is_predicted_once(
+    tmp_path, monkeypatch
+):
     params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=4))
     predicted = []  # the store rows of every prediction fit_fold makes, in order
     real_predict = fit_mod.predict_probs
@@ -113,10 +119,12 @@ def test_epoch_is_chosen_on_the_inner_split_and_the_held_out_fold_is_predicted_o
     roles = fit_mod.fold_roles(params, cohort, fit_mod.ensure_folds(params, cohort), 2)
     role_of = dict(zip(store_of(params).rows_for(cohort["ecg_path"]), roles))
     seen = [{role_of[r] for r in rows} for rows in predicted]
-    assert seen[:4] == [{"val"}] * 4                 # every epoch: inner split only
-    assert seen[4:] == [{"test"}, {"external"}]     # then the held-out fold once, the external once
-    assert [len(rows) for rows in predicted[4:]] == [(roles == "test").sum(),
-                                                     (roles == "external").sum()]
+    assert seen[:4] == [{"val"}] * 4  # every epoch: inner split only
+    assert seen[4:] == [{"test"}, {"external"}]  # then the held-out fold once, the external once
+    assert [len(rows) for rows in predicted[4:]] == [
+        (roles == "test").sum(),
+        (roles == "external").sum(),
+    ]
     assert res.best_epoch == 2 and res.inner_macro_auc == pytest.approx(0.80)
     best = load_checkpoint(RunPaths.of(params).best_checkpoint(2))
     assert best["epoch"] == 2
@@ -199,8 +207,9 @@ def test_a_vessel_the_cohort_does_not_assess_is_not_a_task(tmp_path, caplog):
     for column in ("loss", "sigma", "val_auc"):
         assert res.history[f"{column}_LM"].isna().all(), column
         assert res.history[[f"{column}_{v}" for v in others]].notna().all().all(), column
-    np.testing.assert_allclose(res.history["val_macro_auc"],
-                               res.history[[f"val_auc_{v}" for v in others]].mean(axis=1))
+    np.testing.assert_allclose(
+        res.history["val_macro_auc"], res.history[[f"val_auc_{v}" for v in others]].mean(axis=1)
+    )
     assert res.oof["p_LM"].isna().all() and res.external["p_LM"].isna().all()
     assert res.oof[[f"p_{v}" for v in others]].notna().all().all()
     best = load_checkpoint(paths.best_checkpoint(0))

@@ -1,4 +1,5 @@
 """Checkpoints written atomically, RNG states, seeds and the data order."""
+
 import random
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_save_atomic_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_p
     with pytest.raises(OSError):
         save_atomic({"epoch": 2}, path)
     monkeypatch.undo()
-    assert load_checkpoint(path)["epoch"] == 1          # the previous checkpoint survives
+    assert load_checkpoint(path)["epoch"] == 1  # the previous checkpoint survives
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temporary file left
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="bad.pt"):
@@ -62,7 +63,9 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
 
 def test_derived_seeds_are_stable_and_distinct():
     assert derive_seed(1, 0, "order") == derive_seed(1, 0, "order")
-    seeds = {derive_seed(1, f, p, e) for f in range(3) for p in ("order", "augment") for e in range(3)}
+    seeds = {
+        derive_seed(1, f, p, e) for f in range(3) for p in ("order", "augment") for e in range(3)
+    }
     assert len(seeds) == 18
     with pytest.raises(ValueError):
         derive_seed(1, 0, "nope")

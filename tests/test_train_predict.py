@@ -1,15 +1,24 @@
 """Prediction tables: columns, no identifiers, every internal row predicted once, fold means."""
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from train_support import store_of, tiny_params, write_run
 
 from ecglib import schema
 from ecglib.paths import RunPaths
 from ecglib.train.fit import fit_fold
-from ecglib.train.predict import join_cohort, load_fold_model, mean_external, predict_mean, predict_probs, read_oof, write_predictions
+from ecglib.train.predict import (
+    join_cohort,
+    load_fold_model,
+    mean_external,
+    predict_mean,
+    predict_probs,
+    read_oof,
+    write_predictions,
+)
 from ecglib.train.validate import macro_auc, prediction_aucs, vessel_aucs
-from train_support import store_of, tiny_params, write_run
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +35,7 @@ def test_oof_and_external_files_have_the_right_columns_and_no_identifiers(traine
     cohort = pd.read_csv(paths.cohort, dtype={"patient_id": str})
     internal = set(cohort.index[cohort["site"] != "external"])
     external = set(cohort.index[cohort["site"] == "external"])
-    for k, res in enumerate(results):
+    for k, _res in enumerate(results):
         oof = pd.read_csv(paths.oof_predictions(k))
         ext = pd.read_csv(paths.external_predictions(k))
         assert list(oof.columns) == ["row", "fold"] + schema.prob_cols()
@@ -39,8 +48,10 @@ def test_oof_and_external_files_have_the_right_columns_and_no_identifiers(traine
     oof = read_oof(params)
     assert set(oof["row"]) == internal and oof["row"].is_unique
     # every patient's rows are in one fold
-    assert (oof.assign(p=cohort.loc[oof["row"], "patient_id"].to_numpy())
-            .groupby("p")["fold"].nunique() == 1).all()
+    assert (
+        oof.assign(p=cohort.loc[oof["row"], "patient_id"].to_numpy()).groupby("p")["fold"].nunique()
+        == 1
+    ).all()
 
 
 def test_mean_external_is_the_mean_of_the_fold_probabilities(trained):
@@ -78,8 +89,9 @@ def test_write_predictions_refuses_identifiers(tmp_path):
 
 def test_undefined_vessel_auc_is_nan_not_half():
     labels = np.array([[0, 0, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0], [0, 0, 0, 1]])
-    probs = np.array([[0.1, 0.2, 0.9, 0.3], [0.8, 0.1, 0.2, 0.7], [0.7, 0.3, 0.6, 0.2],
-                      [0.2, 0.4, 0.1, 0.9]])
+    probs = np.array(
+        [[0.1, 0.2, 0.9, 0.3], [0.8, 0.1, 0.2, 0.7], [0.7, 0.3, 0.6, 0.2], [0.2, 0.4, 0.1, 0.9]]
+    )
     aucs = vessel_aucs(labels, probs)
     assert np.isnan(aucs["LM"]) and aucs["RCA"] == 1.0
     assert macro_auc(aucs) == pytest.approx(np.mean([aucs["RCA"], aucs["LAD"], aucs["LCX"]]))

@@ -1,4 +1,5 @@
 """Uncertainty weighting (Kendall et al. 2018) and per-task BCE."""
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,9 @@ def test_per_task_bce_matches_columnwise_bce():
         assert torch.allclose(got[t], ref)
     pw = torch.tensor([1.0, 3.0, 1.0, 2.0])
     got_w = per_task_bce(logits, labels, pos_weight=pw)
-    ref_w = F.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=pw,
-                                               reduction="none").mean(0)
+    ref_w = F.binary_cross_entropy_with_logits(
+        logits, labels.float(), pos_weight=pw, reduction="none"
+    ).mean(0)
     assert torch.allclose(got_w, ref_w)
     with pytest.raises(ValueError):
         per_task_bce(logits, labels[:, :3])

@@ -4,6 +4,7 @@ and nowhere else, FDR holds in null comparisons, the delineation matches known w
 Synthetic groups come from ``tests/test_beats.py`` (:func:`random_group`); the demo cohort's
 simulator (``ecglib.demo``) is used when it is importable.
 """
+
 from __future__ import annotations
 
 import matplotlib
@@ -41,8 +42,10 @@ except ImportError:  # the demo package is being written alongside
     except ImportError:
         PLANTED_TERRITORIES = simulate_from_grades = territory_sensitivity = None
 
-needs_demo = pytest.mark.skipif(simulate_from_grades is None, reason="ecglib.demo (simulate_from_grades, "
-                                "PLANTED_TERRITORIES) is not importable")
+needs_demo = pytest.mark.skipif(
+    simulate_from_grades is None,
+    reason="ecglib.demo (simulate_from_grades, PLANTED_TERRITORIES) is not importable",
+)
 
 PLANTED = ("V2", "V3", "V4")
 
@@ -68,12 +71,13 @@ def planted(synthetic):
 
 # --- the planted difference is found where it was planted, and not elsewhere ----------------------
 
+
 def test_planted_st_offset_is_found_in_the_planted_leads_and_st_segment(planted):
     stretches = planted.stretches()
     for lead in PLANTED:
         main = stretches[stretches.lead == lead].sort_values("n_samples").iloc[-1]
         assert main.wave == "ST segment"
-        assert main.mean_diff < 0                      # depression: group A lower
+        assert main.mean_diff < 0  # depression: group A lower
         # The stretch covers the planted box (60-130 ms), to within the 4-ms logistic edges.
         assert main.start_s <= ST_BOX[0] + 0.01 and main.end_s >= ST_BOX[1] - 0.01
         assert main.start_s >= ST_BOX[0] - 0.02 and main.end_s <= ST_BOX[1] + 0.02
@@ -89,7 +93,7 @@ def test_false_discoveries_elsewhere_stay_within_the_fdr(planted):
     truth[[LEADS.index(v) for v in PLANTED]] = box
     false = planted.significant & ~truth
     assert planted.n_significant > 100
-    assert false.sum() / planted.n_significant <= 0.10      # BH at 0.05, with slack for one sample
+    assert false.sum() / planted.n_significant <= 0.10  # BH at 0.05, with slack for one sample
     # and nothing in the non-planted leads beyond isolated samples
     others = [LEADS.index(v) for v in LEADS if v not in PLANTED]
     assert planted.significant[others].sum() <= 10
@@ -146,7 +150,7 @@ def test_pointwise_welch_equals_scipy_and_constant_samples_get_p_one():
 
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(20, 12, 450)), rng.normal(0.3, 1.5, size=(25, 12, 450))
-    a[:, 0, 0] = b[:, 0, 0] = 1.0          # zero variance in both groups
+    a[:, 0, 0] = b[:, 0, 0] = 1.0  # zero variance in both groups
     stat, p = pointwise_tests(a, b)
     ref = stats.ttest_ind(a[:, 3, 100], b[:, 3, 100], equal_var=False)
     assert stat[3, 100] == pytest.approx(ref.statistic) and p[3, 100] == pytest.approx(ref.pvalue)
@@ -174,6 +178,7 @@ def test_welch_confidence_band_contains_the_difference(planted):
 
 
 # --- delineation -----------------------------------------------------------------------------------
+
 
 def test_delineation_order_and_tiling(synthetic):
     d = delineate_beat(synthetic["B"])
@@ -216,6 +221,7 @@ def test_delineation_matches_the_demo_simulators_wave_timing():
 
 # --- the demo cohort's planted territories ---------------------------------------------------------
 
+
 @needs_demo
 @pytest.mark.parametrize("vessel", ["RCA", "LAD"])
 def test_demo_planted_territory_is_recovered(vessel):
@@ -230,7 +236,7 @@ def test_demo_planted_territory_is_recovered(vessel):
     sensitivity = dict(zip(LEADS, territory_sensitivity()[VESSELS.index(vessel)]))
     ranking = cmp.lead_ranking()
     # The leads facing the territory are among the most affected in the ST-T window...
-    top = set(ranking.lead[:len(territory.leads) + len(territory.reciprocal)])
+    top = set(ranking.lead[: len(territory.leads) + len(territory.reciprocal)])
     assert set(territory.leads) <= top
     # ...their ST segment differs in the planted direction...
     table = cmp.wave_table().set_index(["lead", "wave"])
@@ -257,6 +263,7 @@ def test_demo_null_comparison_finds_almost_nothing():
 
 
 # --- figures ---------------------------------------------------------------------------------------
+
 
 def _lead_of(ax) -> str:
     return ax.texts[-1].get_text()

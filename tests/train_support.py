@@ -3,6 +3,7 @@
 The signals are short (``LENGTH`` samples) and carry a planted, vessel-specific offset in a few
 leads so that a tiny Net1D learns something within a few epochs.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,20 +15,46 @@ import pandas as pd
 import yaml
 
 from ecglib import schema
-from ecglib.config import DataParams, FoldParams, ModelParams, RunParams, TrainParams, params_to_dict
-from ecglib.paths import RunPaths
+from ecglib.config import (
+    DataParams,
+    FoldParams,
+    ModelParams,
+    RunParams,
+    TrainParams,
+    params_to_dict,
+)
 from ecglib.data.store import STORE_VERSION, open_store
+from ecglib.paths import RunPaths
 
 LENGTH = 256
 #: Leads carrying each vessel's planted offset.
 PLANTED = {"RCA": [1, 2, 5], "LM": [3], "LAD": [6, 7, 8], "LCX": [0, 4, 10]}
 
-TINY_MODEL = ModelParams(base_filters=8, ratio=1.0, filter_list=(8, 16), m_blocks_list=(1, 1),
-                         kernel_size=5, stride=2, groups_width=8, use_bn=True, use_do=True,
-                         pretrained=None)
-TINY_TRAIN = TrainParams(epochs=3, batch_size=16, lr=3e-3, weight_decay=5e-4, warmup_fraction=0.1,
-                         final_lr_fraction=0.01, loss_weighting="uncertainty",
-                         gradient_surgery="pcgrad", augment=True, device="cpu", num_workers=0)
+TINY_MODEL = ModelParams(
+    base_filters=8,
+    ratio=1.0,
+    filter_list=(8, 16),
+    m_blocks_list=(1, 1),
+    kernel_size=5,
+    stride=2,
+    groups_width=8,
+    use_bn=True,
+    use_do=True,
+    pretrained=None,
+)
+TINY_TRAIN = TrainParams(
+    epochs=3,
+    batch_size=16,
+    lr=3e-3,
+    weight_decay=5e-4,
+    warmup_fraction=0.1,
+    final_lr_fraction=0.01,
+    loss_weighting="uncertainty",
+    gradient_surgery="pcgrad",
+    augment=True,
+    device="cpu",
+    num_workers=0,
+)
 
 
 def make_cohort(n_internal: int = 48, n_external: int = 8, seed: int = 0) -> pd.DataFrame:
@@ -37,18 +64,31 @@ def make_cohort(n_internal: int = 48, n_external: int = 8, seed: int = 0) -> pd.
     for p in range(n_internal + n_external):
         site = "internal" if p < n_internal else "external"
         risk = rng.uniform()
-        grades = [int(rng.choice(5, p=[0.45, 0.2, 0.1, 0.15, 0.1] if risk > 0.5 else
-                                 [0.7, 0.2, 0.05, 0.04, 0.01])) for _ in schema.VESSELS]
+        grades = [
+            int(
+                rng.choice(
+                    5, p=[0.45, 0.2, 0.1, 0.15, 0.1] if risk > 0.5 else [0.7, 0.2, 0.05, 0.04, 0.01]
+                )
+            )
+            for _ in schema.VESSELS
+        ]
         if p % 7 == 0:
             grades[1] = 3  # a few LM positives
         for e in range(int(rng.integers(1, 4))):
             i = len(rows)
-            rows.append({"patient_id": f"P{p:04d}", "ecg_id": f"E{i:05d}",
-                         "ecg_path": f"/data/ecg/E{i:05d}.npy",
-                         "ecg_time": pd.Timestamp("2024-01-01") + pd.Timedelta(days=p, hours=e),
-                         "ccta_time": pd.Timestamp("2024-01-01") + pd.Timedelta(days=p + 1),
-                         "site": site, "age": 60.0, "sex": "male",
-                         **{schema.grade_col(v): g for v, g in zip(schema.VESSELS, grades)}})
+            rows.append(
+                {
+                    "patient_id": f"P{p:04d}",
+                    "ecg_id": f"E{i:05d}",
+                    "ecg_path": f"/data/ecg/E{i:05d}.npy",
+                    "ecg_time": pd.Timestamp("2024-01-01") + pd.Timedelta(days=p, hours=e),
+                    "ccta_time": pd.Timestamp("2024-01-01") + pd.Timedelta(days=p + 1),
+                    "site": site,
+                    "age": 60.0,
+                    "sex": "male",
+                    **{schema.grade_col(v): g for v, g in zip(schema.VESSELS, grades)},
+                }
+            )
     cohort = pd.DataFrame(rows)
     cohort[schema.label_cols()] = schema.binarise_grades(cohort)
     return cohort
@@ -61,12 +101,13 @@ def make_signals(cohort: pd.DataFrame, seed: int = 0, length: int = LENGTH) -> n
     x = x + 0.5 * rng.standard_normal((len(cohort), 12, length))
     labels = schema.binarise_grades(cohort).to_numpy()
     for j, v in enumerate(schema.VESSELS):
-        x[:, PLANTED[v], length // 3: length // 2] += 0.8 * labels[:, j, None, None]
+        x[:, PLANTED[v], length // 3 : length // 2] += 0.8 * labels[:, j, None, None]
     return x.astype(np.float32)
 
 
-def write_run(tmp_path: Path, *, params: RunParams | None = None, seed: int = 0,
-              **cohort_kwargs) -> RunParams:
+def write_run(
+    tmp_path: Path, *, params: RunParams | None = None, seed: int = 0, **cohort_kwargs
+) -> RunParams:
     """Write cohort.csv and the store of a tiny run under ``tmp_path/runs``; return its params."""
     params = params or tiny_params(tmp_path)
     paths = RunPaths.of(params).ensure()
@@ -75,19 +116,38 @@ def write_run(tmp_path: Path, *, params: RunParams | None = None, seed: int = 0,
     signals = make_signals(cohort, seed=seed)
     paths.store.mkdir(parents=True, exist_ok=True)
     np.save(paths.store / "signals.npy", signals)
-    pd.DataFrame({"row": np.arange(len(cohort)), "ecg_path": cohort["ecg_path"],
-                  "size": 0, "mtime_ns": 0, "sha256": "x"}).to_csv(paths.store / "index.csv",
-                                                                 index=False)
-    (paths.store / "meta.json").write_text(json.dumps({
-        "version": STORE_VERSION, "fingerprint": f"synthetic-{seed}",
-        "shape": list(signals.shape), "failures": []}))
+    pd.DataFrame(
+        {
+            "row": np.arange(len(cohort)),
+            "ecg_path": cohort["ecg_path"],
+            "size": 0,
+            "mtime_ns": 0,
+            "sha256": "x",
+        }
+    ).to_csv(paths.store / "index.csv", index=False)
+    (paths.store / "meta.json").write_text(
+        json.dumps(
+            {
+                "version": STORE_VERSION,
+                "fingerprint": f"synthetic-{seed}",
+                "shape": list(signals.shape),
+                "failures": [],
+            }
+        )
+    )
     return params
 
 
 def tiny_params(tmp_path: Path, **train_overrides) -> RunParams:
-    return RunParams(name="tiny", seed=11, data=DataParams(table="unused.csv", map="unused.yaml"),
-                     folds=FoldParams(n_folds=3, inner_val_fraction=0.25), model=TINY_MODEL,
-                     train=replace(TINY_TRAIN, **train_overrides), runs_dir=str(tmp_path / "runs"))
+    return RunParams(
+        name="tiny",
+        seed=11,
+        data=DataParams(table="unused.csv", map="unused.yaml"),
+        folds=FoldParams(n_folds=3, inner_val_fraction=0.25),
+        model=TINY_MODEL,
+        train=replace(TINY_TRAIN, **train_overrides),
+        runs_dir=str(tmp_path / "runs"),
+    )
 
 
 def write_params_yaml(params: RunParams, path: Path) -> Path:

@@ -75,7 +75,7 @@ from ecglib.config import RunParams
 from ecglib.model.attribution import DEFAULT_BATCH_SIZE, BeatAttribution
 from ecglib.schema import LEADS, VESSELS
 from ecglib.signals.beats import REASONS, AverageBeats, average_beats
-from ecglib.signals.waveforms import WAVES, WaveformComparison
+from ecglib.signals.waveforms import STRETCH_COLUMNS, WAVES, WaveformComparison
 
 __all__ = ["Interpretation", "analyse"]
 
@@ -187,21 +187,7 @@ class Interpretation:
             if res.comparison is not None
         ]
         if not frames:
-            return pd.DataFrame(
-                columns=[
-                    "vessel",
-                    "lead",
-                    "start_s",
-                    "end_s",
-                    "duration_ms",
-                    "n_samples",
-                    "wave",
-                    "waves",
-                    "mean_diff",
-                    "peak_diff",
-                    "min_q",
-                ]
-            )
+            return pd.DataFrame(columns=["vessel", *STRETCH_COLUMNS])
         table = pd.concat(frames, ignore_index=True)
         table = table[["vessel"] + [c for c in table.columns if c != "vessel"]]
         order = {v: i for i, v in enumerate(VESSELS)}

@@ -329,9 +329,16 @@ def apply_rules(
     return cohort.reset_index(drop=True), report
 
 
+def patients_at_several_sites(sites: pd.Series, patients: pd.Series) -> pd.Index:
+    """The patients (sorted) who have ECGs at more than one site: ``sites`` and ``patients``
+    give each ECG's site and patient. External validation must be patient-disjoint, so every
+    reader of an export refuses a non-empty answer."""
+    n_sites = sites.groupby(patients).nunique()
+    return n_sites.index[n_sites > 1]
+
+
 def _check_sites(cohort: pd.DataFrame) -> None:
-    n_sites = cohort.groupby("patient_id")["site"].nunique()
-    both = n_sites.index[n_sites > 1]
+    both = patients_at_several_sites(cohort["site"], cohort["patient_id"])
     if len(both):
         raise DataError(
             f"patient {both[0]}",

@@ -258,10 +258,12 @@ def _groups(cohort: pd.DataFrame, group_col: str) -> pd.Series:
     groups = cohort[group_col]
     missing = groups.isna().to_numpy()
     if missing.any():
-        raise DataError(
-            f"cohort column {group_col!r}",
-            f"{int(missing.sum())} row(s) have no patient id (first row labels: "
-            f"{_first_labels(cohort.index, missing)}); every ECG needs its patient for a grouped split",
+        raise _rows_error(
+            group_col,
+            cohort.index,
+            missing,
+            "row(s) have no patient id",
+            "every ECG needs its patient for a grouped split",
         )
     return groups
 
@@ -288,10 +290,8 @@ def _labels(cohort: pd.DataFrame) -> np.ndarray:
         col = cohort[c]
         missing = col.isna().to_numpy()
         if missing.any():
-            raise DataError(
-                f"cohort column {c!r}",
-                f"{int(missing.sum())} missing label(s) (first row labels: "
-                f"{_first_labels(cohort.index, missing)}); labels are never guessed",
+            raise _rows_error(
+                c, cohort.index, missing, "missing label(s)", "labels are never guessed"
             )
         try:
             values = col.to_numpy(dtype=float)
@@ -299,10 +299,12 @@ def _labels(cohort: pd.DataFrame) -> np.ndarray:
             raise DataError(f"cohort column {c!r}", f"labels are not numeric 0/1 ({exc})") from exc
         bad = ~np.isin(values, (0.0, 1.0))
         if bad.any():
-            raise DataError(
-                f"cohort column {c!r}",
-                f"{int(bad.sum())} label(s) not 0/1, e.g. {values[bad][0]!r} (first row labels: "
-                f"{_first_labels(cohort.index, bad)}); binarise grades with ecglib.schema.binarise_grades",
+            raise _rows_error(
+                c,
+                cohort.index,
+                bad,
+                f"label(s) not 0/1, e.g. {values[bad][0]!r}",
+                "binarise grades with ecglib.schema.binarise_grades",
             )
         out[:, j] = values.astype(np.int64)
     return out
@@ -365,6 +367,17 @@ def _fill_empty_parts(assign: np.ndarray, n_parts: int, n_rows: np.ndarray) -> n
 
 def _first_labels(index: pd.Index, mask: np.ndarray, k: int = 5) -> list:
     return index[np.flatnonzero(mask)[:k]].tolist()
+
+
+def _rows_error(
+    column: str, index: pd.Index, mask: np.ndarray, what: str, advice: str
+) -> DataError:
+    """The error for the rows of cohort ``column`` that ``mask`` flags: how many are ``what``,
+    the first ones' row labels (to find them in the export), then ``advice``."""
+    return DataError(
+        f"cohort column {column!r}",
+        f"{int(mask.sum())} {what} (first row labels: {_first_labels(index, mask)}); {advice}",
+    )
 
 
 def _check_int(value, name: str, minimum: int) -> int:

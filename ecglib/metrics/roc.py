@@ -470,19 +470,8 @@ def delong_test(y, score_a, score_b, *, level: float = 0.95) -> AUCComparison:
     var = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
     se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
     stat, p = _z_test(diff, se)
-    z = _z(level)
-    return AUCComparison(
-        auc_a=float(auc[0]),
-        auc_b=float(auc[1]),
-        diff=diff,
-        se=se,
-        statistic=stat,
-        p_value=p,
-        ci_low=diff - z * se,
-        ci_high=diff + z * se,
-        level=level,
-        paired=True,
-        distribution="normal",
+    return _comparison(
+        float(auc[0]), float(auc[1]), diff, se, stat, p, z=_z(level), level=level, paired=True
     )
 
 
@@ -524,15 +513,14 @@ def compare_independent_aucs(
         if diff == 0 and se == 0:
             p = 1.0
         stat = float(stat) if np.isfinite(se) else float("nan")
-    return AUCComparison(
-        auc_a=float(auc_a),
-        auc_b=float(auc_b),
-        diff=diff,
-        se=se,
-        statistic=stat,
-        p_value=p,
-        ci_low=diff - z * se,
-        ci_high=diff + z * se,
+    return _comparison(
+        float(auc_a),
+        float(auc_b),
+        diff,
+        se,
+        stat,
+        p,
+        z=z,
         level=level,
         paired=False,
         distribution=distribution,
@@ -555,6 +543,38 @@ def delong_unpaired_test(
         n_b=int(c_b.sum()),
         level=level,
         distribution=distribution,
+    )
+
+
+def _comparison(
+    auc_a: float,
+    auc_b: float,
+    diff: float,
+    se: float,
+    statistic: float,
+    p_value: float,
+    *,
+    z: float,
+    level: float,
+    paired: bool,
+    distribution: str = "normal",
+    df: float = float("nan"),
+) -> AUCComparison:
+    """The result of a test of two AUCs, with the normal CI of the difference ``diff -+ z se``
+    (``z`` the normal quantile of ``level``, for the t reference too)."""
+    return AUCComparison(
+        auc_a=auc_a,
+        auc_b=auc_b,
+        diff=diff,
+        se=se,
+        statistic=statistic,
+        p_value=p_value,
+        ci_low=diff - z * se,
+        ci_high=diff + z * se,
+        level=level,
+        paired=paired,
+        distribution=distribution,
+        df=df,
     )
 
 

@@ -232,18 +232,21 @@ def _mismatch_error(
     n_out: int,
 ) -> CheckpointError:
     lines = [f"{source} does not match Net1D({_describe(model)}, head -> {n_out} outputs):"]
-    if missing:
-        lines.append(f"  {len(missing)} missing key(s):")
-        lines += [f"    {k} {list(expected[k])}" for k in missing]
-    if unexpected:
-        lines.append(f"  {len(unexpected)} unexpected key(s):")
-        lines += [f"    {k} {_shape(got[k])}" for k in unexpected]
-    if misshaped:
-        lines.append(f"  {len(misshaped)} mis-shaped key(s) (checkpoint vs model):")
-        lines += [f"    {k} {_shape(got[k])} vs {list(expected[k])}" for k in misshaped]
-    if not_tensors:
-        lines.append(f"  {len(not_tensors)} key(s) that are not tensors:")
-        lines += [f"    {k} {_shape(got[k])}" for k in not_tensors]
+    # each kind of mismatch: a heading, then one line per key with the shape(s) that disagree
+    kinds = (
+        (missing, "missing key(s)", lambda k: list(expected[k])),
+        (unexpected, "unexpected key(s)", lambda k: _shape(got[k])),
+        (
+            misshaped,
+            "mis-shaped key(s) (checkpoint vs model)",
+            lambda k: f"{_shape(got[k])} vs {list(expected[k])}",
+        ),
+        (not_tensors, "key(s) that are not tensors", lambda k: _shape(got[k])),
+    )
+    for keys, heading, shape in kinds:
+        if keys:
+            lines.append(f"  {len(keys)} {heading}:")
+            lines += [f"    {k} {shape(k)}" for k in keys]
     lines.append("Nothing was loaded; check the model config against the checkpoint.")
     err = CheckpointError("\n".join(lines))
     err.missing, err.unexpected, err.misshaped = list(missing), list(unexpected), list(misshaped)  # type: ignore[attr-defined]

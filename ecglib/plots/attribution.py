@@ -24,48 +24,20 @@ from matplotlib.patches import Rectangle
 
 from ecglib.model.attribution import BeatAttribution
 from ecglib.plots.style import VESSEL_COLOURS, use_style
-from ecglib.plots.waveforms import difference_heatmap_figure
+from ecglib.plots.waveforms import (
+    difference_heatmap_figure,
+    lead_time_axes,
+    lead_time_image,
+    mark_wave_boundaries,
+)
 from ecglib.schema import LEADS
-from ecglib.signals.waveforms import Delineation, WaveformComparison
+from ecglib.signals.waveforms import WaveformComparison
 
-#: Short labels of the regions, written above a map.
-WAVE_LABELS: dict[str, str] = {
-    "P wave": "P",
-    "PR segment": "PR",
-    "QRS": "QRS",
-    "ST segment": "ST",
-    "T wave": "T",
-    "after T": "",
-}
 KIND_LABELS: dict[str, str] = {
     "abs": "|IG| (x record mean)",
     "net": "net IG (x record mean |IG|)",
 }
 PLANTED_COLOUR = "#c44e52"
-
-
-def _mark_waves(ax, d: Delineation | None, time_s: np.ndarray, *, label: bool = True) -> None:
-    if d is None:
-        return
-    for name, sample in d.boundaries().items():
-        if name == "T peak":
-            continue
-        ax.axvline(time_s[min(sample, len(time_s) - 1)], color="#444444", lw=0.6, ls=":", zorder=3)
-    if label:
-        for wave, (a, b) in d.segments().items():
-            text = WAVE_LABELS.get(wave, "")
-            if b > a and text:
-                centre = 0.5 * (time_s[a] + time_s[b - 1])
-                ax.text(
-                    centre,
-                    1.01,
-                    text,
-                    transform=ax.get_xaxis_transform(),
-                    ha="center",
-                    va="bottom",
-                    fontsize=7,
-                    color="#555555",
-                )
 
 
 def _empty(ax, message: str) -> None:
@@ -100,44 +72,24 @@ def attribution_heatmap_figure(
     """
     if kind not in KIND_LABELS:
         raise ValueError(f"kind must be one of {tuple(KIND_LABELS)}, got {kind!r}")
-    use_style()
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 3.0))
-    else:
-        fig = ax.figure
+    fig, ax = lead_time_axes(ax)
     if attr.n_included == 0:
         _empty(ax, f"{attr.vessel}: no attributed ECG could be cut into beats")
         return fig
     heat = attr.heatmap(signed=kind == "net")
-    time_s = attr.time_s
-    half = 0.5 / attr.fs
-    extent = (time_s[0] - half, time_s[-1] + half, len(attr.leads) - 0.5, -0.5)
-    if kind == "net":
+    if kind == "net":  # diverging, centred on 0
         limit = float(np.nanmax(np.abs(heat))) if vmax is None else float(vmax)
-        image = ax.imshow(
-            heat,
-            aspect="auto",
-            cmap="RdBu_r",
-            vmin=-limit,
-            vmax=limit,
-            extent=extent,
-            interpolation="nearest",
-        )
+        cmap, vmin = "RdBu_r", -limit
     else:
         limit = float(np.nanmax(heat)) if vmax is None else float(vmax)
-        image = ax.imshow(
-            heat,
-            aspect="auto",
-            cmap="magma_r",
-            vmin=0.0,
-            vmax=limit,
-            extent=extent,
-            interpolation="nearest",
+        cmap, vmin = "magma_r", 0.0
+    image = lead_time_image(
+        ax, heat, attr.time_s, attr.fs, attr.leads, cmap=cmap, vmin=vmin, vmax=limit
+    )
+    if attr.delineation is not None:  # dark and on top: the heat map hides lines behind it
+        mark_wave_boundaries(
+            ax, attr.delineation, attr.time_s, colour="#444444", zorder=3, label_y=1.01
         )
-    _mark_waves(ax, attr.delineation, time_s)
-    ax.set_yticks(range(len(attr.leads)), attr.leads)
-    ax.set_xlabel("time from R peak (s)")
-    ax.grid(False)
     if colorbar:
         fig.colorbar(image, ax=ax, label=KIND_LABELS[kind], shrink=0.9)
     ax.set_title(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -16,7 +15,7 @@ from matplotlib.figure import Figure
 
 from ecglib import schema
 from ecglib.metrics import calibration as cal
-from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.plots.style import VESSEL_COLOURS, panel_grid
 
 
 def calibration_axes(
@@ -117,12 +116,9 @@ def calibration_figure(
     The bootstrap band resamples whole patients when ``group_col`` is a column of ``table``
     (default ``patient_id``), else rows.
     """
-    use_style()
     vessels = schema.vessels_of(table, vessels)
-    ncols = min(2, len(vessels))
-    nrows = int(np.ceil(len(vessels) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows), squeeze=False)
-    for ax, vessel in zip(axes.flat, vessels):
+    fig, axes = panel_grid(len(vessels), width=3.6, height=3.4)
+    for ax, vessel in zip(axes, vessels):
         calibration_axes(
             ax,
             table[schema.label_col(vessel)],
@@ -136,8 +132,6 @@ def calibration_figure(
             groups=table[group_col] if group_col in table else None,
         )
         ax.set_title(f"{vessel} (n = {len(table):,})")
-    for ax in list(axes.flat)[len(vessels) :]:
-        ax.set_axis_off()
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.plots.style import VESSEL_COLOURS, panel_grid
 
 
 def decision_curve_figure(
@@ -25,12 +23,9 @@ def decision_curve_figure(
     little below zero to a little above the prevalence (the largest possible net benefit), so
     treat-all's steep negative tail does not flatten the curves.
     """
-    use_style()
     vessels = list(pd.unique(curves["vessel"])) if vessels is None else list(vessels)
-    ncols = min(2, len(vessels))
-    nrows = int(np.ceil(len(vessels) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False)
-    for ax, vessel in zip(axes.flat, vessels):
+    fig, axes = panel_grid(len(vessels), width=3.6, height=3.0)
+    for ax, vessel in zip(axes, vessels):
         c = curves[curves["vessel"] == vessel].sort_values("threshold")
         prevalence = float(c["prevalence"].iloc[0])
         x = 100 * c["threshold"]
@@ -45,8 +40,6 @@ def decision_curve_figure(
         ax.set_xlabel("threshold probability (%)")
         ax.set_ylabel("net benefit")
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(vessels) :]:
-        ax.set_axis_off()
     if title:
         fig.suptitle(title)
     fig.tight_layout()

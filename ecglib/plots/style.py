@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ecglib import schema
@@ -33,6 +36,25 @@ SITE_COLOURS = {"internal": "#3b75af", "external": "#ef8636"}
 
 def use_style() -> None:
     matplotlib.rcParams.update(STYLE)
+
+
+def panel_grid(
+    n_panels: int, *, width: float, height: float, max_columns: int = 2
+) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n_panels`` panels (e.g. one per vessel), ``width`` x ``height`` inches each,
+    filled row by row in at most ``max_columns`` columns; the book's style applied.
+
+    Returns the figure and its first ``n_panels`` axes; the cells left over in the last row are
+    switched off, so that an odd number of panels leaves no empty frame.
+    """
+    use_style()
+    ncols = min(max_columns, n_panels)
+    nrows = int(np.ceil(n_panels / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    cells = list(axes.flat)
+    for ax in cells[n_panels:]:
+        ax.set_axis_off()
+    return fig, cells[:n_panels]
 
 
 def save_figure(fig: Figure, folder: str | Path, name: str) -> Path:

@@ -15,22 +15,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ecglib.metrics.subgroups import VARIABLE_LABELS
+from ecglib.metrics.subgroups import COLUMNS, VARIABLE_LABELS
 from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.report.present import format_p
 
-_NEEDED = (
-    "variable",
-    "subgroup",
-    "vessel",
-    "n",
-    "positives",
-    "auc",
-    "ci_low",
-    "ci_high",
-    "reason",
-    "p_value",
-)
+#: The columns of :func:`~ecglib.metrics.subgroups.subgroup_auc_table` that the plot draws: all
+#: but the standard error and the difference test's details (only its p-value is shown).
+_NEEDED = tuple(c for c in COLUMNS if c not in ("se", "reference", "auc_diff", "z"))
 
 
 def subgroup_forest_figure(

@@ -115,7 +115,7 @@ import pandas as pd
 
 from ecglib import schema
 from ecglib.config import PROJECT_ROOT
-from ecglib.data.cohort import AGE_RANGE, ExportMap
+from ecglib.data.cohort import AGE_RANGE, ExportMap, patients_at_several_sites
 from ecglib.errors import DataError
 
 #: MI statement -> the vessel(s) whose territory it names (table in the module docstring).
@@ -545,8 +545,7 @@ def _sites(table: pd.DataFrame, external_fold: int | None) -> pd.Series:
             f"{sorted(folds.unique())}); choose another external_fold or None"
         )
     sites = pd.Series(np.where(folds == external_fold, "external", "internal"), index=table.index)
-    n_sites = sites.groupby(table["patient_id"]).nunique()
-    both = n_sites.index[n_sites > 1]
+    both = patients_at_several_sites(sites, table["patient_id"])
     if len(both):
         raise DataError(
             f"patient_id {both[0]}",

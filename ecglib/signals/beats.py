@@ -319,7 +319,6 @@ def ecg_beats(
     except SignalError as exc:
         raise BeatError(record_id, "signal check", exc.problem) from exc
 
-    idx = peaks[used, None] + np.arange(-before, after)  # (n, L)
     beats = z[:, idx].transpose(1, 0, 2)  # (n, 12, L)
     iso = None
     if baseline == "pr":

@@ -70,6 +70,19 @@ ST_T: tuple[str, ...] = ("ST segment", "T wave")
 #: Pointwise tests and FDR procedures known to :func:`compare_waveforms`.
 TESTS: tuple[str, ...] = ("welch", "mannwhitney")
 FDR_METHODS: tuple[str, ...] = ("bh", "by")
+#: Columns of :meth:`WaveformComparison.stretches`.
+STRETCH_COLUMNS: tuple[str, ...] = (
+    "lead",
+    "start_s",
+    "end_s",
+    "duration_ms",
+    "n_samples",
+    "wave",
+    "waves",
+    "mean_diff",
+    "peak_diff",
+    "min_q",
+)
 
 #: Delineation constants (seconds, or fractions of the QRS maximum).
 SMOOTH_S = 0.01
@@ -399,19 +412,7 @@ class WaveformComparison:
                         min_q=float(self.q[li, a:b].min()),
                     )
                 )
-        columns = [
-            "lead",
-            "start_s",
-            "end_s",
-            "duration_ms",
-            "n_samples",
-            "wave",
-            "waves",
-            "mean_diff",
-            "peak_diff",
-            "min_q",
-        ]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=list(STRETCH_COLUMNS))
 
     def lead_ranking(self, waves: Sequence[str] = ST_T) -> pd.DataFrame:
         """Leads ranked by mean |difference| over ``waves`` (default the ST-T window: ST segment and
