@@ -232,10 +232,11 @@ def test_the_metrics_benchmark_runs_at_its_smallest_size(tmp_path):
     assert len(h) >= 3 and set(h["benchmark"]) == {"bench_metrics"}
     assert h["value"].notna().all() and (h["value"] >= 0).all()
     targeted = h[h["target"].notna()]
-    assert set(targeted["target"]) == {"< 50 ms", ">= 20x"}
+    assert set(targeted["target"]) == {"< 50 ms", ">= 20x", "< 100 ms"}
     assert targeted["met"].map(lambda m: isinstance(m, bool)).all()
     # the headline repeats figures of the script's own JSON, never other numbers
     raw = bench.raw["bench_metrics"]
     assert raw["delong"]["vessel_auc_table"]["best_ms"] in set(h["value"])
     assert raw["bootstrap"]["speedup_best"] in set(h["value"])
+    assert raw["clustered_delong"]["clustered_auc_table"]["best_ms"] in set(h["value"])
     assert bench.run["args"] == {"bench_metrics": args}
