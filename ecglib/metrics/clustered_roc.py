@@ -102,13 +102,10 @@ import pandas as pd
 from ecglib import schema
 from ecglib.metrics.roc import (
     AUC_TABLE_COLUMNS,
-    ONE_CLASS_POLICIES,
     AUCComparison,
-    OneClassError,
-    _z,
-    _z_test,
-    auc_ci,
+    auc_table_of,
     delong_placements,
+    paired_comparison,
 )
 
 #: Columns of :func:`clustered_auc_table`: those of
@@ -277,32 +274,14 @@ def clustered_delong_test(
     unit, and the same :class:`~ecglib.metrics.roc.AUCComparison`. Identical scores give
     ``z = 0, p = 1``; an undefined variance gives NaN statistics.
     """
-    a = np.asarray(score_a, dtype=float)
-    b = np.asarray(score_b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(
-            f"score_a and score_b must be 1-D of equal length, got {a.shape} and {b.shape}"
-        )
-    z_level = _z(level)
-    auc, cov = clustered_delong_covariance(
-        y, np.column_stack([a, b]), clusters, cluster_name=cluster_name
-    )
-    diff = float(auc[0] - auc[1])
-    var = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
-    se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
-    stat, p = _z_test(diff, se)
-    return AUCComparison(
-        auc_a=float(auc[0]),
-        auc_b=float(auc[1]),
-        diff=diff,
-        se=se,
-        statistic=stat,
-        p_value=p,
-        ci_low=diff - z_level * se,
-        ci_high=diff + z_level * se,
+    return paired_comparison(
+        y,
+        score_a,
+        score_b,
+        lambda y, scores: clustered_delong_covariance(
+            y, scores, clusters, cluster_name=cluster_name
+        ),
         level=level,
-        paired=True,
-        distribution="normal",
     )
 
 
@@ -336,72 +315,42 @@ def clustered_auc_table(
     separation, or every score tied) keeps its degenerate interval and is flagged in ``reason``.
     A missing cluster id raises ``ValueError`` naming ``cluster_col``.
     """
-    if one_class not in ONE_CLASS_POLICIES:
-        raise ValueError(f"one_class must be one of {ONE_CLASS_POLICIES}, got {one_class!r}")
-    vessels = schema.vessels_of(predictions, vessels)
-    if not vessels:
-        raise ValueError("no vessels given")
-    needed = [*schema.prob_cols(vessels), *schema.label_cols(vessels), cluster_col]
+    needed = [*schema.prob_cols(schema.vessels_of(predictions, vessels)), cluster_col]
     absent = [c for c in needed if c not in predictions.columns]
-    if absent:
+    if cluster_col in absent:
         raise KeyError(
             f"predictions lack column(s) {absent}; expected p_<vessel> and y_<vessel> "
             f"(ecglib.schema) and the cluster id column {cluster_col!r}"
         )
-    p = predictions[schema.prob_cols(vessels)].to_numpy(dtype=float)
-    y = predictions[schema.label_cols(vessels)].to_numpy(dtype=float)
-    n = len(predictions)
-    codes, n_clusters = cluster_codes(predictions[cluster_col].to_numpy(), n, cluster_col)
-    pos = y.sum(axis=0).astype(int) if n else np.zeros(len(vessels), dtype=int)
-    rows = [
-        {
-            "vessel": v,
-            "n": n,
-            "positives": int(pos[k]),
-            "negatives": int(n - pos[k]),
-            "auc": np.nan,
-            "se": np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "reason": "",
-            "clusters": n_clusters,
-        }
-        for k, v in enumerate(vessels)
-    ]
-    for k, row in enumerate(rows):
-        if n == 0:
-            row["reason"] = "no predictions"
-        elif pos[k] in (0, n):
-            if one_class == "raise":
-                raise OneClassError(vessels[k], int(pos[k]), n)
-            row["reason"] = f"one class: no {'positives' if pos[k] == 0 else 'negatives'} among {n}"
-    ok = [k for k in range(len(vessels)) if 0 < pos[k] < n]
-    if ok:
-        res = clustered_delong(
-            y[:, ok], p[:, ok], codes, names=[vessels[k] for k in ok], cluster_name=cluster_col
-        )
-        low, high = auc_ci(res.auc, res.var, level, ci_method)
-        for j, k in enumerate(ok):
-            rows[k].update(
-                auc=float(res.auc[j]),
-                se=float(np.sqrt(res.var[j])),
-                ci_low=float(low[j]),
-                ci_high=float(high[j]),
-            )
+    codes, n_clusters = cluster_codes(
+        predictions[cluster_col].to_numpy(), len(predictions), cluster_col
+    )
+
+    def estimate(y: np.ndarray, p: np.ndarray, names: list[str]):
+        res = clustered_delong(y, p, codes, names=names, cluster_name=cluster_col)
+        reasons = []
+        for j in range(len(names)):
+            reason = ""
             for c, which in enumerate(("positive", "negative")):
                 if res.clusters[c, j] < 2:
                     count = int(res.counts[c, j])
-                    rows[k]["reason"] = (
+                    reason = (
                         f"a single {which}: clustered DeLong variance undefined"
                         if count == 1
                         else f"all {count} {which}s in one {cluster_col}: "
                         "clustered DeLong variance undefined"
                     )
                     break
-            else:
-                if res.var[j] == 0.0:
-                    rows[k]["reason"] = (
-                        "clustered DeLong variance 0 (complete separation or all scores "
-                        "tied): the CI is degenerate"
-                    )
-    return pd.DataFrame(rows, columns=list(CLUSTERED_AUC_TABLE_COLUMNS))
+            reasons.append(reason)
+        return res.auc, res.var, reasons, "clustered DeLong variance"
+
+    return auc_table_of(
+        predictions,
+        vessels,
+        estimate,
+        level=level,
+        ci_method=ci_method,
+        one_class=one_class,
+        require=[cluster_col],
+        extra={"clusters": n_clusters},
+    )

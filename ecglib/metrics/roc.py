@@ -399,27 +399,68 @@ def vessel_auc_table(
     both classes instead. A zero variance (complete separation, or every score tied) keeps its
     degenerate interval and is flagged in ``reason``.
     """
+    return auc_table_of(
+        predictions,
+        vessels,
+        _delong_estimate,
+        level=level,
+        ci_method=ci_method,
+        one_class=one_class,
+    )
+
+
+def _delong_estimate(y: np.ndarray, p: np.ndarray, names: list[str]):
+    auc, var, counts = delong_variance(y, p, names=names)
+    reasons = [
+        f"a single {'positive' if counts[0, j] == 1 else 'negative'}: DeLong variance undefined"
+        if min(counts[0, j], counts[1, j]) == 1
+        else ""
+        for j in range(len(names))
+    ]
+    return auc, var, reasons, "DeLong variance"
+
+
+def auc_table_of(
+    predictions: pd.DataFrame,
+    vessels: Sequence[str] | None,
+    estimate,
+    *,
+    level: float = 0.95,
+    ci_method: str = "logit",
+    one_class: str = "nan",
+    require: Sequence[str] = (),
+    extra: dict | None = None,
+) -> pd.DataFrame:
+    """The per-vessel AUC table with an estimator of the AUC's variance plugged in.
+
+    The rows, the one-class policy and the interval are the same whatever the variance
+    (:func:`vessel_auc_table` for DeLong's, the clustered tables of
+    :mod:`ecglib.metrics.clustered_roc`): ``estimate(y, p, names)`` gets the labels and scores
+    of the vessels with both classes and returns ``(auc, var, reasons, what)``, where
+    ``reasons`` says per vessel why its variance is undefined ("" where it is defined) and
+    ``what`` names the variance for the zero-variance flag. ``require`` lists further columns
+    the estimator reads; ``extra`` adds constant columns at the end of every row.
+    """
     if one_class not in ONE_CLASS_POLICIES:
         raise ValueError(f"one_class must be one of {ONE_CLASS_POLICIES}, got {one_class!r}")
     vessels = schema.vessels_of(predictions, vessels)
     if not vessels:
         raise ValueError("no vessels given")
-    _require(predictions, schema.prob_cols(vessels) + schema.label_cols(vessels))
+    _require(predictions, [*schema.prob_cols(vessels), *schema.label_cols(vessels), *require])
     p = predictions[schema.prob_cols(vessels)].to_numpy(dtype=float)
     y = predictions[schema.label_cols(vessels)].to_numpy(dtype=float)
     n = len(predictions)
     pos = y.sum(axis=0).astype(int) if n else np.zeros(len(vessels), dtype=int)
+    empty = dict.fromkeys(("auc", "se", "ci_low", "ci_high"), np.nan)
     rows = [
         {
             "vessel": v,
             "n": n,
             "positives": int(pos[k]),
             "negatives": int(n - pos[k]),
-            "auc": np.nan,
-            "se": np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
+            **empty,
             "reason": "",
+            **(extra or {}),
         }
         for k, v in enumerate(vessels)
     ]
@@ -430,12 +471,9 @@ def vessel_auc_table(
             if one_class == "raise":
                 raise OneClassError(vessels[k], int(pos[k]), n)
             row["reason"] = f"one class: no {'positives' if pos[k] == 0 else 'negatives'} among {n}"
-        elif pos[k] == 1 or pos[k] == n - 1:
-            which = "positive" if pos[k] == 1 else "negative"
-            row["reason"] = f"a single {which}: DeLong variance undefined"
     ok = [k for k in range(len(vessels)) if 0 < pos[k] < n]
     if ok:
-        auc, var, _ = delong_variance(y[:, ok], p[:, ok], names=[vessels[k] for k in ok])
+        auc, var, reasons, what = estimate(y[:, ok], p[:, ok], [vessels[k] for k in ok])
         low, high = auc_ci(auc, var, level, ci_method)
         for j, k in enumerate(ok):
             rows[k].update(
@@ -443,13 +481,13 @@ def vessel_auc_table(
                 se=float(np.sqrt(var[j])),
                 ci_low=float(low[j]),
                 ci_high=float(high[j]),
+                reason=reasons[j],
             )
             if var[j] == 0.0:
                 rows[k]["reason"] = (
-                    "DeLong variance 0 (complete separation or all scores "
-                    "tied): the CI is degenerate"
+                    f"{what} 0 (complete separation or all scores tied): the CI is degenerate"
                 )
-    return pd.DataFrame(rows, columns=list(AUC_TABLE_COLUMNS))
+    return pd.DataFrame(rows, columns=[*AUC_TABLE_COLUMNS, *(extra or {})])
 
 
 def delong_test(y, score_a, score_b, *, level: float = 0.95) -> AUCComparison:
@@ -459,13 +497,21 @@ def delong_test(y, score_a, score_b, *, level: float = 0.95) -> AUCComparison:
     and the normal CI of the difference (as pROC's ``roc.test(..., method = "delong",
     paired = TRUE)``). Identical scores give ``z = 0, p = 1``.
     """
+    return paired_comparison(y, score_a, score_b, delong_covariance, level=level)
+
+
+def paired_comparison(y, score_a, score_b, covariance, *, level: float = 0.95) -> AUCComparison:
+    """The paired test of two AUCs on the same cases with a covariance estimator plugged in
+    (``covariance(y, scores) -> (auc, cov)``: :func:`delong_covariance`, or the clustered one
+    of :mod:`ecglib.metrics.clustered_roc`): ``z = (A_a - A_b) / sqrt(V_a + V_b - 2 C_ab)``,
+    two-sided p from the normal distribution, and the normal CI of the difference."""
     a = np.asarray(score_a, dtype=float)
     b = np.asarray(score_b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(
             f"score_a and score_b must be 1-D of equal length, got {a.shape} and {b.shape}"
         )
-    auc, cov = delong_covariance(y, np.column_stack([a, b]))
+    auc, cov = covariance(y, np.column_stack([a, b]))
     diff = float(auc[0] - auc[1])
     var = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
     se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
