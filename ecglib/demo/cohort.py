@@ -22,6 +22,10 @@ share of diseased patients have a "Normal ECG" read: the paper's normal-ECG subg
 the hidden disease (number of severely diseased vessels, left main counted twice, occlusions extra)
 and age; follow-up starts at the first CCTA and ends at the administrative close (365 days plus a
 visit window of up to five weeks) or at loss to follow-up.
+
+One module on purpose: patients, exams, ECGs, grades and follow-up are drawn from one latent
+disease per patient, and the draws must stay in this order for the cohort to depend on the seed
+alone.
 """
 
 from __future__ import annotations

@@ -45,6 +45,9 @@ Davison AC, Hinkley DV. Bootstrap Methods and their Application. Cambridge Unive
 
 Carpenter J, Bithell J. Bootstrap confidence intervals: when, which, what? A practical guide for
 medical statisticians. Stat Med 2000;19:1141-64.
+
+One module on purpose: the resampling engine (patient-grouped index draws shared by every
+metric of a run) and the per-vessel tables built on it are one algorithm.
 """
 
 from __future__ import annotations

@@ -87,6 +87,10 @@ curve of a continuous-scale diagnostic test. Stat Methods Med Res 2008;17:207-21
 
 Robin X, et al. pROC: an open-source package for R and S+ to analyze and compare ROC curves.
 BMC Bioinformatics 2011;12:77.
+
+One module on purpose: the AUC, its DeLong variance, the intervals and the tests share the
+midrank components and the one-class rules, and read best side by side with the formulas above;
+the clustered (patient-level) variance is its own module, :mod:`ecglib.metrics.clustered_roc`.
 """
 
 from __future__ import annotations

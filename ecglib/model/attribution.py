@@ -53,6 +53,10 @@ lead and per part of the beat, in three steps.
    large, steep QRS complex big attributions of alternating sign that largely cancel, so by
    |attribution| the QRS often ranks first even where it contributes little net evidence (seen
    on the demo cohort, where the evidence was planted in the ST-T segment).
+
+One module on purpose: integrated gradients, folding the attributions onto the beats and
+ranking leads and waves are the steps of one method, and each step's output is the next one's
+input.
 """
 
 from __future__ import annotations
