@@ -134,8 +134,8 @@ class FoldResult:
 class TaskModel(nn.Module):
     """Net1D and the uncertainty weights in one module (one DDP wrapper, one optimiser).
 
-    ``forward(x) -> (features, logits)``; the head runs in float32 outside autocast, so that the
-    features PCGrad's feature variant differentiates and the logits are full precision.
+    ``forward(x) -> (features, logits)``: :meth:`Net1D.forward_features_and_logits`, the head in
+    float32 outside autocast, as in prediction.
     """
 
     def __init__(self, net: Net1D, weighting: UncertaintyWeighting | None):
@@ -144,10 +144,7 @@ class TaskModel(nn.Module):
         self.weighting = weighting
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.net.forward_features(x).float()
-        with torch.autocast(x.device.type, enabled=False):
-            logits = self.net.forward_head(features)
-        return features, logits
+        return self.net.forward_features_and_logits(x)
 
     def objective_terms(self, task_losses: torch.Tensor) -> torch.Tensor:
         """Per-task terms whose sum is the objective: ``exp(-s_t) L_t + s_t`` or ``L_t``."""
