@@ -199,3 +199,46 @@ def test_a_vessel_the_cohort_does_not_assess_is_not_a_task(tmp_path, caplog):
     assert res.oof[[f"p_{v}" for v in others]].notna().all().all()
     best = load_checkpoint(paths.best_checkpoint(0))
     assert best["weighting"]["log_vars"].shape == (3,) and best["vessels"] == others
+
+
+def _rng_on_meta(value):
+    """The RNG states as a GPU-mapped load returns them: not CPU byte tensors (meta here)."""
+    if isinstance(value, torch.Tensor):
+        return value.to("meta")
+    if isinstance(value, dict):
+        return {k: _rng_on_meta(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rng_on_meta(v) for v in value)
+    return value
+
+
+def test_resume_reads_the_checkpoint_as_a_gpu_run_must_and_ends_like_an_uninterrupted_run(
+        tmp_path, monkeypatch):
+    """The fold trains on ``cpu:0``, standing in for ``cuda:0``: a checkpoint read with
+    ``map_location`` = the training device gets its RNG states off the CPU (on ``meta`` here, on
+    the GPU there), and ``torch.set_rng_state`` refuses them ("RNG state must be a
+    torch.ByteTensor"), which stopped every GPU job restarted after a time limit."""
+    gpu = torch.device("cpu", 0)
+    real_load = fit_mod.load_checkpoint
+
+    def load_as_on_gpu(path, map_location="cpu"):
+        if torch.device(map_location) != gpu:
+            return real_load(path, map_location=map_location)
+        state = real_load(path, map_location="cpu")  # torch.load knows no cpu:0
+        if "rng" in state:
+            state["rng"] = _rng_on_meta(state["rng"])
+        return state
+
+    monkeypatch.setattr(fit_mod, "load_checkpoint", load_as_on_gpu)
+    a, b = tmp_path / "a", tmp_path / "b"
+    straight = write_run(a, params=tiny_params(a, epochs=2, device="cpu:0"))
+    res_a = fit_fold(straight, 0, progress=False)
+    resumed = write_run(b, params=tiny_params(b, epochs=2, device="cpu:0"))
+    assert not fit_fold(resumed, 0, progress=False, stop_after=1).finished  # the time limit
+    res_b = fit_fold(resumed, 0, progress=False)
+    assert res_b.resumed_after == 1 and res_b.finished
+    pa, pb = RunPaths.of(straight), RunPaths.of(resumed)
+    _same_state(load_checkpoint(pa.last_checkpoint(0))["model"],
+                load_checkpoint(pb.last_checkpoint(0))["model"])
+    pd.testing.assert_frame_equal(res_a.oof, res_b.oof)
+    pd.testing.assert_frame_equal(res_a.external, res_b.external)

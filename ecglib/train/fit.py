@@ -35,11 +35,14 @@
 **Reproducibility and resume.** Every random stream is seeded from (run seed, fold, epoch[, rank])
 at the start of each epoch (:func:`~ecglib.train.data.derive_seed`): the data order (the
 sampler's generator), the augmentation generator, PCGrad's visiting order and the global torch RNG
-(dropout). The last checkpoint holds the model, optimiser, scheduler, uncertainty weights, the
-global RNG states, the sampler's seed, the history and the best epoch so far. Re-running an
-interrupted fold resumes after the last finished epoch and ends, on the CPU, with exactly the
-weights and predictions of an uninterrupted run; a finished fold whose fingerprint (params, cohort
-and store) is unchanged is not retrained.
+(dropout). The last checkpoint holds the model, optimiser, scheduler, uncertainty weights,
+every process's global RNG states, the sampler's seed, the history and the best epoch so far.
+Re-running an interrupted fold resumes after the last finished epoch and ends, on the CPU, with
+exactly the weights and predictions of an uninterrupted run; a finished fold whose fingerprint
+(params, cohort and store) is unchanged is not retrained.
+Resume reads the checkpoint to the CPU, so that a GPU job restarted after a time limit, with as
+many GPUs visible as before or not, can restore the RNG states
+(:func:`~ecglib.train.checkpoint.set_rng_state` says which, and why they do not change the result).
 
 **Devices.** ``train.device: auto`` takes CUDA when available (bf16 autocast for the forward
 pass) and the CPU otherwise. Under ``torchrun --nproc_per_node N`` (``python -m ecglib.train``)
@@ -315,12 +318,14 @@ class _Fold:
         start, resumed_after = 0, None
         last = self.paths.last_checkpoint(self.fold)
         if last.exists() and not force:
-            state = load_checkpoint(last, map_location=dev)
+            # to the CPU: torch.set_rng_state refuses a state mapped to a GPU, and load_state_dict
+            # copies the model's and the optimiser's tensors to the device anyway
+            state = load_checkpoint(last, map_location="cpu")
             if state.get("fingerprint") == self.fingerprint:
                 load_state_strict(self.model, state["model"], str(last))
                 self.optimizer.load_state_dict(state["optimizer"])
                 self.scheduler.load_state_dict(state["scheduler"])
-                set_rng_state(state["rng"][min(ctx.rank, len(state["rng"]) - 1)])
+                set_rng_state(state["rng"][min(ctx.rank, len(state["rng"]) - 1)], dev)
                 history, best = list(state["history"]), dict(state["best"])
                 start = resumed_after = int(state["epoch"])
                 if int(state.get("world_size", 1)) != ctx.world_size:
@@ -483,10 +488,10 @@ class _Fold:
                      "fingerprint": self.fingerprint}, self.paths.best_checkpoint(self.fold))
 
     def _save_last(self, epoch: int, history: list[dict], best: dict) -> None:
-        states = [rng_state()]
+        states = [rng_state(self.ctx.device)]
         if self.ctx.distributed:
             states = [None] * self.ctx.world_size
-            torch.distributed.all_gather_object(states, rng_state())
+            torch.distributed.all_gather_object(states, rng_state(self.ctx.device))
         if self.ctx.is_main:
             save_atomic({
                 "epoch": epoch, "fold": self.fold, "fingerprint": self.fingerprint,
