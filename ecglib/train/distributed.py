@@ -5,6 +5,14 @@ torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`
 the process group (``nccl`` on CUDA, ``gloo`` on the CPU) and picks the device; in a single
 process it starts nothing and every collective below is the identity.
 
+**One process group per job.** ``python -m ecglib.train`` starts the group before its loop over
+folds and destroys it after (:func:`process_group`); :func:`setup`, which
+:func:`~ecglib.train.fit.fit_fold` calls, joins a running group and never destroys it. A group
+re-created in the same torchrun job reuses the store keys its predecessor left behind (the
+default group's prefix restarts at 0), so a process can read a stale gloo address and connect to
+a socket that is gone: "Connection refused", or one rank in ``barrier`` and the other in
+``init_process_group`` for ever.
+
 **PCGrad and DDP.** DDP averages gradients across processes with hooks that fire when ``backward``
 accumulates a parameter's ``.grad``. PCGrad takes each task's gradient with
 ``torch.autograd.grad``, which never accumulates, so DDP would average nothing and every process
@@ -20,8 +28,10 @@ standard path for ``gradient_surgery: none``.
 """
 from __future__ import annotations
 
+import atexit
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +44,7 @@ __all__ = [
     "DistContext",
     "setup",
     "teardown",
+    "process_group",
     "choose_device",
     "all_reduce_mean_",
     "all_reduce_grads_",
@@ -84,7 +95,9 @@ def choose_device(preference: str = "auto", local_rank: int = 0) -> torch.device
 
 
 def setup(preference: str = "auto") -> DistContext:
-    """Join (or start, under torchrun) the process group and choose the device."""
+    """Join the process group, or start it under torchrun when this process has none, and choose
+    the device. A group started here lives until :func:`teardown` or the end of the process,
+    never just for one fold (module docstring)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
@@ -102,13 +115,29 @@ def setup(preference: str = "auto") -> DistContext:
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank,
                             world_size=world)
+    atexit.register(_destroy_at_exit)
     return DistContext(rank, world, local, device, started_group=True)
 
 
+def _destroy_at_exit() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def teardown(ctx: DistContext) -> None:
-    """Destroy the process group if :func:`setup` started it."""
+    """Destroy the process group if :func:`setup` started it: once, at the end of the job."""
     if ctx.started_group and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def process_group(preference: str = "auto") -> Iterator[DistContext]:
+    """The job's one process group (none in a single process), around a loop over folds."""
+    ctx = setup(preference)
+    try:
+        yield ctx
+    finally:
+        teardown(ctx)
 
 
 def barrier(ctx: DistContext) -> None:

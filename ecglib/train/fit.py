@@ -45,10 +45,10 @@ many GPUs visible as before or not, can restore the RNG states
 (:func:`~ecglib.train.checkpoint.set_rng_state` says which, and why they do not change the result).
 
 **Devices.** ``train.device: auto`` takes CUDA when available (bf16 autocast for the forward
-pass) and the CPU otherwise. Under ``torchrun --nproc_per_node N`` (``python -m ecglib.train``)
-the model is wrapped in DistributedDataParallel, each process reads its shard of every epoch,
-rank 0 writes every file; PCGrad reduces the per-task gradients across processes *before* the
-surgery (see :mod:`ecglib.train.distributed`).
+pass) and the CPU otherwise. Under ``torchrun --nproc_per_node N`` (``python -m ecglib.train``:
+one process group for all the folds of a job) the model is wrapped in DistributedDataParallel,
+each process reads its shard of every epoch, rank 0 writes every file; PCGrad reduces the
+per-task gradients across processes *before* the surgery (see :mod:`ecglib.train.distributed`).
 
 **Size.** Longer than the project's ~400-line aim: one fold's training read top to bottom (set-up,
 resume, the epoch loop, checkpoints, predictions). Its split along those seams is left to the
@@ -199,13 +199,12 @@ def fit_fold(params: RunParams, fold: int, *, cohort: pd.DataFrame | None = None
     ``cohort``/``store`` default to the run's (``read_cohort``, ``open_store``). ``stop_after``:
     stop after that many epochs (the fold stays resumable; the result has ``finished=False``), as
     a job with a time limit would. ``force``: retrain from scratch even if a finished or partial
-    fold matches. Under torchrun every process calls this; rank 0 writes.
+    fold matches. Under torchrun every process calls this; rank 0 writes. It joins the job's
+    process group, or starts it if there is none yet, and leaves it up for the next fold
+    (:func:`ecglib.train.distributed.setup`).
     """
     ctx = D.setup(params.train.device)
-    try:
-        return _Fold(params, int(fold), ctx, cohort, store, progress).run(stop_after, force)
-    finally:
-        D.teardown(ctx)
+    return _Fold(params, int(fold), ctx, cohort, store, progress).run(stop_after, force)
 
 
 class _Fold:
