@@ -92,6 +92,9 @@ class TrainParams:
     """Fine-tuning, per fold (defaults: the paper's settings)."""
 
     epochs: int = 100
+    #: The global batch: under ``torchrun --nproc_per_node N`` each process takes
+    #: ``batch_size / N`` ECGs (a multiple of ``N`` is required), so the optimiser's steps, the
+    #: learning rate and the warm-up are the same whatever the number of processes.
     batch_size: int = 64
     lr: float = 3e-5
     weight_decay: float = 5e-4

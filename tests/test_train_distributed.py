@@ -1,11 +1,12 @@
-"""DDP: PCGrad on the global batch's task gradients, and 2-process gloo jobs that train every fold
-in one process group."""
+"""DDP: PCGrad on the global batch's task gradients; the global batch; 2-process gloo jobs that
+train every fold in one process group and take one process's steps."""
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -16,11 +17,15 @@ from torch import nn
 
 from ecglib import schema
 from ecglib.config import PROJECT_ROOT
+from ecglib.errors import ConfigError
 from ecglib.paths import RunPaths
+from ecglib.train import distributed as D
+from ecglib.train import fit as fit_mod
+from ecglib.train.checkpoint import load_checkpoint
 from ecglib.train.distributed import DistContext, distributed_pcgrad_backward
 from ecglib.train.fit import fit_fold
 from ecglib.train.pcgrad import pcgrad_backward
-from train_support import tiny_params, write_params_yaml, write_run
+from train_support import store_of, tiny_params, write_params_yaml, write_run
 
 
 class TwoHeads(nn.Module):
@@ -98,13 +103,29 @@ def test_pcgrad_under_ddp_projects_the_global_batch_gradients(tmp_path):
         torch.testing.assert_close(a, w, rtol=1e-5, atol=1e-7)
 
 
-# ---- torchrun: one job, three folds, one process group ------------------------------------
+# ---- the global batch ----------------------------------------------------------------------
+def test_batch_size_is_the_global_batch_shared_by_the_processes():
+    assert D.per_process_batch(64, 1) == 64 and D.per_process_batch(64, 4) == 16
+    with pytest.raises(ConfigError, match=r"batch_size = 30 .* 4 processes.*not a multiple of 4"):
+        D.per_process_batch(30, 4)
+
+
+# ---- torchrun: one job, three folds, one process group; the same steps as one process ----------
+def _equivalence_params(tmp_path, surgery):
+    """Augmentation, dropout and batch norm off: their per-rank streams and per-process
+    statistics are meant to differ, so that only the batch semantics and the gradient averaging
+    are compared. One epoch; a global batch of 16 (8 per process)."""
+    params = tiny_params(tmp_path, epochs=1, batch_size=16, augment=False,
+                         gradient_surgery=surgery)
+    return replace(params, model=replace(params.model, use_bn=False, use_do=False))
+
+
 @pytest.fixture(scope="module", params=["pcgrad", "none"])
 def torchrun_job(request, tmp_path_factory):
     """``torchrun --nproc_per_node 2`` of ``python -m ecglib.train`` without ``--fold`` (every
     fold, one after the other, in one job), on the CPU with gloo."""
     tmp = tmp_path_factory.mktemp(f"torchrun_{request.param}")
-    params = write_run(tmp, params=tiny_params(tmp, epochs=1, gradient_surgery=request.param))
+    params = write_run(tmp, params=_equivalence_params(tmp, request.param))
     yaml_path = write_params_yaml(params, tmp / "tiny.yaml")
     env = {k: v for k, v in os.environ.items() if k != "ECGLIB_PARAMS"}
     env["OMP_NUM_THREADS"] = "1"
@@ -138,7 +159,8 @@ def test_torchrun_trains_every_fold_in_one_job_with_one_process_group(torchrun_j
     paths = RunPaths.of(params)
     for k in range(params.folds.n_folds):
         summary = json.loads(paths.train_summary(k).read_text())
-        assert summary["world_size"] == 2 and summary["best_epoch"] == 1
+        assert summary["world_size"] == 2 and summary["batch_per_process"] == 8
+        assert summary["best_epoch"] == 1
         oof = pd.read_csv(paths.oof_predictions(k))
         assert list(oof.columns) == ["row", "fold"] + schema.prob_cols()
         assert oof["row"].is_unique and len(oof) == summary["n_rows"]["test"]
@@ -147,3 +169,27 @@ def test_torchrun_trains_every_fold_in_one_job_with_one_process_group(torchrun_j
     # the book, in one process, reuses the folds and says they were trained by two
     again = fit_fold(params, 0, progress=False)
     assert again.reused and again.world_size == 2
+
+
+def test_two_processes_take_the_steps_of_one_with_the_same_global_batch(torchrun_job, tmp_path):
+    params, done, _ = torchrun_job
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    single = write_run(tmp_path, params=replace(params, runs_dir=str(tmp_path / "runs")))
+    store = store_of(single)
+    cohort = pd.read_csv(RunPaths.of(single).cohort, dtype={"patient_id": str})
+    folds = fit_mod.ensure_folds(single, cohort)
+    compared = 0
+    for k in range(params.folds.n_folds):
+        n_train = int((fit_mod.fold_roles(single, cohort, folds, k) == "train").sum())
+        if n_train % 2:
+            continue  # the sampler repeats one ECG to give both processes equal shards
+        fit_fold(single, k, cohort=cohort, store=store, progress=False)
+        one = load_checkpoint(RunPaths.of(single).last_checkpoint(k))
+        two = load_checkpoint(RunPaths.of(params).last_checkpoint(k))
+        assert one["scheduler"]["last_epoch"] == two["scheduler"]["last_epoch"]  # same steps
+        assert one["model"].keys() == two["model"].keys()
+        for name, want in one["model"].items():
+            torch.testing.assert_close(two["model"][name], want, rtol=1e-4, atol=1e-6,
+                                       msg=f"fold {k}: {name}")
+        compared += 1
+    assert compared >= 2

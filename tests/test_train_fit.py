@@ -14,7 +14,7 @@ from ecglib.train import fit as fit_mod
 from ecglib.train.checkpoint import load_checkpoint
 from ecglib.train.data import derive_seed
 from ecglib.train.fit import fit_fold, model_config
-from train_support import make_cohort, tiny_params, write_run
+from train_support import make_cohort, store_of, tiny_params, write_run
 
 
 def _same_state(a: dict, b: dict) -> None:
@@ -242,3 +242,12 @@ def test_resume_reads_the_checkpoint_as_a_gpu_run_must_and_ends_like_an_uninterr
                 load_checkpoint(pb.last_checkpoint(0))["model"])
     pd.testing.assert_frame_equal(res_a.oof, res_b.oof)
     pd.testing.assert_frame_equal(res_a.external, res_b.external)
+
+
+def test_the_number_of_processes_enters_the_fingerprint(tmp_path):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1))
+    cohort = pd.read_csv(RunPaths.of(params).cohort, dtype={"patient_id": str})
+    store = store_of(params)
+    prints = {n: fit_mod.training_fingerprint(params, cohort, store, 0, n) for n in (1, 2, 4)}
+    assert len(set(prints.values())) == 3
+    assert prints[1] == fit_mod.training_fingerprint(params, cohort, store, 0)

@@ -6,7 +6,7 @@
 Each fold is trained (or resumed, or reused when already finished) exactly as
 ``notebooks/02_train_fold.ipynb`` does it; re-running the notebook afterwards reuses the result.
 Rank 0 writes every file and prints the summary. Under torchrun one process group serves every
-fold of the job.
+fold of the job; ``train.batch_size`` is the global batch, shared by the processes.
 """
 from __future__ import annotations
 

@@ -13,6 +13,15 @@ default group's prefix restarts at 0), so a process can read a stale gloo addres
 a socket that is gone: "Connection refused", or one rank in ``barrier`` and the other in
 ``init_process_group`` for ever.
 
+**Batches.** ``train.batch_size`` is the *global* batch: each of ``N`` processes takes
+``batch_size / N`` ECGs per step (:func:`per_process_batch`), and the sampler deals the shards so
+that step ``s`` of ``N`` processes sees the same ECGs as step ``s`` of one process. With the
+gradients averaged across processes the optimiser then takes the same steps on the same batches
+as in one process, with the same learning rate and warm-up. What differs: batch-norm statistics
+are computed per process (over ``batch_size / N`` ECGs), the augmentation and dropout streams
+are seeded per rank, and when the training rows are not a multiple of ``N`` the sampler repeats
+up to ``N - 1`` of them per epoch.
+
 **PCGrad and DDP.** DDP averages gradients across processes with hooks that fire when ``backward``
 accumulates a parameter's ``.grad``. PCGrad takes each task's gradient with
 ``torch.autograd.grad``, which never accumulates, so DDP would average nothing and every process
@@ -38,6 +47,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ecglib.errors import ConfigError
 from ecglib.train.pcgrad import AUTHORS_EPS, pcgrad_coefficients, pcgrad_orders, pcgrad_weights, task_gradient_matrix
 
 __all__ = [
@@ -46,6 +56,7 @@ __all__ = [
     "teardown",
     "process_group",
     "choose_device",
+    "per_process_batch",
     "all_reduce_mean_",
     "all_reduce_grads_",
     "broadcast_buffers_",
@@ -92,6 +103,18 @@ def choose_device(preference: str = "auto", local_rank: int = 0) -> torch.device
         if device.index is None:
             device = torch.device("cuda", local_rank)
     return device
+
+
+def per_process_batch(batch_size: int, world_size: int) -> int:
+    """Each process's share of the global ``train.batch_size``; an indivisible batch is an error
+    (uneven shares would weigh the ECGs of the smaller shares more in the averaged gradient)."""
+    if batch_size < 1 or batch_size % world_size:
+        raise ConfigError(
+            f"train.batch_size = {batch_size} is the global batch, to be shared by the "
+            f"{world_size} processes, and {batch_size} is not a multiple of {world_size}: "
+            f"choose a multiple of {world_size}, e.g. "
+            f"{max(world_size, batch_size // world_size * world_size)}")
+    return batch_size // world_size
 
 
 def setup(preference: str = "auto") -> DistContext:

@@ -39,7 +39,7 @@ sampler's generator), the augmentation generator, PCGrad's visiting order and th
 every process's global RNG states, the sampler's seed, the history and the best epoch so far.
 Re-running an interrupted fold resumes after the last finished epoch and ends, on the CPU, with
 exactly the weights and predictions of an uninterrupted run; a finished fold whose fingerprint
-(params, cohort and store) is unchanged is not retrained.
+(params, cohort, store and number of processes) is unchanged is not retrained.
 Resume reads the checkpoint to the CPU, so that a GPU job restarted after a time limit, with as
 many GPUs visible as before or not, can restore the RNG states
 (:func:`~ecglib.train.checkpoint.set_rng_state` says which, and why they do not change the result).
@@ -47,8 +47,11 @@ many GPUs visible as before or not, can restore the RNG states
 **Devices.** ``train.device: auto`` takes CUDA when available (bf16 autocast for the forward
 pass) and the CPU otherwise. Under ``torchrun --nproc_per_node N`` (``python -m ecglib.train``:
 one process group for all the folds of a job) the model is wrapped in DistributedDataParallel,
-each process reads its shard of every epoch, rank 0 writes every file; PCGrad reduces the
-per-task gradients across processes *before* the surgery (see :mod:`ecglib.train.distributed`).
+``train.batch_size`` stays the global batch (each process takes ``batch_size / N`` ECGs of every
+step), rank 0 writes every file, and PCGrad reduces the per-task gradients across processes
+*before* the surgery. The number of processes enters the fingerprint and the fold's summary;
+batch-norm statistics are per process (see :mod:`ecglib.train.distributed` for what else
+differs from one process).
 
 **Size.** Longer than the project's ~400-line aim: one fold's training read top to bottom (set-up,
 resume, the epoch loop, checkpoints, predictions). Its split along those seams is left to the
@@ -96,8 +99,9 @@ __all__ = ["FoldResult", "TaskModel", "fit_fold", "model_config", "training_fing
 
 log = logging.getLogger(__name__)
 
-#: Bumped when a change to the training code makes older checkpoints incomparable.
-TRAIN_VERSION = 1
+#: Bumped when a change to the training code makes older checkpoints incomparable. 2:
+#: ``train.batch_size`` is the global batch (it was per process under torchrun).
+TRAIN_VERSION = 2
 
 _VARIANT = {"pcgrad": "yu", "pcgrad_authors": "authors", "pcgrad_features": "yu"}
 
@@ -171,9 +175,12 @@ def history_columns() -> list[str]:
             + ["val_macro_auc", "seconds"])
 
 
-def training_fingerprint(params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int) -> str:
+def training_fingerprint(params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int,
+                         world_size: int = 1) -> str:
     """Hash of everything a fold's result depends on: the params (but the run's name, its folder
-    and ``train.num_workers``), the cohort's content, the store's fingerprint and the fold."""
+    and ``train.num_workers``), the cohort's content, the store's fingerprint, the fold and the
+    number of processes that train it (batch-norm statistics and the random streams are per
+    process)."""
     from ecglib.data.run_folds import cohort_digest
 
     settings = params_to_dict(params)
@@ -184,7 +191,8 @@ def training_fingerprint(params: RunParams, cohort: pd.DataFrame, store: EcgStor
     store_id = (json.loads(meta.read_text()).get("fingerprint") if meta.exists()
                 else hashlib.sha256(store.index.to_csv().encode()).hexdigest())
     payload = json.dumps({"params": settings, "cohort": cohort_digest(cohort), "store": store_id,
-                          "fold": int(fold), "version": TRAIN_VERSION}, sort_keys=True, default=str)
+                          "fold": int(fold), "processes": int(world_size),
+                          "version": TRAIN_VERSION}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -227,7 +235,8 @@ class _Fold:
         self.n_rows = {r: int((self.roles == r).sum()) for r in ("train", "val", "test", "external")}
         if self.n_rows["train"] == 0 or self.n_rows["val"] == 0 or self.n_rows["test"] == 0:
             raise DataError(f"fold {fold}", f"an empty role: {self.n_rows}")
-        self.fingerprint = training_fingerprint(params, self.cohort, self.store, fold)
+        self.fingerprint = training_fingerprint(params, self.cohort, self.store, fold,
+                                                ctx.world_size)
         self.store_rows = self.store.rows_for(self.cohort["ecg_path"])
         self.labels = schema.binarise_grades(self.cohort).to_numpy().astype(np.float32)
         # A vessel the cohort does not assess (labels missing in every row) is not a task: the
@@ -257,7 +266,12 @@ class _Fold:
         needed = [self.paths.best_checkpoint(self.fold), self.paths.oof_predictions(self.fold)]
         if summary.get("n_rows", {}).get("external", 0):
             needed.append(self.paths.external_predictions(self.fold))
-        if summary.get("fingerprint") != self.fingerprint or not all(p.exists() for p in needed):
+        # a fold finished by another number of processes is the same recipe (global batch) and
+        # is reused, checked against its own count, which its result and page report
+        processes = int(summary.get("world_size", 1))
+        expected = (self.fingerprint if processes == self.ctx.world_size else training_fingerprint(
+            self.params, self.cohort, self.store, self.fold, processes))
+        if summary.get("fingerprint") != expected or not all(p.exists() for p in needed):
             return None
         return summary
 
@@ -265,6 +279,9 @@ class _Fold:
     def run(self, stop_after: int | None, force: bool) -> FoldResult:
         summary = None if force else self._finished_summary()
         if summary is not None:
+            if int(summary.get("world_size", 1)) != self.ctx.world_size and self.ctx.is_main:
+                log.info("fold %d: reusing the fold finished by %s process(es)", self.fold,
+                         summary.get("world_size", 1))
             return self._reused(summary)
         tp = self.params.train
         ctx = self.ctx
@@ -295,7 +312,8 @@ class _Fold:
         source = Path(self.store.folder) / "signals.npy"
         dataset = EcgDataset(source if tp.num_workers > 0 and source.exists() else self.store.signals,
                              self.store_rows[train_rows], self.labels[train_rows])
-        self.loader = train_loader(dataset, batch_size=tp.batch_size,
+        self.loader = train_loader(dataset,
+                                   batch_size=D.per_process_batch(tp.batch_size, ctx.world_size),
                                    seed=derive_seed(self.params.seed, self.fold, "order"),
                                    rank=ctx.rank, world_size=ctx.world_size,
                                    num_workers=tp.num_workers, pin_memory=dev.type == "cuda")
@@ -320,16 +338,20 @@ class _Fold:
             # to the CPU: torch.set_rng_state refuses a state mapped to a GPU, and load_state_dict
             # copies the model's and the optimiser's tensors to the device anyway
             state = load_checkpoint(last, map_location="cpu")
-            if state.get("fingerprint") == self.fingerprint:
+            saved = int(state.get("world_size", 1))
+            expected = (self.fingerprint if saved == ctx.world_size else training_fingerprint(
+                self.params, self.cohort, self.store, self.fold, saved))
+            if state.get("fingerprint") == expected:
                 load_state_strict(self.model, state["model"], str(last))
                 self.optimizer.load_state_dict(state["optimizer"])
                 self.scheduler.load_state_dict(state["scheduler"])
                 set_rng_state(state["rng"][min(ctx.rank, len(state["rng"]) - 1)], dev)
                 history, best = list(state["history"]), dict(state["best"])
                 start = resumed_after = int(state["epoch"])
-                if int(state.get("world_size", 1)) != ctx.world_size:
-                    self._warn(f"resuming a run of {state.get('world_size')} process(es) with "
-                               f"{ctx.world_size}: the batches differ from an uninterrupted run")
+                if saved != ctx.world_size:
+                    self._warn(f"resuming a run of {saved} process(es) with {ctx.world_size}: "
+                               "the same global batches, but batch-norm statistics and the "
+                               "augmentation and dropout streams differ from an uninterrupted run")
                 if ctx.is_main:
                     log.info("fold %d: resuming after epoch %d", self.fold, start)
             else:
@@ -527,7 +549,9 @@ class _Fold:
             "selection": result.selection, "inner_auc": {k: clean(v) for k, v in result.inner_auc.items()},
             "inner_macro_auc": clean(result.inner_macro_auc), "n_rows": result.n_rows,
             "pretrained": result.pretrained, "seconds": result.seconds, "device": result.device,
-            "world_size": result.world_size, "resumed_after": result.resumed_after,
+            "world_size": result.world_size,
+            "batch_per_process": self.params.train.batch_size // result.world_size,
+            "resumed_after": result.resumed_after,
             "epochs": self.params.train.epochs, "warnings": result.warnings,
         }
         path = self.paths.train_summary(self.fold)
