@@ -110,8 +110,13 @@ class TrainParams:
     gradient_surgery: Literal["pcgrad", "pcgrad_authors", "pcgrad_features", "none"] = "pcgrad"
     #: Online augmentation: each batch holds the originals and their augmented copies.
     augment: bool = True
-    #: ``auto``: CUDA when available (bf16 autocast), else the CPU.
+    #: ``auto``: CUDA when available, else the CPU. Under torchrun every process takes its
+    #: local GPU (``auto`` or ``cuda``); a device naming one GPU (``cuda:1``) is an error there.
     device: str = "auto"
+    #: Autocast of the trunk (the head is always float32): ``auto`` = bf16 on a GPU that
+    #: computes it natively (Ampere or later), else fp32; ``bf16``; ``fp16`` (with a gradient
+    #: scaler); ``fp32`` (no autocast).
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     num_workers: int = 0
 
 

@@ -1,5 +1,5 @@
-"""DDP: PCGrad on the global batch's task gradients; the global batch; 2-process gloo jobs that
-train every fold in one process group and take one process's steps."""
+"""DDP: PCGrad on the global batch's task gradients; devices, precision and the global batch;
+2-process gloo jobs that train every fold in one process group and take one process's steps."""
 import json
 import os
 import signal
@@ -103,7 +103,32 @@ def test_pcgrad_under_ddp_projects_the_global_batch_gradients(tmp_path):
         torch.testing.assert_close(a, w, rtol=1e-5, atol=1e-7)
 
 
-# ---- the global batch ----------------------------------------------------------------------
+# ---- devices, precision, the global batch ---------------------------------------------------
+def test_under_torchrun_a_device_naming_one_gpu_is_an_error():
+    # train.device: cuda:1 would put every rank on GPU 1; each rank takes cuda:LOCAL_RANK instead
+    with pytest.raises(ConfigError, match=r"'cuda:1'.*under torchrun.*cuda:3"):
+        D.choose_device("cuda:1", 3, distributed=True)
+    assert D.choose_device("cpu", 1, distributed=True) == torch.device("cpu")
+
+
+def test_precision_auto_takes_bf16_only_where_the_gpu_computes_it_natively(monkeypatch):
+    cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
+    assert D.autocast_dtype("auto", cpu) is None  # a CPU run is float32, as it always was
+    assert [D.autocast_dtype(p, cpu) for p in ("bf16", "fp16", "fp32")] == [
+        torch.bfloat16, torch.float16, None]
+    native = {"value": False}
+
+    def is_bf16_supported(including_emulation=True):
+        return native["value"] or including_emulation  # V100/T4: emulated only
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    assert D.autocast_dtype("auto", gpu) is None
+    native["value"] = True  # Ampere and later
+    assert D.autocast_dtype("auto", gpu) is torch.bfloat16
+    with pytest.raises(ConfigError, match="fp8"):
+        D.autocast_dtype("fp8", cpu)
+
+
 def test_batch_size_is_the_global_batch_shared_by_the_processes():
     assert D.per_process_batch(64, 1) == 64 and D.per_process_batch(64, 4) == 16
     with pytest.raises(ConfigError, match=r"batch_size = 30 .* 4 processes.*not a multiple of 4"):
@@ -160,7 +185,7 @@ def test_torchrun_trains_every_fold_in_one_job_with_one_process_group(torchrun_j
     for k in range(params.folds.n_folds):
         summary = json.loads(paths.train_summary(k).read_text())
         assert summary["world_size"] == 2 and summary["batch_per_process"] == 8
-        assert summary["best_epoch"] == 1
+        assert summary["best_epoch"] == 1 and summary["precision"] == "fp32"
         oof = pd.read_csv(paths.oof_predictions(k))
         assert list(oof.columns) == ["row", "fold"] + schema.prob_cols()
         assert oof["row"].is_unique and len(oof) == summary["n_rows"]["test"]

@@ -1,4 +1,6 @@
 """fit_fold: exact resume, every parameter trained, honest epoch selection, reuse."""
+import functools
+import json
 import logging
 import math
 
@@ -251,3 +253,33 @@ def test_the_number_of_processes_enters_the_fingerprint(tmp_path):
     prints = {n: fit_mod.training_fingerprint(params, cohort, store, 0, n) for n in (1, 2, 4)}
     assert len(set(prints.values())) == 3
     assert prints[1] == fit_mod.training_fingerprint(params, cohort, store, 0)
+
+
+# a skipped first step makes torch warn that the schedule stepped before the optimiser: it is
+# per batch on purpose, skipped or not, as in float32
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step")
+def test_fp16_skips_overflowing_steps_and_resumes_the_scaler_exactly(tmp_path, monkeypatch):
+    # a first scale so high that the first steps overflow in fp16: the scaler skips them and
+    # backs off, and a resumed fold must continue from the backed-off scale, not the first one
+    monkeypatch.setattr(torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler,
+                                                                   init_scale=2.0**24))
+    straight = write_run(tmp_path / "a", params=tiny_params(tmp_path / "a", epochs=2,
+                                                             precision="fp16"))
+    res_a = fit_fold(straight, 0, progress=False)
+    resumed = write_run(tmp_path / "b", params=tiny_params(tmp_path / "b", epochs=2,
+                                                            precision="fp16"))
+    fit_fold(resumed, 0, progress=False, stop_after=1)
+    assert load_checkpoint(RunPaths.of(resumed).last_checkpoint(0))["scaler"]["scale"] < 2.0**24
+    res_b = fit_fold(resumed, 0, progress=False)
+    assert res_b.resumed_after == 1 and res_b.precision == "fp16"
+    assert np.isfinite(res_b.history["train_loss"]).all()
+    _same_state(load_checkpoint(RunPaths.of(straight).last_checkpoint(0))["model"],
+                load_checkpoint(RunPaths.of(resumed).last_checkpoint(0))["model"])
+    pd.testing.assert_frame_equal(res_a.oof, res_b.oof)
+
+
+def test_bf16_on_the_cpu_trains_and_says_so(tmp_path):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1, precision="bf16"))
+    res = fit_fold(params, 0, progress=False)
+    assert res.precision == "bf16" and np.isfinite(res.history["train_loss"]).all()
+    assert json.loads(RunPaths.of(params).train_summary(0).read_text())["precision"] == "bf16"

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
             state = "reused" if result.reused else ("finished" if result.finished else "stopped")
             print(f"fold {fold}: {state}; best epoch {result.best_epoch} "
                   f"(inner macro-AUC {result.inner_macro_auc:.3f}); {result.seconds:.1f} s; "
-                  f"{result.world_size} process(es) on {result.device}", flush=True)
+                  f"{result.world_size} process(es) on {result.device}, {result.precision}",
+                  flush=True)
 
 
 if __name__ == "__main__":

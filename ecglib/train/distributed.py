@@ -1,4 +1,4 @@
-"""Device choice and multi-process (DistributedDataParallel) helpers.
+"""Device, precision and the multi-process (DistributedDataParallel) helpers.
 
 One code path serves a single process and ``torchrun --nproc_per_node N``: :func:`setup` reads
 torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``PORT``), starts
@@ -12,6 +12,16 @@ re-created in the same torchrun job reuses the store keys its predecessor left b
 default group's prefix restarts at 0), so a process can read a stale gloo address and connect to
 a socket that is gone: "Connection refused", or one rank in ``barrier`` and the other in
 ``init_process_group`` for ever.
+
+**Devices.** Under torchrun each process takes its local GPU, ``cuda:LOCAL_RANK`` (``auto`` and a
+bare ``cuda``); a ``train.device`` naming one GPU (``cuda:1``) is an error there, since it would
+put every process on that one GPU. ``cpu`` runs every process on the CPU (gloo).
+
+**Precision** (``train.precision``, :func:`autocast_dtype`): ``fp32``; ``bf16`` autocast for the
+trunk; ``fp16`` autocast with a gradient scaler (:mod:`ecglib.train.fit`); ``auto`` = bf16 on a
+GPU that computes it natively (Ampere and later), fp32 elsewhere: on the CPU, and on GPUs such
+as the V100 or T4 that would emulate bf16 slowly. The head always runs in float32
+(:meth:`ecglib.model.Net1D.forward_features_and_logits`).
 
 **Batches.** ``train.batch_size`` is the *global* batch: each of ``N`` processes takes
 ``batch_size / N`` ECGs per step (:func:`per_process_batch`), and the sampler deals the shards so
@@ -56,6 +66,7 @@ __all__ = [
     "teardown",
     "process_group",
     "choose_device",
+    "autocast_dtype",
     "per_process_batch",
     "all_reduce_mean_",
     "all_reduce_grads_",
@@ -85,24 +96,43 @@ class DistContext:
     def distributed(self) -> bool:
         return self.world_size > 1
 
-    @property
-    def amp_dtype(self) -> torch.dtype | None:
-        """bf16 autocast on CUDA, none on the CPU."""
-        return torch.bfloat16 if self.device.type == "cuda" else None
 
-
-def choose_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
+def choose_device(preference: str = "auto", local_rank: int = 0, *,
+                  distributed: bool = False) -> torch.device:
     """``auto``: ``cuda:<local_rank>`` when CUDA is available, else the CPU; otherwise the named
-    device (``cpu``, ``cuda``, ``cuda:1``; a bare ``cuda`` under torchrun means the local GPU)."""
+    device (``cpu``, ``cuda``, ``cuda:1``; a bare ``cuda`` means the local GPU). ``distributed``
+    (under torchrun): a device naming one GPU is refused (module docstring)."""
     if preference == "auto":
         preference = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(preference)
     if device.type == "cuda":
+        if distributed and device.index is not None:
+            raise ConfigError(
+                f"train.device is {preference!r}, but under torchrun every process takes its own "
+                f"local GPU (this one: cuda:{local_rank}); {preference!r} would put every process "
+                "on one GPU. Set train.device to auto or cuda, and choose the GPUs with "
+                "CUDA_VISIBLE_DEVICES.")
         if not torch.cuda.is_available():
             raise RuntimeError(f"train.device is {preference!r} but CUDA is not available here")
         if device.index is None:
             device = torch.device("cuda", local_rank)
     return device
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``train.precision`` on ``device`` (``None``: float32, no autocast).
+
+    ``auto`` takes bf16 only on a GPU that computes it natively: emulated bf16 (V100, T4) is
+    slower than float32, and on the CPU float32 keeps a single-process run's numbers unchanged."""
+    if precision == "auto":
+        native = (device.type == "cuda"
+                  and torch.cuda.is_bf16_supported(including_emulation=False))
+        return torch.bfloat16 if native else None
+    dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in dtypes:
+        raise ConfigError(f"train.precision = {precision!r}: expected one of auto, "
+                          f"{', '.join(dtypes)}")
+    return dtypes[precision]
 
 
 def per_process_batch(batch_size: int, world_size: int) -> int:
@@ -125,7 +155,7 @@ def setup(preference: str = "auto") -> DistContext:
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
         local = int(os.environ.get("LOCAL_RANK", rank))
-        device = choose_device(preference, local)
+        device = choose_device(preference, local, distributed=world > 1)
         if device.type == "cuda":
             torch.cuda.set_device(device)
         return DistContext(rank, world, local, device, started_group=False)
@@ -133,7 +163,7 @@ def setup(preference: str = "auto") -> DistContext:
         return DistContext(device=choose_device(preference, 0))
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", rank))
-    device = choose_device(preference, local)
+    device = choose_device(preference, local, distributed=True)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank,

@@ -35,23 +35,25 @@
 **Reproducibility and resume.** Every random stream is seeded from (run seed, fold, epoch[, rank])
 at the start of each epoch (:func:`~ecglib.train.data.derive_seed`): the data order (the
 sampler's generator), the augmentation generator, PCGrad's visiting order and the global torch RNG
-(dropout). The last checkpoint holds the model, optimiser, scheduler, uncertainty weights,
-every process's global RNG states, the sampler's seed, the history and the best epoch so far.
-Re-running an interrupted fold resumes after the last finished epoch and ends, on the CPU, with
-exactly the weights and predictions of an uninterrupted run; a finished fold whose fingerprint
-(params, cohort, store and number of processes) is unchanged is not retrained.
+(dropout). The last checkpoint holds the model, optimiser, scheduler, uncertainty weights, the
+fp16 gradient scaler, every process's global RNG states, the sampler's seed, the history and the
+best epoch so far. Re-running an interrupted fold resumes after the last finished epoch and ends,
+on the CPU, with exactly the weights and predictions of an uninterrupted run; a finished fold
+whose fingerprint (params, cohort, store and number of processes) is unchanged is not retrained.
 Resume reads the checkpoint to the CPU, so that a GPU job restarted after a time limit, with as
 many GPUs visible as before or not, can restore the RNG states
 (:func:`~ecglib.train.checkpoint.set_rng_state` says which, and why they do not change the result).
 
-**Devices.** ``train.device: auto`` takes CUDA when available (bf16 autocast for the forward
-pass) and the CPU otherwise. Under ``torchrun --nproc_per_node N`` (``python -m ecglib.train``:
-one process group for all the folds of a job) the model is wrapped in DistributedDataParallel,
-``train.batch_size`` stays the global batch (each process takes ``batch_size / N`` ECGs of every
-step), rank 0 writes every file, and PCGrad reduces the per-task gradients across processes
-*before* the surgery. The number of processes enters the fingerprint and the fold's summary;
-batch-norm statistics are per process (see :mod:`ecglib.train.distributed` for what else
-differs from one process).
+**Devices and precision.** ``train.device: auto`` takes CUDA when available and the CPU
+otherwise; ``train.precision`` sets the trunk's autocast (``auto``: bf16 on a GPU that computes it
+natively, else float32; ``fp16`` adds a gradient scaler). The head runs in float32 in training and
+prediction alike (:meth:`~ecglib.model.Net1D.forward_features_and_logits`). Under ``torchrun
+--nproc_per_node N`` (``python -m ecglib.train``: one process group for all its folds) the model
+is wrapped in DistributedDataParallel, ``train.batch_size`` stays the global batch (each process
+takes ``batch_size / N`` ECGs of every step), rank 0 writes every file, and PCGrad reduces the
+per-task gradients across processes *before* the surgery. The number of processes enters the
+fingerprint and the fold's summary; batch-norm statistics are per process (see
+:mod:`ecglib.train.distributed` for what else differs from one process).
 
 **Size.** Longer than the project's ~400-line aim: one fold's training read top to bottom (set-up,
 resume, the epoch loop, checkpoints, predictions). Its split along those seams is left to the
@@ -133,6 +135,7 @@ class FoldResult:
     resumed_after: int | None = None
     device: str = "cpu"
     world_size: int = 1
+    precision: str = "fp32"
     oof: pd.DataFrame | None = None
     external: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
@@ -237,6 +240,9 @@ class _Fold:
             raise DataError(f"fold {fold}", f"an empty role: {self.n_rows}")
         self.fingerprint = training_fingerprint(params, self.cohort, self.store, fold,
                                                 ctx.world_size)
+        self.amp_dtype = D.autocast_dtype(params.train.precision, ctx.device)
+        self.precision = {None: "fp32", torch.bfloat16: "bf16",
+                          torch.float16: "fp16"}[self.amp_dtype]
         self.store_rows = self.store.rows_for(self.cohort["ecg_path"])
         self.labels = schema.binarise_grades(self.cohort).to_numpy().astype(np.float32)
         # A vessel the cohort does not assess (labels missing in every row) is not a task: the
@@ -305,6 +311,12 @@ class _Fold:
         self.wrapped = (DistributedDataParallel(self.model, device_ids=[dev] if dev.type == "cuda" else None)
                         if ctx.distributed else self.model)
         self.optimizer = torch.optim.AdamW(trainable, lr=tp.lr, weight_decay=tp.weight_decay)
+        # fp16 only: its 5 exponent bits flush small gradients to zero unless the loss is scaled
+        self.scaler = torch.amp.GradScaler(dev.type, enabled=self.amp_dtype == torch.float16)
+        if tp.precision == "bf16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported(
+                including_emulation=False):
+            self._warn(f"precision bf16 is emulated on {torch.cuda.get_device_name(dev)}, slower "
+                       "than fp32; precision auto takes fp32 there")
 
         # data ------------------------------------------------------------------------------------
         train_rows = self._rows("train")
@@ -345,6 +357,8 @@ class _Fold:
                 load_state_strict(self.model, state["model"], str(last))
                 self.optimizer.load_state_dict(state["optimizer"])
                 self.scheduler.load_state_dict(state["scheduler"])
+                if self.scaler.is_enabled() and state.get("scaler"):
+                    self.scaler.load_state_dict(state["scaler"])
                 set_rng_state(state["rng"][min(ctx.rank, len(state["rng"]) - 1)], dev)
                 history, best = list(state["history"]), dict(state["best"])
                 start = resumed_after = int(state["epoch"])
@@ -438,15 +452,24 @@ class _Fold:
             self.optimizer.zero_grad(set_to_none=True)
             sync = (self.wrapped.no_sync() if ctx.distributed and surgery != "none" else nullcontext())
             with sync:
-                with torch.autocast(dev.type, dtype=ctx.amp_dtype, enabled=ctx.amp_dtype is not None):
+                with torch.autocast(dev.type, dtype=self.amp_dtype,
+                                    enabled=self.amp_dtype is not None):
                     features, logits = self.wrapped(x)
                 task_losses = per_task_bce(logits.float()[:, tasks], y[:, tasks])
                 terms = self.model.objective_terms(task_losses)
-                conflicts = self._backward(terms, features, pc_gen)
+                # fp16: the gradients of the scaled terms (every surgery is homogeneous in the
+                # scale, the authors' 1e-12 aside); the scaler divides the scale out before the step
+                conflicts = self._backward(self.scaler.scale(terms) if self.scaler.is_enabled()
+                                           else terms, features, pc_gen)
             if ctx.distributed and surgery == "pcgrad_features":
                 D.all_reduce_grads_(list(self.model.parameters()), ctx)
             lr = self.optimizer.param_groups[0]["lr"]
-            self.optimizer.step()
+            if self.scaler.is_enabled():
+                # an overflow skips the step on every rank alike: the gradients are averaged first
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
             self.scheduler.step()
             sums[:n_tasks] += task_losses.detach().double().cpu()
             sums[n_tasks] += float(terms.detach().sum())
@@ -489,7 +512,7 @@ class _Fold:
         D.broadcast_buffers_(self.net, self.ctx)
         probs = predict_probs(self.net, self.store.signals, self.store_rows[rows],
                               batch_size=max(2 * self.params.train.batch_size, 32),
-                              device=self.ctx.device, amp_dtype=self.ctx.amp_dtype, ctx=self.ctx)
+                              device=self.ctx.device, amp_dtype=self.amp_dtype, ctx=self.ctx)
         untrained = [j for j in range(len(schema.VESSELS)) if j not in self.tasks]
         probs[:, untrained] = np.nan  # a head never trained predicts nothing
         return probs
@@ -519,6 +542,7 @@ class _Fold:
                 "world_size": self.ctx.world_size,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": states,
+                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
                 "data_order": {"sampler_seed": int(self.loader.sampler.seed), "epoch": epoch},
                 "history": history, "best": best,
             }, self.paths.last_checkpoint(self.fold))
@@ -538,7 +562,7 @@ class _Fold:
             history=pd.DataFrame(history, columns=history_columns()), n_rows=dict(self.n_rows),
             pretrained=self.params.model.pretrained, fingerprint=self.fingerprint,
             seconds=float(seconds), resumed_after=resumed_after, device=str(self.ctx.device),
-            world_size=self.ctx.world_size, oof=oof, external=external,
+            world_size=self.ctx.world_size, precision=self.precision, oof=oof, external=external,
             warnings=list(self.warnings))
 
     def _write_summary(self, result: FoldResult) -> None:
@@ -549,7 +573,7 @@ class _Fold:
             "selection": result.selection, "inner_auc": {k: clean(v) for k, v in result.inner_auc.items()},
             "inner_macro_auc": clean(result.inner_macro_auc), "n_rows": result.n_rows,
             "pretrained": result.pretrained, "seconds": result.seconds, "device": result.device,
-            "world_size": result.world_size,
+            "world_size": result.world_size, "precision": result.precision,
             "batch_per_process": self.params.train.batch_size // result.world_size,
             "resumed_after": result.resumed_after,
             "epochs": self.params.train.epochs, "warnings": result.warnings,
@@ -573,6 +597,7 @@ class _Fold:
             fingerprint=summary["fingerprint"], seconds=float(summary["seconds"]), reused=True,
             resumed_after=summary.get("resumed_after"), device=summary.get("device", "cpu"),
             world_size=int(summary.get("world_size", 1)),
+            precision=summary.get("precision", "fp32"),
             oof=read_predictions(self.paths.oof_predictions(self.fold)),
             external=read_predictions(ext_path) if ext_path.exists() else None,
             warnings=list(summary.get("warnings", [])))
