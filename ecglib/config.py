@@ -94,6 +94,9 @@ class TrainParams:
     """Fine-tuning, per fold (defaults: the paper's settings)."""
 
     epochs: int = 100
+    #: The global batch: under ``torchrun --nproc_per_node N`` each process takes
+    #: ``batch_size / N`` ECGs (a multiple of ``N`` is required), so the optimiser's steps, the
+    #: learning rate and the warm-up are the same whatever the number of processes.
     batch_size: int = 64
     lr: float = 3e-5
     weight_decay: float = 5e-4
@@ -109,8 +112,13 @@ class TrainParams:
     gradient_surgery: Literal["pcgrad", "pcgrad_authors", "pcgrad_features", "none"] = "pcgrad"
     #: Online augmentation: each batch holds the originals and their augmented copies.
     augment: bool = True
-    #: ``auto``: CUDA when available (bf16 autocast), else the CPU.
+    #: ``auto``: CUDA when available, else the CPU. Under torchrun every process takes its
+    #: local GPU (``auto`` or ``cuda``); a device naming one GPU (``cuda:1``) is an error there.
     device: str = "auto"
+    #: Autocast of the trunk (the head is always float32): ``auto`` = bf16 on a GPU that
+    #: computes it natively (Ampere or later), else fp32; ``bf16``; ``fp16`` (with a gradient
+    #: scaler); ``fp32`` (no autocast).
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     num_workers: int = 0
 
 

@@ -63,3 +63,12 @@ def test_per_vessel_maps_need_every_vessel(tmp_path, monkeypatch):
     text = BASE + "evaluation:\n  high_risk_thresholds: {RCA: 0.1, LM: 0.01, LAD: 0.1}\n"
     with pytest.raises(ConfigError, match="needs exactly the vessels RCA, LM, LAD, LCX"):
         load_params(write(tmp_path, text))
+
+
+def test_train_precision_is_validated(tmp_path, monkeypatch):
+    assert load_params("params/demo.yaml").train.precision == "auto"
+    for value in ("auto", "bf16", "fp16", "fp32"):
+        params = load_params(write(tmp_path, BASE + f"train:\n  precision: {value}\n"))
+        assert params.train.precision == value
+    with pytest.raises(ConfigError, match=r"p.yaml.train.precision = 'fp8': expected one of"):
+        load_params(write(tmp_path, BASE + "train:\n  precision: fp8\n"))

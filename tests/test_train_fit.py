@@ -1,5 +1,7 @@
 """fit_fold: exact resume, every parameter trained, honest epoch selection, reuse."""
 
+import functools
+import json
 import logging
 import math
 
@@ -214,3 +216,93 @@ def test_a_vessel_the_cohort_does_not_assess_is_not_a_task(tmp_path, caplog):
     assert res.oof[[f"p_{v}" for v in others]].notna().all().all()
     best = load_checkpoint(paths.best_checkpoint(0))
     assert best["weighting"]["log_vars"].shape == (3,) and best["vessels"] == others
+
+
+def _rng_on_meta(value):
+    """The RNG states as a GPU-mapped load returns them: not CPU byte tensors (meta here)."""
+    if isinstance(value, torch.Tensor):
+        return value.to("meta")
+    if isinstance(value, dict):
+        return {k: _rng_on_meta(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rng_on_meta(v) for v in value)
+    return value
+
+
+def test_resume_reads_the_checkpoint_as_a_gpu_run_must_and_ends_like_an_uninterrupted_run(
+    tmp_path, monkeypatch
+):
+    """The fold trains on ``cpu:0``, standing in for ``cuda:0``: a checkpoint read with
+    ``map_location`` = the training device gets its RNG states off the CPU (on ``meta`` here, on
+    the GPU there), and ``torch.set_rng_state`` refuses them ("RNG state must be a
+    torch.ByteTensor"), which stopped every GPU job restarted after a time limit."""
+    gpu = torch.device("cpu", 0)
+    real_load = fit_mod.load_checkpoint
+
+    def load_as_on_gpu(path, map_location="cpu"):
+        if torch.device(map_location) != gpu:
+            return real_load(path, map_location=map_location)
+        state = real_load(path, map_location="cpu")  # torch.load knows no cpu:0
+        if "rng" in state:
+            state["rng"] = _rng_on_meta(state["rng"])
+        return state
+
+    monkeypatch.setattr(fit_mod, "load_checkpoint", load_as_on_gpu)
+    a, b = tmp_path / "a", tmp_path / "b"
+    straight = write_run(a, params=tiny_params(a, epochs=2, device="cpu:0"))
+    res_a = fit_fold(straight, 0, progress=False)
+    resumed = write_run(b, params=tiny_params(b, epochs=2, device="cpu:0"))
+    assert not fit_fold(resumed, 0, progress=False, stop_after=1).finished  # the time limit
+    res_b = fit_fold(resumed, 0, progress=False)
+    assert res_b.resumed_after == 1 and res_b.finished
+    pa, pb = RunPaths.of(straight), RunPaths.of(resumed)
+    _same_state(
+        load_checkpoint(pa.last_checkpoint(0))["model"],
+        load_checkpoint(pb.last_checkpoint(0))["model"],
+    )
+    pd.testing.assert_frame_equal(res_a.oof, res_b.oof)
+    pd.testing.assert_frame_equal(res_a.external, res_b.external)
+
+
+def test_the_number_of_processes_enters_the_fingerprint(tmp_path):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1))
+    cohort = pd.read_csv(RunPaths.of(params).cohort, dtype={"patient_id": str})
+    store = store_of(params)
+    prints = {n: fit_mod.training_fingerprint(params, cohort, store, 0, n) for n in (1, 2, 4)}
+    assert len(set(prints.values())) == 3
+    assert prints[1] == fit_mod.training_fingerprint(params, cohort, store, 0)
+
+
+# a skipped first step makes torch warn that the schedule stepped before the optimiser: it is
+# per batch on purpose, skipped or not, as in float32
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step")
+def test_fp16_skips_overflowing_steps_and_resumes_the_scaler_exactly(tmp_path, monkeypatch):
+    # a first scale so high that the first steps overflow in fp16: the scaler skips them and
+    # backs off, and a resumed fold must continue from the backed-off scale, not the first one
+    monkeypatch.setattr(
+        torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, init_scale=2.0**24)
+    )
+    straight = write_run(
+        tmp_path / "a", params=tiny_params(tmp_path / "a", epochs=2, precision="fp16")
+    )
+    res_a = fit_fold(straight, 0, progress=False)
+    resumed = write_run(
+        tmp_path / "b", params=tiny_params(tmp_path / "b", epochs=2, precision="fp16")
+    )
+    fit_fold(resumed, 0, progress=False, stop_after=1)
+    assert load_checkpoint(RunPaths.of(resumed).last_checkpoint(0))["scaler"]["scale"] < 2.0**24
+    res_b = fit_fold(resumed, 0, progress=False)
+    assert res_b.resumed_after == 1 and res_b.precision == "fp16"
+    assert np.isfinite(res_b.history["train_loss"]).all()
+    _same_state(
+        load_checkpoint(RunPaths.of(straight).last_checkpoint(0))["model"],
+        load_checkpoint(RunPaths.of(resumed).last_checkpoint(0))["model"],
+    )
+    pd.testing.assert_frame_equal(res_a.oof, res_b.oof)
+
+
+def test_bf16_on_the_cpu_trains_and_says_so(tmp_path):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1, precision="bf16"))
+    res = fit_fold(params, 0, progress=False)
+    assert res.precision == "bf16" and np.isfinite(res.history["train_loss"]).all()
+    assert json.loads(RunPaths.of(params).train_summary(0).read_text())["precision"] == "bf16"

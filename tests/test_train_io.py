@@ -87,3 +87,26 @@ def test_data_order_depends_only_on_seed_and_epoch_and_shards_are_disjoint():
     assert sorted(order(5, 2)) == list(range(20))
     shard0, shard1 = order(5, 2, 0, 2), order(5, 2, 1, 2)
     assert not set(shard0) & set(shard1) and len(shard0) == len(shard1) == 10
+
+
+def test_rng_restore_sets_this_process_gpu_only(monkeypatch):
+    """A checkpoint holds one CUDA state per process, restored into the process's own GPU, so a
+    job resumed with fewer GPUs visible than at save time restores no device that is gone."""
+    calls = []
+    monkeypatch.setattr(
+        torch.cuda, "set_rng_state", lambda state, device="cuda": calls.append((state, device))
+    )
+
+    def set_all(states):
+        raise AssertionError("set_rng_state_all sets every saved GPU, visible or not")
+
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", set_all)
+    state = rng_state("cpu")
+    assert state["cuda"] == []  # a CPU process saves no CUDA state
+    set_rng_state(state, "cpu")
+    state["cuda"] = [torch.full((16,), 7, dtype=torch.uint8)]  # saved by the process on GPU 1
+    set_rng_state(state, "cpu")
+    assert calls == []
+    set_rng_state(state, torch.device("cuda", 1))
+    assert len(calls) == 1 and calls[0][1] == torch.device("cuda", 1)
+    assert torch.equal(calls[0][0], state["cuda"][0])

@@ -8,7 +8,7 @@ from train_support import store_of, tiny_params, write_run
 
 from ecglib import schema
 from ecglib.paths import RunPaths
-from ecglib.train.fit import fit_fold
+from ecglib.train.fit import TaskModel, fit_fold
 from ecglib.train.predict import (
     join_cohort,
     load_fold_model,
@@ -111,3 +111,20 @@ def test_predict_probs_restores_training_mode_and_batches_consistently(trained):
         model.eval()
         want = torch.sigmoid(model(torch.from_numpy(np.asarray(signals[rows])))).numpy()
     np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-6)
+
+
+def test_prediction_computes_the_head_in_float32_as_training_does(trained):
+    """Under bf16 autocast (on the CPU here, on a GPU in a real run) the probabilities equal the
+    training path's, whose head runs in float32: a bf16 head ties scores and moves AUCs."""
+    params, _ = trained
+    net = load_fold_model(params, 0)
+    signals = store_of(params).signals
+    rows = np.arange(40)
+    got = predict_probs(net, signals, rows, batch_size=64, amp_dtype=torch.bfloat16)
+    x = torch.from_numpy(np.ascontiguousarray(signals[rows], dtype=np.float32))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        _, logits = TaskModel(net, None).eval()(x)
+    want = torch.sigmoid(logits.float()).double().numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    fp32 = predict_probs(net, signals, rows, batch_size=64)
+    assert np.abs(got - fp32).max() > 1e-6  # the autocast did run the trunk in bf16

@@ -284,7 +284,8 @@ class Net1D(nn.Module):
 
     timm-style interface: ``forward_features(x) -> (batch, filter_list[-1])`` is the trunk up to
     and including the mean over time, ``forward_head(features) -> logits`` the ``dense`` layer,
-    ``forward(x) = forward_head(forward_features(x))``, and ``reset_classifier(n)`` puts a new
+    ``forward(x) = forward_head(forward_features(x))`` (the head in float32 even under autocast:
+    :meth:`forward_features_and_logits`), and ``reset_classifier(n)`` puts a new
     ``Linear(filter_list[-1], n)`` head in place. Input: ``(batch, in_channels, length)``, any
     length >= 1 (the 12-lead model was trained on 10 s at 500 Hz, 5000 samples).
     """
@@ -442,8 +443,23 @@ class Net1D(nn.Module):
         """Head: ``(B, num_features) -> (B, n_classes)`` logits."""
         return self.dense(features)
 
+    def forward_features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(features, logits)``: the trunk under whatever autocast the caller set, then the
+        head in the head's own dtype (float32) with autocast off.
+
+        The one forward path of training and prediction: a bf16 head rounds the logits to 8
+        significant bits, which ties scores that differ (and moves AUCs), and PCGrad's feature
+        variant differentiates these features. Without autocast this is ``forward_head(
+        forward_features(x))`` exactly."""
+        features = self.forward_features(x).to(self.dense.weight.dtype)
+        kind = x.device.type
+        if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
+            with torch.autocast(kind, enabled=False):
+                return features, self.forward_head(features)
+        return features, self.forward_head(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        return self.forward_features_and_logits(x)[1]
 
     def reset_classifier(self, n_classes: int) -> None:
         """Replace the head by a freshly initialised ``Linear(num_features, n_classes)``.

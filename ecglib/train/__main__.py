@@ -5,7 +5,8 @@
 
 Each fold is trained (or resumed, or reused when already finished) exactly as
 ``notebooks/02_train_fold.ipynb`` does it; re-running the notebook afterwards reuses the result.
-Rank 0 writes every file and prints the summary.
+Rank 0 writes every file and prints the summary. Under torchrun one process group serves every
+fold of the job; ``train.batch_size`` is the global batch, shared by the processes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 
 from ecglib.config import load_params
+from ecglib.train import distributed as D
 from ecglib.train.fit import fit_fold
 
 
@@ -40,23 +42,25 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = load_params(args.params)
     folds = args.fold if args.fold else list(range(params.folds.n_folds))
-    for fold in folds:
-        result = fit_fold(
-            params,
-            fold,
-            progress=not args.no_progress,
-            stop_after=args.stop_after,
-            force=args.force,
-        )
-        if int(os.environ.get("RANK", "0")) != 0:
-            continue
-        state = "reused" if result.reused else ("finished" if result.finished else "stopped")
-        print(
-            f"fold {fold}: {state}; best epoch {result.best_epoch} "
-            f"(inner macro-AUC {result.inner_macro_auc:.3f}); {result.seconds:.1f} s; "
-            f"{result.world_size} process(es) on {result.device}",
-            flush=True,
-        )
+    # one group for the whole loop: a group re-created per fold can hang (distributed.py)
+    with D.process_group(params.train.device):
+        for fold in folds:
+            result = fit_fold(
+                params,
+                fold,
+                progress=not args.no_progress,
+                stop_after=args.stop_after,
+                force=args.force,
+            )
+            if int(os.environ.get("RANK", "0")) != 0:
+                continue
+            state = "reused" if result.reused else ("finished" if result.finished else "stopped")
+            print(
+                f"fold {fold}: {state}; best epoch {result.best_epoch} "
+                f"(inner macro-AUC {result.inner_macro_auc:.3f}); {result.seconds:.1f} s; "
+                f"{result.world_size} process(es) on {result.device}, {result.precision}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -62,12 +62,16 @@ def load_state_strict(module: torch.nn.Module, state: dict, what: str) -> None:
 # --------------------------------------------------------------------------------------------
 # random-number states
 # --------------------------------------------------------------------------------------------
-def rng_state() -> dict:
-    """The global RNG states: torch (CPU and every CUDA device), NumPy's legacy global, Python's."""
+def rng_state(device: torch.device | str | None = None) -> dict:
+    """The global RNG states: torch's CPU generator, the CUDA generator of ``device`` (this
+    process's GPU; none on the CPU), NumPy's legacy global and Python's. Every tensor is a CPU
+    byte tensor (``torch.cuda.get_rng_state`` returns one too)."""
+    device = torch.device(device) if device is not None else None
+    on_gpu = device is not None and device.type == "cuda"
     np_state = np.random.get_state(legacy=False)
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda": [torch.cuda.get_rng_state(device)] if on_gpu else [],
         "numpy": {
             "bit_generator": np_state["bit_generator"],
             "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
@@ -79,11 +83,19 @@ def rng_state() -> dict:
     }
 
 
-def set_rng_state(state: dict) -> None:
-    """Restore what :func:`rng_state` captured."""
+def set_rng_state(state: dict, device: torch.device | str | None = None) -> None:
+    """Restore what :func:`rng_state` captured: torch's CPU generator, NumPy's and Python's, and,
+    when ``device`` is a GPU, its generator from the one CUDA state saved (a checkpoint holds
+    one per process, so a resumed job may see any number of GPUs).
+
+    Read the checkpoint to the CPU (``map_location="cpu"``): ``torch.set_rng_state`` accepts
+    only a CPU byte tensor, and a state mapped to a GPU is refused. Training does not depend on
+    these states (each epoch reseeds every stream from the run's seed, fold, epoch and rank);
+    they are restored so that code outside those seeded streams continues as it would have."""
     torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    device = torch.device(device) if device is not None else None
+    if state.get("cuda") and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"][0], device)
     npst = state["numpy"]
     np.random.set_state(
         {

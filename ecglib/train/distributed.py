@@ -1,9 +1,36 @@
-"""Device choice and multi-process (DistributedDataParallel) helpers.
+"""Device, precision and the multi-process (DistributedDataParallel) helpers.
 
 One code path serves a single process and ``torchrun --nproc_per_node N``: :func:`setup` reads
 torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``PORT``), starts
 the process group (``nccl`` on CUDA, ``gloo`` on the CPU) and picks the device; in a single
 process it starts nothing and every collective below is the identity.
+
+**One process group per job.** ``python -m ecglib.train`` starts the group before its loop over
+folds and destroys it after (:func:`process_group`); :func:`setup`, which
+:func:`~ecglib.train.fit.fit_fold` calls, joins a running group and never destroys it. A group
+re-created in the same torchrun job reuses the store keys its predecessor left behind (the
+default group's prefix restarts at 0), so a process can read a stale gloo address and connect to
+a socket that is gone: "Connection refused", or one rank in ``barrier`` and the other in
+``init_process_group`` for ever.
+
+**Devices.** Under torchrun each process takes its local GPU, ``cuda:LOCAL_RANK`` (``auto`` and a
+bare ``cuda``); a ``train.device`` naming one GPU (``cuda:1``) is an error there, since it would
+put every process on that one GPU. ``cpu`` runs every process on the CPU (gloo).
+
+**Precision** (``train.precision``, :func:`autocast_dtype`): ``fp32``; ``bf16`` autocast for the
+trunk; ``fp16`` autocast with a gradient scaler (:mod:`ecglib.train.fit`); ``auto`` = bf16 on a
+GPU that computes it natively (Ampere and later), fp32 elsewhere: on the CPU, and on GPUs such
+as the V100 or T4 that would emulate bf16 slowly. The head always runs in float32
+(:meth:`ecglib.model.Net1D.forward_features_and_logits`).
+
+**Batches.** ``train.batch_size`` is the *global* batch: each of ``N`` processes takes
+``batch_size / N`` ECGs per step (:func:`per_process_batch`), and the sampler deals the shards so
+that step ``s`` of ``N`` processes sees the same ECGs as step ``s`` of one process. With the
+gradients averaged across processes the optimiser then takes the same steps on the same batches
+as in one process, with the same learning rate and warm-up. What differs: batch-norm statistics
+are computed per process (over ``batch_size / N`` ECGs), the augmentation and dropout streams
+are seeded per rank, and when the training rows are not a multiple of ``N`` the sampler repeats
+up to ``N - 1`` of them per epoch.
 
 **PCGrad and DDP.** DDP averages gradients across processes with hooks that fire when ``backward``
 accumulates a parameter's ``.grad``. PCGrad takes each task's gradient with
@@ -21,14 +48,17 @@ standard path for ``gradient_surgery: none``.
 
 from __future__ import annotations
 
+import atexit
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
+from ecglib.errors import ConfigError
 from ecglib.train.pcgrad import (
     AUTHORS_EPS,
     pcgrad_coefficients,
@@ -41,7 +71,10 @@ __all__ = [
     "DistContext",
     "setup",
     "teardown",
+    "process_group",
     "choose_device",
+    "autocast_dtype",
+    "per_process_batch",
     "all_reduce_mean_",
     "all_reduce_grads_",
     "broadcast_buffers_",
@@ -70,19 +103,24 @@ class DistContext:
     def distributed(self) -> bool:
         return self.world_size > 1
 
-    @property
-    def amp_dtype(self) -> torch.dtype | None:
-        """bf16 autocast on CUDA, none on the CPU."""
-        return torch.bfloat16 if self.device.type == "cuda" else None
 
-
-def choose_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
+def choose_device(
+    preference: str = "auto", local_rank: int = 0, *, distributed: bool = False
+) -> torch.device:
     """``auto``: ``cuda:<local_rank>`` when CUDA is available, else the CPU; otherwise the named
-    device (``cpu``, ``cuda``, ``cuda:1``; a bare ``cuda`` under torchrun means the local GPU)."""
+    device (``cpu``, ``cuda``, ``cuda:1``; a bare ``cuda`` means the local GPU). ``distributed``
+    (under torchrun): a device naming one GPU is refused (module docstring)."""
     if preference == "auto":
         preference = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(preference)
     if device.type == "cuda":
+        if distributed and device.index is not None:
+            raise ConfigError(
+                f"train.device is {preference!r}, but under torchrun every process takes its own "
+                f"local GPU (this one: cuda:{local_rank}); {preference!r} would put every process "
+                "on one GPU. Set train.device to auto or cuda, and choose the GPUs with "
+                "CUDA_VISIBLE_DEVICES."
+            )
         if not torch.cuda.is_available():
             raise RuntimeError(f"train.device is {preference!r} but CUDA is not available here")
         if device.index is None:
@@ -90,13 +128,44 @@ def choose_device(preference: str = "auto", local_rank: int = 0) -> torch.device
     return device
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``train.precision`` on ``device`` (``None``: float32, no autocast).
+
+    ``auto`` takes bf16 only on a GPU that computes it natively: emulated bf16 (V100, T4) is
+    slower than float32, and on the CPU float32 keeps a single-process run's numbers unchanged."""
+    if precision == "auto":
+        native = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if native else None
+    dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in dtypes:
+        raise ConfigError(
+            f"train.precision = {precision!r}: expected one of auto, {', '.join(dtypes)}"
+        )
+    return dtypes[precision]
+
+
+def per_process_batch(batch_size: int, world_size: int) -> int:
+    """Each process's share of the global ``train.batch_size``; an indivisible batch is an error
+    (uneven shares would weigh the ECGs of the smaller shares more in the averaged gradient)."""
+    if batch_size < 1 or batch_size % world_size:
+        raise ConfigError(
+            f"train.batch_size = {batch_size} is the global batch, to be shared by the "
+            f"{world_size} processes, and {batch_size} is not a multiple of {world_size}: "
+            f"choose a multiple of {world_size}, e.g. "
+            f"{max(world_size, batch_size // world_size * world_size)}"
+        )
+    return batch_size // world_size
+
+
 def setup(preference: str = "auto") -> DistContext:
-    """Join (or start, under torchrun) the process group and choose the device."""
+    """Join the process group, or start it under torchrun when this process has none, and choose
+    the device. A group started here lives until :func:`teardown` or the end of the process,
+    never just for one fold (module docstring)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
         local = int(os.environ.get("LOCAL_RANK", rank))
-        device = choose_device(preference, local)
+        device = choose_device(preference, local, distributed=world > 1)
         if device.type == "cuda":
             torch.cuda.set_device(device)
         return DistContext(rank, world, local, device, started_group=False)
@@ -104,19 +173,35 @@ def setup(preference: str = "auto") -> DistContext:
         return DistContext(device=choose_device(preference, 0))
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", rank))
-    device = choose_device(preference, local)
+    device = choose_device(preference, local, distributed=True)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(
         "nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world
     )
+    atexit.register(_destroy_at_exit)
     return DistContext(rank, world, local, device, started_group=True)
 
 
+def _destroy_at_exit() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def teardown(ctx: DistContext) -> None:
-    """Destroy the process group if :func:`setup` started it."""
+    """Destroy the process group if :func:`setup` started it: once, at the end of the job."""
     if ctx.started_group and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def process_group(preference: str = "auto") -> Iterator[DistContext]:
+    """The job's one process group (none in a single process), around a loop over folds."""
+    ctx = setup(preference)
+    try:
+        yield ctx
+    finally:
+        teardown(ctx)
 
 
 def barrier(ctx: DistContext) -> None:

@@ -36,16 +36,24 @@
 at the start of each epoch (:func:`~ecglib.train.data.derive_seed`): the data order (the
 sampler's generator), the augmentation generator, PCGrad's visiting order and the global torch RNG
 (dropout). The last checkpoint holds the model, optimiser, scheduler, uncertainty weights, the
-global RNG states, the sampler's seed, the history and the best epoch so far. Re-running an
-interrupted fold resumes after the last finished epoch and ends, on the CPU, with exactly the
-weights and predictions of an uninterrupted run; a finished fold whose fingerprint (params, cohort
-and store) is unchanged is not retrained.
+fp16 gradient scaler, every process's global RNG states, the sampler's seed, the history and the
+best epoch so far. Re-running an interrupted fold resumes after the last finished epoch and ends,
+on the CPU, with exactly the weights and predictions of an uninterrupted run; a finished fold
+whose fingerprint (params, cohort, store and number of processes) is unchanged is not retrained.
+Resume reads the checkpoint to the CPU, so that a GPU job restarted after a time limit, with as
+many GPUs visible as before or not, can restore the RNG states
+(:func:`~ecglib.train.checkpoint.set_rng_state` says which, and why they do not change the result).
 
-**Devices.** ``train.device: auto`` takes CUDA when available (bf16 autocast for the forward
-pass) and the CPU otherwise. Under ``torchrun --nproc_per_node N`` (``python -m ecglib.train``)
-the model is wrapped in DistributedDataParallel, each process reads its shard of every epoch,
-rank 0 writes every file; PCGrad reduces the per-task gradients across processes *before* the
-surgery (see :mod:`ecglib.train.distributed`).
+**Devices and precision.** ``train.device: auto`` takes CUDA when available and the CPU
+otherwise; ``train.precision`` sets the trunk's autocast (``auto``: bf16 on a GPU that computes it
+natively, else float32; ``fp16`` adds a gradient scaler). The head runs in float32 in training and
+prediction alike (:meth:`~ecglib.model.Net1D.forward_features_and_logits`). Under ``torchrun
+--nproc_per_node N`` (``python -m ecglib.train``: one process group for all its folds) the model
+is wrapped in DistributedDataParallel, ``train.batch_size`` stays the global batch (each process
+takes ``batch_size / N`` ECGs of every step), rank 0 writes every file, and PCGrad reduces the
+per-task gradients across processes *before* the surgery. The number of processes enters the
+fingerprint and the fold's summary; batch-norm statistics are per process (see
+:mod:`ecglib.train.distributed` for what else differs from one process).
 
 **Size.** Longer than the project's ~400-line aim: one fold's training read top to bottom (set-up,
 resume, the epoch loop, checkpoints, predictions). Its split along those seams is left to the
@@ -111,8 +119,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Bumped when a change to the training code makes older checkpoints incomparable.
-TRAIN_VERSION = 1
+#: Bumped when a change to the training code makes older checkpoints incomparable. 2:
+#: ``train.batch_size`` is the global batch (it was per process under torchrun).
+TRAIN_VERSION = 2
 
 _VARIANT = {"pcgrad": "yu", "pcgrad_authors": "authors", "pcgrad_features": "yu"}
 
@@ -144,6 +153,7 @@ class FoldResult:
     resumed_after: int | None = None
     device: str = "cpu"
     world_size: int = 1
+    precision: str = "fp32"
     oof: pd.DataFrame | None = None
     external: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
@@ -152,8 +162,8 @@ class FoldResult:
 class TaskModel(nn.Module):
     """Net1D and the uncertainty weights in one module (one DDP wrapper, one optimiser).
 
-    ``forward(x) -> (features, logits)``; the head runs in float32 outside autocast, so that the
-    features PCGrad's feature variant differentiates and the logits are full precision.
+    ``forward(x) -> (features, logits)``: :meth:`Net1D.forward_features_and_logits`, the head in
+    float32 outside autocast, as in prediction.
     """
 
     def __init__(self, net: Net1D, weighting: UncertaintyWeighting | None):
@@ -162,10 +172,7 @@ class TaskModel(nn.Module):
         self.weighting = weighting
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.net.forward_features(x).float()
-        with torch.autocast(x.device.type, enabled=False):
-            logits = self.net.forward_head(features)
-        return features, logits
+        return self.net.forward_features_and_logits(x)
 
     def objective_terms(self, task_losses: torch.Tensor) -> torch.Tensor:
         """Per-task terms whose sum is the objective: ``exp(-s_t) L_t + s_t`` or ``L_t``."""
@@ -204,10 +211,12 @@ def history_columns() -> list[str]:
 
 
 def training_fingerprint(
-    params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int
+    params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int, world_size: int = 1
 ) -> str:
     """Hash of everything a fold's result depends on: the params (but the run's name, its folder
-    and ``train.num_workers``), the cohort's content, the store's fingerprint and the fold."""
+    and ``train.num_workers``), the cohort's content, the store's fingerprint, the fold and the
+    number of processes that train it (batch-norm statistics and the random streams are per
+    process)."""
     from ecglib.data.run_folds import cohort_digest
 
     settings = params_to_dict(params)
@@ -226,6 +235,7 @@ def training_fingerprint(
             "cohort": cohort_digest(cohort),
             "store": store_id,
             "fold": int(fold),
+            "processes": int(world_size),
             "version": TRAIN_VERSION,
         },
         sort_keys=True,
@@ -252,13 +262,12 @@ def fit_fold(
     ``cohort``/``store`` default to the run's (``read_cohort``, ``open_store``). ``stop_after``:
     stop after that many epochs (the fold stays resumable; the result has ``finished=False``), as
     a job with a time limit would. ``force``: retrain from scratch even if a finished or partial
-    fold matches. Under torchrun every process calls this; rank 0 writes.
+    fold matches. Under torchrun every process calls this; rank 0 writes. It joins the job's
+    process group, or starts it if there is none yet, and leaves it up for the next fold
+    (:func:`ecglib.train.distributed.setup`).
     """
     ctx = D.setup(params.train.device)
-    try:
-        return _Fold(params, int(fold), ctx, cohort, store, progress).run(stop_after, force)
-    finally:
-        D.teardown(ctx)
+    return _Fold(params, int(fold), ctx, cohort, store, progress).run(stop_after, force)
 
 
 class _Fold:
@@ -290,7 +299,13 @@ class _Fold:
         }
         if self.n_rows["train"] == 0 or self.n_rows["val"] == 0 or self.n_rows["test"] == 0:
             raise DataError(f"fold {fold}", f"an empty role: {self.n_rows}")
-        self.fingerprint = training_fingerprint(params, self.cohort, self.store, fold)
+        self.fingerprint = training_fingerprint(
+            params, self.cohort, self.store, fold, ctx.world_size
+        )
+        self.amp_dtype = D.autocast_dtype(params.train.precision, ctx.device)
+        self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[
+            self.amp_dtype
+        ]
         self.store_rows = self.store.rows_for(self.cohort["ecg_path"])
         self.labels = schema.binarise_grades(self.cohort).to_numpy().astype(np.float32)
         # A vessel the cohort does not assess (labels missing in every row) is not a task: the
@@ -320,7 +335,15 @@ class _Fold:
         needed = [self.paths.best_checkpoint(self.fold), self.paths.oof_predictions(self.fold)]
         if summary.get("n_rows", {}).get("external", 0):
             needed.append(self.paths.external_predictions(self.fold))
-        if summary.get("fingerprint") != self.fingerprint or not all(p.exists() for p in needed):
+        # a fold finished by another number of processes is the same recipe (global batch) and
+        # is reused, checked against its own count, which its result and page report
+        processes = int(summary.get("world_size", 1))
+        expected = (
+            self.fingerprint
+            if processes == self.ctx.world_size
+            else training_fingerprint(self.params, self.cohort, self.store, self.fold, processes)
+        )
+        if summary.get("fingerprint") != expected or not all(p.exists() for p in needed):
             return None
         return summary
 
@@ -328,6 +351,12 @@ class _Fold:
     def run(self, stop_after: int | None, force: bool) -> FoldResult:
         summary = None if force else self._finished_summary()
         if summary is not None:
+            if int(summary.get("world_size", 1)) != self.ctx.world_size and self.ctx.is_main:
+                log.info(
+                    "fold %d: reusing the fold finished by %s process(es)",
+                    self.fold,
+                    summary.get("world_size", 1),
+                )
             return self._reused(summary)
         tp = self.params.train
         ctx = self.ctx
@@ -357,6 +386,17 @@ class _Fold:
             else self.model
         )
         self.optimizer = torch.optim.AdamW(trainable, lr=tp.lr, weight_decay=tp.weight_decay)
+        # fp16 only: its 5 exponent bits flush small gradients to zero unless the loss is scaled
+        self.scaler = torch.amp.GradScaler(dev.type, enabled=self.amp_dtype == torch.float16)
+        if (
+            tp.precision == "bf16"
+            and dev.type == "cuda"
+            and not torch.cuda.is_bf16_supported(including_emulation=False)
+        ):
+            self._warn(
+                f"precision bf16 is emulated on {torch.cuda.get_device_name(dev)}, slower "
+                "than fp32; precision auto takes fp32 there"
+            )
 
         # data ------------------------------------------------------------------------------------
         train_rows = self._rows("train")
@@ -369,7 +409,7 @@ class _Fold:
         )
         self.loader = train_loader(
             dataset,
-            batch_size=tp.batch_size,
+            batch_size=D.per_process_batch(tp.batch_size, ctx.world_size),
             seed=derive_seed(self.params.seed, self.fold, "order"),
             rank=ctx.rank,
             world_size=ctx.world_size,
@@ -399,18 +439,29 @@ class _Fold:
         start, resumed_after = 0, None
         last = self.paths.last_checkpoint(self.fold)
         if last.exists() and not force:
-            state = load_checkpoint(last, map_location=dev)
-            if state.get("fingerprint") == self.fingerprint:
+            # to the CPU: torch.set_rng_state refuses a state mapped to a GPU, and load_state_dict
+            # copies the model's and the optimiser's tensors to the device anyway
+            state = load_checkpoint(last, map_location="cpu")
+            saved = int(state.get("world_size", 1))
+            expected = (
+                self.fingerprint
+                if saved == ctx.world_size
+                else training_fingerprint(self.params, self.cohort, self.store, self.fold, saved)
+            )
+            if state.get("fingerprint") == expected:
                 load_state_strict(self.model, state["model"], str(last))
                 self.optimizer.load_state_dict(state["optimizer"])
                 self.scheduler.load_state_dict(state["scheduler"])
-                set_rng_state(state["rng"][min(ctx.rank, len(state["rng"]) - 1)])
+                if self.scaler.is_enabled() and state.get("scaler"):
+                    self.scaler.load_state_dict(state["scaler"])
+                set_rng_state(state["rng"][min(ctx.rank, len(state["rng"]) - 1)], dev)
                 history, best = list(state["history"]), dict(state["best"])
                 start = resumed_after = int(state["epoch"])
-                if int(state.get("world_size", 1)) != ctx.world_size:
+                if saved != ctx.world_size:
                     self._warn(
-                        f"resuming a run of {state.get('world_size')} process(es) with "
-                        f"{ctx.world_size}: the batches differ from an uninterrupted run"
+                        f"resuming a run of {saved} process(es) with {ctx.world_size}: "
+                        "the same global batches, but batch-norm statistics and the "
+                        "augmentation and dropout streams differ from an uninterrupted run"
                     )
                 if ctx.is_main:
                     log.info("fold %d: resuming after epoch %d", self.fold, start)
@@ -536,16 +587,27 @@ class _Fold:
             )
             with sync:
                 with torch.autocast(
-                    dev.type, dtype=ctx.amp_dtype, enabled=ctx.amp_dtype is not None
+                    dev.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
                 ):
                     features, logits = self.wrapped(x)
                 task_losses = per_task_bce(logits.float()[:, tasks], y[:, tasks])
                 terms = self.model.objective_terms(task_losses)
-                conflicts = self._backward(terms, features, pc_gen)
+                # fp16: the gradients of the scaled terms (every surgery is homogeneous in the
+                # scale, the authors' 1e-12 aside); the scaler divides the scale out before the step
+                conflicts = self._backward(
+                    self.scaler.scale(terms) if self.scaler.is_enabled() else terms,
+                    features,
+                    pc_gen,
+                )
             if ctx.distributed and surgery == "pcgrad_features":
                 D.all_reduce_grads_(list(self.model.parameters()), ctx)
             lr = self.optimizer.param_groups[0]["lr"]
-            self.optimizer.step()
+            if self.scaler.is_enabled():
+                # an overflow skips the step on every rank alike: the gradients are averaged first
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
             self.scheduler.step()
             sums[:n_tasks] += task_losses.detach().double().cpu()
             sums[n_tasks] += float(terms.detach().sum())
@@ -603,7 +665,7 @@ class _Fold:
             self.store_rows[rows],
             batch_size=max(2 * self.params.train.batch_size, 32),
             device=self.ctx.device,
-            amp_dtype=self.ctx.amp_dtype,
+            amp_dtype=self.amp_dtype,
             ctx=self.ctx,
         )
         untrained = [j for j in range(len(schema.VESSELS)) if j not in self.tasks]
@@ -633,10 +695,10 @@ class _Fold:
         )
 
     def _save_last(self, epoch: int, history: list[dict], best: dict) -> None:
-        states = [rng_state()]
+        states = [rng_state(self.ctx.device)]
         if self.ctx.distributed:
             states = [None] * self.ctx.world_size
-            torch.distributed.all_gather_object(states, rng_state())
+            torch.distributed.all_gather_object(states, rng_state(self.ctx.device))
         if self.ctx.is_main:
             save_atomic(
                 {
@@ -648,6 +710,7 @@ class _Fold:
                     "optimizer": self.optimizer.state_dict(),
                     "scheduler": self.scheduler.state_dict(),
                     "rng": states,
+                    "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
                     "data_order": {"sampler_seed": int(self.loader.sampler.seed), "epoch": epoch},
                     "history": history,
                     "best": best,
@@ -688,6 +751,7 @@ class _Fold:
             resumed_after=resumed_after,
             device=str(self.ctx.device),
             world_size=self.ctx.world_size,
+            precision=self.precision,
             oof=oof,
             external=external,
             warnings=list(self.warnings),
@@ -709,6 +773,8 @@ class _Fold:
             "seconds": result.seconds,
             "device": result.device,
             "world_size": result.world_size,
+            "precision": result.precision,
+            "batch_per_process": self.params.train.batch_size // result.world_size,
             "resumed_after": result.resumed_after,
             "epochs": self.params.train.epochs,
             "warnings": result.warnings,
@@ -740,6 +806,7 @@ class _Fold:
             resumed_after=summary.get("resumed_after"),
             device=summary.get("device", "cpu"),
             world_size=int(summary.get("world_size", 1)),
+            precision=summary.get("precision", "fp32"),
             oof=read_predictions(self.paths.oof_predictions(self.fold)),
             external=read_predictions(ext_path) if ext_path.exists() else None,
             warnings=list(summary.get("warnings", [])),

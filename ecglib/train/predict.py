@@ -55,7 +55,9 @@ def predict_probs(
     ctx: DistContext | None = None,
 ) -> np.ndarray:
     """Sigmoid probabilities ``(len(rows), 4)`` (float64) of ``signals[rows]``, model in eval mode
-    (restored afterwards). Under several processes each predicts a shard and all get the whole."""
+    (restored afterwards). Under several processes each predicts a shard and all get the whole.
+    ``amp_dtype``: autocast of the trunk; the head runs in float32 as in training (``model(x)``
+    is :meth:`Net1D.forward_features_and_logits`'s logits)."""
     ctx = ctx or DistContext(device=torch.device(device))
     device = torch.device(device)
     rows = np.asarray(rows, dtype=np.int64)
