@@ -188,6 +188,23 @@ def test_roc_figures_draw_with_a_second_set_and_a_one_class_vessel():
     plt.close(fig)
 
 
+def test_roc_figure_legends_show_the_given_aucs_and_intervals():
+    internal = cohort(seed=1)
+    given = vessel_auc_table(internal).assign(set="internal", ci_low=0.101, ci_high=0.909)
+    fig = roc_figure({"internal": internal}, aucs=given, interval="patient-clustered")
+    for ax, row in zip(fig.axes, given.itertuples()):
+        legend = ax.get_legend()
+        assert [t.get_text() for t in legend.get_texts()] == [
+            f"internal: {format_estimate(row.auc, 0.101, 0.909)}"
+        ]
+        assert legend.get_title().get_text() == "AUC [95% CI, patient-clustered]"
+    plt.close(fig)
+    with pytest.raises(KeyError, match="no set 'external'"):
+        roc_figure({"external": internal}, aucs=given)
+    with pytest.raises(KeyError, match=r"no row for \['LCX'\]"):
+        roc_figure({"internal": internal}, aucs=given[given["vessel"] != "LCX"])
+
+
 def test_forest_plot_shows_each_subgroups_auc_ci_and_p():
     df = cohort()
     sg = define_subgroups(df)

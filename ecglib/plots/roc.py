@@ -1,9 +1,14 @@
-"""ROC curves per vessel with the AUC and its DeLong CI in the legend.
+"""ROC curves per vessel with the AUC and its CI in the legend.
 
 :func:`roc_figure` draws one or more prediction sets (internal out-of-fold, external, the
 normal-ECG subset, ...) either one panel per vessel (sets told apart by line style) or all
 vessels in one panel (vessels told apart by colour). A set in which a vessel has one class
 gets a note in place of its curve, never an invented AUC.
+
+The legend's intervals are the caller's: a chapter passes the AUC table it reports
+(``aucs``, e.g. the patient-clustered one of :mod:`ecglib.metrics.clustered_roc`), so the
+figure and the tables show the same interval. Without a table the figure falls back to
+DeLong's interval of the ECGs as independent rows, for plain arrays.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ def roc_figure(
     level: float = 0.95,
     ci_method: str = "logit",
     title: str | None = None,
+    aucs: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+    interval: str | None = None,
 ) -> Figure:
-    """ROC curves of every vessel, with ``AUC [95% CI]`` (DeLong) in the legend.
+    """ROC curves of every vessel, with ``AUC [95% CI]`` in the legend.
 
     Parameters
     ----------
@@ -44,7 +51,15 @@ def roc_figure(
     label : the set's name when ``sets`` is a single table.
     layout : ``"panels"`` (one panel per vessel; sets by line style) or ``"single"`` (one
         panel; vessels by colour, sets by line style).
-    level, ci_method : of the DeLong interval (:func:`ecglib.metrics.roc.auc_ci`).
+    level, ci_method : of the fallback DeLong interval (:func:`ecglib.metrics.roc.auc_ci`)
+        when no ``aucs`` are given; ``level`` also names the interval in the legend's title.
+    aucs : the AUCs and intervals the legends show: a long table with a ``set`` column holding
+        the names of ``sets`` (e.g. the chapter's AUC table), or a mapping ``name -> table``;
+        each table has ``vessel``, ``auc``, ``ci_low``, ``ci_high`` (the columns of
+        :func:`~ecglib.metrics.roc.vessel_auc_table`). A set or vessel it lacks is a
+        ``KeyError``. Default: DeLong's interval computed here, each ECG an independent row.
+    interval : the interval's name in the legend's title (``AUC [95% CI, <interval>]``);
+        default ``"DeLong"`` without ``aucs`` and nothing with them.
     """
     if isinstance(sets, pd.DataFrame):
         sets = {label: sets}
@@ -55,6 +70,9 @@ def roc_figure(
     if layout not in ("panels", "single"):
         raise ValueError(f"layout must be 'panels' or 'single', got {layout!r}")
     vessels = schema.vessels_of(next(iter(sets.values())), vessels)
+    given = None if aucs is None else _legend_aucs(aucs, list(sets), vessels)
+    if interval is None and aucs is None:
+        interval = "DeLong"
     use_style()
     if layout == "panels":
         fig, axes = plt.subplots(
@@ -69,7 +87,7 @@ def roc_figure(
     else:
         fig, ax = plt.subplots(figsize=(4.4, 4.2))
         axes_of = dict.fromkeys(vessels, ax)
-    ci_name = f"{level:.0%} CI"
+    ci_name = f"{level:.0%} CI" + (f", {interval}" if interval else "")
     for (set_name, table), style in zip(sets.items(), SET_STYLES):
         for vessel in vessels:
             ax = axes_of[vessel]
@@ -79,10 +97,14 @@ def roc_figure(
             y = table[schema.label_col(vessel)]
             p = table[schema.prob_col(vessel)]
             try:
-                res = delong_auc(
-                    y, p, level=level, ci_method=ci_method, name=f"{vessel} ({set_name})"
-                )
                 pts = roc_points(y, p, name=vessel)
+                if given is None:
+                    res = delong_auc(
+                        y, p, level=level, ci_method=ci_method, name=f"{vessel} ({set_name})"
+                    )
+                    text = format_estimate(res.auc, res.ci_low, res.ci_high)
+                else:
+                    text = format_estimate(*given[set_name][vessel])
             except OneClassError as err:
                 ax.plot(
                     [],
@@ -98,7 +120,7 @@ def roc_figure(
                 linestyle=style,
                 linewidth=1.4,
                 color=VESSEL_COLOURS.get(vessel, "k"),
-                label=f"{name}: {format_estimate(res.auc, res.ci_low, res.ci_high)}",
+                label=f"{name}: {text}",
             )
     panels = {id(ax): (vessel, ax) for vessel, ax in axes_of.items()}.values()
     for vessel, ax in panels:
@@ -115,3 +137,27 @@ def roc_figure(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _legend_aucs(
+    aucs: pd.DataFrame | Mapping[str, pd.DataFrame], sets: Sequence[str], vessels: Sequence[str]
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """``set -> vessel -> (auc, ci_low, ci_high)`` of the given AUC table(s), for every set
+    and vessel drawn; a missing one is a ``KeyError`` naming it."""
+    if isinstance(aucs, pd.DataFrame):
+        if "set" not in aucs.columns:
+            raise KeyError("the AUC table needs a 'set' column naming the prediction sets")
+        aucs = {name: part for name, part in aucs.groupby("set", sort=False)}
+    out = {}
+    for name in sets:
+        if name not in aucs:
+            raise KeyError(f"the AUC table has no set {name!r}; it has {list(aucs)}")
+        table = aucs[name]
+        table = table.set_index("vessel") if "vessel" in table.columns else table
+        absent = [v for v in vessels if v not in table.index]
+        if absent:
+            raise KeyError(f"the AUC table of {name!r} has no row for {absent}")
+        out[name] = {
+            v: tuple(float(table.at[v, c]) for c in ("auc", "ci_low", "ci_high")) for v in vessels
+        }
+    return out
