@@ -58,10 +58,12 @@ DeLong; pROC's unpaired ``roc.test`` refers the same statistic to a Student t di
 with a Welch-Satterthwaite-type df, available here as ``distribution="t"``.
 
 **Independence.** DeLong's variance treats the ``N`` predictions as independent. A patient
-with several ECGs (or several CCTA exams) contributes correlated rows, so the SE is somewhat
-too small; :func:`ecglib.metrics.bootstrap.bootstrap_vessel_table` with ``group_col =
-"patient_id"`` resamples patients and is the check. With very few positives (LM, a handful
-externally) every asymptotic interval undercovers, the logit one less than the plain one.
+with several ECGs (or several CCTA exams) contributes correlated rows, so the SE is too small;
+the book's AUC intervals are therefore clustered by patient
+(:mod:`ecglib.metrics.clustered_roc`, Obuchowski 1997), with the patient bootstrap
+(:func:`ecglib.metrics.bootstrap.bootstrap_vessel_table`, ``group_col = "patient"``) as the
+check. With very few positives (LM, a handful externally) every asymptotic interval
+undercovers, the logit one less than the plain one.
 
 A vessel whose labels hold one class has no ROC curve: :class:`OneClassError` names the vessel
 and the counts (the authors' code would have carried on; an AUC of 0.5 would be invented).
