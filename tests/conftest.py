@@ -48,6 +48,27 @@ def ecgfounder_fixtures() -> Path:
 
 
 @pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real records' folder the book reads (``ecglib.real.collection.real_data_dir``:
+    ``../shared/data`` or ``$ECGLIB_REAL_DATA``), skipping with the reason when it is absent."""
+    from ecglib.errors import MissingInputError
+    from ecglib.real.collection import real_data_dir
+
+    try:
+        return real_data_dir()
+    except MissingInputError as exc:
+        pytest.skip(f"real ECG records not available: {exc.reason}")
+
+
+@pytest.fixture(scope="session")
+def real(data_dir):
+    """Every real record of :func:`data_dir` read and beat-averaged once for the session."""
+    from ecglib.real.beat_yield import real_beats
+
+    return real_beats(data_dir)
+
+
+@pytest.fixture(scope="session")
 def ci_run():
     """The params of the ci run with its data and every fold prepared (finished folds are
     reused, so this is quick after the first time; the notebook tests prepare the same run)."""

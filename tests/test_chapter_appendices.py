@@ -4,13 +4,10 @@
 import json
 
 import pandas as pd
-import pytest
 from IPython.display import Markdown
 
-from conftest import CI_PARAMS
 from ecglib.chapters import appendices as ch
 from ecglib.chapters.parts import Skipped
-from ecglib.config import load_params
 from ecglib.paths import RunPaths
 from ecglib.report.benchmarks import read_benchmarks
 from ecglib.report.corpus import entries, load_manifest
@@ -139,14 +136,9 @@ def test_a_benchmark_run_is_described_and_its_figures_listed_in_full(tmp_path):
     assert "The scripts ran with their default sizes." in default
 
 
-def test_run_manifest_on_the_ci_run_is_the_manifest_it_wrote():
-    run = load_params(CI_PARAMS)
+def test_run_manifest_on_the_ci_run_is_the_manifest_it_wrote(ci_run):
+    run = ci_run
     paths = RunPaths.of(run)
-    if not (paths.cohort.exists() and paths.oof_predictions(0).exists()):
-        pytest.skip(
-            "runs/ci has no cohort or predictions: run the ci pipeline first "
-            "(python -m ecglib run params/ci.yaml)"
-        )
     chapter = ch.run_manifest(run)
     written = json.loads(paths.manifest.read_text(encoding="utf-8"))
     assert chapter.numbers()["manifest_path"] == "runs/ci/manifest.json"

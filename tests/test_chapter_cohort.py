@@ -5,11 +5,9 @@ import pandas as pd
 import pytest
 from chapter_support import make_cohort
 
-from conftest import CI_PARAMS
 from ecglib import schema
 from ecglib.chapters import cohort as ch
 from ecglib.chapters.cohort import cohort_numbers, cohort_table
-from ecglib.config import load_params
 from ecglib.data.prepare import read_cohort
 from ecglib.paths import RunPaths
 from ecglib.plots.cohort import age_sex_figure, prevalence_figure
@@ -87,14 +85,9 @@ def test_the_grade_figure_stacks_each_vessels_exams_to_100_percent():
     assert first.get_height() == pytest.approx(100 * (exams["grade_RCA"] == 0).mean())
 
 
-def test_analyse_on_the_ci_run_is_table1_of_its_cohort():
-    run = load_params(CI_PARAMS)
+def test_analyse_on_the_ci_run_is_table1_of_its_cohort(ci_run):
+    run = ci_run
     paths = RunPaths.of(run)
-    if not (paths.cohort.exists() and paths.oof_predictions(0).exists()):
-        pytest.skip(
-            "runs/ci has no cohort or predictions: run the ci pipeline first "
-            "(python -m ecglib run params/ci.yaml)"
-        )
     chapter = ch.analyse(run)
     cohort = read_cohort(paths.cohort)
     assert list(chapter.table1.columns) == ["internal", "external"]

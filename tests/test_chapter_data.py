@@ -4,7 +4,7 @@ shows them; and the exclusion-flow figure."""
 import pandas as pd
 import pytest
 
-from conftest import CI_PARAMS, DEMO_MAP, export_row, write_export
+from conftest import DEMO_MAP, export_row, write_export
 from ecglib.chapters import data as ch
 from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import load_params
@@ -81,14 +81,9 @@ def test_the_exclusion_flow_figure_draws_each_step_with_its_counts():
     assert sum(t.startswith("remaining") for t in texts) == 1
 
 
-def test_analyse_on_the_ci_run_counts_the_ecgs_after_their_ccta():
-    run = load_params(CI_PARAMS)
+def test_analyse_on_the_ci_run_counts_the_ecgs_after_their_ccta(ci_run):
+    run = ci_run
     paths = RunPaths.of(run)
-    if not (paths.cohort.exists() and paths.oof_predictions(0).exists()):
-        pytest.skip(
-            "runs/ci has no cohort or predictions: run the ci pipeline first "
-            "(python -m ecglib run params/ci.yaml)"
-        )
     chapter = ch.analyse(run, progress=False)
     export_map = ExportMap.from_yaml(run.path(run.data.map))
     raw = read_export(run.path(run.data.table), export_map)[1]

@@ -438,22 +438,8 @@ def test_row_view_reads_the_rows_it_names():
 
 
 @pytest.fixture(scope="module")
-def ci_chapter():
-    from ecglib.config import load_params
-    from ecglib.paths import RunPaths
-
-    params = load_params("params/ci.yaml")
-    paths = RunPaths.of(params)
-    missing = [
-        k
-        for k in range(params.folds.n_folds)
-        if not (paths.oof_predictions(k).is_file() and paths.best_checkpoint(k).is_file())
-    ]
-    if missing:
-        pytest.skip(
-            f"runs/ci has no trained fold or out-of-fold predictions for fold(s) "
-            f"{missing}: prepare the ci run (python -m ecglib run params/ci.yaml) first"
-        )
+def ci_chapter(ci_run):
+    params = ci_run
     return params, interpretability.analyse(params, max_records=2, n_steps=2)
 
 

@@ -23,8 +23,7 @@ from ecglib.chapters.real_predictions import real_model_inputs, real_predictions
 from ecglib.errors import MissingInputError
 from ecglib.model import Net1D
 from ecglib.paths import RunPaths
-from ecglib.real.beat_yield import real_beats
-from ecglib.real.collection import REAL_DATA_ENV, real_data_dir
+from ecglib.real.collection import REAL_DATA_ENV
 from ecglib.real.prediction_groups import prediction_summary
 from ecglib.real.ptb_records import ptb_predictions
 from ecglib.train.fit import model_config
@@ -40,19 +39,6 @@ OUTPUTS = {
     "real_ptb",
     "real_predictions_summary",
 }
-
-
-@pytest.fixture(scope="module")
-def data_dir():
-    try:
-        return real_data_dir()
-    except MissingInputError as exc:
-        pytest.skip(f"real ECG records not available: {exc.reason}")
-
-
-@pytest.fixture(scope="module")
-def real(data_dir):
-    return real_beats(data_dir)
 
 
 def test_missing_records_skip_the_chapter_once_and_every_number_still_exists(monkeypatch, tmp_path):
@@ -101,19 +87,9 @@ def test_predictions_are_the_mean_of_the_fold_models_and_need_a_trained_run(real
     assert set(summary["vessel"]) == set(schema.VESSELS)
 
 
-def test_analyse_on_the_ci_run_shows_the_records_and_the_runs_predictions(data_dir):
-    from ecglib.config import load_params
-
-    params = load_params("params/ci.yaml")
+def test_analyse_on_the_ci_run_shows_the_records_and_the_runs_predictions(data_dir, ci_run):
+    params = ci_run
     paths = RunPaths.of(params)
-    if not all(
-        paths.best_checkpoint(k).is_file() and paths.oof_predictions(k).is_file()
-        for k in range(params.folds.n_folds)
-    ):
-        pytest.skip(
-            "runs/ci has no trained folds: prepare the ci run (python -m ecglib run "
-            "params/ci.yaml) first"
-        )
     chapter = real_ecgs.analyse(params)
     assert chapter.skipped() == []
     assert set(chapter.outputs()) == OUTPUTS

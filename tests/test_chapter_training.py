@@ -128,18 +128,9 @@ def test_the_learning_curves_draw_the_assessed_vessels_and_mark_the_chosen_epoch
     assert fig.get_suptitle() == "fold 2"
 
 
-def test_analyse_on_the_ci_run_reuses_the_fold_and_recomputes_its_held_out_auc():
-    run = load_params(CI_PARAMS)
+def test_analyse_on_the_ci_run_reuses_the_fold_and_recomputes_its_held_out_auc(ci_run):
+    run = ci_run
     paths = RunPaths.of(run)
-    if not (
-        paths.cohort.exists()
-        and paths.oof_predictions(0).exists()
-        and paths.train_summary(0).exists()
-    ):
-        pytest.skip(
-            "runs/ci has no trained fold 0: run the ci pipeline first "
-            "(python -m ecglib run params/ci.yaml)"
-        )
     chapter = ch.analyse(run, 0, progress=False)
     assert chapter.result.reused, "a finished fold with unchanged params and data is reused"
     cohort = read_cohort(paths.cohort)

@@ -53,19 +53,6 @@ DEPRESSION_LEADS = {"I", "II", "III", "aVF", "aVL", "V3", "V4", "V5", "V6"}
 RECIPROCAL = "aVR"
 
 
-@pytest.fixture(scope="module")
-def data_dir():
-    try:
-        return real_data_dir()
-    except MissingInputError as exc:
-        pytest.skip(f"real ECG records not available: {exc.reason}")
-
-
-@pytest.fixture(scope="module")
-def real(data_dir):
-    return real_beats(data_dir)
-
-
 # ------------------------------------------------------------------------------------------
 # without the records
 # ------------------------------------------------------------------------------------------
