@@ -138,7 +138,8 @@ class EvaluationParams:
     #: training folds' predictions, reported on the held-out ones.
     strata_sensitivity: dict[str, float] = _per_vessel(RCA=0.90, LM=0.90, LAD=0.90, LCX=0.90)
     strata_specificity: dict[str, float] = _per_vessel(RCA=0.95, LM=0.87, LAD=0.95, LCX=0.95)
-    #: Bootstrap resamples for calibration bands and NRI intervals.
+    #: Patient resamples of the run's one shared cluster bootstrap (every bootstrap interval of
+    #: the book; :meth:`ecglib.chapters.predictions.RunResults.resamples`).
     n_bootstrap: int = 1000
     #: Horizon of the cumulative-incidence chapter, in the follow-up's days.
     followup_horizon_days: int = 365

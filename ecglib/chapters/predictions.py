@@ -30,10 +30,21 @@ from ecglib.config import RunParams
 from ecglib.data.prepare import read_cohort
 from ecglib.data.run_folds import EXTERNAL, internal_mask
 from ecglib.errors import DataError, MissingInputError
+from ecglib.metrics.resamples import PatientResamples, patient_resamples
 from ecglib.paths import RunPaths
 from ecglib.train.predict import join_cohort, mean_external, read_oof
 
-__all__ = ["COVARIATES", "RunResults", "cohort_keys", "join_results", "load_results"]
+__all__ = [
+    "COVARIATES",
+    "POPULATIONS",
+    "RunResults",
+    "cohort_keys",
+    "join_results",
+    "load_results",
+]
+
+#: The populations a run's predictions describe (:meth:`RunResults.resamples`).
+POPULATIONS: tuple[str, ...] = ("oof", "external")
 
 #: Cohort columns joined to the predictions when the cohort has them.
 COVARIATES: tuple[str, ...] = (
@@ -114,6 +125,7 @@ class RunResults:
     external: pd.DataFrame | None
     #: Parts that cannot be computed, and why (``"external"`` when there is no external site).
     skipped: dict[str, str] = field(default_factory=dict)
+    _resamples: dict[str, PatientResamples] = field(default_factory=dict, repr=False)
 
     @property
     def folds(self) -> list[int]:
@@ -148,6 +160,25 @@ class RunResults:
         if subset.empty:
             raise MissingInputError("no internal ECG was read as normal")
         return subset
+
+    def resamples(self, population: str = "oof") -> PatientResamples:
+        """The run's one set of patient resamples of a population (``"oof"``: the internal
+        out-of-fold predictions; ``"external"``), drawn once and shared by every bootstrap
+        interval of every chapter (:mod:`ecglib.metrics.resamples`).
+
+        ``evaluation.n_bootstrap`` resamples, seeded from the run's ``seed`` (the external
+        population from ``seed + 1``, so the two are independent draws).
+        """
+        if population not in POPULATIONS:
+            raise ValueError(f"population must be one of {POPULATIONS}, got {population!r}")
+        if population not in self._resamples:
+            table = self.oof if population == "oof" else self.require_external()
+            self._resamples[population] = patient_resamples(
+                table["patient"],
+                self.params.evaluation.n_bootstrap,
+                seed=self.params.seed + POPULATIONS.index(population),
+            )
+        return self._resamples[population]
 
     def require_external(self) -> pd.DataFrame:
         """The external predictions, or :class:`MissingInputError` with the reason."""
