@@ -1,6 +1,7 @@
 """The built ci book in a real browser: every page of ``_toc.yml`` opens in headless Chromium
-without console errors or failed requests, its images load (naturalWidth > 0), and every link
-inside the book points at a page (and anchor) that exists. A full-page screenshot of each page is
+without console errors or failed requests, its images load (naturalWidth > 0), its code cells are
+collapsed behind their toggles, and every link inside the book points at a page (and anchor)
+that exists. A full-page screenshot of each page is
 saved in ``_build/test-artefacts/screenshots`` for a reader of the CI run.
 
 The browser is Debian's ``chromium`` (``/usr/bin/chromium``, or ``$ECGLIB_CHROMIUM``) driven by
@@ -164,6 +165,10 @@ def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
             "els => els.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}))",
         )
         links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
+        # Code is collapsed behind its toggle (pipeline.present_cells): a reader sees results.
+        open_code = page.eval_on_selector_all(
+            "div.cell_input", "els => els.filter(e => e.checkVisibility()).length"
+        )
         page.screenshot(path=str(ARTEFACTS / (rel.replace("/", "__") + ".png")), full_page=True)
         page.close()
         problems += [f"{rel}: {e}" for e in errors]
@@ -171,6 +176,8 @@ def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
         problems += [
             f"{rel}: broken link {b}" for b in broken_links(page_file, links, html, origin)
         ]
+        if open_code:
+            problems.append(f"{rel}: {open_code} code cell(s) shown open (expected collapsed)")
         if not title.strip():
             problems.append(f"{rel}: the page has no title")
     assert not problems, "\n".join(problems)

@@ -133,6 +133,27 @@ def test_a_per_fold_page_is_titled_with_its_fold(tmp_path):
     assert shipped.metadata["ecglib"]["title"].format(fold=1) == "Training fold 1"
 
 
+def test_the_book_hides_code_and_removes_the_parameter_cells():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('params = "x"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('params = "y"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("page = setup(params)"),
+        nbformat.v4.new_code_cell("secret()", metadata={"tags": ["remove-input"]}),
+    ]
+    pipeline.present_cells(nb)
+    pipeline.present_cells(nb)  # a re-run changes nothing
+    tags = [c.metadata.get("tags") for c in nb.cells]
+    assert tags == [
+        ["parameters", "remove-cell"],
+        ["injected-parameters", "remove-cell"],
+        None,
+        ["hide-input"],
+        ["remove-input"],
+    ]
+
+
 def test_the_toc_lists_every_executed_chapter():
     """Each numbered notebook reaches the book: its executed copy is named in the toc."""
     entries = pipeline.toc_entries()

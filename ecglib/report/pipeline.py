@@ -213,21 +213,41 @@ def _stored_key(output: Path) -> str | None:
 
 
 def _store_key(output: Path, key: str, parameters: dict | None = None) -> None:
-    """Record the run key, and hide the source's default ``parameters`` cell in the book (the
-    cell papermill injected after it shows the values this run used). A notebook run once per
-    fold names its page after the fold: ``metadata.ecglib.title`` (e.g. ``"Training fold
-    {fold}"``) filled with the run's parameters replaces the first ``# `` heading, so that the
-    book's table of contents does not list five pages of the same name."""
+    """Record the run key and set the executed copy up for reading (:func:`present_cells`). A
+    notebook run once per fold names its page after the fold: ``metadata.ecglib.title`` (e.g.
+    ``"Training fold {fold}"``) filled with the run's parameters replaces the first ``# ``
+    heading, so that the book's table of contents does not list five pages of the same name."""
     nb = nbformat.read(output, as_version=4)
     nb.metadata[_KEY] = key
     title = nb.metadata.get("ecglib", {}).get("title")
     if title:
         _set_title(nb, title.format(**(parameters or {})))
-    for cell in nb.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if "parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
+    present_cells(nb)
     nbformat.write(nb, output)
+
+
+#: Cells a reader of the book does not need: the source's default ``parameters`` and the values
+#: papermill injected (the run's params file is named on the manifest page).
+_REMOVED = ("parameters", "injected-parameters")
+
+
+def present_cells(nb) -> None:
+    """Tag the executed notebook's cells for the book: the parameter cells are removed, and every
+    other code cell's input is collapsed behind a "Show code" toggle (``hide-input``), so that a
+    collaborator reads text, tables and figures, and can still open the one line that made them.
+    A cell already tagged ``remove-input``/``remove-cell`` in the source keeps its tag."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if any(t in tags for t in _REMOVED):
+            wanted = "remove-cell"
+        elif any(t in tags for t in ("remove-cell", "remove-input", "hide-input", "hide-cell")):
+            continue
+        else:
+            wanted = "hide-input"
+        if wanted not in tags:
+            tags.append(wanted)
 
 
 def _set_title(nb, title: str) -> None:
