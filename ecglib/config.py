@@ -120,6 +120,10 @@ class TrainParams:
     #: scaler); ``fp32`` (no autocast).
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     num_workers: int = 0
+    #: CPU threads of a training process; unset: what the job was given (SLURM_CPUS_PER_TASK,
+    #: OMP_NUM_THREADS or the process's CPU affinity, shared by torchrun's local processes;
+    #: ecglib.train.threads). Set it when several trainings share one machine.
+    threads: int | None = None
 
 
 def _per_vessel(**values: float):

@@ -1,5 +1,6 @@
 """fit_fold: exact resume, every parameter trained, honest epoch selection, reuse."""
 
+import dataclasses
 import functools
 import json
 import logging
@@ -271,6 +272,34 @@ def test_the_number_of_processes_enters_the_fingerprint(tmp_path):
     prints = {n: fit_mod.training_fingerprint(params, cohort, store, 0, n) for n in (1, 2, 4)}
     assert len(set(prints.values())) == 3
     assert prints[1] == fit_mod.training_fingerprint(params, cohort, store, 0)
+
+
+def test_only_what_trains_the_model_enters_the_fingerprint(tmp_path):
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=1))
+    cohort = pd.read_csv(RunPaths.of(params).cohort, dtype={"patient_id": str})
+    store = store_of(params)
+
+    def fingerprint(**sections):
+        changed = dataclasses.replace(
+            params,
+            **{
+                name: dataclasses.replace(getattr(params, name), **values)
+                for name, values in sections.items()
+            },
+        )
+        return fit_mod.training_fingerprint(changed, cohort, store, 0)
+
+    base = fit_mod.training_fingerprint(params, cohort, store, 0)
+    # a results chapter's threshold or the speed settings do not retrain the folds ...
+    assert fingerprint(evaluation={"n_bootstrap": 7}) == base
+    assert fingerprint(train={"threads": 1, "num_workers": 2}) == base
+    assert (
+        fit_mod.training_fingerprint(dataclasses.replace(params, name="other"), cohort, store, 0)
+        == base
+    )
+    # ... what the model learns from does
+    assert fingerprint(train={"lr": params.train.lr * 2}) != base
+    assert fingerprint(model={"kernel_size": params.model.kernel_size + 2}) != base
 
 
 # a skipped first step makes torch warn that the schedule stepped before the optimiser: it is

@@ -105,6 +105,7 @@ from ecglib.train.predict import (
     write_predictions,
 )
 from ecglib.train.schedule import warmup_cosine_scheduler
+from ecglib.train.threads import size_threads
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 from ecglib.train.validate import macro_auc, undefined_vessels, vessel_aucs
 
@@ -210,19 +211,26 @@ def history_columns() -> list[str]:
     )
 
 
+#: The params sections a trained fold depends on (:func:`training_fingerprint`).
+FINGERPRINT_SECTIONS: tuple[str, ...] = ("seed", "data", "signals", "folds", "model", "train")
+
+
 def training_fingerprint(
     params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int, world_size: int = 1
 ) -> str:
-    """Hash of everything a fold's result depends on: the params (but the run's name, its folder
-    and ``train.num_workers``), the cohort's content, the store's fingerprint, the fold and the
-    number of processes that train it (batch-norm statistics and the random streams are per
-    process)."""
+    """Hash of everything a fold's result depends on: the training sections of the params
+    (:data:`FINGERPRINT_SECTIONS`, without ``train.num_workers`` and ``train.threads``, which
+    change the speed, not the model), the cohort's content, the store's fingerprint, the fold and
+    the number of processes that train it (batch-norm statistics and the random streams are per
+    process). The run's name, folder and evaluation settings are left out: changing a threshold
+    of a results chapter must not retrain the folds; the demo export's settings reach the hash
+    through the cohort and the store."""
     from ecglib.data.run_folds import cohort_digest
 
-    settings = params_to_dict(params)
-    settings.pop("name", None)
-    settings.pop("runs_dir", None)
+    everything = params_to_dict(params)
+    settings = {key: everything[key] for key in FINGERPRINT_SECTIONS}
     settings["train"].pop("num_workers", None)
+    settings["train"].pop("threads", None)
     meta = Path(store.folder) / "meta.json"
     store_id = (
         json.loads(meta.read_text()).get("fingerprint")
@@ -361,6 +369,9 @@ class _Fold:
         tp = self.params.train
         ctx = self.ctx
         dev = ctx.device
+        threads = size_threads(tp.threads)
+        if ctx.is_main:
+            log.info("fold %d: training with %s", self.fold, threads.describe())
 
         # model, weighting, optimiser ---------------------------------------------------------
         torch.manual_seed(derive_seed(self.params.seed, self.fold, "init"))
