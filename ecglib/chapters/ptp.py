@@ -6,9 +6,23 @@ pre-test probability (PTP) of each examination (:mod:`ecglib.metrics.ptp`), the 
 with the patient-level AI stratum of the held-out strata of chapter 07 by the grey-zone rule
 (:data:`ecglib.metrics.ptp.GREY_ZONE_RULE`), the rule-out performance of the low category
 under both, and the categorical NRI of the combination over the PTP alone (Pencina et al. 2008,
-:mod:`ecglib.metrics.nri`) with a patient bootstrap interval. The outcome is obstructive
-disease at the examination: any vessel severe or occluded. A cohort without symptoms has no
-PTP: that part is :class:`~ecglib.chapters.parts.Skipped`.
+:mod:`ecglib.metrics.nri`). A cohort without symptoms has no PTP: that part is
+:class:`~ecglib.chapters.parts.Skipped`.
+
+**Outcomes** (:data:`OUTCOMES`). The guideline's PTP is a probability of *obstructive* coronary
+disease, at least 50% stenosis: in the cohort's grade scale (:data:`ecglib.schema.GRADES`; the
+export maps put moderate stenosis at 50-69%) any vessel graded 2 (moderate) or worse. That is
+the chapter's main outcome, the PTP judged on its own outcome. Any vessel severe or occluded
+(grade >= 3, the book's per-vessel label) is a second analysis by the same functions. A vessel
+the cohort does not assess is left out of "any vessel" (:func:`ecglib.schema.vessels_of`).
+
+**Intervals.** The unit is the examination, and a patient can have several: every interval is
+clustered by patient. The NRI, its components, and the NPV and sensitivity of the rule-out
+table take the percentile interval of the run's shared patient resamples
+(:meth:`ecglib.chapters.predictions.RunResults.resamples`, all resamples at once from their
+weights); the NRI's test is Pencina's z with the null variance summed per patient
+(:func:`ecglib.metrics.nri.clustered_nri_test`). The Wald interval and z-test that treat the
+examinations as independent are shown beside them for comparison.
 """
 
 from __future__ import annotations
@@ -25,14 +39,18 @@ from ecglib.chapters.parts import Skipped, attempt, skipped_of
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.chapters.risk_strata import ai_patient_stratum, index_ecgs, vessel_strata
 from ecglib.config import RunParams
-from ecglib.errors import MissingInputError
+from ecglib.errors import DataError, MissingInputError
 from ecglib.metrics import nri as nri_mod
 from ecglib.metrics import ptp
 from ecglib.metrics.nri import NRIResult
+from ecglib.metrics.resamples import PatientResamples
 from ecglib.metrics.strata import STRATA
 from ecglib.report.present import format_estimate, format_p
 
 __all__ = [
+    "OUTCOMES",
+    "MAIN_OUTCOME",
+    "outcome_label",
     "PtpNri",
     "PtpAnalysis",
     "analyse",
@@ -46,30 +64,69 @@ __all__ = [
     "PTP_NUMBER_KEYS",
 ]
 
+#: The examination's outcomes, main first: name -> least grade in any vessel. The PTP's own
+#: outcome is obstructive disease, >= 50% stenosis (grade 2, moderate, or worse); severe or
+#: occluded (grade >= 3) is the second analysis.
+OUTCOMES: dict[str, int] = {"obstructive": 2, "severe": 3}
+MAIN_OUTCOME = "obstructive"
+
+
+def outcome_label(outcome: str) -> str:
+    """``"any vessel moderate or worse (grade >= 2)"`` and the like, from the schema's grades."""
+    grade = _min_grade(outcome)
+    worst = max(schema.GRADES)
+    names = (
+        f"{schema.GRADES[grade]} or {schema.GRADES[worst]}"
+        if grade == worst - 1
+        else f"{schema.GRADES[grade]} or worse"
+    )
+    return f"any vessel {names} (grade >= {grade})"
+
 
 @dataclass(frozen=True, repr=False)
 class PtpAnalysis:
     """Guideline PTP alone against PTP combined with the AI strata, on one index ECG per CCTA
-    examination (:func:`ptp_analysis`)."""
+    examination, for one outcome (:func:`ptp_analysis`)."""
 
-    #: Per index ECG: PTP, categories, AI stratum, outcome (:func:`ptp_ai_table`).
+    #: The outcome (a key of :data:`OUTCOMES`).
+    outcome: str
+    #: Per index ECG: PTP, categories, AI stratum, outcome, patient (:func:`ptp_ai_table`).
     table: pd.DataFrame
-    #: Rule-out performance of both categorisations on the examinations with a PTP.
+    #: Rule-out performance of both categorisations on the examinations with a PTP, intervals
+    #: from the patient resamples.
     rule_out: pd.DataFrame
     #: Cross-tabulation PTP category x combined category, for events and non-events.
     reclassification: pd.DataFrame
+    #: The NRI with Pencina's SEs, Wald CI and z-test (examinations as independent).
     nri: NRIResult
-    #: The patient bootstrap of the NRI (:func:`ecglib.metrics.nri.nri_bootstrap`).
+    #: The patient bootstrap of the NRI (:func:`ecglib.metrics.nri.nri_bootstrap` with weights).
     nri_boot: Mapping[str, float]
+    #: Pencina's z-test clustered by patient (:func:`ecglib.metrics.nri.clustered_nri_test`).
+    nri_test: Mapping[str, float]
+
+    @property
+    def n_patients(self) -> int:
+        """Patients among the examinations with a PTP (the clusters of every interval)."""
+        return int(self.table.loc[self.table["ptp_category"].notna(), "patient"].nunique())
+
+    def unit(self) -> str:
+        """What the rows are, e.g. ``"283 examinations (index ECGs) of 255 patients"``."""
+        return (
+            f"{int(self.rule_out.loc['PTP', 'n'])} examinations (index ECGs) "
+            f"of {self.n_patients} patients"
+        )
 
     def numbers(self, prefix: str) -> dict[str, float]:
-        """Glue-ready numbers: exams, those with a PTP, grey-zone shares, NPV of low, missed
-        events, NRI and its CIs; keys start with ``prefix``."""
-        r = self.rule_out
+        """Glue-ready numbers: exams, those with a PTP and their patients, events, grey-zone
+        shares, NPV of low, missed events, the NRI with its patient-bootstrap CIs and clustered
+        p (and the Wald CI for comparison); keys start with ``prefix``."""
+        r, b = self.rule_out, self.nri_boot
         out = {
             "exams": len(self.table),
             "with_ptp": int(r.loc["PTP", "n"]),
+            "patients": self.n_patients,
             "events": int(r.loc["PTP", "events"]),
+            "min_grade": OUTCOMES[self.outcome],
         }
         for key, name in (("ptp", "PTP"), ("combined", "PTP + AI")):
             out.update(
@@ -83,33 +140,36 @@ class PtpAnalysis:
                     f"missed_{key}": int(r.loc[name, "missed_events"]),
                 }
             )
-        n = self.nri
+        for name in ("nri", "nri_events", "nri_nonevents"):
+            out.update(
+                {name: b[name], f"{name}_lo": b[f"{name}_lo"], f"{name}_hi": b[f"{name}_hi"]}
+            )
         out.update(
             {
-                "nri": n.nri,
-                "nri_lo": n.ci_lo,
-                "nri_hi": n.ci_hi,
-                "nri_p": n.p_value,
-                "nri_events": n.nri_events,
-                "nri_nonevents": n.nri_nonevents,
-                "nri_boot_lo": self.nri_boot["nri_lo"],
-                "nri_boot_hi": self.nri_boot["nri_hi"],
+                "nri_p": self.nri_test["p_value"],
+                "nri_p_text": format_p(self.nri_test["p_value"], prefix="p"),
+                "nri_wald_lo": self.nri.ci_lo,
+                "nri_wald_hi": self.nri.ci_hi,
+                "n_boot": int(b["n_boot"]),
             }
         )
         return {f"{prefix}{k}": v for k, v in out.items()}
 
     def __repr__(self) -> str:
         return (
-            f"PTP vs PTP + AI on {len(self.table)} examinations "
-            f"({int(self.rule_out.loc['PTP', 'n'])} with a guideline PTP)"
+            f"PTP vs PTP + AI on {self.unit()}, outcome {outcome_label(self.outcome)} "
+            f"({len(self.table)} examinations in all)"
         )
 
 
-#: The keys of :meth:`PtpAnalysis.numbers` (without prefix), NaN when the part is skipped.
+#: The keys of :meth:`PtpAnalysis.numbers` (without prefix), NaN when the part is skipped
+#: (``nri_p_text`` then reads "p = n/a").
 PTP_NUMBER_KEYS = (
     "exams",
     "with_ptp",
+    "patients",
     "events",
+    "min_grade",
     *[
         f"{a}_{k}{b}"
         for k in ("ptp", "combined")
@@ -123,15 +183,21 @@ PTP_NUMBER_KEYS = (
             ("missed", ""),
         )
     ],
-    "nri",
-    "nri_lo",
-    "nri_hi",
+    *[f"{n}{s}" for n in ("nri", "nri_events", "nri_nonevents") for s in ("", "_lo", "_hi")],
     "nri_p",
-    "nri_events",
-    "nri_nonevents",
-    "nri_boot_lo",
-    "nri_boot_hi",
+    "nri_p_text",
+    "nri_wald_lo",
+    "nri_wald_hi",
+    "n_boot",
 )
+
+#: Glue prefix of each (cohort, outcome) analysis: the main outcome keeps the short prefixes.
+PREFIXES = {
+    ("internal", "obstructive"): "int_",
+    ("external", "obstructive"): "ext_",
+    ("internal", "severe"): "int_sev_",
+    ("external", "severe"): "ext_sev_",
+}
 
 
 @dataclass(frozen=True)
@@ -140,69 +206,120 @@ class PtpNri:
 
     #: The guideline's PTP table as used (:func:`ptp_guideline_table`).
     guideline: pd.DataFrame
-    #: The internal (held-out strata) and external analyses; Skipped when the input is missing.
+    #: The internal (held-out strata) and external analyses on the main outcome, obstructive
+    #: disease; Skipped when the input is missing.
     internal: PtpAnalysis | Skipped
     external: PtpAnalysis | Skipped
+    #: The same on the second outcome, severe or occluded disease.
+    internal_severe: PtpAnalysis | Skipped
+    external_severe: PtpAnalysis | Skipped
     #: Vessels left out of the AI stratum (no cross-fitted cut-offs), and why.
     not_fitted: tuple[Skipped, ...] = ()
 
-    def rule_out_table(self, cohort: str = "internal") -> pd.DataFrame | None:
-        """The rule-out table of ``cohort`` for reading (:func:`rule_out_display`); None when
-        that part is skipped."""
-        part = self._part(cohort)
+    def rule_out_table(
+        self, cohort: str = "internal", outcome: str = MAIN_OUTCOME
+    ) -> pd.DataFrame | None:
+        """The rule-out table of ``cohort`` on ``outcome`` for reading (:func:`rule_out_display`);
+        None when that part is skipped."""
+        part = self.part(cohort, outcome)
         return None if isinstance(part, Skipped) else rule_out_display(part)
 
-    def nri_table(self, cohort: str = "internal") -> pd.DataFrame | None:
-        """The NRI of ``cohort`` for reading (:func:`nri_table`); None when skipped."""
-        part = self._part(cohort)
-        return None if isinstance(part, Skipped) else nri_table(part.nri, part.nri_boot)
+    def nri_table(
+        self, cohort: str = "internal", outcome: str = MAIN_OUTCOME
+    ) -> pd.DataFrame | None:
+        """The NRI of ``cohort`` on ``outcome`` for reading (:func:`nri_table`); None when
+        skipped."""
+        part = self.part(cohort, outcome)
+        if isinstance(part, Skipped):
+            return None
+        return nri_table(
+            part.nri,
+            part.nri_boot,
+            part.nri_test,
+            outcome=outcome_label(part.outcome),
+            unit=part.unit(),
+        )
 
-    def reclassification_table(self, cohort: str = "internal") -> pd.DataFrame | None:
-        """PTP (rows) against PTP + AI (columns) for events and non-events; None when skipped."""
-        part = self._part(cohort)
+    def reclassification_table(
+        self, cohort: str = "internal", outcome: str = MAIN_OUTCOME
+    ) -> pd.DataFrame | None:
+        """PTP (rows) against PTP + AI (columns), examinations with and without the outcome;
+        None when skipped."""
+        part = self.part(cohort, outcome)
         return None if isinstance(part, Skipped) else part.reclassification
 
     def numbers(self) -> dict[str, float]:
-        return ptp_numbers(self.internal, "int_") | ptp_numbers(self.external, "ext_")
+        out = {f"{o}_min_grade": g for o, g in OUTCOMES.items()}
+        for (cohort, outcome), prefix in PREFIXES.items():
+            out |= ptp_numbers(self.part(cohort, outcome), prefix)
+        return out
 
     def outputs(self) -> dict[str, object]:
-        return {
-            "ptp_rule_out_internal": _field(self.internal, "rule_out"),
-            "ptp_reclassification_internal": _field(self.internal, "reclassification"),
-            "ptp_rule_out_external": _field(self.external, "rule_out"),
-            "ptp_nri": self.numbers(),
-        }
+        out: dict[str, object] = {}
+        for outcome in OUTCOMES:
+            suffix = "" if outcome == MAIN_OUTCOME else f"_{outcome}"
+            internal, external = self.part("internal", outcome), self.part("external", outcome)
+            out[f"ptp_rule_out_internal{suffix}"] = _field(internal, "rule_out")
+            out[f"ptp_reclassification_internal{suffix}"] = _field(internal, "reclassification")
+            out[f"ptp_rule_out_external{suffix}"] = _field(external, "rule_out")
+        out["ptp_nri"] = self.numbers()
+        return out
 
     def skipped(self) -> list[Skipped]:
-        return [*skipped_of([self.internal]), *self.not_fitted, *skipped_of([self.external])]
+        """Every skipped part once (an outcome's analysis skipped for the reason the main one
+        was is the same value)."""
+        parts = [self.internal, *self.not_fitted, self.external]
+        parts += [self.internal_severe, self.external_severe]
+        out: list[Skipped] = []
+        for part in skipped_of(parts):
+            if not any(part is seen for seen in out):
+                out.append(part)
+        return out
 
-    def _part(self, cohort: str) -> PtpAnalysis | Skipped:
+    def part(self, cohort: str, outcome: str = MAIN_OUTCOME) -> PtpAnalysis | Skipped:
+        """The analysis of ``cohort`` (``"internal"``, ``"external"``) on ``outcome``."""
         if cohort not in ("internal", "external"):
             raise ValueError(f"cohort must be 'internal' or 'external', got {cohort!r}")
-        return self.internal if cohort == "internal" else self.external
+        _min_grade(outcome)
+        name = cohort if outcome == MAIN_OUTCOME else f"{cohort}_{outcome}"
+        return getattr(self, name)
 
 
 def analyse(run: RunParams, results: RunResults | None = None) -> PtpNri:
     """Chapter 08 of ``run`` (module docstring); ``results`` when already loaded."""
     results = load_results(run) if results is None else results
     strata = vessel_strata(run, results)
-    options = {"n_boot": run.evaluation.n_bootstrap, "seed": run.seed}
-    return PtpNri(
-        guideline=ptp_guideline_table(),
-        internal=attempt(
-            "The pre-test probability analysis",
-            ptp_analysis,
-            results.oof,
-            strata.internal,
-            **options,
-        ),
-        external=attempt(
-            "The external pre-test probability analysis",
-            ptp_analysis,
+    inputs = {
+        "internal": (results.oof, strata.internal, results.resamples("oof")),
+        "external": (
             strata.external_predictions,
             strata.external,
-            **options,
+            attempt("External validation", results.resamples, "external"),
         ),
+    }
+    parts: dict[tuple[str, str], PtpAnalysis | Skipped] = {}
+    for cohort, args in inputs.items():
+        name = "The pre-test probability analysis"
+        if cohort == "external":
+            name = "The external pre-test probability analysis"
+        main = attempt(name, ptp_analysis, *args, outcome=MAIN_OUTCOME)
+        parts[cohort, MAIN_OUTCOME] = main
+        for outcome in OUTCOMES:
+            if outcome != MAIN_OUTCOME:
+                # the second outcome has the main one's input: its skip, once
+                parts[cohort, outcome] = (
+                    main
+                    if isinstance(main, Skipped)
+                    else attempt(
+                        f"{name} on {outcome_label(outcome)}", ptp_analysis, *args, outcome=outcome
+                    )
+                )
+    return PtpNri(
+        guideline=ptp_guideline_table(),
+        internal=parts["internal", MAIN_OUTCOME],
+        external=parts["external", MAIN_OUTCOME],
+        internal_severe=parts["internal", "severe"],
+        external_severe=parts["external", "severe"],
         not_fitted=tuple(strata.not_fitted_parts(" (left out of the AI stratum)")),
     )
 
@@ -210,21 +327,30 @@ def analyse(run: RunParams, results: RunResults | None = None) -> PtpNri:
 def ptp_analysis(
     predictions: pd.DataFrame,
     vessel_strata: pd.DataFrame,
+    resamples: PatientResamples,
     *,
-    n_boot: int,
-    seed: int,
+    outcome: str = MAIN_OUTCOME,
     rule: Mapping[tuple[str, str], str] = ptp.GREY_ZONE_RULE,
+    alpha: float = 0.05,
 ) -> PtpAnalysis:
-    """PTP against PTP + AI on the index ECG of every CCTA examination.
+    """PTP against PTP + AI on the index ECG of every CCTA examination, on ``outcome``.
 
     ``vessel_strata`` holds per-ECG strata on ``predictions``' index (held-out, e.g.
     :attr:`ecglib.chapters.risk_strata.VesselStrata.internal`, or from cut-offs fitted on the
-    internal cohort). The outcome is obstructive disease at the examination: any vessel severe
-    or occluded. Raises :class:`MissingInputError` without symptoms (or when no index ECG has a
-    PTP). The NRI's bootstrap resamples patients (a patient can have several examinations).
+    internal cohort). ``resamples`` are the patient resamples of the population ``predictions``
+    come from (:meth:`ecglib.chapters.predictions.RunResults.resamples`): the intervals of the
+    NRI and of the rule-out NPV and sensitivity are their percentile intervals, and the NRI's
+    z-test sums its null variance per patient. Raises :class:`MissingInputError` without
+    symptoms, when no index ECG has a PTP, or when the examinations with a PTP are all events or
+    all non-events.
     """
     index = index_ecgs(predictions, "exam")
-    table = ptp_ai_table(index, ai_patient_stratum(vessel_strata.loc[index.index]), rule=rule)
+    table = ptp_ai_table(
+        index,
+        ai_patient_stratum(vessel_strata.loc[index.index]),
+        rule=rule,
+        min_grade=_min_grade(outcome),
+    )
     known = table[table["ptp_category"].notna()]
     if known.empty:
         reasons = table["reason"].value_counts().head(3)
@@ -233,62 +359,84 @@ def ptp_analysis(
             + "; ".join(f"{k}: {v}" for k, v in reasons.items())
             + ")"
         )
-    rule_out = ptp.rule_out_summary(
-        known["outcome"], {"PTP": known["ptp_category"], "PTP + AI": known["combined"]}
-    )
+    events = int(known["outcome"].sum())
+    if events in (0, len(known)):
+        which = "none" if events == 0 else "all"
+        raise MissingInputError(
+            f"{which} of the {len(known)} examinations with a guideline pre-test probability "
+            f"have {outcome_label(outcome)}: the NRI needs both"
+        )
+    weights = resamples.weights(known["patient"].to_numpy())
     cats = list(ptp.PTP_CATEGORIES)
-    result = nri_mod.categorical_nri(
-        table["outcome"], table["ptp_category"], table["combined"], cats
-    )
-    boot = nri_mod.nri_bootstrap(
-        table["outcome"],
-        table["ptp_category"],
-        table["combined"],
-        cats,
-        n_boot=n_boot,
-        seed=seed,
-        groups=table["patient"],
-    )
-    reclass = nri_mod.reclassification_table(
-        table["outcome"], table["ptp_category"], table["combined"], cats
-    )
+    args = (known["outcome"], known["ptp_category"], known["combined"], cats)
     return PtpAnalysis(
-        table=table, rule_out=rule_out, reclassification=reclass, nri=result, nri_boot=boot
+        outcome=outcome,
+        table=table,
+        rule_out=ptp.rule_out_summary(
+            known["outcome"],
+            {"PTP": known["ptp_category"], "PTP + AI": known["combined"]},
+            weights=weights,
+            alpha=alpha,
+        ),
+        reclassification=nri_mod.reclassification_table(*args),
+        # on the whole table, so that the examinations without a PTP are counted as left out
+        nri=nri_mod.categorical_nri(
+            table["outcome"], table["ptp_category"], table["combined"], cats, alpha=alpha
+        ),
+        nri_boot=nri_mod.nri_bootstrap(*args, weights=weights, alpha=alpha),
+        nri_test=nri_mod.clustered_nri_test(*args, groups=known["patient"]),
     )
 
 
 def ptp_numbers(analysis: PtpAnalysis | Skipped, prefix: str) -> dict[str, float]:
     """:meth:`PtpAnalysis.numbers`, or NaN for every key when the analysis was skipped (so the
-    chapter's text always finds its keys)."""
+    chapter's text always finds its keys; the p-value's text reads "p = n/a")."""
     if isinstance(analysis, PtpAnalysis):
         return analysis.numbers(prefix)
-    return {f"{prefix}{k}": math.nan for k in PTP_NUMBER_KEYS}
+    out: dict[str, float | str] = {f"{prefix}{k}": math.nan for k in PTP_NUMBER_KEYS}
+    out[f"{prefix}nri_p_text"] = format_p(math.nan, prefix="p")
+    return out
 
 
-def any_vessel_outcome(predictions: pd.DataFrame) -> np.ndarray:
-    """1 when any vessel is severe or occluded (obstructive CAD at the patient level); over the
-    vessels the cohort assesses (:func:`ecglib.schema.vessels_of`)."""
-    return (
-        predictions[schema.label_cols(schema.vessels_of(predictions))]
-        .to_numpy()
-        .max(axis=1)
-        .astype(int)
-    )
+def any_vessel_outcome(predictions: pd.DataFrame, min_grade: int = OUTCOMES[MAIN_OUTCOME]):
+    """1 when any vessel's grade is at least ``min_grade`` (default 2: obstructive, the PTP's
+    outcome; 3: severe or occluded), over the vessels the cohort assesses
+    (:func:`ecglib.schema.vessels_of`; a vessel not assessed is left out). A missing grade of
+    an assessed vessel raises :class:`DataError` naming the row: "no disease" is never guessed.
+    """
+    if min_grade not in schema.GRADES or min_grade == min(schema.GRADES):
+        raise ValueError(f"min_grade must be one of {sorted(schema.GRADES)[1:]}, got {min_grade!r}")
+    grades = predictions[schema.grade_cols(schema.vessels_of(predictions))]
+    missing = grades.isna().to_numpy()
+    if missing.any():
+        i, j = np.argwhere(missing)[0]
+        row = predictions["row"].iloc[i] if "row" in predictions else predictions.index[i]
+        raise DataError(
+            f"cohort row {row}",
+            f"{grades.columns[j]} is missing although the cohort assesses that vessel "
+            f"({int(missing.sum())} such grades)",
+        )
+    return (grades.to_numpy(dtype=float) >= min_grade).any(axis=1).astype(int)
 
 
 def ptp_ai_table(
-    index: pd.DataFrame, ai_stratum, *, rule: Mapping[tuple[str, str], str] = ptp.GREY_ZONE_RULE
+    index: pd.DataFrame,
+    ai_stratum,
+    *,
+    rule: Mapping[tuple[str, str], str] = ptp.GREY_ZONE_RULE,
+    min_grade: int = OUTCOMES[MAIN_OUTCOME],
 ) -> pd.DataFrame:
     """Per index ECG: the guideline PTP (:func:`ecglib.metrics.ptp.ptp_table`; raises
     :class:`MissingInputError` without symptoms), its category, the AI stratum, the combined
-    category, the outcome (any vessel severe or occluded) and the patient key. Rows the
-    guideline table does not cover keep a NaN PTP and their ``reason``."""
+    category, the outcome (any vessel graded ``min_grade`` or worse, :func:`any_vessel_outcome`)
+    and the patient key. Rows the guideline table does not cover keep a NaN PTP and their
+    ``reason``."""
     table = ptp.ptp_table(index)
     if len(ai_stratum) != len(index):
         raise ValueError(f"{len(ai_stratum)} AI strata for {len(index)} index ECGs")
     table["ai_stratum"] = pd.Categorical(ai_stratum, categories=list(STRATA), ordered=True)
     table["combined"] = ptp.combine_ptp_ai(table["ptp_category"], table["ai_stratum"], rule)
-    table["outcome"] = any_vessel_outcome(index)
+    table["outcome"] = any_vessel_outcome(index, min_grade)
     table["patient"] = index["patient"].to_numpy()
     return table
 
@@ -312,11 +460,22 @@ def ptp_guideline_table() -> pd.DataFrame:
 
 
 def nri_table(
-    result: NRIResult, boot: Mapping[str, float] | None = None, digits: int = 3
+    result: NRIResult,
+    boot: Mapping[str, float] | None = None,
+    test: Mapping[str, float] | None = None,
+    *,
+    outcome: str | None = None,
+    unit: str | None = None,
+    digits: int = 3,
 ) -> pd.DataFrame:
-    """An :class:`ecglib.metrics.nri.NRIResult` (and its bootstrap) as a readable table: the
-    moves among events and non-events, the NRI components and the NRI with its CIs."""
-    rows = [
+    """An :class:`ecglib.metrics.nri.NRIResult` as a readable table: the outcome and unit when
+    given, the moves among events and non-events, the NRI and its components with the patient
+    bootstrap CIs (``boot``) and the z-test clustered by patient (``test``) when given; then
+    Pencina's Wald CI and z-test, which treat the examinations as independent (labelled "for
+    comparison" when the clustered results are there)."""
+    rows = [("outcome", outcome), ("unit", unit)] if outcome or unit else []
+    rows = [(k, v) for k, v in rows if v is not None]
+    rows += [
         (
             "events: moved up / down",
             f"{result.events_up} / {result.events_down} of {result.n_events}",
@@ -325,36 +484,52 @@ def nri_table(
             "non-events: moved up / down",
             f"{result.nonevents_up} / {result.nonevents_down} of {result.n_nonevents}",
         ),
-        ("NRI, events", format_estimate(result.nri_events, digits=digits)),
-        ("NRI, non-events", format_estimate(result.nri_nonevents, digits=digits)),
-        ("NRI (Wald 95% CI)", format_estimate(result.nri, result.ci_lo, result.ci_hi, digits)),
-        ("z, p (Pencina)", f"{result.z:.2f}, {format_p(result.p_value)}"),
     ]
+    for label, name in (("NRI, events", "nri_events"), ("NRI, non-events", "nri_nonevents")):
+        low, high = (boot[f"{name}_lo"], boot[f"{name}_hi"]) if boot else (math.nan, math.nan)
+        rows.append((label, format_estimate(getattr(result, name), low, high, digits)))
     if boot is not None:
+        rows += [
+            ("NRI", format_estimate(boot["nri"], boot["nri_lo"], boot["nri_hi"], digits)),
+            (
+                "95% CI",
+                f"patient bootstrap, percentile: {boot['n_boot']} resamples "
+                f"({boot['n_one_class']} without events or non-events, left out)",
+            ),
+        ]
+    if test is not None:
         rows.append(
             (
-                "NRI (bootstrap 95% CI)",
-                format_estimate(boot["nri"], boot["nri_lo"], boot["nri_hi"], digits),
+                "z, p (Pencina, variance clustered by patient)",
+                f"{test['z']:.2f}, {format_p(test['p_value'])}",
             )
         )
-        rows.append(
-            ("bootstrap resamples (without a class)", f"{boot['n_boot']} ({boot['n_one_class']})")
-        )
+    note = "for comparison, examinations as independent: " if boot or test else ""
+    rows += [
+        (
+            f"{note}NRI (Wald 95% CI)",
+            format_estimate(result.nri, result.ci_lo, result.ci_hi, digits),
+        ),
+        (f"{note}z, p (Pencina)", f"{result.z:.2f}, {format_p(result.p_value)}"),
+    ]
     if result.n_missing:
         rows.append(("left out: no PTP category", f"{result.n_missing}"))
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
 
 def rule_out_display(analysis: PtpAnalysis, digits: int = 3) -> pd.DataFrame:
-    """The rule-out table for reading: per categorisation the share in each category, the
-    missed events and the NPV of the low category with its CI."""
+    """The rule-out table for reading: per categorisation the examinations and their patients,
+    the share in each category, the events and missed events, the NPV of the low category and
+    the sensitivity of "not low" with their CIs, and the interval's method."""
     r = analysis.rule_out
     out = pd.DataFrame(index=r.index)
     out["examinations"] = r["n"].astype(int)
+    out["patients"] = analysis.n_patients
     for cat in ptp.PTP_CATEGORIES:
         out[cat] = [
             f"{int(row[f'n_{cat}'])} ({100 * row[f'share_{cat}']:.1f}%)" for _, row in r.iterrows()
         ]
+    out["events"] = r["events"].astype(int)
     out["events in low (missed)"] = r["missed_events"].astype(int)
     out["NPV of low"] = [
         format_estimate(row["npv_low"], row["npv_low_lo"], row["npv_low_hi"], digits)
@@ -364,7 +539,29 @@ def rule_out_display(analysis: PtpAnalysis, digits: int = 3) -> pd.DataFrame:
         format_estimate(row["sensitivity"], row["sensitivity_lo"], row["sensitivity_hi"], digits)
         for _, row in r.iterrows()
     ]
+    out["95% CI"] = _interval_text(r)
     return out
+
+
+def _interval_text(rule_out: pd.DataFrame) -> list[str]:
+    """The interval column of the rule-out table: method, resamples, clusters."""
+    out = []
+    for _, row in rule_out.iterrows():
+        if row["interval"] == "patient bootstrap percentile":
+            text = f"patient bootstrap, percentile, {int(row['n_boot'])} resamples"
+            undefined = int(row["npv_low_undefined"])
+            if undefined:
+                text += f" ({undefined} without a low examination, left out)"
+        else:
+            text = f"{row['interval']} (rows as independent)"
+        out.append(text)
+    return out
+
+
+def _min_grade(outcome: str) -> int:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {list(OUTCOMES)}, got {outcome!r}")
+    return OUTCOMES[outcome]
 
 
 def _field(part: PtpAnalysis | Skipped, name: str):

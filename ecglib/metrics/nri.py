@@ -18,10 +18,26 @@ Standard errors (the two components are independent, being computed on different
   p_down)^2) / n`` per group, which equals Pencina's under the null and is not too wide away
   from it; the Wald CI is ``NRI +- z_(1-alpha/2) se``.
 
-:func:`nri_bootstrap` gives a percentile bootstrap CI instead, resampling events and non-events
-separately (stratified), so no resample lacks a class and none is dropped; or, with patient ids
-as ``groups``, whole patients (the cluster bootstrap, for patients with several ECGs), counting
-any resample that lacks a class. The asymptotic SEs assume independent patients.
+**Patients with several examinations.** The SEs above treat every row as an independent
+patient. When a patient contributes several rows (examinations), the book uses
+
+- :func:`nri_bootstrap` with ``weights``, the run's shared patient resamples
+  (:meth:`ecglib.metrics.resamples.PatientResamples.weights`, ``(B, N)``): both components are
+  weighted sums, ``NRI_e,b = sum_i w_bi y_i m_i / sum_i w_bi y_i`` and ``NRI_ne,b = -sum_i
+  w_bi (1 - y_i) m_i / sum_i w_bi (1 - y_i)`` with ``m_i`` = +1 up, -1 down, 0 unchanged, so all
+  resamples are computed at once (:func:`resampled_nri`) and the interval is the percentile
+  interval (:func:`ecglib.metrics.resamples.percentile_interval`); a resample without events or
+  without non-events has no NRI and is counted and left out. With ``groups`` instead it draws
+  its own patient resamples (:func:`ecglib.metrics.resamples.patient_resamples`); with neither,
+  events and non-events are resampled separately as rows (stratified);
+- :func:`clustered_nri_test`, Pencina's z-test with the null variance summed per patient
+  (the cluster-robust, "sandwich" form of the same variance): with ``c_i = y_i / n_e -
+  (1 - y_i) / n_ne`` the NRI is ``sum_i c_i m_i`` and, under no improvement (``E m_i = 0``) and
+  independent patients ``k``, ``Var(NRI) = sum_k E[(sum_(i in k) c_i m_i)^2]``, estimated by
+  ``sum_k (sum_(i in k) c_i m_i)^2``. With one row per patient this is exactly Pencina's
+  ``se_null`` (``m_i^2`` is 1 for a moved row, 0 otherwise); a patient with an event and a
+  non-event examination is one cluster, so the two components are not assumed independent
+  (Liang & Zeger, Biometrika 1986;73:13-22, for the cluster-robust variance).
 
 Written by hand because no library in the environment implements the categorical NRI (the
 counts are a cross-tabulation; the formulas are two lines).
@@ -36,7 +52,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ecglib.metrics._inputs import as_binary, cluster_members, cluster_resample, same_length
+from ecglib.metrics._inputs import as_binary, same_length
+from ecglib.metrics.resamples import patient_resamples, percentile_interval, weighted_rate
 
 
 @dataclass(frozen=True)
@@ -129,12 +146,37 @@ def categorical_nri(
 
     Patients whose old or new category is missing are excluded and counted in ``n_missing``.
     """
-    y = as_binary(y)
-    o, n = category_codes(old, categories), category_codes(new, categories)
-    same_length(y=y, old=o, new=n)
-    known = ~np.isnan(o) & ~np.isnan(n)
+    y, o, n, known = _known(y, old, new, categories)
     counts = _counts(y[known], o[known], n[known])
     return _result(*counts, alpha=alpha, n_missing=int((~known).sum()))
+
+
+def resampled_nri(y, old, new, categories: Sequence | None = None, *, weights) -> pd.DataFrame:
+    """The NRI and its components in every resample of ``weights`` (module docstring).
+
+    ``weights`` is ``(B, N)``, one column per row of ``y`` (the run's shared patient resamples,
+    :meth:`ecglib.metrics.resamples.PatientResamples.weights`). Rows whose old or new category is
+    missing are left out, as in :func:`categorical_nri`. Returns a ``(B, 3)`` frame with columns
+    ``nri_events``, ``nri_nonevents``, ``nri``; a resample without events or without non-events
+    is NaN in all three (the NRI is undefined there: :func:`categorical_nri` raises).
+    """
+    y, o, n, known = _known(y, old, new, categories)
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape[1] != len(y):
+        raise ValueError(
+            f"weights must have shape (resamples, {len(y)}), one column per row; got {w.shape}"
+        )
+    w, yk, move = w[:, known], y[known], np.sign(n - o)[known]
+    # mean move among the resample's events, minus the mean move among its non-events
+    # (+ 0.0 and 0.0 - turn a negative zero, printed "-0.000", into zero)
+    events = weighted_rate(w, move, among=yk) + 0.0
+    nonevents = 0.0 - weighted_rate(w, move, among=1 - yk)
+    undefined = np.isnan(events) | np.isnan(nonevents)
+    events[undefined] = np.nan
+    nonevents[undefined] = np.nan
+    return pd.DataFrame(
+        {"nri_events": events, "nri_nonevents": nonevents, "nri": events + nonevents}
+    )
 
 
 def nri_bootstrap(
@@ -143,6 +185,7 @@ def nri_bootstrap(
     new,
     categories: Sequence | None = None,
     *,
+    weights=None,
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
@@ -150,48 +193,106 @@ def nri_bootstrap(
 ) -> dict[str, float]:
     """Percentile bootstrap CI of the NRI and its components.
 
-    Without ``groups``, events and non-events are resampled separately (stratified), so every
-    resample has both. With ``groups`` (patient ids: a patient with several ECGs), whole patients
-    are resampled (cluster bootstrap); a resample without events or non-events has no NRI and
-    is counted in ``n_one_class``, and the interval uses the others. Returns ``nri, nri_lo,
-    nri_hi`` and likewise for ``nri_events`` and ``nri_nonevents``, plus ``n_boot`` and
-    ``n_one_class``.
+    With ``weights`` (``(B, N)``: the run's shared patient resamples,
+    :meth:`ecglib.metrics.resamples.PatientResamples.weights` of the rows' patients), the
+    resamples are those (``n_boot`` and ``seed`` are not used); with ``groups`` (patient ids),
+    ``n_boot`` patient resamples are drawn here (:func:`ecglib.metrics.resamples.patient_resamples`).
+    Either way whole patients are resampled and all resamples are computed at once
+    (:func:`resampled_nri`); a resample without events or non-events has no NRI, is counted in
+    ``n_one_class`` and left out of the interval. With neither, events and non-events are
+    resampled separately as rows (stratified), so every resample has both.
+
+    Returns ``nri, nri_lo, nri_hi`` and likewise for ``nri_events`` and ``nri_nonevents``, plus
+    ``n_boot`` and ``n_one_class``.
     """
+    y, o, n, known = _known(y, old, new, categories)
+    yk = y[known]
+    if yk.sum() == 0 or yk.sum() == len(yk):
+        raise ValueError("the NRI needs both events and non-events")
+    if weights is not None and groups is not None:
+        raise ValueError(
+            "pass the patient resamples (weights) or the patient ids (groups), not both"
+        )
+    if groups is not None:
+        ids = np.asarray(groups, dtype=object).ravel()
+        same_length(y=y, groups=ids)
+        weights = patient_resamples(ids, n_boot, seed=seed).weights(ids)
+    if weights is not None:
+        boot = resampled_nri(y, o, n, weights=weights)
+    else:
+        rng = np.random.default_rng(seed)
+        move = np.sign(n - o)[known]
+        ev, ne = move[yk == 1], move[yk == 0]
+        boot = pd.DataFrame(
+            {
+                "nri_events": ev[rng.integers(0, len(ev), (n_boot, len(ev)))].mean(axis=1),
+                "nri_nonevents": 0.0 - ne[rng.integers(0, len(ne), (n_boot, len(ne)))].mean(axis=1),
+            }
+        )
+        boot["nri"] = boot["nri_events"] + boot["nri_nonevents"]
+    point = categorical_nri(y, o, n, alpha=alpha)
+    lo, hi = percentile_interval(boot.to_numpy(), 1 - alpha)
+    out: dict[str, float] = {
+        "n_boot": len(boot),
+        "n_one_class": int(boot["nri"].isna().sum()),
+    }
+    for j, name in enumerate(boot.columns):
+        out.update(
+            {
+                name: float(getattr(point, name)),
+                f"{name}_lo": float(lo[j]),
+                f"{name}_hi": float(hi[j]),
+            }
+        )
+    return out
+
+
+def clustered_nri_test(
+    y, old, new, categories: Sequence | None = None, *, groups
+) -> dict[str, float]:
+    """Pencina's z-test of "no improvement" with the null variance summed per patient (module
+    docstring): ``se_null = sqrt(sum_k (sum_(i in k) c_i m_i)^2)``, ``z = NRI / se_null`` and
+    its two-sided ``p_value``; ``z = 0, p = 1`` when nobody is reclassified. Equals Pencina's
+    test (:func:`categorical_nri`) when every patient has one row. ``groups`` holds each row's
+    patient; rows with a missing category are left out. Returns ``nri, se_null, z, p_value,
+    n_clusters``.
+    """
+    y, o, n, known = _known(y, old, new, categories)
+    ids = np.asarray(groups, dtype=object).ravel()
+    same_length(y=y, groups=ids)
+    if pd.isna(ids).any():
+        i = int(np.flatnonzero(pd.isna(ids))[0])
+        raise ValueError(f"row {i} has no patient id ({int(pd.isna(ids).sum())} such rows)")
+    yk, ids, move = y[known], ids[known], np.sign(n - o)[known]
+    n_e, n_ne = int(yk.sum()), int(len(yk) - yk.sum())
+    if n_e == 0 or n_ne == 0:
+        raise ValueError(
+            f"the NRI needs both events and non-events; got {n_e} events and {n_ne} non-events"
+        )
+    contribution = np.where(yk == 1, 1.0 / n_e, -1.0 / n_ne) * move
+    per_patient = np.bincount(pd.factorize(ids)[0], weights=contribution)
+    nri = float(contribution.sum())
+    se_null = float(np.sqrt(np.sum(per_patient**2)))
+    if se_null > 0:
+        z = nri / se_null
+        p = float(2 * norm.sf(abs(z)))
+    else:  # nobody reclassified: no evidence either way
+        z, p = 0.0, 1.0
+    return {
+        "nri": nri,
+        "se_null": se_null,
+        "z": float(z),
+        "p_value": p,
+        "n_clusters": len(per_patient),
+    }
+
+
+def _known(y, old, new, categories):
+    """Labels, old and new risk ranks, and the rows where both categories are known."""
     y = as_binary(y)
     o, n = category_codes(old, categories), category_codes(new, categories)
     same_length(y=y, old=o, new=n)
-    known = ~np.isnan(o) & ~np.isnan(n)
-    y, o, n = y[known], o[known], n[known]
-    if y.sum() == 0 or y.sum() == len(y):
-        raise ValueError("the NRI needs both events and non-events")
-    rng = np.random.default_rng(seed)
-    # per patient: +1 up, -1 down, 0 unchanged; NRI_e = mean over events, NRI_ne = -mean over
-    # non-events
-    move = np.sign(n - o)
-    if groups is None:
-        ev, ne = move[y == 1], move[y == 0]
-        ev_b = ev[rng.integers(0, len(ev), (n_boot, len(ev)))].mean(axis=1)
-        ne_b = -ne[rng.integers(0, len(ne), (n_boot, len(ne)))].mean(axis=1)
-    else:
-        members = cluster_members(np.asarray(groups, dtype=object).ravel()[known], len(y))
-        ev_b, ne_b = np.full(n_boot, np.nan), np.full(n_boot, np.nan)
-        for b in range(n_boot):
-            idx = cluster_resample(rng, members)
-            yb, mb = y[idx], move[idx]
-            if 0 < yb.sum() < len(yb):
-                ev_b[b], ne_b[b] = mb[yb == 1].mean(), -mb[yb == 0].mean()
-    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
-    ok = ~np.isnan(ev_b)
-    out = {"n_boot": n_boot, "n_one_class": int((~ok).sum())}
-    point_e, point_ne = move[y == 1].mean(), -move[y == 0].mean()
-    for name, point, boot in (
-        ("nri_events", point_e, ev_b),
-        ("nri_nonevents", point_ne, ne_b),
-        ("nri", point_e + point_ne, ev_b + ne_b),
-    ):
-        lo, hi = np.percentile(boot[ok], q)
-        out.update({name: float(point), f"{name}_lo": float(lo), f"{name}_hi": float(hi)})
-    return out
+    return y, o, n, ~np.isnan(o) & ~np.isnan(n)
 
 
 def _counts(y, o, n) -> tuple[int, ...]:

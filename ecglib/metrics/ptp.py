@@ -29,8 +29,9 @@ one up) is the more aggressive alternative for a sensitivity analysis; any mappi
 ``(ptp category, AI stratum) -> category`` can be passed. The AI stratum for a patient-level
 PTP is the patient-level one from :func:`patient_ai_stratum` (high if any vessel is high, low
 if every vessel is low). :func:`rule_out_summary` reports the rule-out performance: patients
-and missed events in the low category, its NPV with a CI, and the share in the grey zone before
-and after; the NRI of the combination against PTP alone is
+and missed events in the low category, its NPV with a CI (Wilson, or the percentile interval of
+patient resamples, :func:`resampled_rule_out`, when a patient has several examinations), and
+the share in the grey zone before and after; the NRI of the combination against PTP alone is
 :func:`ecglib.metrics.nri.categorical_nri`.
 
 The lookup is written by hand: it is a published table, which no library ships.
@@ -61,7 +62,9 @@ __all__ = [
     "patient_ai_stratum",
     "combine_ptp_ai",
     "rule_out_summary",
+    "resampled_rule_out",
 ]
+from ecglib.metrics.resamples import percentile_interval, weighted_rate
 from ecglib.metrics.strata import STRATA
 from ecglib.metrics.thresholds import proportion_ci
 
@@ -244,8 +247,42 @@ def combine_ptp_ai(
     return pd.Categorical(out, categories=list(PTP_CATEGORIES), ordered=True)
 
 
+def resampled_rule_out(y, categories, *, weights) -> pd.DataFrame:
+    """The rule-out proportions of one categorisation in every resample of ``weights``.
+
+    ``weights`` is ``(B, N)``, one column per row (the run's shared patient resamples,
+    :meth:`ecglib.metrics.resamples.PatientResamples.weights`). Each proportion is a ratio of
+    weighted sums (:func:`ecglib.metrics.resamples.weighted_rate`), all resamples at once:
+    ``npv_low = sum_i w_bi (1 - y_i) low_i / sum_i w_bi low_i`` and ``sensitivity = sum_i w_bi
+    y_i (1 - low_i) / sum_i w_bi y_i``. Rows with a missing category are left out; a resample
+    without a low row (or without an event) is NaN. Returns a ``(B, 2)`` frame.
+    """
+    y = as_binary(y)
+    cats = pd.Categorical(categories, categories=list(PTP_CATEGORIES), ordered=True)
+    same_length(y=y, categories=cats)
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape[1] != len(y):
+        raise ValueError(
+            f"weights must have shape (resamples, {len(y)}), one column per row; got {w.shape}"
+        )
+    codes = np.asarray(cats.codes)
+    known = codes >= 0
+    w, yk, low = w[:, known], y[known], (codes[known] == 0).astype(float)
+    return pd.DataFrame(
+        {
+            "npv_low": weighted_rate(w, 1 - yk, among=low),
+            "sensitivity": weighted_rate(w, 1 - low, among=yk),
+        }
+    )
+
+
 def rule_out_summary(
-    y, categories: Mapping[str, object], *, method: str = "wilson", alpha: float = 0.05
+    y,
+    categories: Mapping[str, object],
+    *,
+    method: str = "wilson",
+    alpha: float = 0.05,
+    weights=None,
 ) -> pd.DataFrame:
     """Rule-out performance of each categorisation (e.g. ``{"PTP": ..., "PTP + AI": ...}``).
 
@@ -254,6 +291,12 @@ def rule_out_summary(
     "not low" (events outside ``low`` / events), and ``grey_zone_share``. Rows with a missing
     category are excluded and counted in ``n_missing``; compare categorisations on the same
     patients.
+
+    The CIs are ``method``'s (Wilson by default: rows as independent patients) or, given
+    ``weights`` (``(B, N)`` patient resamples, one column per row), the percentile interval of
+    the resampled proportions (:func:`resampled_rule_out`; the cluster bootstrap when a patient
+    has several rows), with ``n_boot`` and the resamples where each proportion is undefined
+    (``npv_low_undefined``, ``sensitivity_undefined``). The ``interval`` column names the method.
     """
     y = as_binary(y)
     rows = []
@@ -288,8 +331,24 @@ def rule_out_summary(
                 "sensitivity_lo": s_lo[0],
                 "sensitivity_hi": s_hi[0],
                 "grey_zone_share": row["share_grey zone"],
+                "interval": method,
             }
         )
+        if weights is not None:
+            boot = resampled_rule_out(y, cats, weights=weights)
+            (npv_lo, sens_lo), (npv_hi, sens_hi) = percentile_interval(boot.to_numpy(), 1 - alpha)
+            row.update(
+                {
+                    "npv_low_lo": float(npv_lo),
+                    "npv_low_hi": float(npv_hi),
+                    "sensitivity_lo": float(sens_lo),
+                    "sensitivity_hi": float(sens_hi),
+                    "interval": "patient bootstrap percentile",
+                    "n_boot": len(boot),
+                    "npv_low_undefined": int(boot["npv_low"].isna().sum()),
+                    "sensitivity_undefined": int(boot["sensitivity"].isna().sum()),
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows).set_index("categorisation")
 
