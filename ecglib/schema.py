@@ -63,6 +63,9 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "symptom",
     "followup_days",
     "followup_event",
+    # 1 when the follow-up ended with a competing event (e.g. death without the outcome), 0
+    # otherwise; needs followup_event, and never 1 together with it.
+    "followup_competing",
 )
 
 #: Symptom categories for the 2019 ESC pre-test probability.

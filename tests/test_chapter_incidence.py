@@ -121,11 +121,14 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     assert fu.n_patients == len(cohort)
     horizon = run.evaluation.followup_horizon_days
     table = chapter.summary_table("internal")
+    # the demo export records competing events: Aalen-Johansen, with 1 - KM beside it
     assert table.columns.tolist() == [
         "patients",
         "events",
+        "competing events",
         "censored before the horizon",
-        "1 - Kaplan-Meier, % [95% CI]",
+        "Aalen-Johansen, % [95% CI]",
+        "1 - Kaplan-Meier (competing events censored), %",
         "events / n, % (the authors' estimate)",
     ]
     for g in table.index:

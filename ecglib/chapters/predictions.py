@@ -56,6 +56,7 @@ COVARIATES: tuple[str, ...] = (
     "ecg_ccta_hours",
     "followup_days",
     "followup_event",
+    "followup_competing",
 )
 
 

@@ -285,7 +285,7 @@ def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") 
         out["age"] = _parse_age(out["age"], record)
     if "ecg_diagnosis" in out and export_map.normal_patterns:
         out["normal_ecg"] = normal_ecg_recode(out["ecg_diagnosis"], export_map.normal_patterns)
-    for col in ("followup_days", "followup_event"):
+    for col in ("followup_days", "followup_event", "followup_competing"):
         if col in out:
             out[col] = _parse_number(out[col], record, col)
     _check_followup(out, record)
@@ -393,16 +393,50 @@ def _check_followup(out: pd.DataFrame, record: pd.Series) -> None:
                 f"ECG {record[i]}",
                 f"followup_days {out.at[i, 'followup_days']:g} is negative ({bad.sum()} such rows)",
             )
-    if "followup_event" in out:
-        bad = out["followup_event"].notna() & ~out["followup_event"].isin([0.0, 1.0])
-        if bad.any():
-            i = bad[bad].index[0]
-            raise DataError(
-                f"ECG {record[i]}",
-                f"followup_event {out.at[i, 'followup_event']:g} "
-                f"is not 0 (no event) or 1 (event) "
-                f"({bad.sum()} such rows)",
-            )
+    for col, what in (("followup_event", "event"), ("followup_competing", "competing event")):
+        if col in out:
+            bad = out[col].notna() & ~out[col].isin([0.0, 1.0])
+            if bad.any():
+                i = bad[bad].index[0]
+                raise DataError(
+                    f"ECG {record[i]}",
+                    f"{col} {out.at[i, col]:g} is not 0 (no {what}) or 1 ({what}) "
+                    f"({bad.sum()} such rows)",
+                )
+    if "followup_competing" in out:
+        _check_competing(out, record)
+
+
+def _check_competing(out: pd.DataFrame, record: pd.Series) -> None:
+    """The competing-event flag goes with the event flag: known in the same rows, and a
+    follow-up ends with one of them, never both."""
+    if "followup_event" not in out:
+        raise ConfigError(
+            "the column map gives followup_competing but no followup_event: a competing event "
+            "is only defined beside the outcome event"
+        )
+    event, competing = out["followup_event"], out["followup_competing"]
+    unpaired = event.notna() != competing.notna()
+    if unpaired.any():
+        i = unpaired[unpaired].index[0]
+        given, absent = (
+            ("followup_event", "followup_competing")
+            if pd.notna(event[i])
+            else ("followup_competing", "followup_event")
+        )
+        raise DataError(
+            f"ECG {record[i]}",
+            f"has {given} but no {absent} ({unpaired.sum()} such rows); give both (0 or 1) "
+            "or neither",
+        )
+    both = (event == 1) & (competing == 1)
+    if both.any():
+        i = both[both].index[0]
+        raise DataError(
+            f"ECG {record[i]}",
+            f"followup_event and followup_competing are both 1 ({both.sum()} such rows); a "
+            "follow-up ends with the event or with a competing event, not both",
+        )
 
 
 #: A numeric day/month date: 05/03/2024, 5.3.24, 13/03/2024 09:30 ...

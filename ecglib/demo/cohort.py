@@ -21,7 +21,11 @@ share of diseased patients have a "Normal ECG" read: the paper's normal-ECG subg
 *Follow-up.* Major adverse cardiovascular events (MACE) arrive with a constant hazard that rises with
 the hidden disease (number of severely diseased vessels, left main counted twice, occlusions extra)
 and age; follow-up starts at the first CCTA and ends at the administrative close (365 days plus a
-visit window of up to five weeks) or at loss to follow-up.
+visit window of up to five weeks) or at loss to follow-up. Some of the patients whose follow-up ends
+early without MACE died of a non-cardiovascular cause, a competing event (the export's
+``Non-cardiovascular death``; likelier with age, :func:`_competing`). It is drawn from its own random
+stream (:data:`COMPETING_STREAM`) and only relabels how such a follow-up ended, so every other
+value of the cohort is what it was before the column existed.
 
 One module on purpose: patients, exams, ECGs, grades and follow-up are drawn from one latent
 disease per patient, and the draws must stay in this order for the cohort to depend on the seed
@@ -64,7 +68,13 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     *VESSELS,
     "Follow-up days",
     "MACE",
+    "Non-cardiovascular death",
 )
+
+#: Second entropy word of the competing-event stream, ``np.random.default_rng([seed,
+#: COMPETING_STREAM])``: separate from the cohort's own stream, so that the competing events
+#: leave every other drawn value unchanged.
+COMPETING_STREAM = 20261206
 
 #: Free-text CCTA report grade for each ordinal grade (the export's vocabulary).
 GRADE_TEXT: dict[int, str] = {
@@ -193,9 +203,10 @@ def make_demo_cohort(size: str | CohortSize = "small", seed: int = 0) -> DemoCoh
         )
     counts = SIZES[size] if isinstance(size, str) else size
     internal_rng, external_rng = np.random.default_rng(seed).spawn(2)
+    competing = np.random.default_rng([seed, COMPETING_STREAM]).spawn(2)
     parts = [
-        _make_site(INTERNAL, counts.internal, internal_rng),
-        _make_site(EXTERNAL, counts.external, external_rng),
+        _make_site(INTERNAL, counts.internal, internal_rng, competing[0]),
+        _make_site(EXTERNAL, counts.external, external_rng, competing[1]),
     ]
     table = pd.concat([p[0] for p in parts], ignore_index=True)
     truth = pd.concat([p[1] for p in parts], ignore_index=True)
@@ -214,14 +225,21 @@ def make_demo_cohort(size: str | CohortSize = "small", seed: int = 0) -> DemoCoh
 # ----------------------------------------------------------------------------------------------
 
 
-def _make_site(site: DemoSite, counts: SiteCounts, rng: np.random.Generator):
-    """Patients -> exams -> ECG rows of one site; returns (table, truth, params) sorted like the export."""
+def _make_site(
+    site: DemoSite,
+    counts: SiteCounts,
+    rng: np.random.Generator,
+    competing_rng: np.random.Generator,
+):
+    """Patients -> exams -> ECG rows of one site; returns (table, truth, params) sorted like the
+    export. ``competing_rng`` draws only the competing events (:func:`_competing`)."""
     if not counts.patients <= counts.exams <= counts.ecgs:
         raise ValueError(f"{site.name}: need patients <= exams <= ECGs, got {counts}")
     patients = _patients(site, counts.patients, rng)
     exams = _exams(site, patients, counts.exams, rng)
     ecgs = _ecgs(exams, counts.ecgs, rng)
     followup = _followup(patients, exams, rng)
+    competing = _competing(patients, followup, competing_rng)
 
     exam_of = ecgs["exam"]
     person = exams["patient"][exam_of]
@@ -262,6 +280,7 @@ def _make_site(site: DemoSite, counts: SiteCounts, rng: np.random.Generator):
             **{v: [GRADE_TEXT[g] for g in grades[order, i]] for i, v in enumerate(VESSELS)},
             "Follow-up days": followup["days"][person[order]],
             "MACE": followup["event"][person[order]].astype(int),
+            "Non-cardiovascular death": competing[person[order]].astype(int),
         }
     )
     truth = pd.DataFrame(
@@ -287,6 +306,7 @@ def _make_site(site: DemoSite, counts: SiteCounts, rng: np.random.Generator):
             "qtc_ms": 1000 * params.qtc[order],
             "followup_days": followup["days"][person[order]],
             "mace": followup["event"][person[order]],
+            "competing": competing[person[order]],
         }
     )
     return table[list(EXPORT_COLUMNS)], truth, params.subset(order)
@@ -463,4 +483,19 @@ def _followup(patients: dict, exams: dict, rng: np.random.Generator) -> dict[str
     censor = np.minimum(close, lost)
     event = event_day <= censor
     days = np.ceil(np.where(event, event_day, censor)).astype(int)
-    return {"days": np.maximum(days, 1), "event": event}
+    # lost: the follow-up ended before the close without MACE (who may have died: _competing)
+    return {"days": np.maximum(days, 1), "event": event, "lost": ~event & (lost < close)}
+
+
+def _competing(patients: dict, followup: dict, rng: np.random.Generator) -> np.ndarray:
+    """Per patient, whether the follow-up ended with a non-cardiovascular death (a competing
+    event of MACE): among the patients lost before the close without MACE, with probability
+    ``expit(-1.0 + 0.8 x (age - 63.7) / 10)`` (about a quarter at the mean age).
+
+    A death ends the follow-up at the day the loss did, so times and MACE stay as they were;
+    the draws come from ``rng`` alone (one per patient), the stream of
+    :data:`COMPETING_STREAM`, and change nothing else of the cohort.
+    """
+    age_z = (patients["age"] - INTERNAL.age_mean) / 10.0
+    died = rng.random(len(age_z)) < expit(-1.0 + 0.8 * age_z)
+    return followup["lost"] & died

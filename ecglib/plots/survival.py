@@ -1,6 +1,8 @@
-"""Cumulative incidence (1 - Kaplan-Meier) by risk group, numbers at risk beneath, log-rank p.
+"""Cumulative incidence by risk group, numbers at risk beneath, log-rank p.
 
-Computation is in :mod:`ecglib.metrics.survival`. The number-at-risk table is drawn from
+The curves are 1 - Kaplan-Meier, or the Aalen-Johansen estimate when competing events are given
+(their log-rank test is then cause-specific: competing events censor). Computation is in
+:mod:`ecglib.metrics.survival`. The number-at-risk table is drawn from
 :func:`~ecglib.metrics.survival.number_at_risk` (patients followed for at least ``t``), the
 same numbers as the book's tables; lifelines' ``add_at_risk_counts`` counts after removing the
 patients at ``t`` and would disagree with them at the horizon. :func:`followup_figure` draws a
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from ecglib.metrics import survival as surv
@@ -29,22 +32,29 @@ def cumulative_incidence_figure(
     group,
     *,
     horizon: float = 365.0,
+    competing=None,
     at_risk_times: Sequence[float] | None = None,
     order: Sequence[str] | None = None,
     ci: bool = True,
     time_label: str = "days since ECG",
     title: str | None = None,
 ) -> Figure:
-    """1 - KM curves per group over ``[0, horizon]`` with a number-at-risk table and log-rank p.
+    """Cumulative incidence curves per group over ``[0, horizon]`` with a number-at-risk table
+    and the log-rank p: 1 - KM, or Aalen-Johansen with ``competing`` (0/1 flags; the y label
+    says so and the log-rank test is the cause-specific one).
 
     Follow-up is censored at ``horizon`` (:func:`~ecglib.metrics.survival.censor_at`) before
     fitting and testing. ``at_risk_times`` default to five evenly spaced times from 0 to the
     horizon. The y axis is in percent.
     """
     use_style()
-    time, event = surv.censor_at(time, event, horizon)
-    fits = surv.km_fits(time, event, group, order=order)
-    groups = list(fits)
+    raw_time = time
+    time, event = surv.censor_at(raw_time, event, horizon)
+    if competing is not None:
+        competing = surv.censor_at(raw_time, competing, horizon)[1]
+    grid = np.unique(np.concatenate([[0.0], time]))
+    curves = surv.cumulative_incidence(time, event, group, grid, competing=competing, order=order)
+    groups = list(pd.unique(curves["group"]))
     at_risk_times = (
         np.linspace(0, horizon, 5)
         if at_risk_times is None
@@ -62,26 +72,37 @@ def cumulative_incidence_figure(
     )
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colours = {g: STRATUM_COLOURS.get(g, cycle[i % len(cycle)]) for i, g in enumerate(groups)}
-    for g, kmf in fits.items():
-        t = kmf.timeline
-        f = 100 * (1 - kmf.survival_function_.iloc[:, 0].to_numpy())
+    for g, curve in curves.groupby("group", sort=False):
+        n = int(np.sum(_of(group, g)))
         ax.step(
-            t, f, where="post", color=colours[g], lw=1.6, label=f"{g} (n = {len(kmf.durations):,})"
+            curve["time"],
+            100 * curve["cumulative_incidence"],
+            where="post",
+            color=colours[g],
+            lw=1.6,
+            label=f"{g} (n = {n:,})",
         )
         if ci:
-            band = 100 * kmf.confidence_interval_cumulative_density_.to_numpy()
             ax.fill_between(
-                t, band[:, 0], band[:, 1], step="post", color=colours[g], alpha=0.15, lw=0
+                curve["time"],
+                100 * curve["ci_lo"],
+                100 * curve["ci_hi"],
+                step="post",
+                color=colours[g],
+                alpha=0.15,
+                lw=0,
             )
     ax.set_xlim(-0.03 * horizon, 1.03 * horizon)  # room for the table's first/last counts
     ax.set_ylim(bottom=0)
-    ax.set_ylabel("cumulative incidence (%)")
+    method = "" if competing is None else ", Aalen-Johansen"
+    ax.set_ylabel(f"cumulative incidence (%{method})")
     ax.legend(loc="upper left", fontsize=7, title="risk group", title_fontsize=7)
     if test is not None:
         ax.text(
             0.98,
             0.04,
-            f"log-rank {format_p(test['p_value'], prefix='p')}",
+            f"{'log-rank' if competing is None else 'cause-specific log-rank'} "
+            f"{format_p(test['p_value'], prefix='p')}",
             transform=ax.transAxes,
             ha="right",
             va="bottom",
@@ -114,13 +135,20 @@ def followup_figure(
 ) -> Figure:
     """:func:`cumulative_incidence_figure` of a chapter's follow-up analysis: any object with
     ``time``, ``event``, ``group`` (a Categorical, drawn in its categories' order) and
-    ``horizon``, such as :class:`ecglib.chapters.incidence.FollowupAnalysis`."""
+    ``horizon``, and ``competing`` (None without competing events), such as
+    :class:`ecglib.chapters.incidence.FollowupAnalysis`."""
     return cumulative_incidence_figure(
         followup.time,
         followup.event,
         followup.group,
         horizon=followup.horizon,
+        competing=followup.competing,
         order=[str(c) for c in followup.group.categories],
         time_label=time_label,
         title=title,
     )
+
+
+def _of(group, g: str) -> np.ndarray:
+    """Membership of group ``g`` (the groups as the metrics name them: strings)."""
+    return np.array([str(x) for x in np.asarray(group, dtype=object)]) == g
