@@ -134,6 +134,7 @@ def export_row(i: int, **overrides) -> dict:
         "LCX": "Occluded (100%)" if i == 1 else "Moderate stenosis (50-69%)",
         "Follow-up days": "365",
         "MACE": "0",
+        "Non-cardiovascular death": "0",
     }
     row.update(overrides)
     return row
