@@ -17,6 +17,9 @@ pooled out-of-fold predictions.
 * **Paired comparisons** (:func:`ecglib.metrics.auc_contrasts.model_comparison_table`): per
   population and vessel, the network's and the clinical model's AUC on the same ECGs and the
   difference network - clinical.
+* **Where disease is cut** (:mod:`ecglib.metrics.outcomes`): the same predictions against grade
+  >= 2, >= 3, grade 4 only and grade >= 3 vs grade 0, per vessel and for any vessel (the
+  noisy-OR of the four probabilities), per population.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
 from ecglib.metrics.auc_contrasts import model_comparison_table
 from ecglib.metrics.baselines import CrossFitted, clinical_baseline
+from ecglib.metrics.outcomes import ANY_VESSEL, OUTCOMES, outcome_auc_table
 from ecglib.metrics.vessel_specificity import cross_vessel_matrix
 from ecglib.report.present import format_estimate, format_p
 
@@ -45,6 +49,9 @@ __all__ = [
     "comparison_table",
     "comparison_sentence",
     "POPULATIONS",
+    "outcome_tables",
+    "outcome_table",
+    "outcome_numbers",
     "matrix_sentence",
     "specific_sentence",
     "INTERVAL",
@@ -84,6 +91,16 @@ class AddedValue:
     comparisons: pd.DataFrame | Skipped
     #: Why the external population has no comparison (None when it has one).
     external: Skipped | None
+    #: AUC per population, outcome definition and vessel (:func:`outcome_tables`).
+    outcomes: pd.DataFrame
+
+    def outcome_table(self) -> pd.DataFrame:
+        """The outcome definitions' AUCs as text (:func:`outcome_table`)."""
+        return outcome_table(self.outcomes)
+
+    def internal_outcomes(self) -> pd.DataFrame:
+        """The internal population's rows of :attr:`outcomes` (for the figure)."""
+        return self.outcomes[self.outcomes["population"] == POPULATIONS["internal"]]
 
     def comparison_table(self) -> pd.DataFrame | Skipped:
         """The paired comparisons as text (:func:`comparison_table`)."""
@@ -119,6 +136,7 @@ class AddedValue:
         out["matrix_sentence"] = matrix_sentence(self.matrix)
         out["specific_sentence"] = specific_sentence(self.specific)
         out.update(comparison_numbers(self.comparisons))
+        out.update(outcome_numbers(self.outcomes))
         out["clinical_variables"] = (
             _join(self.clinical_columns) if self.clinical_columns else "none"
         )
@@ -129,6 +147,7 @@ class AddedValue:
             "added_value_cross_vessel": self.matrix,
             "added_value_vessel_specific": self.specific,
             "added_value_clinical_vs_network": self.comparisons,
+            "added_value_outcomes": self.outcomes,
             "added_value": self.numbers(),
         }
 
@@ -155,7 +174,94 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
         clinical_columns=columns,
         comparisons=unless_skipped(comparisons, oof, ext_table, clinical, vessels),
         external=external if isinstance(external, Skipped) else None,
+        outcomes=outcome_tables(oof, ext_table, vessels),
     )
+
+
+def outcome_tables(
+    oof: pd.DataFrame, external: pd.DataFrame | None, vessels: Sequence[str]
+) -> pd.DataFrame:
+    """:func:`~ecglib.metrics.outcomes.outcome_auc_table` (noisy-OR any-vessel score) of each
+    population, a ``population`` column first."""
+    sets = [("internal", oof)] + ([("external", external)] if external is not None else [])
+    parts = [
+        outcome_auc_table(table, vessels).assign(population=POPULATIONS[key]) for key, table in sets
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    return out[["population", *[c for c in out.columns if c != "population"]]]
+
+
+def outcome_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """One row per population, definition and vessel: ECGs kept (left out), positive and
+    negative ECGs, patients, AUC [95% CI] and the interval's method."""
+    rows = []
+    for r in table.itertuples(index=False):
+        rows.append(
+            {
+                "population": r.population,
+                "definition": r.definition,
+                "vessel": r.vessel,
+                "ECGs (left out)": f"{r.n:,} ({r.excluded:,})",
+                "positive / negative ECGs": f"{r.positives:,} / {r.negatives:,}",
+                "patients": f"{r.patients:,}",
+                "AUC [95% CI]": format_estimate(r.auc, r.ci_low, r.ci_high, digits)
+                + (f" ({r.reason})" if r.reason else ""),
+                "95% CI": INTERVAL,
+            }
+        )
+    return pd.DataFrame(rows).set_index(["population", "definition", "vessel"])
+
+
+def _vessel_key(vessel: str) -> str:
+    return "any" if vessel == ANY_VESSEL else vessel
+
+
+def outcome_numbers(table: pd.DataFrame) -> dict[str, float | str]:
+    """Glue-ready numbers of :func:`outcome_tables`: ``o_<pop>_<outcome>_<vessel>`` (vessel
+    ``any`` for any vessel) with ``_lo``, ``_hi``, ``_pos`` and ``_n``, NaN where absent; and
+    ``outcome_sentence_<pop>``."""
+    out: dict[str, float | str] = {}
+    for key, population in POPULATIONS.items():
+        rows = table[table["population"] == population].set_index(["outcome", "vessel"])
+        for outcome in OUTCOMES:
+            for vessel in (*schema.VESSELS, ANY_VESSEL):
+                have = (outcome.key, vessel) in rows.index
+                name = f"o_{key}_{outcome.key}_{_vessel_key(vessel)}"
+                for suffix, column in (
+                    ("", "auc"),
+                    ("_lo", "ci_low"),
+                    ("_hi", "ci_high"),
+                    ("_pos", "positives"),
+                    ("_n", "n"),
+                ):
+                    out[name + suffix] = (
+                        float(rows.at[(outcome.key, vessel), column]) if have else math.nan
+                    )
+        out[f"outcome_sentence_{key}"] = (
+            outcome_sentence(rows.reset_index())
+            if len(rows)
+            else f"There is no {population} population in this run."
+        )
+    return out
+
+
+def outcome_sentence(rows: pd.DataFrame) -> str:
+    """The any-vessel AUC under each definition, with its interval and counts; and which
+    vessel-definition pairs have no AUC."""
+    parts = []
+    for r in rows[rows["vessel"] == ANY_VESSEL].itertuples(index=False):
+        if np.isfinite(r.auc):
+            parts.append(
+                f"{r.auc:.3f} ({_ci(r.ci_low, r.ci_high)}; {r.positives:,} of {r.n:,} ECGs "
+                f"positive) for {r.definition}"
+            )
+        else:
+            parts.append(f"no AUC for {r.definition} ({r.reason})")
+    text = "For any vessel, the noisy-OR score's AUC is " + "; ".join(parts) + "." if parts else ""
+    missing = rows[~np.isfinite(rows["auc"].astype(float)) & (rows["vessel"] != ANY_VESSEL)]
+    for r in missing.itertuples(index=False):
+        text += f" The {r.vessel} has no AUC for {r.definition} ({r.reason})."
+    return text.strip()
 
 
 def _variables(clinical: CrossFitted) -> tuple[str, ...]:

@@ -128,12 +128,20 @@ def outcome_auc_figure(table: pd.DataFrame, outcomes: Sequence[str] | None = Non
         err = np.vstack([auc - low, high - auc])
         err = np.where(np.isfinite(err), err, 0.0)
         ax.errorbar(
-            x, auc, yerr=err, fmt="o", ms=4, capsize=2, label=v, color=VESSEL_COLOURS.get(v)
+            x,
+            auc,
+            yerr=err,
+            fmt="o",
+            ms=4,
+            capsize=2,
+            label=v,
+            color=VESSEL_COLOURS.get(v, "black"),
         )
     ax.axhline(0.5, color="black", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(outcomes)))
-    ax.set_xticklabels(outcomes, fontsize=8)
+    names = dict(zip(table["outcome"], table.get("definition", table["outcome"])))
+    ax.set_xticklabels([names[o].split(" (")[0] for o in outcomes], fontsize=8)
     ax.set_ylabel("AUC (95% CI, clustered by patient)")
-    ax.legend(ncol=len(vessels), loc="lower right", fontsize=8)
+    ax.legend(ncol=len(vessels), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
