@@ -106,3 +106,83 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     fig = auc_matrix_figure(chapter.matrix, chapter.specific)
     assert len(fig.axes) == 3  # two heatmaps and one colour bar
     assert np.all(chapter.matrix["n"] == len(oof))
+
+
+def toy_results(n_patients: int = 240, seed: int = 0, *, clinical: bool = True):
+    """Joined predictions of a toy run: two ECGs per patient, three folds, an external site;
+    the RCA head informative, the others noise; age raising every vessel's risk."""
+    from ecglib.chapters.predictions import RunResults
+
+    rng = np.random.default_rng(seed)
+    patient = np.repeat(np.arange(n_patients), 2)
+    age = rng.normal(62, 9, n_patients)
+    table = pd.DataFrame(
+        {
+            "patient": patient,
+            "fold": patient % 3,
+            "age": age[patient],
+            "sex": rng.choice(schema.SEXES, n_patients)[patient],
+            "symptom": rng.choice(schema.SYMPTOMS, n_patients)[patient],
+        }
+    )
+    for v in schema.VESSELS:
+        logit = 0.08 * (age - 62) + rng.normal(size=n_patients) - 0.8
+        grade = np.clip(np.round(logit + 2), 0, 4).astype(int)
+        table[schema.grade_col(v)] = grade[patient]
+        table[schema.label_col(v)] = (grade >= 3).astype(int)[patient]
+        noise = rng.normal(size=len(table))
+        signal = table[schema.label_col(v)] * (1.5 if v == "RCA" else 0.0)
+        table[schema.prob_col(v)] = 1 / (1 + np.exp(-(signal + noise - 1)))
+    if not clinical:
+        table = table.drop(columns=["age", "sex", "symptom"])
+    internal = table[table["patient"] < 180].reset_index(drop=True)
+    external = table[table["patient"] >= 180].drop(columns="fold").reset_index(drop=True)
+    return RunResults(params=None, oof=internal, external=external)
+
+
+def test_the_comparisons_pair_network_and_clinical_on_the_same_ecgs():
+    from ecglib.metrics.baselines import clinical_baseline
+    from ecglib.metrics.clustered_roc import clustered_delong_test
+
+    results = toy_results()
+    chapter = ch.analyse(None, results)
+    base = clinical_baseline(results.oof, results.external)
+    table = chapter.comparisons.set_index(["population", "vessel", "model"])
+    for key, frame, probs in (
+        ("internal", results.oof, base.oof),
+        ("external", results.external, base.external),
+    ):
+        for v in schema.VESSELS:
+            ref = clustered_delong_test(
+                frame[f"y_{v}"], frame[f"p_{v}"], probs[f"p_{v}"].to_numpy(), frame["patient"]
+            )
+            row = table.loc[(ch.POPULATIONS[key], v, ch.CLINICAL)]
+            assert row["diff"] == pytest.approx(ref.diff, abs=1e-12)
+            assert row["p_value"] == pytest.approx(ref.p_value, rel=1e-8)
+            assert row["patients"] == frame["patient"].nunique()
+    numbers = chapter.numbers()
+    assert numbers["clinical_variables"] == "age, sex and symptom"
+    assert numbers["p_internal_RCA"] == ch.format_p(
+        table.loc[(ch.POPULATIONS["internal"], "RCA", ch.CLINICAL), "p_value"]
+    )
+    # the informative RCA head beats the clinical model; the text says so only if supported
+    row = table.loc[(ch.POPULATIONS["internal"], "RCA", ch.CLINICAL)]
+    if row["diff_low"] > 0:
+        assert "the network separates RCA" in numbers["comparison_sentence_internal"]
+    shown = chapter.comparison_table()
+    assert {"p", "intervals", "network - clinical [95% CI]"} <= set(shown.columns)
+    assert chapter.skipped() == []
+
+
+def test_a_cohort_without_clinical_variables_skips_the_baseline_and_says_why():
+    chapter = ch.analyse(None, toy_results(clinical=False))
+    assert isinstance(chapter.comparisons, ch.Skipped)
+    assert "none of the clinical variables" in chapter.comparisons.message
+    assert [s.part for s in chapter.skipped()] == ["The clinical baseline"]
+    numbers = chapter.numbers()
+    assert numbers["clinical_variables"] == "none"
+    assert numbers["comparison_sentence_internal"] == chapter.comparisons.message
+    assert math.isnan(numbers["clin_internal_RCA"])
+    assert isinstance(chapter.comparison_table(), ch.Skipped)
+    # the parts that need no clinical variable are still there
+    assert len(chapter.matrix) == 16 and len(chapter.outcomes) == 2 * 4 * 5
