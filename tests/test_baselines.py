@@ -134,3 +134,73 @@ def test_one_class_in_a_training_set_is_named():
     design = clinical_design(t, ["age"])
     with pytest.raises(ValueError, match="the LM has one class in the training rows of fold"):
         cross_fit_logistic(design, t, t["fold"], ["LM"])
+
+
+def combiner_inputs(n_patients: int = 600, seed: int = 6):
+    """A toy with a network whose logit carries the label, three folds, and for each fold an
+    inner validation split of a fifth of the other folds' patients (as the run's)."""
+    t = toy(n_patients, seed=seed)
+    rng = np.random.default_rng(seed)
+    for v in schema.VESSELS:
+        logit = 1.2 * t[schema.label_col(v)] + rng.normal(size=len(t)) - 1
+        t[schema.prob_col(v)] = 1 / (1 + np.exp(-logit))
+    inner = {}
+    for k in range(3):
+        others = np.unique(t.loc[t["fold"] != k, "patient"])
+        chosen = rng.choice(others, size=len(others) // 5, replace=False)
+        rows = t.index[t["patient"].isin(chosen)]
+        # fold k's network on its inner rows: its own (noisy) view of the same ECGs
+        noise = rng.normal(scale=0.3, size=(len(rows), 4))
+        inner[k] = pd.DataFrame(
+            1
+            / (
+                1
+                + np.exp(
+                    -(
+                        np.log(
+                            t.loc[rows, schema.prob_cols()] / (1 - t.loc[rows, schema.prob_cols()])
+                        )
+                        + noise
+                    )
+                )
+            ),
+            index=rows,
+        )
+    design = clinical_design(t, ["age", "sex", "symptom"])
+    return t, design, inner
+
+
+def test_the_combiner_never_sees_the_held_out_folds_labels():
+    from ecglib.metrics.baselines import cross_fit_combiner
+
+    t, design, inner = combiner_inputs()
+    base = cross_fit_combiner(design, t, t["fold"], t, inner, schema.VESSELS)
+    flipped = t.copy()
+    held = flipped["fold"] == 2
+    for v in schema.VESSELS:
+        flipped.loc[held, schema.label_col(v)] = 1 - flipped.loc[held, schema.label_col(v)]
+    again = cross_fit_combiner(design, flipped, t["fold"], t, inner, schema.VESSELS)
+    cols = schema.prob_cols()
+    np.testing.assert_array_equal(again.oof.loc[held, cols], base.oof.loc[held, cols])
+    # folds 0 and 1 fit their combiners on inner rows that include fold 2: those move
+    assert not np.allclose(again.oof.loc[~held, cols], base.oof.loc[~held, cols])
+    # an inner split holding its own held-out rows is refused
+    bad = dict(inner)
+    bad[0] = inner[0].copy()
+    bad[0].index = t.index[t["fold"] == 0][: len(bad[0])]
+    with pytest.raises(ValueError, match="inner validation rows of fold 0 include"):
+        cross_fit_combiner(design, t, t["fold"], t, bad, schema.VESSELS)
+
+
+def test_the_combiner_uses_both_the_ecg_and_the_clinical_signal():
+    from ecglib.metrics.baselines import cross_fit_combiner
+
+    t, design, inner = combiner_inputs(1500, seed=7)
+    combined = cross_fit_combiner(design, t, t["fold"], t, inner, ["RCA"])
+    clinical = clinical_baseline(t, vessels=["RCA"])
+    y = t["y_RCA"]
+    auc_combined = roc_auc_score(y, combined.oof["p_RCA"])
+    assert auc_combined > roc_auc_score(y, clinical.oof["p_RCA"]) + 0.02
+    assert auc_combined > roc_auc_score(y, t["p_RCA"]) + 0.02
+    coef = combined.coefficients.groupby("term")["coef"].mean()
+    assert coef["ECG logit"] > 0.5 and coef["age"] > 0.3

@@ -1,4 +1,5 @@
-"""Cross-fitted baselines: a logistic regression per vessel on the clinical variables.
+"""Cross-fitted baselines: a logistic regression per vessel on the clinical variables, and the
+ECG + clinical combiner (:func:`cross_fit_combiner`, its own scheme in its docstring).
 
 **The clinical baseline** answers "does the ECG tell more than age, sex and symptoms?". Per
 vessel, a logistic regression
@@ -26,7 +27,7 @@ move.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "clinical_design",
     "cross_fit_logistic",
     "clinical_baseline",
+    "cross_fit_combiner",
 ]
 
 #: The clinical variables the baseline uses when the cohort has them.
@@ -211,3 +213,93 @@ def clinical_baseline(
     return cross_fit_logistic(
         design, internal, internal[fold_col].to_numpy(), vessels, external=ext
     )
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(q) - np.log1p(-q)
+
+
+def cross_fit_combiner(
+    design: pd.DataFrame,
+    labels: pd.DataFrame,
+    folds,
+    network: pd.DataFrame,
+    inner: Mapping[int, pd.DataFrame],
+    vessels: Sequence[str],
+    *,
+    external_design: pd.DataFrame | None = None,
+    external_network: Mapping[int, pd.DataFrame] | None = None,
+    C: float = 1.0,
+) -> CrossFitted:
+    """ECG + clinical: per vessel and outer fold ``k``, a logistic regression on the logit of
+    fold ``k``'s network probability and the clinical design, **fitted on fold k's inner
+    validation rows** and predicting fold ``k``'s held-out rows.
+
+    The network of fold ``k`` was trained on the other folds' rows except its inner validation
+    split, which chose only its epoch; its predictions there are out-of-sample for its weights,
+    and their labels belong to the training folds. So no label of fold ``k`` reaches fold
+    ``k``'s combined prediction, neither directly nor through a network trained on it (every
+    other fold's network was trained on fold ``k``, which is why the pooled out-of-fold
+    predictions of the other folds cannot be used to fit it). The epoch choice makes the
+    network look slightly better on its inner split than on new ECGs, so the combiner may lean
+    a little more on the ECG than it should.
+
+    ``design``, ``labels`` (``y_<vessel>``), ``folds`` and ``network`` (the out-of-fold
+    ``p_<vessel>``) describe the internal rows on one index; ``inner[k]`` holds fold ``k``'s
+    network probabilities on its inner validation rows, indexed by those rows' labels in
+    ``design``. External rows: each fold's combiner applied to that fold's network
+    probabilities (``external_network[k]``) and the external design; the mean of the folds'
+    probabilities. Raises ``ValueError`` when an inner split holds a row of its own held-out
+    fold, and :class:`MissingInputError` when an inner split has one class of a vessel.
+    """
+    folds = pd.Series(np.asarray(folds), index=design.index)
+    oof = pd.DataFrame({"fold": folds}, index=design.index)
+    ext = None if external_design is None else pd.DataFrame(index=external_design.index)
+    terms = ("ECG logit", *design.columns)
+    coefs = []
+    fold_ids = sorted(pd.unique(folds))
+    for k in fold_ids:
+        if k not in inner:
+            raise ValueError(f"no inner-validation predictions for fold {k}")
+        own = folds.loc[inner[k].index] == k
+        if own.any():
+            raise ValueError(
+                f"the inner validation rows of fold {k} include {int(own.sum())} of its own "
+                "held-out rows: they cannot be used to fit its combiner"
+            )
+    for vessel in vessels:
+        p_col, y_col = schema.prob_col(vessel), schema.label_col(vessel)
+        p = np.full(len(design), np.nan)
+        p_ext = np.zeros(0 if ext is None else len(ext))
+        for k in fold_ids:
+            rows = inner[k].index
+            x_fit = np.column_stack([_logit(inner[k][p_col]), design.loc[rows].to_numpy(float)])
+            y_fit = labels.loc[rows, y_col].to_numpy()
+            if len(np.unique(y_fit)) < 2:
+                raise MissingInputError(
+                    f"the {vessel} has one class ({int(y_fit.sum())} positive of {len(y_fit)}) "
+                    f"in the inner validation split of fold {k}, on which its combiner is fitted"
+                )
+            model = LogisticRegression(C=C, max_iter=5000).fit(x_fit, y_fit)
+            held = (folds == k).to_numpy()
+            x_held = np.column_stack(
+                [_logit(network.loc[held, p_col]), design.loc[held].to_numpy(float)]
+            )
+            p[held] = model.predict_proba(x_held)[:, 1]
+            if ext is not None:
+                x_ext = np.column_stack(
+                    [
+                        _logit(external_network[k].loc[ext.index, p_col]),
+                        external_design.to_numpy(float),
+                    ]
+                )
+                p_ext = p_ext + model.predict_proba(x_ext)[:, 1]
+            coefs += [
+                {"fold": k, "vessel": vessel, "term": t, "coef": float(c)}
+                for t, c in zip(("intercept", *terms), (model.intercept_[0], *model.coef_[0]))
+            ]
+        oof[p_col] = p
+        if ext is not None:
+            ext[p_col] = p_ext / len(fold_ids)
+    return CrossFitted(oof, ext, pd.DataFrame(coefs), terms)
