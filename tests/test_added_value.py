@@ -140,38 +140,88 @@ def toy_results(n_patients: int = 240, seed: int = 0, *, clinical: bool = True):
     return RunResults(params=None, oof=internal, external=external)
 
 
-def test_the_comparisons_pair_network_and_clinical_on_the_same_ecgs():
+def fake_network_predictions(run, results, seed: int = 9):
+    """Stand-in for the fold models on their inner splits: for fold k, a fifth of the other
+    folds' ECGs with their out-of-fold probabilities jittered."""
+    rng = np.random.default_rng(seed)
+    oof = results.oof.reset_index(drop=True)
+    inner = {}
+    for k in results.folds:
+        rows = np.flatnonzero(oof["fold"].to_numpy() != k)
+        rows = np.sort(rng.choice(rows, size=len(rows) // 5, replace=False))
+        p = oof.loc[rows, schema.prob_cols()].to_numpy()
+        inner[k] = pd.DataFrame(
+            np.clip(p + rng.normal(scale=0.02, size=p.shape), 0.01, 0.99),
+            index=rows,
+            columns=schema.prob_cols(),
+        )
+    ext = results.external.reset_index(drop=True)[schema.prob_cols()]
+    return inner, {k: ext for k in results.folds}
+
+
+def test_the_comparisons_pair_every_model_on_the_same_ecgs(monkeypatch):
     from ecglib.metrics.baselines import clinical_baseline
     from ecglib.metrics.clustered_roc import clustered_delong_test
 
+    monkeypatch.setattr(ch, "fold_network_predictions", fake_network_predictions)
     results = toy_results()
     chapter = ch.analyse(None, results)
     base = clinical_baseline(results.oof, results.external)
-    table = chapter.comparisons.set_index(["population", "vessel", "model"])
-    for key, frame, probs in (
-        ("internal", results.oof, base.oof),
-        ("external", results.external, base.external),
+    combined = chapter.combined
+    table = chapter.comparisons.set_index(["population", "reference", "vessel", "model"])
+    for key, frame, field in (
+        ("internal", results.oof, "oof"),
+        ("external", results.external, "external"),
     ):
+        frame = frame.reset_index(drop=True)
+        clin = getattr(base, field).reset_index(drop=True)
+        comb = getattr(combined, field).reset_index(drop=True)
         for v in schema.VESSELS:
-            ref = clustered_delong_test(
-                frame[f"y_{v}"], frame[f"p_{v}"], probs[f"p_{v}"].to_numpy(), frame["patient"]
-            )
-            row = table.loc[(ch.POPULATIONS[key], v, ch.CLINICAL)]
-            assert row["diff"] == pytest.approx(ref.diff, abs=1e-12)
-            assert row["p_value"] == pytest.approx(ref.p_value, rel=1e-8)
-            assert row["patients"] == frame["patient"].nunique()
+            y, net, patients = frame[f"y_{v}"], frame[f"p_{v}"], frame["patient"]
+            pop = ch.POPULATIONS[key]
+            for a, b, ref, model in (
+                (net, clin[f"p_{v}"], ch.NETWORK, ch.CLINICAL),
+                (comb[f"p_{v}"], net, ch.COMBINED, ch.NETWORK),
+                (comb[f"p_{v}"], clin[f"p_{v}"], ch.COMBINED, ch.CLINICAL),
+            ):
+                want = clustered_delong_test(y, a, b.to_numpy(), patients)
+                row = table.loc[(pop, ref, v, model)]
+                assert row["diff"] == pytest.approx(want.diff, abs=1e-12)
+                assert row["p_value"] == pytest.approx(want.p_value, rel=1e-8)
+                assert row["patients"] == frame["patient"].nunique()
     numbers = chapter.numbers()
     assert numbers["clinical_variables"] == "age, sex and symptom"
-    assert numbers["p_internal_RCA"] == ch.format_p(
-        table.loc[(ch.POPULATIONS["internal"], "RCA", ch.CLINICAL), "p_value"]
+    assert numbers["p_nc_internal_RCA"] == ch.format_p(
+        table.loc[(ch.POPULATIONS["internal"], ch.NETWORK, "RCA", ch.CLINICAL), "p_value"]
     )
+    assert numbers["combined_status"] == "Every vessel has its ECG + clinical model."
     # the informative RCA head beats the clinical model; the text says so only if supported
-    row = table.loc[(ch.POPULATIONS["internal"], "RCA", ch.CLINICAL)]
-    if row["diff_low"] > 0:
-        assert "the network separates RCA" in numbers["comparison_sentence_internal"]
+    row = table.loc[(ch.POPULATIONS["internal"], ch.NETWORK, "RCA", ch.CLINICAL)]
+    said = "the network model separates RCA" in numbers["sentence_nc_internal"]
+    assert said == (row["diff_low"] > 0)
     shown = chapter.comparison_table()
-    assert {"p", "intervals", "network - clinical [95% CI]"} <= set(shown.columns)
+    assert {"intervals", "network - clinical [95% CI]", "p (ECG + clinical - network)"} <= set(
+        shown.columns
+    )
+    assert len(chapter.differences()) == 2 * 4 * 3
     assert chapter.skipped() == []
+
+
+def test_the_combined_models_held_out_predictions_ignore_the_held_out_labels(monkeypatch):
+    monkeypatch.setattr(ch, "fold_network_predictions", fake_network_predictions)
+    results = toy_results(seed=4)
+    before = ch.analyse(None, results).combined.oof
+    flipped = results.oof.copy()
+    held = flipped["fold"] == 0
+    for v in schema.VESSELS:
+        flipped.loc[held, f"y_{v}"] = 1 - flipped.loc[held, f"y_{v}"]
+    results.oof = flipped
+    after = ch.analyse(None, results).combined.oof
+    cols = schema.prob_cols()
+    np.testing.assert_array_equal(
+        after.loc[held.to_numpy(), cols], before.loc[held.to_numpy(), cols]
+    )
+    assert not np.allclose(after.loc[~held.to_numpy(), cols], before.loc[~held.to_numpy(), cols])
 
 
 def test_a_cohort_without_clinical_variables_skips_the_baseline_and_says_why():
@@ -179,10 +229,11 @@ def test_a_cohort_without_clinical_variables_skips_the_baseline_and_says_why():
     assert isinstance(chapter.comparisons, ch.Skipped)
     assert "none of the clinical variables" in chapter.comparisons.message
     assert [s.part for s in chapter.skipped()] == ["The clinical baseline"]
+    assert chapter.combined is chapter.clinical
     numbers = chapter.numbers()
     assert numbers["clinical_variables"] == "none"
-    assert numbers["comparison_sentence_internal"] == chapter.comparisons.message
-    assert math.isnan(numbers["clin_internal_RCA"])
+    assert numbers["sentence_nc_internal"] == chapter.comparisons.message
+    assert math.isnan(numbers["clin_internal_RCA"]) and math.isnan(numbers["comb_internal_RCA"])
     assert isinstance(chapter.comparison_table(), ch.Skipped)
     # the parts that need no clinical variable are still there
     assert len(chapter.matrix) == 16 and len(chapter.outcomes) == 2 * 4 * 5

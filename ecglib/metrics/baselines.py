@@ -28,7 +28,7 @@ move.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -125,6 +125,10 @@ class CrossFitted:
     coefficients: pd.DataFrame
     #: The design's columns.
     terms: tuple[str, ...]
+    #: Vessels without a model, and why (their ``p_<vessel>`` columns are absent).
+    reasons: dict[str, str] = field(default_factory=dict)
+    #: Rows each fold's model was fitted on, by fold.
+    fit_rows: dict[int, int] = field(default_factory=dict)
 
 
 def cross_fit_logistic(
@@ -302,4 +306,5 @@ def cross_fit_combiner(
         oof[p_col] = p
         if ext is not None:
             ext[p_col] = p_ext / len(fold_ids)
-    return CrossFitted(oof, ext, pd.DataFrame(coefs), terms)
+    sizes = {int(k): len(inner[k]) for k in fold_ids}
+    return CrossFitted(oof, ext, pd.DataFrame(coefs), terms, fit_rows=sizes)
