@@ -16,8 +16,34 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from ecglib import schema  # noqa: E402
 from ecglib.chapters import added_value as ch  # noqa: E402
+from ecglib.chapters.added_value_ecg import MEASUREMENTS, beat_measurements  # noqa: E402
 from ecglib.metrics.vessel_specificity import MATRIX_COLUMNS  # noqa: E402
 from ecglib.plots.added_value import auc_matrix_figure  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def toy_measurements(monkeypatch, request):
+    """The toy runs have no signals: their "ECG measurements" are the ECGs' probabilities'
+    logits plus noise (the ci-run test measures real average beats)."""
+    if "ci_run" in request.fixturenames:
+        return
+
+    def fake(run, results, seed: int = 11):
+        rng = np.random.default_rng(seed)
+        out = []
+        for table in (results.oof, results.external):
+            if table is None:
+                out.append(None)
+                continue
+            p = table[schema.prob_cols()].to_numpy()
+            values = np.log(p / (1 - p)) + rng.normal(size=p.shape)
+            frame = pd.DataFrame(np.nan, index=range(len(table)), columns=list(MEASUREMENTS))
+            frame.iloc[:, :4] = values
+            frame.iloc[::7, :] = np.nan  # some ECGs without an average beat
+            out.append(frame)
+        return out[0], out[1]
+
+    monkeypatch.setattr(ch, "ecg_measurements", fake)
 
 
 def matrix_rows(outcome: str, own: tuple, others: dict) -> list[dict]:
@@ -176,6 +202,7 @@ def test_the_comparisons_pair_every_model_on_the_same_ecgs(monkeypatch):
         frame = frame.reset_index(drop=True)
         clin = getattr(base, field).reset_index(drop=True)
         comb = getattr(combined, field).reset_index(drop=True)
+        meas = getattr(chapter.measured, field).reset_index(drop=True)
         for v in schema.VESSELS:
             y, net, patients = frame[f"y_{v}"], frame[f"p_{v}"], frame["patient"]
             pop = ch.POPULATIONS[key]
@@ -183,6 +210,7 @@ def test_the_comparisons_pair_every_model_on_the_same_ecgs(monkeypatch):
                 (net, clin[f"p_{v}"], ch.NETWORK, ch.CLINICAL),
                 (comb[f"p_{v}"], net, ch.COMBINED, ch.NETWORK),
                 (comb[f"p_{v}"], clin[f"p_{v}"], ch.COMBINED, ch.CLINICAL),
+                (net, meas[f"p_{v}"], ch.NETWORK, ch.MEASURED),
             ):
                 want = clustered_delong_test(y, a, b.to_numpy(), patients)
                 row = table.loc[(pop, ref, v, model)]
@@ -203,21 +231,27 @@ def test_the_comparisons_pair_every_model_on_the_same_ecgs(monkeypatch):
     assert {"intervals", "network - clinical [95% CI]", "p (ECG + clinical - network)"} <= set(
         shown.columns
     )
-    assert len(chapter.differences()) == 2 * 4 * 3
+    assert len(chapter.differences()) == 2 * 4 * 4  # populations, vessels, pairs
     assert chapter.skipped() == []
 
 
 def test_the_combined_models_held_out_predictions_ignore_the_held_out_labels(monkeypatch):
     monkeypatch.setattr(ch, "fold_network_predictions", fake_network_predictions)
     results = toy_results(seed=4)
-    before = ch.analyse(None, results).combined.oof
+    first = ch.analyse(None, results)
+    before, measured = first.combined.oof, first.measured.oof
     flipped = results.oof.copy()
     held = flipped["fold"] == 0
     for v in schema.VESSELS:
         flipped.loc[held, f"y_{v}"] = 1 - flipped.loc[held, f"y_{v}"]
     results.oof = flipped
-    after = ch.analyse(None, results).combined.oof
+    again = ch.analyse(None, results)
+    after = again.combined.oof
     cols = schema.prob_cols()
+    held_rows = held.to_numpy()
+    np.testing.assert_array_equal(
+        again.measured.oof.loc[held_rows, cols], measured.loc[held_rows, cols]
+    )
     np.testing.assert_array_equal(
         after.loc[held.to_numpy(), cols], before.loc[held.to_numpy(), cols]
     )
@@ -237,3 +271,32 @@ def test_a_cohort_without_clinical_variables_skips_the_baseline_and_says_why():
     assert isinstance(chapter.comparison_table(), ch.Skipped)
     # the parts that need no clinical variable are still there
     assert len(chapter.matrix) == 16 and len(chapter.outcomes) == 2 * 4 * 5
+
+
+def test_beat_measurements_find_a_planted_st_shift():
+    from ecglib.signals.beats import beat_time
+
+    t = beat_time()
+
+    def beat(st: float) -> np.ndarray:
+        qrs = (
+            np.exp(-0.5 * (t / 0.012) ** 2)
+            - 0.15 * np.exp(-0.5 * ((t + 0.03) / 0.008) ** 2)
+            - 0.2 * np.exp(-0.5 * ((t - 0.03) / 0.008) ** 2)
+        )
+        wave = qrs + 0.1 * np.exp(-0.5 * ((t + 0.16) / 0.025) ** 2)
+        wave = wave + 0.3 * np.exp(-0.5 * ((t - 0.28) / 0.05) ** 2)
+        x = np.tile(wave, (12, 1))
+        shift = 1 / (1 + np.exp(-(t - 0.045) / 0.004)) / (1 + np.exp((t - 0.4) / 0.02))
+        x[schema.LEADS.index("V2")] += st * shift
+        return x
+
+    nan = np.full_like(beat(0.0), np.nan)
+    m = beat_measurements(np.stack([beat(0.0), beat(0.2), nan]), [60.0, 70.0, np.nan])
+    assert list(m.columns) == list(MEASUREMENTS)
+    assert m.at[1, "ST V2"] - m.at[0, "ST V2"] == pytest.approx(0.2, abs=0.01)
+    others = [f"ST {lead}" for lead in schema.LEADS if lead != "V2"]
+    assert np.allclose(m.loc[1, others], m.loc[0, others], atol=0.002)
+    assert abs(m.at[0, "ST I"]) < 0.01
+    assert 60 < m.at[0, "QRS duration"] < 120 and 300 < m.at[0, "QT interval"] < 500
+    assert m.loc[2].isna().all() and m.at[1, "heart rate"] == 70.0

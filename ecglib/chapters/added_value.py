@@ -15,6 +15,9 @@ pooled out-of-fold predictions. The words and tables are built in
   regression per vessel on age, sex and symptom (those the cohort has), cross-fitted on the
   network's outer folds, the external site scored by the mean of the fold models; skipped,
   with the reason, when the cohort has none of the variables.
+* **ECG measurements** (:mod:`ecglib.chapters.added_value_ecg`): a logistic regression per
+  vessel on per-lead ST levels, QRS duration, QT interval and heart rate of each ECG's average
+  beat, cross-fitted like the clinical baseline.
 * **ECG + clinical** (:func:`ecglib.metrics.baselines.cross_fit_combiner`): the network's
   logit and the clinical variables in one logistic model per vessel, each fold's combiner
   fitted on its own network's predictions of its inner validation split
@@ -36,11 +39,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters.added_value_ecg import MEASUREMENTS, ecg_measurements
 from ecglib.chapters.added_value_text import (
     CLINICAL,
     COMBINED,
     DIFFERENCE,
     INTERVAL,
+    MEASURED,
     NETWORK,
     POPULATIONS,
     comparison_numbers,
@@ -64,6 +69,7 @@ from ecglib.metrics.baselines import (
     clinical_baseline,
     clinical_design,
     cross_fit_combiner,
+    cross_fit_logistic,
 )
 from ecglib.metrics.outcomes import outcome_auc_table
 from ecglib.metrics.vessel_specificity import cross_vessel_matrix
@@ -74,6 +80,7 @@ __all__ = [
     "analyse",
     "comparisons",
     "combined_model",
+    "measurement_baseline",
     "fold_network_predictions",
     "outcome_tables",
     "format_p",
@@ -83,6 +90,7 @@ __all__ = [
     "COMBINED",
     "DIFFERENCE",
     "INTERVAL",
+    "MEASURED",
     "NETWORK",
     "POPULATIONS",
 ]
@@ -108,6 +116,8 @@ class AddedValue:
     clinical_columns: tuple[str, ...]
     #: The cross-fitted ECG + clinical model, or why there is none.
     combined: CrossFitted | Skipped
+    #: The cross-fitted ECG-measurement baseline, or why there is none.
+    measured: CrossFitted | Skipped
     #: Each model's AUC per population and vessel and the paired differences
     #: (:func:`comparisons`), or why there are none.
     comparisons: pd.DataFrame | Skipped
@@ -189,7 +199,7 @@ class AddedValue:
         # the combined model's skip is listed only when the clinical baseline exists (else it
         # is the same reason twice)
         combined = self.combined if not isinstance(self.clinical, Skipped) else None
-        return skipped_of([self.comparisons, combined, self.external])
+        return skipped_of([self.comparisons, combined, self.measured, self.external])
 
 
 def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
@@ -204,9 +214,11 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
     combined = attempt(
         "The ECG + clinical model", combined_model, run, results, clinical, columns, vessels
     )
+    measured = attempt("The ECG-measurement baseline", measurement_baseline, run, results, vessels)
     models = {NETWORK: None, CLINICAL: clinical}
-    if not isinstance(combined, Skipped):
-        models[COMBINED] = combined
+    for name, fit in ((MEASURED, measured), (COMBINED, combined)):
+        if not isinstance(fit, Skipped):
+            models[name] = fit
     return AddedValue(
         vessels=vessels,
         n_ecgs=len(oof),
@@ -216,6 +228,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
         clinical=clinical,
         clinical_columns=columns,
         combined=combined,
+        measured=measured,
         comparisons=unless_skipped(comparisons, oof, ext_table, clinical, vessels, models=models),
         external=external if isinstance(external, Skipped) else None,
         outcomes=outcome_tables(oof, ext_table, vessels),
@@ -317,6 +330,29 @@ def combined_model(
         reasons=reasons,
         fit_rows=fits[0].fit_rows,
     )
+
+
+def measurement_baseline(
+    run: RunParams, results: RunResults, vessels: Sequence[str]
+) -> CrossFitted:
+    """The ECG-measurement baseline: :func:`~ecglib.metrics.baselines.cross_fit_logistic` on
+    :func:`~ecglib.chapters.added_value_ecg.ecg_measurements` (standardised; a missing
+    measurement coded as missing), on the network's outer folds, the external ECGs scored by
+    the mean of the fold models (an external measurement missing where no internal one is
+    missing is set to the internal mean). :class:`MissingInputError` when no ECG has a
+    measurement."""
+    internal, external = ecg_measurements(run, results)
+    columns = [c for c in MEASUREMENTS if internal[c].notna().any()]
+    if not columns:
+        raise MissingInputError("no internal ECG has an average beat to measure")
+    design = clinical_design(internal, columns)
+    ext_design = None
+    if external is not None:
+        ext_design = clinical_design(external, columns, reference=internal).reindex(
+            columns=design.columns, fill_value=0.0
+        )
+    oof = results.oof.reset_index(drop=True)
+    return cross_fit_logistic(design, oof, oof["fold"].to_numpy(), vessels, external=ext_design)
 
 
 def comparisons(

@@ -25,6 +25,7 @@ __all__ = [
     "NETWORK",
     "CLINICAL",
     "COMBINED",
+    "MEASURED",
     "PAIRS",
     "matrix_table",
     "matrix_sentence",
@@ -47,13 +48,20 @@ DIFFERENCE = "paired clustered DeLong (unit: patient), normal"
 POPULATIONS = {"internal": "internal, pooled out-of-fold", "external": "external"}
 #: The models compared, by their name in the tables.
 NETWORK, CLINICAL, COMBINED = "ECG network", "clinical", "ECG + clinical"
+MEASURED = "ECG measurements"
 #: The paired differences shown, (a, b) for ``AUC(a) - AUC(b)``, and their glue keys.
 PAIRS: dict[str, tuple[str, str]] = {
     "nc": (NETWORK, CLINICAL),
+    "nm": (NETWORK, MEASURED),
     "cn": (COMBINED, NETWORK),
     "cc": (COMBINED, CLINICAL),
 }
-SHORT = {NETWORK: "network", CLINICAL: "clinical", COMBINED: "ECG + clinical"}
+SHORT = {
+    NETWORK: "network",
+    CLINICAL: "clinical",
+    COMBINED: "ECG + clinical",
+    MEASURED: "ECG-measurement",
+}
 
 
 def _pair_label(a: str, b: str) -> str:
@@ -129,7 +137,12 @@ def comparison_numbers(table: pd.DataFrame | Skipped) -> dict[str, float | str]:
             return float(index.at[(ref, v, model), column]) if have else math.nan
 
         for v in schema.VESSELS:
-            for prefix, model in (("net", NETWORK), ("clin", CLINICAL), ("comb", COMBINED)):
+            for prefix, model in (
+                ("net", NETWORK),
+                ("clin", CLINICAL),
+                ("meas", MEASURED),
+                ("comb", COMBINED),
+            ):
                 out[f"{prefix}_{key}_{v}"] = get(NETWORK, v, model, "auc")
                 out[f"{prefix}_{key}_{v}_lo"] = get(NETWORK, v, model, "ci_low")
                 out[f"{prefix}_{key}_{v}_hi"] = get(NETWORK, v, model, "ci_high")
