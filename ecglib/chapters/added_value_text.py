@@ -109,7 +109,7 @@ def difference_rows(table: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for a, b in PAIRS.values():
         rows = table[(table["reference"] == a) & (table["model"] == b)].copy()
-        rows["comparison"] = f"{_pair_label(a, b)}, " + rows["population"].str.split(",").str[0]
+        rows["comparison"] = _pair_label(a, b)
         parts.append(rows)
     out = pd.concat(parts, ignore_index=True)
     order = {p: k for k, p in enumerate(POPULATIONS.values())}

@@ -77,35 +77,46 @@ def difference_forest_figure(
     *,
     label: str = "comparison",
     group: str = "vessel",
+    panel: str | None = "population",
     xlabel: str = "AUC difference (95% CI, clustered by patient)",
-    title: str | None = None,
 ) -> Figure:
     """Forest plot of paired AUC differences: one row per (``group``, ``label``) of ``table``
-    with columns ``diff``, ``diff_low``, ``diff_high``; coloured by vessel, a line at 0. A row
-    without a difference is listed with "n/a"."""
+    with columns ``diff``, ``diff_low``, ``diff_high``, coloured by vessel, a line at 0; one
+    panel per value of ``panel`` (None: one panel), sharing the rows. A row without a
+    difference is marked "n/a"."""
     use_style()
-    rows = table.reset_index(drop=True)
-    n = len(rows)
-    fig, ax = plt.subplots(figsize=(6.2, 0.32 * n + 1.0))
-    y = np.arange(n)[::-1]
-    for k, r in rows.iterrows():
-        colour = VESSEL_COLOURS.get(r[group], "C0")
-        if np.isfinite(r["diff"]):
-            err = (
-                [[r["diff"] - r["diff_low"]], [r["diff_high"] - r["diff"]]]
-                if np.isfinite(r["diff_low"])
-                else None
-            )
-            ax.errorbar(r["diff"], y[k], xerr=err, fmt="o", color=colour, ms=4, capsize=2)
-        else:
-            ax.text(0, y[k], "n/a", va="center", ha="center", fontsize=7, color="grey")
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y)
-    ax.set_yticklabels([f"{r[group]}: {r[label]}" for _, r in rows.iterrows()])
-    ax.set_xlabel(xlabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(axis="y", visible=False)
+    panels = list(dict.fromkeys(table[panel])) if panel else [None]
+    keys = list(dict.fromkeys(zip(table[group], table[label])))
+    n = len(keys)
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(3.6 * len(panels) + 2.4, 0.28 * n + 1.0),
+        squeeze=False,
+        sharey=True,
+    )
+    y = {key: n - 1 - k for k, key in enumerate(keys)}
+    for ax, name in zip(axes[0], panels):
+        rows = table if name is None else table[table[panel] == name]
+        for _, r in rows.iterrows():
+            at = y[(r[group], r[label])]
+            colour = VESSEL_COLOURS.get(r[group], "C0")
+            if np.isfinite(r["diff"]):
+                err = (
+                    [[r["diff"] - r["diff_low"]], [r["diff_high"] - r["diff"]]]
+                    if np.isfinite(r["diff_low"])
+                    else None
+                )
+                ax.errorbar(r["diff"], at, xerr=err, fmt="o", color=colour, ms=4, capsize=2)
+            else:
+                ax.text(0, at, "n/a", va="center", ha="center", fontsize=7, color="grey")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="y", visible=False)
+        if name is not None:
+            ax.set_title(name)
+    axes[0][0].set_yticks([y[key] for key in keys])
+    axes[0][0].set_yticklabels([f"{g}: {c}" for g, c in keys])
     fig.tight_layout()
     return fig
 
