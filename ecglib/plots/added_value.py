@@ -1,0 +1,158 @@
+"""Figures of the "Does the ECG add?" chapter: the cross-vessel AUC matrix and forest plots of
+paired AUC differences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from ecglib import schema
+from ecglib.plots.style import VESSEL_COLOURS, use_style
+
+__all__ = ["auc_matrix_figure", "difference_forest_figure", "outcome_auc_figure"]
+
+
+def _matrix_panel(ax, matrix: pd.DataFrame, title: str, *, colorbar: bool) -> None:
+    """One heatmap: outcomes down, heads across, each cell its AUC and clustered CI."""
+    outcomes = [v for v in schema.VESSELS if v in set(matrix["outcome"])]
+    heads = [v for v in schema.VESSELS if v in set(matrix["head"])]
+    auc = matrix.pivot(index="outcome", columns="head", values="auc").loc[outcomes, heads]
+    low = matrix.pivot(index="outcome", columns="head", values="ci_low").loc[outcomes, heads]
+    high = matrix.pivot(index="outcome", columns="head", values="ci_high").loc[outcomes, heads]
+    text = np.full(auc.shape, "n/a", dtype=object)
+    for i in range(auc.shape[0]):
+        for j in range(auc.shape[1]):
+            a, lo, hi = auc.iat[i, j], low.iat[i, j], high.iat[i, j]
+            if np.isfinite(a):
+                text[i, j] = f"{a:.2f}" + (f"\n{lo:.2f}-{hi:.2f}" if np.isfinite(lo) else "")
+    sns.heatmap(
+        auc.astype(float),
+        ax=ax,
+        annot=text,
+        fmt="",
+        cmap="vlag",
+        center=0.5,
+        vmin=0.0,
+        vmax=1.0,
+        cbar=colorbar,
+        cbar_kws={"label": "AUC"} if colorbar else None,
+        linewidths=0.5,
+        linecolor="white",
+        annot_kws={"fontsize": 7.5},
+        square=True,
+    )
+    for k, v in enumerate(outcomes):  # frame the diagonal: each outcome's own head
+        if v in heads:
+            j = heads.index(v)
+            ax.add_patch(plt.Rectangle((j, k), 1, 1, fill=False, edgecolor="black", lw=1.4))
+    ax.set_xlabel("head (predicted probability of)")
+    ax.set_ylabel("outcome (severe disease in)")
+    ax.set_title(title)
+    ax.grid(False)
+    ax.tick_params(axis="y", rotation=0)
+
+
+def auc_matrix_figure(matrix: pd.DataFrame, within: pd.DataFrame | None = None) -> Figure:
+    """The cross-vessel AUC matrix (:func:`ecglib.metrics.vessel_specificity.cross_vessel_matrix`)
+    as a heatmap, each cell the AUC over its clustered 95% CI, the own head framed; with
+    ``within``, a second panel of the same among ECGs with severe disease in another vessel."""
+    use_style()
+    panels = [(matrix, "all ECGs")]
+    if within is not None:
+        panels.append((within, "ECGs with severe disease\nin another vessel"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.9), squeeze=False)
+    for k, (ax, (table, title)) in enumerate(zip(axes[0], panels)):
+        _matrix_panel(ax, table, title, colorbar=k == len(panels) - 1)
+    fig.tight_layout()
+    return fig
+
+
+def difference_forest_figure(
+    table: pd.DataFrame,
+    *,
+    label: str = "comparison",
+    group: str = "vessel",
+    panel: str | None = "population",
+    xlabel: str = "AUC difference (95% CI, clustered by patient)",
+) -> Figure:
+    """Forest plot of paired AUC differences: one row per (``group``, ``label``) of ``table``
+    with columns ``diff``, ``diff_low``, ``diff_high``, coloured by vessel, a line at 0; one
+    panel per value of ``panel`` (None: one panel), sharing the rows. A row without a
+    difference is marked "n/a"."""
+    use_style()
+    panels = list(dict.fromkeys(table[panel])) if panel else [None]
+    keys = list(dict.fromkeys(zip(table[group], table[label])))
+    n = len(keys)
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(3.6 * len(panels) + 2.4, 0.28 * n + 1.0),
+        squeeze=False,
+        sharey=True,
+    )
+    y = {key: n - 1 - k for k, key in enumerate(keys)}
+    for ax, name in zip(axes[0], panels):
+        rows = table if name is None else table[table[panel] == name]
+        for _, r in rows.iterrows():
+            at = y[(r[group], r[label])]
+            colour = VESSEL_COLOURS.get(r[group], "C0")
+            if np.isfinite(r["diff"]):
+                err = (
+                    [[r["diff"] - r["diff_low"]], [r["diff_high"] - r["diff"]]]
+                    if np.isfinite(r["diff_low"])
+                    else None
+                )
+                ax.errorbar(r["diff"], at, xerr=err, fmt="o", color=colour, ms=4, capsize=2)
+            else:
+                ax.text(0, at, "n/a", va="center", ha="center", fontsize=7, color="grey")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="y", visible=False)
+        if name is not None:
+            ax.set_title(name)
+    axes[0][0].set_yticks([y[key] for key in keys])
+    axes[0][0].set_yticklabels([f"{g}: {c}" for g, c in keys])
+    fig.tight_layout()
+    return fig
+
+
+def outcome_auc_figure(table: pd.DataFrame, outcomes: Sequence[str] | None = None) -> Figure:
+    """AUC with its clustered 95% CI per outcome definition (x) and vessel (colour), from
+    :func:`ecglib.metrics.outcomes.outcome_auc_table` (columns ``outcome``, ``vessel``,
+    ``auc``, ``ci_low``, ``ci_high``); a line at 0.5."""
+    use_style()
+    outcomes = list(outcomes) if outcomes is not None else list(dict.fromkeys(table["outcome"]))
+    vessels = list(dict.fromkeys(table["vessel"]))
+    fig, ax = plt.subplots(figsize=(1.3 * len(outcomes) + 2.0, 3.2))
+    width = 0.8 / max(len(vessels), 1)
+    for j, v in enumerate(vessels):
+        rows = table[table["vessel"] == v].set_index("outcome").reindex(outcomes)
+        x = np.arange(len(outcomes)) - 0.4 + width * (j + 0.5)
+        auc = rows["auc"].to_numpy(dtype=float)
+        low = rows["ci_low"].to_numpy(dtype=float)
+        high = rows["ci_high"].to_numpy(dtype=float)
+        err = np.vstack([auc - low, high - auc])
+        err = np.where(np.isfinite(err), err, 0.0)
+        ax.errorbar(
+            x,
+            auc,
+            yerr=err,
+            fmt="o",
+            ms=4,
+            capsize=2,
+            label=v,
+            color=VESSEL_COLOURS.get(v, "black"),
+        )
+    ax.axhline(0.5, color="black", lw=0.8, ls="--")
+    ax.set_xticks(np.arange(len(outcomes)))
+    names = dict(zip(table["outcome"], table.get("definition", table["outcome"])))
+    ax.set_xticklabels([names[o].split(" (")[0] for o in outcomes], fontsize=8)
+    ax.set_ylabel("AUC (95% CI, clustered by patient)")
+    ax.legend(ncol=len(vessels), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
