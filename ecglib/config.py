@@ -147,6 +147,13 @@ class EvaluationParams:
     n_bootstrap: int = 1000
     #: Horizon of the cumulative-incidence chapter, in the follow-up's days.
     followup_horizon_days: int = 365
+    #: The subgroup chapter's pre-specified subgroups (the paper's; exploratory, fixed before
+    #: any result is seen): the variables, in the order the chapter shows them; the age cut in
+    #: years at the ECG (< cut against >= cut); the ECG-CCTA interval cut in hours (<= cut
+    #: against > cut). Sex has no parameter: male against female.
+    subgroup_variables: list[Literal["age", "sex", "interval"]] = ("age", "sex", "interval")
+    subgroup_age_cut_years: float = 65.0
+    subgroup_interval_cut_hours: float = 3.0
 
 
 @dataclass(frozen=True)

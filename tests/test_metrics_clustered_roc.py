@@ -22,12 +22,15 @@ from ecglib.metrics.clustered_roc import (
     clustered_delong,
     clustered_delong_covariance,
     clustered_delong_test,
+    clustered_delong_two_set_test,
+    clustered_delong_two_sets,
 )
 from ecglib.metrics.roc import (
     AUC_TABLE_COLUMNS,
     AUCComparison,
     OneClassError,
     auc_ci,
+    compare_independent_aucs,
     delong_covariance,
     delong_test,
     delong_variance,
@@ -401,3 +404,177 @@ def test_bad_inputs_raise_naming_the_column():
         clustered_delong_test(y, a, b[:-1], cl)
     with pytest.raises(ValueError, match="level"):
         clustered_delong_test(y, a, b, cl, level=95)
+
+
+# ------------------------------------------------------------------------------------------
+# two AUCs on different rows sharing patients (the subgroup comparison)
+# ------------------------------------------------------------------------------------------
+def brute_force_two_sets(y_a, s_a, cl_a, y_b, s_b, cl_b) -> float:
+    """The clustered covariance of the AUCs of two row sets, from the definitions: each set's
+    placements by explicit loops over its own positive-negative pairs, summed per patient and
+    centred, then an explicit loop over every patient of either set, each product weighted by
+    c = |S|/(|S|-1) for S the union of the patients that hold the two classes involved."""
+
+    def parts(y, s, cl):
+        pos = [r for r in range(len(y)) if y[r] == 1]
+        neg = [r for r in range(len(y)) if y[r] == 0]
+        auc = sum(_psi(s[r], s[q]) for r in pos for q in neg) / (len(pos) * len(neg))
+        x, z = {}, {}
+        for r in pos:
+            v10 = sum(_psi(s[r], s[q]) for q in neg) / len(neg)
+            x[cl[r]] = x.get(cl[r], 0.0) + v10 - auc
+        for q in neg:
+            v01 = sum(_psi(s[r], s[q]) for r in pos) / len(pos)
+            z[cl[q]] = z.get(cl[q], 0.0) + v01 - auc
+        return x, z, len(pos), len(neg)
+
+    xa, za, ma, na = parts(y_a, s_a, cl_a)
+    xb, zb, mb, nb = parts(y_b, s_b, cl_b)
+
+    def c(s: set, t: set) -> float:
+        k = len(s | t)
+        return k / (k - 1)
+
+    total = 0.0
+    for i in set(cl_a) | set(cl_b):
+        total += c(set(xa), set(xb)) * xa.get(i, 0) * xb.get(i, 0) / (ma * mb)
+        total += c(set(za), set(zb)) * za.get(i, 0) * zb.get(i, 0) / (na * nb)
+        total += c(set(xa), set(zb)) * xa.get(i, 0) * zb.get(i, 0) / (ma * nb)
+        total += c(set(za), set(xb)) * za.get(i, 0) * xb.get(i, 0) / (na * mb)
+    return total
+
+
+def two_subsets(seed: int = 3):
+    """The small case split into two disjoint row sets so that several patients have rows in
+    both (as an ECG at 64 and one at 66 years), some patients in one set only."""
+    y, a, _, cl = small_case(seed)
+    rng = np.random.default_rng(seed + 1)
+    in_a = rng.random(len(y)) < 0.5
+    in_a[:2] = [True, False]  # patient 0: a positive in a, a negative in b
+    return (y[in_a], a[in_a], cl[in_a]), (y[~in_a], a[~in_a], cl[~in_a])
+
+
+def test_two_set_covariance_matches_brute_force_and_each_sets_variance():
+    set_a, set_b = two_subsets()
+    shared = set(set_a[2]) & set(set_b[2])
+    assert 3 <= len(shared) < len(set(set_a[2]) | set(set_b[2]))  # shared and unshared patients
+    res = clustered_delong_two_sets(*set_a, *set_b)
+    assert res.cov[0] == pytest.approx(brute_force_two_sets(*set_a, *set_b), rel=1e-12)
+    assert res.cov[0] != 0.0
+    assert res.shared == len(shared)
+    assert tuple(res.clusters) == (len(set(set_a[2])), len(set(set_b[2])))
+    for k, s in enumerate((set_a, set_b)):
+        auc, var = brute_force(*s)
+        assert res.auc[k, 0] == pytest.approx(auc, abs=1e-14)
+        assert res.var[k, 0] == pytest.approx(var, rel=1e-12)
+        # the variance is the covariance of a set with itself
+        assert brute_force_two_sets(*s, *s) == pytest.approx(var, rel=1e-12)
+    test = clustered_delong_two_set_test(*set_a, *set_b)
+    var_diff = res.var[0, 0] + res.var[1, 0] - 2 * res.cov[0]
+    assert test.paired and test.diff == pytest.approx(res.auc[0, 0] - res.auc[1, 0], abs=1e-15)
+    assert test.se == pytest.approx(math.sqrt(var_diff), rel=1e-12)
+    assert test.p_value == pytest.approx(
+        2 * stats.norm.sf(abs(test.diff) / math.sqrt(var_diff)), rel=1e-10
+    )
+
+
+def test_two_sets_of_the_same_rows_give_the_paired_covariance():
+    """Same rows, same labels, two scores: the paired clustered covariance; same score: the
+    clustered variance (the formula generalises both)."""
+    y, a, b, cl = small_case()
+    res = clustered_delong_two_sets(y, a, cl, y, b, cl)
+    _, cov = clustered_delong_covariance(y, np.column_stack([a, b]), cl)
+    assert res.cov[0] == pytest.approx(cov[0, 1], rel=1e-12)
+    assert (res.var[0, 0], res.var[1, 0]) == pytest.approx((cov[0, 0], cov[1, 1]), rel=1e-12)
+    assert clustered_delong_two_sets(y, a, cl, y, a, cl).cov[0] == pytest.approx(
+        clustered_delong(y, a, cl).var[0], rel=1e-12
+    )
+    assert res.shared == 14
+
+
+def test_two_sets_without_a_shared_patient_reduce_to_the_independent_test():
+    y, a, _, cl = small_case()
+    in_a = np.isin(cl, [f"pt{i:02d}" for i in range(0, 14, 2)])  # every other patient
+    set_a, set_b = (y[in_a], a[in_a], cl[in_a]), (y[~in_a], a[~in_a], cl[~in_a])
+    res = clustered_delong_two_sets(*set_a, *set_b)
+    assert res.shared == 0 and res.cov[0] == 0.0 and np.isfinite(res.var).all()
+    test = clustered_delong_two_set_test(*set_a, *set_b)
+    va, vb = clustered_delong(*set_a).var[0], clustered_delong(*set_b).var[0]
+    assert (res.var[0, 0], res.var[1, 0]) == pytest.approx((va, vb), rel=1e-12)
+    independent = compare_independent_aucs(
+        res.auc[0, 0], res.var[0, 0], res.auc[1, 0], res.var[1, 0]
+    )
+    assert not test.paired and math.isnan(test.df) and math.isnan(independent.df)
+    assert {k: v for k, v in test.as_dict().items() if k != "df"} == {
+        k: v for k, v in independent.as_dict().items() if k != "df"
+    }
+
+
+def test_two_set_covariance_is_positive_semi_definite_and_column_wise():
+    """Random splits, shared patients and ties: V_a + V_b - 2 C >= 0 (the docstring's Schur
+    argument), and k columns at once equal k single-column calls."""
+    rng = np.random.default_rng(11)
+    finite = 0
+    for seed in range(40):
+        r = np.random.default_rng(seed)
+        n = int(r.integers(12, 60))
+        cl = r.integers(0, max(3, n // 3), n)
+        y = (r.random((n, 3)) < 0.4).astype(int)
+        y[:2] = [[1, 1, 1], [0, 0, 0]]
+        y[2:4] = [[1, 1, 1], [0, 0, 0]]
+        s = np.round(y * r.normal(size=(n, 3)) + r.normal(size=(n, 3)), 1)
+        g = rng.random(n) < 0.5
+        g[[0, 1]], g[[2, 3]] = True, False
+        res = clustered_delong_two_sets(y[g], s[g], cl[g], y[~g], s[~g], cl[~g])
+        ok = np.isfinite(res.cov)
+        finite += int(ok.sum())
+        assert np.all((res.var[0] + res.var[1] - 2 * res.cov)[ok] >= -1e-15)
+        assert np.all(res.cov[ok] ** 2 <= res.var[0, ok] * res.var[1, ok] * (1 + 1e-12))
+        for j in range(3):
+            one = clustered_delong_two_sets(y[g, j], s[g, j], cl[g], y[~g, j], s[~g, j], cl[~g])
+            np.testing.assert_allclose(one.cov[0], res.cov[j], rtol=1e-12, atol=1e-18)
+            np.testing.assert_allclose(one.var[:, 0], res.var[:, j], rtol=1e-12)
+    assert finite > 60  # of 120 columns
+
+
+def test_two_set_test_is_valid_on_clustered_data_where_the_independent_test_is_not():
+    """The issue's clustered simulation (patient-level labels, within-patient correlation 0.9),
+    each ECG in subgroup a or b at random, so most patients are in both and the two AUCs are
+    equal by design: the clustered covariance tracks the covariance of the 400 replicates, the
+    SE of the difference its SD, and the z-test rejects at about the nominal 5%; the
+    independent-samples test (covariance ignored) overstates the SE and never rejects."""
+    y, s, cl, _ = simulate(seed=5)
+    g = np.random.default_rng(5).random(len(cl)) < 0.5
+    res = clustered_delong_two_sets(y[g], s[g], cl[g], y[~g], s[~g], cl[~g])
+    diff = res.auc[0] - res.auc[1]
+    se = np.sqrt(res.var[0] + res.var[1] - 2 * res.cov)
+    se_independent = np.sqrt(res.var[0] + res.var[1])
+    print(
+        f"shared {res.shared} of {len(set(cl))} patients; covariance: replicates "
+        f"{np.cov(res.auc)[0, 1]:.2e}, mean estimate {res.cov.mean():.2e}; SD of the difference "
+        f"{diff.std(ddof=1):.4f}, mean SE {se.mean():.4f} (independent {se_independent.mean():.4f})"
+    )
+    assert res.shared > 0.6 * len(set(cl))
+    assert res.cov.mean() == pytest.approx(np.cov(res.auc)[0, 1], rel=0.25)
+    assert se.mean() == pytest.approx(diff.std(ddof=1), rel=0.15)
+    assert se_independent.mean() > 1.4 * diff.std(ddof=1)
+    assert 0.02 <= np.mean(np.abs(diff / se) > stats.norm.ppf(0.975)) <= 0.09
+    assert np.mean(np.abs(diff / se_independent) > stats.norm.ppf(0.975)) < 0.01
+
+
+def test_two_set_inputs_are_checked():
+    set_a, set_b = two_subsets()
+    with pytest.raises(ValueError, match=r"patient \(set b\) must name a cluster"):
+        clustered_delong_two_sets(
+            *set_a,
+            set_b[0],
+            set_b[1],
+            np.where(np.arange(len(set_b[0])) == 1, None, set_b[2]),
+            cluster_name="patient",
+        )
+    with pytest.raises(OneClassError, match=r"RCA \(set b\)"):
+        clustered_delong_two_sets(
+            *set_a, np.zeros_like(set_b[0]), set_b[1], set_b[2], names=["RCA"]
+        )
+    with pytest.raises(ValueError, match="score_a must be 1-D"):
+        clustered_delong_two_set_test(set_a[0], np.column_stack([set_a[1]] * 2), set_a[2], *set_b)

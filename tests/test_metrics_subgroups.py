@@ -1,4 +1,5 @@
-"""ecglib.metrics.subgroups (subgroup AUCs and the unpaired DeLong test), the forest plot of
+"""ecglib.metrics.subgroups (clustered subgroup AUCs, the clustered test with shared patients,
+Holm), the forest plot of
 ecglib.plots.subgroups and the ROC figure of ecglib.plots.roc: what they compute and draw."""
 
 from __future__ import annotations
@@ -13,9 +14,19 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ecglib.config import EvaluationParams  # noqa: E402
 from ecglib.metrics._inputs import MissingInputError  # noqa: E402
+from ecglib.metrics.clustered_roc import (  # noqa: E402
+    clustered_auc_table,
+    clustered_delong_two_set_test,
+)
 from ecglib.metrics.roc import compare_independent_aucs, delong_auc, vessel_auc_table  # noqa: E402
-from ecglib.metrics.subgroups import COLUMNS, VARIABLE_LABELS, define_subgroups, subgroup_auc_table  # noqa: E402
+from ecglib.metrics.subgroups import (  # noqa: E402
+    COLUMNS,
+    VARIABLE_LABELS,
+    define_subgroups,
+    subgroup_auc_table,
+)
 from ecglib.plots.roc import roc_figure  # noqa: E402
 from ecglib.plots.subgroups import subgroup_forest_figure  # noqa: E402
 from ecglib.report.present import format_estimate, format_p  # noqa: E402
@@ -23,7 +34,8 @@ from ecglib.schema import VESSELS, grade_col, label_col, prob_col  # noqa: E402
 
 
 def cohort(n=600, seed=0) -> pd.DataFrame:
-    """Predictions joined to cohort columns, with grades that drive the probabilities."""
+    """Predictions joined to cohort columns, one ECG per row, with grades that drive the
+    probabilities (the ROC figures' input)."""
     rng = np.random.default_rng(seed)
     table = {}
     for v, prev in zip(VESSELS, (0.15, 0.03, 0.25, 0.15)):
@@ -36,6 +48,42 @@ def cohort(n=600, seed=0) -> pd.DataFrame:
     df["sex"] = rng.choice(["male", "female"], n)
     df["ecg_ccta_hours"] = np.where(rng.random(n) < 0.2, np.nan, rng.exponential(10, n))
     return df
+
+
+def clustered_cohort(n_patients=300, seed=0) -> pd.DataFrame:
+    """Predictions joined to cohort columns: patients with 1-4 ECGs, grades that drive the
+    probabilities, ages at the ECG that can straddle 65 and ECG-CCTA intervals on both sides of
+    3 h within a patient (shared patients)."""
+    rng = np.random.default_rng(seed)
+    patient = np.repeat(np.arange(n_patients), rng.integers(1, 5, n_patients))
+    n = len(patient)
+    table = {"patient": patient}
+    for v, prev in zip(VESSELS, (0.15, 0.03, 0.25, 0.15)):
+        grade = rng.choice(5, n_patients, p=[0.45, 0.25, 0.3 - prev, prev * 0.7, prev * 0.3])
+        table[grade_col(v)] = grade[patient]
+        table[label_col(v)] = (grade[patient] >= 3).astype(int)
+        table[prob_col(v)] = 1 / (1 + np.exp(-(0.6 * grade[patient] + rng.normal(size=n) - 2.5)))
+    df = pd.DataFrame(table, index=pd.RangeIndex(n)[::-1] + 1000)  # not a 0..n-1 index
+    df["age"] = (rng.normal(63, 10, n_patients)[patient] + rng.uniform(0, 2, n)).round(1)
+    df["sex"] = rng.choice(["male", "female"], n_patients)[patient]
+    df["ecg_ccta_hours"] = np.where(rng.random(n) < 0.2, np.nan, rng.exponential(10, n))
+    return df
+
+
+def shared_count(df, labels, level, reference) -> int:
+    return len(set(df["patient"][labels == level]) & set(df["patient"][labels == reference]))
+
+
+def holm_by_hand(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment written out: the i-th smallest of m p-values times
+    (m - i + 1), made non-decreasing in that order, capped at 1."""
+    order = np.argsort(p)
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 # ------------------------------------------------------------------------------------------
@@ -51,6 +99,7 @@ def test_define_subgroups_cut_points_and_unknown_interval():
         index=[5, 6, 7, 8],
     )
     sg = define_subgroups(df)
+    assert list(sg.columns) == ["age", "sex", "interval"]
     assert list(sg["age"].astype(object)) == ["< 65", "≥ 65", "≥ 65", np.nan]
     assert list(sg["sex"].astype(object)) == ["male", "female", np.nan, "male"]
     assert list(sg["interval"].astype(object)) == ["≤ 3 h", "> 3 h", np.nan, "≤ 3 h"]
@@ -58,11 +107,52 @@ def test_define_subgroups_cut_points_and_unknown_interval():
     assert sg.index.equals(df.index)
 
 
+def test_define_subgroups_takes_the_params_definitions():
+    df = pd.DataFrame({"age": [69.9, 70, 50], "sex": ["male", "female", "male"]})
+    df["ecg_ccta_hours"] = [23.5, 24.0, 24.5]
+    ev = EvaluationParams(
+        subgroup_variables=("interval", "age"),
+        subgroup_age_cut_years=70.0,
+        subgroup_interval_cut_hours=24.0,
+    )
+    sg = define_subgroups(
+        df,
+        variables=ev.subgroup_variables,
+        age_cut=ev.subgroup_age_cut_years,
+        interval_cut_hours=ev.subgroup_interval_cut_hours,
+    )
+    assert list(sg.columns) == ["interval", "age"]  # the params' order, sex left out
+    assert list(sg["age"].astype(object)) == ["< 70", "≥ 70", "< 70"]
+    assert list(sg["interval"].astype(object)) == ["≤ 24 h", "≤ 24 h", "> 24 h"]
+    # only the columns of the variables asked for are needed
+    assert list(define_subgroups(df[["sex"]], variables=["sex"]).columns) == ["sex"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"variables": ["age", "bmi"]}, "subgroup variables must be distinct names"),
+        ({"variables": ["age", "age"]}, "subgroup variables must be distinct names"),
+        ({"variables": []}, "at least one"),
+        ({"age_cut": 0}, "age_cut = 0: must be a positive number of years"),
+        ({"age_cut": "sixty"}, "age_cut = 'sixty': must be a positive number"),
+        ({"interval_cut_hours": float("nan")}, "interval_cut_hours = nan: must be a positive"),
+        ({"interval_cut_hours": float("inf")}, "must be a finite number of hours"),
+    ],
+)
+def test_define_subgroups_rejects_bad_definitions(kwargs, message):
+    df = pd.DataFrame({"age": [50, 70], "sex": ["male", "female"], "ecg_ccta_hours": [1, 5]})
+    with pytest.raises(ValueError, match=message):
+        define_subgroups(df, **kwargs)
+
+
 def test_define_subgroups_without_intervals_leaves_the_variable_out():
     df = pd.DataFrame({"age": [50, 70], "sex": ["male", "female"], "ecg_ccta_hours": np.nan})
     with pytest.warns(UserWarning, match="interval subgroups are left out"):
         sg = define_subgroups(df)
     assert list(sg.columns) == ["age", "sex"]
+    with pytest.warns(UserWarning), pytest.raises(MissingInputError, match="no pre-specified"):
+        define_subgroups(df, variables=["interval"])
 
 
 def test_define_subgroups_rejects_missing_columns_and_raw_sex_labels():
@@ -75,8 +165,8 @@ def test_define_subgroups_rejects_missing_columns_and_raw_sex_labels():
 # ------------------------------------------------------------------------------------------
 # subgroup_auc_table
 # ------------------------------------------------------------------------------------------
-def test_subgroup_table_matches_direct_computation_and_unpaired_test():
-    df = cohort()
+def test_subgroup_table_matches_direct_computation_and_the_clustered_test():
+    df = clustered_cohort()
     sg = define_subgroups(df)
     table = subgroup_auc_table(df, sg)
     assert list(table.columns) == list(COLUMNS)
@@ -84,64 +174,119 @@ def test_subgroup_table_matches_direct_computation_and_unpaired_test():
     assert len(table) == 3 * 2 * len(VESSELS)
     for variable in ("age", "sex", "interval"):
         levels = list(sg[variable].cat.categories)
+        masks = [(sg[variable] == level).to_numpy() for level in levels]
+        shared = shared_count(df, sg[variable].to_numpy(), levels[1], levels[0])
         for v in VESSELS:
             rows = table[(table["variable"] == variable) & (table["vessel"] == v)]
             assert list(rows["subgroup"]) == levels
             ref, other = rows.iloc[0], rows.iloc[1]
-            for row, level in ((ref, levels[0]), (other, levels[1])):
-                mask = (sg[variable] == level).to_numpy()
-                direct = delong_auc(df.loc[mask, label_col(v)], df.loc[mask, prob_col(v)])
-                assert row["auc"] == pytest.approx(direct.auc, abs=1e-14)
-                assert row["ci_low"] == pytest.approx(direct.ci_low, abs=1e-14)
-                assert row["n"] == mask.sum()
+            for row, mask in ((ref, masks[0]), (other, masks[1])):
+                direct = clustered_auc_table(df[mask], [v]).iloc[0]
+                assert row["auc"] == pytest.approx(direct["auc"], abs=1e-14)
+                assert row["se"] == pytest.approx(direct["se"], rel=1e-12)
+                assert row["ci_low"] == pytest.approx(direct["ci_low"], abs=1e-14)
+                assert row["n"] == mask.sum() and row["patients"] == direct["clusters"]
+                positive = df[mask & (df[label_col(v)] == 1).to_numpy()]
+                assert row["positives"] == len(positive)
+                assert row["positive_patients"] == positive["patient"].nunique()
                 assert row["reference"] == levels[0] and row["reason"] == ""
-            assert np.isnan(ref["p_value"])
-            test = compare_independent_aucs(
+            assert ref[["shared_patients", "auc_diff", "p_value", "p_holm"]].isna().all()
+            assert other["shared_patients"] == shared
+            test = clustered_delong_two_set_test(
+                df.loc[masks[1], label_col(v)],
+                df.loc[masks[1], prob_col(v)],
+                df.loc[masks[1], "patient"],
+                df.loc[masks[0], label_col(v)],
+                df.loc[masks[0], prob_col(v)],
+                df.loc[masks[0], "patient"],
+            )
+            assert other["p_value"] == pytest.approx(test.p_value, rel=1e-12)
+            assert other["se_diff"] == pytest.approx(test.se, rel=1e-12)
+            assert other["auc_diff"] == pytest.approx(other["auc"] - ref["auc"], abs=1e-14)
+            independent = compare_independent_aucs(
                 other["auc"], other["se"] ** 2, ref["auc"], ref["se"] ** 2
             )
-            assert other["p_value"] == pytest.approx(test.p_value)
-            assert other["auc_diff"] == pytest.approx(other["auc"] - ref["auc"])
+            if shared == 0:  # sex: no patient in both, the independent test exactly
+                assert other["p_value"] == pytest.approx(independent.p_value, rel=1e-12)
+            else:  # shared patients: the covariance changes the test
+                assert abs(other["se_diff"] - independent.se) > 1e-9
+    counts = table.drop_duplicates("variable").set_index("variable")["shared_patients"]
+    shared = table[table["shared_patients"].notna()].drop_duplicates("variable")
+    assert dict(zip(shared["variable"], shared["shared_patients"])) == {
+        "age": shared_count(df, sg["age"].to_numpy(), "≥ 65", "< 65"),
+        "sex": 0,
+        "interval": shared_count(df, sg["interval"].to_numpy(), "> 3 h", "≤ 3 h"),
+    }
+    assert counts.isna().all()  # the reference rows
+    assert shared.set_index("variable").loc[["age", "interval"], "shared_patients"].min() > 5
     # the interval variable only counts rows with a known interval
     known = df["ecg_ccta_hours"].notna().sum()
     interval = table[(table["variable"] == "interval") & (table["vessel"] == "RCA")]
     assert interval["n"].sum() == known < len(df)
 
 
-def test_one_class_subgroup_gives_nan_with_reason_not_an_error():
-    df = cohort()
-    group = pd.Series(
-        np.where(np.arange(len(df)) < 40, "small", "large"), index=df.index, name="site"
+def test_holm_is_over_every_comparison_of_the_table():
+    df = clustered_cohort(seed=4)
+    table = subgroup_auc_table(df, define_subgroups(df))
+    tested = table["p_value"].notna()
+    assert tested.sum() >= 8  # LM may lack positives in a subgroup
+    np.testing.assert_allclose(
+        table.loc[tested, "p_holm"], holm_by_hand(table.loc[tested, "p_value"].to_numpy())
     )
-    small = group == "small"
+    assert (table.loc[tested, "p_holm"] >= table.loc[tested, "p_value"]).all()
+    assert table.loc[~tested, "p_holm"].isna().all()
+    # a smaller family, a smaller adjustment: the family is the table
+    one = subgroup_auc_table(df, define_subgroups(df, variables=["sex"]))
+    assert (
+        one["p_holm"].dropna().to_numpy()
+        <= table.loc[(table["variable"] == "sex") & tested, "p_holm"].to_numpy()
+    ).all()
+
+
+def test_one_class_subgroup_gives_nan_with_reason_not_an_error():
+    df = clustered_cohort()
+    group = pd.Series(np.where(df["patient"] < 20, "small", "large"), index=df.index, name="site")
+    small = (group == "small").to_numpy()
     df.loc[small, label_col("LM")] = 0  # no LM positives in "small"
     df.loc[small, label_col("LCX")] = 0
-    df.loc[df.index[small.to_numpy()][0], label_col("LCX")] = 1  # a single positive
+    df.loc[df.index[small][0], label_col("LCX")] = 1  # a single positive
     table = subgroup_auc_table(df, group)
     lm = table[(table["vessel"] == "LM") & (table["subgroup"] == "small")].iloc[0]
-    assert np.isnan(lm["auc"]) and lm["reason"] == "one class: no positives among 40"
+    assert np.isnan(lm["auc"]) and lm["reason"] == f"one class: no positives among {small.sum()}"
     lcx = table[(table["vessel"] == "LCX") & (table["subgroup"] == "small")].iloc[0]
     assert np.isfinite(lcx["auc"]) and np.isnan(lcx["ci_low"])
     assert "single positive" in lcx["reason"]
     # the comparison of a NaN subgroup is NaN too, and nothing raised
-    assert table.loc[(table["vessel"] == "LM"), "p_value"].isna().all()
+    assert table.loc[(table["vessel"].isin(["LM", "LCX"])), "p_value"].isna().all()
     assert table.loc[(table["vessel"] == "RCA"), "p_value"].notna().sum() == 1
 
 
 def test_empty_category_is_reported_and_bad_labels_name_the_vessel():
-    df = cohort()
+    df = clustered_cohort()
     df["sex"] = "male"
     table = subgroup_auc_table(df, define_subgroups(df)[["sex"]], vessels=["RCA"])
     female = table[table["subgroup"] == "female"].iloc[0]
     assert female["n"] == 0 and female["reason"] == "no predictions in this subgroup"
-    assert np.isnan(female["p_value"])
+    assert female["patients"] == 0 and female["shared_patients"] == 0
+    assert np.isnan(female["p_value"]) and np.isnan(female["p_holm"])
     df[label_col("LAD")] = df[label_col("LAD")].astype(float)
     df.iloc[3, df.columns.get_loc(label_col("LAD"))] = np.nan
     with pytest.raises(ValueError, match="y of LAD must be 0/1"):
         subgroup_auc_table(df, define_subgroups(df))
 
 
+def test_missing_patients_are_named():
+    df = clustered_cohort()
+    with pytest.raises(KeyError, match="no cluster column 'patient'"):
+        subgroup_auc_table(df.drop(columns=["patient"]), "sex")
+    df["patient"] = df["patient"].astype(float)
+    df.iloc[5, df.columns.get_loc("patient")] = np.nan
+    with pytest.raises(ValueError, match="patient must name a cluster for every row; position 5"):
+        subgroup_auc_table(df, "sex")
+
+
 def test_subgroup_column_by_name_and_misaligned_index():
-    df = cohort()
+    df = clustered_cohort()
     df["grp"] = np.where(df["age"] >= 65, "old", "young")
     by_name = subgroup_auc_table(df, "grp", vessels=["RCA"])
     assert list(by_name["subgroup"]) == ["old", "young"]  # sorted levels
@@ -149,21 +294,22 @@ def test_subgroup_column_by_name_and_misaligned_index():
         subgroup_auc_table(df, pd.Series(["a"] * 10, name="x"))
 
 
-def test_subgroup_rows_are_the_one_auc_table_of_each_subgroup():
-    """Every subgroup's AUC columns are vessel_auc_table of its rows (one-class policy nan),
-    including the reason of a zero DeLong variance."""
-    df = cohort()
-    df["grp"] = np.where(np.arange(len(df)) < 60, "a", "b")
+def test_subgroup_rows_are_the_clustered_auc_table_of_each_subgroup():
+    """Every subgroup's AUC columns are clustered_auc_table of its rows (one-class policy nan),
+    including the reason of a zero variance."""
+    df = clustered_cohort()
+    df["grp"] = np.where(df["patient"] < 40, "a", "b")
     a = df["grp"] == "a"
     df.loc[a, prob_col("LAD")] = df.loc[a, label_col("LAD")] * 0.5 + 0.25  # complete separation
     table = subgroup_auc_table(df, "grp")
     for level in ("a", "b"):
-        want = vessel_auc_table(df[df["grp"] == level], one_class="nan")
+        want = clustered_auc_table(df[df["grp"] == level], one_class="nan")
+        want = want.rename(columns={"clusters": "patients"})
         got = table[table["subgroup"] == level].reset_index(drop=True)
-        cols = ["vessel", "n", "positives", "auc", "se", "ci_low", "ci_high", "reason"]
+        cols = ["vessel", "n", "patients", "positives", "auc", "se", "ci_low", "ci_high", "reason"]
         pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=False, rtol=0, atol=1e-14)
     lad = table[(table["subgroup"] == "a") & (table["vessel"] == "LAD")].iloc[0]
-    assert lad["auc"] == 1.0 and lad["reason"].startswith("DeLong variance 0")
+    assert lad["auc"] == 1.0 and lad["reason"].startswith("clustered DeLong variance 0")
 
 
 # ------------------------------------------------------------------------------------------
@@ -206,18 +352,18 @@ def test_roc_figure_legends_show_the_given_aucs_and_intervals():
 
 
 def test_forest_plot_shows_each_subgroups_auc_ci_and_p():
-    df = cohort()
+    df = clustered_cohort()
     sg = define_subgroups(df)
     table = subgroup_auc_table(df, sg)
     fig = subgroup_forest_figure(table)
     assert [ax.get_title() for ax in fig.axes] == list(VESSELS)
     assert all(ax.get_xlabel() == "AUC" for ax in fig.axes)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    n_young, n_old = int((sg["age"] == "< 65").sum()), int((sg["age"] == "≥ 65").sum())
+    young, old = (df[(sg["age"] == level).to_numpy()] for level in ("< 65", "≥ 65"))
     assert labels[:3] == [
         VARIABLE_LABELS["age"],
-        f"   < 65  (n = {n_young:,})",
-        f"   ≥ 65  (n = {n_old:,})",
+        f"   < 65  ({len(young):,} ECGs, {young['patient'].nunique():,} pts)",
+        f"   ≥ 65  ({len(old):,} ECGs, {old['patient'].nunique():,} pts)",
     ]
     for ax, vessel in zip(fig.axes, VESSELS):
         rows = table[table["vessel"] == vessel]
@@ -233,25 +379,25 @@ def test_forest_plot_shows_each_subgroups_auc_ci_and_p():
             for x in line.get_xdata()
         ]
         assert ci == pytest.approx(rows[["ci_low", "ci_high"]].to_numpy().ravel().tolist())
-        # the variable's header carries the p-value of the difference test
+        # the variable's header carries the raw and Holm p-values of the difference test
         texts = {t.get_text() for t in ax.texts}
-        for p in rows["p_value"].dropna():
-            assert format_p(p, prefix="p") in texts
+        tested = rows.dropna(subset=["p_value"])
+        assert len(tested) == 3
+        for r in tested.itertuples():
+            assert f"{format_p(r.p_value, prefix='p')}, Holm {format_p(r.p_holm)}" in texts
     plt.close(fig)
 
 
 def test_forest_plot_marks_a_subgroup_without_an_auc():
-    df = cohort()
-    group = pd.Series(
-        np.where(np.arange(len(df)) < 40, "small", "large"), index=df.index, name="site"
-    )
+    df = clustered_cohort()
+    group = pd.Series(np.where(df["patient"] < 20, "small", "large"), index=df.index, name="site")
     df.loc[(group == "small").to_numpy(), label_col("LM")] = 0
     table = subgroup_auc_table(df, group, vessels=["LM"])
     fig = subgroup_forest_figure(table)
     ax = fig.axes[0]
     assert "n/a" in {t.get_text() for t in ax.texts}
     assert len([line for line in ax.lines if line.get_marker() == "s"]) == 1  # "large" only
-    assert "p = n/a" not in {t.get_text() for t in ax.texts}  # no test, no p
+    assert not any(t.get_text().startswith("p =") for t in ax.texts)  # no test, no p
     plt.close(fig)
 
 

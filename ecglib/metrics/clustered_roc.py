@@ -103,6 +103,9 @@ from ecglib import schema
 from ecglib.metrics.roc import (
     AUC_TABLE_COLUMNS,
     AUCComparison,
+    _comparison,
+    _z,
+    _z_test,
     auc_table_of,
     delong_placements,
     paired_comparison,
@@ -353,4 +356,193 @@ def clustered_auc_table(
         one_class=one_class,
         require=[cluster_col],
         extra={"clusters": n_clusters},
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# two AUCs on different rows that share patients (e.g. two subgroups)
+# ------------------------------------------------------------------------------------------
+class TwoSetAUCs(NamedTuple):
+    """AUCs of ``k`` score columns on two row sets, their clustered variances and covariance
+    (:func:`clustered_delong_two_sets`)."""
+
+    #: (2, k) AUCs of set a (row 0) and set b (row 1).
+    auc: np.ndarray
+    #: (2, k) clustered variances (:func:`clustered_delong` of each set).
+    var: np.ndarray
+    #: (k,) clustered covariance of the two AUCs; exactly 0 when no cluster is shared.
+    cov: np.ndarray
+    #: Clusters with rows in both sets.
+    shared: int
+    #: (2,) clusters of set a and of set b.
+    clusters: np.ndarray
+
+
+def _factor(count: np.ndarray) -> np.ndarray:
+    """``c / (c - 1)``, NaN below 2 clusters."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(count > 1, count / (count - 1.0), np.nan)
+
+
+def _set_components(y, score, codes: np.ndarray, n_clusters: int, names):
+    """AUCs, centred per-cluster sums ``X``, ``Z`` (``(I, k)`` on the shared cluster codes),
+    which clusters hold a positive / a negative (``(I, k)`` booleans), and ``(M, N)``."""
+    auc, v10, v01, counts = delong_placements(y, score, names)
+    pos = ~np.isnan(v10)
+
+    def sums(a: np.ndarray) -> np.ndarray:
+        return np.column_stack(
+            [np.bincount(codes, weights=a[:, j], minlength=n_clusters) for j in range(a.shape[1])]
+        )
+
+    m_i, n_i = sums(pos.astype(float)), sums((~pos).astype(float))
+    x = sums(np.where(pos, v10, 0.0)) - m_i * auc
+    z = sums(np.where(pos, 0.0, v01)) - n_i * auc
+    return auc, x, z, m_i > 0, n_i > 0, counts.astype(float)
+
+
+def clustered_delong_two_sets(
+    y_a,
+    score_a,
+    clusters_a,
+    y_b,
+    score_b,
+    clusters_b,
+    names: Sequence[str] | None = None,
+    *,
+    cluster_name: str = "clusters",
+) -> TwoSetAUCs:
+    """Clustered covariance of two AUCs computed on different rows that may share clusters.
+
+    Two subgroups of ECGs are disjoint, but a patient's ECGs can fall in both (an ECG at 64 and
+    one at 66 years; ECG-CCTA intervals on both sides of a cut): the two AUCs are then
+    dependent, and the unpaired test, which adds their variances, is wrong. This is
+    Obuchowski's estimator (module docstring) for the pair. Each set's AUC linearises as a sum
+    over the clusters of its centred per-cluster sums, :math:`\\hat A^a - A^a \\approx \\sum_i
+    (X^a_i / M_a + Z^a_i / N_a)` (:math:`X^a_i = V^a_{10}(X_{i\\cdot}) - m^a_i \\hat A^a`,
+    :math:`Z^a_i = V^a_{01}(Y_{i\\cdot}) - n^a_i \\hat A^a`, the components computed within set
+    ``a``, 0 for a cluster without rows of that class in ``a``); clusters are independent, so
+    only clusters with rows in both sets contribute to
+
+    .. math::
+
+        \\widehat{\\mathrm{Cov}}(\\hat A^a, \\hat A^b) =
+        c(P_a \\cup P_b) \\sum_i \\frac{X^a_i X^b_i}{M_a M_b}
+        + c(N_a \\cup N_b) \\sum_i \\frac{Z^a_i Z^b_i}{N_a N_b}
+        + c(P_a \\cup N_b) \\sum_i \\frac{X^a_i Z^b_i}{M_a N_b}
+        + c(N_a \\cup P_b) \\sum_i \\frac{Z^a_i X^b_i}{N_a M_b},
+
+    :math:`P_a` (:math:`N_a`) the clusters holding a positive (negative) row of set ``a``,
+    :math:`c(S) = |S| / (|S| - 1)`. The factor is the one of the module docstring: each sum is
+    over the clusters that can contribute to it. With ``b = a`` this is
+    :func:`clustered_delong`'s variance (:math:`P_a \\cup N_a` is all of ``a``'s clusters), and
+    with the same rows and labels and two scores it is
+    :func:`clustered_delong_covariance`'s off-diagonal. With no shared cluster every product is
+    0, so the test of the difference, :math:`z = (\\hat A^a - \\hat A^b) / \\sqrt{V_a + V_b -
+    2 C_{ab}}` (:func:`clustered_delong_two_set_test`), is the independent-samples test with
+    clustered variances. The 2 x 2 covariance matrix is positive semi-definite: the factors are
+    :math:`c(S \\cup T) = 1 + \\int_0^1 t^{|S \\cup T| - 2} dt` over the four class-cluster sets,
+    and :math:`t^{|S \\cup T|} = t^{|S|} t^{|T|} \\prod_{i \\in S \\cap T} t^{-1}` is a positive
+    semi-definite kernel, so by Schur's product theorem the factor-weighted sums of products
+    of the per-cluster vectors are too; :math:`V_a + V_b - 2 C_{ab} \\ge 0`.
+
+    Parameters
+    ----------
+    y_a, score_a, clusters_a : labels (N_a,) or (N_a, k), scores of the same shape, and the
+        cluster id of each row of set a (:func:`clustered_delong`).
+    y_b, score_b, clusters_b : the same for set b; the cluster ids are matched across the sets
+        (the same patient code is the same patient).
+    names : labels of the k columns for error messages.
+
+    Returns
+    -------
+    :class:`TwoSetAUCs` ``(auc (2, k), var (2, k), cov (k,), shared, clusters)``; NaN variances
+    and covariance where a set's positives or negatives lie in fewer than two clusters. Raises
+    :class:`~ecglib.metrics.roc.OneClassError` naming a column with one class in either set.
+    """
+    n_a, n_b = np.shape(score_a)[0], np.shape(score_b)[0]
+    ids_a = np.asarray(clusters_a)
+    ids_b = np.asarray(clusters_b)
+    cluster_codes(ids_a, n_a, f"{cluster_name} (set a)")  # validates length and missing ids
+    cluster_codes(ids_b, n_b, f"{cluster_name} (set b)")
+    codes, uniques = pd.factorize(np.concatenate([ids_a.astype(object), ids_b.astype(object)]))
+    n_clusters = len(uniques)
+    codes_a, codes_b = codes[:n_a], codes[n_a:]
+    names_a = [f"{n} (set a)" for n in names] if names is not None else None
+    names_b = [f"{n} (set b)" for n in names] if names is not None else None
+    auc_a, xa, za, pa, na, (m_a, nn_a) = _set_components(y_a, score_a, codes_a, n_clusters, names_a)
+    auc_b, xb, zb, pb, nb, (m_b, nn_b) = _set_components(y_b, score_b, codes_b, n_clusters, names_b)
+    if xa.shape[1] != xb.shape[1]:
+        raise ValueError(f"set a has {xa.shape[1]} score columns, set b {xb.shape[1]}")
+
+    def quadratic(x1, z1, p1, n1, m1, nn1, x2, z2, p2, n2, m2, nn2) -> np.ndarray:
+        def c(s, t):  # c(|S u T|) per column
+            return _factor((s | t).sum(axis=0).astype(float))
+
+        with np.errstate(invalid="ignore"):
+            return (
+                c(p1, p2) * (x1 * x2).sum(axis=0) / (m1 * m2)
+                + c(n1, n2) * (z1 * z2).sum(axis=0) / (nn1 * nn2)
+                + c(p1, n2) * (x1 * z2).sum(axis=0) / (m1 * nn2)
+                + c(n1, p2) * (z1 * x2).sum(axis=0) / (nn1 * m2)
+            )
+
+    set_a = (xa, za, pa, na, m_a, nn_a)
+    set_b = (xb, zb, pb, nb, m_b, nn_b)
+    var = np.vstack([quadratic(*set_a, *set_a), quadratic(*set_b, *set_b)])
+    var = np.where(np.isnan(var), np.nan, np.maximum(var, 0.0))
+    cov = quadratic(*set_a, *set_b)
+    cov = np.where(np.isnan(var).any(axis=0), np.nan, cov)
+    in_a = np.bincount(codes_a, minlength=n_clusters) > 0
+    in_b = np.bincount(codes_b, minlength=n_clusters) > 0
+    return TwoSetAUCs(
+        auc=np.vstack([auc_a, auc_b]),
+        var=var,
+        cov=cov,
+        shared=int((in_a & in_b).sum()),
+        clusters=np.array([in_a.sum(), in_b.sum()]),
+    )
+
+
+def clustered_delong_two_set_test(
+    y_a,
+    score_a,
+    clusters_a,
+    y_b,
+    score_b,
+    clusters_b,
+    *,
+    level: float = 0.95,
+    cluster_name: str = "clusters",
+) -> AUCComparison:
+    """Test of the difference of two AUCs on different rows whose clusters may overlap.
+
+    ``z = (A_a - A_b) / sqrt(V_a + V_b - 2 C_ab)`` with the clustered variances and the
+    covariance over shared clusters (:func:`clustered_delong_two_sets`, formula there),
+    two-sided p from the normal distribution and the normal CI of the difference. With no
+    shared cluster ``C_ab = 0`` and the result is exactly
+    :func:`ecglib.metrics.roc.compare_independent_aucs` of the two clustered variances
+    (``paired = False``); with shared clusters ``paired`` is True. One score column per set.
+    """
+    for name, score in (("score_a", score_a), ("score_b", score_b)):
+        if np.ndim(score) != 1:
+            raise ValueError(f"{name} must be 1-D (one score per row), got {np.shape(score)}")
+    res = clustered_delong_two_sets(
+        y_a, score_a, clusters_a, y_b, score_b, clusters_b, cluster_name=cluster_name
+    )
+    diff = float(res.auc[0, 0] - res.auc[1, 0])
+    var = float(res.var[0, 0] + res.var[1, 0] - 2.0 * res.cov[0])
+    # >= 0 in exact arithmetic (the matrix is positive semi-definite): clip rounding only
+    se = float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else float("nan")
+    stat, p = _z_test(diff, se)
+    return _comparison(
+        float(res.auc[0, 0]),
+        float(res.auc[1, 0]),
+        diff,
+        se,
+        stat,
+        p,
+        z=_z(level),
+        level=level,
+        paired=res.shared > 0,
     )

@@ -1,38 +1,66 @@
-"""AUC per subgroup (age, sex, ECG-CCTA interval) and the test of the subgroup difference.
+"""AUC per pre-specified subgroup (age, sex, ECG-CCTA interval), clustered by patient, and the
+test of each subgroup against its variable's reference.
 
 The paper reports discrimination in subgroups: age < 65 vs >= 65 years, sex, and an ECG-CCTA
-interval <= 3 h vs > 3 h. :func:`define_subgroups` derives these labels from the cohort table,
-:func:`subgroup_auc_table` computes, for every subgroup and vessel, the AUC with its DeLong CI,
-and compares each subgroup with the variable's reference subgroup (its first level) by the
-unpaired DeLong z-test
+interval <= 3 h vs > 3 h; the run's params pre-specify them
+(:class:`ecglib.config.EvaluationParams`, ``subgroup_*``). :func:`define_subgroups` derives the
+labels from the cohort table, one per ECG. :func:`subgroup_auc_table` computes, for every
+subgroup and vessel, the AUC over the subgroup's ECGs with the clustered DeLong interval, the
+patient as the cluster (:func:`ecglib.metrics.clustered_roc.clustered_auc_table`, Obuchowski
+1997), and compares each subgroup with the variable's reference subgroup (its first level) by
 
 .. math::
 
-    z = \\frac{\\hat A_g - \\hat A_{\\text{ref}}}{\\sqrt{\\hat V_g + \\hat V_{\\text{ref}}}},
+    z = \\frac{\\hat A_g - \\hat A_{\\text{ref}}}
+    {\\sqrt{\\hat V_g + \\hat V_{\\text{ref}} - 2 \\widehat{\\mathrm{Cov}}(\\hat A_g,
+    \\hat A_{\\text{ref}})}},
 
-(:func:`ecglib.metrics.roc.compare_independent_aucs`). The test treats the two subgroups as
-independent samples; they are disjoint sets of ECGs, but a patient with several ECGs can fall
-in both interval subgroups (and, across birthdays, both age groups), which the test ignores.
+with the clustered variances and the clustered covariance of the two AUCs
+(:func:`ecglib.metrics.clustered_roc.clustered_delong_two_set_test`). **Shared patients.** The
+subgroups hold disjoint ECGs, but the labels are per ECG, so a patient can have ECGs in both
+(an ECG at 64 and one at 66 years; ECG-CCTA intervals on both sides of the cut; never for sex).
+Those patients make the two AUCs dependent; the covariance term sums, over the patients with
+ECGs in both subgroups, the products of their structural components in each, so each patient
+remains one independent unit. With no shared patient it is 0 and the test is the
+independent-samples test with clustered variances. ``shared_patients`` counts them.
 
-Each subgroup's AUCs are :func:`ecglib.metrics.roc.vessel_auc_table` of its rows (one-class
-policy ``"nan"``): a subgroup in which a vessel has one class (common for LM) gets NaN with the
-reason in the ``reason`` column; it is never an error and never an AUC of 0.5.
+**Multiplicity.** ``p_holm`` is Holm's step-down adjustment
+(:func:`statsmodels.stats.multitest.multipletests`, ``method="holm"``; Holm 1979) over every
+comparison of the table (all variables and vessels with a test): the family is the table.
+
+Each subgroup's AUCs are :func:`~ecglib.metrics.clustered_roc.clustered_auc_table` of its rows
+(one-class policy ``"nan"``): a subgroup in which a vessel has one class (common for LM) gets
+NaN with the reason in the ``reason`` column; it is never an error and never an AUC of 0.5.
+
+References
+----------
+Obuchowski NA. Nonparametric analysis of clustered ROC curve data. Biometrics 1997;53:567-78.
+
+Holm S. A simple sequentially rejective multiple test procedure. Scand J Stat 1979;6:65-70.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
 from ecglib import schema
+from ecglib.config import EvaluationParams
 from ecglib.metrics._inputs import MissingInputError, as_binary
-from ecglib.metrics.roc import _require, compare_independent_aucs, vessel_auc_table
+from ecglib.metrics.clustered_roc import (
+    cluster_codes,
+    clustered_auc_table,
+    clustered_delong_two_set_test,
+)
+from ecglib.metrics.roc import _require
 
-#: The paper's age cut (years): < 65 vs >= 65.
-AGE_CUT_YEARS = 65.0
+#: The params' defaults (the paper's subgroups): one source for the cuts.
+_DEFAULTS = EvaluationParams()
 
 #: Human-readable names of the subgroup variables of :func:`define_subgroups`.
 VARIABLE_LABELS = {"age": "Age", "sex": "Sex", "interval": "ECG-CCTA interval"}
@@ -43,73 +71,112 @@ COLUMNS = (
     "subgroup",
     "vessel",
     "n",
+    "patients",
     "positives",
+    "positive_patients",
     "auc",
     "se",
     "ci_low",
     "ci_high",
     "reason",
     "reference",
+    "shared_patients",
     "auc_diff",
+    "se_diff",
     "z",
     "p_value",
+    "p_holm",
 )
 
 
 def define_subgroups(
     cohort: pd.DataFrame,
     *,
-    age_cut: float = AGE_CUT_YEARS,
-    interval_cut_hours: float = schema.INTERVAL_CUT_HOURS,
+    variables: Sequence[str] = _DEFAULTS.subgroup_variables,
+    age_cut: float = _DEFAULTS.subgroup_age_cut_years,
+    interval_cut_hours: float = _DEFAULTS.subgroup_interval_cut_hours,
 ) -> pd.DataFrame:
-    """The paper's subgroup labels, one column per variable, on the cohort's index.
+    """The pre-specified subgroup labels, one column per variable (in ``variables``' order), on
+    the cohort's index; defaults: :class:`ecglib.config.EvaluationParams`'.
 
-    * ``age``: ``"< 65"`` / ``"≥ 65"`` from ``age`` (years at the ECG);
+    * ``age``: ``"< 65"`` / ``"≥ 65"`` from ``age`` (years at the ECG) and ``age_cut``;
     * ``sex``: ``"male"`` / ``"female"`` from ``sex``;
-    * ``interval``: ``"≤ 3 h"`` / ``"> 3 h"`` from ``ecg_ccta_hours``, missing where the
-      interval is unknown (exports with CCTA dates only). When no row has a known interval the
-      column is left out, with a warning.
+    * ``interval``: ``"≤ 3 h"`` / ``"> 3 h"`` from ``ecg_ccta_hours`` and
+      ``interval_cut_hours``, missing where the interval is unknown (exports with CCTA dates
+      only). When no row has a known interval the column is left out, with a warning.
 
     Each column is an ordered categorical whose first category is the reference of
-    :func:`subgroup_auc_table`; rows with a missing value are left out of that variable.
+    :func:`subgroup_auc_table`; rows with a missing value are left out of that variable. A
+    cohort without the ``age`` or ``sex`` column a variable needs, or with no variable left,
+    raises :class:`~ecglib.metrics._inputs.MissingInputError`; unknown or repeated variables
+    and cuts that are not positive numbers raise ``ValueError``.
     """
-    for column in ("age", "sex"):
+    variables = list(variables)
+    unknown = [v for v in variables if v not in VARIABLE_LABELS]
+    if unknown or not variables or len(set(variables)) < len(variables):
+        raise ValueError(
+            f"subgroup variables must be distinct names among {list(VARIABLE_LABELS)}, "
+            f"at least one; got {variables}"
+        )
+    for name, value, unit in (
+        ("age_cut", age_cut, "years"),
+        ("interval_cut_hours", interval_cut_hours, "hours"),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} = {value!r}: must be a positive number of {unit}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} = {value!r}: must be a finite number of {unit}")
+    for column in [c for c in ("age", "sex") if c in variables]:
         if column not in cohort.columns:
             raise MissingInputError(
                 f"the cohort has no {column} column (the subgroup analysis needs it)"
             )
     out = pd.DataFrame(index=cohort.index)
-    young, old = f"< {age_cut:g}", f"≥ {age_cut:g}"
-    age = pd.to_numeric(cohort["age"], errors="raise")
-    out["age"] = pd.Categorical(
-        np.where(age.isna(), None, np.where(age < age_cut, young, old)),
-        categories=[young, old],
-        ordered=True,
-    )
-    sex = cohort["sex"].astype("string")
-    unknown = sorted(set(sex.dropna()) - set(schema.SEXES))
-    if unknown:
-        raise ValueError(
-            f"sex values {unknown} are not canonical {schema.SEXES}; map them "
-            "with the params label map first"
-        )
-    out["sex"] = pd.Categorical(
-        sex.to_numpy(dtype=object, na_value=None), categories=list(schema.SEXES), ordered=True
-    )
+    for variable in variables:
+        if variable == "age":
+            young, old = f"< {age_cut:g}", f"≥ {age_cut:g}"
+            age = pd.to_numeric(cohort["age"], errors="raise")
+            out["age"] = pd.Categorical(
+                np.where(age.isna(), None, np.where(age < age_cut, young, old)),
+                categories=[young, old],
+                ordered=True,
+            )
+        elif variable == "sex":
+            sex = cohort["sex"].astype("string")
+            bad = sorted(set(sex.dropna()) - set(schema.SEXES))
+            if bad:
+                raise ValueError(
+                    f"sex values {bad} are not canonical {schema.SEXES}; map them "
+                    "with the params label map first"
+                )
+            out["sex"] = pd.Categorical(
+                sex.to_numpy(dtype=object, na_value=None),
+                categories=list(schema.SEXES),
+                ordered=True,
+            )
+        else:
+            labels = _interval_labels(cohort, interval_cut_hours)
+            if labels is not None:
+                out["interval"] = labels
+    if out.columns.empty:
+        raise MissingInputError("no pre-specified subgroup variable can be derived")
+    return out
+
+
+def _interval_labels(cohort: pd.DataFrame, cut: float) -> pd.Categorical | None:
     hours = cohort["ecg_ccta_hours"] if "ecg_ccta_hours" in cohort.columns else None
     if hours is None or hours.isna().all():
         warnings.warn(
             "no ECG-CCTA interval is known (no ecg_ccta_hours values): the interval "
             "subgroups are left out",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    else:
-        short, long_ = f"≤ {interval_cut_hours:g} h", f"> {interval_cut_hours:g} h"
-        hours = pd.to_numeric(hours, errors="raise")
-        labels = np.where(hours.isna(), None, np.where(hours <= interval_cut_hours, short, long_))
-        out["interval"] = pd.Categorical(labels, categories=[short, long_], ordered=True)
-    return out
+        return None
+    short, long_ = f"≤ {cut:g} h", f"> {cut:g} h"
+    hours = pd.to_numeric(hours, errors="raise")
+    labels = np.where(hours.isna(), None, np.where(hours <= cut, short, long_))
+    return pd.Categorical(labels, categories=[short, long_], ordered=True)
 
 
 def subgroup_auc_table(
@@ -117,33 +184,45 @@ def subgroup_auc_table(
     subgroups: pd.DataFrame | pd.Series | str,
     vessels: Sequence[str] | None = None,
     *,
+    cluster_col: str = "patient",
     level: float = 0.95,
     ci_method: str = "logit",
-    distribution: str = "normal",
 ) -> pd.DataFrame:
-    """Tidy table of AUCs per subgroup and vessel, with the test against the reference subgroup.
+    """Tidy table of clustered AUCs per subgroup and vessel, with the test against the
+    reference subgroup and Holm-adjusted p-values (module docstring).
 
     Parameters
     ----------
-    predictions : table with ``p_<vessel>`` and ``y_<vessel>`` columns.
+    predictions : table with ``p_<vessel>``, ``y_<vessel>`` and the cluster id ``cluster_col``.
     subgroups : a DataFrame of subgroup columns on the same index (e.g.
         :func:`define_subgroups`), a Series, or the name of a column of ``predictions``.
         Categorical columns keep their category order (the first is the reference; a category
         nobody falls in gets a row with ``n = 0``); other columns are sorted. Rows with a
         missing label are left out of that variable.
     vessels : vessels to evaluate (default: those ``predictions`` has labels for).
+    cluster_col : the patient (cluster) id column (default ``patient``).
     level, ci_method : confidence level and CI scale (:func:`ecglib.metrics.roc.auc_ci`).
-    distribution : reference distribution of the unpaired test (``normal`` or pROC's ``t``).
 
     Returns
     -------
-    DataFrame with columns :data:`COLUMNS`: one row per (variable, subgroup, vessel).
-    ``reason`` says why an AUC or CI is NaN (empty, when all is well). ``reference`` names the
-    variable's reference subgroup; ``auc_diff = auc - auc(reference)``, ``z`` and ``p_value``
-    (two-sided) are filled on the non-reference rows and NaN on the reference row.
+    DataFrame with columns :data:`COLUMNS`: one row per (variable, subgroup, vessel). ``n`` are
+    the subgroup's ECGs, ``patients`` its patients, ``positives`` its positive ECGs and
+    ``positive_patients`` the patients they come from; ``se`` and the CI are clustered by
+    patient;
+    ``reason`` says why an AUC or CI is NaN (empty when all is well). ``reference`` names the
+    variable's reference subgroup. On the non-reference rows: ``shared_patients`` (patients
+    with ECGs in this subgroup and in the reference), ``auc_diff = auc - auc(reference)``, its
+    clustered ``se_diff``, ``z``, the two-sided ``p_value`` and ``p_holm``; NaN where either
+    AUC or its variance is undefined, and all NaN on the reference row.
     """
     vessels = schema.vessels_of(predictions, vessels)
     _require(predictions, schema.prob_cols(vessels) + schema.label_cols(vessels))
+    if cluster_col not in predictions.columns:
+        raise KeyError(
+            f"predictions have no cluster column {cluster_col!r} (the patient of each ECG, "
+            "which the clustered intervals and tests need)"
+        )
+    cluster_codes(predictions[cluster_col].to_numpy(), len(predictions), cluster_col)
     groups = _as_frame(predictions, subgroups)
     p_all = predictions[schema.prob_cols(vessels)].to_numpy(dtype=float)
     y_all = np.column_stack(
@@ -152,18 +231,24 @@ def subgroup_auc_table(
     if not np.isfinite(p_all).all():
         col = int(np.flatnonzero(~np.isfinite(p_all).all(axis=0))[0])
         raise ValueError(f"p_{vessels[col]} holds missing or infinite values")
+    patients = predictions[cluster_col].to_numpy()
     rows: list[dict] = []
     for variable in groups.columns:
         labels = groups[variable]
         levels = _levels(labels)
         if labels.isna().all() or not levels:
             raise ValueError(f"subgroup variable {variable!r} has no non-missing value")
-        per_level = {}
-        for level_name in levels:
-            mask = (labels == level_name).to_numpy(dtype=bool)
-            per_level[level_name] = _auc_rows(y_all[mask], p_all[mask], vessels, level, ci_method)
+        masks = {name: (labels == name).to_numpy(dtype=bool) for name in levels}
+        per_level = {
+            name: _auc_rows(predictions[mask], vessels, cluster_col, level, ci_method)
+            for name, mask in masks.items()
+        }
         reference = levels[0]
+        ref_mask = masks[reference]
         for level_name in levels:
+            mask = masks[level_name]
+            is_ref = level_name == reference
+            shared = len(set(patients[mask]) & set(patients[ref_mask]))
             for k, vessel in enumerate(vessels):
                 row = {
                     "variable": variable,
@@ -171,25 +256,32 @@ def subgroup_auc_table(
                     "vessel": vessel,
                     **per_level[level_name][k],
                     "reference": str(reference),
-                    "auc_diff": np.nan,
-                    "z": np.nan,
-                    "p_value": np.nan,
+                    "shared_patients": np.nan if is_ref else shared,
+                    **dict.fromkeys(("auc_diff", "se_diff", "z", "p_value", "p_holm"), np.nan),
                 }
-                if level_name != reference:
-                    ref = per_level[reference][k]
-                    test = compare_independent_aucs(
-                        row["auc"],
-                        row["se"] ** 2,
-                        ref["auc"],
-                        ref["se"] ** 2,
-                        n_a=row["n"],
-                        n_b=ref["n"],
+                ref = per_level[reference][k]
+                if not is_ref and np.isfinite([row["se"], ref["se"]]).all():
+                    test = clustered_delong_two_set_test(
+                        y_all[mask, k],
+                        p_all[mask, k],
+                        patients[mask],
+                        y_all[ref_mask, k],
+                        p_all[ref_mask, k],
+                        patients[ref_mask],
                         level=level,
-                        distribution=distribution,
+                        cluster_name=cluster_col,
                     )
-                    row.update(auc_diff=test.diff, z=test.statistic, p_value=test.p_value)
+                    row.update(
+                        auc_diff=test.diff, se_diff=test.se, z=test.statistic, p_value=test.p_value
+                    )
                 rows.append(row)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    tested = table["p_value"].notna().to_numpy()
+    if tested.any():
+        table.loc[tested, "p_holm"] = multipletests(
+            table.loc[tested, "p_value"].to_numpy(), method="holm"
+        )[1]
+    return table
 
 
 def _as_frame(predictions: pd.DataFrame, subgroups) -> pd.DataFrame:
@@ -219,18 +311,21 @@ def _levels(labels: pd.Series) -> list:
 
 
 def _auc_rows(
-    y: np.ndarray, p: np.ndarray, vessels: list[str], level: float, ci_method: str
+    rows: pd.DataFrame, vessels: list[str], cluster_col: str, level: float, ci_method: str
 ) -> list[dict]:
-    """One subgroup's row of :func:`ecglib.metrics.roc.vessel_auc_table` per vessel (NaN with a
-    reason where a vessel has one class, a single positive or negative, or no rows at all)."""
-    frame = pd.DataFrame(
-        {
-            **{schema.prob_col(v): p[:, k] for k, v in enumerate(vessels)},
-            **{schema.label_col(v): y[:, k] for k, v in enumerate(vessels)},
-        }
-    )
-    table = vessel_auc_table(frame, vessels, level=level, ci_method=ci_method, one_class="nan")
-    if len(frame) == 0:
+    """One subgroup's row of :func:`~ecglib.metrics.clustered_roc.clustered_auc_table` per
+    vessel (NaN with a reason where a vessel has one class, its positives or negatives in one
+    patient, or no rows at all)."""
+    table = clustered_auc_table(
+        rows, vessels, cluster_col=cluster_col, level=level, ci_method=ci_method, one_class="nan"
+    ).rename(columns={"clusters": "patients"})
+    if len(rows) == 0:
         # a category nobody falls in: say so in the subgroup's words (the saved table's text)
         table["reason"] = "no predictions in this subgroup"
-    return table[["n", "positives", "auc", "se", "ci_low", "ci_high", "reason"]].to_dict("records")
+    # the variance's positive (class) term rests on these patients: few of them, a fragile SE
+    table["positive_patients"] = [
+        int(rows.loc[rows[schema.label_col(v)] == 1, cluster_col].nunique()) for v in vessels
+    ]
+    columns = ["n", "patients", "positives", "positive_patients"]
+    columns += ["auc", "se", "ci_low", "ci_high", "reason"]
+    return table[columns].to_dict("records")

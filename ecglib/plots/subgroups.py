@@ -1,9 +1,10 @@
 """Forest plot of subgroup AUCs with their CIs, one panel per vessel.
 
-Input is :func:`ecglib.metrics.subgroups.subgroup_auc_table`. Each variable (age, sex,
-ECG-CCTA interval) is a block of rows headed by its name and the p-value of the subgroup
-difference (unpaired DeLong test); a subgroup without an AUC shows its reason instead of a
-point.
+Input is :func:`ecglib.metrics.subgroups.subgroup_auc_table`: AUCs over each subgroup's ECGs
+with the 95% CI clustered by patient. Each variable (age, sex, ECG-CCTA interval) is a block of
+rows headed by its name and the raw and Holm-adjusted p-values of the subgroup difference
+(clustered z-test, shared patients' covariance included); a subgroup without an AUC shows
+"n/a" instead of a point.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from ecglib.plots.style import VESSEL_COLOURS, use_style
 from ecglib.report.present import format_p
 
 #: The columns of :func:`~ecglib.metrics.subgroups.subgroup_auc_table` that the plot draws: all
-#: but the standard error and the difference test's details (only its p-value is shown).
-_NEEDED = tuple(c for c in COLUMNS if c not in ("se", "reference", "auc_diff", "z"))
+#: but the standard errors and the difference test's details (only its p-values are shown).
+_NOT_DRAWN = ("se", "positive_patients", "reference", "shared_patients", "auc_diff", "se_diff", "z")
+_NEEDED = tuple(c for c in COLUMNS if c not in _NOT_DRAWN)
 
 
 def subgroup_forest_figure(
@@ -31,10 +33,11 @@ def subgroup_forest_figure(
     reference_line: float = 0.5,
     title: str | None = None,
 ) -> Figure:
-    """Forest plot: AUC and CI per subgroup (rows) and vessel (panels).
+    """Forest plot: AUC and CI (clustered by patient) per subgroup (rows) and vessel (panels).
 
-    Row labels give the subgroup and its number of ECGs; each panel prints the positives per
-    subgroup at the right margin and the difference test's p-value on the variable's header.
+    Row labels give the subgroup and its numbers of ECGs and patients; each panel prints the
+    positives per subgroup at the right margin and the difference test's raw and
+    Holm-adjusted p-values on the variable's header (:func:`p_text`).
     """
     absent = [c for c in _NEEDED if c not in table.columns]
     if absent:
@@ -92,12 +95,8 @@ def subgroup_forest_figure(
                 clip_on=False,
             )
         for variable in variables:
-            p = rows.loc[rows["variable"] == variable, "p_value"].dropna()
-            text = (
-                format_p(float(p.iloc[0]), prefix="p")
-                if len(p) == 1
-                else ("" if p.empty else "; ".join(format_p(float(v), prefix="p") for v in p))
-            )
+            tested = rows[(rows["variable"] == variable) & rows["p_value"].notna()]
+            text = "; ".join(p_text(r.p_value, r.p_holm) for r in tested.itertuples())
             ax.text(
                 0.02,
                 y_of[(variable, None)],
@@ -123,9 +122,12 @@ def subgroup_forest_figure(
         ax.set_xlim(x_low, 1.0)
         ax.set_xlabel("AUC")
         ax.grid(axis="y", visible=False)
-    n_of = table.drop_duplicates(["variable", "subgroup"]).set_index(["variable", "subgroup"])["n"]
+    counts = table.drop_duplicates(["variable", "subgroup"]).set_index(["variable", "subgroup"])
     labels = [
-        VARIABLE_LABELS.get(v, v) if s is None else f"   {s}  (n = {int(n_of[(v, s)]):,})"
+        VARIABLE_LABELS.get(v, v)
+        if s is None
+        else f"   {s}  ({int(counts.at[(v, s), 'n']):,} ECGs, "
+        f"{int(counts.at[(v, s), 'patients']):,} pts)"
         for v, s in layout
     ]
     axes[0][0].set_yticks(list(y_of.values()))
@@ -138,3 +140,9 @@ def subgroup_forest_figure(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def p_text(p: float, p_holm: float) -> str:
+    """A comparison's p-values as the figure prints them: ``p = 0.043, Holm 0.52``
+    (:func:`ecglib.report.present.format_p`)."""
+    return f"{format_p(p, prefix='p')}, Holm {format_p(p_holm)}"
