@@ -98,9 +98,9 @@ def vectorised(frame: pd.DataFrame, w: np.ndarray, grid: np.ndarray) -> dict[str
             out[f"{column} {v}"] = cal[column].to_numpy()
         out[f"spearman {v}"] = spearman_resampled(p, frame[grade_col(v)].to_numpy(), w)
         out[f"net benefit {v}"] = net_benefit_resampled(y, p, grid, w)
-    out["nri"] = resampled_nri(
-        frame["any"], frame["old"], frame["new"], CATEGORIES, weights=w
-    )["nri"].to_numpy()
+    out["nri"] = resampled_nri(frame["any"], frame["old"], frame["new"], CATEGORIES, weights=w)[
+        "nri"
+    ].to_numpy()
     return out
 
 
@@ -199,8 +199,9 @@ def measure(argv: list[str] | None = None) -> dict:
                 f">= {TARGET_SPEEDUP}",
                 speedup >= TARGET_SPEEDUP,
             ),
-            headline("largest difference from the loop, any statistic", worst, "", "< 1e-6",
-                     worst < 1e-6),
+            headline(
+                "largest difference from the loop, any statistic", worst, "", "< 1e-6", worst < 1e-6
+            ),
         ],
     }
 

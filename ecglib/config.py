@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -300,6 +301,10 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
 }
 
 
+#: A number in scientific notation as PyYAML leaves it (a string): 1e-3, 3E+5, -2.5e-4.
+_SCIENTIFIC = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -328,6 +333,11 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+        # PyYAML (YAML 1.1) reads 1e-3 without a dot as a string; it is plainly a number.
+        return float(value)
+    if hint is float:
+        raise ConfigError(f"{where} = {value!r}: expected a number")
     if hint in (int, str, bool) and type(value) is not hint:
         raise ConfigError(f"{where} = {value!r}: expected {hint.__name__}")
     return value

@@ -70,8 +70,6 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
 
 #: Symptom categories for the 2019 ESC pre-test probability.
 SYMPTOMS: tuple[str, ...] = ("typical", "atypical", "non-anginal", "dyspnoea")
-#: The paper's ECG-CCTA interval subgroups: at most this many hours against more.
-INTERVAL_CUT_HOURS = 3.0
 SEXES: tuple[str, ...] = ("male", "female")
 
 

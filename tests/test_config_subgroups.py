@@ -8,13 +8,6 @@ import pytest
 from ecglib.config import EvaluationParams, load_params
 from ecglib.errors import ConfigError
 
-#: config._coerce converts numbers for a float field but lets any other value through (a
-#: string or a bool is kept as it is); reported with its fix. define_subgroups refuses such a
-#: cut when the chapter runs (tests/test_metrics_subgroups.py). Strict: remove once fixed.
-_FLOATS_UNCHECKED = pytest.mark.xfail(
-    strict=True, reason="config._coerce does not type-check float fields"
-)
-
 BASE = "name: t\nseed: 1\ndata:\n  table: x.csv\n  map: m.yaml\n"
 
 
@@ -50,15 +43,21 @@ def test_subgroups_are_read_from_the_params(tmp_path):
         pytest.param(
             "subgroup_age_cut_years: sixty",
             r"subgroup_age_cut_years = 'sixty': expected",
-            marks=_FLOATS_UNCHECKED,
         ),
         pytest.param(
             "subgroup_interval_cut_hours: true",
             r"subgroup_interval_cut_hours = True: expected",
-            marks=_FLOATS_UNCHECKED,
         ),
     ],
 )
 def test_bad_subgroup_params_are_named(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_params(write(tmp_path, f"evaluation:\n  {text}\n"))
+
+
+def test_a_number_in_scientific_notation_is_a_number(tmp_path):
+    # PyYAML leaves 1e-3 (no dot) a string; a float field reads it as the number it is
+    params = load_params(write(tmp_path, "train:\n  lr: 1e-3\n  weight_decay: 5E-4\n"))
+    assert params.train.lr == 0.001 and params.train.weight_decay == 0.0005
+    with pytest.raises(ConfigError, match=r"train.lr = 'fast': expected a number"):
+        load_params(write(tmp_path, "train:\n  lr: fast\n"))

@@ -46,14 +46,21 @@ class Cohort:
 def analyse(run: RunParams) -> Cohort:
     """Chapter 01 of ``run`` (module docstring), from the cohort table chapter 00 wrote."""
     cohort = read_cohort(RunPaths.of(run).cohort)
-    return Cohort(table1=cohort_table(cohort), cohort=cohort)
+    cut = run.evaluation.subgroup_interval_cut_hours
+    return Cohort(table1=cohort_table(cohort, interval_cut_hours=cut), cohort=cohort)
 
 
-def cohort_table(cohort: pd.DataFrame, by: str = "site") -> pd.DataFrame:
-    """Baseline characteristics, one column per value of ``by`` (internal / external first)."""
+def cohort_table(
+    cohort: pd.DataFrame, by: str = "site", *, interval_cut_hours: float = 3.0
+) -> pd.DataFrame:
+    """Baseline characteristics, one column per value of ``by`` (internal / external first).
+
+    ``interval_cut_hours``: the ECG-CCTA interval's cut (the run's pre-specified subgroup cut,
+    ``evaluation.subgroup_interval_cut_hours``), so Table 1 counts the subgroups chapter 04
+    compares."""
     order = [s for s in ("internal", "external") if s in set(cohort[by])]
     order += sorted(set(cohort[by]) - set(order))
-    columns = {site: _describe(cohort[cohort[by] == site]) for site in order}
+    columns = {site: _describe(cohort[cohort[by] == site], interval_cut_hours) for site in order}
     table = pd.DataFrame(columns)
     table.index.name = "characteristic"
     return table
@@ -87,7 +94,7 @@ def cohort_numbers(cohort: pd.DataFrame, by: str = "site") -> dict[str, float]:
     return out
 
 
-def _describe(group: pd.DataFrame) -> pd.Series:
+def _describe(group: pd.DataFrame, interval_cut_hours: float) -> pd.Series:
     patients = group.drop_duplicates("patient_id")
     exams = group.drop_duplicates("ccta_id")
     rows: dict[str, str] = {
@@ -109,8 +116,8 @@ def _describe(group: pd.DataFrame) -> pd.Series:
         hours = group["ecg_ccta_hours"].dropna()
         q1, q2, q3 = np.percentile(hours, [25, 50, 75])
         rows["ECG-CCTA interval, median (IQR) (hours)"] = f"{q2:.1f} ({q1:.1f}-{q3:.1f})"
-        rows[f"ECG-CCTA interval ≤ {schema.INTERVAL_CUT_HOURS:g} h, n (%)"] = _n_pct(
-            hours <= schema.INTERVAL_CUT_HOURS, hours.notna()
+        rows[f"ECG-CCTA interval ≤ {interval_cut_hours:g} h, n (%)"] = _n_pct(
+            hours <= interval_cut_hours, hours.notna()
         )
     if "symptom" in group:
         known = group.drop_duplicates("ccta_id")["symptom"]
