@@ -12,8 +12,10 @@ from ecglib.chapters import risk_strata as ch
 from ecglib.chapters.parts import Skipped
 from ecglib.chapters.predictions import cohort_keys, load_results
 from ecglib.config import DataParams, RunParams
-from ecglib.metrics.decision import net_benefit
+from ecglib.metrics.decision import net_benefit, net_benefit_at
+from ecglib.metrics.resamples import loop_reference, patient_resamples
 from ecglib.metrics.strata import STRATA, crossfit_vessel_strata, fit_vessel_strata_where_possible
+from ecglib.report.present import format_estimate
 
 TARGETS_90 = {v: {"sensitivity": 0.9, "specificity": 0.9} for v in schema.VESSELS}
 
@@ -61,11 +63,38 @@ def test_share_numbers_and_displays():
     assert (
         display.loc[("RCA", "high"), "ECGs (share)"] == f"{n_high} ({100 * n_high / len(p):.1f}%)"
     )
+    assert (
+        display.loc[("RCA", "high"), "patients"]
+        == p.loc[strata["RCA"] == "high", "patient"].nunique()
+    )
     perf = ch.performance_display(strata_performance(p, strata, TARGETS_90))
     assert perf.loc["RCA", "sensitivity (not low): target"] == "0.90"
-    assert perf.columns[0] == "sensitivity (not low)"
+    assert perf.columns[:3].tolist() == ["ECGs", "patients", "sensitivity (not low)"]
+    assert perf.loc["RCA", "ECGs"] == len(p) and perf.loc["RCA", "patients"] == len(p) // 2
     # a vessel without strata has NaN shares, so the text still finds its key
     assert np.isnan(ch.strata_share_numbers(summary[summary["vessel"] != "LM"], "low")["LM"])
+
+
+def test_net_benefit_display_reads_each_net_benefit_with_its_interval():
+    p = joined_predictions(600, seed=3)
+    res = patient_resamples(p["patient"], 200, seed=1)
+    table = net_benefit_at(p, {"RCA": 0.15, "LM": 0.01}, resamples=res)
+    shown = ch.net_benefit_display(table)
+    assert shown.columns.tolist() == [
+        "threshold",
+        "ECGs",
+        "patients",
+        "prevalence",
+        "model [95% CI]",
+        "treat all [95% CI]",
+        "model − best of treat all / none [95% CI]",
+    ]
+    row = table.set_index("vessel").loc["RCA"]
+    assert shown.loc["RCA", "threshold"] == "15%" and shown.loc["LM", "threshold"] == "1%"
+    assert shown.loc["RCA", "model [95% CI]"] == format_estimate(
+        row["model"], row["model_lo"], row["model_hi"], 4
+    )
+    assert (shown.loc["RCA", "ECGs"], shown.loc["RCA", "patients"]) == (600, 300)
 
 
 def test_external_strata_use_cutoffs_fitted_on_internal(tmp_path):
@@ -159,6 +188,7 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     table = chapter.summary_table()
     assert table.columns.tolist() == [
         "ECGs (share)",
+        "patients",
         "events",
         "event rate [95% CI]",
         "share of all events",
@@ -175,6 +205,34 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     threshold = run.evaluation.high_risk_thresholds[v]
     assert numbers[f"nb_model_{v}"] == pytest.approx(net_benefit(y, oof[f"p_{v}"], [threshold])[0])
     assert chapter.net_benefit_table().index.tolist() == vessels
+    # the intervals: the run's shared patient resamples, the strata fixed, against a loop over
+    # the materialised resamples
+    resamples = results.resamples("oof")
+    weights = resamples.weights(oof["patient"])
+    t = oof.assign(stratum=s)
+
+    def sensitivity(d):
+        if not (d[f"y_{v}"] == 1).any():
+            raise ValueError("no positive drawn")
+        return float((d.loc[d[f"y_{v}"] == 1, "stratum"] != "low").mean())
+
+    lo, hi = np.nanpercentile(loop_reference(sensitivity, t, weights), [2.5, 97.5])
+    assert (numbers[f"ho_sensitivity_lo_{v}"], numbers[f"ho_sensitivity_hi_{v}"]) == pytest.approx(
+        (lo, hi)
+    )
+    nb = loop_reference(
+        lambda d: net_benefit(d[f"y_{v}"], d[f"p_{v}"], [threshold])[0], oof, weights
+    )
+    assert (numbers[f"nb_model_lo_{v}"], numbers[f"nb_model_hi_{v}"]) == pytest.approx(
+        tuple(np.percentile(nb, [2.5, 97.5]))
+    )
+    curve = chapter.curves[chapter.curves["vessel"] == v]
+    assert curve["model_lo"].notna().all() and (curve["model_lo"] <= curve["model"]).all()
+    method = f"95% percentile, patient bootstrap ({resamples.n_boot:,} resamples), cut-offs fixed"
+    assert numbers["interval_method"] == method and numbers["n_boot"] == resamples.n_boot
+    for name in ("strata_internal", "strata_performance_internal", "net_benefit_internal"):
+        assert (chapter.outputs()[name]["interval"] == method).all()
+    assert chapter.external_summary["patients"].max() <= results.external["patient"].nunique()
     # every file of the old page, under its old name
     assert list(chapter.outputs()) == [
         "strata_cutoffs_crossfit",
@@ -202,3 +260,19 @@ def test_analyse_takes_the_targets_of_the_run(tmp_path):
     assert {
         r["specificity_target"] for r in chapter.strata.crossfit_cutoffs.to_dict("records")
     } == {0.5}
+
+
+def test_advantage_sentence_reads_each_vessels_interval():
+    table = pd.DataFrame(
+        {
+            "vessel": ["RCA", "LM", "LAD", "LCX"],
+            "advantage_lo": [0.01, -0.02, -0.05, -0.01],
+            "advantage_hi": [0.03, 0.01, -0.01, 0.02],
+        }
+    )
+    assert ch.advantage_sentence(table) == (
+        "At the high-risk cut-offs, the interval of the advantage lies above 0 (the model does "
+        "better than both defaults) for the RCA; it lies below 0 (a default does better than "
+        "the model) for the LAD; it includes 0 for the LM and LCX."
+    )
+    assert ch.advantage_sentence(table.iloc[:0]).startswith("No vessel has an interval")

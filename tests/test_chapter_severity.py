@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from chapter_support import joined_predictions
 from scipy import stats
@@ -11,6 +13,7 @@ from ecglib import schema
 from ecglib.chapters import severity as ch
 from ecglib.chapters.parts import Skipped
 from ecglib.chapters.predictions import load_results
+from ecglib.metrics.resamples import loop_reference
 from ecglib.metrics.severity import grade_summary
 
 OUTPUTS = [
@@ -49,7 +52,53 @@ def test_without_an_external_site_the_external_parts_are_skipped_once():
     )
     rho = stats.spearmanr(results.oof["p_RCA"], results.oof["grade_RCA"]).statistic
     assert numbers["int_rho_RCA"] == pytest.approx(rho)
+    assert numbers["int_rho_lo_RCA"] < rho < numbers["int_rho_hi_RCA"]
+    assert numbers["ext_trend_sentence"] == "" and numbers["n_boot"] == 1000
+    assert not any("p_value" in key for key in numbers)
     assert list(chapter.outputs()) == OUTPUTS
+
+
+def _trend(**columns):
+    base = {"vessel": ["RCA", "LM", "LAD", "LCX"], "rho": [0.3, -0.2, 0.05, float("nan")]}
+    return pd.DataFrame({**base, **columns})
+
+
+def test_trend_sentence_says_which_intervals_exclude_0():
+    trend = _trend(
+        rho_lo=[0.1, -0.4, -0.1, float("nan")],
+        rho_hi=[0.5, -0.01, 0.2, float("nan")],
+        excludes_0=[True, True, False, False],
+    )
+    assert ch.trend_sentence(trend) == (
+        "The patient-bootstrap interval lies above 0 for the RCA; it lies below 0 for the left "
+        "main; it includes 0 for the LAD. Rho has no interval for the LCX (a single grade or "
+        "probability)."
+    )
+    trend["excludes_0"] = False
+    assert ch.trend_sentence(trend).startswith(
+        "The patient-bootstrap interval includes 0 for the RCA, the left main and the LAD."
+    )
+
+
+def test_trend_display_states_units_and_method():
+    trend = _trend(
+        n=[10, 10, 10, 10],
+        patients=[4, 4, 4, 4],
+        rho_lo=[0.1, -0.4, -0.1, float("nan")],
+        rho_hi=[0.5, -0.01, 0.2, float("nan")],
+        excludes_0=[True, True, False, False],
+        interval="95% percentile, patient bootstrap (1,000 resamples)",
+    )
+    shown = ch.trend_display(trend)
+    assert shown.columns.tolist() == [
+        "ECGs",
+        "patients",
+        "Spearman ρ [95% CI]",
+        "CI excludes 0",
+        "95% CI",
+    ]
+    assert shown.loc["LM", "Spearman ρ [95% CI]"] == "-0.20 [-0.40 to -0.01]"
+    assert shown["CI excludes 0"].tolist() == ["yes", "yes", "no", "n/a"]
 
 
 def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
@@ -66,7 +115,23 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
             assert table.at[vessel, "n"] == len(data)
     numbers = chapter.numbers()
     assert numbers["int_rho_RCA"] == trend.at["RCA", "rho"]
-    assert numbers["int_p_value_LAD"] == trend.at["LAD", "p_value"]
+    # the interval: scipy's rho on every materialised resample of the run's shared resamples
+    resamples = results.resamples("oof")
+    slow = loop_reference(
+        lambda t: stats.spearmanr(t["p_LAD"], t["grade_LAD"]).statistic,
+        results.oof,
+        resamples.weights(results.oof["patient"]),
+    )
+    lo, hi = np.percentile(slow, [2.5, 97.5])
+    assert (numbers["int_rho_lo_LAD"], numbers["int_rho_hi_LAD"]) == pytest.approx((lo, hi))
+    assert trend.at["LAD", "patients"] == results.oof["patient"].nunique()
+    assert trend.at["LAD", "interval"] == (
+        f"95% percentile, patient bootstrap ({resamples.n_boot:,} resamples)"
+    )
+    external = chapter.external_trend.set_index("vessel")
+    assert external.at["RCA", "patients"] == results.external["patient"].nunique()
+    assert chapter.trend_table().index.tolist() == schema.vessels_of(results.oof)
+    assert chapter.external_trend_table().shape == chapter.trend_table().shape
     grades = chapter.grades
     assert (grades.groupby("vessel")["n"].sum() == len(results.oof)).all()
     shown = chapter.grade_table()

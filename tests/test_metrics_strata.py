@@ -9,6 +9,7 @@ import pytest
 
 from ecglib import schema
 from ecglib.metrics import strata
+from ecglib.metrics.resamples import loop_reference, patient_resamples
 
 # 10 positives and 20 negatives
 POS = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.05])
@@ -127,8 +128,8 @@ def test_per_vessel_targets_and_summary():
     assert summary["events"].sum() == table[schema.label_col("RCA")].sum()
     # on the fitting data, the low stratum holds at most 10% of the events
     assert summary.loc["low", "share_of_events"] <= 0.10 + 1e-12
-    low = summary.loc["low"]
-    assert low["event_rate_lo"] <= low["event_rate"] <= low["event_rate_hi"]
+    # no resamples given: point estimates, no interval (the run's patient bootstrap gives it)
+    assert summary[["event_rate_lo", "event_rate_hi"]].isna().all().all()
 
 
 def test_input_checks():
@@ -213,3 +214,123 @@ def test_vessel_summary_and_performance_by_hand():
     assert rca.loc["high", "n"] == np.sum(k == "high")
     assert rca.loc["high", "events"] == np.sum(y[k == "high"])
     assert strata.vessel_strata_summary(p, s[[]]).empty
+
+
+# ------------------------------------------------------------------------------------------
+# patient-bootstrap intervals (the run's shared resamples)
+def _clustered_table(n_patients: int = 150, seed: int = 3) -> pd.DataFrame:
+    """Patients with 1-6 ECGs sharing the labels and most of the probability, 3 folds."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 7, n_patients)
+    out = pd.DataFrame({"patient": np.repeat(np.arange(n_patients) * 5 + 2, sizes)})
+    out["fold"] = out["patient"] % 3
+    for v in schema.VESSELS:
+        y = rng.uniform(size=n_patients) < (0.08 if v == "LM" else 0.25)
+        shared = rng.normal(size=n_patients) + 1.2 * y
+        out[schema.label_col(v)] = np.repeat(y, sizes).astype(int)
+        noise = 0.3 * rng.normal(size=len(out))
+        out[schema.prob_col(v)] = 1 / (1 + np.exp(-(np.repeat(shared, sizes) + noise - 1.5)))
+    return out
+
+
+def _rate(event, among):
+    """A proportion on a materialised resample, ValueError (NaN) when it has no denominator."""
+
+    def statistic(t):
+        a = among(t)
+        if not a.any():
+            raise ValueError("empty denominator")
+        return float(event(t)[a].mean())
+
+    return statistic
+
+
+def test_strata_summary_interval_is_the_loop_over_materialised_resamples():
+    table = _clustered_table()
+    s, _, _ = strata.crossfit_vessel_strata(table, TARGETS_90)
+    res = patient_resamples(table["patient"], 300, seed=8)
+    w = res.weights(table["patient"])
+    summary = strata.strata_summary(table["y_RCA"], s["RCA"], w, level=0.9)
+    t = table.assign(stratum=s["RCA"].astype(str).to_numpy())
+    for k in strata.STRATA:
+        slow = loop_reference(
+            _rate(lambda d: d["y_RCA"] == 1, lambda d, k=k: (d["stratum"] == k).to_numpy()), t, w
+        )
+        row = summary.loc[k]
+        assert (row["event_rate_lo"], row["event_rate_hi"]) == pytest.approx(
+            tuple(np.nanpercentile(slow, [5, 95])), abs=1e-12
+        )
+        assert row["n_boot_undefined"] == np.isnan(slow).sum()
+    # the vessel table: the same numbers, with the patients of each stratum
+    vs = strata.vessel_strata_summary(table, s, res, level=0.9)
+    rca = vs[vs["vessel"] == "RCA"].set_index("stratum")
+    np.testing.assert_allclose(rca["event_rate_lo"], summary["event_rate_lo"])
+    high = table.loc[s["RCA"].to_numpy() == "high", "patient"].nunique()
+    assert rca.at["high", "patients"] == high < rca.at["high", "n"]
+    # without resamples: point estimates only
+    plain = strata.strata_summary(table["y_RCA"], s["RCA"])
+    assert plain[["event_rate_lo", "event_rate_hi"]].isna().all().all()
+    np.testing.assert_allclose(plain["event_rate"], summary["event_rate"])
+
+
+@pytest.mark.filterwarnings("ignore:LM. the sensitivity-based cut-off")
+def test_strata_performance_intervals_are_the_loop_over_materialised_resamples():
+    table = _clustered_table(seed=4)
+    s, _, _ = strata.crossfit_vessel_strata(table, TARGETS_90)
+    res = patient_resamples(table["patient"], 250, seed=1)
+    w = res.weights(table["patient"])
+    perf = strata.strata_performance(table, s, TARGETS_90, resamples=res).set_index("vessel")
+    for vessel in ("RCA", "LM"):
+        t = table.assign(stratum=s[vessel].astype(str).to_numpy(), y=table[f"y_{vessel}"])
+        for name, event, among in (
+            ("sensitivity", lambda d: d["stratum"] != "low", lambda d: d["y"] == 1),
+            ("specificity", lambda d: d["stratum"] != "high", lambda d: d["y"] == 0),
+            ("npv_low", lambda d: d["y"] == 0, lambda d: d["stratum"] == "low"),
+            ("ppv_high", lambda d: d["y"] == 1, lambda d: d["stratum"] == "high"),
+        ):
+            slow = loop_reference(_rate(event, lambda d, a=among: a(d).to_numpy()), t, w)
+            lo, hi = np.nanpercentile(slow, [2.5, 97.5])
+            assert perf.at[vessel, f"{name}_lo"] == pytest.approx(lo, abs=1e-12), name
+            assert perf.at[vessel, f"{name}_hi"] == pytest.approx(hi, abs=1e-12), name
+            assert perf.at[vessel, f"{name}_undefined"] == np.isnan(slow).sum()
+            assert perf.at[vessel, f"{name}_lo"] <= perf.at[vessel, name] <= hi
+    assert perf.at["RCA", "patients"] == 150 and perf.at["RCA", "n"] == len(table)
+    with pytest.raises(KeyError, match="patient column"):
+        strata.strata_performance(table.drop(columns="patient"), s, resamples=res)
+
+
+def test_the_patient_bootstrap_is_wider_than_a_binomial_interval_over_ecgs():
+    # Several ECGs per patient sharing the label: the Wilson interval over ECGs treats them as
+    # independent and is too narrow; the patient bootstrap is not.
+    from ecglib.metrics.thresholds import proportion_ci
+
+    table = _clustered_table(400, seed=6)
+    s, _, _ = strata.crossfit_vessel_strata(table, TARGETS_90)
+    res = patient_resamples(table["patient"], 1000, seed=0)
+    perf = strata.strata_performance(table, s, resamples=res).set_index("vessel")
+    y, k = table["y_LAD"].to_numpy(), s["LAD"].to_numpy()
+    _, lo, hi = proportion_ci(np.sum((k != "high") & (y == 0)), np.sum(y == 0))
+    boot = perf.at["LAD", "specificity_hi"] - perf.at["LAD", "specificity_lo"]
+    assert boot > 1.3 * (hi[0] - lo[0])
+
+
+def test_the_strata_stay_fixed_within_the_bootstrap():
+    # The interval is conditional on the cut-offs: the same strata give the same interval
+    # whatever the probabilities that made them.
+    table = _clustered_table(seed=7)
+    s, _, _ = strata.crossfit_vessel_strata(table, TARGETS_90)
+    res = patient_resamples(table["patient"], 100, seed=3)
+    a = strata.strata_performance(table, s, resamples=res)
+    shuffled = table.assign(p_RCA=np.random.default_rng(0).permutation(table["p_RCA"]))
+    b = strata.strata_performance(shuffled, s, resamples=res)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_resample_without_a_row_of_the_stratum_is_counted_and_left_out():
+    y = [1, 0, 0, 1]
+    s = pd.Categorical(["high", "low", "low", "intermediate"], categories=list(strata.STRATA))
+    w = np.array([[1, 1, 1, 1], [0, 2, 1, 1], [2, 0, 1, 1]])
+    summary = strata.strata_summary(y, s, w)
+    assert summary.loc["high", "n_boot_undefined"] == 1
+    assert (summary.loc["high", "event_rate_lo"], summary.loc["high", "event_rate_hi"]) == (1, 1)
+    assert summary.loc["low", "n_boot_undefined"] == 0 and summary.loc["low", "event_rate_hi"] == 0

@@ -14,6 +14,12 @@ from them.
 same targets chosen and reported on the same predictions (the authors' procedure) beside them,
 and the decision curves (net benefit, Vickers & Elkin 2006) with the net benefit at the run's
 high-risk cut-offs.
+
+The unit of the counts and rates is the ECG; every interval is the percentile interval of the
+run's shared patient bootstrap of the population (:meth:`~ecglib.chapters.predictions.
+RunResults.resamples`; :func:`interval_method` names it in the tables' ``interval`` column).
+The cut-offs, and so each ECG's stratum, stay fixed within the bootstrap: the intervals are
+conditional on the cross-fitted cut-offs.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from ecglib.chapters.parts import Skipped, attempt, skipped_of, skipped_parts, u
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
 from ecglib.metrics import ptp
-from ecglib.metrics.decision import decision_curves, net_benefit_at
+from ecglib.metrics.decision import NET_BENEFITS, decision_curves, net_benefit_at
+from ecglib.metrics.resamples import PatientResamples
 from ecglib.metrics.strata import (
+    PERFORMANCE,
     StrataThresholds,
     assign_strata,
     assign_vessel_strata,
@@ -52,6 +60,9 @@ __all__ = [
     "strata_share_numbers",
     "strata_display",
     "performance_display",
+    "net_benefit_display",
+    "advantage_sentence",
+    "interval_method",
     "index_ecgs",
     "ai_patient_stratum",
 ]
@@ -105,21 +116,27 @@ class RiskStrata:
     """What chapter 07 shows (:func:`analyse`)."""
 
     strata: VesselStrata
-    #: Per vessel and stratum: ECGs, share, events, event rate (internal held-out; external).
+    #: Per vessel and stratum: ECGs, patients, share, events, event rate with its
+    #: patient-bootstrap interval (internal held-out; external).
     summary: pd.DataFrame
     external_summary: pd.DataFrame | Skipped
-    #: Sensitivity, specificity, NPV of low and PPV of high against the targets.
+    #: Sensitivity, specificity, NPV of low and PPV of high with their patient-bootstrap
+    #: intervals, against the targets.
     performance: pd.DataFrame
     external_performance: pd.DataFrame | Skipped
     #: In-sample against held-out sensitivity and specificity (:func:`insample_vs_heldout`).
     in_sample: pd.DataFrame
     #: The cut-offs chosen on all internal out-of-fold predictions (:func:`thresholds_table`).
     internal_cutoffs: pd.DataFrame
-    #: Decision curves (:func:`ecglib.metrics.decision.decision_curves`), internal and external.
+    #: Decision curves with the model's patient-bootstrap band
+    #: (:func:`ecglib.metrics.decision.decision_curves`), internal and external.
     curves: pd.DataFrame
     external_curves: pd.DataFrame | Skipped
-    #: Net benefit at the run's high-risk cut-offs (internal out-of-fold).
+    #: Net benefit at the run's high-risk cut-offs (internal out-of-fold) with intervals.
     net_benefit: pd.DataFrame
+    #: The intervals' method (:func:`interval_method`) and resamples.
+    interval: str
+    n_bootstrap: int
 
     def summary_table(self) -> pd.DataFrame:
         """The internal held-out strata for reading (:func:`strata_display`)."""
@@ -146,14 +163,23 @@ class RiskStrata:
         return _unless(performance_display, self.external_performance)
 
     def net_benefit_table(self) -> pd.DataFrame:
-        return self.net_benefit.set_index("vessel").round(4)
+        """The net benefit at the high-risk cut-offs for reading (:func:`net_benefit_display`)."""
+        return net_benefit_display(self.net_benefit)
 
-    def numbers(self) -> dict[str, float]:
+    def numbers(self) -> dict[str, float | str]:
+        bounds = [f"{m}{end}" for m in ("sensitivity", "specificity", "npv_low") for end in _ENDS]
         return (
-            numbers_from(self.performance, ["sensitivity", "specificity", "npv_low"], prefix="ho_")
+            numbers_from(self.performance, bounds, prefix="ho_")
             | numbers_from(self.performance, ["sensitivity_target", "specificity_target"])
             | strata_share_numbers(self.summary, "low", prefix="low_share_")
-            | numbers_from(self.net_benefit, ["model", "treat_all"], prefix="nb_")
+            | numbers_from(
+                self.net_benefit, [f"{m}{end}" for m in NET_BENEFITS for end in _ENDS], prefix="nb_"
+            )
+            | {
+                "interval_method": self.interval,
+                "n_boot": self.n_bootstrap,
+                "advantage_sentence": advantage_sentence(self.net_benefit),
+            }
         )
 
     def outputs(self) -> dict[str, object]:
@@ -179,21 +205,54 @@ def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
     results = load_results(run) if results is None else results
     strata = vessel_strata(run, results)
     external = strata.external_predictions
+    # the run's shared patient resamples; the strata (cut-offs) stay fixed within them
+    boot = results.resamples("oof")
+    external_boot = attempt("External validation", results.resamples, "external")
+    method = interval_method(boot)
     external_performance = unless_skipped(
-        strata_performance, external, strata.external, strata.targets
+        strata_performance, external, strata.external, strata.targets, resamples=external_boot
     )
     return RiskStrata(
         strata=strata,
-        summary=vessel_strata_summary(results.oof, strata.internal),
-        external_summary=unless_skipped(vessel_strata_summary, external, strata.external),
-        performance=strata_performance(results.oof, strata.internal, strata.targets),
-        external_performance=external_performance,
+        summary=_stated(vessel_strata_summary(results.oof, strata.internal, boot), method),
+        external_summary=unless_skipped(
+            _stated,
+            unless_skipped(vessel_strata_summary, external, strata.external, external_boot),
+            method,
+        ),
+        performance=_stated(
+            strata_performance(results.oof, strata.internal, strata.targets, resamples=boot),
+            method,
+        ),
+        external_performance=unless_skipped(_stated, external_performance, method),
         in_sample=insample_vs_heldout(results.oof, strata.internal, strata.targets),
         internal_cutoffs=thresholds_table(strata.fitted),
-        curves=decision_curves(results.oof),
-        external_curves=unless_skipped(decision_curves, external),
-        net_benefit=net_benefit_at(results.oof, run.evaluation.high_risk_thresholds),
+        curves=decision_curves(results.oof, resamples=boot),
+        external_curves=unless_skipped(decision_curves, external, resamples=external_boot),
+        net_benefit=_stated(
+            net_benefit_at(results.oof, run.evaluation.high_risk_thresholds, resamples=boot),
+            method,
+        ),
+        interval=method,
+        n_bootstrap=boot.n_boot,
     )
+
+
+#: Suffixes of an estimate's interval columns.
+_ENDS: tuple[str, ...] = ("", "_lo", "_hi")
+
+
+def interval_method(resamples: PatientResamples, level: float = 0.95) -> str:
+    """The page's interval, as its tables' ``interval`` column states it."""
+    return (
+        f"{100 * level:.0f}% percentile, patient bootstrap ({resamples.n_boot:,} resamples), "
+        "cut-offs fixed"
+    )
+
+
+def _stated(table: pd.DataFrame, method: str) -> pd.DataFrame:
+    """``table`` with its intervals' method in an ``interval`` column (none for no rows)."""
+    return table.assign(interval=method) if len(table) else table
 
 
 def strata_targets(run: RunParams) -> dict[str, dict[str, float]]:
@@ -263,11 +322,13 @@ def strata_share_numbers(
 
 def strata_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """A :func:`~ecglib.metrics.strata.vessel_strata_summary` for reading: per vessel and
-    stratum the ECGs (share), events, and the event rate with its CI."""
+    stratum the ECGs (share), their patients, events, and the event rate with its interval
+    (its method in the page's text)."""
     if summary.empty:
         return summary
     out = summary[["vessel", "stratum"]].copy()
     out["ECGs (share)"] = [f"{int(r.n)} ({100 * r.share:.1f}%)" for r in summary.itertuples()]
+    out["patients"] = summary["patients"].astype(int)
     out["events"] = summary["events"].astype(int)
     out["event rate [95% CI]"] = [
         format_estimate(r.event_rate, r.event_rate_lo, r.event_rate_hi, digits)
@@ -280,16 +341,20 @@ def strata_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 
 
 def performance_display(perf: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """A :func:`~ecglib.metrics.strata.strata_performance` table for reading, with the targets
-    beside the achieved values."""
+    """A :func:`~ecglib.metrics.strata.strata_performance` table for reading: the ECGs and
+    patients, each proportion with its interval (its method in the page's text) and the
+    targets beside the achieved values."""
     out = pd.DataFrame(index=perf["vessel"])
-    pairs = (
-        ("sensitivity", "sensitivity (not low)"),
-        ("specificity", "specificity (not high)"),
-        ("npv_low", "NPV of low"),
-        ("ppv_high", "PPV of high"),
+    out.index.name = None
+    out["ECGs"] = perf["n"].astype(int).to_numpy()
+    out["patients"] = perf["patients"].astype(int).to_numpy()
+    labels = dict(
+        zip(
+            PERFORMANCE,
+            ("sensitivity (not low)", "specificity (not high)", "NPV of low", "PPV of high"),
+        )
     )
-    for name, label in pairs:
+    for name, label in labels.items():
         out[label] = [
             format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
             for _, r in perf.iterrows()
@@ -298,6 +363,43 @@ def performance_display(perf: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
         if target in perf.columns:
             out[f"{label}: target"] = perf[target].map(lambda t: f"{t:.2f}").to_numpy()
     return out
+
+
+def net_benefit_display(table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """A :func:`~ecglib.metrics.decision.net_benefit_at` table for reading: per vessel the
+    threshold, ECGs, patients, prevalence, and the net benefits with their intervals."""
+    out = pd.DataFrame(index=table["vessel"].to_numpy())
+    out["threshold"] = [f"{100 * t:g}%" for t in table["threshold"]]
+    out["ECGs"] = table["n"].astype(int).to_numpy()
+    out["patients"] = table["patients"].astype(int).to_numpy()
+    out["prevalence"] = [f"{100 * x:.1f}%" for x in table["prevalence"]]
+    labels = dict(zip(NET_BENEFITS, ("model", "treat all", "model − best of treat all / none")))
+    for name, label in labels.items():
+        out[f"{label} [95% CI]"] = [
+            format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
+            for _, r in table.iterrows()
+        ]
+    return out
+
+
+def advantage_sentence(table: pd.DataFrame) -> str:
+    """Where the model's advantage over the better of treating all and treating none at the
+    high-risk cut-off (:func:`~ecglib.metrics.decision.net_benefit_at`) has an interval wholly
+    above 0, wholly below, or around 0, as a sentence."""
+    if table.empty or table["advantage_lo"].isna().all():
+        return "No vessel has an interval for the model's advantage."
+    lo, hi = table["advantage_lo"], table["advantage_hi"]
+    groups = (
+        (table["vessel"][lo > 0], "lies above 0 (the model does better than both defaults)"),
+        (table["vessel"][hi < 0], "lies below 0 (a default does better than the model)"),
+        (table["vessel"][(lo <= 0) & (hi >= 0)], "includes 0"),
+    )
+    parts = [f"{text} for the {_join(list(v))}" for v, text in groups if len(v)]
+    return "At the high-risk cut-offs, the interval of the advantage " + "; it ".join(parts) + "."
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 # ------------------------------------------------------------------------------------------

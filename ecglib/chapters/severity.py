@@ -3,28 +3,45 @@
 :func:`analyse` computes the page for the internal pooled out-of-fold predictions and for the
 external site (the mean of the fold models; a :class:`~ecglib.chapters.parts.Skipped` part
 without one): per vessel Spearman's rank correlation between predicted probability and the
-ordinal grade 0-4 with its p-value (:func:`ecglib.metrics.severity.severity_trend`), and the
-median [IQR] probability per grade (:func:`ecglib.metrics.severity.grade_summary`), the numbers
-behind the box plots.
+ordinal grade 0-4 over the ECGs, with its patient-bootstrap percentile interval from the run's
+shared resamples of the population (:meth:`~ecglib.chapters.predictions.RunResults.resamples`,
+:func:`ecglib.metrics.severity.severity_trend`); the test of "no trend" is whether that interval
+excludes 0 (ECG-level p-values treat a patient's ECGs as independent and are not shown). Also
+the median [IQR] probability per grade (:func:`ecglib.metrics.severity.grade_summary`), the
+numbers behind the box plots.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ecglib import schema
 from ecglib.chapters.parts import Skipped, attempt, skipped_of
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
+from ecglib.metrics.resamples import PatientResamples
 from ecglib.metrics.severity import grade_summary, severity_trend
 from ecglib.report.present import format_estimate, numbers_from
 
-__all__ = ["Severity", "analyse", "grade_display", "TREND_NUMBERS"]
+__all__ = [
+    "Severity",
+    "analyse",
+    "grade_display",
+    "trend_display",
+    "trend_sentence",
+    "interval_method",
+    "TREND_NUMBERS",
+]
 
 #: Columns of the trend tables glued as ``int_<column>_<vessel>`` and ``ext_<column>_<vessel>``.
-TREND_NUMBERS: tuple[str, ...] = ("rho", "p_value")
+TREND_NUMBERS: tuple[str, ...] = ("rho", "rho_lo", "rho_hi")
+
+#: How the vessels read in the page's sentences.
+_NAMES = {"RCA": "the RCA", "LM": "the left main", "LAD": "the LAD", "LCX": "the LCX"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +50,9 @@ class Severity:
 
     #: The internal out-of-fold predictions (the internal box plots' input).
     internal: pd.DataFrame
-    #: Spearman's rho per vessel, internal (:func:`~ecglib.metrics.severity.severity_trend`).
+    #: Spearman's rho per vessel with its patient-bootstrap interval, internal
+    #: (:func:`~ecglib.metrics.severity.severity_trend`, an ``interval`` column naming the
+    #: method).
     trend: pd.DataFrame
     #: Median [IQR] per vessel and grade, internal
     #: (:func:`~ecglib.metrics.severity.grade_summary`).
@@ -42,6 +61,16 @@ class Severity:
     external: pd.DataFrame | Skipped
     external_trend: pd.DataFrame | Skipped
     external_grades: pd.DataFrame | Skipped
+    #: Resamples of the run's shared patient bootstrap.
+    n_bootstrap: int
+
+    def trend_table(self) -> pd.DataFrame:
+        """The internal trend for reading (:func:`trend_display`)."""
+        return trend_display(self.trend)
+
+    def external_trend_table(self) -> pd.DataFrame | None:
+        """The external trend for reading; None when skipped."""
+        return _unless(trend_display, self.external_trend)
 
     def grade_table(self) -> pd.DataFrame:
         """The internal grade summary for reading (:func:`grade_display`)."""
@@ -49,14 +78,15 @@ class Severity:
 
     def external_grade_table(self) -> pd.DataFrame | None:
         """The external grade summary for reading; None when skipped."""
-        if isinstance(self.external_grades, Skipped):
-            return None
-        return grade_display(self.external_grades)
+        return _unless(grade_display, self.external_grades)
 
-    def numbers(self) -> dict[str, float]:
+    def numbers(self) -> dict[str, float | str]:
         return {
             **numbers_from(self.trend, TREND_NUMBERS, prefix="int_"),
             **numbers_from(self.external_trend, TREND_NUMBERS, prefix="ext_"),
+            "int_trend_sentence": trend_sentence(self.trend),
+            "ext_trend_sentence": _unless(trend_sentence, self.external_trend) or "",
+            "n_boot": self.n_bootstrap,
         }
 
     def outputs(self) -> dict[str, object]:
@@ -75,19 +105,75 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Severity:
     """Chapter 05 of ``run`` (module docstring); ``results`` when already loaded."""
     results = load_results(run) if results is None else results
     external = attempt("External validation", results.require_external)
+    resamples = results.resamples("oof")
+    external_resamples = attempt("External validation", results.resamples, "external")
     return Severity(
         internal=results.oof,
-        trend=severity_trend(results.oof),
+        trend=_trend(results.oof, resamples),
         grades=grade_summary(results.oof),
         external=external,
-        external_trend=attempt("The external severity trend", severity_trend, external),
+        external_trend=attempt("The external severity trend", _trend, external, external_resamples),
         external_grades=attempt("The external grade summary", grade_summary, external),
+        n_bootstrap=resamples.n_boot,
     )
+
+
+def _trend(predictions: pd.DataFrame, resamples: PatientResamples) -> pd.DataFrame:
+    """:func:`~ecglib.metrics.severity.severity_trend` on ``resamples``, the method stated."""
+    return severity_trend(predictions, resamples=resamples).assign(
+        interval=interval_method(resamples)
+    )
+
+
+def interval_method(resamples: PatientResamples, level: float = 0.95) -> str:
+    """The trend interval's method as the tables state it."""
+    return f"{100 * level:.0f}% percentile, patient bootstrap ({resamples.n_boot:,} resamples)"
+
+
+def trend_display(trend: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """A trend table for reading: per vessel the ECGs and patients, Spearman's rho with its
+    interval, whether the interval excludes 0, and the interval's method."""
+    out = pd.DataFrame(index=trend["vessel"].to_numpy())
+    out["ECGs"] = trend["n"].astype(int).to_numpy()
+    out["patients"] = trend["patients"].astype(int).to_numpy()
+    out["Spearman ρ [95% CI]"] = [
+        format_estimate(r.rho, r.rho_lo, r.rho_hi, digits) for r in trend.itertuples()
+    ]
+    out["CI excludes 0"] = [
+        ("yes" if r.excludes_0 else "no") if np.isfinite(r.rho_lo) else "n/a"
+        for r in trend.itertuples()
+    ]
+    out["95% CI"] = trend["interval"].to_numpy()
+    return out
+
+
+def trend_sentence(trend: pd.DataFrame) -> str:
+    """Which vessels' intervals exclude 0, and which do not (or have no rho), as a sentence."""
+    defined = trend[np.isfinite(trend["rho_lo"])]
+    up = defined[defined["excludes_0"] & (defined["rho"] > 0)]["vessel"]
+    down = defined[defined["excludes_0"] & (defined["rho"] < 0)]["vessel"]
+    flat = defined[~defined["excludes_0"]]["vessel"]
+    none = trend[~np.isfinite(trend["rho_lo"])]["vessel"]
+    parts = []
+    if len(up):
+        parts.append(f"lies above 0 for {_join(up)}")
+    if len(down):
+        parts.append(f"lies below 0 for {_join(down)}")
+    if len(flat):
+        parts.append(f"includes 0 for {_join(flat)}")
+    text = (
+        "The patient-bootstrap interval " + "; it ".join(parts) + "."
+        if parts
+        else "No vessel has a patient-bootstrap interval."
+    )
+    if len(none):
+        text += f" Rho has no interval for {_join(none)} (a single grade or probability)."
+    return text
 
 
 def grade_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """:func:`ecglib.metrics.severity.grade_summary` for reading: per grade (rows) and vessel
-    (columns) ``median [Q1-Q3] (n = ...)``, ``none`` for a grade nobody has."""
+    (columns) ``median [Q1-Q3] (n = <ECGs>)``, ``none`` for a grade nobody has."""
     text = summary.assign(
         _t=[
             f"{format_estimate(r['median'], r['q1'], r['q3'], digits)} (n = {int(r['n'])})"
@@ -100,3 +186,13 @@ def grade_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     wide = text.pivot(index="grade", columns="vessel", values="_t")
     wide.columns.name = None
     return wide[[v for v in schema.VESSELS if v in wide.columns]]
+
+
+def _join(vessels: Sequence[str]) -> str:
+    names = [_NAMES.get(v, v) for v in vessels]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _unless(display, part):
+    """``display(part)``, or None for a skipped part (the page announced it once)."""
+    return None if isinstance(part, Skipped) else display(part)

@@ -28,6 +28,16 @@ The per-vessel functions (:func:`crossfit_vessel_strata`, :func:`fit_vessel_stra
 ``y_<vessel>``/``p_<vessel>`` columns of :mod:`ecglib.schema`; a vessel whose cut-offs cannot be
 chosen (one class among the fitting labels) is left out with the reason, not an error, because
 a small cohort can lack the positives of a rare vessel in some fold.
+
+**Intervals on patients.** The event rate of a stratum and the sensitivity, specificity, NPV
+and PPV of the strata are proportions over ECGs, and a patient's ECGs share the label and most
+of the signal, so a binomial (Wilson) interval over ECGs is too narrow. Given the run's shared
+patient resamples (:mod:`ecglib.metrics.resamples`), :func:`strata_summary`,
+:func:`vessel_strata_summary` and :func:`strata_performance` give the percentile interval of
+the cluster bootstrap instead, every proportion of every resample from weighted sums at once.
+The cut-offs, and so each ECG's stratum, stay as they are in every resample: the interval is
+conditional on the cut-offs (it leaves out the variability of choosing them, which the
+cross-fitting exposes instead).
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ from sklearn.metrics import roc_curve
 
 from ecglib import schema
 from ecglib.metrics._inputs import as_binary, as_probability, same_length
-from ecglib.metrics.thresholds import proportion_ci
+from ecglib.metrics.resamples import PatientResamples, percentile_interval, weighted_rate
 
 #: Stratum labels, in order of risk.
 STRATA: tuple[str, ...] = ("low", "intermediate", "high")
@@ -212,29 +222,37 @@ def crossfit_strata(
     )
 
 
-def strata_summary(y, strata, *, method: str = "wilson", alpha: float = 0.05) -> pd.DataFrame:
-    """Per stratum: patients, share, events and the event rate (observed PPV) with its CI.
+def strata_summary(y, strata, weights=None, *, level: float = 0.95) -> pd.DataFrame:
+    """Per stratum: rows, share, events and the event rate (observed PPV) with its interval.
 
     The ``low`` row's ``1 - event_rate`` is the rule-out NPV; the ``high`` row's event rate is
-    the rule-in PPV.
+    the rule-in PPV. ``weights`` is the ``(B, N)`` patient-resample weights of the rows
+    (:meth:`~ecglib.metrics.resamples.PatientResamples.weights`): ``event_rate_lo/hi`` is the
+    ``level`` percentile interval of the event rate over the resamples (all at once,
+    :func:`~ecglib.metrics.resamples.weighted_rate`), ``n_boot_undefined`` counts the resamples
+    without a row in the stratum (left out of the interval). The strata stay as given: the
+    interval is conditional on the cut-offs that made them. Without ``weights`` the interval
+    columns are NaN.
     """
     y = as_binary(y)
     strata = pd.Categorical(strata, categories=list(STRATA), ordered=True)
     same_length(y=y, strata=strata)
+    members = np.column_stack([np.asarray(strata == s) for s in STRATA])  # (N, strata)
+    lo, hi, undefined = _bootstrap(weights, np.repeat(y[:, None], len(STRATA), 1), members, level)
     rows = []
-    for s in STRATA:
-        mask = np.asarray(strata == s)
+    for k, s in enumerate(STRATA):
+        mask = members[:, k]
         n, events = int(mask.sum()), int(y[mask].sum())
-        est, lo, hi = proportion_ci(events, n, method=method, alpha=alpha)
         rows.append(
             {
                 "stratum": s,
                 "n": n,
                 "share": n / len(y) if len(y) else np.nan,
                 "events": events,
-                "event_rate": float(est[0]),
-                "event_rate_lo": float(lo[0]),
-                "event_rate_hi": float(hi[0]),
+                "event_rate": events / n if n else np.nan,
+                "event_rate_lo": lo[k],
+                "event_rate_hi": hi[k],
+                "n_boot_undefined": undefined[k],
                 "share_of_events": events / y.sum() if y.sum() else np.nan,
             }
         )
@@ -308,13 +326,31 @@ def fit_vessel_strata_where_possible(
     return fitted, not_fitted
 
 
-def vessel_strata_summary(table: pd.DataFrame, vessel_strata: pd.DataFrame) -> pd.DataFrame:
+def vessel_strata_summary(
+    table: pd.DataFrame,
+    vessel_strata: pd.DataFrame,
+    resamples: PatientResamples | None = None,
+    *,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """:func:`strata_summary` of every vessel column of ``vessel_strata`` (per-row strata on
     ``table``'s index), stacked with a ``vessel`` column first: per vessel and stratum the
-    rows, their share, the events and the event rate with its Wilson CI."""
+    rows (ECGs), the distinct ``patients`` among them, their share, the events and the event
+    rate with its patient-bootstrap interval over ``resamples`` (the rows weighted by their
+    ``patient`` codes; conditional on the strata's cut-offs, which stay fixed)."""
+    weights = _weights(table, resamples)
+    codes = table["patient"].to_numpy() if "patient" in table.columns else None
     parts = []
     for vessel in vessel_strata.columns:
-        summary = strata_summary(table[schema.label_col(vessel)], vessel_strata[vessel])
+        summary = strata_summary(
+            table[schema.label_col(vessel)], vessel_strata[vessel], weights, level=level
+        )
+        s = vessel_strata[vessel].to_numpy()
+        summary.insert(
+            1,
+            "patients",
+            [len(pd.unique(codes[s == k])) if codes is not None else np.nan for k in STRATA],
+        )
         parts.append(summary.reset_index().assign(vessel=vessel))
     if not parts:
         return pd.DataFrame()
@@ -322,12 +358,19 @@ def vessel_strata_summary(table: pd.DataFrame, vessel_strata: pd.DataFrame) -> p
     return out[["vessel", *[c for c in out.columns if c != "vessel"]]]
 
 
+#: The proportions of :func:`strata_performance`, in its column order.
+PERFORMANCE: tuple[str, ...] = ("sensitivity", "specificity", "npv_low", "ppv_high")
+
+
 def strata_performance(
     table: pd.DataFrame,
     vessel_strata: pd.DataFrame,
     targets: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    resamples: PatientResamples | None = None,
+    level: float = 0.95,
 ) -> pd.DataFrame:
-    """What the strata achieve on the rows they stratify, per vessel, with Wilson CIs:
+    """What the strata achieve on the rows they stratify, per vessel:
 
     * ``sensitivity``: diseased rows *not* in the low stratum / diseased (the lower cut-off's
       target), and ``specificity``: non-diseased rows *not* in the high stratum / non-diseased
@@ -335,29 +378,64 @@ def strata_performance(
     * ``npv_low``: non-diseased / rows in the low stratum (rule-out), ``ppv_high``: diseased /
       rows in the high stratum (rule-in); NaN when the stratum is empty.
 
-    With ``targets``, the ``sensitivity_target`` and ``specificity_target`` columns beside them.
+    With ``resamples`` (:class:`~ecglib.metrics.resamples.PatientResamples` of the table's
+    ``patient`` codes), each has the ``level`` percentile interval of the patient bootstrap
+    (``<name>_lo``, ``<name>_hi``; all four and all resamples from one set of weighted sums,
+    :func:`~ecglib.metrics.resamples.weighted_rate`) and ``<name>_undefined`` counts the
+    resamples where it has no denominator (left out of the interval). The strata stay fixed
+    across resamples: the interval is conditional on the cut-offs. Without ``resamples`` the
+    interval columns are NaN. Also ``n`` (ECGs), ``patients`` and ``positives``; with
+    ``targets``, the ``sensitivity_target`` and ``specificity_target`` columns.
     """
+    weights = _weights(table, resamples)
+    patients = table["patient"].nunique() if "patient" in table.columns else np.nan
     rows = []
     for vessel in vessel_strata.columns:
-        y = table[schema.label_col(vessel)].to_numpy().astype(int)
+        y = as_binary(table[schema.label_col(vessel)], schema.label_col(vessel)).astype(bool)
         s = pd.Categorical(vessel_strata[vessel], categories=list(STRATA))
         low, high = np.asarray(s == "low"), np.asarray(s == "high")
-        row = {"vessel": vessel, "n": len(y), "positives": int(y.sum())}
-        for name, num, den in (
-            ("sensitivity", np.sum(~low & (y == 1)), np.sum(y == 1)),
-            ("specificity", np.sum(~high & (y == 0)), np.sum(y == 0)),
-            ("npv_low", np.sum(low & (y == 0)), np.sum(low)),
-            ("ppv_high", np.sum(high & (y == 1)), np.sum(high)),
-        ):
-            est, lo, hi = proportion_ci(int(num), int(den))
+        # columns in the order of PERFORMANCE: the event, and among which rows it is counted
+        events = np.column_stack([~low, ~high, ~y, y])
+        among = np.column_stack([y, ~y, low, high])
+        num, den = (events & among).sum(axis=0), among.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            est = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+        lo, hi, undefined = _bootstrap(weights, events, among, level)
+        row = {"vessel": vessel, "n": len(y), "patients": patients, "positives": int(y.sum())}
+        for k, name in enumerate(PERFORMANCE):
             row.update(
-                {name: float(est[0]), f"{name}_lo": float(lo[0]), f"{name}_hi": float(hi[0])}
+                {
+                    name: float(est[k]),
+                    f"{name}_lo": lo[k],
+                    f"{name}_hi": hi[k],
+                    f"{name}_undefined": undefined[k],
+                }
             )
         if targets is not None:
             row["sensitivity_target"] = targets[vessel]["sensitivity"]
             row["specificity_target"] = targets[vessel]["specificity"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _weights(table: pd.DataFrame, resamples: PatientResamples | None) -> np.ndarray | None:
+    """The ``(B, N)`` resample weights of ``table``'s rows from its ``patient`` codes."""
+    if resamples is None:
+        return None
+    if "patient" not in table.columns:
+        raise KeyError("the table lacks the patient column the patient bootstrap needs")
+    return resamples.weights(table["patient"])
+
+
+def _bootstrap(weights, events: np.ndarray, among: np.ndarray, level: float):
+    """Percentile interval of ``m`` proportions (``(N, m)`` events among rows) over the
+    resamples, and per proportion the resamples where it is undefined; NaN without weights."""
+    m = events.shape[1]
+    if weights is None:
+        return np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, dtype=int)
+    rates = weighted_rate(weights, events, among=among)  # (B, m)
+    lo, hi = percentile_interval(rates, level)
+    return np.asarray(lo, float), np.asarray(hi, float), np.isnan(rates).sum(axis=0)
 
 
 def _crossfit_problem(y: np.ndarray, folds: np.ndarray) -> str:

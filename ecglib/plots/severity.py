@@ -1,4 +1,5 @@
-"""Box plots of the predicted probability by stenosis grade, per vessel, with Spearman's rho."""
+"""Box plots of the predicted probability by stenosis grade, per vessel, with Spearman's rho and
+its patient-bootstrap interval."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from matplotlib.figure import Figure
 from ecglib import schema
 from ecglib.metrics.severity import severity_trend
 from ecglib.plots.style import VESSEL_COLOURS, use_style
-from ecglib.report.present import format_p
+from ecglib.report.present import format_estimate
 
 #: Short tick labels of the grades (0 none ... 4 occluded).
 GRADE_SHORT = {0: "none", 1: "mild", 2: "mod.", 3: "sev.", 4: "occl."}
@@ -25,10 +26,12 @@ def severity_boxplot_figure(
     trend: pd.DataFrame | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Predicted probability by grade (0-4), one panel per vessel, annotated with rho and p.
+    """Predicted probability by grade (0-4), one panel per vessel, annotated with rho and its
+    interval (``ρ = 0.35 [0.28-0.41]``; rho alone when the trend has no interval).
 
     ``predictions`` holds ``p_<vessel>`` and ``grade_<vessel>``; ``trend`` is
-    :func:`ecglib.metrics.severity.severity_trend` (computed when not given). Boxes show the
+    :func:`ecglib.metrics.severity.severity_trend` (computed without an interval when not
+    given: pass the chapter's, which has the patient-bootstrap interval). Boxes show the
     median and IQR, whiskers 1.5 IQR; outliers are not drawn (every ECG is a point in the
     summary table, not here). Each grade's n is printed under its label; a grade nobody has is
     left empty.
@@ -60,13 +63,16 @@ def severity_boxplot_figure(
         ax.set_xticks(grades)
         ax.set_xticklabels([f"{GRADE_SHORT.get(k, k)}\n{len(data[k])}" for k in grades], fontsize=7)
         ax.set_xlim(-0.6, len(grades) - 0.4)
+        # headroom for the annotation above the whiskers
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.2 * (high - low))
         ax.set_title(vessel)
         ax.set_xlabel("CCTA grade (n ECGs)")
         if vessel in trend.index:
-            rho, pval = trend.loc[vessel, "rho"], trend.loc[vessel, "p_value"]
+            row = trend.loc[vessel]
             text = (
-                f"Spearman ρ = {rho:.2f}, {format_p(pval, prefix='p')}"
-                if np.isfinite(rho)
+                f"Spearman ρ = {format_estimate(row['rho'], row['rho_lo'], row['rho_hi'], 2)}"
+                if np.isfinite(row["rho"])
                 else "Spearman ρ n/a"
             )
             ax.text(0.02, 0.98, text, transform=ax.transAxes, ha="left", va="top", fontsize=7)
