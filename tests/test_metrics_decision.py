@@ -190,7 +190,7 @@ def test_decision_curves_carry_the_models_percentile_band():
     assert (lad["model_lo"] <= lad["model"]).all() and (lad["model"] <= lad["model_hi"]).all()
     # without resamples the band columns exist and are empty
     assert decision.decision_curves(table, n=10)[["model_lo", "model_hi"]].isna().all().all()
-    with pytest.raises(KeyError, match="patient column"):
+    with pytest.raises(KeyError, match="'patient' column"):
         decision.decision_curves(table.drop(columns="patient"), resamples=res)
 
 

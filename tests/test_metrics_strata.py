@@ -295,7 +295,7 @@ def test_strata_performance_intervals_are_the_loop_over_materialised_resamples()
             assert perf.at[vessel, f"{name}_undefined"] == np.isnan(slow).sum()
             assert perf.at[vessel, f"{name}_lo"] <= perf.at[vessel, name] <= hi
     assert perf.at["RCA", "patients"] == 150 and perf.at["RCA", "n"] == len(table)
-    with pytest.raises(KeyError, match="patient column"):
+    with pytest.raises(KeyError, match="'patient' column"):
         strata.strata_performance(table.drop(columns="patient"), s, resamples=res)
 
 

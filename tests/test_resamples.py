@@ -119,3 +119,12 @@ def test_run_results_share_one_set_of_resamples_per_population(ci_run):
     assert set(a.patients) == set(results.oof["patient"])
     with pytest.raises(ValueError, match="population"):
         results.resamples("everyone")
+
+
+def test_table_weights_need_the_patient_column_and_the_method_is_stated():
+    table = _table()
+    res = patient_resamples(table["patient"], 10, seed=0)
+    assert np.array_equal(res.table_weights(table), res.weights(table["patient"]))
+    with pytest.raises(KeyError, match="'patient' column"):
+        res.table_weights(table.drop(columns="patient"))
+    assert res.describe() == "95% percentile, patient bootstrap (10 resamples)"

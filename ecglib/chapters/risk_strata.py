@@ -244,10 +244,7 @@ _ENDS: tuple[str, ...] = ("", "_lo", "_hi")
 
 def interval_method(resamples: PatientResamples, level: float = 0.95) -> str:
     """The page's interval, as its tables' ``interval`` column states it."""
-    return (
-        f"{100 * level:.0f}% percentile, patient bootstrap ({resamples.n_boot:,} resamples), "
-        "cut-offs fixed"
-    )
+    return f"{resamples.describe(level)}, cut-offs fixed"
 
 
 def _stated(table: pd.DataFrame, method: str) -> pd.DataFrame:

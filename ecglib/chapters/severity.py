@@ -127,7 +127,7 @@ def _trend(predictions: pd.DataFrame, resamples: PatientResamples) -> pd.DataFra
 
 def interval_method(resamples: PatientResamples, level: float = 0.95) -> str:
     """The trend interval's method as the tables state it."""
-    return f"{100 * level:.0f}% percentile, patient bootstrap ({resamples.n_boot:,} resamples)"
+    return resamples.describe(level)
 
 
 def trend_display(trend: pd.DataFrame, digits: int = 2) -> pd.DataFrame:

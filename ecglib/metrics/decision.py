@@ -204,12 +204,8 @@ def net_benefit_at(
 
 
 def _table_weights(table: pd.DataFrame, resamples: PatientResamples | None):
-    """The ``(B, N)`` resample weights of ``table``'s rows from its ``patient`` codes."""
-    if resamples is None:
-        return None
-    if "patient" not in table.columns:
-        raise KeyError("the table lacks the patient column the patient bootstrap needs")
-    return resamples.weights(table["patient"])
+    """The ``(B, N)`` resample weights of ``table``'s rows (None without resamples)."""
+    return None if resamples is None else resamples.table_weights(table)
 
 
 def _per_resample(total: np.ndarray, weight: np.ndarray) -> np.ndarray:

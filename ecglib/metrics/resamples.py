@@ -97,6 +97,19 @@ class PatientResamples:
             )
         return self.counts[:, position]
 
+    def table_weights(self, table: pd.DataFrame, column: str = "patient") -> np.ndarray:
+        """:meth:`weights` of ``table``'s rows, from its patient-code column."""
+        if column not in table.columns:
+            raise KeyError(
+                f"the table lacks the {column!r} column the patient bootstrap needs "
+                "(join the predictions with ecglib.chapters.predictions.join_results)"
+            )
+        return self.weights(table[column])
+
+    def describe(self, level: float = 0.95) -> str:
+        """The interval's method as tables and captions state it."""
+        return f"{100 * level:.0f}% percentile, patient bootstrap ({self.n_boot:,} resamples)"
+
 
 def patient_resamples(patient, n_boot: int = 1000, *, seed: int = 0) -> PatientResamples:
     """Draw ``n_boot`` cluster-bootstrap resamples of the patients in ``patient``.

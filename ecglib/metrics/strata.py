@@ -418,13 +418,9 @@ def strata_performance(
     return pd.DataFrame(rows)
 
 
-def _weights(table: pd.DataFrame, resamples: PatientResamples | None) -> np.ndarray | None:
-    """The ``(B, N)`` resample weights of ``table``'s rows from its ``patient`` codes."""
-    if resamples is None:
-        return None
-    if "patient" not in table.columns:
-        raise KeyError("the table lacks the patient column the patient bootstrap needs")
-    return resamples.weights(table["patient"])
+def _weights(table: pd.DataFrame, resamples: PatientResamples | None):
+    """The ``(B, N)`` resample weights of ``table``'s rows (None without resamples)."""
+    return None if resamples is None else resamples.table_weights(table)
 
 
 def _bootstrap(weights, events: np.ndarray, among: np.ndarray, level: float):
