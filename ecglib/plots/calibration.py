@@ -1,4 +1,4 @@
-"""Calibration figures: grouped points with Wilson CIs, LOWESS curve with a bootstrap band.
+"""Calibration figures: grouped points and a LOWESS curve, with patient-bootstrap intervals.
 
 One panel per vessel; the legend carries the Brier score. Computation is in
 :mod:`ecglib.metrics.calibration`; this module only draws.
@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from ecglib import schema
 from ecglib.metrics import calibration as cal
+from ecglib.metrics.resamples import PatientResamples, patient_resamples
 from ecglib.plots.style import VESSEL_COLOURS, panel_grid
 
 
@@ -23,26 +24,24 @@ def calibration_axes(
     y,
     p,
     *,
+    weights,
     colour: str = "#3b75af",
     label: str = "",
     n_bins: int = 10,
     strategy: str = "quantile",
-    n_boot: int = 200,
-    seed: int = 0,
     frac: float = 2 / 3,
-    groups=None,
 ) -> dict[str, float]:
     """Draw one calibration plot on ``ax``; returns the :func:`calibration_summary` numbers.
 
-    Grouped points (``n_bins`` bins, ``strategy`` quantile = equal-size groups) with Wilson 95%
-    CIs, the LOWESS curve with its percentile bootstrap band (``n_boot`` resamples from
-    ``seed``; whole patients when ``groups`` holds patient ids), the identity line, and a
-    histogram of the predictions along the bottom. Axes are zoomed to the range of the
-    predictions (LM's are all small).
+    Grouped points (``n_bins`` bins, ``strategy`` quantile = equal-size groups) and the LOWESS
+    curve, each with its 95% percentile interval over the patient resamples ``weights``
+    (``(B, N)`` row counts; :func:`ecglib.metrics.calibration.calibration_bins` and
+    :func:`~ecglib.metrics.calibration.calibration_band`), the identity line, and a histogram of the predictions along the bottom. Axes are zoomed to the range of
+    the predictions (LM's are all small).
     """
     summary = cal.calibration_summary(y, p)
-    bins = cal.calibration_bins(y, p, n_bins=n_bins, strategy=strategy)
-    band = cal.calibration_band(y, p, n_boot=n_boot, seed=seed, frac=frac, groups=groups)
+    bins = cal.calibration_bins(y, p, n_bins=n_bins, strategy=strategy, weights=weights)
+    band = cal.calibration_band(y, p, weights=weights, frac=frac)
     p = np.asarray(p, dtype=float)
     top = float(
         min(
@@ -59,7 +58,7 @@ def calibration_axes(
         color=colour,
         alpha=0.2,
         lw=0,
-        label="LOWESS 95% bootstrap band",
+        label="LOWESS 95% patient-bootstrap band",
     )
     ax.plot(
         band["predicted"],
@@ -68,8 +67,8 @@ def calibration_axes(
         lw=1.5,
         label=f"{label} LOWESS (Brier {summary['brier']:.3f})".strip(),
     )
-    # Wilson bounds of 0 or n events can miss the estimate by a rounding error (statsmodels
-    # gives 7e-18 for 0 of 56), and matplotlib refuses negative error bars: clip at 0.
+    # A bound can miss the estimate by a rounding error (Wilson's for 0 of 56 is 7e-18 in
+    # statsmodels), and matplotlib refuses negative error bars: clip at 0.
     # arrays, not Series: matplotlib calls float() on a one-bin Series, which pandas deprecates
     predicted, observed = bins["mean_predicted"].to_numpy(), bins["observed"].to_numpy()
     ax.errorbar(
@@ -104,19 +103,33 @@ def calibration_figure(
     table: pd.DataFrame,
     vessels: Iterable[str] | None = None,
     *,
-    n_bins: int = 10,
-    strategy: str = "quantile",
+    resamples: PatientResamples | None = None,
+    group_col: str | None = "patient",
     n_boot: int = 200,
     seed: int = 0,
-    group_col: str | None = "patient_id",
+    n_bins: int = 10,
+    strategy: str = "quantile",
     title: str | None = None,
 ) -> Figure:
     """One calibration panel per vessel from the ``y_<vessel>``/``p_<vessel>`` columns.
 
-    The bootstrap band resamples whole patients when ``group_col`` is a column of ``table``
-    (default ``patient_id``), else rows.
+    The LOWESS band is drawn from ``resamples`` (the run's shared patient resamples of the
+    population ``table`` belongs to), each row weighted by the draws of its patient in
+    ``table[group_col]``. Without ``resamples`` the figure draws its own ``n_boot`` from
+    ``seed`` over the patients of ``group_col``; ``group_col=None`` says explicitly that every
+    row is its own patient. A ``group_col`` the table does not have raises, so the band never
+    falls back to resampling ECGs unnoticed.
     """
     vessels = schema.vessels_of(table, vessels)
+    if group_col is not None and group_col not in table.columns:
+        raise KeyError(
+            f"the table has no {group_col!r} column to resample patients by; pass "
+            "group_col=None if every row is a patient of its own"
+        )
+    patients = np.arange(len(table)) if group_col is None else table[group_col].to_numpy()
+    if resamples is None:
+        resamples = patient_resamples(patients, n_boot, seed=seed)
+    weights = resamples.weights(patients)
     fig, axes = panel_grid(len(vessels), width=3.6, height=3.4)
     for ax, vessel in zip(axes, vessels):
         calibration_axes(
@@ -125,11 +138,9 @@ def calibration_figure(
             table[schema.prob_col(vessel)],
             colour=VESSEL_COLOURS[vessel],
             label=vessel,
+            weights=weights,
             n_bins=n_bins,
             strategy=strategy,
-            n_boot=n_boot,
-            seed=seed,
-            groups=table[group_col] if group_col in table else None,
         )
         ax.set_title(f"{vessel} (n = {len(table):,})")
     if title:
