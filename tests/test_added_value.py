@@ -4,6 +4,7 @@ chapter on the ci run matches a recomputation."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import matplotlib
 
@@ -162,11 +163,19 @@ def toy_results(n_patients: int = 240, seed: int = 0, *, clinical: bool = True):
         noise = rng.normal(size=len(table))
         signal = table[schema.label_col(v)] * (1.5 if v == "RCA" else 0.0)
         table[schema.prob_col(v)] = 1 / (1 + np.exp(-(signal + noise - 1)))
+    # one CCTA examination per patient, its two ECGs in order (the index ECG is the first)
+    table["exam"] = table["patient"]
+    table["exam_order"] = 1
+    table["ecg_order"] = np.tile([1, 2], n_patients)
     if not clinical:
         table = table.drop(columns=["age", "sex", "symptom"])
     internal = table[table["patient"] < 180].reset_index(drop=True)
     external = table[table["patient"] >= 180].drop(columns="fold").reset_index(drop=True)
-    return RunResults(params=None, oof=internal, external=external)
+    return RunResults(params=TOY_PARAMS, oof=internal, external=external)
+
+
+#: What :meth:`RunResults.resamples` reads of a run's parameters.
+TOY_PARAMS = SimpleNamespace(seed=3, evaluation=SimpleNamespace(n_bootstrap=200))
 
 
 def fake_network_predictions(run, results, seed: int = 9):
@@ -265,7 +274,10 @@ def test_a_cohort_without_clinical_variables_skips_the_baseline_and_says_why():
     chapter = ch.analyse(None, toy_results(clinical=False))
     assert isinstance(chapter.comparisons, ch.Skipped)
     assert "none of the clinical variables" in chapter.comparisons.message
-    assert [s.part for s in chapter.skipped()] == ["The clinical baseline"]
+    assert [s.part for s in chapter.skipped()] == [
+        "The clinical baseline",
+        "The ESC 2019 PTP baseline",
+    ]
     assert chapter.combined is chapter.clinical
     numbers = chapter.numbers()
     assert numbers["clinical_variables"] == "none"

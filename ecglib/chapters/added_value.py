@@ -40,6 +40,15 @@ import pandas as pd
 
 from ecglib import schema
 from ecglib.chapters.added_value_ecg import MEASUREMENTS, ecg_measurements
+from ecglib.chapters.added_value_ptp import (
+    NRI_OUTCOMES,
+    nri_display,
+    nri_numbers,
+    nri_parts,
+    ptp_comparison,
+    ptp_display,
+    ptp_numbers,
+)
 from ecglib.chapters.added_value_text import (
     CLINICAL,
     COMBINED,
@@ -125,6 +134,14 @@ class AddedValue:
     external: Skipped | None
     #: AUC per population, outcome definition and vessel (:func:`outcome_tables`).
     outcomes: pd.DataFrame
+    #: Every model and the ESC 2019 PTP on the ECGs with a PTP, network - PTP
+    #: (:func:`~ecglib.chapters.added_value_ptp.ptp_comparison`), or why there is none.
+    ptp: pd.DataFrame | Skipped
+    #: Per population, the ECGs with and without a PTP and why (None when skipped).
+    ptp_coverage: pd.DataFrame | None
+    #: The NRI of the ECG + clinical model over the PTP per (population key, outcome)
+    #: (:func:`~ecglib.chapters.added_value_ptp.nri_parts`), or why there is none.
+    nri: Mapping[tuple[str, str], Mapping[str, object] | Skipped]
 
     def matrix_table(self) -> pd.DataFrame:
         """The cross-vessel matrix as text."""
@@ -141,6 +158,17 @@ class AddedValue:
     def differences(self) -> pd.DataFrame | Skipped:
         """The paired differences, one row per population, vessel and pair (forest figure)."""
         return unless_skipped(difference_rows, self.comparisons)
+
+    def ptp_table(self) -> pd.DataFrame | Skipped:
+        """The models and the PTP on the ECGs with a PTP, as text."""
+        return unless_skipped(ptp_display, self.ptp)
+
+    def nri_table(self, population: str = "internal", outcome: str = "severe"):
+        """The NRI over the PTP of a population key and outcome as text
+        (:func:`~ecglib.chapters.ptp.nri_table`), or why there is none."""
+        part = self.nri[population, outcome]
+        label = f"any vessel, grade >= {NRI_OUTCOMES[outcome]} ({outcome})"
+        return part if isinstance(part, Skipped) else nri_display(part, label)
 
     def outcome_table(self) -> pd.DataFrame:
         """The outcome definitions' AUCs as text."""
@@ -169,6 +197,8 @@ class AddedValue:
         out["specific_sentence"] = specific_sentence(self.specific)
         out.update(comparison_numbers(self.comparisons))
         out.update(outcome_numbers(self.outcomes))
+        out.update(ptp_numbers(self.ptp, self.ptp_coverage, NETWORK))
+        out.update(nri_numbers(self.nri))
         out["clinical_variables"] = (
             join_words(self.clinical_columns) if self.clinical_columns else "none"
         )
@@ -192,6 +222,7 @@ class AddedValue:
             "added_value_vessel_specific": self.specific,
             "added_value_comparisons": self.comparisons,
             "added_value_outcomes": self.outcomes,
+            "added_value_ptp": self.ptp,
             "added_value": self.numbers(),
         }
 
@@ -199,7 +230,14 @@ class AddedValue:
         # the combined model's skip is listed only when the clinical baseline exists (else it
         # is the same reason twice)
         combined = self.combined if not isinstance(self.clinical, Skipped) else None
-        return skipped_of([self.comparisons, combined, self.measured, self.external])
+        # an NRI part is listed when it has its own reason (not the combined model's, not the
+        # missing external site)
+        nri = [
+            p for (key, _), p in self.nri.items() if key == "internal" and p is not self.combined
+        ]
+        return skipped_of(
+            [self.comparisons, combined, self.measured, self.external, self.ptp, *nri]
+        )
 
 
 def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
@@ -219,6 +257,12 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
     for name, fit in ((MEASURED, measured), (COMBINED, combined)):
         if not isinstance(fit, Skipped):
             models[name] = fit
+    populations = {POPULATIONS["internal"]: (oof, _scores(oof, models, "oof"))}
+    if ext_table is not None:
+        populations[POPULATIONS["external"]] = (ext_table, _scores(ext_table, models, "external"))
+    with_ptp = attempt(
+        "The ESC 2019 PTP baseline", ptp_comparison, populations, vessels, reference=NETWORK
+    )
     return AddedValue(
         vessels=vessels,
         n_ecgs=len(oof),
@@ -232,7 +276,24 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
         comparisons=unless_skipped(comparisons, oof, ext_table, clinical, vessels, models=models),
         external=external if isinstance(external, Skipped) else None,
         outcomes=outcome_tables(oof, ext_table, vessels),
+        ptp=with_ptp if isinstance(with_ptp, Skipped) else with_ptp[0],
+        ptp_coverage=None if isinstance(with_ptp, Skipped) else with_ptp[1],
+        nri=nri_parts(results, combined, vessels),
     )
+
+
+def _scores(
+    table: pd.DataFrame, models: Mapping[str, CrossFitted | None], field: str
+) -> dict[str, pd.DataFrame]:
+    """Each model's ``p_<vessel>`` table of a population (``field``: ``oof`` or ``external``),
+    default integer index, row-aligned with ``table``; the network's are ``table``'s own."""
+    return {
+        name: (table if fit is None else getattr(fit, field))
+        .reset_index(drop=True)
+        .filter(regex="^p_")
+        for name, fit in models.items()
+        if fit is None or (not isinstance(fit, Skipped) and getattr(fit, field) is not None)
+    }
 
 
 def _variables(clinical: CrossFitted) -> tuple[str, ...]:

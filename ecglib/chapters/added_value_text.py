@@ -26,6 +26,7 @@ __all__ = [
     "CLINICAL",
     "COMBINED",
     "MEASURED",
+    "PTP",
     "PAIRS",
     "matrix_table",
     "matrix_sentence",
@@ -49,6 +50,8 @@ POPULATIONS = {"internal": "internal, pooled out-of-fold", "external": "external
 #: The models compared, by their name in the tables.
 NETWORK, CLINICAL, COMBINED = "ECG network", "clinical", "ECG + clinical"
 MEASURED = "ECG measurements"
+#: The unfitted guideline baseline (:mod:`ecglib.chapters.added_value_ptp`).
+PTP = "ESC 2019 PTP"
 #: The paired differences shown, (a, b) for ``AUC(a) - AUC(b)``, and their glue keys.
 PAIRS: dict[str, tuple[str, str]] = {
     "nc": (NETWORK, CLINICAL),
@@ -61,6 +64,7 @@ SHORT = {
     CLINICAL: "clinical",
     COMBINED: "ECG + clinical",
     MEASURED: "ECG-measurement",
+    PTP: "PTP",
 }
 
 
