@@ -1,0 +1,99 @@
+"""ecglib.metrics.rule_out: the threshold against a brute-force search, a planted NPV, no
+held-out label in a fold's threshold, and the resampled proportions against a loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglib.metrics.resamples import loop_reference, patient_resamples
+from ecglib.metrics.rule_out import (
+    crossfit_rule_out,
+    npv_threshold,
+    rule_out_performance,
+    ruled_out,
+)
+
+
+def brute_force(y, p, target):
+    best = -np.inf
+    for t in np.unique(p):
+        out = p <= t
+        if (1 - y[out]).mean() >= target - 1e-12:
+            best = max(best, t)
+    return best
+
+
+def test_the_threshold_is_the_largest_reaching_the_target_as_a_brute_force_search_finds():
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(20, 200))
+        p = np.round(rng.uniform(size=n), 2)  # ties
+        y = (rng.uniform(size=n) < 0.1 + 0.5 * p).astype(int)
+        for target in (0.8, 0.9, 0.95):
+            assert npv_threshold(y, p, target) == brute_force(y, p, target)
+
+
+def test_on_a_toy_the_npv_is_what_was_planted():
+    # 100 low scores with 5 positives among them (at the very lowest scores, so no smaller
+    # group reaches 95%), then 100 higher scores, all positive: the NPV of 95% is reached
+    # exactly at the 100th score and nowhere above
+    p = np.linspace(0, 1, 200)
+    y = np.r_[np.ones(5), np.zeros(95), np.ones(100)].astype(int)
+    t = npv_threshold(y, p, 0.95)
+    assert t == p[99]
+    out = ruled_out(p, t)
+    assert out.sum() == 100
+    assert 1 - y[out].mean() == pytest.approx(0.95)
+    assert npv_threshold(y, p, 0.96) == -np.inf  # never reached: nobody ruled out
+    assert not ruled_out(p, -np.inf).any()
+
+
+def test_a_held_out_folds_threshold_ignores_its_own_labels():
+    rng = np.random.default_rng(3)
+    n = 300
+    p = rng.uniform(size=n)
+    y = (rng.uniform(size=n) < 0.05 + 0.4 * p).astype(int)
+    folds = np.arange(n) % 3
+    out, thresholds = crossfit_rule_out(y, p, folds, 0.95)
+    for k in range(3):
+        flipped = y.copy()
+        flipped[folds == k] = 1 - flipped[folds == k]
+        out_f, thresholds_f = crossfit_rule_out(flipped, p, folds, 0.95)
+        assert thresholds_f[k] == thresholds[k]
+        assert np.array_equal(out_f[folds == k], out[folds == k])
+        # the other folds' thresholds did see the flipped labels
+        assert any(thresholds_f[j] != thresholds[j] for j in range(3) if j != k)
+    for k in range(3):
+        rest = folds != k
+        assert thresholds[k] == npv_threshold(y[rest], p[rest], 0.95)
+
+
+def test_the_resampled_proportions_match_a_loop_over_materialised_resamples():
+    rng = np.random.default_rng(4)
+    patient = np.repeat(np.arange(80), 2)
+    p = rng.uniform(size=160)
+    y = (rng.uniform(size=160) < 0.1 + 0.5 * p).astype(int)
+    out = p < 0.3
+    resamples = patient_resamples(patient, 60, seed=1)
+    w = resamples.weights(patient)
+    result = rule_out_performance(y, out, w)
+    table = pd.DataFrame({"y": y, "out": out})
+
+    def prevalence_out(t):
+        if not t["out"].any():
+            raise ValueError("nobody ruled out")
+        return t.loc[t["out"], "y"].mean()
+
+    loop = loop_reference(prevalence_out, table, w)
+    lo, hi = np.nanpercentile(loop, [2.5, 97.5])
+    assert (result["prevalence_ruled_out_lo"], result["prevalence_ruled_out_hi"]) == (
+        pytest.approx((lo, hi))
+    )
+    assert result["prevalence_ruled_out"] == pytest.approx(y[out].mean())
+    assert result["prevalence_ruled_in"] == pytest.approx(y[~out].mean())
+    assert result["share_ruled_out"] == pytest.approx(out.mean())
+    assert result["missed"] == int(y[out].sum())
+    assert result["missed_of_positives"] == pytest.approx(out[y == 1].mean())
