@@ -116,3 +116,31 @@ def test_the_chapter_has_the_nri_of_the_combined_model_over_the_ptp(monkeypatch)
         assert "NRI" in numbers[f"nri_sentence_{key}"]
     table = chapter.nri_table("internal", "severe")
     assert "95% CI" in table.index and "unit" in table.index
+
+
+def test_the_rule_out_protocol_is_cross_fitted_internally_and_fixed_externally(monkeypatch):
+    from ecglib.chapters.added_value_rule import labelled_scores
+    from ecglib.metrics.rule_out import crossfit_rule_out, npv_threshold
+
+    monkeypatch.setattr(ch, "fold_network_predictions", fake_network_predictions)
+    results = toy_results()
+    chapter = ch.analyse(None, results)
+    table = chapter.rule_out.table.set_index(["population", "vessel"])
+    index = results.oof[results.oof["ecg_order"] == 1]
+    ext = results.external[results.external["ecg_order"] == 1]
+    for vessel in ("RCA", ANY_VESSEL):
+        y, p = labelled_scores(index, vessel, schema.VESSELS)
+        out, _ = crossfit_rule_out(y, p, index["fold"], 0.95)
+        row = table.loc[(POPULATIONS["internal"], vessel)]
+        assert row["n"] == len(index) and row["n_ruled_out"] == out.sum()
+        assert row["missed"] == int(y[out].sum())
+        t = npv_threshold(y, p, 0.95)
+        ye, pe = labelled_scores(ext, vessel, schema.VESSELS)
+        row = table.loc[(POPULATIONS["external"], vessel)]
+        assert row["threshold_value"] == t
+        assert row["n_ruled_out"] == (pe <= t).sum()
+        assert row["prevalence_ruled_in"] == pytest.approx(ye[pe > t].mean())
+    numbers = chapter.numbers()
+    assert numbers["ro_target"] == 95
+    assert "examinations" in numbers["ro_sentence_internal"]
+    assert "95% CI" in chapter.rule_out_table().columns

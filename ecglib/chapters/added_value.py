@@ -49,6 +49,7 @@ from ecglib.chapters.added_value_ptp import (
     ptp_display,
     ptp_numbers,
 )
+from ecglib.chapters.added_value_rule import RULE_OUT_NPV, RuleOut, rule_out_protocol
 from ecglib.chapters.added_value_text import (
     CLINICAL,
     COMBINED,
@@ -142,6 +143,8 @@ class AddedValue:
     #: The NRI of the ECG + clinical model over the PTP per (population key, outcome)
     #: (:func:`~ecglib.chapters.added_value_ptp.nri_parts`), or why there is none.
     nri: Mapping[tuple[str, str], Mapping[str, object] | Skipped]
+    #: The rule-out protocol (:mod:`ecglib.chapters.added_value_rule`), or why there is none.
+    rule_out: RuleOut | Skipped
 
     def matrix_table(self) -> pd.DataFrame:
         """The cross-vessel matrix as text."""
@@ -169,6 +172,10 @@ class AddedValue:
         part = self.nri[population, outcome]
         label = f"any vessel, grade >= {NRI_OUTCOMES[outcome]} ({outcome})"
         return part if isinstance(part, Skipped) else nri_display(part, label)
+
+    def rule_out_table(self) -> pd.DataFrame | Skipped:
+        """The rule-out protocol as text."""
+        return unless_skipped(lambda r: r.display(), self.rule_out)
 
     def outcome_table(self) -> pd.DataFrame:
         """The outcome definitions' AUCs as text."""
@@ -199,6 +206,8 @@ class AddedValue:
         out.update(outcome_numbers(self.outcomes))
         out.update(ptp_numbers(self.ptp, self.ptp_coverage, NETWORK))
         out.update(nri_numbers(self.nri))
+        if not isinstance(self.rule_out, Skipped):
+            out.update(self.rule_out.numbers())
         out["clinical_variables"] = (
             join_words(self.clinical_columns) if self.clinical_columns else "none"
         )
@@ -223,6 +232,7 @@ class AddedValue:
             "added_value_comparisons": self.comparisons,
             "added_value_outcomes": self.outcomes,
             "added_value_ptp": self.ptp,
+            "added_value_rule_out": unless_skipped(lambda r: r.table, self.rule_out),
             "added_value": self.numbers(),
         }
 
@@ -236,7 +246,15 @@ class AddedValue:
             p for (key, _), p in self.nri.items() if key == "internal" and p is not self.combined
         ]
         return skipped_of(
-            [self.comparisons, combined, self.measured, self.external, self.ptp, *nri]
+            [
+                self.comparisons,
+                combined,
+                self.measured,
+                self.external,
+                self.ptp,
+                *nri,
+                self.rule_out,
+            ]
         )
 
 
@@ -279,6 +297,15 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
         ptp=with_ptp if isinstance(with_ptp, Skipped) else with_ptp[0],
         ptp_coverage=None if isinstance(with_ptp, Skipped) else with_ptp[1],
         nri=nri_parts(results, combined, vessels),
+        rule_out=attempt("The rule-out protocol", _rule_out, results, vessels),
+    )
+
+
+def _rule_out(results: RunResults, vessels: Sequence[str]) -> RuleOut:
+    return RuleOut(
+        target=RULE_OUT_NPV,
+        table=rule_out_protocol(results, vessels, RULE_OUT_NPV),
+        n_boot=results.resamples("oof").n_boot,
     )
 
 
