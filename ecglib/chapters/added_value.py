@@ -25,6 +25,12 @@ pooled out-of-fold predictions. The words and tables are built in
 * **Paired comparisons** (:func:`comparisons`): per population and vessel, each model's AUC on
   the same ECGs and the differences network - clinical, ECG + clinical - network and
   ECG + clinical - clinical.
+* **The ESC 2019 PTP** (:mod:`ecglib.chapters.added_value_ptp`): the guideline pre-test
+  probability as an unfitted score beside the models on the ECGs that have one (network - PTP),
+  and the categorical NRI of the ECG + clinical model over the PTP at < 5%, 5-15%, > 15% on the
+  index ECG of each examination.
+* **A rule-out protocol** (:mod:`ecglib.chapters.added_value_rule`): the threshold for a 95%
+  NPV, cross-fitted internally and fixed for the external site.
 * **Where disease is cut** (:mod:`ecglib.metrics.outcomes`): the same predictions against grade
   >= 2, >= 3, grade 4 only and grade >= 3 vs grade 0, per vessel and for any vessel (the
   noisy-OR of the four probabilities), per population.
@@ -42,6 +48,7 @@ from ecglib import schema
 from ecglib.chapters.added_value_ecg import MEASUREMENTS, ecg_measurements
 from ecglib.chapters.added_value_ptp import (
     NRI_OUTCOMES,
+    model_scores,
     nri_display,
     nri_numbers,
     nri_parts,
@@ -275,9 +282,12 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
     for name, fit in ((MEASURED, measured), (COMBINED, combined)):
         if not isinstance(fit, Skipped):
             models[name] = fit
-    populations = {POPULATIONS["internal"]: (oof, _scores(oof, models, "oof"))}
+    populations = {POPULATIONS["internal"]: (oof, model_scores(oof, models, "oof"))}
     if ext_table is not None:
-        populations[POPULATIONS["external"]] = (ext_table, _scores(ext_table, models, "external"))
+        populations[POPULATIONS["external"]] = (
+            ext_table,
+            model_scores(ext_table, models, "external"),
+        )
     with_ptp = attempt(
         "The ESC 2019 PTP baseline", ptp_comparison, populations, vessels, reference=NETWORK
     )
@@ -307,20 +317,6 @@ def _rule_out(results: RunResults, vessels: Sequence[str]) -> RuleOut:
         table=rule_out_protocol(results, vessels, RULE_OUT_NPV),
         n_boot=results.resamples("oof").n_boot,
     )
-
-
-def _scores(
-    table: pd.DataFrame, models: Mapping[str, CrossFitted | None], field: str
-) -> dict[str, pd.DataFrame]:
-    """Each model's ``p_<vessel>`` table of a population (``field``: ``oof`` or ``external``),
-    default integer index, row-aligned with ``table``; the network's are ``table``'s own."""
-    return {
-        name: (table if fit is None else getattr(fit, field))
-        .reset_index(drop=True)
-        .filter(regex="^p_")
-        for name, fit in models.items()
-        if fit is None or (not isinstance(fit, Skipped) and getattr(fit, field) is not None)
-    }
 
 
 def _variables(clinical: CrossFitted) -> tuple[str, ...]:

@@ -56,6 +56,7 @@ __all__ = [
     "NRI_OUTCOMES",
     "ptp_coverage",
     "ptp_comparison",
+    "model_scores",
     "any_vessel_probability",
     "ptp_nri",
     "ptp_numbers",
@@ -159,6 +160,22 @@ def ptp_comparison(
     out = pd.concat(rows, ignore_index=True).rename(columns={"clusters": "patients"})
     first = ["population", "vessel", "model"]
     return out[[*first, *[c for c in out.columns if c not in first]]], pd.DataFrame(coverage)
+
+
+def model_scores(
+    table: pd.DataFrame, models: Mapping[str, object], field: str
+) -> dict[str, pd.DataFrame]:
+    """Each model's ``p_<vessel>`` table of a population (``field``: ``oof`` or
+    ``external``), default integer index, row-aligned with ``table``. ``models`` maps a name
+    to a :class:`~ecglib.metrics.baselines.CrossFitted` (None: the network, whose scores are
+    ``table``'s own); Skipped models are left out."""
+    return {
+        name: (table if fit is None else getattr(fit, field))
+        .reset_index(drop=True)
+        .filter(regex="^p_")
+        for name, fit in models.items()
+        if fit is None or (not isinstance(fit, Skipped) and getattr(fit, field) is not None)
+    }
 
 
 def any_vessel_probability(fit_table: pd.DataFrame, vessels: Sequence[str]) -> np.ndarray:
