@@ -21,6 +21,9 @@ Measured per variant and vessel, on the held-out rows of the trained folds (out 
   vessel's own output for the vessel's label; ``best_other_head``: the highest AUC any other
   output reaches for the same label in the same ECGs; ``specificity_margin`` the difference
   (a network that only scores "any disease" has a margin near or below 0);
+* ``relative_cost``: the work of a fold (epochs x the measured cost of one step of the
+  variant's recipe and model, :data:`STEP_COST`) relative to ``recipe_e10``, the demo settings
+  before issue 17 (about 100 s a fold, 8-9 minutes for five, on two idle cores);
 * ``seconds_per_fold`` (the fold's wall-clock training time as :func:`fit_fold` reports it),
   ``cpu_seconds_per_fold`` (this process's CPU time, all threads: less sensitive to other jobs
   on a shared machine) and the chosen epochs.
@@ -203,14 +206,96 @@ def st_logistic_oof(
 
 
 # --------------------------------------------------------------------------------------------
+# cost
+# --------------------------------------------------------------------------------------------
+#: CPU seconds of one training step (16 ECGs of 5000 samples, the demo's Net1D, one thread)
+#: relative to a plain step (no augmented copies, no PCGrad), as :func:`measure_step_costs`
+#: measured them on the 2-core build machine on 2026-12-06: the wall clock of a shared machine
+#: is no measure of a variant's cost, the work per step is. Uncertainty weighting costs nothing.
+STEP_COST = {"plain": 1.0, "augment": 2.2, "pcgrad": 2.68, "both": 5.69, "wide": 1.99, "deep": 1.67}
+
+
+def measure_step_costs(repeats: int = 4) -> dict[str, float]:
+    """CPU seconds per step of each kind, relative to a plain step (see :data:`STEP_COST`)."""
+    import torch
+
+    from ecglib.model import Net1D
+    from ecglib.train.augment import with_augmented_copies
+    from ecglib.train.pcgrad import pcgrad_backward
+    from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
+
+    torch.manual_seed(0)
+    x0, y0 = torch.randn(16, 12, 5000), (torch.rand(16, 4) < 0.2).float()
+    gen = torch.Generator().manual_seed(0)
+
+    def step(net, augment, pcgrad):
+        x, y = with_augmented_copies(x0, y0, generator=gen) if augment else (x0, y0)
+        _, logits = net.forward_features_and_logits(x)
+        terms = UncertaintyWeighting(4)(per_task_bce(logits, y))
+        if pcgrad:
+            pcgrad_backward(
+                terms, net.trunk_parameters(), other_params=net.head_parameters(), generator=gen
+            )
+        else:
+            terms.sum().backward()
+
+    kinds = {
+        "plain": ({}, False, False),
+        "augment": ({}, True, False),
+        "pcgrad": ({}, False, True),
+        "both": ({}, True, True),
+        "wide": ({"base_filters": 32, "filter_list": [32, 64, 128, 128]}, False, False),
+        "deep": ({"m_blocks_list": [2, 2, 2, 2]}, False, False),
+    }
+    out = {}
+    for kind, (arch, augment, pcgrad) in kinds.items():
+        config = {
+            "in_channels": 12, "base_filters": 16, "ratio": 1.0, "filter_list": [16, 32, 64, 64],
+            "m_blocks_list": [1, 1, 1, 1], "kernel_size": 16, "stride": 2, "groups_width": 16,
+            "n_classes": 4, "use_do": False, **arch,
+        }  # fmt: skip
+        net = Net1D(**config)
+        step(net, augment, pcgrad)  # warm-up
+        start = time.process_time()
+        for _ in range(repeats):
+            step(net, augment, pcgrad)
+        out[kind] = (time.process_time() - start) / repeats
+    return {k: round(v / out["plain"], 2) for k, v in out.items()}
+
+
+def relative_cost(params, costs: dict[str, float] = STEP_COST) -> float:
+    """Work of one fold in plain-step epochs: ``epochs x`` the step cost of the recipe (augmented
+    copies, PCGrad) and of the model's size relative to the demo's (wide, deep, else 1)."""
+    t, m = params.train, params.model
+    surgery = t.gradient_surgery != "none"
+    kind = {(False, False): "plain", (True, False): "augment", (False, True): "pcgrad"}.get(
+        (t.augment, surgery), "both"
+    )
+    model = 1.0
+    if m.filter_list[-1] > 64:
+        model = costs["wide"]
+    elif sum(m.m_blocks_list) > 4:
+        model = costs["deep"]
+    return t.epochs * costs[kind] * model
+
+
+# --------------------------------------------------------------------------------------------
 # one variant
 # --------------------------------------------------------------------------------------------
-def run_variant(params, folds_to_train: list[int], cohort, store, progress: bool) -> dict:
-    """Train (or reuse) the folds of one variant; its out-of-fold predictions and timings."""
-    from ecglib.train.fit import fit_fold
+def run_variant(
+    params, folds_to_train: list[int], cohort, store, progress: bool, reuse_only: bool = False
+) -> dict:
+    """Train (or reuse) the folds of one variant; its out-of-fold predictions and timings.
+    ``reuse_only``: refuse to train (every fold must be finished with these settings)."""
+    from ecglib.train.fit import fit_fold, training_fingerprint
 
     results, cpu = [], []
     for k in folds_to_train:
+        if reuse_only:
+            summary = RunPaths.of(params).train_summary(k)
+            done = json.loads(summary.read_text()) if summary.exists() else {}
+            if done.get("fingerprint") != training_fingerprint(params, cohort, store, k):
+                raise SystemExit(f"{params.name} fold {k} is not trained with these settings")
         t0, c0 = time.perf_counter(), time.process_time()
         res = fit_fold(params, k, cohort=cohort, store=store, progress=progress)
         wall = time.perf_counter() - t0
@@ -234,7 +319,7 @@ def run_variant(params, folds_to_train: list[int], cohort, store, progress: bool
         "seconds_per_fold": float(np.mean([r.seconds for r in results])),
         # CPU seconds of this process (all its threads): less sensitive than the wall clock to
         # other jobs on a shared machine; NaN for reused folds
-        "cpu_seconds_per_fold": float(np.mean(cpu)),
+        "cpu_seconds_per_fold": float(np.nanmean(cpu)) if not np.isnan(cpu).all() else np.nan,
         "best_epochs": [r.best_epoch for r in results],
         "inner_macro_auc": float(np.mean([r.inner_macro_auc for r in results])),
         "reused": all(r.reused for r in results),
@@ -267,6 +352,7 @@ def diagnose(
     runs_dir: Path,
     out: Path | None,
     progress: bool = False,
+    reuse_only: bool = False,
 ) -> pd.DataFrame:
     base = load_params(base_file)
     base_paths = RunPaths.of(base)
@@ -303,7 +389,7 @@ def diagnose(
     for name in variants:
         params = variant_params(base_file, name, runs_dir)
         overrides[name] = variant_overrides(name)
-        got = run_variant(params, trained, cohort, store, progress)
+        got = run_variant(params, trained, cohort, store, progress, reuse_only)
         oof = got["oof"]
         if not np.array_equal(oof["row"].to_numpy(), np.sort(test_rows)):
             raise RuntimeError(f"{name}: out-of-fold rows differ from the folds' held-out rows")
@@ -312,6 +398,9 @@ def diagnose(
         frame["seconds_per_fold"] = got["seconds_per_fold"]
         frame["cpu_seconds_per_fold"] = got["cpu_seconds_per_fold"]
         frame["best_epochs"] = " ".join(map(str, got["best_epochs"]))
+        frame["relative_cost"] = relative_cost(params) / relative_cost(
+            variant_params(base_file, "recipe_e10", runs_dir)
+        )
         frame["inner_macro_auc"] = got["inner_macro_auc"]
         if got["external"] is not None:
             rows, probs = got["external"]
@@ -340,6 +429,7 @@ def diagnose(
         "external_auc",
         "inner_macro_auc",
         "best_epochs",
+        "relative_cost",
         "seconds_per_fold",
         "cpu_seconds_per_fold",
     ]
@@ -384,6 +474,7 @@ def save(result: pd.DataFrame, out: Path, base_file: Path, base, overrides: dict
                 "base_sha256": base.sha256,
                 "base_train": dataclasses.asdict(base.train),
                 "base_model": dataclasses.asdict(base.model),
+                "step_cost": STEP_COST,
                 "runs": runs,
                 "rows": json.loads(result.to_json(orient="records")),
             },
@@ -401,6 +492,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--reuse-only", action="store_true", help="tabulate trained folds only, never train"
+    )
     args = parser.parse_args(argv)
     result = diagnose(
         args.base.resolve(),
@@ -409,6 +503,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         args.runs_dir.resolve(),
         None if args.no_save else args.out,
         progress=args.progress,
+        reuse_only=args.reuse_only,
     )
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(result.drop(columns=["other_heads", "folds"]).round(3).to_string(index=False))
