@@ -126,6 +126,10 @@ def test_the_learning_curves_draw_the_assessed_vessels_and_mark_the_chosen_epoch
         marks = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
         assert any(list(line.get_xdata()) == [3, 3] for line in marks)
     assert fig.get_suptitle() == "fold 2"
+    assert "uncertainty weighting" in ax_sigma.get_title()
+    equal = history.assign(**{f"sigma_{v}": 1.0 for v in ("RCA", "LAD", "LCX")})
+    ax_equal = learning_curves_figure(equal).axes[1]
+    assert ax_equal.get_title() == "task weights: equal (no uncertainty weighting)"
 
 
 def test_analyse_on_the_ci_run_reuses_the_fold_and_recomputes_its_held_out_auc(ci_run):

@@ -38,7 +38,13 @@ def learning_curves_figure(
     )
     ax_auc.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax_loss.set_title("training loss per vessel (BCE)")
-    ax_sigma.set_title(r"task scale $\sigma_t$ (uncertainty weighting)")
+    sigmas = history.filter(like="sigma_").to_numpy(dtype=float)
+    learned = not np.allclose(sigmas[np.isfinite(sigmas)], 1.0)
+    ax_sigma.set_title(
+        r"task scale $\sigma_t$ (uncertainty weighting)"
+        if learned
+        else "task weights: equal (no uncertainty weighting)"
+    )
     ax_auc.set_title("inner-validation AUC (epoch selection)")
     ax_auc.set_ylim(0.3, 1.0)
     ax_lr.plot(e, history["lr"], color="#3b75af", marker=marker, ms=3, label="learning rate")
