@@ -276,3 +276,38 @@ def test_advantage_sentence_reads_each_vessels_interval():
         "the model) for the LAD; it includes 0 for the LM and LCX."
     )
     assert ch.advantage_sentence(table.iloc[:0]).startswith("No vessel has an interval")
+
+
+def test_cutoff_display_has_reader_names_and_no_raw_values():
+    from ecglib.chapters.risk_strata import cutoff_display
+
+    table = pd.DataFrame(
+        {
+            "vessel": ["RCA", "RCA"],
+            "fold": [0, 1],
+            "lower": [0.403312, 0.5],
+            "upper": [0.49901, 0.5],
+            "sensitivity_target": [0.9, 0.9],
+            "specificity_target": [0.95, 0.95],
+            "fit_sensitivity": [0.913043, 0.9],
+            "fit_specificity": [0.9506, 0.96],
+            "n_fit": [370.0, 1371.0],
+            "n_fit_pos": [46, 48],
+            "collapsed": [False, True],
+        }
+    )
+    shown = cutoff_display(table)
+    assert shown.index.names == ["vessel", "held-out fold"]
+    assert shown.iloc[0].tolist() == [
+        "0.403",
+        "0.499",
+        "0.90",
+        "0.95",
+        "0.913",
+        "0.951",
+        "370",
+        "46",
+        "no",
+    ]
+    assert shown.iloc[1]["ECGs (fitting set)"] == "1,371" and shown.iloc[1]["one cut-off"] == "yes"
+    assert "vessel" not in shown.columns

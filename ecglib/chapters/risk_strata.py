@@ -56,6 +56,7 @@ __all__ = [
     "vessel_strata",
     "strata_targets",
     "thresholds_table",
+    "cutoff_display",
     "insample_vs_heldout",
     "strata_share_numbers",
     "strata_display",
@@ -150,10 +151,12 @@ class RiskStrata:
         return self.in_sample.set_index("vessel").round(3)
 
     def crossfit_cutoff_table(self) -> pd.DataFrame:
-        return self.strata.crossfit_cutoffs.round(4)
+        """The cut-offs each held-out fold was stratified with, for reading."""
+        return cutoff_display(self.strata.crossfit_cutoffs)
 
     def internal_cutoff_table(self) -> pd.DataFrame:
-        return self.internal_cutoffs.set_index("vessel").round(4)
+        """The cut-offs from all internal predictions (applied externally), for reading."""
+        return cutoff_display(self.internal_cutoffs)
 
     def external_summary_table(self) -> pd.DataFrame | None:
         """The external strata for reading; None without an external site."""
@@ -267,6 +270,40 @@ def strata_targets(run: RunParams) -> dict[str, dict[str, float]]:
 def thresholds_table(fitted: Mapping[str, StrataThresholds]) -> pd.DataFrame:
     """The fitted cut-offs and what they achieved on the fitting set, one row per vessel."""
     return pd.DataFrame([{"vessel": v, **t.as_dict()} for v, t in fitted.items()])
+
+
+#: Reader's names of :func:`thresholds_table`'s columns (and the fold column when present).
+_CUTOFF_COLUMNS = {
+    "vessel": "vessel",
+    "fold": "held-out fold",
+    "lower": "lower cut-off",
+    "upper": "upper cut-off",
+    "sensitivity_target": "sens. target",
+    "specificity_target": "spec. target",
+    "fit_sensitivity": "sens. (fitting set)",
+    "fit_specificity": "spec. (fitting set)",
+    "n_fit": "ECGs (fitting set)",
+    "n_fit_pos": "positives (fitting set)",
+    "collapsed": "one cut-off",
+}
+
+
+def cutoff_display(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A cut-off table for reading: named columns, rounded values, integer counts, "yes"/"no"
+    for a pair of cut-offs that collapsed into one (both targets met at one cut-off), no index
+    column."""
+    out = table[[c for c in _CUTOFF_COLUMNS if c in table.columns]].copy()
+    for column in ("lower", "upper", "fit_sensitivity", "fit_specificity"):
+        out[column] = out[column].map(lambda x: f"{x:.{digits}f}")
+    for column in ("sensitivity_target", "specificity_target"):
+        out[column] = out[column].map(lambda x: f"{x:.2f}")
+    for column in ("n_fit", "n_fit_pos"):
+        out[column] = out[column].map(lambda x: f"{int(x):,}")
+    out["collapsed"] = out["collapsed"].map({True: "yes", False: "no"})
+    if "fold" in out:
+        out["fold"] = out["fold"].astype(int)
+    keys = [c for c in ("vessel", "fold") if c in out.columns]
+    return out.rename(columns=_CUTOFF_COLUMNS).set_index([_CUTOFF_COLUMNS[k] for k in keys])
 
 
 def insample_vs_heldout(
