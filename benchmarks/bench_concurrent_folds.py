@@ -111,7 +111,11 @@ def measure(argv: list[str] | None = None) -> dict:
         sequential_threads = []
         for k in folds:
             proc = subprocess.Popen(
-                _command(params_file, k), env=env, stderr=subprocess.PIPE, text=True
+                _command(params_file, k),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             sequential_threads += _finish([proc])
         sequential = time.perf_counter() - start
@@ -123,6 +127,7 @@ def measure(argv: list[str] | None = None) -> dict:
             subprocess.Popen(
                 _command(params_file, k),
                 env=env,
+                stdout=subprocess.DEVNULL,  # stdout is this script's JSON, nothing else
                 stderr=subprocess.PIPE,
                 text=True,
                 preexec_fn=_bind(cpus[k % len(cpus)]),
