@@ -23,16 +23,16 @@ shuffled per ECG before the network (tried once for each recipe, seeds 1 and 2: 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
+from train_support import write_store
 
 from ecglib import schema
 from ecglib.config import PROJECT_ROOT, FoldParams, load_params
-from ecglib.data.store import STORE_VERSION, open_store
+from ecglib.data.store import open_store
 from ecglib.demo import sample_ecg_params, simulate_ecgs
 from ecglib.demo.geometry import territory_vector
 from ecglib.paths import RunPaths
@@ -112,27 +112,7 @@ def write_planted_run(tmp_path, seed: int, **train):
     paths = RunPaths.of(params).ensure()
     cohort, signals = planted_cohort(seed)
     cohort.to_csv(paths.cohort, index=False)
-    paths.store.mkdir(parents=True, exist_ok=True)
-    np.save(paths.store / "signals.npy", signals)
-    pd.DataFrame(
-        {
-            "row": np.arange(len(cohort)),
-            "ecg_path": cohort["ecg_path"],
-            "size": 0,
-            "mtime_ns": 0,
-            "sha256": "x",
-        }
-    ).to_csv(paths.store / "index.csv", index=False)
-    (paths.store / "meta.json").write_text(
-        json.dumps(
-            {
-                "version": STORE_VERSION,
-                "fingerprint": f"planted-{seed}",
-                "shape": list(signals.shape),
-                "failures": [],
-            }
-        )
-    )
+    write_store(paths, cohort, signals, f"planted-{seed}")
     return params, cohort
 
 

@@ -114,6 +114,13 @@ def write_run(
     cohort = make_cohort(seed=seed, **cohort_kwargs)
     cohort.to_csv(paths.cohort, index=False)
     signals = make_signals(cohort, seed=seed)
+    write_store(paths, cohort, signals, f"synthetic-{seed}")
+    return params
+
+
+def write_store(paths: RunPaths, cohort: pd.DataFrame, signals: np.ndarray, fingerprint: str):
+    """An ECG store of ``signals`` (one row per cohort row, in order) under ``paths.store``,
+    with an index and meta that ``open_store`` accepts (no files behind it)."""
     paths.store.mkdir(parents=True, exist_ok=True)
     np.save(paths.store / "signals.npy", signals)
     pd.DataFrame(
@@ -129,13 +136,12 @@ def write_run(
         json.dumps(
             {
                 "version": STORE_VERSION,
-                "fingerprint": f"synthetic-{seed}",
+                "fingerprint": fingerprint,
                 "shape": list(signals.shape),
                 "failures": [],
             }
         )
     )
-    return params
 
 
 def tiny_params(tmp_path: Path, **train_overrides) -> RunParams:
