@@ -51,3 +51,15 @@ def test_the_saved_demo_diagnosis_says_where_the_demo_falls_short():
     # plain_e30 is params/demo.yaml's training: RCA and LAD hold, LCX does not (issue 17)
     assert not d.met("plain_e30")
     assert all(s.startswith("LCX") for s in d.shortfalls("plain_e30"))
+
+
+def test_the_demo_params_are_the_plain_e30_row():
+    import dataclasses
+
+    from ecglib.config import PROJECT_ROOT, load_params
+
+    demo = load_params(PROJECT_ROOT / "params" / "demo.yaml")
+    d = read_diagnosis(RESULTS / "diagnose_demo.json")
+    model, train = dataclasses.asdict(demo.model), dataclasses.asdict(demo.train)
+    assert d.settings_matching(model, train) == "plain_e30"
+    assert d.settings_matching(model, {**train, "epochs": 31}) is None

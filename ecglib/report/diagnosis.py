@@ -12,7 +12,8 @@ others by :data:`MARGIN`, for RCA, LAD and LCX).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +52,30 @@ class Diagnosis:
     base: str
     rows: pd.DataFrame
     runs: pd.DataFrame
+    #: The base params' model and train sections when the diagnosis was saved, and each
+    #: settings' overlay of them (``baseline``: none).
+    base_settings: dict = field(default_factory=dict)
+    overlays: dict = field(default_factory=dict)
+
+    def settings_matching(self, model: Mapping, train: Mapping) -> str | None:
+        """The five-fold settings whose model and train sections equal ``model`` and ``train``
+        (the keys the diagnosis recorded), or None: which row describes a run's own training."""
+        for variant in dict.fromkeys(self.rows["variant"]):
+            if variant == REFERENCE or variant not in self.overlays:
+                continue
+            overlay = self.overlays[variant]
+            wanted = {
+                section: {**self.base_settings.get(section, {}), **overlay.get(section, {})}
+                for section in ("model", "train")
+            }
+            given = {"model": dict(model), "train": dict(train)}
+            if all(
+                _same(given[section].get(key), value)
+                for section, values in wanted.items()
+                for key, value in values.items()
+            ):
+                return variant
+        return None
 
     def table(self) -> pd.DataFrame:
         """The five-fold rows for the page: one row per settings and vessel, human column names."""
@@ -116,7 +141,25 @@ def read_diagnosis(path: str | Path) -> Diagnosis:
             for run in meta["runs"]
         ]
     )
-    return Diagnosis(name=path.stem, base=meta["base"], rows=rows, runs=runs)
+    overlays = {"baseline": {}}
+    for run in meta["runs"]:
+        overlays.update(run["variants"])
+    base_settings = {"model": meta.get("base_model", {}), "train": meta.get("base_train", {})}
+    return Diagnosis(
+        name=path.stem,
+        base=meta["base"],
+        rows=rows,
+        runs=runs,
+        base_settings=base_settings,
+        overlays=overlays,
+    )
+
+
+def _same(a, b) -> bool:
+    """Equal settings values, a list and a tuple of the same items included."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return list(a) == list(b)
+    return a == b
 
 
 def demo_diagnoses(folder: Path = RESULTS) -> dict[str, Diagnosis]:
