@@ -41,6 +41,7 @@ __all__ = [
     "headline_display",
     "run_facts",
     "run_paragraph",
+    "train_step_paragraph",
     "CORPUS_MAX_CHARS",
 ]
 
@@ -172,6 +173,9 @@ class Benchmarks:
     """
 
     bench: bench_report.BenchmarkRun | Skipped
+    #: The training-throughput benchmark's configurations
+    #: (:func:`ecglib.report.benchmarks.train_step_table`), or why there are none.
+    train_step: pd.DataFrame | Skipped
 
     def headlines(self) -> WholeTable | None:
         """Every headline figure with its measured value, target and status (None without a
@@ -188,10 +192,18 @@ class Benchmarks:
         return run_paragraph(self.bench)
 
     def numbers(self) -> dict[str, object]:
-        """``bench_run``: :meth:`paragraph` as Markdown, for the page's ``{glue:md}`` role."""
+        """``bench_run``: :meth:`paragraph`; ``bench_train_step``: the training-throughput
+        paragraph (:func:`train_step_paragraph`, or why it is missing); both Markdown, for
+        the page's ``{glue:md}`` role."""
         from IPython.display import Markdown
 
-        return {"bench_run": Markdown(self.paragraph())}
+        if isinstance(self.bench, Skipped):  # said once, by bench_run
+            step = "No figures: there is no benchmark run (above)."
+        elif isinstance(self.train_step, Skipped):
+            step = self.train_step.message
+        else:
+            step = train_step_paragraph(self.train_step)
+        return {"bench_run": Markdown(self.paragraph()), "bench_train_step": Markdown(step)}
 
     def outputs(self) -> dict[str, object]:
         """Nothing: the benchmark run keeps its own JSON in its folder."""
@@ -270,6 +282,27 @@ def run_paragraph(bench: bench_report.BenchmarkRun) -> str:
     )
 
 
+def train_step_paragraph(table: pd.DataFrame) -> str:
+    """The training-throughput figures in one Markdown paragraph: per configuration the fold's
+    step over its floor and the training ECGs per second, on the benchmark's clock, and how
+    many configurations meet the target."""
+    clock = "CPU time" if (table["clock"] == "cpu").all() else "wall time"
+    threads = int(table["threads"].iloc[0])
+    target = float(table["target"].iloc[0])
+    parts = [
+        f"{_markdown_text(row.label)}: {row.ratio:.3f} times the floor "
+        f"({row.fold_step_ms:,.1f} against {row.floor_step_ms:,.1f} ms per step of "
+        f"{row.batch_size} ECGs, {row.ecgs_per_second:,.0f} training ECGs per second)"
+        for row in table.itertuples(index=False)
+    ]
+    met = int(table["met"].sum())
+    return (
+        f"Median {clock}, {threads} thread{'s' * (threads != 1)}: " + "; ".join(parts) + ". "
+        f"{met} of the {len(table)} configurations meet the target of at most {target:g} "
+        "times the floor."
+    )
+
+
 def _markdown_text(text: str) -> str:
     """``text`` shown as it is in Markdown (characters that would start markup escaped)."""
     return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
@@ -278,4 +311,8 @@ def _markdown_text(text: str) -> str:
 def benchmarks(folder: str | os.PathLike = bench_report.DEFAULT_OUT) -> Benchmarks:
     """Appendix 92: the benchmark run in ``folder`` (default ``runs/bench``), or a
     :class:`Skipped` that says there is none."""
-    return Benchmarks(bench=attempt("This appendix", bench_report.read_benchmarks, folder))
+    bench = attempt("This appendix", bench_report.read_benchmarks, folder)
+    return Benchmarks(
+        bench=bench,
+        train_step=attempt("This section", bench_report.train_step_table, bench),
+    )
