@@ -85,6 +85,12 @@ class ModelParams:
     groups_width: int = 16
     use_bn: bool = True
     use_do: bool = True
+    #: The ECG leads the network sees: ``all`` (default), ``limb`` (I, II, III, aVR, aVL, aVF;
+    #: :data:`ecglib.schema.LIMB_LEADS`) or a list of lead names (``[I]``: a single-lead,
+    #: wearable-like ECG). The other channels are zeroed at the network's input, in training and
+    #: prediction alike, so the network keeps its 12 input channels and ECGFounder's 12-lead
+    #: weights still load.
+    input_leads: str | list[str] = "all"
     #: Checkpoint of the pretrained ECGFounder (``{"state_dict": ...}`` or a bare state dict);
     #: ``null`` trains from random initialisation, and the book says so wherever results appear.
     pretrained: str | None = None
@@ -121,6 +127,11 @@ class TrainParams:
     #: scaler); ``fp32`` (no autocast).
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     num_workers: int = 0
+    #: ``true``: one independent network per vessel (single-task learning, the baseline that
+    #: multi-task learning must beat), each trained on its vessel's loss alone; the predictions
+    #: have the same table as the multi-task network's. Loss weighting and gradient surgery have
+    #: nothing to act on with one task.
+    single_task: bool = False
     #: CPU threads of a training process; unset: what the job was given (SLURM_CPUS_PER_TASK,
     #: OMP_NUM_THREADS or the process's CPU affinity, shared by torchrun's local processes;
     #: ecglib.train.threads). Set it when several trainings share one machine.
@@ -161,6 +172,43 @@ class EvaluationParams:
     subgroup_interval_cut_hours: float = 3.0
 
 
+#: The params sections a run variant may overlay; the others (cohort, signals, folds, seed,
+#: name, evaluation) are the parent run's, shared by every variant.
+VARIANT_SECTIONS: tuple[str, ...] = ("model", "train")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A run variant: a name and an overlay of ``model:``/``train:`` keys on the run's params.
+
+    Declared in a params file's ``variants:`` mapping (``no_pcgrad: {train: {gradient_surgery:
+    none}}``); :meth:`RunParams.variant` applies it. A variant reuses its run's cohort, ECG store
+    and folds and trains into ``runs/<name>/variants/<variant>/`` (:meth:`ecglib.paths.RunPaths.variant`).
+    """
+
+    name: str
+    overlay: dict[str, dict[str, Any]]
+
+    def describe(self) -> str:
+        """The overlay as one line, e.g. ``train.gradient_surgery = none; train.loss_weighting = equal``."""
+        parts = [
+            f"{section}.{key} = {_show(value)}"
+            for section, keys in self.overlay.items()
+            for key, value in keys.items()
+        ]
+        return "; ".join(parts) if parts else "(no change)"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
 @dataclass(frozen=True)
 class RunParams:
     """A whole run: cohort, signals, folds, model and training."""
@@ -174,6 +222,8 @@ class RunParams:
     train: TrainParams = field(default_factory=TrainParams)
     evaluation: EvaluationParams = field(default_factory=EvaluationParams)
     demo: DemoParams | None = None
+    #: Run variants (ablations), in the params file's order: :class:`Variant`.
+    variants: tuple[Variant, ...] = ()
     #: Where ``runs/<name>/`` lives; default ``<project>/runs``.
     runs_dir: str = "runs"
     #: The file this was read from, and the hash of its parsed content (for the run manifest).
@@ -187,6 +237,17 @@ class RunParams:
     def path(self, value: str) -> Path:
         """Resolve a params path: ``{run}`` is the run directory, relative means project root."""
         return resolve_path(value.replace("{run}", str(self.run_dir)))
+
+    def variant(self, name: str) -> RunParams:
+        """These params with variant ``name``'s overlay applied (its own ``variants`` empty).
+
+        The run's name, folder, cohort, signals, folds and seed are unchanged: a variant's
+        training reads the parent run's prepared data."""
+        found = {v.name: v for v in self.variants}
+        if name not in found:
+            declared = ", ".join(found) if found else "none"
+            raise ConfigError(f"unknown variant {name!r}; the params declare: {declared}")
+        return _apply_overlay(self, found[name])
 
 
 def resolve_path(value: str | os.PathLike) -> Path:
@@ -205,7 +266,12 @@ def load_params(path: str | os.PathLike) -> RunParams:
     raw = load_yaml(file.read_text(encoding="utf-8"), where=str(file))
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: expected a mapping of sections at the top level")
+    raw_variants = raw.pop("variants", None)
     params = _build(RunParams, raw, where=file.name)
+    variants = _read_variants(params, raw_variants, where=file.name)
+    params = dataclasses.replace(params, variants=variants)
+    if raw_variants is not None:
+        raw["variants"] = raw_variants
     digest = hashlib.sha256(yaml.safe_dump(raw, sort_keys=True).encode()).hexdigest()
     return dataclasses.replace(params, source=str(file), sha256=digest)
 
@@ -244,6 +310,54 @@ def load_yaml(text: str, where: str) -> Any:
         return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+
+
+def _read_variants(params: RunParams, raw: Any, where: str) -> tuple[Variant, ...]:
+    """The ``variants:`` mapping (name -> {section: {key: value}}), each overlay validated by
+    applying it: a key outside ``model``/``train``, an unknown key or a bad value is an error
+    naming the variant and the key."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{where}.variants: expected a mapping of variant names to overlays, got {raw!r}"
+        )
+    out = []
+    for name, overlay in raw.items():
+        at = f"{where}.variants.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise ConfigError(
+                f"{at}: a variant name must be letters, digits, '_', '-' or '.' (it names a folder)"
+            )
+        if not isinstance(overlay, dict) or not overlay:
+            raise ConfigError(
+                f"{at}: expected a mapping of sections to keys, e.g. "
+                "{train: {gradient_surgery: none}}; got " + repr(overlay)
+            )
+        for section, keys in overlay.items():
+            if section not in VARIANT_SECTIONS:
+                raise ConfigError(
+                    f"{at}.{section}: a variant may overlay only {' and '.join(VARIANT_SECTIONS)}; "
+                    f"{section} is the run's own (a variant reuses its cohort, ECG store and folds)"
+                )
+            if not isinstance(keys, dict) or not keys:
+                raise ConfigError(f"{at}.{section}: expected a mapping of keys, got {keys!r}")
+        variant = Variant(name=name, overlay={s: dict(k) for s, k in overlay.items()})
+        _apply_overlay(params, variant, where=where)  # validates every key and value
+        out.append(variant)
+    return tuple(out)
+
+
+def _apply_overlay(params: RunParams, variant: Variant, where: str | None = None) -> RunParams:
+    where = where or (Path(params.source).name if params.source else "params")
+    sections = {}
+    for section, keys in variant.overlay.items():
+        base = dataclasses.asdict(getattr(params, section))
+        hint = typing.get_type_hints(RunParams)[section]
+        sections[section] = _build(
+            hint, {**base, **keys}, where=f"{where}.variants.{variant.name}.{section}"
+        )
+    return dataclasses.replace(params, variants=(), **sections)
 
 
 def params_to_dict(params: Any) -> dict:
@@ -302,7 +416,20 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("SignalParams", "npy_fs"): (lambda v: v > 0, "a positive sampling rate in Hz"),
     ("FoldParams", "n_folds"): (lambda v: v >= 2, "at least 2"),
     ("FoldParams", "inner_val_fraction"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
+    ("ModelParams", "input_leads"): (
+        lambda v: _valid_leads(v),
+        "all, limb, or a non-empty list of distinct lead names of I, II, III, aVR, aVL, aVF, "
+        "V1-V6",
+    ),
 }
+
+
+def _valid_leads(value: Any) -> bool:
+    from ecglib.schema import LEADS
+
+    if isinstance(value, str):
+        return value in ("all", "limb")
+    return bool(value) and len(set(value)) == len(value) and all(v in LEADS for v in value)
 
 
 #: A number in scientific notation as PyYAML leaves it (a string): 1e-3, 3E+5, -2.5e-4.
@@ -316,7 +443,15 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
+        # the first alternative that takes the value (``str | list[str]``: a word or a list);
+        # none does: the first one's error
+        errors = []
+        for alternative in inner:
+            try:
+                return _coerce(alternative, value, where)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
     if origin is Literal:
         if value not in args:
             raise ConfigError(f"{where} = {value!r}: expected one of {', '.join(map(repr, args))}")

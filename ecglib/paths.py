@@ -96,6 +96,20 @@ class RunPaths:
         """Every fold's out-of-fold predictions in one table."""
         return self.predictions / "oof.csv"
 
+    # ---- run variants (ecglib.train.variants) -------------------------------------------------
+    @property
+    def variants(self) -> Path:
+        """Where the run's variants train, one folder each."""
+        return self.root / "variants"
+
+    def variant(self, name: str) -> RunPaths:
+        """The folder of run variant ``name``: the same layout as a run (checkpoints/,
+        metrics/train_fold{k}.json/.csv, predictions/oof_fold{k}.csv, oof.csv,
+        external_fold{k}.csv, external_mean.csv), so that whatever reads a run's predictions
+        reads a variant's the same way. A variant has no cohort, store or folds of its own: it
+        trains on its parent run's."""
+        return RunPaths(self.root / "variants" / name)
+
     def ensure(self) -> RunPaths:
         for folder in (self.root, self.figures, self.metrics, self.predictions, self.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,9 @@ LEADS: tuple[str, ...] = (
     "V6",
 )
 
+#: The six limb leads (Einthoven's and the augmented ones): a limb-lead ECG has no chest lead.
+LIMB_LEADS: tuple[str, ...] = LEADS[:6]
+
 #: Sampling rate and length of the model input (10 s at 500 Hz).
 FS = 500
 N_SAMPLES = 5000

@@ -215,6 +215,13 @@ def history_columns() -> list[str]:
 FINGERPRINT_SECTIONS: tuple[str, ...] = ("seed", "data", "signals", "folds", "model", "train")
 
 
+#: (section, key, default) of the training settings added after folds were first finished.
+_LATER_SETTINGS: tuple[tuple[str, str, object], ...] = (
+    ("model", "input_leads", "all"),
+    ("train", "single_task", False),
+)
+
+
 def training_fingerprint(
     params: RunParams, cohort: pd.DataFrame, store: EcgStore, fold: int, world_size: int = 1
 ) -> str:
@@ -231,6 +238,11 @@ def training_fingerprint(
     settings = {key: everything[key] for key in FINGERPRINT_SECTIONS}
     settings["train"].pop("num_workers", None)
     settings["train"].pop("threads", None)
+    # settings added after folds were finished enter the hash only when changed from their
+    # default, so that folds trained before they existed are still reused
+    for section, key, default in _LATER_SETTINGS:
+        if settings[section].get(key) == default:
+            settings[section].pop(key, None)
     meta = Path(store.folder) / "meta.json"
     store_id = (
         json.loads(meta.read_text()).get("fingerprint")
