@@ -88,13 +88,14 @@ def run(
     executed = root / "book" / "executed"
     executed.mkdir(parents=True, exist_ok=True)
     runs = plan(params_path, executed=executed)
+    params = load_params(params_path)
     upstream = _digest(_inputs(params_path))
     bar = tqdm(runs, desc="notebooks", unit="nb")
     for item in bar:
         key = hashlib.sha256(
             (
                 upstream
-                + _digest([item.source, *declared_inputs(item.source)])
+                + _digest([item.source, *declared_inputs(item.source, params)])
                 + json.dumps(item.parameters, sort_keys=True)
             ).encode()
         ).hexdigest()
@@ -183,12 +184,24 @@ def _inputs(params_path: str) -> list[Path]:
     return files
 
 
-def declared_inputs(source: Path) -> list[Path]:
-    """Files a notebook reads besides the run: the glob patterns (relative to the repository) of
-    its ``metadata.ecglib.inputs``, e.g. the benchmark appendix's ``runs/bench/*.json``, so that a
-    new ``make bench`` re-executes it."""
+def declared_inputs(source: Path, params=None) -> list[Path]:
+    """Files a notebook reads besides what the notebooks before it write: the glob patterns of
+    its ``metadata.ecglib.inputs``, relative to the repository (the benchmark appendix's
+    ``runs/bench/*.json``, so that a new ``make bench`` re-executes it) or, starting with
+    ``{run}/``, to the run's folder of ``params`` (the ablation chapter's
+    ``{run}/variants/*/predictions/*.csv``: variants are trained by ``make ablations``, outside
+    the notebooks, and a newly finished one must re-execute the page)."""
     patterns = nbformat.read(source, as_version=4).metadata.get("ecglib", {}).get("inputs", [])
-    return sorted(p for pattern in patterns for p in PROJECT_ROOT.glob(pattern) if p.is_file())
+    found = set()
+    for pattern in patterns:
+        if pattern.startswith("{run}/"):
+            if params is None:
+                raise ValueError(f"{source.name}: input {pattern!r} needs the run's params")
+            base, pattern = params.run_dir, pattern[len("{run}/") :]
+        else:
+            base = PROJECT_ROOT
+        found.update(p for p in base.glob(pattern) if p.is_file())
+    return sorted(found)
 
 
 def _digest(files: list[Path]) -> str:
