@@ -72,7 +72,6 @@ def ablation_difference_figure(
                     lw=1.2 if vessel == "macro" else 0.9,
                 )
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_xlabel(xlabel)
         ax.set_title(population)
         ax.grid(axis="y", visible=False)
         for k in range(n - 1):
@@ -92,5 +91,6 @@ def ablation_difference_figure(
         for g in groups
     ]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.supxlabel(xlabel, fontsize=9)  # one label under the panels, which share its meaning
     fig.tight_layout()
     return fig
