@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PARAMS ?= params/demo.yaml
 
-.PHONY: setup book run test lab bench clean
+.PHONY: setup book run test lab bench ablations clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ book: $(STAMP)
 ## Execute the notebooks only (no book).
 run: $(STAMP)
 	$(PY) -m ecglib run $(PARAMS) --no-book
+
+## The run, then every fold of every run variant of $(PARAMS) (its variants:), then the book.
+ablations: $(STAMP)
+	$(PY) -m ecglib run $(PARAMS) --variants
 
 ## Unit tests and the notebooks with tiny parameters (params/ci.yaml).
 test: $(STAMP)

@@ -7,7 +7,9 @@ Notebook tests (``pytest --nbval-lax``) run every notebook with the tiny paramet
 nbval executes ``02_train_fold.ipynb`` once, with its default ``fold = 0``, but the evaluation
 chapters need every fold's out-of-fold predictions. So before the notebooks run, the ci run's
 data and every fold are prepared here with the same library calls the pipeline makes; the
-notebooks then reuse them (a finished fold with the same params is not retrained).
+notebooks then reuse them (a finished fold with the same params is not retrained). The run's
+variants (params/ci.yaml's ``variants:``) are trained too, so that the ablation chapter is
+tested on real finished variants.
 """
 import os
 
@@ -32,9 +34,14 @@ def pytest_collection_finish(session):
     from ecglib.config import load_params
     from ecglib.data.prepare import prepare_data
     from ecglib.train.fit import fit_fold
+    from ecglib.train.variants import fit_variants
 
     params = load_params(os.environ[PARAMS_ENV])
-    print(f"\npreparing the notebooks' run {params.name!r}: data and {params.folds.n_folds} folds")
+    print(
+        f"\npreparing the notebooks' run {params.name!r}: data, {params.folds.n_folds} folds "
+        f"and {len(params.variants)} variants"
+    )
     prepare_data(params, progress=False)
     for fold in range(params.folds.n_folds):
         fit_fold(params, fold, progress=False)
+    fit_variants(params, progress=False)

@@ -17,6 +17,12 @@ def main(argv: list[str] | None = None) -> None:
         "--force", action="store_true", help="re-execute notebooks that are up to date"
     )
     run.add_argument(
+        "--variants",
+        action="store_true",
+        help="also train every fold of every run variant (the params file's variants:) after "
+        "the run's own folds, before the chapters that compare them",
+    )
+    run.add_argument(
         "--root",
         default=None,
         help="build the book in this folder (a staged copy of the book's sources) "
@@ -41,7 +47,15 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "run":
         root = pipeline.PROJECT_ROOT if args.root is None else args.root
-        print(pipeline.run(args.params, build=not args.no_book, force=args.force, root=root))
+        print(
+            pipeline.run(
+                args.params,
+                build=not args.no_book,
+                force=args.force,
+                root=root,
+                variants=args.variants,
+            )
+        )
     elif args.command == "book":
         print(pipeline.build_book())
     elif args.command == "scan-book":

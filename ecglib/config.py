@@ -365,6 +365,8 @@ def params_to_dict(params: Any) -> dict:
     out = dataclasses.asdict(params)
     out.pop("source", None)
     out.pop("sha256", None)
+    if isinstance(params, RunParams):  # as the params file writes them: name -> overlay
+        out["variants"] = {v.name: v.overlay for v in params.variants}
     return out
 
 
@@ -418,8 +420,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("FoldParams", "inner_val_fraction"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
     ("ModelParams", "input_leads"): (
         lambda v: _valid_leads(v),
-        "all, limb, or a non-empty list of distinct lead names of I, II, III, aVR, aVL, aVF, "
-        "V1-V6",
+        "all, limb, or a non-empty list of distinct lead names of I, II, III, aVR, aVL, aVF, V1-V6",
     ),
 }
 

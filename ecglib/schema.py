@@ -43,6 +43,23 @@ LEADS: tuple[str, ...] = (
 #: The six limb leads (Einthoven's and the augmented ones): a limb-lead ECG has no chest lead.
 LIMB_LEADS: tuple[str, ...] = LEADS[:6]
 
+
+def input_leads(spec: str | Iterable[str]) -> tuple[str, ...]:
+    """The leads a model sees (params ``model.input_leads``), in :data:`LEADS` order: ``all``,
+    ``limb`` (:data:`LIMB_LEADS`) or the leads named."""
+    if isinstance(spec, str):
+        if spec == "all":
+            return LEADS
+        if spec == "limb":
+            return LIMB_LEADS
+        raise ValueError(f"input leads {spec!r}: expected all, limb or a list of lead names")
+    names = list(spec)
+    unknown = [n for n in names if n not in LEADS]
+    if unknown or not names:
+        raise ValueError(f"input leads {names}: unknown {unknown}; leads are {', '.join(LEADS)}")
+    return tuple(lead for lead in LEADS if lead in names)
+
+
 #: Sampling rate and length of the model input (10 s at 500 Hz).
 FS = 500
 N_SAMPLES = 5000

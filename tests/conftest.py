@@ -70,16 +70,19 @@ def real(data_dir):
 
 @pytest.fixture(scope="session")
 def ci_run():
-    """The params of the ci run with its data and every fold prepared (finished folds are
-    reused, so this is quick after the first time; the notebook tests prepare the same run)."""
+    """The params of the ci run with its data, every fold and every variant (params/ci.yaml:
+    lead I only, one network per vessel) prepared (finished folds are reused, so this is quick
+    after the first time; the notebook tests prepare the same run)."""
     from ecglib.config import load_params
     from ecglib.data.prepare import prepare_data
     from ecglib.train.fit import fit_fold
+    from ecglib.train.variants import fit_variants
 
     params = load_params(CI_PARAMS)
     prepare_data(params, progress=False)
     for fold in range(params.folds.n_folds):
         fit_fold(params, fold, progress=False)
+    fit_variants(params, progress=False)
     return params
 
 
@@ -95,8 +98,9 @@ def book_params() -> str:
 
 @pytest.fixture(scope="session")
 def ci_book() -> Path:
-    """The ci book's ``_build/html``: the pipeline (``python -m ecglib run params/ci.yaml --root
-    _build/ci-book``), which reuses finished folds and up-to-date notebooks; or the built book
+    """The ci book's ``_build/html``: the pipeline (``python -m ecglib run params/ci.yaml
+    --variants --root _build/ci-book``), which reuses finished folds and variants and
+    up-to-date notebooks; or the built book
     at ``$ECGLIB_BOOK_HTML``."""
     from ecglib.report import pipeline
 
@@ -108,7 +112,7 @@ def ci_book() -> Path:
             )
         return html
     try:
-        index = pipeline.run(CI_PARAMS, root=CI_BOOK)
+        index = pipeline.run(CI_PARAMS, root=CI_BOOK, variants=True)
     except SystemExit as exc:  # the pipeline's own message names the failing notebook
         pytest.fail(f"building the ci book failed: {exc}", pytrace=False)
     return index.parent

@@ -135,9 +135,9 @@ def test_run_inputs_resolve_in_the_runs_folder(tmp_path, monkeypatch):
     nb = nbformat.read(source, as_version=4)
     nb.metadata["ecglib"] = {"inputs": ["{run}/variants/*/predictions/*.csv"]}
     nbformat.write(nb, source)
-    assert pipeline.declared_inputs(source, params) == [found / "oof_fold0.csv"]
+    assert pipeline.declared_inputs(source, params.run_dir) == [found / "oof_fold0.csv"]
     other = replace(params, name="other")
-    assert pipeline.declared_inputs(source, other) == []
+    assert pipeline.declared_inputs(source, other.run_dir) == []
     shipped = nbformat.read(pipeline.NOTEBOOKS / "13_ablations.ipynb", as_version=4)
     assert "{run}/variants/*/predictions/*.csv" in shipped.metadata["ecglib"]["inputs"]
 

@@ -172,6 +172,7 @@ class BasicBlock(nn.Module):
         use_bn: bool = True,
         use_do: bool = True,
         drop_rate: float = 0.5,
+        input_mask: Sequence[int] | None = None,
     ):
         super().__init__()
         self.in_channels = in_channels
@@ -245,6 +246,7 @@ class BasicStage(nn.Module):
         use_bn: bool = True,
         use_do: bool = True,
         drop_rate: float = 0.5,
+        input_mask: Sequence[int] | None = None,
     ):
         super().__init__()
         self.block_list = nn.ModuleList(
@@ -307,6 +309,7 @@ class Net1D(nn.Module):
         use_bn: bool = True,
         use_do: bool = True,
         drop_rate: float = 0.5,
+        input_mask: Sequence[int] | None = None,
     ):
         super().__init__()
         filter_list, m_blocks_list = list(filter_list), list(m_blocks_list)
@@ -333,6 +336,21 @@ class Net1D(nn.Module):
         self.drop_rate = drop_rate
         #: Width of the pooled features (timm's name).
         self.num_features = filter_list[-1]
+        # Reduced-lead models (params model.input_leads): the channels a 0 marks are zeroed at
+        # the input, in training and prediction alike. The network keeps all its input
+        # channels, so a 12-lead checkpoint (ECGFounder's) loads; the mask is a non-persistent
+        # buffer, out of the state dict, and travels in config() instead.
+        self.input_mask = None if input_mask is None else [int(bool(m)) for m in input_mask]
+        if self.input_mask is not None:
+            if len(self.input_mask) != in_channels or not any(self.input_mask):
+                raise ValueError(
+                    f"input_mask must have {in_channels} entries, at least one of them 1; "
+                    f"got {list(input_mask)}"
+                )
+            mask = torch.tensor(self.input_mask, dtype=torch.float32).view(1, in_channels, 1)
+            self.register_buffer("lead_mask", mask, persistent=False)
+        else:
+            self.lead_mask = None
 
         # stem: "same" conv with stride 2 (hard-wired in the published code), BN, Swish
         self.first_conv = Conv1dSame(in_channels, base_filters, kernel_size, stride=2)
@@ -376,7 +394,7 @@ class Net1D(nn.Module):
         "groups_width",
         "n_classes",
     )
-    CONFIG_OPTIONAL = ("use_bn", "use_do", "drop_rate")
+    CONFIG_OPTIONAL = ("use_bn", "use_do", "drop_rate", "input_mask")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> Net1D:
@@ -421,7 +439,7 @@ class Net1D(nn.Module):
             "use_bn": self.use_bn,
             "use_do": self.use_do,
             "drop_rate": self.drop_rate,
-        }
+        } | ({"input_mask": list(self.input_mask)} if self.input_mask is not None else {})
 
     # ---- forward ------------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -431,6 +449,8 @@ class Net1D(nn.Module):
                 f"Net1D expects input of shape (batch, {self.in_channels}, length), "
                 f"got {tuple(x.shape)}"
             )
+        if self.lead_mask is not None:
+            x = x * self.lead_mask.to(x.dtype)
         x = self.first_conv(x)
         if self.use_bn:
             x = self.first_bn(x)

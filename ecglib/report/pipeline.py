@@ -4,7 +4,9 @@ Each notebook in ``notebooks/`` is executed into ``book/executed/`` (the sources
 overwritten), in order, with the run's params file injected. A notebook is re-executed only
 when something it depends on changed: its own source, the params file, the ecglib sources, the
 files it declares in ``metadata.ecglib.inputs``, or any notebook before it. The run stops at the
-first failing notebook and shows its error.
+first failing notebook and shows its error. With ``variants`` the run's variants (params
+``variants:``, :mod:`ecglib.train.variants`) are trained once the fold notebooks are done, so
+that the chapters after them find every finished variant.
 
 ``root`` builds the book somewhere else than the repository root: the book's sources
 (:data:`BOOK_SOURCES`) are copied there, the notebooks are executed into ``root/book/executed``
@@ -15,6 +17,7 @@ and the HTML goes to ``root/_build/html``. The tests build the ci book that way
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -78,24 +81,34 @@ def plan(
 
 
 def run(
-    params_path: str, *, build: bool = True, force: bool = False, root: Path = PROJECT_ROOT
+    params_path: str,
+    *,
+    build: bool = True,
+    force: bool = False,
+    root: Path = PROJECT_ROOT,
+    variants: bool = False,
 ) -> Path:
     """Execute the run's notebooks (skipping those up to date) and build the book in ``root``;
-    returns the book's ``index.html`` (or the executed notebooks' folder without ``build``)."""
+    returns the book's ``index.html`` (or the executed notebooks' folder without ``build``).
+    ``variants``: after the last fold notebook, train every fold of every run variant
+    (:func:`ecglib.train.variants.fit_variants`; finished ones are reused)."""
     root = Path(root).resolve()
     if root != PROJECT_ROOT:
         stage_book(root)
     executed = root / "book" / "executed"
     executed.mkdir(parents=True, exist_ok=True)
     runs = plan(params_path, executed=executed)
-    params = load_params(params_path)
+    run_dir = load_params(params_path).run_dir
+    last_fold = max((i for i, r in enumerate(runs) if "fold" in r.parameters), default=-1)
     upstream = _digest(_inputs(params_path))
     bar = tqdm(runs, desc="notebooks", unit="nb")
-    for item in bar:
+    for i, item in enumerate(bar):
+        if variants and i == last_fold + 1:
+            _train_variants(params_path)
         key = hashlib.sha256(
             (
                 upstream
-                + _digest([item.source, *declared_inputs(item.source, params)])
+                + _digest([item.source, *declared_inputs(item.source, run_dir)])
                 + json.dumps(item.parameters, sort_keys=True)
             ).encode()
         ).hexdigest()
@@ -124,7 +137,26 @@ def run(
             ) from None
         _store_key(item.output, key, item.parameters)
         tqdm.write(f"{item.output.name}: {time.perf_counter() - start:.1f} s")
+    if variants and last_fold + 1 >= len(runs):
+        _train_variants(params_path)
     return build_book(root) if build else executed
+
+
+def _train_variants(params_path: str) -> None:
+    """Every fold of every variant of the run, in this process (the data notebook and the fold
+    notebooks have prepared the run's cohort, store and folds)."""
+    from ecglib.train.variants import fit_variants
+
+    params = load_params(params_path)
+    if not params.variants:
+        tqdm.write(f"{params_path}: no variants: declared (see params/paper.yaml's template)")
+        return
+    start = time.perf_counter()
+    results = fit_variants(params)
+    for result in results:
+        state = "finished" if result.finished else "not finished"
+        tqdm.write(f"variant {result.name} ({result.describe}): {state}")
+    tqdm.write(f"variants: {time.perf_counter() - start:.1f} s")
 
 
 def toc_entries(toc: Path = PROJECT_ROOT / "_toc.yml") -> list[str]:
@@ -184,24 +216,22 @@ def _inputs(params_path: str) -> list[Path]:
     return files
 
 
-def declared_inputs(source: Path, params=None) -> list[Path]:
-    """Files a notebook reads besides what the notebooks before it write: the glob patterns of
-    its ``metadata.ecglib.inputs``, relative to the repository (the benchmark appendix's
-    ``runs/bench/*.json``, so that a new ``make bench`` re-executes it) or, starting with
-    ``{run}/``, to the run's folder of ``params`` (the ablation chapter's
-    ``{run}/variants/*/predictions/*.csv``: variants are trained by ``make ablations``, outside
-    the notebooks, and a newly finished one must re-execute the page)."""
+def declared_inputs(source: Path, run_dir: Path | None = None) -> list[Path]:
+    """Files a notebook reads besides the run: the glob patterns (relative to the repository) of
+    its ``metadata.ecglib.inputs``, e.g. the benchmark appendix's ``runs/bench/*.json``, so that a
+    new ``make bench`` re-executes it. ``{run}`` in a pattern stands for the run's folder
+    (``run_dir``), e.g. ``{run}/variants/*/predictions/oof.csv`` for a chapter on run variants."""
     patterns = nbformat.read(source, as_version=4).metadata.get("ecglib", {}).get("inputs", [])
-    found = set()
+    found = []
     for pattern in patterns:
-        if pattern.startswith("{run}/"):
-            if params is None:
-                raise ValueError(f"{source.name}: input {pattern!r} needs the run's params")
-            base, pattern = params.run_dir, pattern[len("{run}/") :]
+        if "{run}" in pattern:
+            if run_dir is None:
+                continue
+            pattern = pattern.replace("{run}", glob.escape(str(run_dir)))
+            found += [Path(p) for p in glob.glob(pattern)]
         else:
-            base = PROJECT_ROOT
-        found.update(p for p in base.glob(pattern) if p.is_file())
-    return sorted(found)
+            found += list(PROJECT_ROOT.glob(pattern))
+    return sorted(p for p in found if p.is_file())
 
 
 def _digest(files: list[Path]) -> str:

@@ -2,6 +2,11 @@
 
     python -m ecglib.train params/paper.yaml --fold 0 --fold 1
     torchrun --nproc_per_node 4 -m ecglib.train params/paper.yaml --fold 3
+    python -m ecglib.train params/paper.yaml --variant no_pcgrad --fold 3
+
+``--variant NAME`` trains that run variant's folds (the params file's ``variants:``) into
+``runs/<name>/variants/NAME/`` (ecglib.train.variants); the job that finishes a variant's last
+fold pools its predictions.
 
 Each fold is trained (or resumed, or reused when already finished) exactly as
 ``notebooks/02_train_fold.ipynb`` does it; re-running the notebook afterwards reuses the result.
@@ -36,14 +41,21 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="stop after this many epochs (resumable), e.g. for a job time limit",
     )
+    parser.add_argument(
+        "--variant",
+        default=None,
+        help="train this run variant (a name of the params file's variants:) instead of the run",
+    )
     parser.add_argument("--force", action="store_true", help="retrain even a finished fold")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = load_params(args.params)
+    # an unknown variant fails before any work; a variant may set its own device
+    trained = params.variant(args.variant) if args.variant is not None else params
     folds = args.fold if args.fold else list(range(params.folds.n_folds))
     # one group for the whole loop: a group re-created per fold can hang (distributed.py)
-    with D.process_group(params.train.device):
+    with D.process_group(trained.train.device):
         for fold in folds:
             result = fit_fold(
                 params,
@@ -51,16 +63,23 @@ def main(argv: list[str] | None = None) -> None:
                 progress=not args.no_progress,
                 stop_after=args.stop_after,
                 force=args.force,
+                variant=args.variant,
             )
             if int(os.environ.get("RANK", "0")) != 0:
                 continue
             state = "reused" if result.reused else ("finished" if result.finished else "stopped")
+            label = f"{args.variant} fold {fold}" if args.variant else f"fold {fold}"
             print(
-                f"fold {fold}: {state}; best epoch {result.best_epoch} "
+                f"{label}: {state}; best epoch {result.best_epoch} "
                 f"(inner macro-AUC {result.inner_macro_auc:.3f}); {result.seconds:.1f} s; "
                 f"{result.world_size} process(es) on {result.device}, {result.precision}",
                 flush=True,
             )
+    if args.variant is not None and int(os.environ.get("RANK", "0")) == 0:
+        from ecglib.train.variants import pool_if_complete
+
+        if pool_if_complete(params, args.variant) is not None:
+            print(f"{args.variant}: every fold finished; predictions pooled", flush=True)
 
 
 if __name__ == "__main__":

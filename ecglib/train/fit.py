@@ -84,8 +84,8 @@ from ecglib.config import RunParams, params_to_dict
 from ecglib.data.prepare import read_cohort
 from ecglib.data.run_folds import ensure_folds, fold_roles
 from ecglib.data.store import EcgStore, open_store
-from ecglib.errors import DataError
-from ecglib.model import Net1D, build_model
+from ecglib.errors import CheckpointError, DataError
+from ecglib.model import Net1D, PerVesselNets, build_model
 from ecglib.paths import RunPaths
 from ecglib.train import distributed as D
 from ecglib.train.augment import augment_strength, with_augmented_copies
@@ -105,6 +105,7 @@ from ecglib.train.predict import (
     write_predictions,
 )
 from ecglib.train.schedule import warmup_cosine_scheduler
+from ecglib.train.single_task import PerVesselSelection
 from ecglib.train.threads import size_threads
 from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
 from ecglib.train.validate import macro_auc, undefined_vessels, vessel_aucs
@@ -183,7 +184,9 @@ class TaskModel(nn.Module):
 def model_config(params: RunParams) -> dict:
     """Net1D constructor arguments from the run's ``model:`` section (4 outputs, 12 leads)."""
     m = params.model
-    return {
+    leads = schema.input_leads(m.input_leads)
+    mask = {} if leads == schema.LEADS else {"input_mask": [int(x in leads) for x in schema.LEADS]}
+    return mask | {
         "in_channels": len(schema.LEADS),
         "base_filters": m.base_filters,
         "ratio": m.ratio,
@@ -276,8 +279,12 @@ def fit_fold(
     progress: bool = True,
     stop_after: int | None = None,
     force: bool = False,
+    variant: str | None = None,
 ) -> FoldResult:
     """Train fold ``fold`` (or reuse / resume it) and write its predictions (module docstring).
+
+    ``variant``: train that run variant's fold instead (:meth:`RunParams.variant`'s params, the
+    run's cohort, store and folds, files under :meth:`RunPaths.variant`; ecglib.train.variants).
 
     ``cohort``/``store`` default to the run's (``read_cohort``, ``open_store``). ``stop_after``:
     stop after that many epochs (the fold stays resumable; the result has ``finished=False``), as
@@ -286,8 +293,12 @@ def fit_fold(
     process group, or starts it if there is none yet, and leaves it up for the next fold
     (:func:`ecglib.train.distributed.setup`).
     """
+    paths = RunPaths.of(params)
+    if variant is not None:
+        params, paths = params.variant(variant), paths.variant(variant)
     ctx = D.setup(params.train.device)
-    return _Fold(params, int(fold), ctx, cohort, store, progress).run(stop_after, force)
+    fold_ = _Fold(params, int(fold), ctx, cohort, store, progress, paths=paths, label=variant)
+    return fold_.run(stop_after, force)
 
 
 class _Fold:
@@ -301,14 +312,19 @@ class _Fold:
         cohort: pd.DataFrame | None,
         store: EcgStore | None,
         progress: bool,
+        paths: RunPaths | None = None,
+        label: str | None = None,
     ):
         self.params, self.fold, self.ctx = params, fold, ctx
         self.progress = progress and ctx.is_main
-        self.paths = RunPaths.of(params)
+        # a variant's files go to its own folder; its cohort, store and folds are the run's
+        run = RunPaths.of(params)
+        self.paths = paths or run
+        self.name = f"{label} fold {fold}" if label else f"fold {fold}"
         if ctx.is_main:
             self.paths.ensure()
-        self.cohort = read_cohort(self.paths.cohort) if cohort is None else cohort
-        self.store = open_store(self.paths.store) if store is None else store
+        self.cohort = read_cohort(run.cohort) if cohort is None else cohort
+        self.store = open_store(run.store) if store is None else store
         if not 0 <= fold < params.folds.n_folds:
             raise ValueError(f"fold must be in 0..{params.folds.n_folds - 1}, got {fold}")
         folds = ensure_folds(params, self.cohort, write=ctx.is_main)
@@ -332,7 +348,11 @@ class _Fold:
         # loss, the uncertainty weights and PCGrad see only the assessed vessels, its head's
         # output is never trained, and its predictions are written as missing.
         self.tasks = [schema.VESSELS.index(v) for v in schema.assessed_vessels(self.cohort)]
+        # one network per vessel shares no parameter: no two task gradients can conflict, so
+        # gradient surgery would return the plain sum at the cost of a backward pass per task
+        self.surgery = "none" if params.train.single_task else params.train.gradient_surgery
         self.warnings: list[str] = []
+        self.retrain = False
 
     # ---- helpers ----------------------------------------------------------------------------
     def _rows(self, role: str) -> np.ndarray:
@@ -342,7 +362,7 @@ class _Fold:
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
         if self.ctx.is_main:
-            log.warning("fold %d: %s", self.fold, message)
+            log.warning("%s: %s", self.name, message)
 
     def _finished_summary(self) -> dict | None:
         summary_path = self.paths.train_summary(self.fold)
@@ -365,16 +385,28 @@ class _Fold:
         )
         if summary.get("fingerprint") != expected or not all(p.exists() for p in needed):
             return None
+        best = self.paths.best_checkpoint(self.fold)
+        try:
+            if "state_dict" not in load_checkpoint(best, map_location="cpu"):
+                raise CheckpointError(f"{best}: no state_dict")
+        except CheckpointError as exc:
+            # reused, it would fail later in a chapter; its last checkpoint leads to it again
+            self._warn(
+                f"the finished fold's best checkpoint {best} is unreadable ({exc}): retraining"
+            )
+            self.retrain = True
+            return None
         return summary
 
     # ---- the run ------------------------------------------------------------------------------
     def run(self, stop_after: int | None, force: bool) -> FoldResult:
         summary = None if force else self._finished_summary()
+        force = force or self.retrain
         if summary is not None:
             if int(summary.get("world_size", 1)) != self.ctx.world_size and self.ctx.is_main:
                 log.info(
-                    "fold %d: reusing the fold finished by %s process(es)",
-                    self.fold,
+                    "%s: reusing the fold finished by %s process(es)",
+                    self.name,
                     summary.get("world_size", 1),
                 )
             return self._reused(summary)
@@ -383,14 +415,22 @@ class _Fold:
         dev = ctx.device
         threads = size_threads(tp.threads)
         if ctx.is_main:
-            log.info("fold %d: training with %s", self.fold, threads.describe())
+            log.info("%s: training with %s", self.name, threads.describe())
+            if tp.single_task and tp.gradient_surgery != "none":
+                log.info("%s: one network per vessel, no gradient surgery", self.name)
 
         # model, weighting, optimiser ---------------------------------------------------------
         torch.manual_seed(derive_seed(self.params.seed, self.fold, "init"))
         pretrained = self.params.model.pretrained
-        net = build_model(
-            model_config(self.params), self.params.path(pretrained) if pretrained else None
-        )
+        weights = self.params.path(pretrained) if pretrained else None
+        if tp.single_task:
+            net = PerVesselNets(
+                [self._vessel_net(t, weights) for t in self.tasks], self.tasks, len(schema.VESSELS)
+            )
+        else:
+            net = build_model(model_config(self.params), weights)
+        # single task: every vessel's network keeps its own best epoch (train/single_task.py)
+        self.selection = PerVesselSelection(net) if tp.single_task else None
         unused = set(net.unused_parameter_names())
         for name, p in net.named_parameters():
             if name in unused:
@@ -479,6 +519,9 @@ class _Fold:
                     self.scaler.load_state_dict(state["scaler"])
                 set_rng_state(state["rng"][min(ctx.rank, len(state["rng"]) - 1)], dev)
                 history, best = list(state["history"]), dict(state["best"])
+                if self.selection is not None and best.get("vessel_epochs"):
+                    kept = load_checkpoint(self.paths.best_checkpoint(self.fold), "cpu")
+                    self.selection.restore(best, kept["state_dict"])
                 start = resumed_after = int(state["epoch"])
                 if saved != ctx.world_size:
                     self._warn(
@@ -487,7 +530,7 @@ class _Fold:
                         "augmentation and dropout streams differ from an uninterrupted run"
                     )
                 if ctx.is_main:
-                    log.info("fold %d: resuming after epoch %d", self.fold, start)
+                    log.info("%s: resuming after epoch %d", self.name, start)
             else:
                 self._warn(f"{last.name} belongs to other settings or data: training from scratch")
 
@@ -495,7 +538,7 @@ class _Fold:
         bar = tqdm(
             total=tp.epochs,
             initial=start,
-            desc=f"fold {self.fold}",
+            desc=self.name,
             unit="epoch",
             disable=not self.progress,
         )
@@ -508,7 +551,11 @@ class _Fold:
             row["val_macro_auc"] = macro_auc(aucs)
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
-            if not math.isnan(row["val_macro_auc"]) and (
+            if self.selection is not None:
+                if self.selection.update(epoch + 1, aucs):
+                    best = self.selection.best()
+                    self._save_best(epoch + 1, best["aucs"], self.selection.state)
+            elif not math.isnan(row["val_macro_auc"]) and (
                 math.isnan(best["macro"]) or row["val_macro_auc"] > best["macro"]
             ):
                 best = {"epoch": epoch + 1, "macro": row["val_macro_auc"], "aucs": aucs}
@@ -533,6 +580,19 @@ class _Fold:
 
         # the chosen epoch predicts the held-out fold and the external cohort ------------------------
         selection = "best inner-validation macro-AUC"
+        if self.selection is not None:
+            undefined = self.selection.fill_unselected(tp.epochs)
+            if undefined:
+                self._warn(
+                    f"{', '.join(undefined)}: no epoch with a defined inner-validation AUC; "
+                    "the last epoch's network is used"
+                )
+            best = self.selection.best()
+            self._save_best(best["epoch"], best["aucs"], self.selection.state)
+            selection = (
+                "each vessel's network at its own best inner-validation AUC "
+                f"(epochs {self.selection.describe()})"
+            )
         if best["epoch"] == 0:  # no epoch had a defined inner macro-AUC
             selection = "last epoch (inner-validation macro-AUC undefined at every epoch)"
             self._warn(
@@ -582,7 +642,7 @@ class _Fold:
         pc_gen = torch.Generator().manual_seed(derive_seed(seed, fold, "pcgrad", epoch))
         self.loader.sampler.set_epoch(epoch)
         strength = augment_strength(epoch, tp.epochs)
-        surgery = tp.gradient_surgery
+        surgery = self.surgery
         self.wrapped.train()
 
         tasks = self.tasks
@@ -661,7 +721,7 @@ class _Fold:
         self, terms: torch.Tensor, features: torch.Tensor, generator: torch.Generator
     ) -> int:
         """Gradients of one step into ``.grad``; returns the number of conflicting task pairs."""
-        surgery = self.params.train.gradient_surgery
+        surgery = self.surgery
         if surgery == "none":
             terms.sum().backward()
             return 0
@@ -679,6 +739,12 @@ class _Fold:
             terms, self.shared, other_params=self.others, generator=generator, variant=variant
         )
         return info.n_conflicts
+
+    def _vessel_net(self, task: int, weights: Path | None) -> Net1D:
+        """Vessel ``task``'s own one-logit network, seeded by its vessel: it starts as it would
+        trained alone."""
+        torch.manual_seed(derive_seed(self.params.seed, self.fold, "init", task))
+        return build_model(model_config(self.params), weights, n_outputs=1)
 
     def _predict(self, rows: np.ndarray) -> np.ndarray:
         D.broadcast_buffers_(self.net, self.ctx)
@@ -700,12 +766,12 @@ class _Fold:
         return vessel_aucs(self.labels[self.val_rows], probs)
 
     # ---- files ----------------------------------------------------------------------------------
-    def _save_best(self, epoch: int, aucs: dict) -> None:
+    def _save_best(self, epoch: int, aucs: dict, state: dict | None = None) -> None:
         if not self.ctx.is_main:
             return
         save_atomic(
             {
-                "state_dict": self.net.state_dict(),
+                "state_dict": self.net.state_dict() if state is None else state,
                 "model_config": self.net.config(),
                 "weighting": (self.model.weighting.state_dict() if self.model.weighting else {}),
                 "epoch": epoch,

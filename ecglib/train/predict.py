@@ -25,7 +25,7 @@ import torch
 from ecglib import schema
 from ecglib.config import RunParams
 from ecglib.errors import DataError
-from ecglib.model import Net1D
+from ecglib.model import Net1D, PerVesselNets, model_from_config
 from ecglib.paths import RunPaths
 from ecglib.train.checkpoint import load_checkpoint, load_state_strict
 from ecglib.train.distributed import DistContext, gather_rows
@@ -86,11 +86,18 @@ def predict_mean(
     return np.mean([predict_probs(m, signals, rows, **kwargs) for m in models], axis=0)
 
 
-def load_fold_model(params: RunParams, fold: int, device: torch.device | str = "cpu") -> Net1D:
-    """Fold ``fold``'s best model (eval mode), loaded strictly from its checkpoint."""
-    path = RunPaths.of(params).best_checkpoint(fold)
+def load_fold_model(
+    params: RunParams,
+    fold: int,
+    device: torch.device | str = "cpu",
+    *,
+    paths: RunPaths | None = None,
+) -> Net1D | PerVesselNets:
+    """Fold ``fold``'s best model (eval mode), loaded strictly from its checkpoint (a run
+    variant's with ``paths=RunPaths.of(params).variant(name)``)."""
+    path = (paths or RunPaths.of(params)).best_checkpoint(fold)
     ckpt = load_checkpoint(path, map_location=device)
-    model = Net1D.from_config(ckpt["model_config"])
+    model = model_from_config(ckpt["model_config"])
     load_state_strict(model, ckpt["state_dict"], str(path))
     return model.to(device).eval()
 
@@ -133,10 +140,12 @@ def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def read_oof(params: RunParams, folds: Sequence[int] | None = None) -> pd.DataFrame:
+def read_oof(
+    params: RunParams, folds: Sequence[int] | None = None, *, paths: RunPaths | None = None
+) -> pd.DataFrame:
     """Out-of-fold predictions of every fold (``row``, ``fold``, ``p_*``), sorted by row; a row
-    predicted twice raises."""
-    paths = RunPaths.of(params)
+    predicted twice raises. ``paths``: a run variant's folder (default: the run's)."""
+    paths = paths or RunPaths.of(params)
     folds = range(params.folds.n_folds) if folds is None else folds
     oof = pd.concat([read_predictions(paths.oof_predictions(k)) for k in folds], ignore_index=True)
     dup = oof["row"].duplicated()
@@ -149,12 +158,17 @@ def read_oof(params: RunParams, folds: Sequence[int] | None = None) -> pd.DataFr
 
 
 def mean_external(
-    params: RunParams, folds: Sequence[int] | None = None, *, write: bool = True
+    params: RunParams,
+    folds: Sequence[int] | None = None,
+    *,
+    write: bool = True,
+    paths: RunPaths | None = None,
 ) -> pd.DataFrame:
     """The external cohort's probabilities averaged over the fold models (mean of probabilities),
     ``row``, ``n_models``, ``p_*``; written to ``predictions/external_mean.csv`` when ``write``.
-    Every fold's file must cover the same rows."""
-    paths = RunPaths.of(params)
+    Every fold's file must cover the same rows. ``paths``: a run variant's folder (default: the
+    run's)."""
+    paths = paths or RunPaths.of(params)
     folds = list(range(params.folds.n_folds) if folds is None else folds)
     frames = [
         read_predictions(paths.external_predictions(k)).sort_values("row", ignore_index=True)
