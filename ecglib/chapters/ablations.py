@@ -40,7 +40,6 @@ from ecglib.chapters.ablations_runs import (
     relative_step_cost,
     run_commands,
     training_cost,
-    variant_run,
     variant_states,
 )
 from ecglib.chapters.parts import Skipped, skipped_of
@@ -434,11 +433,11 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Ablations:
     else:
         parts = []
         for state in done:
-            shadow = variant_run(run, state.name)
+            params, vpaths = run.variant(state.name), paths.variant(state.name)
             parts.append(
                 compare(
                     results.oof,
-                    read_oof(shadow),
+                    read_oof(params, paths=vpaths),
                     vessels,
                     name=state.name,
                     population=POPULATIONS["internal"],
@@ -448,7 +447,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Ablations:
                 parts.append(
                     compare(
                         results.external,
-                        mean_external(shadow, write=False),
+                        mean_external(params, paths=vpaths, write=False),
                         vessels,
                         name=state.name,
                         population=POPULATIONS["external"],

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +46,6 @@ __all__ = [
     "FULL",
     "VariantState",
     "variant_states",
-    "variant_run",
     "training_cost",
     "relative_step_cost",
     "estimated_minutes",
@@ -72,15 +71,6 @@ class VariantState:
     @property
     def done(self) -> bool:
         return len(self.finished) == self.n_folds
-
-
-def variant_run(run: RunParams, name: str) -> RunParams:
-    """Variant ``name``'s params (:meth:`RunParams.variant`) with its run folder moved to the
-    variant's (:meth:`RunPaths.variant`), so that the run's own readers of predictions
-    (:func:`ecglib.train.predict.read_oof`, :func:`~ecglib.train.predict.mean_external`) read
-    the variant's files unchanged."""
-    folder = RunPaths.of(run).variant(name).root
-    return replace(run.variant(name), runs_dir=str(folder.parent), name=folder.name)
 
 
 def variant_states(run: RunParams) -> list[VariantState]:
