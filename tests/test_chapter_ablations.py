@@ -74,6 +74,19 @@ def test_a_planted_worse_variant_has_a_negative_difference_excluding_zero():
     assert worse and f"worse for {worse[0]}" in text
 
 
+def test_a_better_variant_is_called_better_only_where_its_interval_excludes_zero():
+    p = joined_predictions(n=600)
+    full = p.copy()
+    full[schema.prob_cols()] = _worse(p)[schema.prob_cols()].to_numpy()
+    out = ch.compare(full, p[["row", *schema.prob_cols()]], VESSELS, name="b", population="x")
+    text = ch.difference_sentence(out, "the original")
+    rows = out[out["vessel"] != ch.MACRO].set_index("vessel")
+    better = [v for v in VESSELS if rows.at[v, "diff_low"] > 0]
+    unclear = [v for v in VESSELS if rows.at[v, "diff_low"] <= 0 <= rows.at[v, "diff_high"]]
+    assert better and "separates disease better" in text and "less well" not in text
+    assert ("for " + unclear[0]) in text if unclear else "includes 0" not in text
+
+
 def test_a_difference_without_an_interval_is_left_out_of_the_macro_and_said():
     p = joined_predictions(n=400)
     p["y_LM"] = 0
