@@ -763,7 +763,9 @@ class _Fold:
 
     def _validate(self) -> dict[str, float]:
         probs = self._predict(self.val_rows)
-        return vessel_aucs(self.labels[self.val_rows], probs)
+        labels = self.labels[self.val_rows].copy()
+        labels[:, [j for j in range(len(schema.VESSELS)) if j not in self.tasks]] = np.nan
+        return vessel_aucs(labels, probs)  # a vessel that is not a task has no AUC
 
     # ---- files ----------------------------------------------------------------------------------
     def _save_best(self, epoch: int, aucs: dict, state: dict | None = None) -> None:
