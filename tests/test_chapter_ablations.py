@@ -232,6 +232,9 @@ def test_the_chapter_compares_finished_variants_and_lists_the_rest(tmp_path):
     text = chapter.how_to_run_text()
     assert "**half**" in text and "1 of 3 folds finished" in text and "an estimate" in text
     assert "make ablations" in text and "--variants" in text and "--variant NAME --fold K" in text
+    assert "about 1.0 minutes for the rest" in text
+    (skip,) = chapter.skipped()
+    assert "variant half" in skip.message and "1 of its 3 folds" in skip.message
     assert "same" not in text
 
     numbers = chapter.numbers()

@@ -180,6 +180,17 @@ def _align(full: pd.DataFrame, variant: pd.DataFrame, name: str, population: str
     return out
 
 
+def _duration(minutes: float) -> str:
+    """``"40 seconds"``, ``"4.5 minutes"``, ``"25 minutes"``, ``"3.2 hours"``."""
+    if minutes < 1:
+        return f"{minutes * 60:.0f} seconds"
+    if minutes < 10:
+        return f"{minutes:.1f} minutes"
+    if minutes < 120:
+        return f"{minutes:.0f} minutes"
+    return f"{minutes / 60:.1f} hours"
+
+
 def _join(items: Sequence[str]) -> str:
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -338,7 +349,7 @@ class Ablations:
                 f"- **{r.variant}** ({r.description}): {r.finished} of {r.folds} folds finished"
                 + (f" ({r.why})" if r.why else "")
                 + (
-                    f"; about {r.estimate:.0f} minutes for the rest on this configuration "
+                    f"; about {_duration(r.estimate)} for the rest on this configuration "
                     "(an estimate: the full method's measured minutes per fold times the "
                     f"variant's relative step cost, {r.relative_step:.2f}, counted in "
                     "forward-pass units, not measured)"
@@ -404,8 +415,21 @@ class Ablations:
             "ablations": self.numbers(),
         }
 
+    def unfinished_parts(self) -> list[Skipped]:
+        """Each declared variant that has not finished all its folds, as a skipped part."""
+        return [
+            Skipped(
+                f"The comparison of variant {r.variant} ({r.description})",
+                f"{r.finished} of its {r.folds} folds are finished (see 'Variants not run yet')",
+            )
+            for r in self.unfinished.itertuples(index=False)
+        ]
+
     def skipped(self) -> list[Skipped]:
-        return skipped_of([self.comparisons, self.external])
+        parts = [self.comparisons, self.external]
+        if not isinstance(self.comparisons, Skipped):  # else it already says none finished
+            parts += self.unfinished_parts()
+        return skipped_of(parts)
 
 
 def analyse(run: RunParams, results: RunResults | None = None) -> Ablations:
