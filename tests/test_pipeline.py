@@ -118,6 +118,30 @@ def test_declared_inputs_come_from_the_notebook_metadata(tmp_path, monkeypatch):
     assert shipped.metadata["ecglib"]["inputs"] == ["runs/bench/*.json"]
 
 
+def test_run_inputs_resolve_in_the_runs_folder(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from ecglib.config import DataParams, RunParams
+
+    monkeypatch.setattr(pipeline, "PROJECT_ROOT", tmp_path)
+    params = RunParams(
+        name="r", seed=1, data=DataParams(table="x", map="m"), runs_dir=str(tmp_path / "elsewhere")
+    )
+    found = params.run_dir / "variants" / "v" / "predictions"
+    found.mkdir(parents=True)
+    (found / "oof_fold0.csv").write_text("row")
+    source = tmp_path / "13_x.ipynb"
+    notebook(source, 'params = "x"')
+    nb = nbformat.read(source, as_version=4)
+    nb.metadata["ecglib"] = {"inputs": ["{run}/variants/*/predictions/*.csv"]}
+    nbformat.write(nb, source)
+    assert pipeline.declared_inputs(source, params.run_dir) == [found / "oof_fold0.csv"]
+    other = replace(params, name="other")
+    assert pipeline.declared_inputs(source, other.run_dir) == []
+    shipped = nbformat.read(pipeline.NOTEBOOKS / "13_ablations.ipynb", as_version=4)
+    assert "{run}/variants/*/predictions/*.csv" in shipped.metadata["ecglib"]["inputs"]
+
+
 def test_a_per_fold_page_is_titled_with_its_fold(tmp_path):
     path = tmp_path / "02_x_3.ipynb"
     notebook(path, 'params = "x"\nfold = 0')

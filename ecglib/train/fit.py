@@ -11,6 +11,11 @@
 2. **Model.** Net1D from ``model:`` (ECGFounder's weights when ``model.pretrained`` is set, random
    initialisation seeded from the run's seed and the fold otherwise) with one logit per vessel.
    The two parameters the forward pass never uses (``Net1D.unused_parameter_names``) are frozen.
+   ``model.input_leads`` zeroes the other leads at the network's input (training and
+   prediction). ``train.single_task``: one independent one-logit Net1D per vessel
+   (:class:`~ecglib.model.PerVesselNets`, no gradient surgery: they share no parameter), each
+   kept at its own vessel's best inner-validation epoch (:mod:`ecglib.train.single_task`).
+   A run variant (``variant=``, :mod:`ecglib.train.variants`) trains in its own folder.
 3. **Objective.** Per-vessel binary cross-entropy ``L_t`` over a batch holding the ECGs and their
    augmented copies (``train.augment``; strength ``0.5 + 0.25 (1 + cos(pi e / E))`` at epoch
    ``e`` of ``E``), weighted by learned uncertainty (``train.loss_weighting: uncertainty``:
