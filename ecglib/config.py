@@ -159,6 +159,10 @@ class EvaluationParams:
     subgroup_variables: list[Literal["age", "sex", "interval"]] = ("age", "sex", "interval")
     subgroup_age_cut_years: float = 65.0
     subgroup_interval_cut_hours: float = 3.0
+    #: The positive predictive value chapter 12's rule-in threshold must reach (the smallest
+    #: threshold whose ruled-in examinations reach it, cross-fitted on the internal
+    #: out-of-fold predictions and applied unchanged externally, like the 95%-NPV rule-out).
+    rule_in_ppv: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -302,6 +306,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("SignalParams", "npy_fs"): (lambda v: v > 0, "a positive sampling rate in Hz"),
     ("FoldParams", "n_folds"): (lambda v: v >= 2, "at least 2"),
     ("FoldParams", "inner_val_fraction"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
+    ("EvaluationParams", "rule_in_ppv"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
 }
 
 
