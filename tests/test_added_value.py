@@ -175,9 +175,7 @@ def toy_results(n_patients: int = 240, seed: int = 0, *, clinical: bool = True):
 
 
 #: What :meth:`RunResults.resamples` reads of a run's parameters.
-TOY_PARAMS = SimpleNamespace(
-    seed=3, evaluation=SimpleNamespace(n_bootstrap=200, rule_in_ppv=0.5)
-)
+TOY_PARAMS = SimpleNamespace(seed=3, evaluation=SimpleNamespace(n_bootstrap=200, rule_in_ppv=0.5))
 
 
 def fake_network_predictions(run, results, seed: int = 9):
@@ -335,7 +333,11 @@ def test_the_forest_figure_draws_each_difference_and_interval_where_given():
     fig = difference_forest_figure(table)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["RCA: network - clinical", "LAD: network - clinical", "LM: network - clinical"]
+    assert labels == [
+        "RCA: network - clinical",
+        "LAD: network - clinical",
+        "LM: network - clinical",
+    ]
     # the error bars span exactly the given intervals, at their rows (seaborn draws each bar
     # and its caps as NaN-separated segments of one line)
     spans = set()

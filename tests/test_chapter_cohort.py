@@ -122,4 +122,6 @@ def test_table1_counts_risk_factors_per_patient_with_the_count_of_five():
 
 
 def test_table1_has_no_risk_factor_rows_without_the_columns():
-    assert not any("Risk factor" in r or "Diabetes" in r for r in cohort_table(_cohort([0] * 4)).index)
+    assert not any(
+        "Risk factor" in r or "Diabetes" in r for r in cohort_table(_cohort([0] * 4)).index
+    )

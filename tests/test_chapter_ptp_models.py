@@ -48,7 +48,11 @@ def test_aucs_are_those_of_scikit_learn_on_the_examinations_with_both():
     assert numbers["x_rfcl_minus_ptp"] == pytest.approx(
         a.at[MODELS[1], "auc"] - a.at[MODELS[0], "auc"]
     )
-    assert numbers["x_rfcl_minus_ptp_lo"] < numbers["x_rfcl_minus_ptp"] < numbers["x_rfcl_minus_ptp_hi"]
+    assert (
+        numbers["x_rfcl_minus_ptp_lo"]
+        < numbers["x_rfcl_minus_ptp"]
+        < numbers["x_rfcl_minus_ptp_hi"]
+    )
     assert numbers["x_models_patients"] == both["patient"].nunique()
     # categories count every examination with both models once per model
     c = models.categories

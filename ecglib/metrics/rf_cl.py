@@ -162,9 +162,7 @@ def risk_factor_count(table: pd.DataFrame) -> pd.Series:
             f"{schema.RISK_FACTORS[col]} of row {table.index[row]} is "
             f"{float(values.iat[row, col]):g}, not 0 or 1"
         )
-    return values.sum(axis=1, min_count=len(schema.RISK_FACTORS)).where(
-        values.notna().all(axis=1)
-    )
+    return values.sum(axis=1, min_count=len(schema.RISK_FACTORS)).where(values.notna().all(axis=1))
 
 
 def risk_factor_group(count) -> np.ndarray:
