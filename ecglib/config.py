@@ -170,6 +170,10 @@ class EvaluationParams:
     subgroup_variables: list[Literal["age", "sex", "interval"]] = ("age", "sex", "interval")
     subgroup_age_cut_years: float = 65.0
     subgroup_interval_cut_hours: float = 3.0
+    #: The positive predictive value chapter 12's rule-in threshold must reach (the smallest
+    #: threshold whose ruled-in examinations reach it, cross-fitted on the internal
+    #: out-of-fold predictions and applied unchanged externally, like the 95%-NPV rule-out).
+    rule_in_ppv: float = 0.5
 
 
 #: The params sections a run variant may overlay; the others (cohort, signals, folds, seed,
@@ -422,6 +426,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
         lambda v: _valid_leads(v),
         "all, limb, or a non-empty list of distinct lead names of I, II, III, aVR, aVL, aVF, V1-V6",
     ),
+    ("EvaluationParams", "rule_in_ppv"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
 }
 
 

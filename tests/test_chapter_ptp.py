@@ -12,6 +12,7 @@ from ecglib import schema
 from ecglib.chapters import ptp as ch
 from ecglib.chapters.parts import Skipped, attempt
 from ecglib.chapters.predictions import load_results
+from ecglib.chapters.ptp_models import MODEL_NUMBER_KEYS
 from ecglib.chapters.risk_strata import index_ecgs, vessel_strata
 from ecglib.errors import DataError, MissingInputError
 from ecglib.metrics import nri
@@ -222,8 +223,11 @@ def test_a_run_without_symptoms_or_external_site_skips_both_parts(tmp_path):
     assert [s.part for s in chapter.skipped()] == [
         "The pre-test probability analysis",
         "External validation",
+        "The 2024 RF-CL",
     ]
-    assert chapter.skipped()[-1] is chapter.external
+    assert chapter.skipped()[1] is chapter.external
+    assert chapter.models_part("external") is chapter.external
+    assert chapter.models_table() is None and chapter.models_categories() is None
     for cohort_name in ("internal", "external"):
         for outcome in ch.OUTCOMES:
             assert chapter.rule_out_table(cohort_name, outcome) is None
@@ -233,9 +237,12 @@ def test_a_run_without_symptoms_or_external_site_skips_both_parts(tmp_path):
     assert isinstance(outputs["ptp_rule_out_internal_severe"], Skipped)
     numbers = dict(outputs["ptp_nri"])
     assert set(numbers) == {
-        f"{p}{k}" for p in ("int_", "ext_", "int_sev_", "ext_sev_") for k in ch.PTP_NUMBER_KEYS
-    } | {"obstructive_min_grade", "severe_min_grade"}
+        f"{p}{k}"
+        for p in ("int_", "ext_", "int_sev_", "ext_sev_")
+        for k in (*ch.PTP_NUMBER_KEYS, *MODEL_NUMBER_KEYS)
+    } | {"obstructive_min_grade", "severe_min_grade", "models_text"}
     assert (numbers.pop("obstructive_min_grade"), numbers.pop("severe_min_grade")) == (2, 3)
+    assert "The 2024 RF-CL is skipped because" in numbers.pop("models_text")
     assert all(
         math.isnan(v) if not k.endswith("_text") else v == "p = n/a" for k, v in numbers.items()
     )
@@ -311,3 +318,26 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     ]
     assert chapter.outputs()["ptp_nri"] == numbers
     assert isinstance(chapter.guideline, pd.DataFrame) and np.all(chapter.guideline.notna())
+
+
+def test_the_ci_run_shows_the_2024_rf_cl_beside_the_2019_ptp(ci_run):
+    from sklearn.metrics import roc_auc_score
+
+    from ecglib.metrics.rf_cl import rf_cl_table
+
+    results = load_results(ci_run)
+    chapter = ch.analyse(ci_run, results)
+    part = chapter.models_part("internal")
+    # the demo cohort has the five risk factors: the comparison is computed, not skipped
+    assert not isinstance(part, Skipped), part.message
+    index = index_ecgs(results.oof, "exam")
+    outcome = ch.any_vessel_outcome(index, 2)
+    rf = rf_cl_table(index)["rf_cl"].to_numpy()
+    guide = ptp_metrics.ptp_table(index)["ptp"].to_numpy()
+    both = ~np.isnan(rf) & ~np.isnan(guide)
+    numbers = chapter.numbers()
+    assert numbers["int_models_exams"] == int(both.sum())
+    assert numbers["int_rfcl_auc"] == pytest.approx(roc_auc_score(outcome[both], rf[both]))
+    assert numbers["int_ptp_auc"] == pytest.approx(roc_auc_score(outcome[both], guide[both]))
+    assert "internal examinations" in numbers["models_text"]
+    assert chapter.models_table("internal").shape[0] == 2

@@ -29,8 +29,9 @@ pooled out-of-fold predictions. The words and tables are built in
   probability as an unfitted score beside the models on the ECGs that have one (network - PTP),
   and the categorical NRI of the ECG + clinical model over the PTP at < 5%, 5-15%, > 15% on the
   index ECG of each examination.
-* **A rule-out protocol** (:mod:`ecglib.chapters.added_value_rule`): the threshold for a 95%
-  NPV, cross-fitted internally and fixed for the external site.
+* **A rule-out and rule-in protocol** (:mod:`ecglib.chapters.added_value_rule`): the
+  threshold for a 95% NPV and the one for the run's PPV target (``evaluation.rule_in_ppv``),
+  each cross-fitted internally and fixed for the external site.
 * **Where disease is cut** (:mod:`ecglib.metrics.outcomes`): the same predictions against grade
   >= 2, >= 3, grade 4 only and grade >= 3 vs grade 0, per vessel and for any vessel (the
   noisy-OR of the four probabilities), per population.
@@ -56,7 +57,13 @@ from ecglib.chapters.added_value_ptp import (
     ptp_display,
     ptp_numbers,
 )
-from ecglib.chapters.added_value_rule import RULE_OUT_NPV, RuleOut, rule_out_protocol
+from ecglib.chapters.added_value_rule import (
+    RULE_OUT_NPV,
+    RuleIn,
+    RuleOut,
+    rule_in_protocol,
+    rule_out_protocol,
+)
 from ecglib.chapters.added_value_text import (
     CLINICAL,
     COMBINED,
@@ -152,6 +159,9 @@ class AddedValue:
     nri: Mapping[tuple[str, str], Mapping[str, object] | Skipped]
     #: The rule-out protocol (:mod:`ecglib.chapters.added_value_rule`), or why there is none.
     rule_out: RuleOut | Skipped
+    #: The rule-in protocol for the run's PPV target (``evaluation.rule_in_ppv``), or why there
+    #: is none.
+    rule_in: RuleIn | Skipped
 
     def matrix_table(self) -> pd.DataFrame:
         """The cross-vessel matrix as text."""
@@ -184,6 +194,10 @@ class AddedValue:
         """The rule-out protocol as text."""
         return unless_skipped(lambda r: r.display(), self.rule_out)
 
+    def rule_in_table(self) -> pd.DataFrame | Skipped:
+        """The rule-in protocol as text."""
+        return unless_skipped(lambda r: r.display(), self.rule_in)
+
     def outcome_table(self) -> pd.DataFrame:
         """The outcome definitions' AUCs as text."""
         return outcome_table(self.outcomes)
@@ -215,6 +229,8 @@ class AddedValue:
         out.update(nri_numbers(self.nri))
         if not isinstance(self.rule_out, Skipped):
             out.update(self.rule_out.numbers())
+        if isinstance(self.rule_in, RuleIn):
+            out.update(self.rule_in.numbers())
         out["clinical_variables"] = (
             join_words(self.clinical_columns) if self.clinical_columns else "none"
         )
@@ -240,6 +256,7 @@ class AddedValue:
             "added_value_outcomes": self.outcomes,
             "added_value_ptp": self.ptp,
             "added_value_rule_out": unless_skipped(lambda r: r.table, self.rule_out),
+            "added_value_rule_in": unless_skipped(lambda r: r.table, self.rule_in),
             "added_value": self.numbers(),
         }
 
@@ -261,6 +278,7 @@ class AddedValue:
                 self.ptp,
                 *nri,
                 self.rule_out,
+                self.rule_in,
             ]
         )
 
@@ -308,6 +326,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
         ptp_coverage=None if isinstance(with_ptp, Skipped) else with_ptp[1],
         nri=nri_parts(results, combined, vessels),
         rule_out=attempt("The rule-out protocol", _rule_out, results, vessels),
+        rule_in=attempt("The rule-in protocol", _rule_in, results, vessels),
     )
 
 
@@ -315,6 +334,15 @@ def _rule_out(results: RunResults, vessels: Sequence[str]) -> RuleOut:
     return RuleOut(
         target=RULE_OUT_NPV,
         table=rule_out_protocol(results, vessels, RULE_OUT_NPV),
+        n_boot=results.resamples("oof").n_boot,
+    )
+
+
+def _rule_in(results: RunResults, vessels: Sequence[str]) -> RuleIn:
+    target = results.params.evaluation.rule_in_ppv
+    return RuleIn(
+        target=target,
+        table=rule_in_protocol(results, vessels, target),
         n_boot=results.resamples("oof").n_boot,
     )
 
