@@ -9,18 +9,20 @@ from matplotlib.figure import Figure
 
 from conftest import DEMO_MAP
 from ecglib.chapters import parts as results
-from ecglib.chapters.page import PARAMS_ENV, Page, label_notices, random_init_notice, setup
+from ecglib.chapters.page import PARAMS_ENV, Page, label_notices, model_notice, setup
 from ecglib.config import DataParams, ModelParams, RunParams
 from ecglib.errors import MissingInputError
 
 
-def test_random_init_notice_only_without_pretrained_weights():
-    params = RunParams(name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)))
-    assert "random" in random_init_notice(params).lower()
-    assert Page(params).notices().data.startswith("> ")
+def test_the_model_notice_says_what_was_trained_on_every_results_page(tmp_path):
+    params = RunParams(
+        name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)), runs_dir=str(tmp_path)
+    )
+    assert "from random initialisation" in model_notice(params)
+    assert Page(params).notices().data.startswith("> **What was trained.**")
     pretrained = replace(params, model=ModelParams(pretrained="ecgfounder.pth"))
-    assert random_init_notice(pretrained) is None
-    assert Page(pretrained).notices() is None
+    assert "fine-tuned" in model_notice(pretrained) and "random" not in model_notice(pretrained)
+    assert Page(pretrained).notices() is not None
     assert Page(params).notices(model=False) is None
 
 
@@ -36,12 +38,15 @@ def test_label_notices_come_from_the_column_map(tmp_path):
         seed=1,
         data=DataParams(table="x", map=str(path)),
         model=ModelParams(pretrained="ecgfounder.pth"),
+        runs_dir=str(tmp_path),
     )
     notices = label_notices(params)
     assert notices[0] == "These labels are proxies."
     assert notices[1].startswith("**Not assessed: LM.**")
     text = Page(params).notices().data
-    assert text.count("> ") == 2 and "random" not in text.lower()
+    # the model notice, then the map's two
+    assert text.count("\n\n> ") == 2 and "random" not in text.lower()
+    assert Page(params).notices(model=False).data.count("> ") == 2
 
 
 def test_attempt_turns_only_missing_inputs_into_skips():
