@@ -141,3 +141,23 @@ def test_publish_saves_outputs_and_lists_skipped_parts_once(tmp_path):
     assert page.figure("fig", lambda f: f, fig) is None
     assert (page.paths.figures / "fig.png").exists()
     assert page.figure("never", lambda f: 1 / 0, results.Skipped("x", "y")) is None
+
+
+def test_download_links_start_from_the_executed_notebooks_folder(tmp_path, monkeypatch):
+    from ecglib.chapters import page as page_module
+
+    params = RunParams(
+        name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)), runs_dir=str(tmp_path)
+    )
+    page = Page(params)
+    (page.paths.metrics / "glance.csv").write_text("vessel\nRCA\n")
+    glued = {}
+    monkeypatch.setattr(page_module, "glue_numbers", glued.update)
+    monkeypatch.setenv(page_module.EXECUTED_ENV, str(tmp_path / "book" / "book" / "executed"))
+    linked = page.downloads("links", {"glance": "this page", "absent": "not saved"})
+    assert linked == ["glance"]
+    assert glued["links"].data == (
+        "- {download}`glance.csv <../../../t/metrics/glance.csv>`: this page"
+    )
+    page.downloads("none", {"absent": "not saved"})
+    assert glued["none"].data == "No table of this run has been saved yet."
