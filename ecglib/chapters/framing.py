@@ -206,9 +206,12 @@ class Framing:
             if self.pretrained
             else f"This run trained {self.network()} from random initialisation"
         )
-        where = f"on {self.device()}" if self.devices else "(no fold has finished training yet)"
         head = f"{what}, for {self.train.epochs} epochs per fold with {self.recipe()}"
-        return f"{head}, {where}." if device else f"{head}."
+        if not device:
+            return f"{head}."
+        if not self.devices:
+            return f"{head} (no fold has finished training yet)."
+        return f"{head}, on {self.device()}."
 
     def study_sentence(self) -> str:
         """The study's set-up, from the same code (:data:`STUDY_MODEL`, :data:`STUDY_TRAIN`)."""

@@ -135,10 +135,10 @@ class Page:
         skipped = list(chapter.skipped()) if hasattr(chapter, "skipped") else []
         return skipped_markdown(skipped)
 
-    def downloads(self, key: str, tables: Mapping[str, str]) -> list[str]:
+    def downloads(self, key: str, tables: Mapping[str, str]) -> None:
         """Glue under ``key`` a Markdown list of download links (MyST ``{download}`` roles, for
-        the page's ``{glue:md}`key:myst``) to the run's saved CSV tables ``tables`` (file stem ->
-        what it holds) that exist; returns the stems linked. The links are relative to the
+        the page's ``{glue:md}`` directive with ``:format: myst``) to the run's saved CSV tables
+        ``tables`` (file stem -> what it holds) that exist. The links are relative to the
         executed notebook's folder (:data:`EXECUTED_ENV`, else the repository's
         ``book/executed``), where the book reads the page."""
         from IPython.display import Markdown
@@ -146,16 +146,14 @@ class Page:
         from ecglib.config import PROJECT_ROOT
 
         folder = Path(os.environ.get(EXECUTED_ENV) or PROJECT_ROOT / "book" / "executed")
-        lines, linked = [], []
+        lines = []
         for stem, what in tables.items():
             file = self.paths.metrics / f"{stem}.csv"
             if file.is_file():
                 target = Path(os.path.relpath(file.resolve(), folder.resolve())).as_posix()
                 lines.append(f"- {{download}}`{stem}.csv <{target}>`: {what}")
-                linked.append(stem)
         text = "\n".join(lines) if lines else "No table of this run has been saved yet."
         glue_numbers({key: Markdown(text)})
-        return linked
 
     def notices(self, *, model: bool = True):
         """The run's notices as displayable Markdown; None when there is nothing to say."""
