@@ -1,6 +1,7 @@
 """The built ci book in a real browser: every page of ``_toc.yml`` opens in headless Chromium
 without console errors or failed requests, its images load (naturalWidth > 0), its code cells are
-collapsed behind their toggles, and every link inside the book points at a page (and anchor)
+collapsed behind their toggles (no code input visible; the parameters and the set-up cell's
+imports not on the page at all), and every link inside the book points at a page (and anchor)
 that exists. A full-page screenshot of each page is
 saved in ``_build/test-artefacts/screenshots`` for a reader of the CI run.
 
@@ -169,6 +170,9 @@ def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
         open_code = page.eval_on_selector_all(
             "div.cell_input", "els => els.filter(e => e.checkVisibility()).length"
         )
+        code_text = page.eval_on_selector_all(
+            "div.cell_input", "els => els.map(e => e.textContent).join('\\n')"
+        )
         page.screenshot(path=str(ARTEFACTS / (rel.replace("/", "__") + ".png")), full_page=True)
         page.close()
         problems += [f"{rel}: {e}" for e in errors]
@@ -178,6 +182,11 @@ def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
         ]
         if open_code:
             problems.append(f"{rel}: {open_code} code cell(s) shown open (expected collapsed)")
+        # The parameters and the set-up cell's imports are not on the page at all, not even
+        # behind a toggle (pipeline.present_cells).
+        plumbing = [s for s in ("setup(params", "params = ") if s in code_text]
+        if plumbing:
+            problems.append(f"{rel}: parameter or set-up code in the page ({plumbing})")
         if not title.strip():
             problems.append(f"{rel}: the page has no title")
     assert not problems, "\n".join(problems)

@@ -75,6 +75,8 @@ def test_without_a_benchmark_run_the_appendix_says_so_in_one_sentence(tmp_path):
     assert isinstance(sentence, Markdown)
     assert sentence.data.startswith("This appendix is skipped because no benchmark run was found")
     assert "make bench" in sentence.data and "—" not in sentence.data
+    # the targets section says in a sentence that it has nothing, never an empty glue
+    assert chapter.numbers()["bench_targets"].data.startswith("Without a benchmark run")
     assert chapter.headlines() is None and chapter.skipped() == [] and chapter.outputs() == {}
 
 
@@ -126,6 +128,7 @@ def test_the_run_facts_count_the_targets_met(tmp_path):
 def test_a_benchmark_run_is_described_and_its_figures_listed_in_full(tmp_path):
     chapter = ch.benchmarks(_write_bench(tmp_path / "bench", args=["--n", "10"]))
     text = chapter.numbers()["bench_run"].data
+    assert chapter.numbers()["bench_targets"].data == ch.TARGETS_TEXT
     assert text.startswith(
         "Made on 2026-01-02 03:04 UTC from commit aaaaaaaaaaaa (with "
         "uncommitted changes), on Linux-6.1-x86\\_64 with 8 logical CPUs"

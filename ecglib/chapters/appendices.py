@@ -203,7 +203,18 @@ class Benchmarks:
             step = self.train_step.message
         else:
             step = train_step_paragraph(self.train_step)
-        return {"bench_run": Markdown(self.paragraph()), "bench_train_step": Markdown(step)}
+        return {
+            "bench_run": Markdown(self.paragraph()),
+            "bench_targets": Markdown(self.targets()),
+            "bench_train_step": Markdown(step),
+        }
+
+    def targets(self) -> str:
+        """What the targets figure shows, or, without a run, that there is nothing to show
+        (the reason is said once, in ``bench_run``)."""
+        if isinstance(self.bench, Skipped):
+            return "Without a benchmark run there is no figure to set against its target."
+        return TARGETS_TEXT
 
     def outputs(self) -> dict[str, object]:
         """Nothing: the benchmark run keeps its own JSON in its folder."""
@@ -211,6 +222,15 @@ class Benchmarks:
 
     def skipped(self) -> list[Skipped]:
         return []
+
+
+#: How to read the targets figure (appendix 92, when there is a benchmark run).
+TARGETS_TEXT = (
+    "Each figure with a bound as its target, as the share of the target it uses: the measured "
+    "value over the limit for an upper bound (a time, a ratio of times, a difference), the "
+    "limit over the measured value for a lower bound (a speed-up). Left of the line at 1 the "
+    "target is met, whichever its direction."
+)
 
 
 def headline_display(bench: bench_report.BenchmarkRun) -> pd.DataFrame:

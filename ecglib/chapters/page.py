@@ -1,9 +1,9 @@
 """The one set-up call at the top of every notebook, and what the page does with a chapter.
 
 ``page = setup(params)`` reads the run's params, makes its folders, shows the notices every
-page of this run must carry (a model trained from random weights, labels that are not CCTA
-grades, vessels not assessed), and gives the notebook what it needs besides the chapter's entry
-point: the run (:attr:`Page.run`), its paths, its predictions (:attr:`Page.results`, read once),
+page of this run must carry (what model was trained and how it departs from the study, labels
+that are not CCTA grades, vessels not assessed), and gives the notebook what it needs besides
+the chapter's entry point: the run (:attr:`Page.run`), its paths, its predictions (:attr:`Page.results`, read once),
 and the one way to save, glue and show (:meth:`Page.save`, :meth:`Page.glue`,
 :meth:`Page.show`, :meth:`Page.figure`, :meth:`Page.publish`).
 
@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from ecglib.chapters.parts import Skipped, skipped_markdown
@@ -27,24 +28,30 @@ from ecglib.config import RunParams, load_params
 from ecglib.paths import RunPaths
 from ecglib.report.save import glue_numbers, save
 
-__all__ = ["PARAMS_ENV", "Page", "setup", "random_init_notice", "label_notices", "notice_texts"]
+__all__ = [
+    "PARAMS_ENV",
+    "EXECUTED_ENV",
+    "Page",
+    "setup",
+    "model_notice",
+    "label_notices",
+    "notice_texts",
+]
 
 #: Set by the notebook tests to run every notebook on ``params/ci.yaml`` (module docstring).
 PARAMS_ENV = "ECGLIB_PARAMS"
+#: Set by the pipeline to the folder the executed notebooks are written to (the book reads the
+#: pages from there), so that a page's download links reach the run's files from the page.
+EXECUTED_ENV = "ECGLIB_BOOK_EXECUTED"
 
 
-def random_init_notice(params: RunParams) -> str | None:
-    """The notice every results chapter shows when the model was not initialised from the
-    pretrained ECGFounder weights (``model.pretrained: null``); None when it was."""
-    if params.model.pretrained is not None:
-        return None
-    return (
-        "**Random initialisation.** This run trained the network from random weights "
-        "(`model.pretrained: null`), not by fine-tuning the pretrained ECGFounder "
-        "checkpoint as the study does. Its numbers describe a model trained from scratch on "
-        "this run's cohort; they do not show what fine-tuning ECGFounder achieves. Set "
-        "`model.pretrained` to the checkpoint's path to run the study's method."
-    )
+def model_notice(params: RunParams) -> str:
+    """The notice every results chapter shows: what this run trained (network size,
+    initialisation, epochs, recipe, the device its folds ran on) and how that departs from the
+    study (:func:`ecglib.chapters.framing.model_notice`)."""
+    from ecglib.chapters.framing import model_notice as notice
+
+    return notice(params)
 
 
 def label_notices(params: RunParams) -> list[str]:
@@ -67,9 +74,9 @@ def label_notices(params: RunParams) -> list[str]:
 
 
 def notice_texts(params: RunParams, *, model: bool = True) -> list[str]:
-    """:func:`random_init_notice` (unless ``model=False``, for the pages before training) and
+    """:func:`model_notice` (unless ``model=False``, for the pages before training) and
     :func:`label_notices`."""
-    return [t for t in (random_init_notice(params) if model else None, *label_notices(params)) if t]
+    return [t for t in (model_notice(params) if model else None, *label_notices(params)) if t]
 
 
 @dataclass
@@ -127,6 +134,26 @@ class Page:
             self.glue(chapter.numbers())
         skipped = list(chapter.skipped()) if hasattr(chapter, "skipped") else []
         return skipped_markdown(skipped)
+
+    def downloads(self, key: str, tables: Mapping[str, str]) -> None:
+        """Glue under ``key`` a Markdown list of download links (MyST ``{download}`` roles, for
+        the page's ``{glue:md}`` directive with ``:format: myst``) to the run's saved CSV tables
+        ``tables`` (file stem -> what it holds) that exist. The links are relative to the
+        executed notebook's folder (:data:`EXECUTED_ENV`, else the repository's
+        ``book/executed``), where the book reads the page."""
+        from IPython.display import Markdown
+
+        from ecglib.config import PROJECT_ROOT
+
+        folder = Path(os.environ.get(EXECUTED_ENV) or PROJECT_ROOT / "book" / "executed")
+        lines = []
+        for stem, what in tables.items():
+            file = self.paths.metrics / f"{stem}.csv"
+            if file.is_file():
+                target = Path(os.path.relpath(file.resolve(), folder.resolve())).as_posix()
+                lines.append(f"- {{download}}`{stem}.csv <{target}>`: {what}")
+        text = "\n".join(lines) if lines else "No table of this run has been saved yet."
+        glue_numbers({key: Markdown(text)})
 
     def notices(self, *, model: bool = True):
         """The run's notices as displayable Markdown; None when there is nothing to say."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import framing as framing_module
 from ecglib.config import RunParams
 from ecglib.data.folds import fold_prevalence_table
 from ecglib.data.prepare import read_cohort
@@ -52,6 +53,8 @@ class Training:
     #: AUC per vessel (and macro) on the inner validation split and the held-out fold, with the
     #: positive ECGs of each (:func:`split_auc_table`).
     aucs: pd.DataFrame
+    #: What the run trains, beside the study (:mod:`ecglib.chapters.framing`).
+    framing: framing_module.Framing
 
     @property
     def history(self) -> pd.DataFrame:
@@ -107,6 +110,10 @@ class Training:
             "best_epoch": r.best_epoch,
             "inner_macro": float(self.aucs.at["macro", INNER_AUC]),
             "heldout_macro": float(self.aucs.at["macro", HELDOUT_AUC]),
+            # What the run trains; the fold's own device is glued as ``device`` above.
+            "what_trained": self.framing.sentence(device=False),
+            "study_trained": self.framing.study_sentence(),
+            "trained_consequence": self.framing.consequence(),
         }
 
     def outputs(self) -> dict[str, object]:
@@ -131,6 +138,7 @@ def analyse(run: RunParams, fold: int, *, progress: bool = True) -> Training:
         initialisation=initialisation_note(run),
         folds=fold_prevalence_table(cohort.loc[internal_mask(cohort)], folds),
         aucs=split_auc_table(result, cohort, roles),
+        framing=framing_module.analyse(run),
     )
 
 
