@@ -27,7 +27,7 @@ from ecglib.config import RunParams, load_params
 from ecglib.paths import RunPaths
 from ecglib.report.save import glue_numbers, save
 
-__all__ = ["PARAMS_ENV", "Page", "setup", "random_init_notice", "label_notices", "notice_texts"]
+__all__ = ["PARAMS_ENV", "Page", "setup", "register_tables", "random_init_notice", "label_notices", "notice_texts"]
 
 #: Set by the notebook tests to run every notebook on ``params/ci.yaml`` (module docstring).
 PARAMS_ENV = "ECGLIB_PARAMS"
@@ -149,8 +149,29 @@ def setup(params: str | os.PathLike, *, model: bool = True) -> Page:
         params = override
     page = Page(load_params(params))
     page.paths  # noqa: B018 - makes the run's folders
+    register_tables()
     _display(page.notices(model=model))
     return page
+
+
+def register_tables() -> None:
+    """Make :func:`ecglib.report.present.render_table` the HTML of every DataFrame (and
+    Series) the notebook displays, so that every chapter's tables read the same way without
+    each formatting its own. Nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import pandas as pd
+
+    from ecglib.report.present import render_table
+
+    html = shell.display_formatter.formatters["text/html"]
+    html.for_type(pd.DataFrame, render_table)
+    html.for_type(pd.Series, lambda s: render_table(s.to_frame()))
 
 
 def _display(markdown) -> None:
