@@ -25,7 +25,7 @@ from ecglib.chapters.parts import Skipped, skipped_markdown
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams, load_params
 from ecglib.paths import RunPaths
-from ecglib.report.save import glue_numbers, save
+from ecglib.report.save import download_links, glue_numbers, save
 
 __all__ = ["PARAMS_ENV", "Page", "setup", "register_tables", "random_init_notice", "label_notices", "notice_texts"]
 
@@ -87,12 +87,22 @@ class Page:
         """The run's predictions joined to its cohort (read on first use)."""
         return load_results(self.run)
 
-    def save(self, value: Any, name: str) -> None:
+    def save(self, value: Any, name: str) -> list:
         """Save a Figure (PNG and PDF), a DataFrame (CSV, de-identified) or a mapping (JSON)
-        under the run's folders (:func:`ecglib.report.save.save`); a :class:`Skipped` part
-        saves nothing."""
-        if not isinstance(value, Skipped):
-            save(value, self.paths, name)
+        under the run's folders (:func:`ecglib.report.save.save`) and return the files
+        written; a :class:`Skipped` part saves nothing."""
+        if isinstance(value, Skipped):
+            return []
+        return save(value, self.paths, name)
+
+    def downloads(self, files, *, label: str = "Download"):
+        """Markdown links that offer ``files`` (saved by :meth:`save`) for download beside
+        the page's table or figure (:func:`ecglib.report.save.download_links`); None without
+        files."""
+        from IPython.display import Markdown
+
+        text = download_links(list(files), label=label)
+        return Markdown(text) if text else None
 
     def glue(self, numbers: Mapping[str, Any]) -> None:
         """Glue every number for the page's ``{glue:text}`` roles."""
@@ -104,7 +114,7 @@ class Page:
         if isinstance(value, Skipped):
             return None
         if name is not None:
-            self.save(value, name)
+            _display(self.downloads(self.save(value, name)))
         return value
 
     def figure(self, name: str, plot: Callable[..., Any], *inputs: Any, **options: Any) -> None:
@@ -113,7 +123,8 @@ class Page:
         the notebook's inline backend shows the figure once."""
         if any(isinstance(x, Skipped) for x in (*inputs, *options.values())):
             return None
-        self.save(plot(*inputs, **options), name)
+        files = self.save(plot(*inputs, **options), name)
+        _display(self.downloads([f for f in files if f.suffix == ".pdf"] or files))
         return None
 
     def publish(self, chapter: Any, *, glue: bool = True):
@@ -121,8 +132,10 @@ class Page:
         mapping or :class:`Skipped`), glue its ``numbers()``, and return the Markdown that
         lists its skipped parts (None when nothing is skipped) for the cell to display."""
         outputs = chapter.outputs() if hasattr(chapter, "outputs") else {}
+        files = []
         for name, value in outputs.items():
-            self.save(value, name)
+            files += self.save(value, name)
+        _display(self.downloads(files, label="This chapter's tables"))
         if glue and hasattr(chapter, "numbers"):
             self.glue(chapter.numbers())
         skipped = list(chapter.skipped()) if hasattr(chapter, "skipped") else []

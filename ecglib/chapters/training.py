@@ -20,6 +20,7 @@ from ecglib.data.folds import fold_prevalence_table
 from ecglib.data.prepare import read_cohort
 from ecglib.data.run_folds import ensure_folds, fold_roles, internal_mask
 from ecglib.paths import RunPaths
+from ecglib.report.present import format_percent
 from ecglib.train.fit import FoldResult, fit_fold
 from ecglib.train.validate import macro_auc, vessel_aucs
 
@@ -28,6 +29,7 @@ __all__ = [
     "analyse",
     "initialisation_note",
     "split_auc_table",
+    "fold_counts_display",
     "heldout_aucs",
     "INNER_AUC",
     "HELDOUT_AUC",
@@ -89,6 +91,10 @@ class Training:
             {"value": list(items.values())}, index=pd.Index(list(items), name=f"fold {self.fold}")
         )
 
+    def fold_table(self) -> pd.DataFrame:
+        """:attr:`folds` as a compact counts table (:func:`fold_counts_display`)."""
+        return fold_counts_display(self.folds)
+
     def auc_table(self) -> pd.DataFrame:
         """:attr:`aucs` rounded for the page."""
         return self.aucs.round(3)
@@ -110,9 +116,10 @@ class Training:
         }
 
     def outputs(self) -> dict[str, object]:
-        """Nothing besides what training wrote itself (``metrics/train_fold{k}.csv`` and
-        ``.json``, the checkpoints and predictions)."""
-        return {}
+        """The folds' counts (``metrics/fold_prevalence.csv``, the same for every fold's page);
+        training wrote the rest itself (``metrics/train_fold{k}.csv`` and ``.json``, the
+        checkpoints and predictions)."""
+        return {"fold_prevalence": self.folds}
 
     def skipped(self) -> list:
         return []
@@ -132,6 +139,22 @@ def analyse(run: RunParams, fold: int, *, progress: bool = True) -> Training:
         folds=fold_prevalence_table(cohort.loc[internal_mask(cohort)], folds),
         aucs=split_auc_table(result, cohort, roles),
     )
+
+
+def fold_counts_display(folds: pd.DataFrame) -> pd.DataFrame:
+    """The folds' sizes and positives for reading: one row per fold (and all), patients, ECGs,
+    and per vessel its positive ECGs with their share of the fold's ECGs, ``"85 (15.8%)"``
+    (the per-patient counts stay in the saved table)."""
+    out = pd.DataFrame(index=folds.index)
+    out["patients"] = folds["n_patients"].astype(int)
+    out["ECGs"] = folds["n_ecgs"].astype(int)
+    for v in schema.VESSELS:
+        if f"{v}_positives" in folds:
+            out[f"{v} positive ECGs"] = [
+                f"{int(n):,} ({format_percent(p)})"
+                for n, p in zip(folds[f"{v}_positives"], folds[f"{v}_prevalence"])
+            ]
+    return out
 
 
 def initialisation_note(params: RunParams) -> str:

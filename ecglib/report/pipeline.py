@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import PROJECT_ROOT, load_params
+from ecglib.report.save import BOOK_ROOT_ENV
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 EXECUTED = PROJECT_ROOT / "book" / "executed"
@@ -104,7 +105,8 @@ def run(
             continue
         start = time.perf_counter()
         try:
-            with _without_env(PARAMS_ENV):  # the run's params, whatever a test session set
+            # the run's params, whatever a test session set; download links from the book root
+            with _without_env(PARAMS_ENV), _with_env(BOOK_ROOT_ENV, str(root)):
                 papermill.execute_notebook(
                     str(item.source),
                     str(item.output),
@@ -261,6 +263,20 @@ def _set_title(nb, title: str) -> None:
                 cell.source = "\n".join(lines)
                 return
     raise ValueError(f"metadata.ecglib.title {title!r} given, but the notebook has no '# ' heading")
+
+
+@contextlib.contextmanager
+def _with_env(name: str, value: str):
+    """``name`` set to ``value`` in the environment (which kernels inherit) for the block."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 @contextlib.contextmanager
