@@ -13,7 +13,6 @@ def test_no_page_of_the_built_book_shows_raw_output(ci_book):
     pages = [p for p in ci_book.rglob("*.html") if "_static" not in p.parts]
     assert len(pages) > 10  # the scan reads the chapters, not an empty folder
     found = scan_book(ci_book)
-    assert found.empty, (
-        f"{len(found)} raw output(s) in the built book:\n"
-        + found.to_string(index=False, max_colwidth=120)
+    assert found.empty, f"{len(found)} raw output(s) in the built book:\n" + found.to_string(
+        index=False, max_colwidth=120
     )

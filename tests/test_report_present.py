@@ -86,8 +86,26 @@ def test_present_table_reads_as_a_book_table():
     ).set_index("vessel")
     shown, missing = results.present_table(table)
     assert missing
-    assert list(shown.columns) == ["Vessel", "n", "Events", "AUC", "p", "Collapsed", "Settings", "Note"]
-    assert shown.iloc[0].tolist() == ["LAD", "557", "85", "0.712", "< 0.001", "no", "Epochs: 10", "fine"]
+    assert list(shown.columns) == [
+        "Vessel",
+        "n",
+        "Events",
+        "AUC",
+        "p",
+        "Collapsed",
+        "Settings",
+        "Note",
+    ]
+    assert shown.iloc[0].tolist() == [
+        "LAD",
+        "557",
+        "85",
+        "0.712",
+        "< 0.001",
+        "no",
+        "Epochs: 10",
+        "fine",
+    ]
     assert shown.iloc[1].tolist() == ["LM", "40", "—", "—", "0.43", "yes", "a, b", "—"]
 
 

@@ -60,7 +60,7 @@ def test_code_the_page_shows_on_purpose_is_not_scanned_but_its_output_is():
     inputs = '<div class="cell_input"><pre>x = None; d = {"a": 1}; f(...)</pre></div>'
     prose = "<p>Set <code>model.pretrained: None</code> for [8, 16] filters.</p>"
     assert problems(inputs + prose.replace("[8, 16]", "two stages of")) == []
-    output = '<div class="cell_output"><pre>{\'epochs\': 2}</pre></div>'
+    output = "<div class=\"cell_output\"><pre>{'epochs': 2}</pre></div>"
     assert problems(output) == ["dict repr"]
 
 

@@ -29,6 +29,7 @@ from ecglib.config import RunParams
 from ecglib.report import benchmarks as bench_report
 from ecglib.report.corpus import corpus_table
 from ecglib.report.manifest import manifest_tables, read_manifest, relative, write_manifest
+from ecglib.report.present import render_table
 
 __all__ = [
     "WholeTable",
@@ -61,8 +62,8 @@ class WholeTable:
         )
 
     def _repr_html_(self) -> str:
-        with self._options():
-            return self.table._repr_html_()
+        # the book's table renderer never shortens a cell; every row stays unfolded
+        return render_table(self.table, max_rows=max(len(self.table), 1))
 
     def __repr__(self) -> str:
         with self._options():

@@ -27,7 +27,15 @@ from ecglib.config import RunParams, load_params
 from ecglib.paths import RunPaths
 from ecglib.report.save import download_links, glue_numbers, save
 
-__all__ = ["PARAMS_ENV", "Page", "setup", "register_tables", "random_init_notice", "label_notices", "notice_texts"]
+__all__ = [
+    "PARAMS_ENV",
+    "Page",
+    "setup",
+    "register_tables",
+    "random_init_notice",
+    "label_notices",
+    "notice_texts",
+]
 
 #: Set by the notebook tests to run every notebook on ``params/ci.yaml`` (module docstring).
 PARAMS_ENV = "ECGLIB_PARAMS"

@@ -282,8 +282,10 @@ def real_numbers(
         if not isinstance(item, StComparison):
             continue
         key = ST_KEYS[item.group]
-        out[f"{key}_leads_depressed"] = ", ".join(significant_leads(item, "depression")) or "none"
-        out[f"{key}_leads_elevated"] = ", ".join(significant_leads(item, "elevation")) or "none"
+        out[f"{key}_leads_depressed"] = (
+            ", ".join(significant_leads(item, "depression")) or "no lead"
+        )
+        out[f"{key}_leads_elevated"] = ", ".join(significant_leads(item, "elevation")) or "no lead"
         sig = item.significant
         out[f"{key}_n_significant_leads"] = len(sig)
         out[f"{key}_max_shift_mv"] = float(sig["shift_mv"].abs().max()) if len(sig) else nan

@@ -96,8 +96,13 @@ class Training:
         return fold_counts_display(self.folds)
 
     def auc_table(self) -> pd.DataFrame:
-        """:attr:`aucs` rounded for the page."""
-        return self.aucs.round(3)
+        """:attr:`aucs` rounded for the page; a missing count or AUC says why."""
+        table = self.aucs.round(3)
+        table.attrs["missing"] = (
+            "no positives count for the macro row (it averages the vessels' AUCs), and no "
+            "value for a vessel the cohort does not assess or whose split has a single class"
+        )
+        return table
 
     def numbers(self) -> dict[str, object]:
         r = self.result

@@ -236,7 +236,9 @@ def format_cell(value: Any, *, digits: int = 3, p_value: bool = False) -> str:
     """One table cell as text (:func:`render_table`): p-values by :func:`format_p`, numbers by
     :func:`format_number`, a mapping as ``"key: value; ..."``, a list as ``"a, b"``."""
     if isinstance(value, Mapping):
-        return "; ".join(f"{human_name(k)}: {format_cell(v, digits=digits)}" for k, v in value.items())
+        return "; ".join(
+            f"{human_name(k)}: {format_cell(v, digits=digits)}" for k, v in value.items()
+        )
     if isinstance(value, (list, tuple, set, np.ndarray)):
         return ", ".join(format_cell(v, digits=digits) for v in value)
     if isinstance(value, str):
