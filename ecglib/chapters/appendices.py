@@ -45,8 +45,9 @@ __all__ = [
     "CORPUS_MAX_CHARS",
 ]
 
-#: Characters of a corpus message the appendix shows (longer ones are shortened).
-CORPUS_MAX_CHARS = 300
+#: Characters of a corpus message the appendix shows: None, every message whole (the book
+#: never shows a cell cut with "…"; a long message is the reader's to read in full).
+CORPUS_MAX_CHARS: int | None = None
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,9 @@ class BadInputs:
         return []
 
 
-def bad_inputs(max_chars: int = CORPUS_MAX_CHARS) -> BadInputs:
+def bad_inputs(max_chars: int | None = CORPUS_MAX_CHARS) -> BadInputs:
     """Appendix 90: every corpus input run through its loader (module docstring); messages
-    longer than ``max_chars`` are shortened."""
+    longer than ``max_chars`` (when given) are shortened."""
     return BadInputs(table=corpus_table(max_chars=max_chars))
 
 

@@ -273,25 +273,26 @@ def present_table(table: pd.DataFrame, *, digits: int = 3) -> tuple[pd.DataFrame
             for col in out.columns
         ]
     missing = bool(out.map(_missing).to_numpy().any()) if len(out) else False
-    text = {}
-    for column in out.columns:
-        values = out[column]
+    text = []
+    for i, column in enumerate(out.columns):  # by position: two columns may share a name
+        values = out.iloc[:, i]
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         is_p = bool(_P_COLUMN.search(str(column)))
         if numeric and not is_p:
             finite = pd.to_numeric(values, errors="coerce")
             finite = finite[np.isfinite(finite)]
             whole = len(finite) > 0 and bool((finite == finite.round()).all())
-            if whole and (
-                _COUNT_COLUMN.search(str(column)) or pd.api.types.is_integer_dtype(values)
-            ):
-                text[column] = [MISSING if _missing(v) else format_count(v) for v in values]
-                continue
-            d = _digits_for(values, digits)
-            text[column] = [format_cell(v, digits=d) for v in values]
+            if whole and _COUNT_COLUMN.search(str(column)):
+                text.append([format_count(v) for v in values])
+            elif whole and pd.api.types.is_integer_dtype(values):  # a fold, a seed, a year
+                text.append([MISSING if _missing(v) else str(int(v)) for v in values])
+            else:
+                d = _digits_for(values, digits)
+                text.append([format_cell(v, digits=d) for v in values])
         else:
-            text[column] = [format_cell(v, digits=digits, p_value=is_p) for v in values]
-    shown = pd.DataFrame(text, columns=out.columns)
+            text.append([format_cell(v, digits=digits, p_value=is_p) for v in values])
+    shown = pd.DataFrame(dict(enumerate(text)), index=range(len(out)))
+    shown.columns = list(out.columns)
     shown.columns = [human_name(c) for c in shown.columns]
     return shown, missing
 
