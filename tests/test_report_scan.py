@@ -44,15 +44,15 @@ def test_the_snippet_shows_the_offending_text():
 
 
 def test_clean_text_passes():
-    body = """
-    <h1>Discrimination</h1>
-    <p>None of the vessels had fewer than 5 events. The AUC was 0.712 [0.650-0.768],
-    p &lt; 0.001, in 557 patients (85 events); the difference was -0.05 to 0.07.</p>
-    <table><tr><th>Vessel</th><th>n</th><th>p</th></tr>
-    <tr><td>LAD</td><td>557</td><td>&lt; 0.001</td></tr>
-    <tr><td>LM</td><td>—</td><td>yes</td></tr></table>
-    <p>A nanometre, a banana, Nancy and n/a are words, not missing values.</p>
-    """
+    body = (
+        "<h1>Discrimination</h1>"
+        "<p>None of the vessels had fewer than 5 events. The AUC was 0.712 [0.650-0.768],\n"
+        "p &lt; 0.001, in 557 patients (85 events); the difference was -0.05 to 0.07.</p>"
+        "<table><tr><th>Vessel</th><th>n</th><th>p</th></tr>"
+        "<tr><td>LAD</td><td>557</td><td>&lt; 0.001</td></tr>"
+        "<tr><td>LM</td><td>—</td><td>yes</td></tr></table>"
+        "<p>A nanometre, a banana, Nancy and n/a are words, not missing values.</p>"
+    )
     assert problems(body) == []
 
 
@@ -82,3 +82,27 @@ def test_a_folder_without_a_built_book_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="index.html"):
         scan_book(tmp_path)
     assert main([str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<p>A missing  here.</p>",  # the glue between the two spaces did not render
+        "<p>the AUC was\n and more</p>",  # ... at the start of a line
+        "<p>the AUC was \nand more</p>",  # ... at the end of a line
+        "<p>an interval ( ) here</p>",
+        "<p>the rate was .</p>",
+    ],
+)
+def test_a_glue_that_rendered_nothing_is_caught_by_the_space_it_leaves(body):
+    assert "empty glue" in problems(body)
+
+
+def test_the_tiny_book_html_of_a_failed_glue(tmp_path):
+    """The paragraph myst-nb writes when a key is missing or its format fails (copied from a
+    build): no element marks it, only the spaces."""
+    html = (
+        '<p>A missing  here. Missing: <span class="pasted-text">nan</span> there. Int '
+        '<span class="pasted-text">3</span> ok.</p>'
+    )
+    assert sorted(problems(html)) == ["empty glue", "nan"]

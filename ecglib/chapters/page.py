@@ -69,7 +69,7 @@ def label_notices(params: RunParams) -> list[str]:
             f"**Not assessed: {names}.** This cohort has no label for the {names} "
             "(`not_assessed` in its column map). The model was trained and is evaluated "
             f"on the other vessels only; every number of the {names} in this book is "
-            "nan, and its tables and figures have no row or panel for it."
+            "missing (an em dash), and its tables and figures have no row or panel for it."
         )
     return out
 

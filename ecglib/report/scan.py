@@ -61,6 +61,11 @@ PROBLEMS: dict[str, re.Pattern] = {
     "unformatted float (exponent)": re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[-+]\d{2}\b"),
     "unrendered glue": re.compile(r"\{glue:[a-z]+\}"),
 }
+#: What a glued value that failed to render leaves in a paragraph: the spaces on both sides of
+#: it (two spaces, or a space at a line break), an empty bracket, or a space before punctuation.
+EMPTY_GLUE = re.compile(
+    r"(?<=\S)[ \t]{2,}(?=\S)|[ \t]\n|\n[ \t]|\([ \t]*\)|\[[ \t]*\]|(?<=\w) [,;.:)](?!\w)"
+)
 #: Whole table cells that are Python's spelling of a missing or boolean value.
 RAW_CELLS = frozenset({"True", "False", "None", "nan", "NaN", "<NA>", "NaT"})
 
@@ -81,7 +86,8 @@ def _strip_code(root) -> None:
         tag.decompose()
     for tag in root.select("div.highlight, pre, code"):
         if tag.find_parent("div", class_="cell_output") is None:
-            tag.decompose()
+            # a word in its place, so that the prose around it keeps its spacing
+            tag.replace_with("code")
 
 
 def _snippet(text: str, start: int, end: int) -> str:
@@ -104,6 +110,14 @@ def scan_html(html: str, page: str = "") -> list[Problem]:
     for message in root.select("div.system-message, .problematic"):
         found.append(Problem(page, "build warning shown", message.get_text(" ", strip=True)[:160]))
         message.decompose()
+    # a glue that failed leaves nothing, only the spaces around it ("was  in", "( )", "is .")
+    for block in root.select("p, li, td, th, dt, dd, figcaption"):
+        if block.find(["p", "li", "table", "div"]):
+            continue  # its own blocks are read one by one
+        raw = block.get_text("")
+        for match in EMPTY_GLUE.finditer(raw):
+            snippet = re.sub(r"\s+", " ", _snippet(raw, match.start(), match.end()))
+            found.append(Problem(page, "empty glue", snippet))
     for cell in root.select("td, th"):
         text = cell.get_text(" ", strip=True)
         if text in RAW_CELLS:
