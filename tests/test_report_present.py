@@ -142,3 +142,11 @@ def test_cite_writes_author_year_from_the_books_bibliography(tmp_path):
         assert "nosuchkey2000" in str(exc)
     else:
         raise AssertionError("an unknown key must be an error")
+
+
+def test_verbatim_columns_are_quoted_as_code_and_everything_else_is_escaped():
+    table = pd.DataFrame({"input": ["<x>"], "message": ["got {'a': 1} and ['b', 'c']"]})
+    table.attrs["verbatim"] = ["message"]
+    html = results.render_table(table)
+    assert "<td>&lt;x&gt;</td>" in html
+    assert '<code class="ecglib-verbatim">got {&#x27;a&#x27;: 1}' in html

@@ -106,3 +106,8 @@ def test_the_tiny_book_html_of_a_failed_glue(tmp_path):
         '<span class="pasted-text">3</span> ok.</p>'
     )
     assert sorted(problems(html)) == ["empty glue", "nan"]
+
+
+def test_a_quoted_message_is_not_read_as_raw_output():
+    cell = "<td><code class=\"ecglib-verbatim\">got {'a': 1}, NaN and ['b', 'c']</code></td>"
+    assert problems(f'<div class="cell_output"><table><tr>{cell}</tr></table></div>') == []

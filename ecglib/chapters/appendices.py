@@ -87,7 +87,10 @@ class BadInputs:
 
     def every_input(self) -> WholeTable:
         """Every input with its defect, loader, outcome and message, nothing shortened."""
-        return WholeTable(self.table[["input", "defect", "loader", "outcome", "message"]])
+        table = self.table[["input", "defect", "loader", "outcome", "message"]].copy()
+        # the loaders' messages and the corpus's defects are quoted as written, reprs and all
+        table.attrs["verbatim"] = ["defect", "message"]
+        return WholeTable(table)
 
     def numbers(self) -> dict[str, int]:
         excluded = self.table["outcome"] == "excluded"

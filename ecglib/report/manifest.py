@@ -396,6 +396,8 @@ def _key_values(mapping: dict[str, Any], key: str) -> pd.DataFrame:
 def _text(value: Any) -> str:
     """A value as a reader reads it: a mapping as ``key: value; ...``, a list as ``a, b``
     (never Python's or JSON's repr), nothing for None."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):

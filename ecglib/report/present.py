@@ -300,12 +300,20 @@ def present_table(table: pd.DataFrame, *, digits: int = 3) -> tuple[pd.DataFrame
 def render_table(table: pd.DataFrame, *, digits: int = 3, max_rows: int = MAX_ROWS) -> str:
     """The HTML of a table on a page (:func:`present_table`), with a footnote saying why a cell
     is an em dash (``table.attrs["missing"]``, else a generic reason), and the rows past
-    ``max_rows`` folded into a "show all" block."""
+    ``max_rows`` folded into a "show all" block. The columns named in
+    ``table.attrs["verbatim"]`` hold text quoted as a program wrote it (an error message): they
+    are shown as code, which the raw-output scan (:mod:`ecglib.report.scan`) does not read."""
     shown, missing = present_table(table, digits=digits)
+    verbatim = {human_name(c) for c in table.attrs.get("verbatim", ())}
+    shown = shown.copy()
+    for i, column in enumerate(shown.columns):
+        wrap = '<code class="ecglib-verbatim">{}</code>' if column in verbatim else "{}"
+        shown.iloc[:, i] = [wrap.format(escape(str(v))) for v in shown.iloc[:, i]]
+    shown.columns = [escape(str(c)) for c in shown.columns]
 
     def html(frame: pd.DataFrame) -> str:
         with pd.option_context("display.max_colwidth", None):
-            return frame.to_html(index=False, escape=True, border=0, classes="ecglib-table")
+            return frame.to_html(index=False, escape=False, border=0, classes="ecglib-table")
 
     if len(shown) > max_rows:
         body = (
