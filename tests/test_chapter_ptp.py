@@ -130,6 +130,7 @@ def test_without_symptoms_or_one_class_the_analysis_is_skipped_with_nan_numbers(
     assert isinstance(skipped, Skipped) and "symptom" in skipped.reason
     numbers = ch.ptp_numbers(skipped, "int_")
     assert numbers.pop("int_nri_p_text") == "p = n/a"
+    assert numbers.pop("int_missed_ptp_text") == numbers.pop("int_missed_combined_text")
     assert all(math.isnan(v) for v in numbers.values())
     under_30 = p.assign(age=25.0)
     with pytest.raises(MissingInputError, match="age < 30"):
@@ -244,7 +245,8 @@ def test_a_run_without_symptoms_or_external_site_skips_both_parts(tmp_path):
     assert (numbers.pop("obstructive_min_grade"), numbers.pop("severe_min_grade")) == (2, 3)
     assert "The 2024 RF-CL is skipped because" in numbers.pop("models_text")
     assert all(
-        math.isnan(v) if not k.endswith("_text") else v == "p = n/a" for k, v in numbers.items()
+        math.isnan(v) if not k.endswith("_text") else v in ("p = n/a", "no count of missed events")
+        for k, v in numbers.items()
     )
     with pytest.raises(ValueError, match="internal"):
         chapter.rule_out_table("ext")

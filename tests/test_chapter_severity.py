@@ -35,7 +35,7 @@ def test_grade_display_reads_median_iqr_and_n_per_grade():
         f"{row['median']:.3f} [{row['q1']:.3f}-{row['q3']:.3f}] (n = {int(row['n'])})"
     )
     p[schema.grade_col("LM")] = 0  # nobody with an LM lesion
-    assert ch.grade_display(grade_summary(p)).at["4 occluded", "LM"] == "none"
+    assert ch.grade_display(grade_summary(p)).at["4 occluded", "LM"] == "no ECGs"
 
 
 def test_without_an_external_site_the_external_parts_are_skipped_once():

@@ -186,3 +186,14 @@ def test_the_toc_lists_every_executed_chapter():
     for source in sorted(pipeline.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         stem = f"book/executed/{source.stem}"
         assert any(e == stem or (e.endswith("*") and e.startswith(stem)) for e in entries), stem
+
+
+def test_the_pipelines_kernels_see_the_book_root_for_their_download_links(monkeypatch):
+    import os
+
+    from ecglib.report.save import BOOK_ROOT_ENV
+
+    monkeypatch.delenv(BOOK_ROOT_ENV, raising=False)
+    with pipeline._with_env(BOOK_ROOT_ENV, "/somewhere/ci-book"):
+        assert os.environ[BOOK_ROOT_ENV] == "/somewhere/ci-book"
+    assert BOOK_ROOT_ENV not in os.environ

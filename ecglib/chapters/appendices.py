@@ -29,6 +29,7 @@ from ecglib.config import RunParams
 from ecglib.report import benchmarks as bench_report
 from ecglib.report.corpus import corpus_table
 from ecglib.report.manifest import manifest_tables, read_manifest, relative, write_manifest
+from ecglib.report.present import render_table
 
 __all__ = [
     "WholeTable",
@@ -45,8 +46,9 @@ __all__ = [
     "CORPUS_MAX_CHARS",
 ]
 
-#: Characters of a corpus message the appendix shows (longer ones are shortened).
-CORPUS_MAX_CHARS = 300
+#: Characters of a corpus message the appendix shows: None, every message whole (the book
+#: never shows a cell cut with "…"; a long message is the reader's to read in full).
+CORPUS_MAX_CHARS: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,8 @@ class WholeTable:
         )
 
     def _repr_html_(self) -> str:
-        with self._options():
-            return self.table._repr_html_()
+        # the book's table renderer never shortens a cell; every row stays unfolded
+        return render_table(self.table, max_rows=max(len(self.table), 1))
 
     def __repr__(self) -> str:
         with self._options():
@@ -86,7 +88,10 @@ class BadInputs:
 
     def every_input(self) -> WholeTable:
         """Every input with its defect, loader, outcome and message, nothing shortened."""
-        return WholeTable(self.table[["input", "defect", "loader", "outcome", "message"]])
+        table = self.table[["input", "defect", "loader", "outcome", "message"]].copy()
+        # the loaders' messages and the corpus's defects are quoted as written, reprs and all
+        table.attrs["verbatim"] = ["defect", "message"]
+        return WholeTable(table)
 
     def numbers(self) -> dict[str, int]:
         excluded = self.table["outcome"] == "excluded"
@@ -104,9 +109,9 @@ class BadInputs:
         return []
 
 
-def bad_inputs(max_chars: int = CORPUS_MAX_CHARS) -> BadInputs:
+def bad_inputs(max_chars: int | None = CORPUS_MAX_CHARS) -> BadInputs:
     """Appendix 90: every corpus input run through its loader (module docstring); messages
-    longer than ``max_chars`` are shortened."""
+    longer than ``max_chars`` (when given) are shortened."""
     return BadInputs(table=corpus_table(max_chars=max_chars))
 
 

@@ -341,7 +341,7 @@ def incidence_sentences(analysis: FollowupAnalysis, digits: int = 1) -> dict[str
     absent = [g for g in STRATA if g not in s.index]
 
     def pct(x: float) -> str:
-        return f"{100 * x:.{digits}f}%"
+        return f"{100 * x:.{digits}f}%" if np.isfinite(x) else "not estimable"
 
     cif = []
     for g in present:
@@ -525,18 +525,26 @@ def incidence_display(analysis: FollowupAnalysis, digits: int = 1) -> pd.DataFra
         out["competing events"] = s["competing_events"].astype(int)
     out["censored before the horizon"] = s["censored_before_horizon"].astype(int)
     out[f"{analysis.method}, % [95% CI]"] = [
-        format_estimate(100 * r.cumulative_incidence, 100 * r.ci_lo, 100 * r.ci_hi, digits)
+        # no events: the interval collapses to 0-0, which is no interval
+        f"{0:.{digits}f} (no events)"
+        if r.events == 0
+        else format_estimate(100 * r.cumulative_incidence, 100 * r.ci_lo, 100 * r.ci_hi, digits)
         for r in s.itertuples()
     ]
     if "one_minus_km" in s.columns:
         out["1 - Kaplan-Meier (competing events censored), %"] = [
-            f"{100 * x:.{digits}f}" for x in s["one_minus_km"]
+            _percent(x, digits) for x in s["one_minus_km"]
         ]
     out["events / n, % (the authors' estimate)"] = [
-        f"{100 * x:.{digits}f}" for x in s["naive_events_over_n"]
+        _percent(x, digits) for x in s["naive_events_over_n"]
     ]
     out.index.name = "AI risk group"
     return out
+
+
+def _percent(x: float, digits: int) -> str:
+    """A proportion as a percentage number for a table cell; "not estimable" when missing."""
+    return f"{100 * x:.{digits}f}" if np.isfinite(x) else "not estimable"
 
 
 def by_vessel_display(analysis: FollowupAnalysis, digits: int = 1) -> pd.DataFrame:
@@ -551,9 +559,7 @@ def by_vessel_display(analysis: FollowupAnalysis, digits: int = 1) -> pd.DataFra
         out[f"{label}: patients (events)"] = [
             f"{int(n)} ({int(e)})" for n, e in zip(b[f"n_{key}"], b[f"events_{key}"])
         ]
-        out[f"{label}: {estimator}, %"] = [
-            f"{100 * x:.{digits}f}" if np.isfinite(x) else "n/a" for x in b[f"incidence_{key}"]
-        ]
+        out[f"{label}: {estimator}, %"] = [_percent(x, digits) for x in b[f"incidence_{key}"]]
     out["log-rank p"] = [
         format_p(x) if np.isfinite(x) else r for x, r in zip(b["logrank_p"], b["reason"])
     ]

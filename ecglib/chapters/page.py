@@ -26,13 +26,14 @@ from ecglib.chapters.parts import Skipped, skipped_markdown
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams, load_params
 from ecglib.paths import RunPaths
-from ecglib.report.save import glue_numbers, save
+from ecglib.report.save import download_links, glue_numbers, save
 
 __all__ = [
     "PARAMS_ENV",
     "EXECUTED_ENV",
     "Page",
     "setup",
+    "register_tables",
     "model_notice",
     "label_notices",
     "notice_texts",
@@ -68,7 +69,7 @@ def label_notices(params: RunParams) -> list[str]:
             f"**Not assessed: {names}.** This cohort has no label for the {names} "
             "(`not_assessed` in its column map). The model was trained and is evaluated "
             f"on the other vessels only; every number of the {names} in this book is "
-            "nan, and its tables and figures have no row or panel for it."
+            "missing (an em dash), and its tables and figures have no row or panel for it."
         )
     return out
 
@@ -94,12 +95,22 @@ class Page:
         """The run's predictions joined to its cohort (read on first use)."""
         return load_results(self.run)
 
-    def save(self, value: Any, name: str) -> None:
+    def save(self, value: Any, name: str) -> list:
         """Save a Figure (PNG and PDF), a DataFrame (CSV, de-identified) or a mapping (JSON)
-        under the run's folders (:func:`ecglib.report.save.save`); a :class:`Skipped` part
-        saves nothing."""
-        if not isinstance(value, Skipped):
-            save(value, self.paths, name)
+        under the run's folders (:func:`ecglib.report.save.save`) and return the files
+        written; a :class:`Skipped` part saves nothing."""
+        if isinstance(value, Skipped):
+            return []
+        return save(value, self.paths, name)
+
+    def downloads(self, files, *, label: str = "Download"):
+        """Markdown links that offer ``files`` (saved by :meth:`save`) for download beside
+        the page's table or figure (:func:`ecglib.report.save.download_links`); None without
+        files."""
+        from IPython.display import Markdown
+
+        text = download_links(list(files), label=label)
+        return Markdown(text) if text else None
 
     def glue(self, numbers: Mapping[str, Any]) -> None:
         """Glue every number for the page's ``{glue:text}`` roles."""
@@ -111,7 +122,7 @@ class Page:
         if isinstance(value, Skipped):
             return None
         if name is not None:
-            self.save(value, name)
+            _display(self.downloads(self.save(value, name)))
         return value
 
     def figure(self, name: str, plot: Callable[..., Any], *inputs: Any, **options: Any) -> None:
@@ -120,7 +131,8 @@ class Page:
         the notebook's inline backend shows the figure once."""
         if any(isinstance(x, Skipped) for x in (*inputs, *options.values())):
             return None
-        self.save(plot(*inputs, **options), name)
+        files = self.save(plot(*inputs, **options), name)
+        _display(self.downloads([f for f in files if f.suffix == ".pdf"] or files))
         return None
 
     def publish(self, chapter: Any, *, glue: bool = True):
@@ -128,14 +140,16 @@ class Page:
         mapping or :class:`Skipped`), glue its ``numbers()``, and return the Markdown that
         lists its skipped parts (None when nothing is skipped) for the cell to display."""
         outputs = chapter.outputs() if hasattr(chapter, "outputs") else {}
+        files = []
         for name, value in outputs.items():
-            self.save(value, name)
+            files += self.save(value, name)
+        _display(self.downloads(files, label="This chapter's tables"))
         if glue and hasattr(chapter, "numbers"):
             self.glue(chapter.numbers())
         skipped = list(chapter.skipped()) if hasattr(chapter, "skipped") else []
         return skipped_markdown(skipped)
 
-    def downloads(self, key: str, tables: Mapping[str, str]) -> None:
+    def glue_table_links(self, key: str, tables: Mapping[str, str]) -> None:
         """Glue under ``key`` a Markdown list of download links (MyST ``{download}`` roles, for
         the page's ``{glue:md}`` directive with ``:format: myst``) to the run's saved CSV tables
         ``tables`` (file stem -> what it holds) that exist. The links are relative to the
@@ -176,8 +190,29 @@ def setup(params: str | os.PathLike, *, model: bool = True) -> Page:
         params = override
     page = Page(load_params(params))
     page.paths  # noqa: B018 - makes the run's folders
+    register_tables()
     _display(page.notices(model=model))
     return page
+
+
+def register_tables() -> None:
+    """Make :func:`ecglib.report.present.render_table` the HTML of every DataFrame (and
+    Series) the notebook displays, so that every chapter's tables read the same way without
+    each formatting its own. Nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import pandas as pd
+
+    from ecglib.report.present import render_table
+
+    html = shell.display_formatter.formatters["text/html"]
+    html.for_type(pd.DataFrame, render_table)
+    html.for_type(pd.Series, lambda s: render_table(s.to_frame()))
 
 
 def _display(markdown) -> None:

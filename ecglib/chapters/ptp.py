@@ -58,7 +58,7 @@ from ecglib.metrics import ptp
 from ecglib.metrics.nri import NRIResult
 from ecglib.metrics.resamples import PatientResamples
 from ecglib.metrics.strata import STRATA
-from ecglib.report.present import format_estimate, format_p
+from ecglib.report.present import format_estimate, format_p, plural
 
 __all__ = [
     "OUTCOMES",
@@ -151,6 +151,7 @@ class PtpAnalysis:
                     f"npv_{key}_lo": float(r.loc[name, "npv_low_lo"]),
                     f"npv_{key}_hi": float(r.loc[name, "npv_low_hi"]),
                     f"missed_{key}": int(r.loc[name, "missed_events"]),
+                    f"missed_{key}_text": plural(int(r.loc[name, "missed_events"]), "missed event"),
                 }
             )
         for name in ("nri", "nri_events", "nri_nonevents"):
@@ -194,6 +195,7 @@ PTP_NUMBER_KEYS = (
             ("npv", "_lo"),
             ("npv", "_hi"),
             ("missed", ""),
+            ("missed", "_text"),
         )
     ],
     *[f"{n}{s}" for n in ("nri", "nri_events", "nri_nonevents") for s in ("", "_lo", "_hi")],
@@ -477,6 +479,8 @@ def ptp_numbers(analysis: PtpAnalysis | Skipped, prefix: str) -> dict[str, float
         return analysis.numbers(prefix)
     out: dict[str, float | str] = {f"{prefix}{k}": math.nan for k in PTP_NUMBER_KEYS}
     out[f"{prefix}nri_p_text"] = format_p(math.nan, prefix="p")
+    for key in ("ptp", "combined"):
+        out[f"{prefix}missed_{key}_text"] = "no count of missed events"
     return out
 
 

@@ -173,12 +173,12 @@ def trend_sentence(trend: pd.DataFrame) -> str:
 
 def grade_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """:func:`ecglib.metrics.severity.grade_summary` for reading: per grade (rows) and vessel
-    (columns) ``median [Q1-Q3] (n = <ECGs>)``, ``none`` for a grade nobody has."""
+    (columns) ``median [Q1-Q3] (n = <ECGs>)``, ``no ECGs`` for a grade nobody has."""
     text = summary.assign(
         _t=[
             f"{format_estimate(r['median'], r['q1'], r['q3'], digits)} (n = {int(r['n'])})"
             if r["n"]
-            else "none"
+            else "no ECGs"
             for _, r in summary.iterrows()
         ],
         grade=[f"{g} {name}" for g, name in zip(summary["grade"], summary["grade_name"])],

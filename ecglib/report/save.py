@@ -26,6 +26,8 @@ __all__ = [
     "save_json",
     "save",
     "glue_numbers",
+    "download_links",
+    "BOOK_ROOT_ENV",
 ]
 
 #: Columns that identify a patient, an ECG or an examination, or hold a date: never in a table
@@ -79,27 +81,51 @@ def save_json(numbers: Mapping[str, Any], folder: str | os.PathLike, name: str) 
     return path
 
 
-def save(value: Any, paths: RunPaths, name: str) -> None:
+def save(value: Any, paths: RunPaths, name: str) -> list[Path]:
     """Save a chapter output where the run keeps it: a matplotlib Figure as PNG and PDF under
     ``paths.figures`` (:func:`ecglib.plots.style.save_figure`), a DataFrame as CSV and a mapping as
-    JSON under ``paths.metrics``."""
+    JSON under ``paths.metrics``. Returns the files written (what :func:`download_links` offers
+    for download): every file named ``<name>.*`` in that folder."""
     from matplotlib.figure import Figure
 
     from ecglib.plots.style import save_figure
 
     if isinstance(value, Figure):
-        save_figure(value, paths.figures, name)
+        folder = save_figure(value, paths.figures, name).parent
     elif isinstance(value, pd.DataFrame):
         named_index = any(n is not None for n in value.index.names)
-        save_table(value, paths.metrics, name, index=named_index)
+        folder = save_table(value, paths.metrics, name, index=named_index).parent
     elif isinstance(value, Mapping):
-        save_json(value, paths.metrics, name)
+        folder = save_json(value, paths.metrics, name).parent
     else:
         raise TypeError(
             f"cannot save a {type(value).__name__} ({name}); expected a Figure, a "
             "DataFrame or a mapping"
         )
-    return None
+    # every format the saver wrote (a figure's PNG and PDF, and any later one), largest last
+    return sorted(folder.glob(f"{name}.*"), key=lambda p: (p.suffix != ".csv", p.suffix))
+
+
+#: Set by the pipeline to the folder the book is built from (its Sphinx source folder), so that
+#: a page's download links resolve wherever the book is built (``pipeline.run(root=...)``).
+BOOK_ROOT_ENV = "ECGLIB_BOOK_ROOT"
+
+
+def download_links(files: list[Path], *, label: str = "Download") -> str:
+    """A Markdown line of ``{download}`` links to saved files (``"Download: auc.csv ·
+    roc.pdf"``), which the book build copies beside the page. Paths are written from the book's
+    source folder (:data:`BOOK_ROOT_ENV`, else the repository), as Sphinx reads a leading
+    ``/``. Empty without files."""
+    from ecglib.config import PROJECT_ROOT
+
+    if not files:
+        return ""
+    root = Path(os.environ.get(BOOK_ROOT_ENV) or PROJECT_ROOT).resolve()
+    links = []
+    for path in files:
+        rel = os.path.relpath(Path(path).resolve(), root).replace(os.sep, "/")
+        links.append(f"{{download}}`{Path(path).name} </{rel}>`")
+    return f"{label}: " + " · ".join(links)
 
 
 def glue_numbers(numbers: Mapping[str, Any]) -> None:
