@@ -68,14 +68,14 @@ def test_the_figure_shows_the_groups_and_the_log_rank_p():
     _, _, fu = _analysis()
     fig = followup_figure(fu, title="internal cohort")
     curves, table = fig.axes
-    assert curves.get_title() == "internal cohort"
+    assert curves.get_title(loc="left") == "internal cohort"
     counts = {g: int(np.sum(np.asarray(fu.group == g))) for g in STRATA}
     legend = [t.get_text() for t in curves.get_legend().get_texts()]
     assert legend == [f"{g} (n = {counts[g]:,})" for g in STRATA if counts[g]]
     assert [t.get_text() for t in curves.texts] == [
         f"log-rank {format_p(fu.logrank['p_value'], prefix='p')}"
     ]
-    assert table.get_xlabel() == "days since the first CCTA"
+    assert table.get_xlabel() == "months since the first CCTA"
     # the number at risk at time 0 is every patient of the group
     first_column = [t.get_text() for t in table.texts if t.get_position()[0] == 0]
     assert first_column == [f"{counts[g]:,}" for g in STRATA if counts[g]]
