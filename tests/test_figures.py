@@ -38,7 +38,7 @@ def predictions(n=300, seed=0) -> pd.DataFrame:
     """Predictions of four vessels whose probabilities carry their label (AUC well above 0.5)."""
     rng = np.random.default_rng(seed)
     out = {"patient": np.arange(n) // 2}
-    for k, v in enumerate(schema.VESSELS):
+    for v in schema.VESSELS:
         y = (rng.random(n) < (0.08 if v == "LM" else 0.25)).astype(int)
         out[schema.label_col(v)] = y
         out[schema.prob_col(v)] = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.5 * y - 1.5)))
@@ -251,4 +251,35 @@ def test_cumulative_incidence_axis_is_in_months_with_the_legend_and_p_outside():
     fig.canvas.draw()
     (p_text,) = ax.texts
     assert not p_text.get_window_extent().overlaps(ax.get_window_extent())
+    plt.close(fig)
+
+
+def test_decision_curve_and_learning_curve_legends_sit_outside_the_data():
+    from ecglib.metrics.decision import decision_curves
+    from ecglib.plots.decision import decision_curve_figure
+    from ecglib.plots.training import learning_curves_figure
+
+    fig = decision_curve_figure(decision_curves(predictions(seed=5)))
+    for ax in fig.axes:
+        if ax.axison:
+            assert outside(ax, ax.get_legend())
+    plt.close(fig)
+    epochs = np.arange(1, 6)
+    history = pd.DataFrame(
+        {
+            "epoch": epochs,
+            "lr": 1e-3 / epochs,
+            "val_macro_auc": 0.6 + 0.02 * epochs,
+            **{f"loss_{v}": 0.7 - 0.05 * epochs for v in schema.VESSELS},
+            **{f"sigma_{v}": 1.0 + 0.01 * epochs for v in schema.VESSELS},
+            **{f"val_auc_{v}": 0.55 + 0.03 * epochs for v in schema.VESSELS},
+        }
+    )
+    fig = learning_curves_figure(history, best_epoch=3)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [*schema.VESSELS, "macro"]
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert all(not box.overlaps(ax.get_window_extent()) for ax in fig.axes)
+    assert all(ax.get_legend() is None for ax in fig.axes)
     plt.close(fig)

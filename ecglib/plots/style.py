@@ -111,14 +111,19 @@ def figure_alt(fig: Figure) -> str:
     Used as the image's alt text, so that a reader without the image learns what it shows;
     computed from the figure, so it never names a file and always matches what is drawn.
     """
-    panels = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    # a panel: an axes with its axis drawn, or one without (a diagram, a table) that holds text
+    panels = [ax for ax in fig.axes if ax.get_visible() and (ax.axison or ax.texts)]
     suptitle = getattr(fig, "_suptitle", None)
     parts = [_text(suptitle)] if suptitle is not None and _text(suptitle) else []
     parts.append("one panel" if len(panels) == 1 else f"{len(panels)} panels")
     for ax in panels:
         name = next((_text(t) for t in (ax.title, ax._left_title, ax._right_title) if _text(t)), "")
         xl, yl = _text(ax.xaxis.label), _text(ax.yaxis.label)
-        bits = [" against ".join(x for x in (yl, xl) if x)] if (xl or yl) else []
+        bits = [" against ".join(x for x in (yl, xl) if x)] if (xl and yl and ax.axison) else []
+        if xl and not yl and ax.axison:
+            bits.append(xl)
+        if not ax.axison:  # a diagram says what it shows in its text
+            bits.append("; ".join(_text(t) for t in ax.texts[:12] if _text(t)))
         bits += _legend_words(ax.get_legend())
         if name or bits:
             parts.append(": ".join(x for x in (name, "; ".join(bits)) if x))
