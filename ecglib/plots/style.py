@@ -119,11 +119,15 @@ def figure_alt(fig: Figure) -> str:
     for ax in panels:
         name = next((_text(t) for t in (ax.title, ax._left_title, ax._right_title) if _text(t)), "")
         xl, yl = _text(ax.xaxis.label), _text(ax.yaxis.label)
-        bits = [" against ".join(x for x in (yl, xl) if x)] if (xl and yl and ax.axison) else []
-        if xl and not yl and ax.axison:
-            bits.append(xl)
-        if not ax.axison:  # a diagram says what it shows in its text
-            bits.append("; ".join(_text(t) for t in ax.texts[:12] if _text(t)))
+        texts = [_text(t) for t in ax.texts if _text(t)]
+        if ax.axison:
+            bits = [" against ".join(x for x in (yl, xl) if x)] if (xl or yl) else []
+            # a few annotations (a test's p, a correlation) are what the panel reports; many
+            # are a table's cells
+            if 0 < len(texts) <= 4:
+                bits.append(", ".join(texts))
+        else:  # a diagram says what it shows in its text
+            bits = ["; ".join(texts[:12])] if texts else []
         bits += _legend_words(ax.get_legend())
         if name or bits:
             parts.append(": ".join(x for x in (name, "; ".join(bits)) if x))
