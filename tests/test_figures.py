@@ -32,6 +32,7 @@ from ecglib.plots.survival import (  # noqa: E402
 from ecglib.report.save import figure_image  # noqa: E402
 
 DEMO_MAP = PROJECT_ROOT / "params" / "maps" / "demo_export.yaml"
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def predictions(n=300, seed=0) -> pd.DataFrame:
@@ -282,4 +283,22 @@ def test_decision_curve_and_learning_curve_legends_sit_outside_the_data():
     box = legend.get_window_extent()
     assert all(not box.overlaps(ax.get_window_extent()) for ax in fig.axes)
     assert all(ax.get_legend() is None for ax in fig.axes)
+    plt.close(fig)
+
+
+def test_a_subgroup_without_an_auc_says_n_a_clear_of_the_reference_line():
+    from test_metrics_subgroups import clustered_cohort
+
+    from ecglib.metrics.subgroups import define_subgroups, subgroup_auc_table
+    from ecglib.plots.subgroups import subgroup_forest_figure
+
+    df = clustered_cohort()
+    table = subgroup_auc_table(df, define_subgroups(df))
+    table.loc[table.index[1], ["auc", "ci_low", "ci_high"]] = np.nan
+    fig = subgroup_forest_figure(table)
+    fig.canvas.draw()
+    ax = fig.axes[list(dict.fromkeys(table["vessel"])).index(table.at[table.index[1], "vessel"])]
+    (na,) = [t for t in ax.texts if t.get_text() == "n/a"]
+    line = next(line for line in ax.get_lines() if line.get_xdata()[0] == 0.5)
+    assert not na.get_window_extent().overlaps(line.get_window_extent())
     plt.close(fig)

@@ -109,7 +109,17 @@ def difference_forest_figure(
                 )
                 ax.errorbar(r["diff"], at, xerr=err, fmt="o", color=colour, ms=4, capsize=2)
             else:
-                ax.text(0, at, "n/a", va="center", ha="center", fontsize=7, color="grey")
+                # at the panel's left edge, clear of the line at 0 and of the other rows' bars
+                ax.text(
+                    0.01,
+                    at,
+                    "n/a",
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    ha="left",
+                    fontsize=7,
+                    color="grey",
+                )
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlabel(xlabel)
         ax.grid(axis="y", visible=False)
