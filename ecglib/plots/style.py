@@ -80,25 +80,6 @@ def legend_outside(ax: Axes, **options) -> None:
     ax.legend(**options)
 
 
-def legend_below(fig: Figure, axes, **options) -> None:
-    """One legend for the figure, below its panels (the handles of ``axes``, each label
-    once), for panels too narrow for a legend at their side."""
-    handles, labels = [], []
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            if label not in labels and not label.startswith("_"):
-                handles.append(handle)
-                labels.append(label)
-    fig.legend(
-        handles,
-        labels,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        ncol=min(len(labels), 2) or 1,
-        **options,
-    )
-
-
 def _text(artist) -> str:
     return " ".join(artist.get_text().split()) if artist is not None else ""
 
