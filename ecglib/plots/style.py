@@ -81,7 +81,10 @@ def legend_outside(ax: Axes, **options) -> None:
 
 
 def _text(artist) -> str:
-    return " ".join(artist.get_text().split()) if artist is not None else ""
+    """The artist's text on one line, mathtext as plain words (``$\\sigma_t$`` -> ``sigma_t``)."""
+    if artist is None:
+        return ""
+    return " ".join(artist.get_text().replace("$", "").replace("\\", "").split())
 
 
 def figure_alt(fig: Figure) -> str:
@@ -93,7 +96,12 @@ def figure_alt(fig: Figure) -> str:
     computed from the figure, so it never names a file and always matches what is drawn.
     """
     # a panel: an axes with its axis drawn, or one without (a diagram, a table) that holds text
-    panels = [ax for ax in fig.axes if ax.get_visible() and (ax.axison or ax.texts)]
+    panels, seen = [], set()
+    for ax in fig.axes:
+        where = tuple(np.round(ax.get_position().bounds, 4))
+        if ax.get_visible() and (ax.axison or ax.texts) and where not in seen:
+            panels.append(ax)  # a twin axes (a second y scale) is part of its panel
+            seen.add(where)
     suptitle = getattr(fig, "_suptitle", None)
     parts = [_text(suptitle)] if suptitle is not None and _text(suptitle) else []
     parts.append("one panel" if len(panels) == 1 else f"{len(panels)} panels")
