@@ -151,3 +151,19 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     if not isinstance(chapter.external, Skipped):
         assert outputs["cumulative_incidence_external"].index.name == "group"
     assert chapter.by_vessel_table().index.tolist() == schema.vessels_of(results.oof)
+
+
+def test_the_figure_caption_counts_patients_and_events_as_the_summary_does():
+    from ecglib.plots.survival import followup_caption
+
+    _, _, fu = _analysis()
+    s = fu.summary
+    text = followup_caption(fu)
+    events = int(np.sum(fu.event))
+    assert text.startswith(
+        f"{fu.n_patients:,} patients, {events:,} event{'s' if events != 1 else ''} within 12 "
+        "months (1 - Kaplan-Meier); by risk group: "
+    )
+    for g in s.index:
+        n, e = int(s.at[g, "n"]), int(s.at[g, "events"])
+        assert f"{g} {n:,} patients, {e:,} event{'s' if e != 1 else ''}" in text
