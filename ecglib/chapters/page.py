@@ -26,7 +26,7 @@ from ecglib.chapters.parts import Skipped, skipped_markdown
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams, load_params
 from ecglib.paths import RunPaths
-from ecglib.report.save import download_links, glue_numbers, save
+from ecglib.report.save import download_links, glue_figure, glue_numbers, save
 
 __all__ = [
     "PARAMS_ENV",
@@ -125,14 +125,51 @@ class Page:
             _display(self.downloads(self.save(value, name)))
         return value
 
-    def figure(self, name: str, plot: Callable[..., Any], *inputs: Any, **options: Any) -> None:
-        """``plot(*inputs, **options)`` saved under ``name``; nothing when an input is a
-        :class:`Skipped` part (its reason was shown once by :meth:`publish`). Returns None:
-        the notebook's inline backend shows the figure once."""
-        if any(isinstance(x, Skipped) for x in (*inputs, *options.values())):
+    def figure(
+        self,
+        name: str,
+        plot: Callable[..., Any],
+        *inputs: Any,
+        caption: Callable[..., str] | str | None = None,
+        glue_name: str | None = None,
+        **options: Any,
+    ) -> None:
+        """The page's one way to make a figure: ``plot(*inputs, **options)`` saved under
+        ``name`` (PNG at 200 dpi and PDF, :func:`ecglib.plots.style.save_figure`), glued as
+        ``name`` with its alt text (:func:`ecglib.plots.style.figure_alt`, what the figure
+        shows, computed from it) for the page's ``{glue:figure}`` directive, and closed.
+        ``glue_name`` glues it under another key than its file name (e.g. the training page's
+        ``learning_curves``, saved once per fold).
+
+        ``caption`` (a string, or a function called with the same inputs and options) is glued
+        as ``<name>_caption`` for the directive's caption (``{glue:text}``). When an input is a
+        :class:`Skipped` part nothing is drawn and ``name`` is glued as that part's message, so
+        the numbered figure says why it is empty; its caption is glued as the same message.
+        Returns None: the figure is shown once, where the page's directive places it.
+        """
+        import matplotlib.pyplot as plt
+
+        from ecglib.plots.style import figure_alt, save_figure
+
+        key = glue_name or name
+        skipped = [x for x in (*inputs, *options.values()) if isinstance(x, Skipped)]
+        if skipped:
+            glue_numbers({key: skipped[0]})
+            if caption is not None:
+                glue_numbers({f"{key}_caption": skipped[0].message})
             return None
-        files = self.save(plot(*inputs, **options), name)
-        _display(self.downloads([f for f in files if f.suffix == ".pdf"] or files))
+        fig = plot(*inputs, **options)
+        try:
+            png = save_figure(fig, self.paths.figures, name)
+            alt = figure_alt(fig)
+        finally:
+            plt.close(fig)
+        glue_figure(key, png, alt)
+        if caption is not None:
+            text = caption(*inputs, **options) if callable(caption) else caption
+            glue_numbers({f"{key}_caption": text})
+        pdf = png.with_suffix(".pdf")
+        _display(self.downloads([pdf] if pdf.exists() else [png]))
         return None
 
     def publish(self, chapter: Any, *, glue: bool = True):

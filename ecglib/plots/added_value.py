@@ -135,7 +135,17 @@ def difference_forest_figure(
         drawn = set(long["row"])
         for k, row in enumerate(names):
             if row not in drawn and row in {f"{g}: {c}" for g, c in zip(rows[group], rows[label])}:
-                ax.text(0, k, "n/a", va="center", ha="center", fontsize=7, color="grey")
+                # at the panel's left edge, clear of the line at 0 and of the other rows' bars
+                ax.text(
+                    0.01,
+                    k,
+                    "n/a",
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    ha="left",
+                    fontsize=7,
+                    color="grey",
+                )
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("")

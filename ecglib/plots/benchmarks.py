@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ecglib.plots.style import use_style
+from ecglib.plots.style import legend_outside, use_style
 from ecglib.report.benchmarks import BenchmarkRun, format_value, target_ratios
 
 MET_COLOURS = {True: "#3b75af", False: "#c44e52"}
@@ -62,7 +62,7 @@ def benchmark_target_figure(bench: BenchmarkRun | pd.DataFrame) -> Figure:
     )
     ax.grid(axis="y", visible=False)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in MET_COLOURS.values()]
-    ax.legend(handles, ["met", "not met"], loc="lower right", fontsize=7)
+    legend_outside(ax, handles=handles, labels=["met", "not met"], fontsize=7)  # off the bars
     return fig
 
 

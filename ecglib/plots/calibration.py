@@ -1,7 +1,8 @@
 """Calibration figures: grouped points and a LOWESS curve, with patient-bootstrap intervals.
 
-One panel per vessel; the legend carries the Brier score. Computation is in
-:mod:`ecglib.metrics.calibration`; this module only draws.
+One panel per vessel; the legend, below each panel, carries the Brier score. Computation is in
+:mod:`ecglib.metrics.calibration`; this module only draws, and :func:`calibration_caption` words
+the figure's facts (ECGs, events and patients per vessel) for its caption.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def calibration_axes(
     ax.set_ylim(0, top)
     ax.set_xlabel("predicted probability")
     ax.set_ylabel("observed proportion")
-    ax.legend(loc="upper left", fontsize=7)
+    # below the axes, never over a bin or the curve
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7)
     return summary
 
 
@@ -147,3 +149,22 @@ def calibration_figure(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def calibration_caption(
+    table: pd.DataFrame,
+    vessels: Iterable[str] | None = None,
+    *,
+    group_col: str | None = "patient",
+    **_figure_options,
+) -> str:
+    """The facts of :func:`calibration_figure`'s figure for its caption: the ECGs (and
+    patients) it draws and, per vessel, the events (positive ECGs) its bins and curve rest on,
+    e.g. ``"557 ECGs of 300 patients; events: RCA 85, LM 4, ..."``. Takes the figure's
+    arguments (its other options are ignored)."""
+    vessels = schema.vessels_of(table, vessels)
+    head = f"{len(table):,} ECGs"
+    if group_col is not None and group_col in table.columns:
+        head += f" of {table[group_col].nunique():,} patients"
+    events = ", ".join(f"{v} {int((table[schema.label_col(v)] == 1).sum()):,}" for v in vessels)
+    return f"{head}; events (positive ECGs) per vessel: {events}."

@@ -28,6 +28,8 @@ __all__ = [
     "glue_numbers",
     "download_links",
     "BOOK_ROOT_ENV",
+    "glue_figure",
+    "figure_image",
 ]
 
 #: Columns that identify a patient, an ECG or an examination, or hold a date: never in a table
@@ -144,3 +146,38 @@ def _plain(value: Any, nan: Any = None) -> Any:
         value = float(value)
         return value if math.isfinite(value) else nan
     return value
+
+
+def figure_image(png: str | os.PathLike, alt: str):
+    """The saved PNG as a displayable image whose output metadata carries ``alt``.
+
+    myst-nb renders a glued image's ``width``/``height`` from its output metadata but not its
+    ``alt``; the book's Sphinx extension (``book/_ext/book_fixes.py``) reads ``alt`` from the same
+    place. The displayed width is half the PNG's pixels (the PNG is drawn at 200 dpi, shown at
+    about 100 px per inch), so the image is sharp on high-density screens.
+    """
+    from IPython.display import Image
+
+    data = Path(png).read_bytes()
+    image = Image(data=data, format="png", metadata={"alt": alt})
+    width = _png_width(data)
+    if width:
+        image.width = width // 2
+    return image
+
+
+def glue_figure(name: str, png: str | os.PathLike, alt: str) -> None:
+    """``myst_nb.glue`` the saved PNG under ``name`` (not displayed), with ``alt`` as its alt
+    text (:func:`figure_image`), for the page's ``{glue:figure}`` directive."""
+    from myst_nb import glue
+
+    if not alt or not alt.strip():
+        raise ValueError(f"figure {name!r} needs an alt text that says what it shows")
+    glue(name, figure_image(png, alt), display=False)
+
+
+def _png_width(data: bytes) -> int | None:
+    """The pixel width in a PNG's IHDR chunk (bytes 16-20), None when ``data`` is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(data[16:20], "big")
