@@ -162,6 +162,18 @@ class EvaluationParams:
 
 
 @dataclass(frozen=True)
+class ReportParams:
+    """How the book reports estimates (every results chapter)."""
+
+    #: The small-count threshold: an AUC, confidence interval, calibration curve or test
+    #: computed on fewer positive (or fewer negative) ECGs than this is withheld and shown as
+    #: "too few events (n)" in the tables, the text and the figures. Below a handful of
+    #: events such estimates are dominated by one or two patients: an AUC from 3 positives has
+    #: only 3 ranks to order, and its interval is unreliable (Hanley & McNeil 1982).
+    min_events: int = 5
+
+
+@dataclass(frozen=True)
 class RunParams:
     """A whole run: cohort, signals, folds, model and training."""
 
@@ -173,6 +185,7 @@ class RunParams:
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
     evaluation: EvaluationParams = field(default_factory=EvaluationParams)
+    report: ReportParams = field(default_factory=ReportParams)
     demo: DemoParams | None = None
     #: Where ``runs/<name>/`` lives; default ``<project>/runs``.
     runs_dir: str = "runs"
@@ -302,6 +315,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("SignalParams", "npy_fs"): (lambda v: v > 0, "a positive sampling rate in Hz"),
     ("FoldParams", "n_folds"): (lambda v: v >= 2, "at least 2"),
     ("FoldParams", "inner_val_fraction"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
+    ("ReportParams", "min_events"): (lambda v: v >= 1, "at least 1 (1 withholds nothing)"),
 }
 
 
