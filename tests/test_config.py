@@ -77,7 +77,9 @@ def test_train_precision_is_validated(tmp_path, monkeypatch):
 def test_report_min_events_defaults_to_5_and_is_validated(tmp_path, monkeypatch):
     assert load_params(write(tmp_path, BASE)).report.min_events == 5
     assert load_params("params/demo.yaml").report.min_events == 5
-    assert load_params(write(tmp_path, BASE + "report:\n  min_events: 10\n")).report.min_events == 10
+    assert (
+        load_params(write(tmp_path, BASE + "report:\n  min_events: 10\n")).report.min_events == 10
+    )
     with pytest.raises(ConfigError, match=r"p.yaml.report.min_events = 0: must be at least 1"):
         load_params(write(tmp_path, BASE + "report:\n  min_events: 0\n"))
     with pytest.raises(ConfigError, match=r"p.yaml.report.min_events = 2.5: expected int"):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglib.metrics.small_counts import WITHHELD, too_few, too_few_text, withhold, withheld_list
+from ecglib.metrics.small_counts import WITHHELD, too_few, too_few_text, withheld_list, withhold
 
 
 def test_too_few_counts_the_smaller_class_against_the_threshold():

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.parts import Skipped, attempt, skipped_of, skipped_parts, unless_skipped
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
@@ -182,8 +183,41 @@ class RiskStrata:
                 "interval_method": self.interval,
                 "n_boot": self.n_bootstrap,
                 "advantage_sentence": advantage_sentence(self.net_benefit),
+                **self.caveats(),
             }
         )
+
+    def caveats(self) -> dict[str, str]:
+        """What does not fit, computed (:mod:`ecglib.chapters.caveats`): strata whose event
+        rates are out of order (internal, external) and decision curves below treating all or
+        none (internal, external); one glue-ready sentence each."""
+        strata = {
+            "internal": (self.summary, "held-out"),
+            "external": (self.external_summary, "external"),
+        }
+        curves = {
+            "internal": (self.curves, "internal, out-of-fold"),
+            "external": (self.external_curves, "external"),
+        }
+        out = {}
+        for key, (summary, where) in strata.items():
+            out[f"strata_caveats_{key}"] = (
+                "The external strata are skipped, so nothing is checked."
+                if isinstance(summary, Skipped)
+                else caveats.join_sentences(
+                    [caveats.non_monotone_strata_sentence(summary, where)],
+                    empty=f"The {where} event rates rise from the low to the high stratum "
+                    "for every vessel.",
+                )
+            )
+        out["decision_caveats"] = caveats.join_sentences(
+            [
+                None if isinstance(c, Skipped) else caveats.decision_curve_sentence(c, where)
+                for c, where in curves.values()
+            ],
+            empty="No decision curve falls below treating all or treating none.",
+        )
+        return out
 
     def outputs(self) -> dict[str, object]:
         return {

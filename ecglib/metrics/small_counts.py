@@ -95,6 +95,4 @@ def withheld_list(table: pd.DataFrame, label: Sequence[str]) -> list[str]:
     if WITHHELD not in table.columns:
         return []
     rows = table[table[WITHHELD].astype(bool)]
-    return [
-        f"{', '.join(str(r[c]) for c in label)} ({r[WITHHELD]})" for _, r in rows.iterrows()
-    ]
+    return [f"{', '.join(str(r[c]) for c in label)} ({r[WITHHELD]})" for _, r in rows.iterrows()]

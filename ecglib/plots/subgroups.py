@@ -82,7 +82,9 @@ def subgroup_forest_figure(
                     markerfacecolor=colour if has_ci else "white",
                 )
             else:
-                ax.text(0.5, y, "n/a", ha="center", va="center", fontsize=7, color="0.4")
+                # an AUC withheld under the small-count policy says so, not "n/a"
+                why = "too few events" if r.get("withheld", "") else "n/a"
+                ax.text(0.5, y, why, ha="center", va="center", fontsize=7, color="0.4")
             ax.text(
                 1.03,
                 y,
