@@ -24,7 +24,7 @@ patient resamples of that population (:meth:`ecglib.chapters.predictions.RunResu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from ecglib.config import RunParams
 from ecglib.metrics.calibration import calibration_table
 from ecglib.metrics.ptp import TESTING_ABOVE_PERCENT
 from ecglib.metrics.resamples import PatientResamples
+from ecglib.metrics.small_counts import WITHHELD, withhold
 from ecglib.metrics.thresholds import cutoffs_against_obstructive, operating_points_bootstrap
 from ecglib.report.present import format_estimate, numbers_from
 
@@ -86,6 +87,10 @@ class Calibration:
     #: each figure: the population's shared resamples and the patient column.
     band: Mapping[str, Any]
     external_band: Mapping[str, Any] | Skipped
+    #: The small-count threshold (``report.min_events``): a vessel with fewer positive (or
+    #: negative) ECGs has no calibration slope, intercept, sensitivity or specificity (they
+    #: are withheld, :func:`withhold_estimates`) and no LOWESS curve in the figures.
+    min_events: int = 5
 
     @property
     def n_boot(self) -> int:
@@ -171,16 +176,22 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Calibration:
     internal = results.resamples("oof")
     external = attempt("External validation", results.require_external)
     external_resamples = attempt("External validation", results.resamples, "external")
+    m = run.report.min_events
     return Calibration(
         internal=results.oof,
-        table=_calibration(results.oof, internal),
-        points=_points(results.oof, internal, thresholds),
+        table=_calibration(results.oof, internal, m),
+        points=_points(results.oof, internal, thresholds, m),
         external=external,
         external_table=attempt(
-            "The external calibration", _calibration, external, external_resamples
+            "The external calibration", _calibration, external, external_resamples, m
         ),
         external_points=attempt(
-            "The external operating points", _points, external, external_resamples, thresholds
+            "The external operating points",
+            _points,
+            external,
+            external_resamples,
+            thresholds,
+            m,
         ),
         cutoffs=attempt(
             "The cut-offs against obstructive CAD",
@@ -190,12 +201,13 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Calibration:
             internal.weights(results.oof["patient"]),
             min_grade=OUTCOMES[MAIN_OUTCOME],  # the PTP chapter's obstructive CAD
         ),
-        band={"resamples": internal, "group_col": "patient"},
+        band={"resamples": internal, "group_col": "patient", "min_events": m},
         external_band=attempt(
             "External validation",
-            lambda r: {"resamples": r, "group_col": "patient"},
+            lambda r: {"resamples": r, "group_col": "patient", "min_events": m},
             external_resamples,
         ),
+        min_events=m,
     )
 
 
@@ -210,23 +222,44 @@ def _with_unit(table: pd.DataFrame, data: pd.DataFrame, resamples: PatientResamp
     )
 
 
-def _calibration(data: pd.DataFrame, resamples: PatientResamples) -> pd.DataFrame:
+def _calibration(
+    data: pd.DataFrame, resamples: PatientResamples, min_events: int = 1
+) -> pd.DataFrame:
     weights = resamples.weights(data["patient"])
-    return _with_unit(calibration_table(data, weights=weights), data, resamples)
+    table = _with_unit(calibration_table(data, weights=weights), data, resamples)
+    return withhold_estimates(table, min_events, ("slope", "intercept"), positives="events")
 
 
-def _points(data, resamples: PatientResamples, thresholds) -> pd.DataFrame:
+def _points(data, resamples: PatientResamples, thresholds, min_events: int = 1) -> pd.DataFrame:
     weights = resamples.weights(data["patient"])
-    return _with_unit(operating_points_bootstrap(data, thresholds, weights), data, resamples)
+    table = _with_unit(operating_points_bootstrap(data, thresholds, weights), data, resamples)
+    return withhold_estimates(
+        table, min_events, ("sensitivity", "specificity", "ppv", "npv"), positives="n_pos"
+    )
+
+
+def withhold_estimates(
+    table: pd.DataFrame, min_events: int, names: Sequence[str], *, positives: str
+) -> pd.DataFrame:
+    """``table`` (one row per vessel, ``n`` rows and ``positives`` events) with the estimates
+    ``names`` and their ``_lo``/``_hi`` bounds withheld where the positives or the negatives
+    are fewer than ``min_events`` (:func:`ecglib.metrics.small_counts.withhold`; the reason in
+    its ``withheld`` column)."""
+    counts = table.assign(_pos=table[positives], _neg=table["n"] - table[positives])
+    columns = [f"{n}{end}" for n in names for end in ("", "_lo", "_hi")]
+    out = withhold(counts, min_events, columns, positives="_pos", negatives="_neg")
+    return out.drop(columns=["_pos", "_neg"])
 
 
 def _estimate_texts(table, name, digits, prefix, rows=schema.VESSELS) -> dict[str, str]:
-    """``<prefix><name>_ci_<vessel>``: the estimate with its interval as text."""
+    """``<prefix><name>_ci_<vessel>``: the estimate with its interval as text (the
+    small-count policy's reason when it is withheld)."""
     out = {}
     for v in rows:
         if isinstance(table, pd.DataFrame) and v in table.index:
             r = table.loc[v]
-            out[f"{prefix}{name}_ci_{v}"] = format_estimate(
+            withheld = r.get(WITHHELD, "") if pd.isna(r[name]) else ""
+            out[f"{prefix}{name}_ci_{v}"] = withheld or format_estimate(
                 r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits
             )
         else:
@@ -321,6 +354,7 @@ def none_flagged_sentence(cutoffs: pd.DataFrame | Skipped) -> str:
 
 def _estimates(table: pd.DataFrame, name: str, digits: int) -> list[str]:
     return [
-        format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
+        (r.get(WITHHELD, "") if pd.isna(r[name]) else "")
+        or format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
         for _, r in table.iterrows()
     ]
