@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.parts import Skipped, attempt, skipped_of
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.chapters.ptp import MAIN_OUTCOME, OUTCOMES
@@ -135,6 +136,8 @@ class Calibration:
             **numbers_from(self.cutoffs, ["prevalence", "threshold"], prefix="cut_"),
             "esc_threshold": ESC_THRESHOLD,
             "none_flagged_sentence": none_flagged_sentence(self.cutoffs),
+            "min_events": self.min_events,
+            "withheld_sentence": self.withheld_sentence(),
         }
         # Estimates with their intervals as the text prints them ("n/a" when undefined).
         for prefix, table, names in (
@@ -154,6 +157,27 @@ class Calibration:
         have = isinstance(self.cutoffs, pd.DataFrame)
         out["obstructive_all"] = float(self.cutoffs.at["all", "obstructive"]) if have else math.nan
         return out
+
+    def withheld_sentence(self) -> str:
+        """Which vessels have no calibration curve, slope or intercept under the small-count
+        policy, internal and external (:func:`ecglib.chapters.caveats.withheld_sentence`)."""
+        parts = []
+        for where, table in (("internal", self.table), ("external", self.external_table)):
+            if isinstance(table, pd.DataFrame):
+                rows = table.rename_axis("vessel").reset_index().assign(set=where)
+                parts.append(rows)
+        both = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return caveats.join_sentences(
+            [
+                caveats.withheld_sentence(
+                    both,
+                    lambda r: f"the {r['vessel']} ({r['set']})",
+                    self.min_events,
+                    what="calibration curve",
+                )
+            ],
+            empty="Every vessel has enough events for its calibration curve, slope and intercept.",
+        )
 
     def outputs(self) -> dict[str, object]:
         return {
