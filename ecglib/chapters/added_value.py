@@ -302,7 +302,7 @@ class AddedValue:
 def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
     """Chapter 12 of ``run`` (module docstring); ``results`` when already loaded."""
     results = load_results(run) if results is None else results
-    m = run.report.min_events
+    m = results.params.report.min_events
     oof = results.oof
     vessels = tuple(schema.vessels_of(oof))
     external = attempt("The external comparison", results.require_external)

@@ -98,7 +98,7 @@ class Subgroups:
             "sub_patients": self.n_patients,
             "sub_ecgs": self.n_ecgs,
             "sub_shared_sentence": shared_sentence(self.table, self.n_patients),
-            "sub_min_events": self.min_events,
+            "sub_events_threshold": self.min_events,
             "sub_caveats": self.caveats(),
         }
 
