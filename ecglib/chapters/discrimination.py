@@ -109,11 +109,15 @@ class Discrimination:
     def caveats(self) -> str:
         """What does not fit, computed (:mod:`ecglib.chapters.caveats`): withheld AUCs, AUCs
         below 0.5 (sets and folds), and the external ensemble beside single internal models."""
-        folds = self.folds.assign(set=[f"fold {k}" for k in self.folds["fold"]])
-        both = pd.concat([self.aucs, folds], ignore_index=True)
+        folds = self.folds.assign(set=[f"held-out fold {k}" for k in self.folds["fold"]])
+        # the best fold's rows are its fold's rows again: said once, as the fold
+        sets = self.aucs[self.aucs["set"] != self.labels["best"]]
+        both = pd.concat([sets.assign(fold=math.nan), folds], ignore_index=True)
 
         def label(r):
-            return f"the {r['vessel']} on the {r['set']} set".replace("fold", "held-out fold")
+            if pd.notna(r["fold"]):
+                return f"the {r['vessel']} in held-out fold {int(r['fold'])}"
+            return f"the {r['vessel']} on the {r['set']} set"
 
         return caveats.join_sentences(
             [
