@@ -92,6 +92,8 @@ class Calibration:
     #: negative) ECGs has no calibration slope, intercept, sensitivity or specificity (they
     #: are withheld, :func:`withhold_estimates`) and no LOWESS curve in the figures.
     min_events: int = 5
+    #: The fold models whose mean predicts each external ECG (internal ECGs: one model each).
+    n_models: int = 1
 
     @property
     def n_boot(self) -> int:
@@ -138,6 +140,7 @@ class Calibration:
             "none_flagged_sentence": none_flagged_sentence(self.cutoffs),
             "min_events": self.min_events,
             "withheld_sentence": self.withheld_sentence(),
+            "ensemble_sentence": self.ensemble_sentence(),
         }
         # Estimates with their intervals as the text prints them ("n/a" when undefined).
         for prefix, table, names in (
@@ -157,6 +160,18 @@ class Calibration:
         have = isinstance(self.cutoffs, pd.DataFrame)
         out["obstructive_all"] = float(self.cutoffs.at["all", "obstructive"]) if have else math.nan
         return out
+
+    def ensemble_sentence(self) -> str:
+        """The external calibration is that of a mean of fold models, the internal that of
+        single models: said when both are shown (:func:`ecglib.chapters.caveats.ensemble_sentence`)."""
+        has_external = not isinstance(self.external_table, Skipped)
+        text = caveats.ensemble_sentence(self.n_models, has_external)
+        if text is None:
+            return "The external estimates come from the same kind of model as the internal ones."
+        return (
+            f"{text} Averaging {self.n_models} models' probabilities also pulls them towards "
+            "the middle, which changes the calibration on its own."
+        )
 
     def withheld_sentence(self) -> str:
         """Which vessels have no calibration curve, slope or intercept under the small-count
@@ -232,6 +247,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Calibration:
             external_resamples,
         ),
         min_events=m,
+        n_models=results.n_fold_models,
     )
 
 
