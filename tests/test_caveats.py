@@ -30,10 +30,11 @@ def _aucs(positives):
 
 
 def test_withheld_sentence_triggers_on_two_positives_only():
-    label = lambda r: f"the {r['vessel']} ({r['set']})"  # noqa: E731
+    label = lambda r: f"the {r['vessel']}, {r['set']}"  # noqa: E731
     text = caveats.withheld_sentence(_aucs([40, 2]), label, 5)
-    assert text.startswith("The AUC of the LM (external) (too few events (2)) is not reported")
-    assert "fewer than 5 positive" in text and "RCA" not in text
+    assert text.startswith("The run reports no AUC, interval or test on fewer than 5 positive")
+    assert text.endswith("not reported here: the LM, external: too few events (2).")
+    assert "RCA" not in text
     assert caveats.withheld_sentence(_aucs([40, 5]), label, 5) is None
 
 
@@ -83,9 +84,17 @@ def test_non_monotone_strata_triggers_on_low_above_intermediate():
     # the demo's LCX: 20.4% low against 10.4% intermediate
     summary = _summary([10 / 49, 5 / 48, 30 / 60], [10, 5, 30], [49, 48, 60])
     text = caveats.non_monotone_strata_sentence(summary, "internal")
-    assert "for the LCX, 20.4% in the low stratum (10 of 49 ECGs)" in text
-    assert "against 10.4% in the intermediate one (5 of 48)" in text
-    assert "(internal)" in text and "high" not in text.split("intermediate one")[0][-30:]
+    assert text.startswith(
+        "The event rates do not rise from the low to the high stratum (internal): for the LCX, "
+        "20.4% in the low stratum (10 of 49 ECGs) against 10.4% in the intermediate one "
+        "(5 of 48). "
+    )
+    # adjacent strata only: low against high is implied
+    two = _summary([0.3, 0.2, 0.1], [3, 2, 1], [10, 10, 10])
+    text = caveats.non_monotone_strata_sentence(two)
+    assert "30.0% in the low stratum (3 of 10 ECGs) against 20.0% in the intermediate" in text
+    assert "20.0% in the intermediate stratum (2 of 10 ECGs) against 10.0% in the high" in text
+    assert "against 10.0% in the high one (1 of 10)." in text and text.count("against") == 2
 
 
 def test_non_monotone_strata_silent_on_rising_or_tied_rates_and_empty_strata():

@@ -172,14 +172,14 @@ class AddedValue:
             ),
             (
                 self.outcomes,
-                lambda r: f"the {r['vessel']} at {r['definition']} ({r['population']})",
+                lambda r: f"the {r['vessel']} at {r['definition']}, {r['population']}",
             ),
         ]
         if isinstance(self.comparisons, pd.DataFrame):
             network = self.comparisons[
                 (self.comparisons["reference"] == NETWORK) & (self.comparisons["model"] == NETWORK)
             ]
-            tables.append((network, lambda r: f"the {r['vessel']} ({r['population']})"))
+            tables.append((network, lambda r: f"the {r['vessel']}, {r['population']}"))
         sentences = [caveats.withheld_sentence(t, label, self.min_events) for t, label in tables]
         return caveats.join_sentences(
             sentences, empty="No AUC on this page rests on too few events."

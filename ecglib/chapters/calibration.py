@@ -186,7 +186,7 @@ class Calibration:
             [
                 caveats.withheld_sentence(
                     both,
-                    lambda r: f"the {r['vessel']} ({r['set']})",
+                    lambda r: f"the {r['vessel']}, {r['set']}",
                     self.min_events,
                     what="calibration curve",
                 )

@@ -80,13 +80,11 @@ def withheld_sentence(
     if rows.empty:
         return None
     name = label if callable(label) else (lambda r: str(r[label]))
-    items = [f"{name(r)} ({r[WITHHELD]})" for _, r in rows.iterrows()]
-    plural = "s" if len(items) > 1 else ""
-    verb = "are" if len(items) > 1 else "is"
+    items = [f"{name(r)}: {r[WITHHELD]}" for _, r in rows.iterrows()]
     return (
-        f"The {what}{plural} of {_join(items)} {verb} not reported: the run reports no {what}, "
-        f"interval or test on fewer than {min_events} positive (or negative) ECGs "
-        f"(`report.min_events`), where one or two patients decide the estimate."
+        f"The run reports no {what}, interval or test on fewer than {min_events} positive (or "
+        f"negative) ECGs (`report.min_events`), where one or two patients decide the "
+        f"estimate; not reported here: {'; '.join(items)}."
     )
 
 
@@ -158,22 +156,23 @@ def non_monotone_strata_sentence(
             s for s in STRATA if s in rows.index and pd.notna(rows.at[s, rate]) and rows.at[s, "n"]
         ]
         pairs = []
-        for i, lower in enumerate(present):
-            for higher in present[i + 1 :]:
-                if rows.at[lower, rate] > rows.at[higher, rate]:
-                    pairs.append(
-                        f"{_pct(rows.at[lower, rate])} in the {lower} stratum "
-                        f"({int(rows.at[lower, 'events'])} of {int(rows.at[lower, 'n'])} ECGs) "
-                        f"against {_pct(rows.at[higher, rate])} in the {higher} one "
-                        f"({int(rows.at[higher, 'events'])} of {int(rows.at[higher, 'n'])})"
-                    )
+        # adjacent strata suffice: rates rising step by step rise from low to high
+        for lower, higher in zip(present, present[1:]):
+            if rows.at[lower, rate] > rows.at[higher, rate]:
+                pairs.append(
+                    f"{_pct(rows.at[lower, rate])} in the {lower} stratum "
+                    f"({int(rows.at[lower, 'events'])} of {int(rows.at[lower, 'n'])} ECGs) "
+                    f"against {_pct(rows.at[higher, rate])} in the {higher} one "
+                    f"({int(rows.at[higher, 'events'])} of {int(rows.at[higher, 'n'])})"
+                )
         if pairs:
-            items.append(f"for the {vessel}, {'; '.join(pairs)}")
+            items.append(f"for the {vessel}, {' and '.join(pairs)}")
     if not items:
         return None
     set_name = f" ({where})" if where else ""
     return (
-        f"The event rates do not rise from the low to the high stratum{set_name} {_join(items)}. "
+        f"The event rates do not rise from the low to the high stratum{set_name}: "
+        f"{'; '.join(items)}. "
         "Strata whose rates are out of order do not rank risk there: the cut-offs were chosen "
         "for a sensitivity and a specificity, not for ordered rates, and with few events per "
         "stratum the rates are imprecise (see their intervals); a low stratum with the higher "

@@ -117,7 +117,7 @@ class Discrimination:
         def label(r):
             if pd.notna(r["fold"]):
                 return f"the {r['vessel']} in held-out fold {int(r['fold'])}"
-            return f"the {r['vessel']} on the {r['set']} set"
+            return f"the {r['vessel']}, {r['set']}"
 
         return caveats.join_sentences(
             [
