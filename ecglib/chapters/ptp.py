@@ -180,8 +180,8 @@ class PtpAnalysis:
                     int(r.loc["PTP + AI", "missed_events"]),
                 ),
             ],
-            empty="The reclassification and the rule-out agree: the NRI is not bought with a "
-            "worse rule-out.",
+            empty="No reclassification gain here comes with a worse rule-out (a lower NPV of "
+            "the low category, or more events in it).",
         )
 
     def __repr__(self) -> str:
