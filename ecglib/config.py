@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 class DemoParams:
     """Generate the synthetic demo cohort as a raw export before loading it."""
 
-    size: Literal["small", "paper"] = "small"
+    size: Literal["small", "medium", "paper"] = "small"
     #: Directory the export is written to; ``{run}`` stands for the run directory.
     out_dir: str = "{run}/raw"
 

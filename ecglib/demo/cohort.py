@@ -125,9 +125,12 @@ class CohortSize:
     external: SiteCounts
 
 
-#: 'paper' reproduces the study's counts; 'small' keeps its ratios at about 1/8 for CI.
+#: 'paper' reproduces the study's counts; 'small' keeps its ratios at about 1/8 for CI and the
+#: demo book; 'medium', about half the paper's cohort, is the size at which the demo network learns
+#: the planted vessel-specific signal as well as the ST-level regression (params/demo_large.yaml).
 SIZES: dict[str, CohortSize] = {
     "paper": CohortSize(SiteCounts(2323, 2595, 4620), SiteCounts(135, 135, 228)),
+    "medium": CohortSize(SiteCounts(1162, 1298, 2310), SiteCounts(68, 68, 114)),
     "small": CohortSize(SiteCounts(280, 313, 557), SiteCounts(60, 60, 101)),
 }
 
