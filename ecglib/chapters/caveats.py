@@ -83,7 +83,7 @@ def withheld_sentence(
     items = [f"{name(r)}: {r[WITHHELD]}" for _, r in rows.iterrows()]
     return (
         f"The run reports no {what}, interval or test on fewer than {min_events} positive (or "
-        f"negative) ECGs (`report.min_events`), where one or two patients decide the "
+        f"negative) ECGs (report.min_events in the params), where one or two patients decide the "
         f"estimate; not reported here: {'; '.join(items)}."
     )
 
