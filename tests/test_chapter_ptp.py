@@ -335,7 +335,7 @@ def test_an_nri_with_nobody_moved_is_said_not_printed_as_zero():
     )
     assert ch.nobody_moved(unmoved) and not ch.nobody_moved(_nri())
     value = ch.nri_table(unmoved, outcome="any vessel X")["value"]
-    assert value["NRI"].startswith("not estimable: no examination changed category")
+    assert value["NRI"] == "0 by construction: nobody moved"
     assert value["events: moved up / down"] == "0 / 0 of 10"
     assert not any("0.000 [0.000-0.000]" in v for v in value)
     assert not any("p (Pencina)" in k for k in value.index)

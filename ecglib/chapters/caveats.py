@@ -284,7 +284,7 @@ def nri_unmoved_sentence(
         return None
     set_name = f"{where} " if where else ""
     return (
-        f"On the {set_name}examinations the AI stratum moved none of the {int(n)} out of its PTP "
+        f"The AI stratum moved none of the {int(n)} {set_name}examinations out of their PTP "
         "category: the combined categories are the PTP categories, so the NRI is 0 by "
         "construction and its interval and test say nothing (they are not reported as numbers)."
     )

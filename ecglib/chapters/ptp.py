@@ -147,7 +147,7 @@ class PtpAnalysis:
             )
         unmoved = nobody_moved(self.nri)
         nri_text = (
-            "not estimable (no examination changed category)"
+            "not estimable (no examination changed category, so it is 0 by construction)"
             if unmoved
             else format_estimate(b["nri"], b["nri_lo"], b["nri_hi"])
             + f"; {format_p(self.nri_test['p_value'], prefix='p')}"
@@ -557,7 +557,7 @@ def nri_table(
         # 0.000 [0.000-0.000], p = 1.000 would read as a result; it is an identity
         keep = ("outcome", "unit", "events: moved up / down", "non-events: moved up / down")
         rows = [(k, v) for k, v in rows if k in keep or k.startswith("left out")]
-        rows.append(("NRI", "not estimable: no examination changed category (0 by construction)"))
+        rows.append(("NRI", "0 by construction: nobody moved"))
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
 
