@@ -90,7 +90,7 @@ from ecglib.metrics.baselines import (
     cross_fit_logistic,
 )
 from ecglib.metrics.outcomes import outcome_auc_table
-from ecglib.metrics.small_counts import withhold
+from ecglib.metrics.small_counts import WITHHELD, withhold
 from ecglib.metrics.vessel_specificity import cross_vessel_matrix
 
 __all__ = [
@@ -180,9 +180,18 @@ class AddedValue:
                 (self.comparisons["reference"] == NETWORK) & (self.comparisons["model"] == NETWORK)
             ]
             tables.append((network, lambda r: f"the {r['vessel']}, {r['population']}"))
-        sentences = [caveats.withheld_sentence(t, label, self.min_events) for t, label in tables]
+        # one list under one rule: every table's withheld rows, named by their own labels
+        named = pd.concat(
+            [
+                pd.DataFrame({"what": [label(r) for _, r in t.iterrows()], WITHHELD: t[WITHHELD]})
+                for t, label in tables
+                if WITHHELD in t.columns and len(t)
+            ],
+            ignore_index=True,
+        )
         return caveats.join_sentences(
-            sentences, empty="No AUC on this page rests on too few events."
+            [caveats.withheld_sentence(named, "what", self.min_events)],
+            empty="No AUC on this page rests on too few events.",
         )
 
     def matrix_table(self) -> pd.DataFrame:

@@ -178,7 +178,8 @@ def pair_sentence(rows: pd.DataFrame, a: str, b: str) -> str:
     for d in pairs.itertuples(index=False):
         v = d.vessel
         if not np.isfinite(d.diff):
-            parts.append(f"{v}: no comparison ({d.reason or 'no interval'})")
+            why = getattr(d, "withheld", "") or d.reason or "no interval"
+            parts.append(f"{v}: no comparison ({why})")
             continue
         auc_a, auc_b = aucs.at[(v, a), "auc"], aucs.at[(v, b), "auc"]
         parts.append(
@@ -272,11 +273,12 @@ def outcome_sentence(rows: pd.DataFrame) -> str:
                 f"positive) for {r.definition}"
             )
         else:
-            parts.append(f"no AUC for {r.definition} ({r.reason})")
+            parts.append(f"no AUC for {r.definition} ({getattr(r, 'withheld', '') or r.reason})")
     text = "For any vessel, the noisy-OR score's AUC is " + "; ".join(parts) + "." if parts else ""
     missing = rows[~np.isfinite(rows["auc"].astype(float)) & (rows["vessel"] != ANY_VESSEL)]
     for r in missing.itertuples(index=False):
-        text += f" The {r.vessel} has no AUC for {r.definition} ({r.reason})."
+        why = getattr(r, "withheld", "") or r.reason
+        text += f" The {r.vessel} has no AUC for {r.definition} ({why})."
     return text.strip()
 
 
