@@ -148,7 +148,20 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     assert chapter.high_risk().index.tolist() == points.index.tolist()
     label = ch.interval_label(run.evaluation.n_bootstrap)
     assert (chapter.high_risk()["interval"] == label).all() and (shown["interval"] == label).all()
-    assert chapter.band == {"resamples": results.resamples("oof"), "group_col": "patient"}
+    assert chapter.band == {
+        "resamples": results.resamples("oof"),
+        "group_col": "patient",
+        "min_events": run.report.min_events,  # no LOWESS curve below it
+    }
+    # the small-count policy: slope and intercept withheld where the events are too few
+    for table in (chapter.table, chapter.external_table):
+        few = np.minimum(table["events"], table["n"] - table["events"]) < run.report.min_events
+        assert (table["withheld"].astype(bool) == few).all()
+        assert table.loc[few, ["slope", "intercept"]].isna().all().all()
+    assert ("not reported here" in numbers["withheld_sentence"]) == bool(
+        (chapter.external_table["withheld"].astype(bool)).any()
+        or chapter.table["withheld"].astype(bool).any()
+    )
     assert chapter.external_band["resamples"] is results.resamples("external")
     external = chapter.external_high_risk()
     assert external.columns.tolist() == chapter.high_risk().columns.tolist()
