@@ -164,13 +164,15 @@ class Calibration:
     def ensemble_sentence(self) -> str:
         """The external calibration is that of a mean of fold models, the internal that of
         single models: said when both are shown (:func:`ecglib.chapters.caveats.ensemble_sentence`)."""
-        has_external = not isinstance(self.external_table, Skipped)
-        text = caveats.ensemble_sentence(self.n_models, has_external)
-        if text is None:
-            return "The external estimates come from the same kind of model as the internal ones."
+        text = caveats.ensemble_sentence(
+            self.n_models,
+            not isinstance(self.external_table, Skipped),
+            what="calibration estimates",
+            effect="pulls the predicted probabilities towards their middle, which changes "
+            "the calibration slope, intercept and Brier score on its own",
+        )
         return (
-            f"{text} Averaging {self.n_models} models' probabilities also pulls them towards "
-            "the middle, which changes the calibration on its own."
+            text or "The external estimates come from the same kind of model as the internal ones."
         )
 
     def withheld_sentence(self) -> str:

@@ -118,21 +118,25 @@ def auc_below_half_sentence(
     )
 
 
-def ensemble_sentence(n_models: int, has_external: bool) -> str | None:
-    """When the external AUCs come from the mean of ``n_models`` > 1 fold models and the
+def ensemble_sentence(
+    n_models: int,
+    has_external: bool,
+    what: str = "AUCs",
+    effect: str = "usually smooths their errors and can raise the AUC on its own, so a higher "
+    "external than internal AUC is not evidence that the model transfers better than it fits",
+) -> str | None:
+    """When the external ``what`` come from the mean of ``n_models`` > 1 fold models and the
     internal ones from single models (each ECG predicted by the one model that held it out),
-    a sentence saying the two are not comparable; None without an external set or with one
-    model."""
+    a sentence saying the two are not comparable and what averaging does (``effect``); None
+    without an external set or with one model."""
     if not has_external or n_models <= 1:
         return None
     return (
-        f"The internal and external AUCs are not directly comparable: each internal ECG is "
+        f"The internal and external {what} are not directly comparable: each internal ECG is "
         f"predicted by a single model (the fold model that held it out), each external ECG by "
-        f"the mean of {n_models} fold models. Averaging {n_models} models usually smooths "
-        "their errors and can raise the AUC on its own, so a higher external than internal "
-        "AUC is not evidence that the model transfers better than it fits; the same ensemble "
-        "cannot be evaluated internally without predicting ECGs with models that trained on "
-        "them."
+        f"the mean of {n_models} fold models. Averaging {n_models} models {effect}; the same "
+        "ensemble cannot be evaluated internally without predicting ECGs with models that "
+        "trained on them."
     )
 
 
