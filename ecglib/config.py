@@ -214,6 +214,18 @@ def _show(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class ReportParams:
+    """How the book reports estimates (every results chapter)."""
+
+    #: The small-count threshold: an AUC, confidence interval, calibration curve or test
+    #: computed on fewer positive (or fewer negative) ECGs than this is withheld and shown as
+    #: "too few events (n)" in the tables, the text and the figures. Below a handful of
+    #: events such estimates are dominated by one or two patients: an AUC from 3 positives has
+    #: only 3 ranks to order, and its interval is unreliable (Hanley & McNeil 1982).
+    min_events: int = 5
+
+
+@dataclass(frozen=True)
 class RunParams:
     """A whole run: cohort, signals, folds, model and training."""
 
@@ -225,6 +237,7 @@ class RunParams:
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
     evaluation: EvaluationParams = field(default_factory=EvaluationParams)
+    report: ReportParams = field(default_factory=ReportParams)
     demo: DemoParams | None = None
     #: Run variants (ablations), in the params file's order: :class:`Variant`.
     variants: tuple[Variant, ...] = ()
@@ -427,6 +440,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
         "all, limb, or a non-empty list of distinct lead names of I, II, III, aVR, aVL, aVF, V1-V6",
     ),
     ("EvaluationParams", "rule_in_ppv"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
+    ("ReportParams", "min_events"): (lambda v: v >= 1, "at least 1 (1 withholds nothing)"),
 }
 
 

@@ -175,7 +175,11 @@ def toy_results(n_patients: int = 240, seed: int = 0, *, clinical: bool = True):
 
 
 #: What :meth:`RunResults.resamples` reads of a run's parameters.
-TOY_PARAMS = SimpleNamespace(seed=3, evaluation=SimpleNamespace(n_bootstrap=200, rule_in_ppv=0.5))
+TOY_PARAMS = SimpleNamespace(
+    seed=3,
+    evaluation=SimpleNamespace(n_bootstrap=200, rule_in_ppv=0.5),
+    report=SimpleNamespace(min_events=5),
+)
 
 
 def fake_network_predictions(run, results, seed: int = 9):

@@ -167,3 +167,26 @@ def test_the_figure_caption_counts_patients_and_events_as_the_summary_does():
     for g in s.index:
         n, e = int(s.at[g, "n"]), int(s.at[g, "events"])
         assert f"{g} {n:,} patients, {e:,} event{'s' if e != 1 else ''}" in text
+
+
+def test_min_events_withholds_the_tests_on_too_few_events_only():
+    p, strata, plain = _analysis()
+    events = int(np.sum(plain.event))
+    assert np.isfinite(plain.logrank["p_value"]) and np.isfinite(plain.trend["hr"])
+    # a threshold at the run's event count keeps every test; one above withholds them all
+    kept = ch.followup_analysis(p, strata, THRESHOLDS, horizon=365, min_events=events)
+    assert kept.logrank["p_value"] == pytest.approx(plain.logrank["p_value"])
+    assert kept.numbers("x_")["x_logrank_p_text"] == format_p(plain.logrank["p_value"])
+    short = ch.followup_analysis(p, strata, THRESHOLDS, horizon=365, min_events=events + 1)
+    text = f"too few events ({events})"
+    numbers = short.numbers("x_")
+    assert numbers["x_logrank_p_text"] == text
+    assert numbers["x_trend_text"] == f"not estimable ({text})"
+    assert math.isnan(numbers["x_trend_hr"]) and math.isnan(numbers["x_logrank_p"])
+    assert short.by_vessel["logrank_p"].isna().all() and (short.by_vessel["reason"] == text).all()
+    # the incidences themselves are descriptive and stay
+    assert numbers["x_events"] == events
+    row = ch.tests_display({"internal": short}).loc["internal"]
+    assert row["log-rank p"] == text and row["Cox trend: hazard ratio per group step [95% CI]"] == (
+        f"not estimable: {text}"
+    )

@@ -23,7 +23,10 @@ def test_other_settings_have_no_row():
     demo = load_params(PROJECT_ROOT / "params" / "demo.yaml")
     other = dataclasses.replace(demo, train=dataclasses.replace(demo.train, epochs=3))
     verdict = training_diagnosis.analyse(other).verdicts()[0]
-    assert verdict == "On the demo book's cohort (params/demo.yaml) no saved row has this run's exact settings."
+    assert (
+        verdict
+        == "On the demo book's cohort (params/demo.yaml) no saved row has this run's exact settings."
+    )
 
 
 def test_a_hospital_run_skips_the_demo_diagnosis():

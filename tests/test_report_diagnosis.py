@@ -9,16 +9,29 @@ from ecglib.report.diagnosis import RESULTS, read_diagnosis
 
 def _row(variant, vessel, folds, gap, margin):
     return {
-        "variant": variant, "folds": folds, "vessel": vessel, "auc": 0.8 + gap, "auc_lr": 0.8,
-        "gap_to_lr": gap, "own_among_other": 0.7, "best_other_head": 0.7 - margin,
-        "specificity_margin": margin, "relative_cost": 1.0,
+        "variant": variant,
+        "folds": folds,
+        "vessel": vessel,
+        "auc": 0.8 + gap,
+        "auc_lr": 0.8,
+        "gap_to_lr": gap,
+        "own_among_other": 0.7,
+        "best_other_head": 0.7 - margin,
+        "specificity_margin": margin,
+        "relative_cost": 1.0,
     }
 
 
 def _save(tmp_path, rows):
     path = tmp_path / "diag.json"
-    runs = [{"date": "2026-12-06T06:13:39Z", "commit": "abcdef0123+dirty", "folds": [0, 1],
-             "variants": {"a": {}, "b": {}}}]
+    runs = [
+        {
+            "date": "2026-12-06T06:13:39Z",
+            "commit": "abcdef0123+dirty",
+            "folds": [0, 1],
+            "variants": {"a": {}, "b": {}},
+        }
+    ]
     path.write_text(json.dumps({"base": "params/demo.yaml", "runs": runs, "rows": rows}))
     return path
 
@@ -26,13 +39,18 @@ def _save(tmp_path, rows):
 def test_targets_on_a_hand_built_diagnosis(tmp_path):
     rows = [_row("st_logistic", v, "0 1", 0.0, 0.2) for v in ("RCA", "LM", "LAD", "LCX")]
     rows += [_row("a", v, "0 1", -0.01, 0.06) for v in ("RCA", "LM", "LAD", "LCX")]
-    rows += [_row("b", "RCA", "0 1", -0.01, 0.06), _row("b", "LAD", "0 1", 0.02, 0.1),
-             _row("b", "LCX", "0 1", -0.05, 0.01), _row("b", "LM", "0 1", -0.5, -0.5)]
+    rows += [
+        _row("b", "RCA", "0 1", -0.01, 0.06),
+        _row("b", "LAD", "0 1", 0.02, 0.1),
+        _row("b", "LCX", "0 1", -0.05, 0.01),
+        _row("b", "LM", "0 1", -0.5, -0.5),
+    ]
     rows += [_row("c", v, "0", 0.0, 0.5) for v in ("RCA", "LAD", "LCX")]  # a one-fold screen
     d = read_diagnosis(_save(tmp_path, rows))
     assert d.met("a") and not d.met("b")
     assert d.shortfalls("b") == [
-        "LCX 0.050 below the regression", "LCX output only 0.010 ahead of the others"
+        "LCX 0.050 below the regression",
+        "LCX output only 0.010 ahead of the others",
     ]
     assert set(d.table()["Settings"]) == {"a", "b"}  # the reference and the screen left out
     with pytest.raises(KeyError, match="'c'"):

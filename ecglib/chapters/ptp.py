@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.parts import Skipped, attempt, skipped_of
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.chapters.ptp_models import (
@@ -158,8 +159,17 @@ class PtpAnalysis:
             out.update(
                 {name: b[name], f"{name}_lo": b[f"{name}_lo"], f"{name}_hi": b[f"{name}_hi"]}
             )
+        unmoved = nobody_moved(self.nri)
+        nri_text = (
+            "not estimable (no examination changed category, so it is 0 by construction)"
+            if unmoved
+            else format_estimate(b["nri"], b["nri_lo"], b["nri_hi"])
+            + f"; {format_p(self.nri_test['p_value'], prefix='p')}"
+        )
         out.update(
             {
+                "nri_text": nri_text,
+                "caveats": self.caveats(),
                 "nri_p": self.nri_test["p_value"],
                 "nri_p_text": format_p(self.nri_test["p_value"], prefix="p"),
                 "nri_wald_lo": self.nri.ci_lo,
@@ -168,6 +178,25 @@ class PtpAnalysis:
             }
         )
         return {f"{prefix}{k}": v for k, v in out.items()}
+
+    def caveats(self) -> str:
+        """What does not fit, computed (:mod:`ecglib.chapters.caveats`): an NRI gain with a
+        worse rule-out, or an NRI of 0 because nobody changed category."""
+        r = self.rule_out
+        return caveats.join_sentences(
+            [
+                caveats.nri_unmoved_sentence(**caveats.moved_counts(self.nri)),
+                caveats.nri_rule_out_sentence(
+                    float(self.nri_boot["nri"]),
+                    float(r.loc["PTP", "npv_low"]),
+                    float(r.loc["PTP + AI", "npv_low"]),
+                    int(r.loc["PTP", "missed_events"]),
+                    int(r.loc["PTP + AI", "missed_events"]),
+                ),
+            ],
+            empty="No reclassification gain here comes with a worse rule-out (a lower NPV of "
+            "the low category, or more events in it).",
+        )
 
     def __repr__(self) -> str:
         return (
@@ -199,6 +228,8 @@ PTP_NUMBER_KEYS = (
         )
     ],
     *[f"{n}{s}" for n in ("nri", "nri_events", "nri_nonevents") for s in ("", "_lo", "_hi")],
+    "nri_text",
+    "caveats",
     "nri_p",
     "nri_p_text",
     "nri_wald_lo",
@@ -481,7 +512,15 @@ def ptp_numbers(analysis: PtpAnalysis | Skipped, prefix: str) -> dict[str, float
     out[f"{prefix}nri_p_text"] = format_p(math.nan, prefix="p")
     for key in ("ptp", "combined"):
         out[f"{prefix}missed_{key}_text"] = "no count of missed events"
+    out[f"{prefix}nri_text"] = "n/a (the analysis is skipped)"
+    out[f"{prefix}caveats"] = "The analysis is skipped, so nothing is checked."
     return out
+
+
+def nobody_moved(result: NRIResult) -> bool:
+    """No examination changed category: the NRI is 0 by construction."""
+    moves = (result.events_up, result.events_down, result.nonevents_up, result.nonevents_down)
+    return not any(moves)
 
 
 def any_vessel_outcome(predictions: pd.DataFrame, min_grade: int = OUTCOMES[MAIN_OUTCOME]):
@@ -600,6 +639,11 @@ def nri_table(
     ]
     if result.n_missing:
         rows.append(("left out: no PTP category", f"{result.n_missing}"))
+    if nobody_moved(result):
+        # 0.000 [0.000-0.000], p = 1.000 would read as a result; it is an identity
+        keep = ("outcome", "unit", "events: moved up / down", "non-events: moved up / down")
+        rows = [(k, v) for k, v in rows if k in keep or k.startswith("left out")]
+        rows.append(("NRI", "0 by construction: nobody moved"))
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
 

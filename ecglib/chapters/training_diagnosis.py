@@ -44,7 +44,9 @@ class DemoDiagnosis:
         if isinstance(self.diagnoses, Skipped):
             return self.diagnoses
         frames = [d.runs.assign(cohort=COHORTS.get(n, n)) for n, d in self.diagnoses.items()]
-        return pd.concat(frames, ignore_index=True)[["cohort", "date", "commit", "folds", "settings"]]
+        return pd.concat(frames, ignore_index=True)[
+            ["cohort", "date", "commit", "folds", "settings"]
+        ]
 
     def verdicts(self) -> list[str]:
         """One sentence per saved diagnosis on whether this run's settings meet the targets."""

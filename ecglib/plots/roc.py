@@ -5,8 +5,10 @@ normal-ECG subset, ...) either one panel per vessel (sets told apart by colour a
 so that they stay apart in grey print and for colour-blind readers) or all vessels in one panel
 (vessels by colour, sets by line style). Each panel's legend sits below its axes, off the
 curves. A set in which a vessel has one class gets a note in place of its curve, never an
-invented AUC. :func:`roc_caption` words the figure's facts (each set's AUC and its ECGs and
-positives per vessel) for its caption.
+invented AUC; so does an AUC the chapter withheld under the small-count policy (a
+``withheld`` column in ``aucs``, :func:`ecglib.metrics.small_counts.withhold`).
+:func:`roc_caption` words the figure's facts (each set's AUC and its ECGs and positives per
+vessel) for its caption.
 
 The legend's intervals are the caller's: a chapter passes the AUC table it reports
 (``aucs``, e.g. the patient-clustered one of :mod:`ecglib.metrics.clustered_roc`), so the
@@ -24,6 +26,7 @@ from matplotlib.figure import Figure
 
 from ecglib import schema
 from ecglib.metrics.roc import OneClassError, delong_auc, roc_points
+from ecglib.metrics.small_counts import WITHHELD
 from ecglib.plots.style import VESSEL_COLOURS, panel_grid, use_style
 from ecglib.report.present import format_estimate
 
@@ -97,6 +100,16 @@ def roc_figure(
                 name = vessel
             y = table[schema.label_col(vessel)]
             p = table[schema.prob_col(vessel)]
+            withheld = "" if given is None else given[set_name][vessel][3]
+            if withheld:  # the small-count policy: no curve, the reason in the legend
+                ax.plot(
+                    [],
+                    [],
+                    linestyle=style,
+                    color=VESSEL_COLOURS.get(vessel, "k"),
+                    label=f"{name}: {withheld}",
+                )
+                continue
             try:
                 pts = roc_points(y, p, name=vessel)
                 if given is None:
@@ -105,7 +118,7 @@ def roc_figure(
                     )
                     text = format_estimate(res.auc, res.ci_low, res.ci_high)
                 else:
-                    text = format_estimate(*given[set_name][vessel])
+                    text = format_estimate(*given[set_name][vessel][:3])
             except OneClassError as err:
                 ax.plot(
                     [],
@@ -150,8 +163,9 @@ def roc_figure(
 def _legend_aucs(
     aucs: pd.DataFrame | Mapping[str, pd.DataFrame], sets: Sequence[str], vessels: Sequence[str]
 ) -> dict[str, dict[str, tuple[float, float, float]]]:
-    """``set -> vessel -> (auc, ci_low, ci_high)`` of the given AUC table(s), for every set
-    and vessel drawn; a missing one is a ``KeyError`` naming it."""
+    """``set -> vessel -> (auc, ci_low, ci_high, withheld)`` of the given AUC table(s), for
+    every set and vessel drawn (``withheld``: the small-count policy's reason, "" when the AUC
+    is shown); a missing one is a ``KeyError`` naming it."""
     if isinstance(aucs, pd.DataFrame):
         if "set" not in aucs.columns:
             raise KeyError("the AUC table needs a 'set' column naming the prediction sets")
@@ -166,7 +180,11 @@ def _legend_aucs(
         if absent:
             raise KeyError(f"the AUC table of {name!r} has no row for {absent}")
         out[name] = {
-            v: tuple(float(table.at[v, c]) for c in ("auc", "ci_low", "ci_high")) for v in vessels
+            v: (
+                *(float(table.at[v, c]) for c in ("auc", "ci_low", "ci_high")),
+                str(table.at[v, WITHHELD]) if WITHHELD in table.columns else "",
+            )
+            for v in vessels
         }
     return out
 
@@ -193,6 +211,9 @@ def roc_caption(
         for vessel in vessels:
             y = table[schema.label_col(vessel)].dropna()
             n, pos = len(y), int((y == 1).sum())
+            if given is not None and given[set_name][vessel][3]:
+                bits.append(f"{vessel} too few events ({n:,} ECGs, {pos:,} positive)")
+                continue
             if given is not None:
                 auc = given[set_name][vessel][0]
             else:

@@ -82,11 +82,12 @@ def subgroup_forest_figure(
                     markerfacecolor=colour if has_ci else "white",
                 )
             else:
-                # at the panel's left edge, clear of the reference line
+                # at the panel's left edge, clear of the reference line; an AUC withheld
+                # under the small-count policy says so, not "n/a"
                 ax.text(
                     0.02,
                     y,
-                    "n/a",
+                    "too few events" if r.get("withheld", "") else "n/a",
                     transform=ax.get_yaxis_transform(),
                     ha="left",
                     va="center",

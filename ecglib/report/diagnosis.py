@@ -126,7 +126,9 @@ def read_diagnosis(path: str | Path) -> Diagnosis:
         ) from None
     missing = {"base", "runs", "rows"} - set(meta)
     if missing:
-        raise ValueError(f"{path}: not a diagnosis saved by diagnose_demo.py (no {sorted(missing)})")
+        raise ValueError(
+            f"{path}: not a diagnosis saved by diagnose_demo.py (no {sorted(missing)})"
+        )
     rows = pd.DataFrame(meta["rows"])
     n_folds = rows["folds"].astype(str).str.split().str.len()
     rows = rows[n_folds == n_folds.max()].reset_index(drop=True)
@@ -134,7 +136,8 @@ def read_diagnosis(path: str | Path) -> Diagnosis:
         [
             {
                 "date": run["date"][:10],
-                "commit": run["commit"][:7] + (" (uncommitted changes)" if "dirty" in run["commit"] else ""),
+                "commit": run["commit"][:7]
+                + (" (uncommitted changes)" if "dirty" in run["commit"] else ""),
                 "folds": " ".join(str(k) for k in run["folds"]),
                 "settings": ", ".join(run["variants"]),
             }

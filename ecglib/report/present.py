@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.metrics.small_counts import WITHHELD
 
 __all__ = [
     "format_estimate",
@@ -92,9 +93,16 @@ def wide_estimates(
     columns: str = "vessel",
 ) -> pd.DataFrame:
     """A long table of estimates as text ``0.712 [0.650-0.768]``, one column per ``columns``
-    value (vessels in the paper's order), one row per ``index``."""
+    value (vessels in the paper's order), one row per ``index``; a row withheld under the
+    small-count policy (:func:`ecglib.metrics.small_counts.withhold`) shows its reason, e.g.
+    ``too few events (2)``."""
+    # a row withheld under the small-count policy shows why instead of a number
+    withheld = table[WITHHELD] if WITHHELD in table.columns else pd.Series("", index=table.index)
     text = table.assign(
-        _text=[format_estimate(r[value], r[low], r[high], digits) for _, r in table.iterrows()]
+        _text=[
+            withheld.at[i] or format_estimate(r[value], r[low], r[high], digits)
+            for i, r in table.iterrows()
+        ]
     )
     wide = text.pivot(index=index, columns=columns, values="_text")
     if columns == "vessel":
