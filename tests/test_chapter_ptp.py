@@ -327,9 +327,17 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
         "ptp_rule_out_internal",
         "ptp_reclassification_internal",
         "ptp_rule_out_external",
+        "ptp_rf_cl_aucs_internal",
+        "ptp_rf_cl_categories_internal",
+        "ptp_rf_cl_aucs_external",
+        "ptp_rf_cl_categories_external",
         "ptp_rule_out_internal_severe",
         "ptp_reclassification_internal_severe",
         "ptp_rule_out_external_severe",
+        "ptp_rf_cl_aucs_internal_severe",
+        "ptp_rf_cl_categories_internal_severe",
+        "ptp_rf_cl_aucs_external_severe",
+        "ptp_rf_cl_categories_external_severe",
         "ptp_nri",
     ]
     assert chapter.outputs()["ptp_nri"] == numbers
