@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     scan.add_argument("--html", default="_build/html", help="the built book (default _build/html)")
     demo = sub.add_parser("demo", help="write the synthetic demo export")
     demo.add_argument("out_dir")
-    demo.add_argument("--size", choices=("small", "paper"), default="small")
+    demo.add_argument("--size", choices=("small", "medium", "paper"), default="small")
     demo.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 

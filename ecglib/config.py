@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 class DemoParams:
     """Generate the synthetic demo cohort as a raw export before loading it."""
 
-    size: Literal["small", "paper"] = "small"
+    size: Literal["small", "medium", "paper"] = "small"
     #: Directory the export is written to; ``{run}`` stands for the run directory.
     out_dir: str = "{run}/raw"
 
@@ -170,6 +170,10 @@ class EvaluationParams:
     subgroup_variables: list[Literal["age", "sex", "interval"]] = ("age", "sex", "interval")
     subgroup_age_cut_years: float = 65.0
     subgroup_interval_cut_hours: float = 3.0
+    #: The positive predictive value chapter 12's rule-in threshold must reach (the smallest
+    #: threshold whose ruled-in examinations reach it, cross-fitted on the internal
+    #: out-of-fold predictions and applied unchanged externally, like the 95%-NPV rule-out).
+    rule_in_ppv: float = 0.5
 
 
 #: The params sections a run variant may overlay; the others (cohort, signals, folds, seed,
@@ -210,6 +214,18 @@ def _show(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class ReportParams:
+    """How the book reports estimates (every results chapter)."""
+
+    #: The small-count threshold: an AUC, confidence interval, calibration curve or test
+    #: computed on fewer positive (or fewer negative) ECGs than this is withheld and shown as
+    #: "too few events (n)" in the tables, the text and the figures. Below a handful of
+    #: events such estimates are dominated by one or two patients: an AUC from 3 positives has
+    #: only 3 ranks to order, and its interval is unreliable (Hanley & McNeil 1982).
+    min_events: int = 5
+
+
+@dataclass(frozen=True)
 class RunParams:
     """A whole run: cohort, signals, folds, model and training."""
 
@@ -221,6 +237,7 @@ class RunParams:
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
     evaluation: EvaluationParams = field(default_factory=EvaluationParams)
+    report: ReportParams = field(default_factory=ReportParams)
     demo: DemoParams | None = None
     #: Run variants (ablations), in the params file's order: :class:`Variant`.
     variants: tuple[Variant, ...] = ()
@@ -422,6 +439,8 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
         lambda v: _valid_leads(v),
         "all, limb, or a non-empty list of distinct lead names of I, II, III, aVR, aVL, aVF, V1-V6",
     ),
+    ("EvaluationParams", "rule_in_ppv"): (lambda v: 0 < v < 1, "strictly between 0 and 1"),
+    ("ReportParams", "min_events"): (lambda v: v >= 1, "at least 1 (1 withholds nothing)"),
 }
 
 

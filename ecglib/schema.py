@@ -86,6 +86,24 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     # 1 when the follow-up ended with a competing event (e.g. death without the outcome), 0
     # otherwise; needs followup_event, and never 1 together with it.
     "followup_competing",
+    # The five risk factors of the risk-factor-weighted clinical likelihood (RISK_FACTORS):
+    # 1 present, 0 absent, missing not recorded.
+    "family_history",
+    "smoking",
+    "dyslipidaemia",
+    "hypertension",
+    "diabetes",
+)
+
+#: The risk factors of the 2024 ESC risk-factor-weighted clinical likelihood (Winther et al.,
+#: JACC 2020): family history of premature coronary artery disease, smoking (current or past),
+#: dyslipidaemia, hypertension, diabetes. Canonical 0/1 columns of these names.
+RISK_FACTORS: tuple[str, ...] = (
+    "family_history",
+    "smoking",
+    "dyslipidaemia",
+    "hypertension",
+    "diabetes",
 )
 
 #: Symptom categories for the 2019 ESC pre-test probability.

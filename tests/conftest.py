@@ -139,6 +139,11 @@ def export_row(i: int, **overrides) -> dict:
         "Follow-up days": "365",
         "MACE": "0",
         "Non-cardiovascular death": "0",
+        "Family history of CAD": "no",
+        "Smoking": "yes" if i % 2 else "no",
+        "Dyslipidaemia": "no",
+        "Hypertension": "yes",
+        "Diabetes": "no",
     }
     row.update(overrides)
     return row

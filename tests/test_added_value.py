@@ -175,7 +175,11 @@ def toy_results(n_patients: int = 240, seed: int = 0, *, clinical: bool = True):
 
 
 #: What :meth:`RunResults.resamples` reads of a run's parameters.
-TOY_PARAMS = SimpleNamespace(seed=3, evaluation=SimpleNamespace(n_bootstrap=200))
+TOY_PARAMS = SimpleNamespace(
+    seed=3,
+    evaluation=SimpleNamespace(n_bootstrap=200, rule_in_ppv=0.5),
+    report=SimpleNamespace(min_events=5),
+)
 
 
 def fake_network_predictions(run, results, seed: int = 9):
@@ -315,3 +319,45 @@ def test_beat_measurements_find_a_planted_st_shift():
     assert abs(m.at[0, "ST I"]) < 0.01
     assert 60 < m.at[0, "QRS duration"] < 120 and 300 < m.at[0, "QT interval"] < 500
     assert m.loc[2].isna().all() and m.at[1, "heart rate"] == 70.0
+
+
+def test_the_forest_figure_draws_each_difference_and_interval_where_given():
+    from ecglib.plots.added_value import difference_forest_figure
+
+    table = pd.DataFrame(
+        {
+            "population": ["internal"] * 3,
+            "vessel": ["RCA", "LAD", "LM"],
+            "comparison": ["network - clinical"] * 3,
+            "diff": [0.04, -0.02, np.nan],
+            "diff_low": [0.01, -0.07, np.nan],
+            "diff_high": [0.09, 0.01, np.nan],
+        }
+    )
+    fig = difference_forest_figure(table)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [
+        "RCA: network - clinical",
+        "LAD: network - clinical",
+        "LM: network - clinical",
+    ]
+    # the error bars span exactly the given intervals, at their rows (seaborn draws each bar
+    # and its caps as NaN-separated segments of one line)
+    spans = set()
+    for line in ax.lines:
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        for seg in np.split(np.arange(len(x)), np.flatnonzero(np.isnan(y)) + 1):
+            seg = seg[~np.isnan(y[seg]) & ~np.isnan(x[seg])]
+            if len(seg) == 2 and y[seg[0]] == y[seg[1]] and x[seg[0]] != x[seg[1]]:
+                spans.add((round(x[seg].min(), 6), round(x[seg].max(), 6), round(y[seg[0]], 6)))
+    assert (0.01, 0.09, 0.0) in spans and (-0.07, 0.01, 1.0) in spans
+    # the points are the estimates (the median of bound, estimate, bound)
+    points = {
+        (round(float(x), 6), round(float(y), 6))
+        for line in ax.lines
+        for x, y in zip(line.get_xdata(), line.get_ydata())
+        if line.get_marker() not in (None, "None", "")
+    }
+    assert (0.04, 0.0) in points and (-0.02, 1.0) in points
+    assert any(t.get_text() == "n/a" for t in ax.texts)  # LM has no difference

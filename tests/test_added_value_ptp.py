@@ -144,3 +144,39 @@ def test_the_rule_out_protocol_is_cross_fitted_internally_and_fixed_externally(m
     assert numbers["ro_target"] == 95
     assert "examinations" in numbers["ro_sentence_internal"]
     assert "95% CI" in chapter.rule_out_table().columns
+
+
+def test_the_rule_in_protocol_is_cross_fitted_internally_and_fixed_externally(monkeypatch):
+    from types import SimpleNamespace
+
+    from ecglib.chapters.added_value_rule import labelled_scores
+    from ecglib.metrics.rule_out import crossfit_rule_in, ppv_threshold
+
+    monkeypatch.setattr(ch, "fold_network_predictions", fake_network_predictions)
+    results = toy_results()
+    # the target comes from the run's params (evaluation.rule_in_ppv)
+    results.params = SimpleNamespace(
+        seed=3, evaluation=SimpleNamespace(n_bootstrap=200, rule_in_ppv=0.4)
+    )
+    chapter = ch.analyse(None, results)
+    assert chapter.rule_in.target == 0.4
+    table = chapter.rule_in.table.set_index(["population", "vessel"])
+    index = results.oof[results.oof["ecg_order"] == 1]
+    ext = results.external[results.external["ecg_order"] == 1]
+    for vessel in ("RCA", ANY_VESSEL):
+        y, p = labelled_scores(index, vessel, schema.VESSELS)
+        ruled, _ = crossfit_rule_in(y, p, index["fold"], 0.4)
+        row = table.loc[(POPULATIONS["internal"], vessel)]
+        assert row["n"] == len(index) and row["n_ruled_in"] == ruled.sum()
+        assert row["true_positives"] == int(y[ruled].sum())
+        t = ppv_threshold(y, p, 0.4)
+        ye, pe = labelled_scores(ext, vessel, schema.VESSELS)
+        row = table.loc[(POPULATIONS["external"], vessel)]
+        assert row["threshold_value"] == t
+        assert row["n_ruled_in"] == (pe >= t).sum()
+        if (pe >= t).any():
+            assert row["prevalence_ruled_in"] == pytest.approx(ye[pe >= t].mean())
+    numbers = chapter.numbers()
+    assert numbers["ri_target"] == 40
+    assert "examinations" in numbers["ri_sentence_internal"]
+    assert "95% CI" in chapter.rule_in_table().columns

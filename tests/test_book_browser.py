@@ -1,8 +1,11 @@
 """The built ci book in a real browser: every page of ``_toc.yml`` opens in headless Chromium
 without console errors or failed requests, its images load (naturalWidth > 0), its code cells are
-collapsed behind their toggles, and every link inside the book points at a page (and anchor)
+collapsed behind their toggles (no code input visible; the parameters and the set-up cell's
+imports not on the page at all), and every link inside the book points at a page (and anchor)
 that exists. A full-page screenshot of each page is
-saved in ``_build/test-artefacts/screenshots`` for a reader of the CI run.
+saved in ``_build/test-artefacts/screenshots`` for a reader of the CI run. Every image of a
+page's text is a numbered figure ("Fig. N" and a caption) whose alt text says what it shows
+(:func:`figure_problems`: not empty, not a file name).
 
 The browser is Debian's ``chromium`` (``/usr/bin/chromium``, or ``$ECGLIB_CHROMIUM``) driven by
 PyPI's ``playwright``; nothing is downloaded here (``playwright install`` is never run).
@@ -128,6 +131,46 @@ def broken_links(page: Path, links: list[str], html: Path, origin: str) -> list[
     return broken
 
 
+#: Each image of the page's text: its alt text and its figure's caption ("" when it has none).
+FIGURES_JS = """els => els.map(i => {
+    const figure = i.closest('figure');
+    const caption = figure ? figure.querySelector('figcaption') : null;
+    return {src: i.getAttribute('src') || '', alt: i.getAttribute('alt') || '',
+            caption: caption ? caption.innerText.trim() : ''};
+})"""
+
+
+def figure_problems(images: list[dict]) -> list[str]:
+    """What is wrong with the page's images as figures: no numbered caption ("Fig. N" and
+    text after it), or an alt text that is empty or a file name rather than words."""
+    problems = []
+    for image in images:
+        name = image["src"].rsplit("/", 1)[-1]
+        caption, alt = image["caption"], image["alt"].strip()
+        words = caption.split(None, 2)
+        if not (len(words) == 3 and words[0] == "Fig." and words[1].rstrip(".")[:1].isdigit()):
+            problems.append(f"image {name} has no numbered caption ({caption[:40]!r})")
+        if (
+            not alt
+            or alt == image["src"]
+            or alt.endswith((".png", ".jpg", ".svg"))
+            or (" " not in alt)
+        ):
+            problems.append(f"image {name} has no alt text that says what it shows ({alt!r})")
+    return problems
+
+
+def test_figure_problems_are_found():
+    good = {"src": "_images/ab12.png", "alt": "4 panels. RCA: sensitivity", "caption": "Fig. 3 ROC"}
+    assert figure_problems([good]) == []
+    assert figure_problems([{**good, "caption": ""}]) == [
+        "image ab12.png has no numbered caption ('')"
+    ]
+    assert figure_problems([{**good, "alt": "_images/ab12.png"}]) == [
+        "image ab12.png has no alt text that says what it shows ('_images/ab12.png')"
+    ]
+
+
 @pytest.mark.parametrize("entry", toc_entries())
 def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
     html, origin = site
@@ -165,19 +208,29 @@ def test_every_page_loads_cleanly_in_a_browser(entry, site, browser):
             "els => els.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}))",
         )
         links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
+        figures = page.eval_on_selector_all("article img", FIGURES_JS)
         # Code is collapsed behind its toggle (pipeline.present_cells): a reader sees results.
         open_code = page.eval_on_selector_all(
             "div.cell_input", "els => els.filter(e => e.checkVisibility()).length"
+        )
+        code_text = page.eval_on_selector_all(
+            "div.cell_input", "els => els.map(e => e.textContent).join('\\n')"
         )
         page.screenshot(path=str(ARTEFACTS / (rel.replace("/", "__") + ".png")), full_page=True)
         page.close()
         problems += [f"{rel}: {e}" for e in errors]
         problems += [f"{rel}: image did not load: {i['src']}" for i in images if not i["ok"]]
+        problems += [f"{rel}: {p}" for p in figure_problems(figures)]
         problems += [
             f"{rel}: broken link {b}" for b in broken_links(page_file, links, html, origin)
         ]
         if open_code:
             problems.append(f"{rel}: {open_code} code cell(s) shown open (expected collapsed)")
+        # The parameters and the set-up cell's imports are not on the page at all, not even
+        # behind a toggle (pipeline.present_cells).
+        plumbing = [s for s in ("setup(params", "params = ") if s in code_text]
+        if plumbing:
+            problems.append(f"{rel}: parameter or set-up code in the page ({plumbing})")
         if not title.strip():
             problems.append(f"{rel}: the page has no title")
     assert not problems, "\n".join(problems)

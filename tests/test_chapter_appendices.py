@@ -4,11 +4,14 @@
 import json
 
 import pandas as pd
+import pytest
 from IPython.display import Markdown
 
 from ecglib.chapters import appendices as ch
 from ecglib.chapters.parts import Skipped
+from ecglib.errors import DataError
 from ecglib.paths import RunPaths
+from ecglib.plots.benchmarks import train_step_figure
 from ecglib.report.benchmarks import read_benchmarks
 from ecglib.report.corpus import entries, load_manifest
 
@@ -62,7 +65,7 @@ def test_the_corpus_appendix_runs_every_input_of_the_manifest():
     assert numbers["corpus_n_inputs"] == len(ids)
     assert numbers["corpus_n_excluded"] == int((chapter.table["outcome"] == "excluded").sum())
     assert numbers["corpus_n_as_expected"] == len(ids)  # test_bad_inputs checks each one
-    assert chapter.table["message"].str.len().max() <= ch.CORPUS_MAX_CHARS
+    assert not chapter.table["message"].str.endswith("…").any()  # messages are whole
 
 
 def test_without_a_benchmark_run_the_appendix_says_so_in_one_sentence(tmp_path):
@@ -72,6 +75,8 @@ def test_without_a_benchmark_run_the_appendix_says_so_in_one_sentence(tmp_path):
     assert isinstance(sentence, Markdown)
     assert sentence.data.startswith("This appendix is skipped because no benchmark run was found")
     assert "make bench" in sentence.data and "—" not in sentence.data
+    # the targets section says in a sentence that it has nothing, never an empty glue
+    assert chapter.numbers()["bench_targets"].data.startswith("Without a benchmark run")
     assert chapter.headlines() is None and chapter.skipped() == [] and chapter.outputs() == {}
 
 
@@ -123,6 +128,7 @@ def test_the_run_facts_count_the_targets_met(tmp_path):
 def test_a_benchmark_run_is_described_and_its_figures_listed_in_full(tmp_path):
     chapter = ch.benchmarks(_write_bench(tmp_path / "bench", args=["--n", "10"]))
     text = chapter.numbers()["bench_run"].data
+    assert chapter.numbers()["bench_targets"].data == ch.TARGETS_TEXT
     assert text.startswith(
         "Made on 2026-01-02 03:04 UTC from commit aaaaaaaaaaaa (with "
         "uncommitted changes), on Linux-6.1-x86\\_64 with 8 logical CPUs"
@@ -149,3 +155,70 @@ def test_run_manifest_on_the_ci_run_is_the_manifest_it_wrote(ci_run):
     assert set(chapter.inputs()["input"]) >= {"export_table", "column_map", "cohort_table"}
     assert chapter.packages().set_index("package").at["pandas", "version"] == pd.__version__
     assert chapter.outputs() == {} and chapter.skipped() == []
+
+
+def _train_step_result(ratios=(1.05, 1.2)):
+    """bench_train_step.py's JSON, in its shape, with figures chosen to check the arithmetic."""
+    configs = {
+        f"c{k}": {
+            "label": f"config {k}",
+            "ratio": r,
+            "ratio_paired": r + 0.01,
+            "batch_size": 16,
+            "network_batch": 32,
+            "training_ecgs": 64,
+            "steps": 4,
+            "step_ms_median": {
+                "fold": {"cpu": 100.0 * r, "wall": 300.0},
+                "floor": {"cpu": 100.0, "wall": 250.0},
+            },
+            "ecgs_per_second": 16 / (0.1 * r),
+        }
+        for k, r in enumerate(ratios)
+    }
+    setup = {"threads": 1, "clock_for_ratios": "cpu", "target_ratio": 1.15}
+    return {"setup": setup, "configs": configs, "headline": []}
+
+
+def _with_train_step(folder, result):
+    (folder / "bench_train_step.json").write_text(json.dumps(result))
+    run = json.loads((folder / "run.json").read_text())
+    run["scripts"].append("benchmarks/bench_train_step.py")
+    (folder / "run.json").write_text(json.dumps(run))
+    return folder
+
+
+def test_the_training_throughput_section_shows_every_configuration(tmp_path):
+    folder = _with_train_step(_write_bench(tmp_path / "bench"), _train_step_result())
+    chapter = ch.benchmarks(folder)
+    table = chapter.train_step
+    assert table["config"].tolist() == ["c0", "c1"]
+    assert table["met"].tolist() == [True, False]
+    assert table["fold_step_ms"].tolist() == [105.0, 120.0]  # the CPU clock's, as the setup says
+    assert table["ratio_paired"].tolist() == [1.06, 1.21]
+    text = chapter.numbers()["bench_train_step"].data
+    assert text.startswith("Median CPU time, 1 thread: config 0: 1.050 times the floor")
+    assert "(105.0 against 100.0 ms per step of 16 ECGs, 152 training ECGs per second)" in text
+    assert text.endswith(
+        "1 of the 2 configurations meet the target of at most 1.15 times the floor."
+    )
+    fig = train_step_figure(table)
+    left, right = fig.axes
+    assert len(left.patches) == 4 and len(right.patches) == 2
+    labels = {t.get_text() for t in right.texts}
+    assert {"1.050", "1.200", "target 1.15"} <= labels
+    assert {"152 ECG/s", "133 ECG/s"} <= {t.get_text() for t in left.texts}
+
+
+def test_without_the_training_throughput_figures_the_section_says_why(tmp_path):
+    chapter = ch.benchmarks(_write_bench(tmp_path / "bench"))
+    assert isinstance(chapter.train_step, Skipped)
+    text = chapter.numbers()["bench_train_step"].data
+    assert "no training-throughput figures" in text and "make bench" in text
+    none = ch.benchmarks(tmp_path / "nothing").numbers()["bench_train_step"].data
+    assert none == "No figures: there is no benchmark run (above)."
+    broken = _train_step_result()
+    del broken["configs"]["c1"]["step_ms_median"]
+    folder = _with_train_step(_write_bench(tmp_path / "bench2"), broken)
+    with pytest.raises(DataError, match="bench_train_step.json"):
+        ch.benchmarks(folder)

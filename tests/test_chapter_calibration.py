@@ -148,7 +148,20 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     assert chapter.high_risk().index.tolist() == points.index.tolist()
     label = ch.interval_label(run.evaluation.n_bootstrap)
     assert (chapter.high_risk()["interval"] == label).all() and (shown["interval"] == label).all()
-    assert chapter.band == {"resamples": results.resamples("oof"), "group_col": "patient"}
+    assert chapter.band == {
+        "resamples": results.resamples("oof"),
+        "group_col": "patient",
+        "min_events": run.report.min_events,  # no LOWESS curve below it
+    }
+    # the small-count policy: slope and intercept withheld where the events are too few
+    for table in (chapter.table, chapter.external_table):
+        few = np.minimum(table["events"], table["n"] - table["events"]) < run.report.min_events
+        assert (table["withheld"].astype(bool) == few).all()
+        assert table.loc[few, ["slope", "intercept"]].isna().all().all()
+    assert ("not reported here" in numbers["withheld_sentence"]) == bool(
+        (chapter.external_table["withheld"].astype(bool)).any()
+        or chapter.table["withheld"].astype(bool).any()
+    )
     assert chapter.external_band["resamples"] is results.resamples("external")
     external = chapter.external_high_risk()
     assert external.columns.tolist() == chapter.high_risk().columns.tolist()
@@ -160,7 +173,11 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     ext = results.external
     weights = results.resamples("external").weights(ext["patient"])
     again = operating_points_bootstrap(ext, run.evaluation.high_risk_thresholds, weights)
-    assert chapter.external_points["ppv_lo"].tolist() == again["ppv_lo"].tolist()
+    shown = ~chapter.external_points["withheld"].astype(bool)  # the small-count policy
+    assert (
+        chapter.external_points.loc[shown, "ppv_lo"].tolist() == again.loc[shown, "ppv_lo"].tolist()
+    )
+    assert chapter.external_points.loc[~shown, "ppv_lo"].isna().all()
     # the cut-offs against obstructive CAD: the overall share from the grades
     grades = oof[schema.grade_cols(schema.vessels_of(oof))]
     assert chapter.cutoffs.at["all", "obstructive"] == pytest.approx(

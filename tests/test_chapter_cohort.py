@@ -98,3 +98,30 @@ def test_analyse_on_the_ci_run_is_table1_of_its_cohort(ci_run):
     assert numbers["internal_ecgs"] == int((cohort["site"] == "internal").sum())
     assert numbers["external_age_mean"] == pytest.approx(external["age"].mean())
     assert set(chapter.outputs()) == {"table1"} and chapter.skipped() == []
+
+
+def test_table1_counts_risk_factors_per_patient_with_the_count_of_five():
+    cohort = _cohort([0, 0, 0, 0])
+    cohort["patient_id"] = ["a", "a", "b", "c"]  # a's two rows count once
+    cohort["ecg_time"] = pd.to_datetime(["2024-01-02", "2024-01-01", "2024-01-01", "2024-01-01"])
+    values = {  # a's first ECG in time is its second row
+        "family_history": [0, 1, 0, np.nan],
+        "smoking": [1, 1, 0, 1],
+        "dyslipidaemia": [0, 0, 1, 1],
+        "hypertension": [1, 1, 1, 0],
+        "diabetes": [0, 0, 0, 1],
+    }
+    for key, column in values.items():
+        cohort[key] = column
+    table = cohort_table(cohort)["internal"]
+    assert table["Family history of CAD, n (%)"] == "1 (50.0%)"  # c's is not recorded
+    assert table["Smoking (current or past), n (%)"] == "2 (66.7%)"
+    assert table["Diabetes, n (%)"] == "1 (33.3%)"
+    # counts of the complete patients a (1+1+0+1+0 = 3) and b (0+0+1+1+0 = 2)
+    assert table["Risk factors (of 5), median (IQR)"] == "2 (2-3)"
+
+
+def test_table1_has_no_risk_factor_rows_without_the_columns():
+    assert not any(
+        "Risk factor" in r or "Diabetes" in r for r in cohort_table(_cohort([0] * 4)).index
+    )

@@ -16,6 +16,7 @@ from chapter_support import joined_predictions  # noqa: E402
 
 from ecglib import schema  # noqa: E402
 from ecglib.chapters import discrimination as ch  # noqa: E402
+from ecglib.chapters.parts import Skipped  # noqa: E402
 from ecglib.metrics.clustered_roc import clustered_auc_table  # noqa: E402
 from ecglib.metrics.roc import delong_auc, vessel_auc_table  # noqa: E402
 from ecglib.plots.roc import roc_figure  # noqa: E402
@@ -121,12 +122,24 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     aucs = chapter.aucs.set_index(["set", "vessel"])
     for vessel in schema.vessels_of(oof):
         want = delong_auc(oof[schema.label_col(vessel)], oof[schema.prob_col(vessel)]).auc
-        assert aucs.loc[("internal, pooled out-of-fold", vessel), "auc"] == pytest.approx(want)
+        row = aucs.loc[("internal, pooled out-of-fold", vessel)]
+        if row["withheld"]:  # the small-count policy (report.min_events)
+            assert math.isnan(row["auc"])
+            assert min(row["positives"], row["negatives"]) < ci_run.report.min_events
+        else:
+            assert row["auc"] == pytest.approx(want)
     assert chapter.auc_wide().index[0] == "internal, pooled out-of-fold"
     assert {"ECGs", "patients", "95% CI"} <= set(chapter.auc_wide().columns)
     assert {"ECGs", "patients", "95% CI"} <= set(chapter.fold_wide().columns)
     assert "interval" in chapter.paper_layout().columns
     assert chapter.numbers()["best_fold"] == chapter.best
+    # what does not fit is said, computed from the tables
+    caveats = chapter.numbers()["caveats"]
+    shown = pd.concat([chapter.aucs, chapter.folds])
+    assert ("below 0.5" in caveats) == bool((shown["auc"] < 0.5).any())
+    assert ("not reported" in caveats) == bool(shown["withheld"].astype(bool).any())
+    has_external = not isinstance(chapter.external, Skipped)
+    assert ("not directly comparable" in caveats) == (has_external and chapter.n_models > 1)
     assert set(chapter.outputs()) == {
         "discrimination_auc",
         "discrimination_paper_layout",
@@ -147,7 +160,14 @@ def test_the_ci_runs_intervals_are_patient_level_and_side_by_side(ci_run):
     # the out-of-fold AUC's interval is the clustered DeLong of the OOF predictions
     clustered = clustered_auc_table(oof, cluster_col="patient").set_index("vessel")
     ours = chapter.aucs[chapter.aucs["set"] == "internal, pooled out-of-fold"].set_index("vessel")
+    min_events = ci_run.report.min_events
     for v in vessels:
+        few = min(clustered.at[v, "positives"], clustered.at[v, "negatives"]) < min_events
+        assert bool(ours.at[v, "withheld"]) == few
+        if few:  # withheld: no number anywhere, the reason in the text
+            assert np.isnan(ours.loc[v, ["auc", "se", "ci_low", "ci_high"]].astype(float)).all()
+            assert numbers[f"auc_oof_{v}_text"].startswith("too few")
+            continue
         for column in ("auc", "se", "ci_low", "ci_high"):
             assert ours.at[v, column] == pytest.approx(clustered.at[v, column], abs=1e-14)
         assert numbers[f"auc_oof_{v}_lo"] == pytest.approx(clustered.at[v, "ci_low"], abs=1e-14)
@@ -166,20 +186,28 @@ def test_the_ci_runs_intervals_are_patient_level_and_side_by_side(ci_run):
 
     # the folds' mean and SD of their own (held-out) AUCs
     for v in vessels:
-        per_fold = [
-            clustered_auc_table(oof[oof["fold"] == k]).set_index("vessel").at[v, "auc"]
+        tables = [
+            clustered_auc_table(oof[oof["fold"] == k]).set_index("vessel").loc[v]
             for k in sorted(oof["fold"].unique())
         ]
-        per_fold = [a for a in per_fold if np.isfinite(a)]
-        assert numbers[f"fold_mean_{v}"] == pytest.approx(np.mean(per_fold), abs=1e-14)
-        assert numbers[f"fold_sd_{v}"] == pytest.approx(np.std(per_fold, ddof=1), abs=1e-14)
+        # a fold AUC on too few events is withheld, and left out of the mean
+        per_fold = [
+            t["auc"]
+            for t in tables
+            if np.isfinite(t["auc"]) and min(t["positives"], t["negatives"]) >= min_events
+        ]
+        mean = np.mean(per_fold) if per_fold else math.nan
+        sd = np.std(per_fold, ddof=1) if len(per_fold) > 1 else math.nan
+        assert numbers[f"fold_mean_{v}"] == pytest.approx(mean, abs=1e-14, nan_ok=True)
+        assert numbers[f"fold_sd_{v}"] == pytest.approx(sd, abs=1e-14, nan_ok=True)
 
     # the width ratio, from the two tables
     ecg = vessel_auc_table(oof).set_index("vessel")
+    shown = [v for v in vessels if not ours.at[v, "withheld"]]
     ratios = [
         (clustered.at[v, "ci_high"] - clustered.at[v, "ci_low"])
         / (ecg.at[v, "ci_high"] - ecg.at[v, "ci_low"])
-        for v in vessels
+        for v in shown
     ]
     ratios = [r for r in ratios if np.isfinite(r)]
     assert numbers["width_ratio_mean"] == pytest.approx(np.mean(ratios), abs=1e-12)
@@ -193,6 +221,9 @@ def test_the_ci_runs_intervals_are_patient_level_and_side_by_side(ci_run):
         legend = ax.get_legend()
         texts = [t.get_text() for t in legend.get_texts()]
         c = clustered.loc[v]
+        if ours.at[v, "withheld"]:
+            assert f"pooled OOF: {ours.at[v, 'withheld']}" in texts
+            continue
         assert f"pooled OOF: {format_estimate(c['auc'], c['ci_low'], c['ci_high'])}" in texts
         e = ecg.loc[v]
         assert not any(format_estimate(e["auc"], e["ci_low"], e["ci_high"]) in t for t in texts)

@@ -68,14 +68,14 @@ def test_the_figure_shows_the_groups_and_the_log_rank_p():
     _, _, fu = _analysis()
     fig = followup_figure(fu, title="internal cohort")
     curves, table = fig.axes
-    assert curves.get_title() == "internal cohort"
+    assert curves.get_title(loc="left") == "internal cohort"
     counts = {g: int(np.sum(np.asarray(fu.group == g))) for g in STRATA}
     legend = [t.get_text() for t in curves.get_legend().get_texts()]
     assert legend == [f"{g} (n = {counts[g]:,})" for g in STRATA if counts[g]]
     assert [t.get_text() for t in curves.texts] == [
         f"log-rank {format_p(fu.logrank['p_value'], prefix='p')}"
     ]
-    assert table.get_xlabel() == "days since the first CCTA"
+    assert table.get_xlabel() == "months since the first CCTA"
     # the number at risk at time 0 is every patient of the group
     first_column = [t.get_text() for t in table.texts if t.get_position()[0] == 0]
     assert first_column == [f"{counts[g]:,}" for g in STRATA if counts[g]]
@@ -151,3 +151,42 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     if not isinstance(chapter.external, Skipped):
         assert outputs["cumulative_incidence_external"].index.name == "group"
     assert chapter.by_vessel_table().index.tolist() == schema.vessels_of(results.oof)
+
+
+def test_the_figure_caption_counts_patients_and_events_as_the_summary_does():
+    from ecglib.plots.survival import followup_caption
+
+    _, _, fu = _analysis()
+    s = fu.summary
+    text = followup_caption(fu)
+    events = int(np.sum(fu.event))
+    assert text.startswith(
+        f"{fu.n_patients:,} patients, {events:,} event{'s' if events != 1 else ''} within 12 "
+        "months (1 - Kaplan-Meier); by risk group: "
+    )
+    for g in s.index:
+        n, e = int(s.at[g, "n"]), int(s.at[g, "events"])
+        assert f"{g} {n:,} patients, {e:,} event{'s' if e != 1 else ''}" in text
+
+
+def test_min_events_withholds_the_tests_on_too_few_events_only():
+    p, strata, plain = _analysis()
+    events = int(np.sum(plain.event))
+    assert np.isfinite(plain.logrank["p_value"]) and np.isfinite(plain.trend["hr"])
+    # a threshold at the run's event count keeps every test; one above withholds them all
+    kept = ch.followup_analysis(p, strata, THRESHOLDS, horizon=365, min_events=events)
+    assert kept.logrank["p_value"] == pytest.approx(plain.logrank["p_value"])
+    assert kept.numbers("x_")["x_logrank_p_text"] == format_p(plain.logrank["p_value"])
+    short = ch.followup_analysis(p, strata, THRESHOLDS, horizon=365, min_events=events + 1)
+    text = f"too few events ({events})"
+    numbers = short.numbers("x_")
+    assert numbers["x_logrank_p_text"] == text
+    assert numbers["x_trend_text"] == f"not estimable ({text})"
+    assert math.isnan(numbers["x_trend_hr"]) and math.isnan(numbers["x_logrank_p"])
+    assert short.by_vessel["logrank_p"].isna().all() and (short.by_vessel["reason"] == text).all()
+    # the incidences themselves are descriptive and stay
+    assert numbers["x_events"] == events
+    row = ch.tests_display({"internal": short}).loc["internal"]
+    assert row["log-rank p"] == text and row["Cox trend: hazard ratio per group step [95% CI]"] == (
+        f"not estimable: {text}"
+    )

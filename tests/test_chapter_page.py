@@ -9,18 +9,20 @@ from matplotlib.figure import Figure
 
 from conftest import DEMO_MAP
 from ecglib.chapters import parts as results
-from ecglib.chapters.page import PARAMS_ENV, Page, label_notices, random_init_notice, setup
+from ecglib.chapters.page import PARAMS_ENV, Page, label_notices, model_notice, setup
 from ecglib.config import DataParams, ModelParams, RunParams
 from ecglib.errors import MissingInputError
 
 
-def test_random_init_notice_only_without_pretrained_weights():
-    params = RunParams(name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)))
-    assert "random" in random_init_notice(params).lower()
-    assert Page(params).notices().data.startswith("> ")
+def test_the_model_notice_says_what_was_trained_on_every_results_page(tmp_path):
+    params = RunParams(
+        name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)), runs_dir=str(tmp_path)
+    )
+    assert "from random initialisation" in model_notice(params)
+    assert Page(params).notices().data.startswith("> **What was trained.**")
     pretrained = replace(params, model=ModelParams(pretrained="ecgfounder.pth"))
-    assert random_init_notice(pretrained) is None
-    assert Page(pretrained).notices() is None
+    assert "fine-tuned" in model_notice(pretrained) and "random" not in model_notice(pretrained)
+    assert Page(pretrained).notices() is not None
     assert Page(params).notices(model=False) is None
 
 
@@ -36,12 +38,15 @@ def test_label_notices_come_from_the_column_map(tmp_path):
         seed=1,
         data=DataParams(table="x", map=str(path)),
         model=ModelParams(pretrained="ecgfounder.pth"),
+        runs_dir=str(tmp_path),
     )
     notices = label_notices(params)
     assert notices[0] == "These labels are proxies."
     assert notices[1].startswith("**Not assessed: LM.**")
     text = Page(params).notices().data
-    assert text.count("> ") == 2 and "random" not in text.lower()
+    # the model notice, then the map's two
+    assert text.count("\n\n> ") == 2 and "random" not in text.lower()
+    assert Page(params).notices(model=False).data.count("> ") == 2
 
 
 def test_attempt_turns_only_missing_inputs_into_skips():
@@ -136,3 +141,22 @@ def test_publish_saves_outputs_and_lists_skipped_parts_once(tmp_path):
     assert page.figure("fig", lambda f: f, fig) is None
     assert (page.paths.figures / "fig.png").exists()
     assert page.figure("never", lambda f: 1 / 0, results.Skipped("x", "y")) is None
+
+
+def test_download_links_start_from_the_executed_notebooks_folder(tmp_path, monkeypatch):
+    from ecglib.chapters import page as page_module
+
+    params = RunParams(
+        name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)), runs_dir=str(tmp_path)
+    )
+    page = Page(params)
+    (page.paths.metrics / "glance.csv").write_text("vessel\nRCA\n")
+    glued = {}
+    monkeypatch.setattr(page_module, "glue_numbers", glued.update)
+    monkeypatch.setenv(page_module.EXECUTED_ENV, str(tmp_path / "book" / "book" / "executed"))
+    assert page.glue_table_links("links", {"glance": "this page", "absent": "not saved"}) is None
+    assert glued["links"].data == (
+        "- {download}`glance.csv <../../../t/metrics/glance.csv>`: this page"
+    )
+    page.glue_table_links("none", {"absent": "not saved"})
+    assert glued["none"].data == "No table of this run has been saved yet."

@@ -12,6 +12,7 @@ from ecglib import schema
 from ecglib.chapters import ptp as ch
 from ecglib.chapters.parts import Skipped, attempt
 from ecglib.chapters.predictions import load_results
+from ecglib.chapters.ptp_models import MODEL_NUMBER_KEYS
 from ecglib.chapters.risk_strata import index_ecgs, vessel_strata
 from ecglib.errors import DataError, MissingInputError
 from ecglib.metrics import nri
@@ -129,6 +130,9 @@ def test_without_symptoms_or_one_class_the_analysis_is_skipped_with_nan_numbers(
     assert isinstance(skipped, Skipped) and "symptom" in skipped.reason
     numbers = ch.ptp_numbers(skipped, "int_")
     assert numbers.pop("int_nri_p_text") == "p = n/a"
+    assert numbers.pop("int_missed_ptp_text") == numbers.pop("int_missed_combined_text")
+    assert numbers.pop("int_nri_text") == "n/a (the analysis is skipped)"
+    assert numbers.pop("int_caveats").startswith("The analysis is skipped")
     assert all(math.isnan(v) for v in numbers.values())
     under_30 = p.assign(age=25.0)
     with pytest.raises(MissingInputError, match="age < 30"):
@@ -222,8 +226,11 @@ def test_a_run_without_symptoms_or_external_site_skips_both_parts(tmp_path):
     assert [s.part for s in chapter.skipped()] == [
         "The pre-test probability analysis",
         "External validation",
+        "The 2024 RF-CL",
     ]
-    assert chapter.skipped()[-1] is chapter.external
+    assert chapter.skipped()[1] is chapter.external
+    assert chapter.models_part("external") is chapter.external
+    assert chapter.models_table() is None and chapter.models_categories() is None
     for cohort_name in ("internal", "external"):
         for outcome in ch.OUTCOMES:
             assert chapter.rule_out_table(cohort_name, outcome) is None
@@ -233,12 +240,24 @@ def test_a_run_without_symptoms_or_external_site_skips_both_parts(tmp_path):
     assert isinstance(outputs["ptp_rule_out_internal_severe"], Skipped)
     numbers = dict(outputs["ptp_nri"])
     assert set(numbers) == {
-        f"{p}{k}" for p in ("int_", "ext_", "int_sev_", "ext_sev_") for k in ch.PTP_NUMBER_KEYS
-    } | {"obstructive_min_grade", "severe_min_grade"}
+        f"{p}{k}"
+        for p in ("int_", "ext_", "int_sev_", "ext_sev_")
+        for k in (*ch.PTP_NUMBER_KEYS, *MODEL_NUMBER_KEYS)
+    } | {"obstructive_min_grade", "severe_min_grade", "models_text"}
     assert (numbers.pop("obstructive_min_grade"), numbers.pop("severe_min_grade")) == (2, 3)
-    assert all(
-        math.isnan(v) if not k.endswith("_text") else v == "p = n/a" for k, v in numbers.items()
-    )
+    assert "The 2024 RF-CL is skipped because" in numbers.pop("models_text")
+    texts = {
+        "nri_p_text": "p = n/a",
+        "nri_text": "n/a (the analysis is skipped)",
+        "missed_ptp_text": "no count of missed events",
+        "missed_combined_text": "no count of missed events",
+    }
+    for k, v in numbers.items():
+        name = next((t for t in (*texts, "caveats") if k.endswith(t)), None)
+        if name == "caveats":
+            assert v.startswith("The analysis is skipped")
+        else:
+            assert v == texts[name] if name else math.isnan(v)
     with pytest.raises(ValueError, match="internal"):
         chapter.rule_out_table("ext")
     with pytest.raises(ValueError, match="outcome"):
@@ -311,3 +330,63 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     ]
     assert chapter.outputs()["ptp_nri"] == numbers
     assert isinstance(chapter.guideline, pd.DataFrame) and np.all(chapter.guideline.notna())
+
+
+def test_the_ci_run_shows_the_2024_rf_cl_beside_the_2019_ptp(ci_run):
+    from sklearn.metrics import roc_auc_score
+
+    from ecglib.metrics.rf_cl import rf_cl_table
+
+    results = load_results(ci_run)
+    chapter = ch.analyse(ci_run, results)
+    part = chapter.models_part("internal")
+    # the demo cohort has the five risk factors: the comparison is computed, not skipped
+    assert not isinstance(part, Skipped), part.message
+    index = index_ecgs(results.oof, "exam")
+    outcome = ch.any_vessel_outcome(index, 2)
+    rf = rf_cl_table(index)["rf_cl"].to_numpy()
+    guide = ptp_metrics.ptp_table(index)["ptp"].to_numpy()
+    both = ~np.isnan(rf) & ~np.isnan(guide)
+    numbers = chapter.numbers()
+    assert numbers["int_models_exams"] == int(both.sum())
+    assert numbers["int_rfcl_auc"] == pytest.approx(roc_auc_score(outcome[both], rf[both]))
+    assert numbers["int_ptp_auc"] == pytest.approx(roc_auc_score(outcome[both], guide[both]))
+    assert "internal examinations" in numbers["models_text"]
+    assert chapter.models_table("internal").shape[0] == 2
+
+
+def test_an_nri_with_nobody_moved_is_said_not_printed_as_zero():
+    unmoved = _nri(
+        events_up=0,
+        events_down=0,
+        nonevents_up=0,
+        nonevents_down=0,
+        nri_events=0.0,
+        nri_nonevents=0.0,
+        nri=0.0,
+        ci_lo=0.0,
+        ci_hi=0.0,
+        z=0.0,
+        p_value=1.0,
+    )
+    assert ch.nobody_moved(unmoved) and not ch.nobody_moved(_nri())
+    value = ch.nri_table(unmoved, outcome="any vessel X")["value"]
+    assert value["NRI"] == "0 by construction: nobody moved"
+    assert value["events: moved up / down"] == "0 / 0 of 10"
+    assert not any("0.000 [0.000-0.000]" in v for v in value)
+    assert not any("p (Pencina)" in k for k in value.index)
+
+
+def test_the_analysis_says_when_its_nri_gain_comes_with_a_worse_rule_out():
+    p = _several_exams_per_patient()
+    strata, _, _ = crossfit_vessel_strata(p, TARGETS_90)
+    analysis = ch.ptp_analysis(p, strata, _resamples(p))
+    numbers = analysis.numbers("int_")
+    r = analysis.rule_out
+    worse = (
+        r.loc["PTP + AI", "npv_low"] < r.loc["PTP", "npv_low"]
+        or r.loc["PTP + AI", "missed_events"] > r.loc["PTP", "missed_events"]
+    )
+    fires = worse and analysis.nri_boot["nri"] > 0
+    assert ("not in rule-out" in numbers["int_caveats"]) == fires
+    assert numbers["int_nri_text"].startswith(f"{analysis.nri_boot['nri']:.3f} [")

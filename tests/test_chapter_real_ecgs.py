@@ -123,7 +123,7 @@ def test_analyse_on_the_ci_run_shows_the_records_and_the_runs_predictions(data_d
         f"{' to ' if min(first['ci_low'], first['ci_high']) < 0 else '-'}{first['ci_high']:.2f}]"
     )
     significant = ", ".join(chapter.std.significant.query("direction == 'depression'")["lead"])
-    assert numbers["std_leads_depressed"] == (significant or "none")
+    assert numbers["std_leads_depressed"] == (significant or "no lead")
 
 
 def test_a_part_without_its_own_input_is_skipped_alone(real, tmp_path):

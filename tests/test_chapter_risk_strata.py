@@ -311,3 +311,22 @@ def test_cutoff_display_has_reader_names_and_no_raw_values():
     ]
     assert shown.iloc[1]["ECGs (fitting set)"] == "1,371" and shown.iloc[1]["one cut-off"] == "yes"
     assert "vessel" not in shown.columns
+
+
+def test_performance_on_too_few_events_is_withheld_and_says_why():
+    from ecglib.chapters.risk_strata import performance_display, withhold_performance
+    from ecglib.metrics.strata import PERFORMANCE
+
+    values = {f"{n}{e}": 0.8 for n in PERFORMANCE for e in ("", "_lo", "_hi")}
+    perf = pd.DataFrame(
+        [
+            {"vessel": "RCA", "n": 200, "patients": 150, "positives": 40, **values},
+            {"vessel": "LM", "n": 200, "patients": 150, "positives": 3, **values},
+        ]
+    ).assign(interval="x")
+    out = withhold_performance(perf, 5)
+    assert out["withheld"].tolist() == ["", "too few events (3)"]
+    assert out.loc[0, "sensitivity"] == 0.8 and np.isnan(out.loc[1, "npv_low_hi"])
+    shown = performance_display(out)
+    assert shown.loc["LM", "sensitivity (not low)"] == "too few events (3)"
+    assert shown.loc["RCA", "sensitivity (not low)"] == "0.80 [0.80-0.80]"

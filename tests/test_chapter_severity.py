@@ -35,7 +35,7 @@ def test_grade_display_reads_median_iqr_and_n_per_grade():
         f"{row['median']:.3f} [{row['q1']:.3f}-{row['q3']:.3f}] (n = {int(row['n'])})"
     )
     p[schema.grade_col("LM")] = 0  # nobody with an LM lesion
-    assert ch.grade_display(grade_summary(p)).at["4 occluded", "LM"] == "none"
+    assert ch.grade_display(grade_summary(p)).at["4 occluded", "LM"] == "no ECGs"
 
 
 def test_without_an_external_site_the_external_parts_are_skipped_once():
@@ -111,7 +111,13 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     ):
         for vessel in schema.vessels_of(data):
             want = stats.spearmanr(data[schema.prob_col(vessel)], data[schema.grade_col(vessel)])
-            assert table.at[vessel, "rho"] == pytest.approx(want.statistic, abs=1e-12)
+            positives = int((data[schema.label_col(vessel)] == 1).sum())
+            few = min(positives, len(data) - positives) < ci_run.report.min_events
+            assert bool(table.at[vessel, "withheld"]) == few  # the small-count policy
+            if few:
+                assert np.isnan(table.at[vessel, "rho"])
+            else:
+                assert table.at[vessel, "rho"] == pytest.approx(want.statistic, abs=1e-12)
             assert table.at[vessel, "n"] == len(data)
     numbers = chapter.numbers()
     assert numbers["int_rho_RCA"] == trend.at["RCA", "rho"]
@@ -139,3 +145,26 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     assert shown.index.tolist() == [f"{g} {name}" for g, name in schema.GRADES.items()]
     assert chapter.external_grade_table().shape == shown.shape
     assert chapter.skipped() == [] and list(chapter.outputs()) == OUTPUTS
+
+
+def test_a_vessel_with_too_few_severe_ecgs_has_no_rho():
+    results = synthetic_results(joined_predictions())
+    oof = results.oof.copy()
+    positive = oof.index[oof["y_LM"] == 1]
+    oof.loc[positive[3:], "y_LM"] = 0  # 3 severe LM ECGs left
+    resamples = results.resamples("oof")
+    trend = ch._trend(oof, resamples, 5).set_index("vessel")
+    plain = ch._trend(oof, resamples).set_index("vessel")
+    assert trend.at["LM", "withheld"] == "too few events (3)"
+    assert np.isnan(trend.loc["LM", ["rho", "rho_lo", "rho_hi"]].astype(float)).all()
+    assert not trend.at["LM", "excludes_0"] and np.isfinite(plain.at["LM", "rho"])
+    assert trend.at["RCA", "rho"] == plain.at["RCA", "rho"] and trend.at["RCA", "withheld"] == ""
+    texts = ch.rho_texts(trend.reset_index(), "int_")
+    assert texts["int_rho_text_LM"] == "too few events (3)"
+    assert texts["int_rho_text_RCA"].startswith(f"{plain.at['RCA', 'rho']:.2f} [")
+    assert ch.trend_display(trend.reset_index()).loc["LM", "Spearman ρ [95% CI]"] == (
+        "too few events (3)"
+    )
+    sentence = ch.trend_sentence(trend.reset_index())
+    assert "For the left main rho is not reported: too few events (3)." in sentence
+    assert "no interval for the left main" not in sentence

@@ -154,3 +154,21 @@ def test_analyse_on_the_ci_run_reuses_the_fold_and_recomputes_its_held_out_auc(c
     assert chapter.figure_name == "learning_curves_fold0"
     assert chapter.fit_summary().at["best epoch", "value"] == str(chapter.best_epoch)
     assert chapter.outputs() == {} and chapter.skipped() == []
+
+
+def test_the_fold_table_is_a_compact_counts_table():
+    folds = pd.DataFrame(
+        {
+            "n_patients": [94, 93, 187],
+            "n_ecgs": [187, 186, 373],
+            "RCA_positives": [23, 21, 44],
+            "RCA_prevalence": [23 / 187, 21 / 186, 44 / 373],
+            "RCA_patients_positive": [10, 10, 20],
+        },
+        index=pd.Index([0, 1, "all"], name="fold"),
+    )
+    shown = ch.fold_counts_display(folds)
+    assert list(shown.columns) == ["patients", "ECGs", "RCA positive ECGs"]
+    # 23 / 187 = 12.299...%
+    assert shown["RCA positive ECGs"].tolist() == ["23 (12.3%)", "21 (11.3%)", "44 (11.8%)"]
+    assert shown["ECGs"].tolist() == [187, 186, 373]

@@ -72,3 +72,28 @@ def test_train_precision_is_validated(tmp_path, monkeypatch):
         assert params.train.precision == value
     with pytest.raises(ConfigError, match=r"p.yaml.train.precision = 'fp8': expected one of"):
         load_params(write(tmp_path, BASE + "train:\n  precision: fp8\n"))
+
+
+def test_the_rule_in_ppv_target_is_validated(tmp_path, monkeypatch):
+    assert load_params("params/demo.yaml").evaluation.rule_in_ppv == 0.5
+    params = load_params(write(tmp_path, BASE + "evaluation:\n  rule_in_ppv: 0.7\n"))
+    assert params.evaluation.rule_in_ppv == 0.7
+    for bad in ("0", "1", "1.5", "-0.2"):
+        with pytest.raises(ConfigError, match=r"p.yaml.evaluation.rule_in_ppv = .*between 0 and 1"):
+            load_params(write(tmp_path, BASE + f"evaluation:\n  rule_in_ppv: {bad}\n"))
+    with pytest.raises(ConfigError, match="rule_in_ppv = 'half': expected a number"):
+        load_params(write(tmp_path, BASE + "evaluation:\n  rule_in_ppv: half\n"))
+
+
+def test_report_min_events_defaults_to_5_and_is_validated(tmp_path, monkeypatch):
+    assert load_params(write(tmp_path, BASE)).report.min_events == 5
+    assert load_params("params/demo.yaml").report.min_events == 5
+    assert (
+        load_params(write(tmp_path, BASE + "report:\n  min_events: 10\n")).report.min_events == 10
+    )
+    with pytest.raises(ConfigError, match=r"p.yaml.report.min_events = 0: must be at least 1"):
+        load_params(write(tmp_path, BASE + "report:\n  min_events: 0\n"))
+    with pytest.raises(ConfigError, match=r"p.yaml.report.min_events = 2.5: expected int"):
+        load_params(write(tmp_path, BASE + "report:\n  min_events: 2.5\n"))
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) p.yaml.report.min_event\b"):
+        load_params(write(tmp_path, BASE + "report:\n  min_event: 5\n"))

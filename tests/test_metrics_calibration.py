@@ -390,3 +390,29 @@ def test_band_smooths_each_shared_resample():
     plt.close(fig)
     with pytest.raises(KeyError, match="no 'patient_id' column"):
         calibration_figure(table, ["RCA"], group_col="patient_id")
+
+
+def test_calibration_figure_draws_no_lowess_for_a_vessel_below_min_events():
+    """The small-count policy: 3 events in 400 ECGs give grouped points but no LOWESS curve
+    or band, and the legend says why; 40 events keep both."""
+    rng = np.random.default_rng(3)
+    n = 400
+    table = pd.DataFrame({"p_LM": rng.uniform(0, 0.05, n), "p_RCA": rng.uniform(0, 0.4, n)})
+    table["y_LM"] = 0
+    table.loc[table.index[:3], "y_LM"] = 1
+    table["y_RCA"] = (np.arange(n) < 40).astype(int)
+    fig = calibration_figure(table, ["LM", "RCA"], n_boot=5, group_col=None, min_events=5)
+    lm, rca = [ax for ax in fig.axes if ax.get_legend()]
+    lm_labels = [t.get_text() for t in lm.get_legend().get_texts()]
+    assert "no LOWESS curve: too few events (3)" in lm_labels
+    assert not any("LOWESS (Brier" in label or "band" in label for label in lm_labels)
+    assert [line for line in lm.lines if line.get_marker() == "o"]  # the grouped points stay
+    rca_labels = [t.get_text() for t in rca.get_legend().get_texts()]
+    assert any(label.startswith("RCA LOWESS (Brier") for label in rca_labels)
+    assert "LOWESS 95% patient-bootstrap band" in rca_labels
+    plt.close(fig)
+    # without the policy the LM panel has its curve
+    fig = calibration_figure(table, ["LM"], n_boot=5, group_col=None)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(label.startswith("LM LOWESS (Brier") for label in labels)
+    plt.close(fig)

@@ -409,3 +409,53 @@ def test_the_books_formatters():
     assert format_p(0.0432, prefix="p") == "p = 0.043"
     assert format_p(0.43, prefix="p") == "p = 0.43" and format_p(np.nan, prefix="p") == "p = n/a"
     assert format_p(0.0432) == "0.043" and format_p(0.43) == "0.43"
+
+
+# ------------------------------------------------------------------------------------------
+# the small-count policy
+# ------------------------------------------------------------------------------------------
+def test_min_events_withholds_a_small_subgroup_and_its_test_and_holm_counts_the_rest():
+    df = clustered_cohort()
+    group = pd.Series(np.where(df["patient"] < 40, "small", "large"), index=df.index, name="site")
+    small = (group == "small").to_numpy()
+    df.loc[small, label_col("LM")] = 0
+    first = df.index[small][df.loc[small, "patient"].to_numpy() != df.loc[small, "patient"].iloc[0]]
+    df.loc[[df.index[small][0], first[0], first[-1]], label_col("LM")] = 1  # 3 positives
+    plain = subgroup_auc_table(df, group)
+    table = subgroup_auc_table(df, group, min_events=5)
+    lm = table[(table["vessel"] == "LM") & (table["subgroup"] == "small")].iloc[0]
+    assert lm["positives"] == 3 and lm["withheld"] == "too few events (3)"
+    assert np.isnan([lm["auc"], lm["se"], lm["ci_low"], lm["ci_high"]]).all()
+    plain_lm = plain[(plain["vessel"] == "LM") & (plain["subgroup"] == "small")].iloc[0]
+    assert np.isfinite(plain_lm["auc"]) and plain_lm["withheld"] == ""
+    # the withheld subgroup is not tested, and Holm's family is the tests made
+    assert table.loc[table["vessel"] == "LM", "p_value"].isna().all()
+    tested = table["p_value"].notna()
+    assert np.isfinite(plain_lm["p_value"])  # without the policy it was tested
+    assert tested.sum() == plain["p_value"].notna().sum() - 1
+    np.testing.assert_allclose(
+        table.loc[tested, "p_holm"], holm_by_hand(table.loc[tested, "p_value"].to_numpy())
+    )
+    # the other vessels are untouched
+    keep = table["vessel"] != "LM"
+    pd.testing.assert_series_equal(table.loc[keep, "auc"], plain.loc[keep, "auc"])
+    # the forest plot says why, not "n/a"
+    fig = subgroup_forest_figure(table[table["vessel"] == "LM"])
+    assert "too few events" in {t.get_text() for t in fig.axes[0].texts}
+    plt.close(fig)
+
+
+def test_roc_figure_draws_no_curve_for_a_withheld_auc():
+    from ecglib.metrics.small_counts import withhold
+
+    internal = cohort(seed=1)
+    given = withhold(vessel_auc_table(internal).assign(set="internal"), 5)
+    given.loc[given["vessel"] == "LM", ["auc", "ci_low", "ci_high"]] = np.nan
+    given.loc[given["vessel"] == "LM", "withheld"] = "too few events (2)"
+    fig = roc_figure({"internal": internal}, aucs=given)
+    lm = fig.axes[VESSELS.index("LM")]
+    assert [t.get_text() for t in lm.get_legend().get_texts()] == ["internal: too few events (2)"]
+    assert all(len(line.get_xdata()) <= 2 for line in lm.lines)  # only the diagonal
+    rca = fig.axes[VESSELS.index("RCA")]
+    assert any(len(line.get_xdata()) > 2 for line in rca.lines)
+    plt.close(fig)

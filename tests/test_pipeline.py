@@ -88,8 +88,8 @@ def test_stage_book_copies_the_sources_but_not_the_executed_notebooks(tmp_path):
     pipeline.stage_book(tmp_path)
     for name in pipeline.BOOK_SOURCES:
         assert (tmp_path / name).exists(), name
-    assert (tmp_path / "book" / "intro.md").read_text() == (
-        pipeline.PROJECT_ROOT / "book" / "intro.md"
+    assert (tmp_path / "book" / "methods.md").read_text() == (
+        pipeline.PROJECT_ROOT / "book" / "methods.md"
     ).read_text()
     assert (tmp_path / "book" / "_ext" / "book_fixes.py").is_file()
     assert not (tmp_path / "book" / "executed").exists()
@@ -157,13 +157,14 @@ def test_a_per_fold_page_is_titled_with_its_fold(tmp_path):
     assert shipped.metadata["ecglib"]["title"].format(fold=1) == "Training fold 1"
 
 
-def test_the_book_hides_code_and_removes_the_parameter_cells():
+def test_the_book_hides_code_and_removes_the_parameter_and_set_up_code():
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell('params = "x"', metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell('params = "y"', metadata={"tags": ["injected-parameters"]}),
         nbformat.v4.new_markdown_cell("# Title"),
-        nbformat.v4.new_code_cell("page = setup(params)"),
+        nbformat.v4.new_code_cell("from ecglib.chapters import setup\npage = setup(params)"),
+        nbformat.v4.new_code_cell("chapter.table()"),
         nbformat.v4.new_code_cell("secret()", metadata={"tags": ["remove-input"]}),
     ]
     pipeline.present_cells(nb)
@@ -173,6 +174,7 @@ def test_the_book_hides_code_and_removes_the_parameter_cells():
         ["parameters", "remove-cell"],
         ["injected-parameters", "remove-cell"],
         None,
+        ["remove-input"],  # the set-up cell: its notices stay, its imports go
         ["hide-input"],
         ["remove-input"],
     ]
@@ -184,3 +186,14 @@ def test_the_toc_lists_every_executed_chapter():
     for source in sorted(pipeline.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         stem = f"book/executed/{source.stem}"
         assert any(e == stem or (e.endswith("*") and e.startswith(stem)) for e in entries), stem
+
+
+def test_the_pipelines_kernels_see_the_book_root_for_their_download_links(monkeypatch):
+    import os
+
+    from ecglib.report.save import BOOK_ROOT_ENV
+
+    monkeypatch.delenv(BOOK_ROOT_ENV, raising=False)
+    with pipeline._with_env(BOOK_ROOT_ENV, "/somewhere/ci-book"):
+        assert os.environ[BOOK_ROOT_ENV] == "/somewhere/ci-book"
+    assert BOOK_ROOT_ENV not in os.environ

@@ -51,3 +51,102 @@ def test_numbers_from_gives_every_key_and_nan_for_a_part_not_computed():
     }
     skipped = results.numbers_from(Skipped("x", "y"), ["share"])
     assert all(math.isnan(v) for v in skipped.values())
+
+
+def test_counts_percentages_and_plurals():
+    assert results.format_count(557.0) == "557" and results.format_count(12345) == "12,345"
+    assert results.format_count(math.nan) == results.MISSING
+    try:
+        results.format_count(2.5)
+    except ValueError as exc:
+        assert "whole number" in str(exc)
+    else:
+        raise AssertionError("a fractional count must be refused")
+    assert results.format_percent(0.204) == "20.4%"
+    assert results.format_percent(math.nan) == results.MISSING
+    assert results.plural(1, "missed event") == "1 missed event"
+    assert results.plural(4, "missed event") == "4 missed events"
+    assert results.plural(0, "event") == "0 events"
+    assert results.plural(2, "analysis", "analyses") == "2 analyses"
+    assert results.plural(1, "stratum", "strata", number=False) == "stratum"
+
+
+def test_present_table_reads_as_a_book_table():
+    table = pd.DataFrame(
+        {
+            "vessel": ["LAD", "LM"],
+            "n": [557.0, 40.0],
+            "events": [85.0, np.nan],
+            "auc": [0.712345, np.nan],
+            "p_value": [0.00004, 0.4321],
+            "collapsed": [False, True],
+            "settings": [{"epochs": 10}, ["a", "b"]],
+            "note": ["fine", None],
+        }
+    ).set_index("vessel")
+    shown, missing = results.present_table(table)
+    assert missing
+    assert list(shown.columns) == [
+        "Vessel",
+        "n",
+        "Events",
+        "AUC",
+        "p",
+        "Collapsed",
+        "Settings",
+        "Note",
+    ]
+    assert shown.iloc[0].tolist() == [
+        "LAD",
+        "557",
+        "85",
+        "0.712",
+        "< 0.001",
+        "no",
+        "Epochs: 10",
+        "fine",
+    ]
+    assert shown.iloc[1].tolist() == ["LM", "40", "—", "—", "0.43", "yes", "a, b", "—"]
+
+
+def test_render_table_has_no_index_column_and_explains_the_dash():
+    plain = pd.DataFrame({"auc": [0.7, 0.8]})
+    html = results.render_table(plain)
+    assert "<th>AUC</th>" in html and "<th></th>" not in html and "table-note" not in html
+    gap = pd.DataFrame({"auc": [0.7, math.nan]})
+    gap.attrs["missing"] = "too few events"
+    assert "— : too few events".replace(" :", ":") in results.render_table(gap)
+    long = pd.DataFrame({"x": range(40)})
+    html = results.render_table(long, max_rows=10)
+    assert "Show all 40 rows" in html and html.count("<table") == 2
+
+
+def test_human_names():
+    assert results.human_name("ci_low") == "CI low"
+    assert results.human_name("n_events") == "n events"
+    assert results.human_name("scaled_brier") == "Scaled brier"
+    assert results.human_name("ECGs (fitting set)") == "ECGs (fitting set)"
+
+
+def test_cite_writes_author_year_from_the_books_bibliography(tmp_path):
+    assert (
+        results.cite("bousseljot1995ptb, goldberger2000physionet")
+        == "Bousseljot et al. (1995); Goldberger et al. (2000)"
+    )
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@article{a2020,\n author = {Smith, Ann and Jones, Bo},\n year = {2020}\n}\n")
+    assert results.cite(["a2020"], bib) == "Smith and Jones (2020)"
+    try:
+        results.cite(["nosuchkey2000"], bib)
+    except KeyError as exc:
+        assert "nosuchkey2000" in str(exc)
+    else:
+        raise AssertionError("an unknown key must be an error")
+
+
+def test_verbatim_columns_are_quoted_as_code_and_everything_else_is_escaped():
+    table = pd.DataFrame({"input": ["<x>"], "message": ["got {'a': 1} and ['b', 'c']"]})
+    table.attrs["verbatim"] = ["message"]
+    html = results.render_table(table)
+    assert "<td>&lt;x&gt;</td>" in html
+    assert '<code class="ecglib-verbatim">got {&#x27;a&#x27;: 1}' in html

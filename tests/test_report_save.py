@@ -25,7 +25,8 @@ def test_saving_refuses_identifiers_and_writes_plain_numbers(tmp_path):
 
 def test_save_dispatches_by_type(tmp_path):
     paths = RunPaths(tmp_path)
-    assert results.save(pd.DataFrame({"vessel": ["RCA"], "auc": [0.7]}), paths, "table") is None
+    written = results.save(pd.DataFrame({"vessel": ["RCA"], "auc": [0.7]}), paths, "table")
+    assert written == [paths.metrics / "table.csv"]
     assert pd.read_csv(paths.metrics / "table.csv").columns.tolist() == ["vessel", "auc"]
     indexed = pd.DataFrame({"auc": [0.7]}, index=pd.Index(["RCA"], name="vessel"))
     results.save(indexed, paths, "indexed")
@@ -34,7 +35,19 @@ def test_save_dispatches_by_type(tmp_path):
     assert json.loads((paths.metrics / "numbers.json").read_text()) == {"x": 1}
     fig = Figure()
     fig.add_subplot().plot([0, 1])
-    results.save(fig, paths, "figure")
+    written = results.save(fig, paths, "figure")
     assert (paths.figures / "figure.png").exists() and (paths.figures / "figure.pdf").exists()
+    assert {p.name for p in written} == {"figure.png", "figure.pdf"}
     with pytest.raises(TypeError):
         results.save(3, paths, "three")
+
+
+def test_download_links_point_from_the_book_root_to_the_saved_files(tmp_path, monkeypatch):
+    book = tmp_path / "_build" / "ci-book"
+    files = [tmp_path / "runs" / "ci" / "metrics" / "auc.csv", tmp_path / "runs" / "x.pdf"]
+    monkeypatch.setenv(results.BOOK_ROOT_ENV, str(book))
+    assert results.download_links(files) == (
+        "Download: {download}`auc.csv </../../runs/ci/metrics/auc.csv>` · "
+        "{download}`x.pdf </../../runs/x.pdf>`"
+    )
+    assert results.download_links([]) == ""

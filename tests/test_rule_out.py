@@ -9,9 +9,14 @@ import pytest
 
 from ecglib.metrics.resamples import loop_reference, patient_resamples
 from ecglib.metrics.rule_out import (
+    RULE_IN_PERFORMANCE,
+    crossfit_rule_in,
     crossfit_rule_out,
     npv_threshold,
+    ppv_threshold,
+    rule_in_performance,
     rule_out_performance,
+    ruled_in,
     ruled_out,
 )
 
@@ -97,3 +102,71 @@ def test_the_resampled_proportions_match_a_loop_over_materialised_resamples():
     assert result["share_ruled_out"] == pytest.approx(out.mean())
     assert result["missed"] == int(y[out].sum())
     assert result["missed_of_positives"] == pytest.approx(out[y == 1].mean())
+
+
+# ---- rule-in ---------------------------------------------------------------------------------
+def brute_force_in(y, p, target):
+    best = np.inf
+    for t in np.unique(p):
+        ruled = p >= t
+        if y[ruled].mean() >= target - 1e-12:
+            best = min(best, t)
+    return best
+
+
+def test_the_rule_in_threshold_is_the_smallest_reaching_the_target_as_a_brute_force_finds():
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(20, 200))
+        p = np.round(rng.uniform(size=n), 2)  # ties
+        y = (rng.uniform(size=n) < 0.1 + 0.5 * p).astype(int)
+        for target in (0.4, 0.5, 0.6):
+            assert ppv_threshold(y, p, target) == brute_force_in(y, p, target)
+
+
+def test_on_a_toy_the_ppv_is_what_was_planted():
+    # 100 low scores, all negative; then 100 higher scores with 50 positives, the 10 highest
+    # negative (so no smaller top group reaches 50%): a PPV of 50% exactly at the 101st score
+    p = np.linspace(0, 1, 200)
+    y = np.r_[np.zeros(100), np.ones(50), np.zeros(50)].astype(int)
+    t = ppv_threshold(y, p, 0.5)
+    assert t == p[100]
+    ruled = ruled_in(p, t)
+    assert ruled.sum() == 100 and y[ruled].mean() == pytest.approx(0.5)
+    assert ppv_threshold(y, p, 0.6) == np.inf  # never reached: nobody ruled in
+    assert not ruled_in(p, np.inf).any()
+
+
+def test_a_held_out_folds_rule_in_threshold_ignores_its_own_labels():
+    rng = np.random.default_rng(3)
+    n = 300
+    p = rng.uniform(size=n)
+    y = (rng.uniform(size=n) < 0.05 + 0.6 * p).astype(int)
+    folds = np.arange(n) % 3
+    ruled, thresholds = crossfit_rule_in(y, p, folds, 0.5)
+    for k in range(3):
+        flipped = y.copy()
+        flipped[folds == k] = 1 - flipped[folds == k]
+        ruled_f, thresholds_f = crossfit_rule_in(flipped, p, folds, 0.5)
+        assert thresholds_f[k] == thresholds[k]
+        assert np.array_equal(ruled_f[folds == k], ruled[folds == k])
+        assert any(thresholds_f[j] != thresholds[j] for j in range(3) if j != k)
+        rest = folds != k
+        assert thresholds[k] == ppv_threshold(y[rest], p[rest], 0.5)
+
+
+def test_rule_in_proportions_are_the_plain_ones_and_their_intervals_cover_them():
+    rng = np.random.default_rng(5)
+    patient = np.repeat(np.arange(100), 2)
+    p = rng.uniform(size=200)
+    y = (rng.uniform(size=200) < 0.1 + 0.6 * p).astype(int)
+    ruled = p >= 0.7
+    weights = patient_resamples(patient, 200, seed=2).weights(patient)
+    r = rule_in_performance(y, ruled, weights)
+    assert r["n_ruled_in"] == ruled.sum() and r["true_positives"] == y[ruled].sum()
+    assert r["prevalence_ruled_in"] == pytest.approx(y[ruled].mean())
+    assert r["prevalence_not_ruled_in"] == pytest.approx(y[~ruled].mean())
+    assert r["positives_ruled_in"] == pytest.approx(ruled[y == 1].mean())
+    assert r["share_ruled_in"] == pytest.approx(ruled.mean())
+    for name in RULE_IN_PERFORMANCE:
+        assert r[f"{name}_lo"] <= r[name] <= r[f"{name}_hi"]

@@ -16,6 +16,7 @@ from ecglib import schema
 from ecglib.model import build_model
 from ecglib.paths import RunPaths
 from ecglib.train import fit as fit_mod
+from ecglib.train.step import TrainStep
 from ecglib.train.checkpoint import load_checkpoint
 from ecglib.train.data import derive_seed
 from ecglib.train.fit import fit_fold, model_config
@@ -157,10 +158,10 @@ def test_finished_fold_is_reused_and_changed_settings_retrain(tmp_path, monkeypa
     first = fit_fold(params, 0, progress=False)
     assert not first.reused and first.finished
 
-    def boom(*args, **kwargs):  # every training step computes the per-task losses
+    def boom(*args, **kwargs):  # every training step of a fold is a TrainStep call
         raise AssertionError("a finished fold must not be retrained")
 
-    monkeypatch.setattr(fit_mod, "per_task_bce", boom)
+    monkeypatch.setattr(TrainStep, "__call__", boom)
     again = fit_fold(params, 0, progress=False)
     assert again.reused and again.best_epoch == first.best_epoch
     pd.testing.assert_frame_equal(again.oof, first.oof, check_dtype=False)
@@ -335,3 +336,17 @@ def test_bf16_on_the_cpu_trains_and_says_so(tmp_path):
     res = fit_fold(params, 0, progress=False)
     assert res.precision == "bf16" and np.isfinite(res.history["train_loss"]).all()
     assert json.loads(RunPaths.of(params).train_summary(0).read_text())["precision"] == "bf16"
+
+
+@pytest.mark.parametrize("surgery", ["pcgrad", "none"])
+def test_fold_trainer_runs_the_epochs_fit_fold_runs(tmp_path, surgery):
+    # what benchmarks/bench_train_step.py times is the fold's own training, not a copy of it
+    params = write_run(tmp_path, params=tiny_params(tmp_path, epochs=2, gradient_surgery=surgery))
+    result = fit_fold(params, 1, progress=False, stop_after=2)
+    saved = load_checkpoint(RunPaths.of(params).last_checkpoint(1))
+    trainer = fit_mod.fold_trainer(params, 1)
+    rows = [trainer.train_epoch(epoch) for epoch in range(2)]
+    cols = [c for c in rows[0] if c != "seconds"]
+    pd.testing.assert_frame_equal(pd.DataFrame(rows)[cols], result.history[cols])
+    _same_state(trainer.model.state_dict(), saved["model"])
+    assert math.isnan(rows[0]["pcgrad_conflicts"]) == (surgery == "none")

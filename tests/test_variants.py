@@ -24,6 +24,7 @@ from ecglib.errors import ConfigError
 from ecglib.model import Net1D, PerVesselNets
 from ecglib.paths import RunPaths
 from ecglib.train import fit as fit_mod
+from ecglib.train.step import TrainStep
 from ecglib.train.checkpoint import load_checkpoint, load_state_strict
 from ecglib.train.predict import load_fold_model, predict_probs, read_oof
 from ecglib.train.variants import finished_variants, fit_variant, fit_variant_fold
@@ -165,10 +166,10 @@ def test_a_finished_variant_is_reused_an_interrupted_one_resumes_a_changed_one_r
     assert list(resumed.history["epoch"]) == [1, 2]
     best_written = paths.best_checkpoint(0).stat().st_mtime_ns
 
-    def boom(*args, **kwargs):  # every training step computes the per-task losses
+    def boom(*args, **kwargs):  # every training step of a fold is a TrainStep call
         raise AssertionError("a finished variant fold must not be retrained")
 
-    monkeypatch.setattr(fit_mod, "per_task_bce", boom)
+    monkeypatch.setattr(TrainStep, "__call__", boom)
     again = fit_variant_fold(params, "plain", 0, progress=False)
     assert again.reused and paths.best_checkpoint(0).stat().st_mtime_ns == best_written
     pd.testing.assert_frame_equal(again.oof, resumed.oof, check_dtype=False)

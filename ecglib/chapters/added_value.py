@@ -29,8 +29,9 @@ pooled out-of-fold predictions. The words and tables are built in
   probability as an unfitted score beside the models on the ECGs that have one (network - PTP),
   and the categorical NRI of the ECG + clinical model over the PTP at < 5%, 5-15%, > 15% on the
   index ECG of each examination.
-* **A rule-out protocol** (:mod:`ecglib.chapters.added_value_rule`): the threshold for a 95%
-  NPV, cross-fitted internally and fixed for the external site.
+* **A rule-out and rule-in protocol** (:mod:`ecglib.chapters.added_value_rule`): the
+  threshold for a 95% NPV and the one for the run's PPV target (``evaluation.rule_in_ppv``),
+  each cross-fitted internally and fixed for the external site.
 * **Where disease is cut** (:mod:`ecglib.metrics.outcomes`): the same predictions against grade
   >= 2, >= 3, grade 4 only and grade >= 3 vs grade 0, per vessel and for any vessel (the
   noisy-OR of the four probabilities), per population.
@@ -45,6 +46,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.added_value_ecg import MEASUREMENTS, ecg_measurements
 from ecglib.chapters.added_value_ptp import (
     NRI_OUTCOMES,
@@ -56,7 +58,13 @@ from ecglib.chapters.added_value_ptp import (
     ptp_display,
     ptp_numbers,
 )
-from ecglib.chapters.added_value_rule import RULE_OUT_NPV, RuleOut, rule_out_protocol
+from ecglib.chapters.added_value_rule import (
+    RULE_OUT_NPV,
+    RuleIn,
+    RuleOut,
+    rule_in_protocol,
+    rule_out_protocol,
+)
 from ecglib.chapters.added_value_text import (
     CLINICAL,
     COMBINED,
@@ -89,6 +97,7 @@ from ecglib.metrics.baselines import (
     cross_fit_logistic,
 )
 from ecglib.metrics.outcomes import outcome_auc_table
+from ecglib.metrics.small_counts import WITHHELD, withhold
 from ecglib.metrics.vessel_specificity import cross_vessel_matrix
 
 __all__ = [
@@ -152,6 +161,48 @@ class AddedValue:
     nri: Mapping[tuple[str, str], Mapping[str, object] | Skipped]
     #: The rule-out protocol (:mod:`ecglib.chapters.added_value_rule`), or why there is none.
     rule_out: RuleOut | Skipped
+    #: The rule-in protocol for the run's PPV target (``evaluation.rule_in_ppv``), or why there
+    #: is none.
+    rule_in: RuleIn | Skipped
+    #: The small-count threshold (``report.min_events``): AUCs, differences and tests of
+    #: :attr:`matrix`, :attr:`specific`, :attr:`comparisons` and :attr:`outcomes` on fewer
+    #: positive (or negative) ECGs are withheld (:func:`withhold_aucs`).
+    min_events: int = 5
+
+    def withheld_sentence(self) -> str:
+        """Which AUCs of the page are withheld under the small-count policy, in words."""
+        tables = [
+            (self.matrix, lambda r: f"the {r['head']} head for {r['outcome']} disease"),
+            (
+                self.specific,
+                lambda r: (
+                    f"the {r['head']} head for {r['outcome']} disease among ECGs with "
+                    "disease elsewhere"
+                ),
+            ),
+            (
+                self.outcomes,
+                lambda r: f"the {r['vessel']} at {r['definition']}, {r['population']}",
+            ),
+        ]
+        if isinstance(self.comparisons, pd.DataFrame):
+            network = self.comparisons[
+                (self.comparisons["reference"] == NETWORK) & (self.comparisons["model"] == NETWORK)
+            ]
+            tables.append((network, lambda r: f"the {r['vessel']}, {r['population']}"))
+        # one list under one rule: every table's withheld rows, named by their own labels
+        named = pd.concat(
+            [
+                pd.DataFrame({"what": [label(r) for _, r in t.iterrows()], WITHHELD: t[WITHHELD]})
+                for t, label in tables
+                if WITHHELD in t.columns and len(t)
+            ],
+            ignore_index=True,
+        )
+        return caveats.join_sentences(
+            [caveats.withheld_sentence(named, "what", self.min_events)],
+            empty="No AUC on this page rests on too few events.",
+        )
 
     def matrix_table(self) -> pd.DataFrame:
         """The cross-vessel matrix as text."""
@@ -184,6 +235,10 @@ class AddedValue:
         """The rule-out protocol as text."""
         return unless_skipped(lambda r: r.display(), self.rule_out)
 
+    def rule_in_table(self) -> pd.DataFrame | Skipped:
+        """The rule-in protocol as text."""
+        return unless_skipped(lambda r: r.display(), self.rule_in)
+
     def outcome_table(self) -> pd.DataFrame:
         """The outcome definitions' AUCs as text."""
         return outcome_table(self.outcomes)
@@ -207,6 +262,8 @@ class AddedValue:
                 have = v in first.index
                 out[f"{key}_n_{v}"] = int(first.at[v, "n"]) if have else math.nan
                 out[f"{key}_pos_{v}"] = int(first.at[v, "positives"]) if have else math.nan
+        out["min_events"] = self.min_events
+        out["withheld_sentence"] = self.withheld_sentence()
         out["matrix_sentence"] = matrix_sentence(self.matrix)
         out["specific_sentence"] = specific_sentence(self.specific)
         out.update(comparison_numbers(self.comparisons))
@@ -215,6 +272,8 @@ class AddedValue:
         out.update(nri_numbers(self.nri))
         if not isinstance(self.rule_out, Skipped):
             out.update(self.rule_out.numbers())
+        if isinstance(self.rule_in, RuleIn):
+            out.update(self.rule_in.numbers())
         out["clinical_variables"] = (
             join_words(self.clinical_columns) if self.clinical_columns else "none"
         )
@@ -240,6 +299,7 @@ class AddedValue:
             "added_value_outcomes": self.outcomes,
             "added_value_ptp": self.ptp,
             "added_value_rule_out": unless_skipped(lambda r: r.table, self.rule_out),
+            "added_value_rule_in": unless_skipped(lambda r: r.table, self.rule_in),
             "added_value": self.numbers(),
         }
 
@@ -261,6 +321,7 @@ class AddedValue:
                 self.ptp,
                 *nri,
                 self.rule_out,
+                self.rule_in,
             ]
         )
 
@@ -268,6 +329,7 @@ class AddedValue:
 def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
     """Chapter 12 of ``run`` (module docstring); ``results`` when already loaded."""
     results = load_results(run) if results is None else results
+    m = results.params.report.min_events
     oof = results.oof
     vessels = tuple(schema.vessels_of(oof))
     external = attempt("The external comparison", results.require_external)
@@ -295,26 +357,67 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
         vessels=vessels,
         n_ecgs=len(oof),
         n_patients=int(oof["patient"].nunique()),
-        matrix=cross_vessel_matrix(oof, vessels),
-        specific=cross_vessel_matrix(oof, vessels, within_other_disease=True),
+        matrix=withhold_aucs(cross_vessel_matrix(oof, vessels), m),
+        specific=withhold_aucs(cross_vessel_matrix(oof, vessels, within_other_disease=True), m),
         clinical=clinical,
         clinical_columns=columns,
         combined=combined,
         measured=measured,
-        comparisons=unless_skipped(comparisons, oof, ext_table, clinical, vessels, models=models),
+        comparisons=unless_skipped(
+            withhold_aucs,
+            unless_skipped(comparisons, oof, ext_table, clinical, vessels, models=models),
+            m,
+        ),
         external=external if isinstance(external, Skipped) else None,
-        outcomes=outcome_tables(oof, ext_table, vessels),
+        outcomes=withhold_aucs(outcome_tables(oof, ext_table, vessels), m),
         ptp=with_ptp if isinstance(with_ptp, Skipped) else with_ptp[0],
         ptp_coverage=None if isinstance(with_ptp, Skipped) else with_ptp[1],
         nri=nri_parts(results, combined, vessels),
         rule_out=attempt("The rule-out protocol", _rule_out, results, vessels),
+        rule_in=attempt("The rule-in protocol", _rule_in, results, vessels),
+        min_events=m,
     )
+
+
+#: What :func:`withhold_aucs` blanks: AUCs, their intervals, and paired differences and tests.
+_WITHHELD_ESTIMATES = (
+    "auc",
+    "se",
+    "ci_low",
+    "ci_high",
+    "diff",
+    "diff_se",
+    "diff_low",
+    "diff_high",
+    "z",
+    "p_value",
+)
+
+
+def withhold_aucs(table: pd.DataFrame, min_events: int) -> pd.DataFrame:
+    """The small-count policy on a table of AUCs with ``n`` and ``positives`` (``negatives``
+    when it has them, else ``n - positives``): the AUCs, intervals, differences and tests of
+    rows with too few events are withheld (:func:`ecglib.metrics.small_counts.withhold`)."""
+    if "negatives" in table.columns:
+        return withhold(table, min_events, _WITHHELD_ESTIMATES)
+    counts = table.assign(_negatives=table["n"] - table["positives"])
+    out = withhold(counts, min_events, _WITHHELD_ESTIMATES, negatives="_negatives")
+    return out.drop(columns="_negatives")
 
 
 def _rule_out(results: RunResults, vessels: Sequence[str]) -> RuleOut:
     return RuleOut(
         target=RULE_OUT_NPV,
         table=rule_out_protocol(results, vessels, RULE_OUT_NPV),
+        n_boot=results.resamples("oof").n_boot,
+    )
+
+
+def _rule_in(results: RunResults, vessels: Sequence[str]) -> RuleIn:
+    target = results.params.evaluation.rule_in_ppv
+    return RuleIn(
+        target=target,
+        table=rule_in_protocol(results, vessels, target),
         n_boot=results.resamples("oof").n_boot,
     )
 

@@ -1,5 +1,6 @@
-"""Chapter 12's rule-out protocol: a threshold for a 95% NPV, cross-fitted internally, then
-applied unchanged to the external site.
+"""Chapter 12's rule-out and rule-in protocol: a threshold for a 95% NPV and one for the run's
+PPV target (``evaluation.rule_in_ppv``), each cross-fitted internally, then applied unchanged
+to the external site.
 
 On the index ECG of each examination (its latest ECG before the CCTA,
 :func:`ecglib.chapters.risk_strata.index_ecgs`; a rule-out is a decision per examination), per
@@ -13,6 +14,12 @@ severe disease in any assessed vessel):
   cut-offs;
 * **external**: one threshold chosen on all internal examinations
   (:func:`ecglib.metrics.rule_out.npv_threshold`), applied unchanged.
+
+The rule-in (:func:`rule_in_protocol`, :class:`RuleIn`) is the mirror image: an examination is
+ruled in when its score is at or above the smallest threshold whose ruled-in group reaches the
+PPV target (:func:`ecglib.metrics.rule_out.ppv_threshold`), cross-fitted and applied the same
+way; reported: the share ruled in, the prevalence among the ruled in (the PPV) and among the
+others, and the share of positives ruled in.
 
 Reported (:func:`ecglib.metrics.rule_out.rule_out_performance`): the share ruled out, the
 positives among them (missed), the prevalence among the ruled out (1 - NPV) and the ruled in,
@@ -35,14 +42,26 @@ from ecglib.chapters.risk_strata import index_ecgs
 from ecglib.metrics.outcomes import ANY_VESSEL, any_vessel_score
 from ecglib.metrics.rule_out import (
     PERFORMANCE,
+    RULE_IN_PERFORMANCE,
+    crossfit_rule_in,
     crossfit_rule_out,
     npv_threshold,
+    ppv_threshold,
+    rule_in_performance,
     rule_out_performance,
+    ruled_in,
     ruled_out,
 )
 from ecglib.report.present import format_estimate
 
-__all__ = ["RULE_OUT_NPV", "RuleOut", "rule_out_protocol", "labelled_scores"]
+__all__ = [
+    "RULE_OUT_NPV",
+    "RuleOut",
+    "RuleIn",
+    "rule_out_protocol",
+    "rule_in_protocol",
+    "labelled_scores",
+]
 
 #: The NPV the rule-out threshold must reach (Sun et al. 2025).
 RULE_OUT_NPV = 0.95
@@ -219,6 +238,150 @@ class RuleOut:
                 text += (
                     f"; the interval includes {100 * allowed:.0f}%, so the data neither show "
                     "the target reached nor missed"
+                )
+            parts.append(text)
+        return "; ".join(parts) + "."
+
+
+# ----------------------------------------------------------------------------------------------
+# Rule-in: a threshold for the run's PPV target, cross-fitted the same way
+# ----------------------------------------------------------------------------------------------
+def rule_in_protocol(results, vessels: Sequence[str], target: float) -> pd.DataFrame:
+    """The rule-in protocol's table, as :func:`rule_out_protocol` for a PPV ``target`` (the
+    run's ``evaluation.rule_in_ppv``): internally each fold's examinations ruled in at the
+    threshold chosen on the other folds' (:func:`~ecglib.metrics.rule_out.crossfit_rule_in`),
+    externally at one threshold chosen on all internal examinations
+    (:func:`~ecglib.metrics.rule_out.ppv_threshold`); the keys of
+    :func:`~ecglib.metrics.rule_out.rule_in_performance` per row."""
+    index = index_ecgs(results.oof.reset_index(drop=True), "exam")
+    weights = results.resamples("oof").weights(index["patient"].to_numpy())
+    external = None
+    if results.external is not None:
+        external = index_ecgs(results.external.reset_index(drop=True), "exam")
+        ext_weights = results.resamples("external").weights(external["patient"].to_numpy())
+    rows = []
+    for vessel in (*vessels, ANY_VESSEL):
+        y, p = labelled_scores(index, vessel, vessels)
+        ruled, per_fold = crossfit_rule_in(y, p, index["fold"].to_numpy(), target)
+        rows.append(
+            {
+                "population": POPULATIONS["internal"],
+                "vessel": vessel,
+                "threshold": "; ".join(f"fold {k}: {_t_in(t)}" for k, t in per_fold.items()),
+                "threshold_value": math.nan,
+                "patients": int(index["patient"].nunique()),
+                **rule_in_performance(y, ruled, weights),
+            }
+        )
+        if external is not None:
+            t = ppv_threshold(y, p, target)
+            ye, pe = labelled_scores(external, vessel, vessels)
+            rows.append(
+                {
+                    "population": POPULATIONS["external"],
+                    "vessel": vessel,
+                    "threshold": f"{_t_in(t)} (all internal examinations)",
+                    "threshold_value": t,
+                    "patients": int(external["patient"].nunique()),
+                    **rule_in_performance(ye, ruled_in(pe, t), ext_weights),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _t_in(t: float) -> str:
+    return "none reaches the target" if not np.isfinite(t) else f"{t:.3f}"
+
+
+@dataclass(frozen=True)
+class RuleIn:
+    """The rule-in protocol of chapter 12 (:func:`rule_in_protocol`)."""
+
+    target: float
+    table: pd.DataFrame
+    n_boot: int
+
+    def display(self) -> pd.DataFrame:
+        """Per population and vessel: the threshold, examinations (positive), patients, ruled
+        in, the prevalence among the ruled in (PPV) and among the others, the share of
+        positives ruled in, in percent with their intervals."""
+        rows = []
+        for r in self.table.to_dict("records"):
+            rows.append(
+                {
+                    "population": r["population"],
+                    "vessel": r["vessel"],
+                    "threshold (rule in at or above)": r["threshold"],
+                    "examinations (positive)": f"{r['n']:,} ({r['positives']:,})",
+                    "patients": f"{r['patients']:,}",
+                    "ruled in, n": f"{r['n_ruled_in']:,}",
+                    "ruled in, % [95% CI]": _pct(r, "share_ruled_in"),
+                    "prevalence ruled in (PPV), % [95% CI]": _pct(r, "prevalence_ruled_in"),
+                    "prevalence not ruled in, % [95% CI]": _pct(r, "prevalence_not_ruled_in"),
+                    "positives ruled in, % [95% CI]": _pct(r, "positives_ruled_in"),
+                    "95% CI": f"percentile, patient bootstrap ({self.n_boot:,} resamples; "
+                    "undefined resamples left out)",
+                }
+            )
+        order = {p: k for k, p in enumerate(POPULATIONS.values())}
+        out = pd.DataFrame(rows)
+        out = out.iloc[np.argsort(out["population"].map(order).to_numpy(), kind="stable")]
+        return out.set_index(["population", "vessel"])
+
+    def numbers(self) -> dict[str, float | str]:
+        """``ri_target`` (percent); per population key and vessel key ``k``:
+        ``ri_<pop>_<k>_<name>`` (+ ``_lo``, ``_hi``) for each proportion of
+        :data:`~ecglib.metrics.rule_out.RULE_IN_PERFORMANCE`, ``_n``, ``_positives``,
+        ``_ruled_in``; and ``ri_sentence_<pop>``."""
+        out: dict[str, float | str] = {"ri_target": 100 * self.target}
+        for key, population in POPULATIONS.items():
+            rows = self.table[self.table["population"] == population].set_index("vessel")
+            for vessel in (*schema.VESSELS, ANY_VESSEL):
+                k = f"ri_{key}_{_key(vessel)}"
+                have = vessel in rows.index
+                for name in RULE_IN_PERFORMANCE:
+                    for suffix in ("", "_lo", "_hi"):
+                        value = rows.at[vessel, f"{name}{suffix}"] if have else math.nan
+                        out[f"{k}_{name}{suffix}"] = float(value)
+                for name, column in (
+                    ("n", "n"),
+                    ("positives", "positives"),
+                    ("ruled_in", "n_ruled_in"),
+                ):
+                    out[f"{k}_{name}"] = int(rows.at[vessel, column]) if have else math.nan
+            out[f"ri_sentence_{key}"] = (
+                self.sentence(rows.reset_index())
+                if len(rows)
+                else f"There is no {population} population in this run."
+            )
+        return out
+
+    def sentence(self, rows: pd.DataFrame) -> str:
+        """Per vessel: ruled in, the prevalence among them against the PPV target (claimed
+        above or below only when its interval excludes the target), and among the others."""
+        parts = []
+        for r in rows.to_dict("records"):
+            if r["n_ruled_in"] == 0:
+                parts.append(
+                    f"{r['vessel']}: nobody is ruled in ({r['positives']:,} of {r['n']:,} "
+                    "examinations positive)"
+                )
+                continue
+            text = (
+                f"{r['vessel']}: {r['n_ruled_in']:,} of {r['n']:,} examinations ruled in "
+                f"({_share(r, 'share_ruled_in', paren=False)}), prevalence "
+                f"{_share(r, 'prevalence_ruled_in')} among them against "
+                f"{_share(r, 'prevalence_not_ruled_in')} among the others"
+            )
+            target = 100 * self.target
+            if r["prevalence_ruled_in_lo"] > self.target:
+                text += f", above the {target:.0f}% target"
+            elif r["prevalence_ruled_in_hi"] < self.target:
+                text += f", below the {target:.0f}% target: the PPV is missed"
+            else:
+                text += (
+                    f"; the interval includes {target:.0f}%, so the data neither show the "
+                    "target reached nor missed"
                 )
             parts.append(text)
         return "; ".join(parts) + "."

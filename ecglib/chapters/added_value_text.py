@@ -88,7 +88,7 @@ def comparison_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         }
         for model in models.index:
             m = models.loc[model]
-            row[f"{model}: AUC [95% CI]"] = format_estimate(
+            row[f"{model}: AUC [95% CI]"] = _withheld(m) or format_estimate(
                 m["auc"], m["ci_low"], m["ci_high"], digits
             ) + (f" ({m['reason']})" if m["reason"] else "")
         pairs = group.set_index(["reference", "model"])
@@ -97,10 +97,10 @@ def comparison_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                 continue
             d = pairs.loc[(a, b)]
             label = _pair_label(a, b)
-            row[f"{label} [95% CI]"] = format_estimate(
+            row[f"{label} [95% CI]"] = _withheld(d) or format_estimate(
                 d["diff"], d["diff_low"], d["diff_high"], digits
             )
-            row[f"p ({label})"] = format_p(d["p_value"])
+            row[f"p ({label})"] = _withheld(d) or format_p(d["p_value"])
         row["intervals"] = f"AUC: {INTERVAL}; difference: {DIFFERENCE}"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["population", "vessel"])
@@ -178,7 +178,8 @@ def pair_sentence(rows: pd.DataFrame, a: str, b: str) -> str:
     for d in pairs.itertuples(index=False):
         v = d.vessel
         if not np.isfinite(d.diff):
-            parts.append(f"{v}: no comparison ({d.reason or 'no interval'})")
+            why = getattr(d, "withheld", "") or d.reason or "no interval"
+            parts.append(f"{v}: no comparison ({why})")
             continue
         auc_a, auc_b = aucs.at[(v, a), "auc"], aucs.at[(v, b), "auc"]
         parts.append(
@@ -219,7 +220,8 @@ def outcome_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                 "ECGs (left out)": f"{r.n:,} ({r.excluded:,})",
                 "positive / negative ECGs": f"{r.positives:,} / {r.negatives:,}",
                 "patients": f"{r.patients:,}",
-                "AUC [95% CI]": format_estimate(r.auc, r.ci_low, r.ci_high, digits)
+                "AUC [95% CI]": getattr(r, "withheld", "")
+                or format_estimate(r.auc, r.ci_low, r.ci_high, digits)
                 + (f" ({r.reason})" if r.reason else ""),
                 "95% CI": INTERVAL,
             }
@@ -271,11 +273,12 @@ def outcome_sentence(rows: pd.DataFrame) -> str:
                 f"positive) for {r.definition}"
             )
         else:
-            parts.append(f"no AUC for {r.definition} ({r.reason})")
+            parts.append(f"no AUC for {r.definition} ({getattr(r, 'withheld', '') or r.reason})")
     text = "For any vessel, the noisy-OR score's AUC is " + "; ".join(parts) + "." if parts else ""
     missing = rows[~np.isfinite(rows["auc"].astype(float)) & (rows["vessel"] != ANY_VESSEL)]
     for r in missing.itertuples(index=False):
-        text += f" The {r.vessel} has no AUC for {r.definition} ({r.reason})."
+        why = getattr(r, "withheld", "") or r.reason
+        text += f" The {r.vessel} has no AUC for {r.definition} ({why})."
     return text.strip()
 
 
@@ -297,10 +300,11 @@ def _difference(r, digits: int = 3) -> str:
 def matrix_table(matrix: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """AUC [95% CI] of each head (columns) for each outcome vessel (rows), with each row's ECGs,
     positive ECGs and patients and the interval's method."""
+    withheld = matrix["withheld"] if "withheld" in matrix.columns else [""] * len(matrix)
     text = matrix.assign(
         cell=[
-            format_estimate(a, lo, hi, digits)
-            for a, lo, hi in zip(matrix["auc"], matrix["ci_low"], matrix["ci_high"])
+            w or format_estimate(a, lo, hi, digits)
+            for a, lo, hi, w in zip(matrix["auc"], matrix["ci_low"], matrix["ci_high"], withheld)
         ]
     )
     heads = [v for v in schema.VESSELS if v in set(matrix["head"])]
@@ -313,6 +317,12 @@ def matrix_table(matrix: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     wide["95% CI"] = INTERVAL
     wide.index = [f"{v} disease" for v in outcomes]
     return wide
+
+
+def _withheld(row) -> str:
+    """The small-count policy's reason on a withheld row ("" when the row is shown)."""
+    value = row.get("withheld", "")
+    return value if isinstance(value, str) else ""
 
 
 def _count(value) -> str:

@@ -29,6 +29,7 @@ from ecglib.config import RunParams
 from ecglib.report import benchmarks as bench_report
 from ecglib.report.corpus import corpus_table
 from ecglib.report.manifest import manifest_tables, read_manifest, relative, write_manifest
+from ecglib.report.present import render_table
 
 __all__ = [
     "WholeTable",
@@ -41,11 +42,13 @@ __all__ = [
     "headline_display",
     "run_facts",
     "run_paragraph",
+    "train_step_paragraph",
     "CORPUS_MAX_CHARS",
 ]
 
-#: Characters of a corpus message the appendix shows (longer ones are shortened).
-CORPUS_MAX_CHARS = 300
+#: Characters of a corpus message the appendix shows: None, every message whole (the book
+#: never shows a cell cut with "…"; a long message is the reader's to read in full).
+CORPUS_MAX_CHARS: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,8 @@ class WholeTable:
         )
 
     def _repr_html_(self) -> str:
-        with self._options():
-            return self.table._repr_html_()
+        # the book's table renderer never shortens a cell; every row stays unfolded
+        return render_table(self.table, max_rows=max(len(self.table), 1))
 
     def __repr__(self) -> str:
         with self._options():
@@ -85,7 +88,10 @@ class BadInputs:
 
     def every_input(self) -> WholeTable:
         """Every input with its defect, loader, outcome and message, nothing shortened."""
-        return WholeTable(self.table[["input", "defect", "loader", "outcome", "message"]])
+        table = self.table[["input", "defect", "loader", "outcome", "message"]].copy()
+        # the loaders' messages and the corpus's defects are quoted as written, reprs and all
+        table.attrs["verbatim"] = ["defect", "message"]
+        return WholeTable(table)
 
     def numbers(self) -> dict[str, int]:
         excluded = self.table["outcome"] == "excluded"
@@ -103,9 +109,9 @@ class BadInputs:
         return []
 
 
-def bad_inputs(max_chars: int = CORPUS_MAX_CHARS) -> BadInputs:
+def bad_inputs(max_chars: int | None = CORPUS_MAX_CHARS) -> BadInputs:
     """Appendix 90: every corpus input run through its loader (module docstring); messages
-    longer than ``max_chars`` are shortened."""
+    longer than ``max_chars`` (when given) are shortened."""
     return BadInputs(table=corpus_table(max_chars=max_chars))
 
 
@@ -172,6 +178,9 @@ class Benchmarks:
     """
 
     bench: bench_report.BenchmarkRun | Skipped
+    #: The training-throughput benchmark's configurations
+    #: (:func:`ecglib.report.benchmarks.train_step_table`), or why there are none.
+    train_step: pd.DataFrame | Skipped
 
     def headlines(self) -> WholeTable | None:
         """Every headline figure with its measured value, target and status (None without a
@@ -188,10 +197,29 @@ class Benchmarks:
         return run_paragraph(self.bench)
 
     def numbers(self) -> dict[str, object]:
-        """``bench_run``: :meth:`paragraph` as Markdown, for the page's ``{glue:md}`` role."""
+        """``bench_run``: :meth:`paragraph`; ``bench_train_step``: the training-throughput
+        paragraph (:func:`train_step_paragraph`, or why it is missing); both Markdown, for
+        the page's ``{glue:md}`` role."""
         from IPython.display import Markdown
 
-        return {"bench_run": Markdown(self.paragraph())}
+        if isinstance(self.bench, Skipped):  # said once, by bench_run
+            step = "No figures: there is no benchmark run (above)."
+        elif isinstance(self.train_step, Skipped):
+            step = self.train_step.message
+        else:
+            step = train_step_paragraph(self.train_step)
+        return {
+            "bench_run": Markdown(self.paragraph()),
+            "bench_targets": Markdown(self.targets()),
+            "bench_train_step": Markdown(step),
+        }
+
+    def targets(self) -> str:
+        """What the targets figure shows, or, without a run, that there is nothing to show
+        (the reason is said once, in ``bench_run``)."""
+        if isinstance(self.bench, Skipped):
+            return "Without a benchmark run there is no figure to set against its target."
+        return TARGETS_TEXT
 
     def outputs(self) -> dict[str, object]:
         """Nothing: the benchmark run keeps its own JSON in its folder."""
@@ -199,6 +227,15 @@ class Benchmarks:
 
     def skipped(self) -> list[Skipped]:
         return []
+
+
+#: How to read the targets figure (appendix 92, when there is a benchmark run).
+TARGETS_TEXT = (
+    "Each figure with a bound as its target, as the share of the target it uses: the measured "
+    "value over the limit for an upper bound (a time, a ratio of times, a difference), the "
+    "limit over the measured value for a lower bound (a speed-up). Left of the line at 1 the "
+    "target is met, whichever its direction."
+)
 
 
 def headline_display(bench: bench_report.BenchmarkRun) -> pd.DataFrame:
@@ -270,6 +307,27 @@ def run_paragraph(bench: bench_report.BenchmarkRun) -> str:
     )
 
 
+def train_step_paragraph(table: pd.DataFrame) -> str:
+    """The training-throughput figures in one Markdown paragraph: per configuration the fold's
+    step over its floor and the training ECGs per second, on the benchmark's clock, and how
+    many configurations meet the target."""
+    clock = "CPU time" if (table["clock"] == "cpu").all() else "wall time"
+    threads = int(table["threads"].iloc[0])
+    target = float(table["target"].iloc[0])
+    parts = [
+        f"{_markdown_text(row.label)}: {row.ratio:.3f} times the floor "
+        f"({row.fold_step_ms:,.1f} against {row.floor_step_ms:,.1f} ms per step of "
+        f"{row.batch_size} ECGs, {row.ecgs_per_second:,.0f} training ECGs per second)"
+        for row in table.itertuples(index=False)
+    ]
+    met = int(table["met"].sum())
+    return (
+        f"Median {clock}, {threads} thread{'s' * (threads != 1)}: " + "; ".join(parts) + ". "
+        f"{met} of the {len(table)} configurations meet the target of at most {target:g} "
+        "times the floor."
+    )
+
+
 def _markdown_text(text: str) -> str:
     """``text`` shown as it is in Markdown (characters that would start markup escaped)."""
     return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
@@ -278,4 +336,8 @@ def _markdown_text(text: str) -> str:
 def benchmarks(folder: str | os.PathLike = bench_report.DEFAULT_OUT) -> Benchmarks:
     """Appendix 92: the benchmark run in ``folder`` (default ``runs/bench``), or a
     :class:`Skipped` that says there is none."""
-    return Benchmarks(bench=attempt("This appendix", bench_report.read_benchmarks, folder))
+    bench = attempt("This appendix", bench_report.read_benchmarks, folder)
+    return Benchmarks(
+        bench=bench,
+        train_step=attempt("This section", bench_report.train_step_table, bench),
+    )

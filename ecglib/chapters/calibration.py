@@ -24,7 +24,7 @@ patient resamples of that population (:meth:`ecglib.chapters.predictions.RunResu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.parts import Skipped, attempt, skipped_of
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.chapters.ptp import MAIN_OUTCOME, OUTCOMES
@@ -40,6 +41,7 @@ from ecglib.config import RunParams
 from ecglib.metrics.calibration import calibration_table
 from ecglib.metrics.ptp import TESTING_ABOVE_PERCENT
 from ecglib.metrics.resamples import PatientResamples
+from ecglib.metrics.small_counts import WITHHELD, withhold
 from ecglib.metrics.thresholds import cutoffs_against_obstructive, operating_points_bootstrap
 from ecglib.report.present import format_estimate, numbers_from
 
@@ -86,6 +88,12 @@ class Calibration:
     #: each figure: the population's shared resamples and the patient column.
     band: Mapping[str, Any]
     external_band: Mapping[str, Any] | Skipped
+    #: The small-count threshold (``report.min_events``): a vessel with fewer positive (or
+    #: negative) ECGs has no calibration slope, intercept, sensitivity or specificity (they
+    #: are withheld, :func:`withhold_estimates`) and no LOWESS curve in the figures.
+    min_events: int = 5
+    #: The fold models whose mean predicts each external ECG (internal ECGs: one model each).
+    n_models: int = 1
 
     @property
     def n_boot(self) -> int:
@@ -130,6 +138,9 @@ class Calibration:
             **numbers_from(self.cutoffs, ["prevalence", "threshold"], prefix="cut_"),
             "esc_threshold": ESC_THRESHOLD,
             "none_flagged_sentence": none_flagged_sentence(self.cutoffs),
+            "min_events": self.min_events,
+            "withheld_sentence": self.withheld_sentence(),
+            "ensemble_sentence": self.ensemble_sentence(),
         }
         # Estimates with their intervals as the text prints them ("n/a" when undefined).
         for prefix, table, names in (
@@ -149,6 +160,41 @@ class Calibration:
         have = isinstance(self.cutoffs, pd.DataFrame)
         out["obstructive_all"] = float(self.cutoffs.at["all", "obstructive"]) if have else math.nan
         return out
+
+    def ensemble_sentence(self) -> str:
+        """The external calibration is that of a mean of fold models, the internal that of
+        single models: said when both are shown (:func:`ecglib.chapters.caveats.ensemble_sentence`)."""
+        text = caveats.ensemble_sentence(
+            self.n_models,
+            not isinstance(self.external_table, Skipped),
+            what="calibration estimates",
+            effect="pulls the predicted probabilities towards their middle, which changes "
+            "the calibration slope, intercept and Brier score on its own",
+        )
+        return (
+            text or "The external estimates come from the same kind of model as the internal ones."
+        )
+
+    def withheld_sentence(self) -> str:
+        """Which vessels have no calibration curve, slope or intercept under the small-count
+        policy, internal and external (:func:`ecglib.chapters.caveats.withheld_sentence`)."""
+        parts = []
+        for where, table in (("internal", self.table), ("external", self.external_table)):
+            if isinstance(table, pd.DataFrame):
+                rows = table.rename_axis("vessel").reset_index().assign(set=where)
+                parts.append(rows)
+        both = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return caveats.join_sentences(
+            [
+                caveats.withheld_sentence(
+                    both,
+                    lambda r: f"the {r['vessel']}, {r['set']}",
+                    self.min_events,
+                    what="calibration curve",
+                )
+            ],
+            empty="Every vessel has enough events for its calibration curve, slope and intercept.",
+        )
 
     def outputs(self) -> dict[str, object]:
         return {
@@ -171,16 +217,22 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Calibration:
     internal = results.resamples("oof")
     external = attempt("External validation", results.require_external)
     external_resamples = attempt("External validation", results.resamples, "external")
+    m = run.report.min_events
     return Calibration(
         internal=results.oof,
-        table=_calibration(results.oof, internal),
-        points=_points(results.oof, internal, thresholds),
+        table=_calibration(results.oof, internal, m),
+        points=_points(results.oof, internal, thresholds, m),
         external=external,
         external_table=attempt(
-            "The external calibration", _calibration, external, external_resamples
+            "The external calibration", _calibration, external, external_resamples, m
         ),
         external_points=attempt(
-            "The external operating points", _points, external, external_resamples, thresholds
+            "The external operating points",
+            _points,
+            external,
+            external_resamples,
+            thresholds,
+            m,
         ),
         cutoffs=attempt(
             "The cut-offs against obstructive CAD",
@@ -190,12 +242,14 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Calibration:
             internal.weights(results.oof["patient"]),
             min_grade=OUTCOMES[MAIN_OUTCOME],  # the PTP chapter's obstructive CAD
         ),
-        band={"resamples": internal, "group_col": "patient"},
+        band={"resamples": internal, "group_col": "patient", "min_events": m},
         external_band=attempt(
             "External validation",
-            lambda r: {"resamples": r, "group_col": "patient"},
+            lambda r: {"resamples": r, "group_col": "patient", "min_events": m},
             external_resamples,
         ),
+        min_events=m,
+        n_models=results.n_fold_models,
     )
 
 
@@ -210,23 +264,44 @@ def _with_unit(table: pd.DataFrame, data: pd.DataFrame, resamples: PatientResamp
     )
 
 
-def _calibration(data: pd.DataFrame, resamples: PatientResamples) -> pd.DataFrame:
+def _calibration(
+    data: pd.DataFrame, resamples: PatientResamples, min_events: int = 1
+) -> pd.DataFrame:
     weights = resamples.weights(data["patient"])
-    return _with_unit(calibration_table(data, weights=weights), data, resamples)
+    table = _with_unit(calibration_table(data, weights=weights), data, resamples)
+    return withhold_estimates(table, min_events, ("slope", "intercept"), positives="events")
 
 
-def _points(data, resamples: PatientResamples, thresholds) -> pd.DataFrame:
+def _points(data, resamples: PatientResamples, thresholds, min_events: int = 1) -> pd.DataFrame:
     weights = resamples.weights(data["patient"])
-    return _with_unit(operating_points_bootstrap(data, thresholds, weights), data, resamples)
+    table = _with_unit(operating_points_bootstrap(data, thresholds, weights), data, resamples)
+    return withhold_estimates(
+        table, min_events, ("sensitivity", "specificity", "ppv", "npv"), positives="n_pos"
+    )
+
+
+def withhold_estimates(
+    table: pd.DataFrame, min_events: int, names: Sequence[str], *, positives: str
+) -> pd.DataFrame:
+    """``table`` (one row per vessel, ``n`` rows and ``positives`` events) with the estimates
+    ``names`` and their ``_lo``/``_hi`` bounds withheld where the positives or the negatives
+    are fewer than ``min_events`` (:func:`ecglib.metrics.small_counts.withhold`; the reason in
+    its ``withheld`` column)."""
+    counts = table.assign(_pos=table[positives], _neg=table["n"] - table[positives])
+    columns = [f"{n}{end}" for n in names for end in ("", "_lo", "_hi")]
+    out = withhold(counts, min_events, columns, positives="_pos", negatives="_neg")
+    return out.drop(columns=["_pos", "_neg"])
 
 
 def _estimate_texts(table, name, digits, prefix, rows=schema.VESSELS) -> dict[str, str]:
-    """``<prefix><name>_ci_<vessel>``: the estimate with its interval as text."""
+    """``<prefix><name>_ci_<vessel>``: the estimate with its interval as text (the
+    small-count policy's reason when it is withheld)."""
     out = {}
     for v in rows:
         if isinstance(table, pd.DataFrame) and v in table.index:
             r = table.loc[v]
-            out[f"{prefix}{name}_ci_{v}"] = format_estimate(
+            withheld = r.get(WITHHELD, "") if pd.isna(r[name]) else ""
+            out[f"{prefix}{name}_ci_{v}"] = withheld or format_estimate(
                 r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits
             )
         else:
@@ -321,6 +396,7 @@ def none_flagged_sentence(cutoffs: pd.DataFrame | Skipped) -> str:
 
 def _estimates(table: pd.DataFrame, name: str, digits: int) -> list[str]:
     return [
-        format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
+        (r.get(WITHHELD, "") if pd.isna(r[name]) else "")
+        or format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
         for _, r in table.iterrows()
     ]

@@ -6,7 +6,9 @@ age/sex and stenosis-grade figures are drawn from.
 
 Counting units follow the data: patients and sex per patient, CCTA grades per CCTA examination
 (a vessel's grade belongs to the exam, not to each ECG paired with it), age, ECG read and the
-ECG-CCTA interval per ECG. No identifiers reach the table.
+ECG-CCTA interval per ECG; the risk factors (:data:`ecglib.schema.RISK_FACTORS`, when the
+export has them) per patient, as recorded at the patient's first ECG. No identifiers reach the
+table.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def _describe(group: pd.DataFrame, interval_cut_hours: float) -> pd.Series:
         rows["Age at ECG, median (range)"] = f"{age.median():.0f} ({age.min():.0f}-{age.max():.0f})"
     if "sex" in group:
         rows["Male, n (%)"] = _n_pct(patients["sex"] == "male", patients["sex"].notna())
+    rows.update(_risk_factor_rows(group))
     if "normal_ecg" in group and group["normal_ecg"].notna().any():
         rows["Normal ECG read, n (%)"] = _n_pct(
             group["normal_ecg"] == 1, group["normal_ecg"].notna()
@@ -132,6 +135,38 @@ def _describe(group: pd.DataFrame, interval_cut_hours: float) -> pd.Series:
         for grade, name in schema.GRADES.items():
             rows[f"{vessel} grade: {name}, n (%)"] = _n_pct(grades == grade, grades.notna())
     return pd.Series(rows)
+
+
+#: Table 1's name of each risk factor.
+RISK_FACTOR_NAMES: dict[str, str] = {
+    "family_history": "Family history of CAD",
+    "smoking": "Smoking (current or past)",
+    "dyslipidaemia": "Dyslipidaemia",
+    "hypertension": "Hypertension",
+    "diabetes": "Diabetes",
+}
+
+
+def _risk_factor_rows(group: pd.DataFrame) -> dict[str, str]:
+    """Per patient (first ECG in time), each recorded risk factor's n (%) of the patients with
+    it recorded, and the number of risk factors (0-5) of those with all five recorded."""
+    present = [c for c in schema.RISK_FACTORS if c in group and group[c].notna().any()]
+    if not present:
+        return {}
+    order = group.sort_values("ecg_time", kind="stable") if "ecg_time" in group else group
+    patients = order.drop_duplicates("patient_id")
+    rows = {
+        f"{RISK_FACTOR_NAMES[c]}, n (%)": _n_pct(patients[c] == 1, patients[c].notna())
+        for c in present
+    }
+    if len(present) == len(schema.RISK_FACTORS):
+        complete = patients[present].notna().all(axis=1)
+        count = patients.loc[complete, present].sum(axis=1)
+        if len(count):
+            # observed counts as quantiles (a count's median is a count, not 2.5)
+            q1, q2, q3 = np.percentile(count, [25, 50, 75], method="inverted_cdf")
+            rows["Risk factors (of 5), median (IQR)"] = f"{q2:.0f} ({q1:.0f}-{q3:.0f})"
+    return rows
 
 
 def _n_pct(hit: pd.Series, known: pd.Series) -> str:

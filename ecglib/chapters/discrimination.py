@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.parts import Skipped, attempt, skipped_of
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.chapters.published import paper_layout
@@ -36,6 +37,7 @@ from ecglib.config import RunParams
 from ecglib.metrics.bootstrap import bootstrap_vessel_table
 from ecglib.metrics.clustered_roc import clustered_auc_table
 from ecglib.metrics.roc import AUC_TABLE_COLUMNS, vessel_auc_table
+from ecglib.metrics.small_counts import WITHHELD, withhold
 from ecglib.report.present import format_estimate, wide_estimates
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "prediction_sets",
     "set_labels",
     "auc_numbers",
+    "auc_texts",
     "defined_vessels",
     "patient_bootstrap",
     "index_ecg_set",
@@ -99,6 +102,31 @@ class Discrimination:
     labels: Mapping[str, str]
     external: pd.DataFrame | Skipped
     normal: pd.DataFrame | Skipped
+    #: The small-count threshold (``report.min_events``): AUCs of :attr:`aucs` and
+    #: :attr:`folds` on fewer positive (or negative) ECGs are withheld (``withheld`` column).
+    min_events: int = 5
+
+    def caveats(self) -> str:
+        """What does not fit, computed (:mod:`ecglib.chapters.caveats`): withheld AUCs, AUCs
+        below 0.5 (sets and folds), and the external ensemble beside single internal models."""
+        folds = self.folds.assign(set=[f"held-out fold {k}" for k in self.folds["fold"]])
+        # the best fold's rows are its fold's rows again: said once, as the fold
+        sets = self.aucs[self.aucs["set"] != self.labels["best"]]
+        both = pd.concat([sets.assign(fold=math.nan), folds], ignore_index=True)
+
+        def label(r):
+            if pd.notna(r["fold"]):
+                return f"the {r['vessel']} in held-out fold {int(r['fold'])}"
+            return f"the {r['vessel']}, {r['set']}"
+
+        return caveats.join_sentences(
+            [
+                caveats.withheld_sentence(both, label, self.min_events),
+                caveats.auc_below_half_sentence(both, label),
+                caveats.ensemble_sentence(self.n_models, not isinstance(self.external, Skipped)),
+            ],
+            empty="No AUC is withheld or below 0.5 on this page.",
+        )
 
     def auc_wide(self) -> pd.DataFrame:
         """AUC [95% CI] per set (rows) and vessel (columns), with the set's ECGs, patients and
@@ -142,6 +170,7 @@ class Discrimination:
             "n_models": self.n_models,
             "n_boot": self.n_bootstrap,
             "n_index": int(self.index_aucs["n"].iloc[0]),
+            "min_events": self.min_events,
         }
         for v in schema.VESSELS:
             row = values.loc[v] if v in values.index else None
@@ -163,6 +192,8 @@ class Discrimination:
         out["width_ratio_mean"] = float(ratios.mean()) if len(ratios) else math.nan
         out["boot_width_ratio_mean"] = float(boot.mean()) if len(boot) else math.nan
         out["width_sentence"] = width_sentence(table)
+        out["caveats"] = self.caveats()
+        out |= auc_texts(self.aucs, self.labels)
         return out
 
     def outputs(self) -> dict[str, object]:
@@ -185,10 +216,14 @@ class Discrimination:
 def analyse(run: RunParams, results: RunResults | None = None) -> Discrimination:
     """Chapter 03 of ``run`` (module docstring); ``results`` when already loaded."""
     results = load_results(run) if results is None else results
-    folds = per_fold_aucs(results.oof)
-    best, best_macro = best_fold(folds)
+    min_events = run.report.min_events
+    raw_folds = per_fold_aucs(results.oof)
+    # the best fold is chosen as the paper chooses it, on every fold AUC; what the page shows
+    # withholds those on too few events
+    best, best_macro = best_fold(raw_folds)
+    folds = withhold(raw_folds, min_events)
     labels = set_labels(results, best)
-    aucs = auc_tables(prediction_sets(results, best))
+    aucs = withhold(auc_tables(prediction_sets(results, best)), min_events)
     short = set_labels(results, best, short=True)
     oof_aucs = aucs[aucs["set"] == labels["oof"]]
     n_boot = run.evaluation.n_bootstrap
@@ -197,7 +232,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Discrimination
         folds=folds,
         best=best,
         best_macro=best_macro,
-        macro_vessels=tuple(common_vessels(folds)),
+        macro_vessels=tuple(common_vessels(raw_folds)),
         roc_sets=prediction_sets(results, best, short=True),
         roc_aucs=aucs.assign(set=aucs["set"].map({labels[k]: short[k] for k in labels})),
         bootstrap=patient_bootstrap(results.oof, oof_aucs, n_boot=n_boot, seed=run.seed),
@@ -209,6 +244,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Discrimination
         labels=labels,
         external=attempt("External validation", results.require_external),
         normal=attempt("The normal-ECG subset", results.normal_ecg),
+        min_events=min_events,
     )
 
 
@@ -329,6 +365,25 @@ def auc_numbers(
             out[f"auc_{key}_{v}_lo"] = float(rows.at[v, "ci_low"]) if present else math.nan
             out[f"auc_{key}_{v}_hi"] = float(rows.at[v, "ci_high"]) if present else math.nan
             out[f"pos_{key}_{v}"] = int(rows.at[v, "positives"]) if present else math.nan
+    return out
+
+
+def auc_texts(aucs: pd.DataFrame, labels: Mapping[str, str], digits: int = 3) -> dict[str, str]:
+    """``auc_<key>_<vessel>_text``: the AUC with its interval as the text prints it
+    ("0.712 [0.650-0.768]"), the small-count policy's reason for a withheld one ("too few
+    events (2)"), "n/a" for a set or vessel without an AUC."""
+    out: dict[str, str] = {}
+    for key, label in labels.items():
+        rows = aucs[aucs["set"] == label].set_index("vessel")
+        for v in schema.VESSELS:
+            if v not in rows.index:
+                text = "n/a"
+            elif WITHHELD in rows.columns and rows.at[v, WITHHELD]:
+                text = str(rows.at[v, WITHHELD])
+            else:
+                r = rows.loc[v]
+                text = format_estimate(r["auc"], r["ci_low"], r["ci_high"], digits)
+            out[f"auc_{key}_{v}_text"] = text
     return out
 
 

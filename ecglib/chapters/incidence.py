@@ -36,6 +36,7 @@ from ecglib.chapters.risk_strata import ai_patient_stratum, index_ecgs, vessel_s
 from ecglib.config import RunParams
 from ecglib.metrics import survival
 from ecglib.metrics._inputs import require_columns
+from ecglib.metrics.small_counts import too_few_text
 from ecglib.metrics.strata import STRATA
 from ecglib.report.present import format_estimate, format_p
 
@@ -109,7 +110,8 @@ class FollowupAnalysis:
             "competing": math.nan if self.competing is None else int(np.sum(self.competing)),
             "horizon": self.horizon,
             "logrank_p": self.logrank.get("p_value", math.nan),
-            "logrank_p_text": format_p(self.logrank.get("p_value", math.nan)),
+            "logrank_p_text": self.logrank.get("reason")
+            or format_p(self.logrank.get("p_value", math.nan)),
             "trend_hr": trend.get("hr", math.nan),
             "trend_hr_lo": trend.get("ci_lo", math.nan),
             "trend_hr_hi": trend.get("ci_hi", math.nan),
@@ -240,6 +242,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> CumulativeInci
             strata.internal,
             thresholds,
             horizon=horizon,
+            min_events=run.report.min_events,
         ),
         external=attempt(
             "The external cumulative-incidence analysis",
@@ -248,6 +251,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> CumulativeInci
             strata.external,
             thresholds,
             horizon=horizon,
+            min_events=run.report.min_events,
         ),
         not_fitted=tuple(strata.not_fitted_parts(" (left out of the AI stratum)")),
     )
@@ -259,6 +263,7 @@ def followup_analysis(
     thresholds: Mapping[str, float],
     *,
     horizon: float,
+    min_events: int | None = None,
 ) -> FollowupAnalysis:
     """Cumulative incidence of events by AI risk group, one patient each.
 
@@ -270,7 +275,9 @@ def followup_analysis(
     censored at ``horizon``. The cumulative incidence is Aalen-Johansen when the cohort has
     ``followup_competing``, else 1 - Kaplan-Meier; the log-rank test and :func:`trend_test`
     (competing events censored: cause-specific hazards). Raises :class:`MissingInputError`
-    without follow-up.
+    without follow-up. ``min_events`` (the run's small-count threshold): with fewer events (or
+    event-free patients) over the horizon, no test is made and ``reason`` says why
+    (:func:`ecglib.metrics.small_counts.too_few_text`).
     """
     cohort = followup_cohort(predictions)
     n_index = len(index_ecgs(predictions, "patient"))
@@ -287,6 +294,20 @@ def followup_analysis(
         if len(present) > 1
         else {"p_value": math.nan, "test_statistic": math.nan, "df": 0, "n_groups": len(present)}
     )
+    trend = trend_test(time, event, group, cohort["patient"].to_numpy())
+    by_vessel = incidence_by_vessel(cohort, thresholds, horizon=horizon)
+    n_events = int(np.sum(event))
+    withheld = (
+        too_few_text(n_events, len(event) - n_events, min_events) if min_events is not None else ""
+    )
+    if withheld:  # the small-count policy: no test on a handful of events
+        test = {k: math.nan for k in ("p_value", "test_statistic")} | {
+            "df": 0,
+            "n_groups": len(present),
+            "reason": withheld,
+        }
+        trend = {k: math.nan for k in TREND_KEYS} | {"reason": withheld}
+        by_vessel = by_vessel.assign(logrank_p=math.nan, reason=withheld)
     return FollowupAnalysis(
         time=time,
         event=event,
@@ -296,9 +317,9 @@ def followup_analysis(
         n_without_followup=n_index - len(cohort),
         summary=summary,
         logrank=test,
-        by_vessel=incidence_by_vessel(cohort, thresholds, horizon=horizon),
+        by_vessel=by_vessel,
         competing=competing,
-        trend=trend_test(time, event, group, cohort["patient"].to_numpy()),
+        trend=trend,
     )
 
 
@@ -341,7 +362,7 @@ def incidence_sentences(analysis: FollowupAnalysis, digits: int = 1) -> dict[str
     absent = [g for g in STRATA if g not in s.index]
 
     def pct(x: float) -> str:
-        return f"{100 * x:.{digits}f}%"
+        return f"{100 * x:.{digits}f}%" if np.isfinite(x) else "not estimable"
 
     cif = []
     for g in present:
@@ -525,18 +546,26 @@ def incidence_display(analysis: FollowupAnalysis, digits: int = 1) -> pd.DataFra
         out["competing events"] = s["competing_events"].astype(int)
     out["censored before the horizon"] = s["censored_before_horizon"].astype(int)
     out[f"{analysis.method}, % [95% CI]"] = [
-        format_estimate(100 * r.cumulative_incidence, 100 * r.ci_lo, 100 * r.ci_hi, digits)
+        # no events: the interval collapses to 0-0, which is no interval
+        f"{0:.{digits}f} (no events)"
+        if r.events == 0
+        else format_estimate(100 * r.cumulative_incidence, 100 * r.ci_lo, 100 * r.ci_hi, digits)
         for r in s.itertuples()
     ]
     if "one_minus_km" in s.columns:
         out["1 - Kaplan-Meier (competing events censored), %"] = [
-            f"{100 * x:.{digits}f}" for x in s["one_minus_km"]
+            _percent(x, digits) for x in s["one_minus_km"]
         ]
     out["events / n, % (the authors' estimate)"] = [
-        f"{100 * x:.{digits}f}" for x in s["naive_events_over_n"]
+        _percent(x, digits) for x in s["naive_events_over_n"]
     ]
     out.index.name = "AI risk group"
     return out
+
+
+def _percent(x: float, digits: int) -> str:
+    """A proportion as a percentage number for a table cell; "not estimable" when missing."""
+    return f"{100 * x:.{digits}f}" if np.isfinite(x) else "not estimable"
 
 
 def by_vessel_display(analysis: FollowupAnalysis, digits: int = 1) -> pd.DataFrame:
@@ -551,9 +580,7 @@ def by_vessel_display(analysis: FollowupAnalysis, digits: int = 1) -> pd.DataFra
         out[f"{label}: patients (events)"] = [
             f"{int(n)} ({int(e)})" for n, e in zip(b[f"n_{key}"], b[f"events_{key}"])
         ]
-        out[f"{label}: {estimator}, %"] = [
-            f"{100 * x:.{digits}f}" if np.isfinite(x) else "n/a" for x in b[f"incidence_{key}"]
-        ]
+        out[f"{label}: {estimator}, %"] = [_percent(x, digits) for x in b[f"incidence_{key}"]]
     out["log-rank p"] = [
         format_p(x) if np.isfinite(x) else r for x, r in zip(b["logrank_p"], b["reason"])
     ]
@@ -579,7 +606,7 @@ def tests_display(analyses: Mapping[str, FollowupAnalysis | Skipped]) -> pd.Data
                 "log-rank χ² (df)": (
                     f"{stat:.2f} ({int(lr['df'])})" if np.isfinite(stat) else "n/a (one group)"
                 ),
-                "log-rank p": format_p(lr.get("p_value", math.nan)),
+                "log-rank p": lr.get("reason") or format_p(lr.get("p_value", math.nan)),
                 "Cox trend: hazard ratio per group step [95% CI]": (
                     format_estimate(trend["hr"], trend["ci_lo"], trend["ci_hi"], 2)
                     if estimable

@@ -57,6 +57,7 @@ import pandas as pd
 from torch import nn
 
 from ecglib import schema
+from ecglib.chapters.interpretability_artery import which_artery_sentence
 from ecglib.chapters.interpretability_planted import (
     lead_rank_table,
     planted_numbers,
@@ -72,6 +73,7 @@ from ecglib.chapters.interpretability_vessel import (
 )
 from ecglib.chapters.parts import Skipped, skipped_of
 from ecglib.config import RunParams
+from ecglib.metrics.vessel_specificity import cross_vessel_matrix
 from ecglib.model.attribution import DEFAULT_BATCH_SIZE, BeatAttribution
 from ecglib.schema import LEADS, VESSELS
 from ecglib.signals.beats import REASONS, AverageBeats, average_beats
@@ -291,7 +293,17 @@ class Interpretation:
                     "not assessed in this cohort (no labels)"
                 )
         out.update(planted_numbers(self.planted_vs_found() if self.demo else None))
+        out["which_artery_sentence"] = self.which_artery_sentence()
         return out
+
+    def which_artery_sentence(self) -> str:
+        """How to read the per-vessel maps, from the vessel-specific AUCs of the out-of-fold
+        predictions (:mod:`ecglib.chapters.interpretability_artery`)."""
+        vessels = list(self.vessels)
+        if len(vessels) < 2:
+            return which_artery_sentence(pd.DataFrame(columns=["outcome", "own"]))
+        specific = cross_vessel_matrix(self.predictions, vessels, within_other_disease=True)
+        return which_artery_sentence(specific)
 
     def outputs(self) -> dict[str, pd.DataFrame]:
         """The chapter's saved tables, under the names the book has always used."""

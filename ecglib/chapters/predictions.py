@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ecglib import schema
 from ecglib.config import RunParams
 from ecglib.data.prepare import read_cohort
 from ecglib.data.run_folds import EXTERNAL, internal_mask
@@ -57,6 +58,7 @@ COVARIATES: tuple[str, ...] = (
     "followup_days",
     "followup_event",
     "followup_competing",
+    *schema.RISK_FACTORS,
 )
 
 

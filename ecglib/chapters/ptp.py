@@ -9,6 +9,11 @@ under both, and the categorical NRI of the combination over the PTP alone (Penci
 :mod:`ecglib.metrics.nri`). A cohort without symptoms has no PTP: that part is
 :class:`~ecglib.chapters.parts.Skipped`.
 
+**The 2024 model beside the 2019 table** (:mod:`ecglib.chapters.ptp_models`): on the same index
+ECGs, the 2019 PTP and the 2024 ESC risk-factor-weighted clinical likelihood (RF-CL,
+:mod:`ecglib.metrics.rf_cl`), their AUCs and paired clustered difference and their categories;
+skipped, with the reason, for a cohort without the five risk factors.
+
 **Outcomes** (:data:`OUTCOMES`). The guideline's PTP is a probability of *obstructive* coronary
 disease, at least 50% stenosis: in the cohort's grade scale (:data:`ecglib.schema.GRADES`; the
 export maps put moderate stenosis at 50-69%) any vessel graded 2 (moderate) or worse. That is
@@ -35,8 +40,17 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.parts import Skipped, attempt, skipped_of
 from ecglib.chapters.predictions import RunResults, load_results
+from ecglib.chapters.ptp_models import (
+    MODEL_NUMBER_KEYS,
+    GuidelineModels,
+    categories_display,
+    guideline_models,
+    models_display,
+    models_sentence,
+)
 from ecglib.chapters.risk_strata import ai_patient_stratum, index_ecgs, vessel_strata
 from ecglib.config import RunParams
 from ecglib.errors import DataError, MissingInputError
@@ -45,7 +59,7 @@ from ecglib.metrics import ptp
 from ecglib.metrics.nri import NRIResult
 from ecglib.metrics.resamples import PatientResamples
 from ecglib.metrics.strata import STRATA
-from ecglib.report.present import format_estimate, format_p
+from ecglib.report.present import format_estimate, format_p, plural
 
 __all__ = [
     "OUTCOMES",
@@ -138,14 +152,24 @@ class PtpAnalysis:
                     f"npv_{key}_lo": float(r.loc[name, "npv_low_lo"]),
                     f"npv_{key}_hi": float(r.loc[name, "npv_low_hi"]),
                     f"missed_{key}": int(r.loc[name, "missed_events"]),
+                    f"missed_{key}_text": plural(int(r.loc[name, "missed_events"]), "missed event"),
                 }
             )
         for name in ("nri", "nri_events", "nri_nonevents"):
             out.update(
                 {name: b[name], f"{name}_lo": b[f"{name}_lo"], f"{name}_hi": b[f"{name}_hi"]}
             )
+        unmoved = nobody_moved(self.nri)
+        nri_text = (
+            "not estimable (no examination changed category, so it is 0 by construction)"
+            if unmoved
+            else format_estimate(b["nri"], b["nri_lo"], b["nri_hi"])
+            + f"; {format_p(self.nri_test['p_value'], prefix='p')}"
+        )
         out.update(
             {
+                "nri_text": nri_text,
+                "caveats": self.caveats(),
                 "nri_p": self.nri_test["p_value"],
                 "nri_p_text": format_p(self.nri_test["p_value"], prefix="p"),
                 "nri_wald_lo": self.nri.ci_lo,
@@ -154,6 +178,25 @@ class PtpAnalysis:
             }
         )
         return {f"{prefix}{k}": v for k, v in out.items()}
+
+    def caveats(self) -> str:
+        """What does not fit, computed (:mod:`ecglib.chapters.caveats`): an NRI gain with a
+        worse rule-out, or an NRI of 0 because nobody changed category."""
+        r = self.rule_out
+        return caveats.join_sentences(
+            [
+                caveats.nri_unmoved_sentence(**caveats.moved_counts(self.nri)),
+                caveats.nri_rule_out_sentence(
+                    float(self.nri_boot["nri"]),
+                    float(r.loc["PTP", "npv_low"]),
+                    float(r.loc["PTP + AI", "npv_low"]),
+                    int(r.loc["PTP", "missed_events"]),
+                    int(r.loc["PTP + AI", "missed_events"]),
+                ),
+            ],
+            empty="No reclassification gain here comes with a worse rule-out (a lower NPV of "
+            "the low category, or more events in it).",
+        )
 
     def __repr__(self) -> str:
         return (
@@ -181,9 +224,12 @@ PTP_NUMBER_KEYS = (
             ("npv", "_lo"),
             ("npv", "_hi"),
             ("missed", ""),
+            ("missed", "_text"),
         )
     ],
     *[f"{n}{s}" for n in ("nri", "nri_events", "nri_nonevents") for s in ("", "_lo", "_hi")],
+    "nri_text",
+    "caveats",
     "nri_p",
     "nri_p_text",
     "nri_wald_lo",
@@ -215,6 +261,45 @@ class PtpNri:
     external_severe: PtpAnalysis | Skipped
     #: Vessels left out of the AI stratum (no cross-fitted cut-offs), and why.
     not_fitted: tuple[Skipped, ...] = ()
+    #: The 2019 PTP beside the 2024 RF-CL per (cohort, outcome) (:func:`guideline_models`), or
+    #: why not.
+    models: Mapping[tuple[str, str], GuidelineModels | Skipped] | None = None
+
+    def models_part(
+        self, cohort: str = "internal", outcome: str = MAIN_OUTCOME
+    ) -> GuidelineModels | Skipped:
+        """The two guideline models on ``cohort``'s index ECGs for ``outcome``."""
+        _min_grade(outcome)
+        if not self.models or (cohort, outcome) not in self.models:
+            return Skipped("The 2024 RF-CL", "the models were not computed")
+        return self.models[cohort, outcome]
+
+    def models_table(
+        self, cohort: str = "internal", outcome: str = MAIN_OUTCOME
+    ) -> pd.DataFrame | None:
+        """Both models' AUCs and their difference for reading; None when skipped."""
+        part = self.models_part(cohort, outcome)
+        return None if isinstance(part, Skipped) else models_display(part)
+
+    def models_categories(
+        self, cohort: str = "internal", outcome: str = MAIN_OUTCOME
+    ) -> pd.DataFrame | None:
+        """Both models' categories with examinations and observed rates; None when skipped."""
+        part = self.models_part(cohort, outcome)
+        return None if isinstance(part, Skipped) else categories_display(part)
+
+    def models_text(self, numbers: Mapping[str, float] | None = None) -> str:
+        """What the comparison of the two guideline models shows on the main outcome, per
+        population (computed: a difference is claimed only when its interval excludes 0)."""
+        numbers = self.numbers() if numbers is None else numbers
+        parts = []
+        for cohort in ("internal", "external"):
+            part = self.models_part(cohort)
+            if isinstance(part, Skipped):
+                parts.append(part.message)
+            else:
+                parts.append(models_sentence(numbers, PREFIXES[cohort, MAIN_OUTCOME], cohort))
+        return " ".join(parts)
 
     def rule_out_table(
         self, cohort: str = "internal", outcome: str = MAIN_OUTCOME
@@ -252,6 +337,13 @@ class PtpNri:
         out = {f"{o}_min_grade": g for o, g in OUTCOMES.items()}
         for (cohort, outcome), prefix in PREFIXES.items():
             out |= ptp_numbers(self.part(cohort, outcome), prefix)
+            part = self.models_part(cohort, outcome)
+            if isinstance(part, GuidelineModels):
+                out |= part.numbers(prefix)
+            else:
+                out |= {f"{prefix}{k}": math.nan for k in MODEL_NUMBER_KEYS}
+                out[f"{prefix}rfcl_minus_ptp_p_text"] = format_p(math.nan, prefix="p")
+        out["models_text"] = self.models_text(out)
         return out
 
     def outputs(self) -> dict[str, object]:
@@ -262,6 +354,10 @@ class PtpNri:
             out[f"ptp_rule_out_internal{suffix}"] = _field(internal, "rule_out")
             out[f"ptp_reclassification_internal{suffix}"] = _field(internal, "reclassification")
             out[f"ptp_rule_out_external{suffix}"] = _field(external, "rule_out")
+            for cohort in ("internal", "external"):
+                models = self.models_part(cohort, outcome)
+                out[f"ptp_rf_cl_aucs_{cohort}{suffix}"] = _field(models, "aucs")
+                out[f"ptp_rf_cl_categories_{cohort}{suffix}"] = _field(models, "categories")
         out["ptp_nri"] = self.numbers()
         return out
 
@@ -270,6 +366,7 @@ class PtpNri:
         was is the same value)."""
         parts = [self.internal, *self.not_fitted, self.external]
         parts += [self.internal_severe, self.external_severe]
+        parts += [self.models_part(c) for c in ("internal", "external")]
         out: list[Skipped] = []
         for part in skipped_of(parts):
             if not any(part is seen for seen in out):
@@ -298,6 +395,23 @@ def analyse(run: RunParams, results: RunResults | None = None) -> PtpNri:
         ),
     }
     parts: dict[tuple[str, str], PtpAnalysis | Skipped] = {}
+    models: dict[tuple[str, str], GuidelineModels | Skipped] = {}
+    for cohort, (predictions, _, _) in inputs.items():
+        name = "The 2024 RF-CL" + (" (external)" if cohort == "external" else "")
+        index = attempt(name, index_ecgs, predictions, "exam")
+        for outcome in OUTCOMES:
+            models[cohort, outcome] = (
+                index
+                if isinstance(index, Skipped)
+                else attempt(
+                    name,
+                    guideline_models,
+                    index,
+                    any_vessel_outcome(index, _min_grade(outcome)),
+                )
+            )
+            if outcome != MAIN_OUTCOME and isinstance(models[cohort, MAIN_OUTCOME], Skipped):
+                models[cohort, outcome] = models[cohort, MAIN_OUTCOME]  # its skip, once
     for cohort, args in inputs.items():
         name = "The pre-test probability analysis"
         if cohort == "external":
@@ -321,6 +435,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> PtpNri:
         internal_severe=parts["internal", "severe"],
         external_severe=parts["external", "severe"],
         not_fitted=tuple(strata.not_fitted_parts(" (left out of the AI stratum)")),
+        models=models,
     )
 
 
@@ -395,7 +510,17 @@ def ptp_numbers(analysis: PtpAnalysis | Skipped, prefix: str) -> dict[str, float
         return analysis.numbers(prefix)
     out: dict[str, float | str] = {f"{prefix}{k}": math.nan for k in PTP_NUMBER_KEYS}
     out[f"{prefix}nri_p_text"] = format_p(math.nan, prefix="p")
+    for key in ("ptp", "combined"):
+        out[f"{prefix}missed_{key}_text"] = "no count of missed events"
+    out[f"{prefix}nri_text"] = "n/a (the analysis is skipped)"
+    out[f"{prefix}caveats"] = "The analysis is skipped, so nothing is checked."
     return out
+
+
+def nobody_moved(result: NRIResult) -> bool:
+    """No examination changed category: the NRI is 0 by construction."""
+    moves = (result.events_up, result.events_down, result.nonevents_up, result.nonevents_down)
+    return not any(moves)
 
 
 def any_vessel_outcome(predictions: pd.DataFrame, min_grade: int = OUTCOMES[MAIN_OUTCOME]):
@@ -514,6 +639,11 @@ def nri_table(
     ]
     if result.n_missing:
         rows.append(("left out: no PTP category", f"{result.n_missing}"))
+    if nobody_moved(result):
+        # 0.000 [0.000-0.000], p = 1.000 would read as a result; it is an identity
+        keep = ("outcome", "unit", "events: moved up / down", "non-events: moved up / down")
+        rows = [(k, v) for k, v in rows if k in keep or k.startswith("left out")]
+        rows.append(("NRI", "0 by construction: nobody moved"))
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
 

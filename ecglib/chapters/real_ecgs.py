@@ -46,7 +46,7 @@ from ecglib.real.st_groups import (
     significant_leads,
     st_groups_table,
 )
-from ecglib.report.present import format_estimate
+from ecglib.report.present import cite, format_estimate
 
 __all__ = ["RealEcgs", "analyse", "st_shift_display", "real_numbers", "ST_KEYS"]
 
@@ -147,6 +147,12 @@ class RealEcgs:
         return out
 
 
+def _cited_sources(real) -> pd.DataFrame:
+    """The sources table with its bibliography keys as author-year citations."""
+    table = sources_table(real)
+    return table.assign(references=table["references"].map(cite))
+
+
 def analyse(
     run: RunParams,
     *,
@@ -165,7 +171,7 @@ def analyse(
     thresholds = dict(run.evaluation.high_risk_thresholds)
     return RealEcgs(
         real=real,
-        sources=attempt("The sources table", sources_table, real),
+        sources=attempt("The sources table", _cited_sources, real),
         yield_source=attempt("The yield table", yield_table, real, "source"),
         yield_rhythm=attempt("The yield table by rhythm", yield_table, real, "rhythm_category"),
         exclusions=attempt("The exclusion list", exclusion_table, real),
@@ -276,8 +282,10 @@ def real_numbers(
         if not isinstance(item, StComparison):
             continue
         key = ST_KEYS[item.group]
-        out[f"{key}_leads_depressed"] = ", ".join(significant_leads(item, "depression")) or "none"
-        out[f"{key}_leads_elevated"] = ", ".join(significant_leads(item, "elevation")) or "none"
+        out[f"{key}_leads_depressed"] = (
+            ", ".join(significant_leads(item, "depression")) or "no lead"
+        )
+        out[f"{key}_leads_elevated"] = ", ".join(significant_leads(item, "elevation")) or "no lead"
         sig = item.significant
         out[f"{key}_n_significant_leads"] = len(sig)
         out[f"{key}_max_shift_mv"] = float(sig["shift_mv"].abs().max()) if len(sig) else nan

@@ -31,12 +31,14 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.parts import Skipped, attempt, skipped_of, skipped_parts, unless_skipped
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
 from ecglib.metrics import ptp
 from ecglib.metrics.decision import NET_BENEFITS, decision_curves, net_benefit_at
 from ecglib.metrics.resamples import PatientResamples
+from ecglib.metrics.small_counts import withhold
 from ecglib.metrics.strata import (
     PERFORMANCE,
     StrataThresholds,
@@ -182,8 +184,41 @@ class RiskStrata:
                 "interval_method": self.interval,
                 "n_boot": self.n_bootstrap,
                 "advantage_sentence": advantage_sentence(self.net_benefit),
+                **self.caveats(),
             }
         )
+
+    def caveats(self) -> dict[str, str]:
+        """What does not fit, computed (:mod:`ecglib.chapters.caveats`): strata whose event
+        rates are out of order (internal, external) and decision curves below treating all or
+        none (internal, external); one glue-ready sentence each."""
+        strata = {
+            "internal": (self.summary, "held-out"),
+            "external": (self.external_summary, "external"),
+        }
+        curves = {
+            "internal": (self.curves, "internal, out-of-fold"),
+            "external": (self.external_curves, "external"),
+        }
+        out = {}
+        for key, (summary, where) in strata.items():
+            out[f"strata_caveats_{key}"] = (
+                "The external strata are skipped, so nothing is checked."
+                if isinstance(summary, Skipped)
+                else caveats.join_sentences(
+                    [caveats.non_monotone_strata_sentence(summary, where)],
+                    empty=f"The {where} event rates rise from the low to the high stratum "
+                    "for every vessel.",
+                )
+            )
+        out["decision_caveats"] = caveats.join_sentences(
+            [
+                None if isinstance(c, Skipped) else caveats.decision_curve_sentence(c, where)
+                for c, where in curves.values()
+            ],
+            empty="No decision curve falls below treating all or treating none.",
+        )
+        return out
 
     def outputs(self) -> dict[str, object]:
         return {
@@ -215,6 +250,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
     external_performance = unless_skipped(
         strata_performance, external, strata.external, strata.targets, resamples=external_boot
     )
+    m = run.report.min_events
     return RiskStrata(
         strata=strata,
         summary=_stated(vessel_strata_summary(results.oof, strata.internal, boot), method),
@@ -223,11 +259,16 @@ def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
             unless_skipped(vessel_strata_summary, external, strata.external, external_boot),
             method,
         ),
-        performance=_stated(
-            strata_performance(results.oof, strata.internal, strata.targets, resamples=boot),
-            method,
+        performance=withhold_performance(
+            _stated(
+                strata_performance(results.oof, strata.internal, strata.targets, resamples=boot),
+                method,
+            ),
+            m,
         ),
-        external_performance=unless_skipped(_stated, external_performance, method),
+        external_performance=unless_skipped(
+            withhold_performance, unless_skipped(_stated, external_performance, method), m
+        ),
         in_sample=insample_vs_heldout(results.oof, strata.internal, strata.targets),
         internal_cutoffs=thresholds_table(strata.fitted),
         curves=decision_curves(results.oof, resamples=boot),
@@ -243,6 +284,17 @@ def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
 
 #: Suffixes of an estimate's interval columns.
 _ENDS: tuple[str, ...] = ("", "_lo", "_hi")
+
+
+def withhold_performance(perf: pd.DataFrame, min_events: int) -> pd.DataFrame:
+    """The small-count policy on a :func:`~ecglib.metrics.strata.strata_performance` table:
+    a vessel with fewer positive (or negative) ECGs than ``min_events`` has no sensitivity,
+    specificity, NPV or PPV, nor their intervals (:func:`ecglib.metrics.small_counts.withhold`,
+    the reason in its ``withheld`` column)."""
+    counts = perf.assign(_negatives=perf["n"] - perf["positives"])
+    columns = [f"{name}{end}" for name in PERFORMANCE for end in _ENDS]
+    out = withhold(counts, min_events, columns, negatives="_negatives")
+    return out.drop(columns="_negatives")
 
 
 def interval_method(resamples: PatientResamples, level: float = 0.95) -> str:
@@ -390,7 +442,8 @@ def performance_display(perf: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     )
     for name, label in labels.items():
         out[label] = [
-            format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
+            (r.get("withheld", "") if pd.isna(r[name]) else "")
+            or format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
             for _, r in perf.iterrows()
         ]
         target = f"{name}_target"

@@ -25,6 +25,7 @@ from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
 from ecglib.metrics.resamples import PatientResamples
 from ecglib.metrics.severity import grade_summary, severity_trend
+from ecglib.metrics.small_counts import withhold
 from ecglib.report.present import format_estimate, numbers_from
 
 __all__ = [
@@ -63,6 +64,9 @@ class Severity:
     external_grades: pd.DataFrame | Skipped
     #: Resamples of the run's shared patient bootstrap.
     n_bootstrap: int
+    #: The small-count threshold (``report.min_events``): a vessel with fewer severe or
+    #: occluded ECGs (its events, grade >= 3), or fewer without, has no rho, interval or test.
+    min_events: int = 5
 
     def trend_table(self) -> pd.DataFrame:
         """The internal trend for reading (:func:`trend_display`)."""
@@ -87,6 +91,9 @@ class Severity:
             "int_trend_sentence": trend_sentence(self.trend),
             "ext_trend_sentence": _unless(trend_sentence, self.external_trend) or "",
             "n_boot": self.n_bootstrap,
+            "min_events": self.min_events,
+            **rho_texts(self.trend, "int_"),
+            **rho_texts(self.external_trend, "ext_"),
         }
 
     def outputs(self) -> dict[str, object]:
@@ -107,22 +114,54 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Severity:
     external = attempt("External validation", results.require_external)
     resamples = results.resamples("oof")
     external_resamples = attempt("External validation", results.resamples, "external")
+    m = run.report.min_events
     return Severity(
         internal=results.oof,
-        trend=_trend(results.oof, resamples),
+        trend=_trend(results.oof, resamples, m),
         grades=grade_summary(results.oof),
         external=external,
-        external_trend=attempt("The external severity trend", _trend, external, external_resamples),
+        external_trend=attempt(
+            "The external severity trend", _trend, external, external_resamples, m
+        ),
         external_grades=attempt("The external grade summary", grade_summary, external),
         n_bootstrap=resamples.n_boot,
+        min_events=m,
     )
 
 
-def _trend(predictions: pd.DataFrame, resamples: PatientResamples) -> pd.DataFrame:
-    """:func:`~ecglib.metrics.severity.severity_trend` on ``resamples``, the method stated."""
-    return severity_trend(predictions, resamples=resamples).assign(
+def _trend(
+    predictions: pd.DataFrame, resamples: PatientResamples, min_events: int | None = None
+) -> pd.DataFrame:
+    """:func:`~ecglib.metrics.severity.severity_trend` on ``resamples``, the method stated;
+    with ``min_events``, rho, its interval and its test withheld for a vessel with fewer
+    events (severe or occluded ECGs, the binary label) or fewer event-free ECGs
+    (:func:`ecglib.metrics.small_counts.withhold`)."""
+    trend = severity_trend(predictions, resamples=resamples).assign(
         interval=interval_method(resamples)
     )
+    positives = [int((predictions[schema.label_col(v)] == 1).sum()) for v in trend["vessel"]]
+    trend = trend.assign(positives=positives, negatives=trend["n"] - np.asarray(positives))
+    if min_events is None:
+        return trend.assign(withheld="")
+    out = withhold(trend, min_events, ("rho", "rho_lo", "rho_hi"))
+    out["excludes_0"] = out["excludes_0"] & (out["withheld"] == "")
+    return out
+
+
+def rho_texts(trend, prefix: str, digits: int = 2) -> dict[str, str]:
+    """``<prefix>rho_text_<vessel>``: rho with its interval as the text prints it, the
+    small-count policy's reason when withheld, "n/a" without a trend."""
+    rows = trend.set_index("vessel") if isinstance(trend, pd.DataFrame) else pd.DataFrame()
+    out = {}
+    for v in schema.VESSELS:
+        if v not in rows.index:
+            out[f"{prefix}rho_text_{v}"] = "n/a"
+            continue
+        r = rows.loc[v]
+        out[f"{prefix}rho_text_{v}"] = r.get("withheld", "") or format_estimate(
+            r["rho"], r["rho_lo"], r["rho_hi"], digits
+        )
+    return out
 
 
 def interval_method(resamples: PatientResamples, level: float = 0.95) -> str:
@@ -136,12 +175,14 @@ def trend_display(trend: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     out = pd.DataFrame(index=trend["vessel"].to_numpy())
     out["ECGs"] = trend["n"].astype(int).to_numpy()
     out["patients"] = trend["patients"].astype(int).to_numpy()
+    withheld = trend["withheld"] if "withheld" in trend.columns else pd.Series("", trend.index)
     out["Spearman ρ [95% CI]"] = [
-        format_estimate(r.rho, r.rho_lo, r.rho_hi, digits) for r in trend.itertuples()
+        w or format_estimate(r.rho, r.rho_lo, r.rho_hi, digits)
+        for r, w in zip(trend.itertuples(), withheld)
     ]
     out["CI excludes 0"] = [
-        ("yes" if r.excludes_0 else "no") if np.isfinite(r.rho_lo) else "n/a"
-        for r in trend.itertuples()
+        w or (("yes" if r.excludes_0 else "no") if np.isfinite(r.rho_lo) else "n/a")
+        for r, w in zip(trend.itertuples(), withheld)
     ]
     out["95% CI"] = trend["interval"].to_numpy()
     return out
@@ -153,7 +194,12 @@ def trend_sentence(trend: pd.DataFrame) -> str:
     up = defined[defined["excludes_0"] & (defined["rho"] > 0)]["vessel"]
     down = defined[defined["excludes_0"] & (defined["rho"] < 0)]["vessel"]
     flat = defined[~defined["excludes_0"]]["vessel"]
-    none = trend[~np.isfinite(trend["rho_lo"])]["vessel"]
+    held = (
+        trend["withheld"].astype(bool)
+        if "withheld" in trend.columns
+        else pd.Series(False, index=trend.index)
+    )
+    none = trend[~np.isfinite(trend["rho_lo"]) & ~held]["vessel"]
     parts = []
     if len(up):
         parts.append(f"lies above 0 for {_join(up)}")
@@ -168,17 +214,19 @@ def trend_sentence(trend: pd.DataFrame) -> str:
     )
     if len(none):
         text += f" Rho has no interval for {_join(none)} (a single grade or probability)."
+    for _, r in trend[held].iterrows():
+        text += f" For {_join([r['vessel']])} rho is not reported: {r['withheld']}."
     return text
 
 
 def grade_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """:func:`ecglib.metrics.severity.grade_summary` for reading: per grade (rows) and vessel
-    (columns) ``median [Q1-Q3] (n = <ECGs>)``, ``none`` for a grade nobody has."""
+    (columns) ``median [Q1-Q3] (n = <ECGs>)``, ``no ECGs`` for a grade nobody has."""
     text = summary.assign(
         _t=[
             f"{format_estimate(r['median'], r['q1'], r['q3'], digits)} (n = {int(r['n'])})"
             if r["n"]
-            else "none"
+            else "no ECGs"
             for _, r in summary.iterrows()
         ],
         grade=[f"{g} {name}" for g, name in zip(summary["grade"], summary["grade_name"])],

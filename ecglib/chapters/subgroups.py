@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import caveats
 from ecglib.chapters.discrimination import CLUSTER, INTERVAL
 from ecglib.chapters.parts import Skipped, attempt, skipped_of
 from ecglib.chapters.predictions import RunResults, load_results
@@ -61,6 +62,29 @@ class Subgroups:
     #: Patients and ECGs of the out-of-fold predictions.
     n_patients: int
     n_ecgs: int
+    #: The small-count threshold (``report.min_events``): a subgroup's AUC on fewer positive
+    #: (or negative) ECGs is withheld and not tested.
+    min_events: int = 5
+
+    def caveats(self) -> str:
+        """What does not fit, computed: withheld subgroup AUCs and AUCs below 0.5
+        (:mod:`ecglib.chapters.caveats`)."""
+        if isinstance(self.table, Skipped):
+            return "The subgroup analysis is skipped, so nothing is checked."
+
+        def label(r):
+            return (
+                f"the {r['vessel']} in the subgroup "
+                f"{VARIABLE_LABELS.get(r['variable'], r['variable'])} {r['subgroup']}"
+            )
+
+        return caveats.join_sentences(
+            [
+                caveats.withheld_sentence(self.table, label, self.min_events),
+                caveats.auc_below_half_sentence(self.table, label),
+            ],
+            empty="No subgroup AUC is withheld or below 0.5.",
+        )
 
     def display(self) -> pd.DataFrame | None:
         """The subgroup table for reading (:func:`subgroup_display`); None when skipped."""
@@ -74,6 +98,8 @@ class Subgroups:
             "sub_patients": self.n_patients,
             "sub_ecgs": self.n_ecgs,
             "sub_shared_sentence": shared_sentence(self.table, self.n_patients),
+            "sub_events_threshold": self.min_events,
+            "sub_caveats": self.caveats(),
         }
 
     def outputs(self) -> dict[str, object]:
@@ -96,11 +122,19 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Subgroups:
         interval_cut_hours=ev.subgroup_interval_cut_hours,
     )
     return Subgroups(
-        table=attempt(PART, subgroup_auc_table, results.oof, groups, cluster_col=CLUSTER),
+        table=attempt(
+            PART,
+            subgroup_auc_table,
+            results.oof,
+            groups,
+            cluster_col=CLUSTER,
+            min_events=run.report.min_events,
+        ),
         age_cut=ev.subgroup_age_cut_years,
         interval_cut_hours=ev.subgroup_interval_cut_hours,
         n_patients=int(results.oof[CLUSTER].nunique()),
         n_ecgs=len(results.oof),
+        min_events=run.report.min_events,
     )
 
 
@@ -122,7 +156,8 @@ def subgroup_display(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
             "shared patients": "" if is_ref else f"{int(first['shared_patients']):,}",
         }
         for r in group.itertuples(index=False):
-            text = format_estimate(r.auc, r.ci_low, r.ci_high, digits)
+            # a withheld AUC (small-count policy) shows why instead of a number
+            text = getattr(r, "withheld", "") or format_estimate(r.auc, r.ci_low, r.ci_high, digits)
             row[r.vessel] = f"{text} ({r.positives} pos. in {r.positive_patients} pts)"
             if not is_ref:
                 row[f"{r.vessel} p"] = format_p(r.p_value)

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters import framing as framing_module
 from ecglib.config import RunParams
 from ecglib.data.folds import fold_prevalence_table
 from ecglib.data.prepare import read_cohort
 from ecglib.data.run_folds import ensure_folds, fold_roles, internal_mask
 from ecglib.paths import RunPaths
+from ecglib.report.present import format_percent
 from ecglib.train.fit import FoldResult, fit_fold
 from ecglib.train.validate import macro_auc, vessel_aucs
 
@@ -28,6 +30,7 @@ __all__ = [
     "analyse",
     "initialisation_note",
     "split_auc_table",
+    "fold_counts_display",
     "heldout_aucs",
     "INNER_AUC",
     "HELDOUT_AUC",
@@ -52,6 +55,8 @@ class Training:
     #: AUC per vessel (and macro) on the inner validation split and the held-out fold, with the
     #: positive ECGs of each (:func:`split_auc_table`).
     aucs: pd.DataFrame
+    #: What the run trains, beside the study (:mod:`ecglib.chapters.framing`).
+    framing: framing_module.Framing
 
     @property
     def history(self) -> pd.DataFrame:
@@ -89,9 +94,18 @@ class Training:
             {"value": list(items.values())}, index=pd.Index(list(items), name=f"fold {self.fold}")
         )
 
+    def fold_table(self) -> pd.DataFrame:
+        """:attr:`folds` as a compact counts table (:func:`fold_counts_display`)."""
+        return fold_counts_display(self.folds)
+
     def auc_table(self) -> pd.DataFrame:
-        """:attr:`aucs` rounded for the page."""
-        return self.aucs.round(3)
+        """:attr:`aucs` rounded for the page; a missing count or AUC says why."""
+        table = self.aucs.round(3)
+        table.attrs["missing"] = (
+            "no positives count for the macro row (it averages the vessels' AUCs), and no "
+            "value for a vessel the cohort does not assess or whose split has a single class"
+        )
+        return table
 
     def numbers(self) -> dict[str, object]:
         r = self.result
@@ -107,12 +121,17 @@ class Training:
             "best_epoch": r.best_epoch,
             "inner_macro": float(self.aucs.at["macro", INNER_AUC]),
             "heldout_macro": float(self.aucs.at["macro", HELDOUT_AUC]),
+            # What the run trains; the fold's own device is glued as ``device`` above.
+            "what_trained": self.framing.sentence(device=False),
+            "study_trained": self.framing.study_sentence(),
+            "trained_consequence": self.framing.consequence(),
         }
 
     def outputs(self) -> dict[str, object]:
-        """Nothing besides what training wrote itself (``metrics/train_fold{k}.csv`` and
-        ``.json``, the checkpoints and predictions)."""
-        return {}
+        """The folds' counts (``metrics/fold_prevalence.csv``, the same for every fold's page);
+        training wrote the rest itself (``metrics/train_fold{k}.csv`` and ``.json``, the
+        checkpoints and predictions)."""
+        return {"fold_prevalence": self.folds}
 
     def skipped(self) -> list:
         return []
@@ -131,7 +150,24 @@ def analyse(run: RunParams, fold: int, *, progress: bool = True) -> Training:
         initialisation=initialisation_note(run),
         folds=fold_prevalence_table(cohort.loc[internal_mask(cohort)], folds),
         aucs=split_auc_table(result, cohort, roles),
+        framing=framing_module.analyse(run),
     )
+
+
+def fold_counts_display(folds: pd.DataFrame) -> pd.DataFrame:
+    """The folds' sizes and positives for reading: one row per fold (and all), patients, ECGs,
+    and per vessel its positive ECGs with their share of the fold's ECGs, ``"85 (15.8%)"``
+    (the per-patient counts stay in the saved table)."""
+    out = pd.DataFrame(index=folds.index)
+    out["patients"] = folds["n_patients"].astype(int)
+    out["ECGs"] = folds["n_ecgs"].astype(int)
+    for v in schema.VESSELS:
+        if f"{v}_positives" in folds:
+            out[f"{v} positive ECGs"] = [
+                f"{int(n):,} ({format_percent(p)})"
+                for n, p in zip(folds[f"{v}_positives"], folds[f"{v}_prevalence"])
+            ]
+    return out
 
 
 def initialisation_note(params: RunParams) -> str:

@@ -13,8 +13,8 @@ export lacks (``constants:``). :func:`read_export` applies it and then the study
 * a patient seen at two sites is an error (external validation must be patient-disjoint).
 
 Every exclusion is a line of the :class:`ExclusionReport`; every problem the map cannot resolve
-(an unknown grade text, an unparseable date, an impossible age) raises a
-:class:`~ecglib.errors.DataError` naming the record.
+(an unknown grade text, an unparseable date, an impossible age, a risk factor that is neither
+yes/no nor 1/0) raises a :class:`~ecglib.errors.DataError` naming the record.
 
 One module on purpose: the map, the parsers that apply it (dates, ages, numbers, label
 vocabularies) and the rules are one pipeline from an export to the canonical table; the parsers
@@ -288,6 +288,9 @@ def apply_map(raw: pd.DataFrame, export_map: ExportMap, source: str = "export") 
     for col in ("followup_days", "followup_event", "followup_competing"):
         if col in out:
             out[col] = _parse_number(out[col], record, col)
+    for col in schema.RISK_FACTORS:
+        if col in out:
+            out[col] = _parse_yes_no(out[col], record, col)
     _check_followup(out, record)
     if "site" not in out:
         out["site"] = "internal"
@@ -517,6 +520,30 @@ def _parse_age(values: pd.Series, record: pd.Series) -> pd.Series:
         i = bad[bad].index[0]
         raise DataError(f"ECG {record[i]}", f"age {values[i]} is outside {lo}-{hi} years")
     return age
+
+
+#: Spellings of a present (1) or absent (0) risk factor, compared case-insensitively.
+_YES_NO = {"1": 1.0, "yes": 1.0, "y": 1.0, "true": 1.0, "0": 0.0, "no": 0.0, "n": 0.0, "false": 0.0}
+
+
+def _parse_yes_no(values: pd.Series, record: pd.Series, col: str) -> pd.Series:
+    """A present/absent column as 1.0/0.0 (``1``/``0``, ``yes``/``no``, ``y``/``n``,
+    ``true``/``false``, any case; ``1.0``/``0.0`` as numbers), missing as NaN (not recorded);
+    anything else raises naming the record and the column."""
+    text = values.astype(str).str.strip()
+    missing = values.isna() | (text == "")
+    numeric = pd.to_numeric(text, errors="coerce")
+    parsed = text.str.lower().map(_YES_NO)
+    parsed = parsed.where(parsed.notna(), numeric.where(numeric.isin([0.0, 1.0])))
+    bad = ~missing & parsed.isna()
+    if bad.any():
+        i = bad[bad].index[0]
+        raise DataError(
+            f"ECG {record[i]}",
+            f"{col} {values[i]!r} is not yes/no or 1/0 ({bad.sum()} such rows); leave the cell "
+            "empty when it is not recorded",
+        )
+    return parsed.where(~missing).astype(float)
 
 
 def _parse_number(values: pd.Series, record: pd.Series, col: str) -> pd.Series:

@@ -27,6 +27,15 @@ early without MACE died of a non-cardiovascular cause, a competing event (the ex
 stream (:data:`COMPETING_STREAM`) and only relabels how such a follow-up ended, so every other
 value of the cohort is what it was before the column existed.
 
+*Risk factors.* The five risk factors of the risk-factor-weighted clinical likelihood (family
+history of coronary artery disease, smoking, dyslipidaemia, hypertension, diabetes;
+:data:`RISK_FACTOR_MODELS`) are drawn per patient from the latent burden, age and sex
+(:func:`_risk_factors`), at about the prevalences of CCTA referral cohorts, so that an
+age/sex/symptom/risk-factor model reaches the modest discrimination such models reach there
+(AUC around 0.7 for obstructive disease). They come from their own random stream
+(:data:`RISK_FACTOR_STREAM`), so, like the competing events, they leave every other value as it
+was before the columns existed.
+
 One module on purpose: patients, exams, ECGs, grades and follow-up are drawn from one latent
 disease per patient, and the draws must stay in this order for the cohort to depend on the seed
 alone.
@@ -69,12 +78,49 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "Follow-up days",
     "MACE",
     "Non-cardiovascular death",
+    "Family history of CAD",
+    "Smoking",
+    "Dyslipidaemia",
+    "Hypertension",
+    "Diabetes",
 )
 
 #: Second entropy word of the competing-event stream, ``np.random.default_rng([seed,
 #: COMPETING_STREAM])``: separate from the cohort's own stream, so that the competing events
 #: leave every other drawn value unchanged.
 COMPETING_STREAM = 20261206
+
+#: Second entropy word of the risk-factor stream (see :data:`COMPETING_STREAM`).
+RISK_FACTOR_STREAM = 20261214
+
+
+@dataclass(frozen=True)
+class RiskFactor:
+    """How one risk factor is drawn: ``logit P = intercept + burden x b + age_z x a + male x m``
+    (``age_z`` = (age - 63.7) / 10; the burden is standardised, :func:`_patients`)."""
+
+    column: str  #: the export's column
+    key: str  #: the canonical column (:data:`ecglib.schema.RISK_FACTORS`)
+    intercept: float
+    burden: float
+    age: float
+    male: float
+
+
+#: The risk factors, in the export's column order. Intercepts put the internal prevalences near
+#: those of CCTA referral cohorts (family history ~35%, current or former smoking ~40%,
+#: dyslipidaemia ~45%, hypertension ~50%, diabetes ~13%, as in the RF-CL development cohorts,
+#: Winther et al. 2020); each rises with the latent burden (odds ratios about 1.4-1.6 per SD),
+#: hypertension and diabetes also with age, smoking more in men and in the young.
+RISK_FACTOR_MODELS: tuple[RiskFactor, ...] = (
+    RiskFactor("Family history of CAD", "family_history", -0.65, 0.35, -0.10, 0.0),
+    RiskFactor("Smoking", "smoking", -0.55, 0.40, -0.15, 0.35),
+    RiskFactor("Dyslipidaemia", "dyslipidaemia", -0.25, 0.45, 0.10, 0.0),
+    RiskFactor("Hypertension", "hypertension", -0.05, 0.40, 0.45, 0.0),
+    RiskFactor("Diabetes", "diabetes", -2.00, 0.45, 0.25, 0.15),
+)
+#: The export's text for a risk factor present / absent.
+YES_NO: dict[bool, str] = {True: "yes", False: "no"}
 
 #: Free-text CCTA report grade for each ordinal grade (the export's vocabulary).
 GRADE_TEXT: dict[int, str] = {
@@ -125,9 +171,12 @@ class CohortSize:
     external: SiteCounts
 
 
-#: 'paper' reproduces the study's counts; 'small' keeps its ratios at about 1/8 for CI.
+#: 'paper' reproduces the study's counts; 'small' keeps its ratios at about 1/8 for CI and the
+#: demo book; 'medium', about half the paper's cohort, is the size at which the demo network learns
+#: the planted vessel-specific signal as well as the ST-level regression (params/demo_large.yaml).
 SIZES: dict[str, CohortSize] = {
     "paper": CohortSize(SiteCounts(2323, 2595, 4620), SiteCounts(135, 135, 228)),
+    "medium": CohortSize(SiteCounts(1162, 1298, 2310), SiteCounts(68, 68, 114)),
     "small": CohortSize(SiteCounts(280, 313, 557), SiteCounts(60, 60, 101)),
 }
 
@@ -204,9 +253,10 @@ def make_demo_cohort(size: str | CohortSize = "small", seed: int = 0) -> DemoCoh
     counts = SIZES[size] if isinstance(size, str) else size
     internal_rng, external_rng = np.random.default_rng(seed).spawn(2)
     competing = np.random.default_rng([seed, COMPETING_STREAM]).spawn(2)
+    factors = np.random.default_rng([seed, RISK_FACTOR_STREAM]).spawn(2)
     parts = [
-        _make_site(INTERNAL, counts.internal, internal_rng, competing[0]),
-        _make_site(EXTERNAL, counts.external, external_rng, competing[1]),
+        _make_site(INTERNAL, counts.internal, internal_rng, competing[0], factors[0]),
+        _make_site(EXTERNAL, counts.external, external_rng, competing[1], factors[1]),
     ]
     table = pd.concat([p[0] for p in parts], ignore_index=True)
     truth = pd.concat([p[1] for p in parts], ignore_index=True)
@@ -230,9 +280,11 @@ def _make_site(
     counts: SiteCounts,
     rng: np.random.Generator,
     competing_rng: np.random.Generator,
+    factor_rng: np.random.Generator,
 ):
     """Patients -> exams -> ECG rows of one site; returns (table, truth, params) sorted like the
-    export. ``competing_rng`` draws only the competing events (:func:`_competing`)."""
+    export. ``competing_rng`` draws only the competing events (:func:`_competing`),
+    ``factor_rng`` only the risk factors (:func:`_risk_factors`)."""
     if not counts.patients <= counts.exams <= counts.ecgs:
         raise ValueError(f"{site.name}: need patients <= exams <= ECGs, got {counts}")
     patients = _patients(site, counts.patients, rng)
@@ -240,6 +292,7 @@ def _make_site(
     ecgs = _ecgs(exams, counts.ecgs, rng)
     followup = _followup(patients, exams, rng)
     competing = _competing(patients, followup, competing_rng)
+    factors = _risk_factors(patients, factor_rng)
 
     exam_of = ecgs["exam"]
     person = exams["patient"][exam_of]
@@ -281,6 +334,10 @@ def _make_site(
             "Follow-up days": followup["days"][person[order]],
             "MACE": followup["event"][person[order]].astype(int),
             "Non-cardiovascular death": competing[person[order]].astype(int),
+            **{
+                f.column: [YES_NO[bool(x)] for x in factors[f.key][person[order]]]
+                for f in RISK_FACTOR_MODELS
+            },
         }
     )
     truth = pd.DataFrame(
@@ -307,6 +364,7 @@ def _make_site(
             "followup_days": followup["days"][person[order]],
             "mace": followup["event"][person[order]],
             "competing": competing[person[order]],
+            **{f.key: factors[f.key][person[order]] for f in RISK_FACTOR_MODELS},
         }
     )
     return table[list(EXPORT_COLUMNS)], truth, params.subset(order)
@@ -499,3 +557,17 @@ def _competing(patients: dict, followup: dict, rng: np.random.Generator) -> np.n
     age_z = (patients["age"] - INTERNAL.age_mean) / 10.0
     died = rng.random(len(age_z)) < expit(-1.0 + 0.8 * age_z)
     return followup["lost"] & died
+
+
+def _risk_factors(patients: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per patient, whether each of :data:`RISK_FACTOR_MODELS` is present (bool arrays by key), from
+    the latent burden, age and sex (:class:`RiskFactor`): one uniform draw per patient and factor
+    from ``rng`` alone, the stream of :data:`RISK_FACTOR_STREAM`."""
+    age_z = (patients["age"] - INTERNAL.age_mean) / 10.0
+    male = patients["male"].astype(float)
+    draws = rng.random((len(age_z), len(RISK_FACTOR_MODELS)))
+    return {
+        f.key: draws[:, j]
+        < expit(f.intercept + f.burden * patients["burden"] + f.age * age_z + f.male * male)
+        for j, f in enumerate(RISK_FACTOR_MODELS)
+    }

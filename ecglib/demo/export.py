@@ -97,10 +97,10 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m ecglib.demo.export OUT_DIR [--size small|paper] [--seed N]``"""
+    """``python -m ecglib.demo.export OUT_DIR [--size small|medium|paper] [--seed N]``"""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--size", default="small", choices=["small", "paper"])
+    parser.add_argument("--size", default="small", choices=["small", "medium", "paper"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     path = write_demo_export(args.out_dir, size=args.size, seed=args.seed)

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: The clinical variables the baseline uses when the cohort has them.
-CLINICAL_COLUMNS: tuple[str, ...] = ("age", "sex", "symptom")
+CLINICAL_COLUMNS: tuple[str, ...] = ("age", "sex", "symptom", *schema.RISK_FACTORS)
 #: The level of a categorical variable whose value is missing.
 NOT_RECORDED = "not recorded"
 #: Known levels of the categorical variables (first = reference).

@@ -1,5 +1,5 @@
-"""A rule-out threshold for a target negative predictive value (NPV), cross-fitted, and what it
-does on new patients.
+"""A rule-out threshold for a target negative predictive value (NPV), a rule-in threshold for a
+target positive predictive value (PPV), both cross-fitted, and what they do on new patients.
 
 **The threshold** (:func:`npv_threshold`). A score rules a patient out when ``p <= t``. Among
 the candidate thresholds (the distinct scores, ties ruled out together) the one chosen is the
@@ -16,8 +16,20 @@ data, then applied unchanged to the external site). The NPV is not monotone in `
 the largest qualifying ``t`` is the usual reading of "the threshold that reaches an NPV of 95%".
 When no threshold reaches the target, ``t* = -inf``: nobody is ruled out.
 
-**Cross-fitting** (:func:`crossfit_rule_out`), as :func:`ecglib.metrics.strata.crossfit_strata`
-does for the risk strata: each fold's threshold is chosen on the other folds' rows and applied to
+**The rule-in threshold** (:func:`ppv_threshold`) mirrors it: a score rules a patient in when
+``p >= t``, and the threshold is the **smallest** ``t`` whose ruled-in group reaches the PPV
+target,
+
+.. math::
+
+    t^* = \\min \\{ t : \\mathrm{PPV}(t) \\ge \\mathrm{target} \\}, \\qquad
+    \\mathrm{PPV}(t) = \\frac{\\#\\{i : p_i \\ge t, y_i = 1\\}}{\\#\\{i : p_i \\ge t\\}},
+
+so that as many patients as possible are ruled in at the target PPV; ``t* = +inf`` (nobody
+ruled in) when no threshold reaches it.
+
+**Cross-fitting** (:func:`crossfit_rule_out`, :func:`crossfit_rule_in`), as
+:func:`ecglib.metrics.strata.crossfit_strata` does for the risk strata: each fold's threshold is chosen on the other folds' rows and applied to
 its own, so no row's label enters the threshold that rules it out or in.
 
 **What the protocol does** (:func:`rule_out_performance`): the share ruled out, the positives
@@ -42,6 +54,11 @@ __all__ = [
     "crossfit_rule_out",
     "rule_out_performance",
     "PERFORMANCE",
+    "ppv_threshold",
+    "ruled_in",
+    "crossfit_rule_in",
+    "rule_in_performance",
+    "RULE_IN_PERFORMANCE",
 ]
 
 #: Tolerance of the NPV comparison (95/100 reaches 0.95 despite binary floating point).
@@ -53,6 +70,14 @@ PERFORMANCE: dict[str, str] = {
     "prevalence_ruled_out": "positive, among the ruled out (1 - NPV)",
     "prevalence_ruled_in": "positive, among the ruled in",
     "missed_of_positives": "ruled out, among the positives (1 - sensitivity)",
+}
+
+#: The proportions of :func:`rule_in_performance`: name -> (events, among) in words.
+RULE_IN_PERFORMANCE: dict[str, str] = {
+    "share_ruled_in": "ruled in, of all",
+    "prevalence_ruled_in": "positive, among the ruled in (PPV)",
+    "prevalence_not_ruled_in": "positive, among those not ruled in",
+    "positives_ruled_in": "ruled in, among the positives (sensitivity)",
 }
 
 
@@ -94,50 +119,92 @@ def crossfit_rule_out(y, p, folds, target: float = 0.95) -> tuple[np.ndarray, pd
     (:func:`npv_threshold`). Returns the ruled-out mask and the threshold of each fold (a
     Series indexed by fold); a fold's own labels never enter its threshold."""
     y, p = _check(y, p)
-    folds = np.asarray(folds).ravel()
-    same_length(y=y, folds=folds)
-    if pd.isna(folds).any():
-        raise ValueError(f"{int(pd.isna(folds).sum())} rows have no fold")
-    groups = pd.unique(folds)
-    if len(groups) < 2:
-        raise ValueError("cross-fitting needs at least two folds")
+    folds = _folds(folds, len(y))
     out = np.zeros(len(y), dtype=bool)
     thresholds = {}
-    for g in sorted(groups):
+    for g in sorted(pd.unique(folds)):
         test = folds == g
         thresholds[g] = npv_threshold(y[~test], p[~test], target)
         out[test] = ruled_out(p[test], thresholds[g])
     return out, pd.Series(thresholds, name="threshold").rename_axis("fold")
 
 
-def rule_out_performance(y, out, weights, *, level: float = 0.95) -> dict[str, float]:
-    """What a rule-out does (:data:`PERFORMANCE`), with percentile intervals of the patient
-    resamples ``weights`` (``(B, N)``, one column per row).
+def ppv_threshold(y, p, target: float = 0.5) -> float:
+    """The smallest score ``t`` with ``PPV(p >= t) >= target`` (module docstring); ``+inf``
+    when no threshold reaches ``target``. ``y`` 0/1, ``p`` finite scores."""
+    if not 0 < target < 1:
+        raise ValueError(f"the PPV target must lie in (0, 1), got {target}")
+    y, p = _check(y, p)
+    order = np.argsort(-p, kind="stable")
+    ps, positive = p[order], y[order]
+    # the last position of each distinct score from the top: ties are ruled in together
+    last = np.r_[np.flatnonzero(np.diff(ps) < 0), len(ps) - 1]
+    ppv = np.cumsum(positive)[last] / (last + 1)
+    reach = np.flatnonzero(ppv >= target - _EPS)
+    return float(ps[last[reach[-1]]]) if reach.size else np.inf
 
-    Returns ``n``, ``positives``, ``n_ruled_out``, ``missed`` (positives ruled out),
-    ``n_ruled_in``; per proportion of :data:`PERFORMANCE` its estimate and ``_lo``, ``_hi``
-    (NaN where undefined: nobody ruled out, nobody ruled in, no positive), and
-    ``<name>_undefined``, the resamples where it is undefined (left out of the interval)."""
+
+def ruled_in(p, threshold: float) -> np.ndarray:
+    """``p >= threshold`` (boolean), the rows the protocol rules in."""
+    return np.asarray(p, dtype=float).ravel() >= threshold
+
+
+def crossfit_rule_in(y, p, folds, target: float = 0.5) -> tuple[np.ndarray, pd.Series]:
+    """Rule-in of out-of-fold scores, each fold's threshold chosen on the *other* folds
+    (:func:`ppv_threshold`), as :func:`crossfit_rule_out`. Returns the ruled-in mask and each
+    fold's threshold."""
+    y, p = _check(y, p)
+    folds = _folds(folds, len(y))
+    out = np.zeros(len(y), dtype=bool)
+    thresholds = {}
+    for g in sorted(pd.unique(folds)):
+        test = folds == g
+        thresholds[g] = ppv_threshold(y[~test], p[~test], target)
+        out[test] = ruled_in(p[test], thresholds[g])
+    return out, pd.Series(thresholds, name="threshold").rename_axis("fold")
+
+
+def rule_in_performance(y, ruled, weights, *, level: float = 0.95) -> dict[str, float]:
+    """What a rule-in does (:data:`RULE_IN_PERFORMANCE`), with percentile intervals of the
+    patient resamples ``weights`` (``(B, N)``), as :func:`rule_out_performance`: ``n``,
+    ``positives``, ``n_ruled_in``, ``true_positives`` (positives ruled in), and per proportion
+    its estimate, ``_lo``, ``_hi`` and ``_undefined``."""
     y = as_binary(y)
-    out = np.asarray(out, dtype=bool).ravel()
-    same_length(y=y, ruled_out=out)
-    w = np.asarray(weights, dtype=float)
-    if w.ndim != 2 or w.shape[1] != len(y):
-        raise ValueError(f"weights must have shape (resamples, {len(y)}); got {w.shape}")
-    ones = np.ones((1, len(y)))
+    ruled = np.asarray(ruled, dtype=bool).ravel()
+    same_length(y=y, ruled_in=ruled)
     terms = {
-        "share_ruled_out": (out, None),
-        "prevalence_ruled_out": (y, out),
-        "prevalence_ruled_in": (y, ~out),
-        "missed_of_positives": (out, y),
+        "share_ruled_in": (ruled, None),
+        "prevalence_ruled_in": (y, ruled),
+        "prevalence_not_ruled_in": (y, ~ruled),
+        "positives_ruled_in": (ruled, y),
     }
     result: dict[str, float] = {
         "n": len(y),
         "positives": int(y.sum()),
-        "n_ruled_out": int(out.sum()),
-        "missed": int((y[out] == 1).sum()),
-        "n_ruled_in": int((~out).sum()),
+        "n_ruled_in": int(ruled.sum()),
+        "true_positives": int((y[ruled] == 1).sum()),
     }
+    return result | _proportions(terms, weights, len(y), level)
+
+
+def _folds(folds, n: int) -> np.ndarray:
+    folds = np.asarray(folds).ravel()
+    if len(folds) != n:
+        raise ValueError(f"{len(folds)} folds for {n} rows")
+    if pd.isna(folds).any():
+        raise ValueError(f"{int(pd.isna(folds).sum())} rows have no fold")
+    if len(pd.unique(folds)) < 2:
+        raise ValueError("cross-fitting needs at least two folds")
+    return folds
+
+
+def _proportions(terms: dict, weights, n: int, level: float) -> dict[str, float]:
+    """Each ``(events, among)`` proportion with its resampled percentile interval."""
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape[1] != n:
+        raise ValueError(f"weights must have shape (resamples, {n}); got {w.shape}")
+    ones = np.ones((1, n))
+    result: dict[str, float] = {}
     for name, (events, among) in terms.items():
         point = weighted_rate(ones, events, among)[0]
         boot = weighted_rate(w, events, among)
@@ -151,3 +218,30 @@ def rule_out_performance(y, out, weights, *, level: float = 0.95) -> dict[str, f
             }
         )
     return result
+
+
+def rule_out_performance(y, out, weights, *, level: float = 0.95) -> dict[str, float]:
+    """What a rule-out does (:data:`PERFORMANCE`), with percentile intervals of the patient
+    resamples ``weights`` (``(B, N)``, one column per row).
+
+    Returns ``n``, ``positives``, ``n_ruled_out``, ``missed`` (positives ruled out),
+    ``n_ruled_in``; per proportion of :data:`PERFORMANCE` its estimate and ``_lo``, ``_hi``
+    (NaN where undefined: nobody ruled out, nobody ruled in, no positive), and
+    ``<name>_undefined``, the resamples where it is undefined (left out of the interval)."""
+    y = as_binary(y)
+    out = np.asarray(out, dtype=bool).ravel()
+    same_length(y=y, ruled_out=out)
+    terms = {
+        "share_ruled_out": (out, None),
+        "prevalence_ruled_out": (y, out),
+        "prevalence_ruled_in": (y, ~out),
+        "missed_of_positives": (out, y),
+    }
+    result: dict[str, float] = {
+        "n": len(y),
+        "positives": int(y.sum()),
+        "n_ruled_out": int(out.sum()),
+        "missed": int((y[out] == 1).sum()),
+        "n_ruled_in": int((~out).sum()),
+    }
+    return result | _proportions(terms, weights, len(y), level)

@@ -58,6 +58,7 @@ from ecglib.metrics.clustered_roc import (
     clustered_delong_two_set_test,
 )
 from ecglib.metrics.roc import _require
+from ecglib.metrics.small_counts import WITHHELD, withhold
 
 #: The params' defaults (the paper's subgroups): one source for the cuts.
 _DEFAULTS = EvaluationParams()
@@ -86,6 +87,7 @@ COLUMNS = (
     "z",
     "p_value",
     "p_holm",
+    "withheld",
 )
 
 
@@ -187,6 +189,7 @@ def subgroup_auc_table(
     cluster_col: str = "patient",
     level: float = 0.95,
     ci_method: str = "logit",
+    min_events: int | None = None,
 ) -> pd.DataFrame:
     """Tidy table of clustered AUCs per subgroup and vessel, with the test against the
     reference subgroup and Holm-adjusted p-values (module docstring).
@@ -202,6 +205,10 @@ def subgroup_auc_table(
     vessels : vessels to evaluate (default: those ``predictions`` has labels for).
     cluster_col : the patient (cluster) id column (default ``patient``).
     level, ci_method : confidence level and CI scale (:func:`ecglib.metrics.roc.auc_ci`).
+    min_events : the small-count policy (:mod:`ecglib.metrics.small_counts`): a subgroup's AUC
+        on fewer positive (or negative) ECGs is withheld (NaN, its reason in ``withheld``),
+        and neither it nor a subgroup compared with it is tested, so Holm's adjustment counts
+        only the tests made. None: nothing is withheld.
 
     Returns
     -------
@@ -240,7 +247,7 @@ def subgroup_auc_table(
             raise ValueError(f"subgroup variable {variable!r} has no non-missing value")
         masks = {name: (labels == name).to_numpy(dtype=bool) for name in levels}
         per_level = {
-            name: _auc_rows(predictions[mask], vessels, cluster_col, level, ci_method)
+            name: _auc_rows(predictions[mask], vessels, cluster_col, level, ci_method, min_events)
             for name, mask in masks.items()
         }
         reference = levels[0]
@@ -311,7 +318,12 @@ def _levels(labels: pd.Series) -> list:
 
 
 def _auc_rows(
-    rows: pd.DataFrame, vessels: list[str], cluster_col: str, level: float, ci_method: str
+    rows: pd.DataFrame,
+    vessels: list[str],
+    cluster_col: str,
+    level: float,
+    ci_method: str,
+    min_events: int | None = None,
 ) -> list[dict]:
     """One subgroup's row of :func:`~ecglib.metrics.clustered_roc.clustered_auc_table` per
     vessel (NaN with a reason where a vessel has one class, its positives or negatives in one
@@ -322,10 +334,15 @@ def _auc_rows(
     if len(rows) == 0:
         # a category nobody falls in: say so in the subgroup's words (the saved table's text)
         table["reason"] = "no predictions in this subgroup"
+        table[WITHHELD] = ""
+    elif min_events is not None:
+        table = withhold(table, min_events)
+    else:
+        table[WITHHELD] = ""
     # the variance's positive (class) term rests on these patients: few of them, a fragile SE
     table["positive_patients"] = [
         int(rows.loc[rows[schema.label_col(v)] == 1, cluster_col].nunique()) for v in vessels
     ]
     columns = ["n", "patients", "positives", "positive_patients"]
-    columns += ["auc", "se", "ci_low", "ci_high", "reason"]
+    columns += ["auc", "se", "ci_low", "ci_high", "reason", WITHHELD]
     return table[columns].to_dict("records")

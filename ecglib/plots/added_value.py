@@ -72,6 +72,22 @@ def auc_matrix_figure(matrix: pd.DataFrame, within: pd.DataFrame | None = None) 
     return fig
 
 
+def _interval_rows(rows: pd.DataFrame, group: str, label: str) -> pd.DataFrame:
+    """Long form for seaborn: per row its lower bound, estimate and upper bound as three
+    values, so that ``estimator="median"`` draws the estimate and ``errorbar=("pi", 100)``
+    the interval as given (seaborn computes intervals from data; these are precomputed, the
+    clustered ones). A missing bound leaves the point alone, a missing estimate the row out."""
+    out = []
+    for _, r in rows.iterrows():
+        if not np.isfinite(r["diff"]):
+            continue
+        values = [r["diff"]]
+        if np.isfinite(r["diff_low"]) and np.isfinite(r["diff_high"]):
+            values += [r["diff_low"], r["diff_high"]]
+        out += [{"row": f"{r[group]}: {r[label]}", group: r[group], "value": v} for v in values]
+    return pd.DataFrame(out, columns=["row", group, "value"])
+
+
 def difference_forest_figure(
     table: pd.DataFrame,
     *,
@@ -83,40 +99,59 @@ def difference_forest_figure(
     """Forest plot of paired AUC differences: one row per (``group``, ``label``) of ``table``
     with columns ``diff``, ``diff_low``, ``diff_high``, coloured by vessel, a line at 0; one
     panel per value of ``panel`` (None: one panel), sharing the rows. A row without a
-    difference is marked "n/a"."""
+    difference is marked "n/a". Drawn with seaborn's ``pointplot`` (:func:`_interval_rows`)."""
     use_style()
     panels = list(dict.fromkeys(table[panel])) if panel else [None]
     keys = list(dict.fromkeys(zip(table[group], table[label])))
-    n = len(keys)
+    names = [f"{g}: {c}" for g, c in keys]
+    palette = {g: VESSEL_COLOURS.get(g, "#555555") for g in dict.fromkeys(table[group])}
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(3.6 * len(panels) + 2.4, 0.28 * n + 1.0),
+        figsize=(3.6 * len(panels) + 2.4, 0.28 * len(keys) + 1.0),
         squeeze=False,
         sharey=True,
     )
-    y = {key: n - 1 - k for k, key in enumerate(keys)}
     for ax, name in zip(axes[0], panels):
         rows = table if name is None else table[table[panel] == name]
-        for _, r in rows.iterrows():
-            at = y[(r[group], r[label])]
-            colour = VESSEL_COLOURS.get(r[group], "C0")
-            if np.isfinite(r["diff"]):
-                err = (
-                    [[r["diff"] - r["diff_low"]], [r["diff_high"] - r["diff"]]]
-                    if np.isfinite(r["diff_low"])
-                    else None
+        long = _interval_rows(rows, group, label)
+        sns.pointplot(
+            data=long,
+            x="value",
+            y="row",
+            hue=group,
+            order=names,
+            palette=palette,
+            estimator="median",
+            errorbar=("pi", 100),
+            orient="h",
+            linestyle="none",
+            markersize=4,
+            capsize=0.2,
+            err_kws={"linewidth": 1.0},
+            legend=False,
+            ax=ax,
+        )
+        drawn = set(long["row"])
+        for k, row in enumerate(names):
+            if row not in drawn and row in {f"{g}: {c}" for g, c in zip(rows[group], rows[label])}:
+                # at the panel's left edge, clear of the line at 0 and of the other rows' bars
+                ax.text(
+                    0.01,
+                    k,
+                    "n/a",
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    ha="left",
+                    fontsize=7,
+                    color="grey",
                 )
-                ax.errorbar(r["diff"], at, xerr=err, fmt="o", color=colour, ms=4, capsize=2)
-            else:
-                ax.text(0, at, "n/a", va="center", ha="center", fontsize=7, color="grey")
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlabel(xlabel)
+        ax.set_ylabel("")
         ax.grid(axis="y", visible=False)
         if name is not None:
             ax.set_title(name)
-    axes[0][0].set_yticks([y[key] for key in keys])
-    axes[0][0].set_yticklabels([f"{g}: {c}" for g, c in keys])
     fig.tight_layout()
     return fig
 

@@ -1,7 +1,8 @@
 """Calibration figures: grouped points and a LOWESS curve, with patient-bootstrap intervals.
 
-One panel per vessel; the legend carries the Brier score. Computation is in
-:mod:`ecglib.metrics.calibration`; this module only draws.
+One panel per vessel; the legend, below each panel, carries the Brier score. Computation is in
+:mod:`ecglib.metrics.calibration`; this module only draws, and :func:`calibration_caption` words
+the figure's facts (ECGs, events and patients per vessel) for its caption.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 from ecglib import schema
 from ecglib.metrics import calibration as cal
 from ecglib.metrics.resamples import PatientResamples, patient_resamples
+from ecglib.metrics.small_counts import too_few_text
 from ecglib.plots.style import VESSEL_COLOURS, panel_grid
 
 
@@ -30,6 +32,7 @@ def calibration_axes(
     n_bins: int = 10,
     strategy: str = "quantile",
     frac: float = 2 / 3,
+    withheld: str = "",
 ) -> dict[str, float]:
     """Draw one calibration plot on ``ax``; returns the :func:`calibration_summary` numbers.
 
@@ -37,11 +40,13 @@ def calibration_axes(
     curve, each with its 95% percentile interval over the patient resamples ``weights``
     (``(B, N)`` row counts; :func:`ecglib.metrics.calibration.calibration_bins` and
     :func:`~ecglib.metrics.calibration.calibration_band`), the identity line, and a histogram of the predictions along the bottom. Axes are zoomed to the range of
-    the predictions (LM's are all small).
+    the predictions (LM's are all small). ``withheld`` (the small-count policy's reason, e.g.
+    "too few events (2)") draws no LOWESS curve or band, only the grouped points, and says why
+    in the legend: a smooth through a handful of events is a drawing of those few patients.
     """
     summary = cal.calibration_summary(y, p)
     bins = cal.calibration_bins(y, p, n_bins=n_bins, strategy=strategy, weights=weights)
-    band = cal.calibration_band(y, p, weights=weights, frac=frac)
+    band = None if withheld else cal.calibration_band(y, p, weights=weights, frac=frac)
     p = np.asarray(p, dtype=float)
     top = float(
         min(
@@ -51,22 +56,25 @@ def calibration_axes(
         )
     )
     ax.plot([0, top], [0, top], ls="--", lw=0.8, color="#777777", label="ideal")
-    ax.fill_between(
-        band["predicted"],
-        band["lower"],
-        band["upper"],
-        color=colour,
-        alpha=0.2,
-        lw=0,
-        label="LOWESS 95% patient-bootstrap band",
-    )
-    ax.plot(
-        band["predicted"],
-        band["observed"],
-        color=colour,
-        lw=1.5,
-        label=f"{label} LOWESS (Brier {summary['brier']:.3f})".strip(),
-    )
+    if band is None:
+        ax.plot([], [], " ", label=f"no LOWESS curve: {withheld}")
+    else:
+        ax.fill_between(
+            band["predicted"],
+            band["lower"],
+            band["upper"],
+            color=colour,
+            alpha=0.2,
+            lw=0,
+            label="LOWESS 95% patient-bootstrap band",
+        )
+        ax.plot(
+            band["predicted"],
+            band["observed"],
+            color=colour,
+            lw=1.5,
+            label=f"{label} LOWESS (Brier {summary['brier']:.3f})".strip(),
+        )
     # A bound can miss the estimate by a rounding error (Wilson's for 0 of 56 is 7e-18 in
     # statsmodels), and matplotlib refuses negative error bars: clip at 0.
     # arrays, not Series: matplotlib calls float() on a one-bin Series, which pandas deprecates
@@ -95,7 +103,8 @@ def calibration_axes(
     ax.set_ylim(0, top)
     ax.set_xlabel("predicted probability")
     ax.set_ylabel("observed proportion")
-    ax.legend(loc="upper left", fontsize=7)
+    # below the axes, never over a bin or the curve
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7)
     return summary
 
 
@@ -110,6 +119,7 @@ def calibration_figure(
     n_bins: int = 10,
     strategy: str = "quantile",
     title: str | None = None,
+    min_events: int | None = None,
 ) -> Figure:
     """One calibration panel per vessel from the ``y_<vessel>``/``p_<vessel>`` columns.
 
@@ -118,7 +128,9 @@ def calibration_figure(
     ``table[group_col]``. Without ``resamples`` the figure draws its own ``n_boot`` from
     ``seed`` over the patients of ``group_col``; ``group_col=None`` says explicitly that every
     row is its own patient. A ``group_col`` the table does not have raises, so the band never
-    falls back to resampling ECGs unnoticed.
+    falls back to resampling ECGs unnoticed. ``min_events`` (the run's small-count threshold,
+    :mod:`ecglib.metrics.small_counts`): a vessel with fewer positive (or negative) rows gets
+    no LOWESS curve (:func:`calibration_axes`'s ``withheld``).
     """
     vessels = schema.vessels_of(table, vessels)
     if group_col is not None and group_col not in table.columns:
@@ -132,10 +144,18 @@ def calibration_figure(
     weights = resamples.weights(patients)
     fig, axes = panel_grid(len(vessels), width=3.6, height=3.4)
     for ax, vessel in zip(axes, vessels):
+        y = table[schema.label_col(vessel)]
+        positives = int((y == 1).sum())
+        withheld = (
+            too_few_text(positives, len(y) - positives, min_events)
+            if min_events is not None
+            else ""
+        )
         calibration_axes(
             ax,
-            table[schema.label_col(vessel)],
+            y,
             table[schema.prob_col(vessel)],
+            withheld=withheld,
             colour=VESSEL_COLOURS[vessel],
             label=vessel,
             weights=weights,
@@ -147,3 +167,22 @@ def calibration_figure(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def calibration_caption(
+    table: pd.DataFrame,
+    vessels: Iterable[str] | None = None,
+    *,
+    group_col: str | None = "patient",
+    **_figure_options,
+) -> str:
+    """The facts of :func:`calibration_figure`'s figure for its caption: the ECGs (and
+    patients) it draws and, per vessel, the events (positive ECGs) its bins and curve rest on,
+    e.g. ``"557 ECGs of 300 patients; events: RCA 85, LM 4, ..."``. Takes the figure's
+    arguments (its other options are ignored)."""
+    vessels = schema.vessels_of(table, vessels)
+    head = f"{len(table):,} ECGs"
+    if group_col is not None and group_col in table.columns:
+        head += f" of {table[group_col].nunique():,} patients"
+    events = ", ".join(f"{v} {int((table[schema.label_col(v)] == 1).sum()):,}" for v in vessels)
+    return f"{head}; events (positive ECGs) per vessel: {events}."

@@ -32,7 +32,7 @@ def decision_curve_figure(
     benefit), so treat-all's steep negative tail does not flatten the curves.
     """
     vessels = list(pd.unique(curves["vessel"])) if vessels is None else list(vessels)
-    fig, axes = panel_grid(len(vessels), width=3.6, height=3.0)
+    fig, axes = panel_grid(len(vessels), width=3.6, height=3.6)
     for ax, vessel in zip(axes, vessels):
         c = curves[curves["vessel"] == vessel].sort_values("threshold")
         prevalence = float(c["prevalence"].iloc[0])
@@ -50,7 +50,8 @@ def decision_curve_figure(
         ax.set_title(f"{vessel} (prevalence {100 * prevalence:.1f}%)")
         ax.set_xlabel("threshold probability (%)")
         ax.set_ylabel("net benefit")
-        ax.legend(fontsize=7)
+        # below the axes, off the curves and the band
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

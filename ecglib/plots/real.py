@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ecglib import schema
-from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.plots.style import VESSEL_COLOURS, legend_outside, use_style
 from ecglib.plots.waveforms import difference_figure, waveform_grid_figure
 from ecglib.real.prediction_groups import PREDICTION_GROUPS, predicted_vessels, prediction_group
 from ecglib.real.st_groups import StComparison
@@ -56,7 +56,7 @@ def yield_figure(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel("records")
     ax.set_xlim(0, 1.12 * max(float(data["records"].max()), 1.0))
-    ax.legend(loc="lower right", fontsize=7)
+    legend_outside(ax, fontsize=7)  # right of the bars, never over them
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -1,9 +1,14 @@
 """ROC curves per vessel with the AUC and its CI in the legend.
 
 :func:`roc_figure` draws one or more prediction sets (internal out-of-fold, external, the
-normal-ECG subset, ...) either one panel per vessel (sets told apart by line style) or all
-vessels in one panel (vessels told apart by colour). A set in which a vessel has one class
-gets a note in place of its curve, never an invented AUC.
+normal-ECG subset, ...) either one panel per vessel (sets told apart by colour and line style,
+so that they stay apart in grey print and for colour-blind readers) or all vessels in one panel
+(vessels by colour, sets by line style). Each panel's legend sits below its axes, off the
+curves. A set in which a vessel has one class gets a note in place of its curve, never an
+invented AUC; so does an AUC the chapter withheld under the small-count policy (a
+``withheld`` column in ``aucs``, :func:`ecglib.metrics.small_counts.withhold`).
+:func:`roc_caption` words the figure's facts (each set's AUC and its ECGs and positives per
+vessel) for its caption.
 
 The legend's intervals are the caller's: a chapter passes the AUC table it reports
 (``aucs``, e.g. the patient-clustered one of :mod:`ecglib.metrics.clustered_roc`), so the
@@ -21,11 +26,15 @@ from matplotlib.figure import Figure
 
 from ecglib import schema
 from ecglib.metrics.roc import OneClassError, delong_auc, roc_points
-from ecglib.plots.style import VESSEL_COLOURS, use_style
+from ecglib.metrics.small_counts import WITHHELD
+from ecglib.plots.style import VESSEL_COLOURS, panel_grid, use_style
 from ecglib.report.present import format_estimate
 
 #: Line styles of successive prediction sets.
 SET_STYLES = ("-", "--", ":", "-.")
+#: Colours of successive prediction sets in the one-panel-per-vessel layout (Okabe-Ito:
+#: distinguishable with the common colour-vision deficiencies).
+SET_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7")
 
 
 def roc_figure(
@@ -75,27 +84,32 @@ def roc_figure(
         interval = "DeLong"
     use_style()
     if layout == "panels":
-        fig, axes = plt.subplots(
-            1,
-            len(vessels),
-            figsize=(2.7 * len(vessels), 3.1),
-            sharex=True,
-            sharey=True,
-            squeeze=False,
-        )
-        axes_of = dict(zip(vessels, axes[0]))
+        # one row: each panel's legend hangs below it, where no other panel is
+        fig, axes = panel_grid(len(vessels), width=2.9, height=3.0, max_columns=len(vessels))
+        axes_of = dict(zip(vessels, axes))
     else:
         fig, ax = plt.subplots(figsize=(4.4, 4.2))
         axes_of = dict.fromkeys(vessels, ax)
     ci_name = f"{level:.0%} CI" + (f", {interval}" if interval else "")
-    for (set_name, table), style in zip(sets.items(), SET_STYLES):
+    for (set_name, table), style, set_colour in zip(sets.items(), SET_STYLES, SET_COLOURS):
         for vessel in vessels:
             ax = axes_of[vessel]
+            colour = set_colour if layout == "panels" else VESSEL_COLOURS.get(vessel, "k")
             name = set_name if layout == "panels" else f"{vessel}, {set_name}"
             if len(sets) == 1 and layout == "single":
                 name = vessel
             y = table[schema.label_col(vessel)]
             p = table[schema.prob_col(vessel)]
+            withheld = "" if given is None else given[set_name][vessel][3]
+            if withheld:  # the small-count policy: no curve, the reason in the legend
+                ax.plot(
+                    [],
+                    [],
+                    linestyle=style,
+                    color=VESSEL_COLOURS.get(vessel, "k"),
+                    label=f"{name}: {withheld}",
+                )
+                continue
             try:
                 pts = roc_points(y, p, name=vessel)
                 if given is None:
@@ -104,13 +118,13 @@ def roc_figure(
                     )
                     text = format_estimate(res.auc, res.ci_low, res.ci_high)
                 else:
-                    text = format_estimate(*given[set_name][vessel])
+                    text = format_estimate(*given[set_name][vessel][:3])
             except OneClassError as err:
                 ax.plot(
                     [],
                     [],
                     linestyle=style,
-                    color=VESSEL_COLOURS.get(vessel, "k"),
+                    color=colour,
                     label=f"{name}: no AUC ({err.positives}/{err.n} positive)",
                 )
                 continue
@@ -119,7 +133,7 @@ def roc_figure(
                 pts["tpr"],
                 linestyle=style,
                 linewidth=1.4,
-                color=VESSEL_COLOURS.get(vessel, "k"),
+                color=colour,
                 label=f"{name}: {text}",
             )
     panels = {id(ax): (vessel, ax) for vessel, ax in axes_of.items()}.values()
@@ -131,8 +145,15 @@ def roc_figure(
         ax.set_xlabel("1 - specificity")
         if layout == "panels":
             ax.set_title(vessel)
-        ax.legend(loc="lower right", fontsize=7, title=f"AUC [{ci_name}]", title_fontsize=7)
-    next(iter(axes_of.values())).set_ylabel("sensitivity")
+        ax.set_ylabel("sensitivity")
+        # below the axes, never over a curve
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.26),
+            fontsize=7,
+            title=f"AUC [{ci_name}]",
+            title_fontsize=7,
+        )
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -142,8 +163,9 @@ def roc_figure(
 def _legend_aucs(
     aucs: pd.DataFrame | Mapping[str, pd.DataFrame], sets: Sequence[str], vessels: Sequence[str]
 ) -> dict[str, dict[str, tuple[float, float, float]]]:
-    """``set -> vessel -> (auc, ci_low, ci_high)`` of the given AUC table(s), for every set
-    and vessel drawn; a missing one is a ``KeyError`` naming it."""
+    """``set -> vessel -> (auc, ci_low, ci_high, withheld)`` of the given AUC table(s), for
+    every set and vessel drawn (``withheld``: the small-count policy's reason, "" when the AUC
+    is shown); a missing one is a ``KeyError`` naming it."""
     if isinstance(aucs, pd.DataFrame):
         if "set" not in aucs.columns:
             raise KeyError("the AUC table needs a 'set' column naming the prediction sets")
@@ -158,6 +180,48 @@ def _legend_aucs(
         if absent:
             raise KeyError(f"the AUC table of {name!r} has no row for {absent}")
         out[name] = {
-            v: tuple(float(table.at[v, c]) for c in ("auc", "ci_low", "ci_high")) for v in vessels
+            v: (
+                *(float(table.at[v, c]) for c in ("auc", "ci_low", "ci_high")),
+                str(table.at[v, WITHHELD]) if WITHHELD in table.columns else "",
+            )
+            for v in vessels
         }
     return out
+
+
+def roc_caption(
+    sets: pd.DataFrame | Mapping[str, pd.DataFrame],
+    vessels: Sequence[str] | None = None,
+    *,
+    label: str = "internal",
+    aucs: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+    **_figure_options,
+) -> str:
+    """The facts of :func:`roc_figure`'s figure, in words for its caption: per set, each
+    vessel's AUC (from ``aucs`` when given, as the legend shows it) with its ECGs and positive
+    ECGs, e.g. ``"pooled OOF: RCA 0.851 (557 ECGs, 85 positive), ..."``. Takes the figure's
+    arguments (its other options are ignored)."""
+    if isinstance(sets, pd.DataFrame):
+        sets = {label: sets}
+    vessels = schema.vessels_of(next(iter(sets.values())), vessels)
+    given = None if aucs is None else _legend_aucs(aucs, list(sets), vessels)
+    parts = []
+    for set_name, table in sets.items():
+        bits = []
+        for vessel in vessels:
+            y = table[schema.label_col(vessel)].dropna()
+            n, pos = len(y), int((y == 1).sum())
+            if given is not None and given[set_name][vessel][3]:
+                bits.append(f"{vessel} too few events ({n:,} ECGs, {pos:,} positive)")
+                continue
+            if given is not None:
+                auc = given[set_name][vessel][0]
+            else:
+                try:
+                    auc = delong_auc(y, table.loc[y.index, schema.prob_col(vessel)]).auc
+                except OneClassError:
+                    auc = float("nan")
+            value = f"AUC {auc:.3f}" if auc == auc else "no AUC"
+            bits.append(f"{vessel} {value} ({n:,} ECGs, {pos:,} positive)")
+        parts.append(f"{set_name}: " + ", ".join(bits))
+    return "; ".join(parts) + "."

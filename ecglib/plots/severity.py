@@ -73,7 +73,8 @@ def severity_boxplot_figure(
             text = (
                 f"Spearman ρ = {format_estimate(row['rho'], row['rho_lo'], row['rho_hi'], 2)}"
                 if np.isfinite(row["rho"])
-                else "Spearman ρ n/a"
+                # an estimate withheld under the small-count policy says why
+                else f"Spearman ρ: {row.get('withheld', '') or 'n/a'}"
             )
             ax.text(0.02, 0.98, text, transform=ax.transAxes, ha="left", va="top", fontsize=7)
     axes[0][0].set_ylabel("predicted probability")

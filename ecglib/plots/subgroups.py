@@ -82,7 +82,18 @@ def subgroup_forest_figure(
                     markerfacecolor=colour if has_ci else "white",
                 )
             else:
-                ax.text(0.5, y, "n/a", ha="center", va="center", fontsize=7, color="0.4")
+                # at the panel's left edge, clear of the reference line; an AUC withheld
+                # under the small-count policy says so, not "n/a"
+                ax.text(
+                    0.02,
+                    y,
+                    "too few events" if r.get("withheld", "") else "n/a",
+                    transform=ax.get_yaxis_transform(),
+                    ha="left",
+                    va="center",
+                    fontsize=7,
+                    color="0.4",
+                )
             ax.text(
                 1.03,
                 y,

@@ -22,6 +22,9 @@ from ecglib.metrics import survival as surv
 from ecglib.plots.style import use_style
 from ecglib.report.present import format_p
 
+#: Days in a month on average (365.25 / 12): the time axes are drawn in days, labelled in months.
+DAYS_PER_MONTH = 365.25 / 12
+
 #: Colours of the AI risk strata (other group names take the default colour cycle).
 STRATUM_COLOURS = {"low": "#2c7bb6", "intermediate": "#e6a117", "high": "#d7191c"}
 
@@ -36,7 +39,7 @@ def cumulative_incidence_figure(
     at_risk_times: Sequence[float] | None = None,
     order: Sequence[str] | None = None,
     ci: bool = True,
-    time_label: str = "days since ECG",
+    time_label: str = "months since ECG",
     title: str | None = None,
 ) -> Figure:
     """Cumulative incidence curves per group over ``[0, horizon]`` with a number-at-risk table
@@ -44,8 +47,10 @@ def cumulative_incidence_figure(
     says so and the log-rank test is the cause-specific one).
 
     Follow-up is censored at ``horizon`` (:func:`~ecglib.metrics.survival.censor_at`) before
-    fitting and testing. ``at_risk_times`` default to five evenly spaced times from 0 to the
-    horizon. The y axis is in percent.
+    fitting and testing. ``time`` and ``horizon`` are in days; ``at_risk_times`` (days) default
+    to whole months (:func:`month_ticks`: 0, 3, 6, 9, 12 for a year), and the x axis is labelled
+    in months wherever its ticks are whole months. The y axis is in percent. The legend and the
+    log-rank p sit outside the curves and their bands.
     """
     use_style()
     raw_time = time
@@ -55,11 +60,11 @@ def cumulative_incidence_figure(
     grid = np.unique(np.concatenate([[0.0], time]))
     curves = surv.cumulative_incidence(time, event, group, grid, competing=competing, order=order)
     groups = list(pd.unique(curves["group"]))
-    at_risk_times = (
-        np.linspace(0, horizon, 5)
-        if at_risk_times is None
-        else np.asarray(at_risk_times, dtype=float)
-    )
+    if at_risk_times is None:
+        at_risk_times, tick_labels = month_ticks(horizon)
+    else:
+        at_risk_times = np.asarray(at_risk_times, dtype=float)
+        tick_labels = [f"{t:g}" for t in at_risk_times]
     table = surv.number_at_risk(time, at_risk_times, group, order=groups)
     test = surv.logrank(time, event, group) if len(groups) > 1 else None
 
@@ -96,11 +101,19 @@ def cumulative_incidence_figure(
     ax.set_ylim(bottom=0)
     method = "" if competing is None else ", Aalen-Johansen"
     ax.set_ylabel(f"cumulative incidence (%{method})")
-    ax.legend(loc="upper left", fontsize=7, title="risk group", title_fontsize=7)
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        fontsize=7,
+        title="risk group",
+        title_fontsize=7,
+    )
     if test is not None:
+        # above the axes' top right corner, clear of the curves and their bands
         ax.text(
-            0.98,
-            0.04,
+            1.0,
+            1.01,
             f"{'log-rank' if competing is None else 'cause-specific log-rank'} "
             f"{format_p(test['p_value'], prefix='p')}",
             transform=ax.transAxes,
@@ -109,7 +122,7 @@ def cumulative_incidence_figure(
             fontsize=8,
         )
     if title:
-        ax.set_title(title)
+        ax.set_title(title, loc="left")
     ax.tick_params(labelbottom=False)
 
     # number-at-risk table: one row per group, one column per time, aligned with the x axis
@@ -120,7 +133,7 @@ def cumulative_incidence_figure(
     for row, g in enumerate(groups):
         for t in at_risk_times:
             tab.text(t, row, f"{int(table.loc[g, t]):,}", ha="center", va="center", fontsize=7)
-    tab.set_xticks(at_risk_times)
+    tab.set_xticks(at_risk_times, labels=tick_labels)
     tab.set_xlabel(time_label)
     tab.set_title("number at risk", fontsize=7, loc="left")
     tab.grid(False)
@@ -130,8 +143,22 @@ def cumulative_incidence_figure(
     return fig
 
 
+def month_ticks(horizon: float) -> tuple[np.ndarray, list[str]]:
+    """Ticks in whole months over ``[0, horizon]`` days: positions in days and labels in
+    months, every 1, 2, 3, 6, 12 or 24 months (the smallest step that gives at most six ticks).
+    A tick within a day of the horizon is put at the horizon (a year of 365 days ends at
+    "12", not at 365.25 days, where everyone is already censored)."""
+    months = horizon / DAYS_PER_MONTH
+    step = next(
+        (s for s in (1, 2, 3, 6, 12, 24) if months / s <= 5 + 1e-9), 24 * int(np.ceil(months / 120))
+    )
+    counts = np.arange(0, int(np.floor((horizon + 1.0) / DAYS_PER_MONTH / step)) + 1) * step
+    days = np.minimum(counts * DAYS_PER_MONTH, horizon)
+    return days, [f"{int(m)}" for m in counts]
+
+
 def followup_figure(
-    followup, *, title: str | None = None, time_label: str = "days since the first CCTA"
+    followup, *, title: str | None = None, time_label: str = "months since the first CCTA"
 ) -> Figure:
     """:func:`cumulative_incidence_figure` of a chapter's follow-up analysis: any object with
     ``time``, ``event``, ``group`` (a Categorical, drawn in its categories' order) and
@@ -152,3 +179,25 @@ def followup_figure(
 def _of(group, g: str) -> np.ndarray:
     """Membership of group ``g`` (the groups as the metrics name them: strings)."""
     return np.array([str(x) for x in np.asarray(group, dtype=object)]) == g
+
+
+def followup_caption(followup, **_figure_options) -> str:
+    """The facts of :func:`followup_figure`'s figure for its caption: patients and events
+    within the horizon (in months) overall and per risk group, and the estimator. Takes the
+    figure's arguments (its other options are ignored)."""
+    groups = [str(c) for c in followup.group.categories]
+    member = np.array([str(x) for x in np.asarray(followup.group, dtype=object)])
+    event = np.asarray(followup.event).astype(bool)
+    per_group = ", ".join(
+        f"{g} {int((member == g).sum()):,} patients, {int(event[member == g].sum()):,} "
+        f"event{'s' if int(event[member == g].sum()) != 1 else ''}"
+        for g in groups
+        if (member == g).any()
+    )
+    months = followup.horizon / DAYS_PER_MONTH
+    method = "1 - Kaplan-Meier" if followup.competing is None else "Aalen-Johansen"
+    total = int(event.sum())
+    return (
+        f"{len(member):,} patients, {total:,} event{'s' if total != 1 else ''} within "
+        f"{months:.0f} months ({method}); by risk group: {per_group}."
+    )

@@ -60,8 +60,12 @@ def learning_curves_figure(
         twin.grid(False)
     for ax in (ax_lr, ax_auc):
         ax.set_xlabel("epoch")
-    ax_loss.legend(ncol=2, fontsize=7)
-    ax_auc.legend(ncol=3, fontsize=7, loc="lower right")
+    # one legend for the vessels' colours (the same in every panel), below the panels, off
+    # the curves
+    handles, labels = ax_auc.get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=7
+    )
     if best_epoch:
         for ax in axes.flat:
             ax.axvline(best_epoch, color="grey", ls="--", lw=1)

@@ -374,6 +374,73 @@ def format_value(value: float, unit: str = "") -> str:
     return text + unit if unit == "x" else f"{text} {unit}"
 
 
+#: The training-throughput benchmark's stem, and the columns of :func:`train_step_table`.
+TRAIN_STEP = "bench_train_step"
+TRAIN_STEP_COLUMNS = (
+    "config",
+    "label",
+    "ratio",
+    "ratio_paired",
+    "target",
+    "met",
+    "fold_step_ms",
+    "floor_step_ms",
+    "ecgs_per_second",
+    "training_ecgs",
+    "steps",
+    "batch_size",
+    "network_batch",
+    "clock",
+    "threads",
+)
+
+
+def train_step_table(bench: BenchmarkRun) -> pd.DataFrame:
+    """The training-throughput benchmark of the run (``benchmarks/bench_train_step.py``), one
+    row per configuration (:data:`TRAIN_STEP_COLUMNS`): the fold's step over its floor
+    (``ratio``, and paired by round), its target and whether it is met, the median step of
+    each on the benchmark's clock (``fold_step_ms``, ``floor_step_ms``), training ECGs per
+    second, the epoch's size. :class:`MissingInputError` when the run did not include the
+    script, :class:`DataError` naming the file when its JSON lacks a figure."""
+    raw = bench.raw.get(TRAIN_STEP)
+    if raw is None:
+        raise MissingInputError(
+            "the benchmark run has no training-throughput figures "
+            f"(benchmarks/{TRAIN_STEP}.py; `make bench` runs it)"
+        )
+    where = f"the benchmark run's {TRAIN_STEP}.json"
+    try:
+        setup, target = raw["setup"], float(raw["setup"]["target_ratio"])
+        clock = setup["clock_for_ratios"]
+        rows = [
+            {
+                "config": name,
+                "label": c["label"],
+                "ratio": float(c["ratio"]),
+                "ratio_paired": float(c["ratio_paired"]),
+                "target": target,
+                "met": float(c["ratio"]) <= target,
+                "fold_step_ms": float(c["step_ms_median"]["fold"][clock]),
+                "floor_step_ms": float(c["step_ms_median"]["floor"][clock]),
+                "ecgs_per_second": float(c["ecgs_per_second"]),
+                "training_ecgs": int(c["training_ecgs"]),
+                "steps": int(c["steps"]),
+                "batch_size": int(c["batch_size"]),
+                "network_batch": int(c["network_batch"]),
+                "clock": clock,
+                "threads": int(setup["threads"]),
+            }
+            for name, c in raw["configs"].items()
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(
+            where, f"lacks a figure of the training-throughput benchmark ({exc!r})"
+        ) from None
+    if not rows:
+        raise DataError(where, "has no configuration")
+    return pd.DataFrame(rows, columns=list(TRAIN_STEP_COLUMNS))
+
+
 # --------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> Path:
     """``make bench``: run the benchmarks (all, or ``--script`` ones) into ``--out``, one run per

@@ -371,13 +371,10 @@ def manifest_tables(manifest: dict[str, Any]) -> dict[str, pd.DataFrame]:
                 "input": name,
                 "path": entry.get("path"),
                 "sha256 / fingerprint": ident,
-                "detail": json.dumps(detail, default=str) if detail else "",
+                "detail": _text(detail),
             }
         )
-    hw = {
-        k: (json.dumps(v) if isinstance(v, (list, dict)) else v)
-        for k, v in manifest.get("hardware", {}).items()
-    }
+    hw = dict(manifest.get("hardware", {}))
     return {
         "run": _key_values(run, "item"),
         "inputs": pd.DataFrame(inputs, columns=["input", "path", "sha256 / fingerprint", "detail"]),
@@ -397,8 +394,14 @@ def _key_values(mapping: dict[str, Any], key: str) -> pd.DataFrame:
 
 
 def _text(value: Any) -> str:
+    """A value as a reader reads it: a mapping as ``key: value; ...``, a list as ``a, b``
+    (never Python's or JSON's repr), nothing for None."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
+        return ", ".join(map(_text, value))
     return "" if value is None else str(value)
 
 

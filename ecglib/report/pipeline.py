@@ -34,8 +34,9 @@ import papermill
 import yaml
 from tqdm.auto import tqdm
 
-from ecglib.chapters.page import PARAMS_ENV
+from ecglib.chapters.page import EXECUTED_ENV, PARAMS_ENV
 from ecglib.config import PROJECT_ROOT, load_params
+from ecglib.report.save import BOOK_ROOT_ENV
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 EXECUTED = PROJECT_ROOT / "book" / "executed"
@@ -118,7 +119,11 @@ def run(
             continue
         start = time.perf_counter()
         try:
-            with _without_env(PARAMS_ENV):  # the run's params, whatever a test session set
+            with (
+                _without_env(PARAMS_ENV),  # the run's params, whatever a test session set
+                _with_env(EXECUTED_ENV, str(executed)),  # where the page's links start
+                _with_env(BOOK_ROOT_ENV, str(root)),  # download links from the book root
+            ):
                 papermill.execute_notebook(
                     str(item.source),
                     str(item.output),
@@ -275,10 +280,14 @@ _REMOVED = ("parameters", "injected-parameters")
 
 
 def present_cells(nb) -> None:
-    """Tag the executed notebook's cells for the book: the parameter cells are removed, and every
-    other code cell's input is collapsed behind a "Show code" toggle (``hide-input``), so that a
-    collaborator reads text, tables and figures, and can still open the one line that made them.
-    A cell already tagged ``remove-input``/``remove-cell`` in the source keeps its tag."""
+    """Tag the executed notebook's cells for the book: the parameter cells are removed; the
+    set-up cell (the first other code cell: imports, ``setup`` and the chapter's entry point)
+    shows its output (the run's notices, the skipped parts) without its code
+    (``remove-input``); every other code cell's input is collapsed behind a "Show code" toggle
+    (``hide-input``), so that a collaborator reads text, tables and figures, and can still open
+    the one line that made them. A cell already tagged ``remove-input``/``remove-cell`` in the
+    source keeps its tag."""
+    setup_seen = False
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -286,9 +295,14 @@ def present_cells(nb) -> None:
         if any(t in tags for t in _REMOVED):
             wanted = "remove-cell"
         elif any(t in tags for t in ("remove-cell", "remove-input", "hide-input", "hide-cell")):
+            setup_seen = True
             continue
+        elif not setup_seen:
+            wanted = "remove-input"
         else:
             wanted = "hide-input"
+        if wanted != "remove-cell":
+            setup_seen = True
         if wanted not in tags:
             tags.append(wanted)
 
@@ -304,6 +318,20 @@ def _set_title(nb, title: str) -> None:
                 cell.source = "\n".join(lines)
                 return
     raise ValueError(f"metadata.ecglib.title {title!r} given, but the notebook has no '# ' heading")
+
+
+@contextlib.contextmanager
+def _with_env(name: str, value: str):
+    """``name`` set to ``value`` in the environment (which kernels inherit) for the block."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 @contextlib.contextmanager

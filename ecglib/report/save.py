@@ -26,6 +26,10 @@ __all__ = [
     "save_json",
     "save",
     "glue_numbers",
+    "download_links",
+    "BOOK_ROOT_ENV",
+    "glue_figure",
+    "figure_image",
 ]
 
 #: Columns that identify a patient, an ECG or an examination, or hold a date: never in a table
@@ -79,27 +83,51 @@ def save_json(numbers: Mapping[str, Any], folder: str | os.PathLike, name: str) 
     return path
 
 
-def save(value: Any, paths: RunPaths, name: str) -> None:
+def save(value: Any, paths: RunPaths, name: str) -> list[Path]:
     """Save a chapter output where the run keeps it: a matplotlib Figure as PNG and PDF under
     ``paths.figures`` (:func:`ecglib.plots.style.save_figure`), a DataFrame as CSV and a mapping as
-    JSON under ``paths.metrics``."""
+    JSON under ``paths.metrics``. Returns the files written (what :func:`download_links` offers
+    for download): every file named ``<name>.*`` in that folder."""
     from matplotlib.figure import Figure
 
     from ecglib.plots.style import save_figure
 
     if isinstance(value, Figure):
-        save_figure(value, paths.figures, name)
+        folder = save_figure(value, paths.figures, name).parent
     elif isinstance(value, pd.DataFrame):
         named_index = any(n is not None for n in value.index.names)
-        save_table(value, paths.metrics, name, index=named_index)
+        folder = save_table(value, paths.metrics, name, index=named_index).parent
     elif isinstance(value, Mapping):
-        save_json(value, paths.metrics, name)
+        folder = save_json(value, paths.metrics, name).parent
     else:
         raise TypeError(
             f"cannot save a {type(value).__name__} ({name}); expected a Figure, a "
             "DataFrame or a mapping"
         )
-    return None
+    # every format the saver wrote (a figure's PNG and PDF, and any later one), largest last
+    return sorted(folder.glob(f"{name}.*"), key=lambda p: (p.suffix != ".csv", p.suffix))
+
+
+#: Set by the pipeline to the folder the book is built from (its Sphinx source folder), so that
+#: a page's download links resolve wherever the book is built (``pipeline.run(root=...)``).
+BOOK_ROOT_ENV = "ECGLIB_BOOK_ROOT"
+
+
+def download_links(files: list[Path], *, label: str = "Download") -> str:
+    """A Markdown line of ``{download}`` links to saved files (``"Download: auc.csv ·
+    roc.pdf"``), which the book build copies beside the page. Paths are written from the book's
+    source folder (:data:`BOOK_ROOT_ENV`, else the repository), as Sphinx reads a leading
+    ``/``. Empty without files."""
+    from ecglib.config import PROJECT_ROOT
+
+    if not files:
+        return ""
+    root = Path(os.environ.get(BOOK_ROOT_ENV) or PROJECT_ROOT).resolve()
+    links = []
+    for path in files:
+        rel = os.path.relpath(Path(path).resolve(), root).replace(os.sep, "/")
+        links.append(f"{{download}}`{Path(path).name} </{rel}>`")
+    return f"{label}: " + " · ".join(links)
 
 
 def glue_numbers(numbers: Mapping[str, Any]) -> None:
@@ -118,3 +146,38 @@ def _plain(value: Any, nan: Any = None) -> Any:
         value = float(value)
         return value if math.isfinite(value) else nan
     return value
+
+
+def figure_image(png: str | os.PathLike, alt: str):
+    """The saved PNG as a displayable image whose output metadata carries ``alt``.
+
+    myst-nb renders a glued image's ``width``/``height`` from its output metadata but not its
+    ``alt``; the book's Sphinx extension (``book/_ext/book_fixes.py``) reads ``alt`` from the same
+    place. The displayed width is half the PNG's pixels (the PNG is drawn at 200 dpi, shown at
+    about 100 px per inch), so the image is sharp on high-density screens.
+    """
+    from IPython.display import Image
+
+    data = Path(png).read_bytes()
+    image = Image(data=data, format="png", metadata={"alt": alt})
+    width = _png_width(data)
+    if width:
+        image.width = width // 2
+    return image
+
+
+def glue_figure(name: str, png: str | os.PathLike, alt: str) -> None:
+    """``myst_nb.glue`` the saved PNG under ``name`` (not displayed), with ``alt`` as its alt
+    text (:func:`figure_image`), for the page's ``{glue:figure}`` directive."""
+    from myst_nb import glue
+
+    if not alt or not alt.strip():
+        raise ValueError(f"figure {name!r} needs an alt text that says what it shows")
+    glue(name, figure_image(png, alt), display=False)
+
+
+def _png_width(data: bytes) -> int | None:
+    """The pixel width in a PNG's IHDR chunk (bytes 16-20), None when ``data`` is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(data[16:20], "big")

@@ -73,7 +73,6 @@ import logging
 import math
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +92,7 @@ from ecglib.errors import CheckpointError, DataError
 from ecglib.model import Net1D, PerVesselNets, build_model
 from ecglib.paths import RunPaths
 from ecglib.train import distributed as D
-from ecglib.train.augment import augment_strength, with_augmented_copies
+from ecglib.train.augment import augment_strength
 from ecglib.train.checkpoint import (
     load_checkpoint,
     load_state_strict,
@@ -102,7 +101,6 @@ from ecglib.train.checkpoint import (
     set_rng_state,
 )
 from ecglib.train.data import EcgDataset, derive_seed, train_loader
-from ecglib.train.pcgrad import pcgrad_backward, pcgrad_features_backward
 from ecglib.train.predict import (
     predict_probs,
     predictions_frame,
@@ -111,14 +109,16 @@ from ecglib.train.predict import (
 )
 from ecglib.train.schedule import warmup_cosine_scheduler
 from ecglib.train.single_task import PerVesselSelection
+from ecglib.train.step import TrainStep, running_sums
 from ecglib.train.threads import size_threads
-from ecglib.train.uncertainty import UncertaintyWeighting, per_task_bce
+from ecglib.train.uncertainty import UncertaintyWeighting
 from ecglib.train.validate import macro_auc, undefined_vessels, vessel_aucs
 
 __all__ = [
     "FoldResult",
     "TaskModel",
     "fit_fold",
+    "fold_trainer",
     "model_config",
     "training_fingerprint",
     "history_columns",
@@ -129,8 +129,6 @@ log = logging.getLogger(__name__)
 #: Bumped when a change to the training code makes older checkpoints incomparable. 2:
 #: ``train.batch_size`` is the global batch (it was per process under torchrun).
 TRAIN_VERSION = 2
-
-_VARIANT = {"pcgrad": "yu", "pcgrad_authors": "authors", "pcgrad_features": "yu"}
 
 
 @dataclass
@@ -306,6 +304,23 @@ def fit_fold(
     return fold_.run(stop_after, force)
 
 
+def fold_trainer(
+    params: RunParams,
+    fold: int,
+    *,
+    cohort: pd.DataFrame | None = None,
+    store: EcgStore | None = None,
+) -> _Fold:
+    """Fold ``fold`` set up exactly as :func:`fit_fold` trains it (rows, threads, model,
+    optimiser, schedule, loader, :class:`~ecglib.train.step.TrainStep`), without reusing,
+    resuming, training or writing anything but the run's folds: ``trainer.train_epoch(e)``
+    runs epoch ``e``'s steps as the fold does. For benchmarks and profiling
+    (``benchmarks/bench_train_step.py``)."""
+    trainer = _Fold(params, int(fold), D.setup(params.train.device), cohort, store, False)
+    trainer.build()
+    return trainer
+
+
 class _Fold:
     """One fold's training state; :meth:`run` is :func:`fit_fold`."""
 
@@ -415,6 +430,12 @@ class _Fold:
                     summary.get("world_size", 1),
                 )
             return self._reused(summary)
+        self.build()
+        return self._train(stop_after, force)
+
+    def build(self) -> None:
+        """Threads, model, optimiser, schedule, loader and the step, as the fold trains with
+        them (:func:`fold_trainer` stops here)."""
         tp = self.params.train
         ctx = self.ctx
         dev = ctx.device
@@ -500,7 +521,23 @@ class _Fold:
                 f"the inner validation split has no {missing} {vessel} ECG: its AUC is "
                 "undefined (NaN) and left out of the macro-AUC that chooses the epoch"
             )
+        self.step = TrainStep(
+            model=self.model,
+            wrapped=self.wrapped,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            shared=self.shared,
+            others=self.others,
+            tasks=self.tasks,
+            surgery=self.surgery,
+            augment=tp.augment,
+            amp_dtype=self.amp_dtype,
+            ctx=ctx,
+        )
 
+    def _train(self, stop_after: int | None, force: bool) -> FoldResult:
+        tp, ctx, dev = self.params.train, self.ctx, self.ctx.device
         # resume ----------------------------------------------------------------------------------
         history: list[dict] = []
         best = {"epoch": 0, "macro": float("nan"), "aucs": {}}
@@ -636,6 +673,11 @@ class _Fold:
         return result
 
     # ---- one epoch ----------------------------------------------------------------------------------
+    def train_epoch(self, epoch: int) -> dict:
+        """The steps of epoch ``epoch`` (0-based) and its history row, as :meth:`run` trains
+        it (after :meth:`build`)."""
+        return self._train_epoch(epoch)
+
     def _train_epoch(self, epoch: int) -> dict:
         tp, ctx, dev = self.params.train, self.ctx, self.ctx.device
         seed, fold = self.params.seed, self.fold
@@ -652,9 +694,7 @@ class _Fold:
 
         tasks = self.tasks
         n_tasks = len(tasks)
-        sums = torch.zeros(
-            n_tasks + 3, dtype=torch.float64
-        )  # task losses, objective, conflicts, steps
+        sums = running_sums(n_tasks, dev)  # read once, after the epoch: no per-step host sync
         lr = float("nan")
         # batch-level bar in a terminal only: in a notebook's saved output it would be hundreds of lines
         batches = tqdm(
@@ -665,43 +705,8 @@ class _Fold:
             disable=not (self.progress and sys.stderr.isatty()),
         )
         for x, y, _ in batches:
-            x = x.to(dev, non_blocking=True)
-            y = y.to(dev, non_blocking=True)
-            if tp.augment:
-                x, y = with_augmented_copies(x, y, generator=aug_gen, strength=strength)
-            self.optimizer.zero_grad(set_to_none=True)
-            sync = (
-                self.wrapped.no_sync() if ctx.distributed and surgery != "none" else nullcontext()
-            )
-            with sync:
-                with torch.autocast(
-                    dev.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
-                ):
-                    features, logits = self.wrapped(x)
-                task_losses = per_task_bce(logits.float()[:, tasks], y[:, tasks])
-                terms = self.model.objective_terms(task_losses)
-                # fp16: the gradients of the scaled terms (every surgery is homogeneous in the
-                # scale, the authors' 1e-12 aside); the scaler divides the scale out before the step
-                conflicts = self._backward(
-                    self.scaler.scale(terms) if self.scaler.is_enabled() else terms,
-                    features,
-                    pc_gen,
-                )
-            if ctx.distributed and surgery == "pcgrad_features":
-                D.all_reduce_grads_(list(self.model.parameters()), ctx)
-            lr = self.optimizer.param_groups[0]["lr"]
-            if self.scaler.is_enabled():
-                # an overflow skips the step on every rank alike: the gradients are averaged first
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                self.optimizer.step()
-            self.scheduler.step()
-            sums[:n_tasks] += task_losses.detach().double().cpu()
-            sums[n_tasks] += float(terms.detach().sum())
-            sums[n_tasks + 1] += conflicts
-            sums[n_tasks + 2] += 1
-        sums = D.all_reduce_mean_(sums.to(dev), ctx).cpu()
+            lr = self.step(x, y, strength=strength, aug_gen=aug_gen, pc_gen=pc_gen, sums=sums)
+        sums = D.all_reduce_mean_(sums, ctx).cpu()
         steps = max(float(sums[n_tasks + 2]), 1.0)
         w = self.model.weighting
         sigmas = w.sigmas().detach().cpu().tolist() if w is not None else [1.0] * n_tasks
@@ -721,29 +726,6 @@ class _Fold:
             float(sums[n_tasks + 1]) / steps if surgery != "none" else float("nan")
         )
         return row
-
-    def _backward(
-        self, terms: torch.Tensor, features: torch.Tensor, generator: torch.Generator
-    ) -> int:
-        """Gradients of one step into ``.grad``; returns the number of conflicting task pairs."""
-        surgery = self.surgery
-        if surgery == "none":
-            terms.sum().backward()
-            return 0
-        variant = _VARIANT[surgery]
-        if surgery == "pcgrad_features":
-            info = pcgrad_features_backward(
-                terms, features, other_params=self.others, generator=generator, variant=variant
-            )
-            return info.n_conflicts
-        if self.ctx.distributed:
-            return D.distributed_pcgrad_backward(
-                terms, self.shared, self.others, self.ctx, generator=generator, variant=variant
-            )
-        info = pcgrad_backward(
-            terms, self.shared, other_params=self.others, generator=generator, variant=variant
-        )
-        return info.n_conflicts
 
     def _vessel_net(self, task: int, weights: Path | None) -> Net1D:
         """Vessel ``task``'s own one-logit network, seeded by its vessel: it starts as it would

@@ -195,6 +195,9 @@ def write_tables(out: Path) -> None:
     rows = _rows()
     rows[1]["MACE"] = "2"
     _csv(out / "table_event_not_binary.csv", rows)
+    rows = _rows()
+    rows[2]["Diabetes"] = "borderline"
+    _csv(out / "table_risk_factor_not_yes_no.csv", rows)
     _csv(out / "table_header_only.csv", pd.DataFrame(columns=list(_rows()[0])))
     (out / "table_zero_bytes.csv").write_bytes(b"")
     (out / "table_garbage_bytes.csv").write_bytes(np.random.default_rng(9).bytes(600))
