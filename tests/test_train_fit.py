@@ -16,10 +16,10 @@ from ecglib import schema
 from ecglib.model import build_model
 from ecglib.paths import RunPaths
 from ecglib.train import fit as fit_mod
-from ecglib.train.step import TrainStep
 from ecglib.train.checkpoint import load_checkpoint
 from ecglib.train.data import derive_seed
 from ecglib.train.fit import fit_fold, model_config
+from ecglib.train.step import TrainStep
 
 
 def _same_state(a: dict, b: dict) -> None:

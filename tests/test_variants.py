@@ -24,9 +24,9 @@ from ecglib.errors import ConfigError
 from ecglib.model import Net1D, PerVesselNets
 from ecglib.paths import RunPaths
 from ecglib.train import fit as fit_mod
-from ecglib.train.step import TrainStep
 from ecglib.train.checkpoint import load_checkpoint, load_state_strict
 from ecglib.train.predict import load_fold_model, predict_probs, read_oof
+from ecglib.train.step import TrainStep
 from ecglib.train.variants import finished_variants, fit_variant, fit_variant_fold
 
 CI = PROJECT_ROOT / "params" / "ci.yaml"
