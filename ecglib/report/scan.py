@@ -116,6 +116,8 @@ def scan_html(html: str, page: str = "") -> list[Problem]:
     for block in root.select("p, li, td, th, dt, dd, figcaption"):
         if block.find(["p", "li", "table", "div"]):
             continue  # its own blocks are read one by one
+        if block.find_parent("div", class_="cell_output") is not None:
+            continue  # glue renders in the prose; an output's spacing is its data's
         raw = block.get_text("")
         for match in EMPTY_GLUE.finditer(raw):
             snippet = re.sub(r"\s+", " ", _snippet(raw, match.start(), match.end()))
