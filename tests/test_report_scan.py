@@ -116,3 +116,8 @@ def test_a_quoted_message_is_not_read_as_raw_output():
 def test_the_spacing_of_an_outputs_data_is_not_taken_for_a_failed_glue():
     table = '<div class="cell_output"><table><tr><td>RIVA  60%,</td></tr></table></div>'
     assert problems(table) == []
+
+
+def test_the_bibliography_is_not_read_as_results():
+    entry = '<div class="citation-list"><div class="citation">doi:10.23919/CinC53138.2021.9662687</div></div>'
+    assert problems(entry) == []

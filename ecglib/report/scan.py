@@ -82,6 +82,9 @@ def _article(soup: BeautifulSoup):
 def _strip_code(root) -> None:
     """Remove what the page shows as code on purpose: code cells' input, code blocks outside
     the cells' outputs, inline code in the prose, and Sphinx's permalink markers."""
+    # the bibliography's entries (DOIs, arXiv numbers) are references, not results
+    for tag in root.select(".citation-list, div.citation, .bibtex-citation"):
+        tag.replace_with("reference")
     for tag in root.select(".ecglib-verbatim"):  # a quoted message (present.render_table)
         tag.replace_with("code")
     for tag in root.select("script, style, div.cell_input, a.headerlink, .toggle-details"):
