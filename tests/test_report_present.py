@@ -150,3 +150,16 @@ def test_verbatim_columns_are_quoted_as_code_and_everything_else_is_escaped():
     html = results.render_table(table)
     assert "<td>&lt;x&gt;</td>" in html
     assert '<code class="ecglib-verbatim">got {&#x27;a&#x27;: 1}' in html
+
+
+def test_nullable_columns_all_missing_or_partly_missing_read_as_dashes():
+    table = pd.DataFrame(
+        {
+            "shift": pd.array([pd.NA, pd.NA], dtype="Float64"),
+            "n": pd.array([3, pd.NA], dtype="Int64"),
+            "x": pd.array([1.23456, pd.NA], dtype="Float64"),
+        }
+    )
+    shown, missing = results.present_table(table)
+    assert missing
+    assert shown.values.tolist() == [["—", "3", "1.235"], ["—", "—", "—"]]

@@ -111,3 +111,13 @@ def test_the_tiny_book_html_of_a_failed_glue(tmp_path):
 def test_a_quoted_message_is_not_read_as_raw_output():
     cell = "<td><code class=\"ecglib-verbatim\">got {'a': 1}, NaN and ['b', 'c']</code></td>"
     assert problems(f'<div class="cell_output"><table><tr>{cell}</tr></table></div>') == []
+
+
+def test_the_spacing_of_an_outputs_data_is_not_taken_for_a_failed_glue():
+    table = '<div class="cell_output"><table><tr><td>RIVA  60%,</td></tr></table></div>'
+    assert problems(table) == []
+
+
+def test_the_bibliography_is_not_read_as_results():
+    entry = '<div class="citation-list"><div class="citation">doi:10.23919/CinC53138.2021.9662687</div></div>'
+    assert problems(entry) == []

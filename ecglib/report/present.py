@@ -231,11 +231,17 @@ _COUNT_COLUMN = re.compile(
 )
 
 
+def _floats(values: pd.Series) -> np.ndarray:
+    """Numbers as a float array, a missing value (NaN, None, pd.NA of a nullable dtype) as NaN."""
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
 def _digits_for(values: pd.Series, digits: int) -> int:
     """Fewer decimals for large values, so that a column reads 123.4 rather than 123.412."""
-    finite = pd.to_numeric(values, errors="coerce").abs()
-    top = finite[np.isfinite(finite)].max() if len(finite) else 0
-    if not np.isfinite(top) or top < 10:
+    finite = np.abs(_floats(values))
+    finite = finite[np.isfinite(finite)]
+    top = finite.max() if len(finite) else 0.0
+    if top < 10:
         return digits
     return 1 if top < 1000 else 0
 
@@ -287,7 +293,7 @@ def present_table(table: pd.DataFrame, *, digits: int = 3) -> tuple[pd.DataFrame
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         is_p = bool(_P_COLUMN.search(str(column)))
         if numeric and not is_p:
-            finite = pd.to_numeric(values, errors="coerce")
+            finite = _floats(values)
             finite = finite[np.isfinite(finite)]
             whole = len(finite) > 0 and bool((finite == finite.round()).all())
             if whole and _COUNT_COLUMN.search(str(column)):

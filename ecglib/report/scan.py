@@ -82,6 +82,9 @@ def _article(soup: BeautifulSoup):
 def _strip_code(root) -> None:
     """Remove what the page shows as code on purpose: code cells' input, code blocks outside
     the cells' outputs, inline code in the prose, and Sphinx's permalink markers."""
+    # the bibliography's entries (DOIs, arXiv numbers) are references, not results
+    for tag in root.select(".citation-list, div.citation, .bibtex-citation"):
+        tag.replace_with("reference")
     for tag in root.select(".ecglib-verbatim"):  # a quoted message (present.render_table)
         tag.replace_with("code")
     for tag in root.select("script, style, div.cell_input, a.headerlink, .toggle-details"):
@@ -116,6 +119,8 @@ def scan_html(html: str, page: str = "") -> list[Problem]:
     for block in root.select("p, li, td, th, dt, dd, figcaption"):
         if block.find(["p", "li", "table", "div"]):
             continue  # its own blocks are read one by one
+        if block.find_parent("div", class_="cell_output") is not None:
+            continue  # glue renders in the prose; an output's spacing is its data's
         raw = block.get_text("")
         for match in EMPTY_GLUE.finditer(raw):
             snippet = re.sub(r"\s+", " ", _snippet(raw, match.start(), match.end()))
