@@ -117,6 +117,9 @@ def subgroup_forest_figure(
                 va="center",
                 fontsize=7,
                 style="italic",
+                # the reference line passes behind the text, not through it
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.8},
+                zorder=3,
             )
         ax.axvline(reference_line, color="0.6", linewidth=0.8, linestyle=(0, (2, 2)))
         ax.set_title(vessel)
