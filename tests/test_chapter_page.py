@@ -154,9 +154,9 @@ def test_download_links_start_from_the_executed_notebooks_folder(tmp_path, monke
     glued = {}
     monkeypatch.setattr(page_module, "glue_numbers", glued.update)
     monkeypatch.setenv(page_module.EXECUTED_ENV, str(tmp_path / "book" / "book" / "executed"))
-    assert page.downloads("links", {"glance": "this page", "absent": "not saved"}) is None
+    assert page.glue_table_links("links", {"glance": "this page", "absent": "not saved"}) is None
     assert glued["links"].data == (
         "- {download}`glance.csv <../../../t/metrics/glance.csv>`: this page"
     )
-    page.downloads("none", {"absent": "not saved"})
+    page.glue_table_links("none", {"absent": "not saved"})
     assert glued["none"].data == "No table of this run has been saved yet."

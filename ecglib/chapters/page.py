@@ -135,7 +135,7 @@ class Page:
         skipped = list(chapter.skipped()) if hasattr(chapter, "skipped") else []
         return skipped_markdown(skipped)
 
-    def downloads(self, key: str, tables: Mapping[str, str]) -> None:
+    def glue_table_links(self, key: str, tables: Mapping[str, str]) -> None:
         """Glue under ``key`` a Markdown list of download links (MyST ``{download}`` roles, for
         the page's ``{glue:md}`` directive with ``:format: myst``) to the run's saved CSV tables
         ``tables`` (file stem -> what it holds) that exist. The links are relative to the
