@@ -251,6 +251,7 @@ def test_a_run_without_symptoms_or_external_site_skips_both_parts(tmp_path):
         "nri_text": "n/a (the analysis is skipped)",
         "missed_ptp_text": "no count of missed events",
         "missed_combined_text": "no count of missed events",
+        "p_text": "p = n/a",  # every other p-value's text (e.g. the RF-CL's)
     }
     for k, v in numbers.items():
         name = next((t for t in (*texts, "caveats") if k.endswith(t)), None)
