@@ -115,7 +115,10 @@ class Conv1dSame(nn.Module):
         self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride=stride, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.pad(x, same_padding(x.shape[-1], self.kernel_size, self.stride)))
+        pad = same_padding(x.shape[-1], self.kernel_size, self.stride)
+        # a 1x1 conv pads nothing, and F.pad with (0, 0) still copies its input (and the
+        # gradient back): two of every block's three convs would pay for it at each step
+        return self.conv(F.pad(x, pad) if any(pad) else x)
 
 
 class MaxPool1dSame(nn.Module):
