@@ -16,6 +16,7 @@ def test_the_demo_run_is_told_where_its_settings_fall_short():
         "On the demo book's cohort (params/demo.yaml) these settings (plain_e30) miss: LCX"
     )
     assert "diagnose_demo" in result.tables() and not result.skipped()
+    assert result.text().endswith(" ".join(result.verdicts()))
     assert set(result.runs()["cohort"]) >= {training_diagnosis.COHORTS["diagnose_demo"]}
 
 
@@ -33,5 +34,6 @@ def test_a_hospital_run_skips_the_demo_diagnosis():
     demo = load_params(PROJECT_ROOT / "params" / "demo.yaml")
     hospital = dataclasses.replace(demo, demo=None)
     result = training_diagnosis.analyse(hospital)
-    assert isinstance(result.diagnoses, Skipped) and result.skipped()
+    assert isinstance(result.diagnoses, Skipped) and result.skipped() == []
     assert result.verdicts() == [] and result.tables() == {}
+    assert result.text() == result.diagnoses.message and result.table("diagnose_demo") is None
