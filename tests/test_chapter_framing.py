@@ -86,3 +86,15 @@ def test_the_settings_table_sets_the_study_beside_the_run(tmp_path):
         table.loc["parameters", "the study (paper)"]
         == f"{framing.parameter_count(ModelParams()):,}"
     )
+
+
+def test_rates_read_as_a_paper_prints_them():
+    from ecglib.chapters.framing import _rate
+
+    assert [_rate(x) for x in (3e-5, 0.003, 5e-4, 2.5e-5, 0.0)] == [
+        "3 × 10⁻⁵",
+        "0.003",
+        "0.0005",
+        "2.5 × 10⁻⁵",
+        "0",
+    ]

@@ -276,8 +276,8 @@ class Framing:
                 "ECGFounder checkpoint" if pretrained else "random",
                 str(train.epochs),
                 str(train.batch_size),
-                f"{train.lr:g}",
-                f"{train.weight_decay:g}",
+                _rate(train.lr),
+                _rate(train.weight_decay),
                 "uncertainty (Kendall et al.)"
                 if train.loss_weighting == "uncertainty"
                 else "equal",
@@ -351,6 +351,18 @@ What the demo cohort **is**: a test bed on which every chapter is meaningful and
 pipeline must recover a known signal. What it **is not**: evidence about real patients. Every
 number in this book describes the synthetic cohort of the run that built it; the paper's
 published numbers are quoted beside ours only as context."""
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _rate(x: float) -> str:
+    """A learning rate or decay as a paper prints it: ``0.003``, ``3 × 10⁻⁵`` below 0.0001
+    (never Python's ``3e-05``)."""
+    if x == 0 or abs(x) >= 1e-4:
+        return f"{x:g}"
+    mantissa, exponent = f"{x:.2g}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def _markdown(text: str):
