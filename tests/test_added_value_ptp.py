@@ -156,7 +156,9 @@ def test_the_rule_in_protocol_is_cross_fitted_internally_and_fixed_externally(mo
     results = toy_results()
     # the target comes from the run's params (evaluation.rule_in_ppv)
     results.params = SimpleNamespace(
-        seed=3, evaluation=SimpleNamespace(n_bootstrap=200, rule_in_ppv=0.4)
+        seed=3,
+        evaluation=SimpleNamespace(n_bootstrap=200, rule_in_ppv=0.4),
+        report=SimpleNamespace(min_events=5),
     )
     chapter = ch.analyse(None, results)
     assert chapter.rule_in.target == 0.4

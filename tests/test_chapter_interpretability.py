@@ -320,7 +320,17 @@ def test_chapter_tables_and_numbers(recovery):
     """The chapter's tables and glued numbers, for a run with results and for one without any."""
     results = recovery["results"]
     beats = recovery["beats"]
-    predictions = pd.DataFrame({"fold": np.zeros(len(beats.average), int)})
+    n = len(beats.average)
+    rng = np.random.default_rng(0)
+    # the which-artery sentence reads each vessel's probability and label of every ECG
+    predictions = pd.DataFrame(
+        {
+            "fold": np.zeros(n, int),
+            "patient": np.arange(n),
+            **{f"p_{v}": rng.random(n) for v in VESSELS},
+            **{f"y_{v}": rng.integers(0, 2, n) for v in VESSELS},
+        }
+    )
     full = Interpretation(vessels=results, beats=beats, predictions=predictions, demo=True)
     numbers = full.numbers()
     assert numbers["n_ecgs"] == N_EVAL and numbers["n_excluded"] == 0 and numbers["n_folds"] == 1

@@ -178,7 +178,7 @@ def test_box_plot_of_a_vessel_with_one_grade_says_rho_is_undefined():
     df[grade_col("LM")] = 0
     fig = severity_boxplot_figure(df, ["LM"])
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.texts] == ["Spearman ρ n/a"]
+    assert [t.get_text() for t in ax.texts] == ["Spearman ρ: n/a"]
     assert [t.get_text() for t in ax.get_xticklabels()][1:] == [
         f"{GRADE_SHORT[g]}\n0" for g in list(GRADES)[1:]
     ]

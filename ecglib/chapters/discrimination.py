@@ -351,13 +351,12 @@ def auc_numbers(
     out: dict[str, float] = {}
     for key, label in labels.items():
         rows = aucs[aucs["set"] == label].set_index("vessel")
+        averaged = [v for v in macro_vessels if v in rows.index]  # a vessel not assessed has none
         out[f"n_{key}"] = int(rows["n"].iloc[0]) if len(rows) else math.nan
         if "patients" in rows.columns:
             out[f"patients_{key}"] = int(rows["patients"].iloc[0]) if len(rows) else math.nan
         out[f"macro_{key}"] = (
-            float(rows.loc[list(macro_vessels), "auc"].mean())
-            if len(rows) and len(macro_vessels)
-            else math.nan
+            float(rows.loc[averaged, "auc"].mean()) if len(rows) and averaged else math.nan
         )
         for v in schema.VESSELS:
             present = v in rows.index

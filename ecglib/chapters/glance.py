@@ -20,6 +20,7 @@ from ecglib.chapters import discrimination
 from ecglib.chapters.parts import Skipped, attempt
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
+from ecglib.metrics.small_counts import WITHHELD, withhold
 from ecglib.report.present import format_estimate
 
 __all__ = ["Glance", "analyse", "range_sentence", "SETS", "CSV_FILES"]
@@ -59,7 +60,10 @@ class Glance:
             if rows.empty:
                 continue
             out[f"{name} AUC [95% CI]"] = [
-                format_estimate(r.auc, r.ci_low, r.ci_high) for r in rows.itertuples()
+                withheld or format_estimate(auc, low, high)
+                for auc, low, high, withheld in zip(
+                    rows["auc"], rows["ci_low"], rows["ci_high"], _withheld(rows)
+                )
             ]
             out[f"{name} positives / ECGs"] = [
                 f"{int(r.positives):,} / {int(r.n):,}" for r in rows.itertuples()
@@ -99,6 +103,13 @@ class Glance:
         return []  # the external sentence says why, once
 
 
+def _withheld(rows: pd.DataFrame) -> list[str]:
+    """Per row, why its AUC is withheld under the small-count policy ("" when it is not)."""
+    if WITHHELD not in rows.columns:
+        return [""] * len(rows)
+    return [str(w) if isinstance(w, str) else "" for w in rows[WITHHELD]]
+
+
 def range_sentence(rows: pd.DataFrame, where: str) -> str:
     """Which vessel has the highest and the lowest AUC (``rows``: one set of the AUC table
     indexed by vessel), with their intervals; a vessel without an AUC is named as such."""
@@ -112,13 +123,9 @@ def range_sentence(rows: pd.DataFrame, where: str) -> str:
             f"{v} {format_estimate(rows.at[v, 'auc'], rows.at[v, 'ci_low'], rows.at[v, 'ci_high'])}"
         )
 
+    why = dict(zip(rows.index, _withheld(rows)))
     missing = [v for v in rows.index if v not in defined.index and pd.notna(rows.at[v, "n"])]
-    tail = (
-        f" {', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no AUC {where} "
-        "(one class only)."
-        if missing
-        else ""
-    )
+    tail = "".join(f" {v} has no AUC {where} ({why[v] or 'one class only'})." for v in missing)
     if hi == lo:
         return f"Only {text(hi)} has an AUC {where}.{tail}"
     return f"The AUC {where} is highest for {text(hi)} and lowest for {text(lo)}.{tail}"
@@ -131,7 +138,11 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Glance:
     labels = discrimination.set_labels(results, best)
     sets = discrimination.prediction_sets(results, best)
     wanted = {labels[k] for k in SETS}
-    aucs = discrimination.auc_tables({k: v for k, v in sets.items() if k in wanted})
+    # the small-count policy of the discrimination chapter, so the two pages show the same
+    aucs = withhold(
+        discrimination.auc_tables({k: v for k, v in sets.items() if k in wanted}),
+        run.report.min_events,
+    )
     return Glance(
         aucs=aucs,
         labels=labels,
