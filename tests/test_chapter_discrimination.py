@@ -229,3 +229,11 @@ def test_the_ci_runs_intervals_are_patient_level_and_side_by_side(ci_run):
         assert not any(format_estimate(e["auc"], e["ci_low"], e["ci_high"]) in t for t in texts)
         assert legend.get_title().get_text() == "AUC [95% CI, patient-clustered]"
     plt.close(fig)
+
+
+def test_the_fold_spread_reads_as_text_never_nan():
+    from ecglib.chapters.discrimination import fold_spread_text
+
+    assert fold_spread_text(0.8491, 0.0687) == "0.849 ± 0.069"
+    assert fold_spread_text(0.8491, float("nan")) == "0.849 ± n/a"
+    assert fold_spread_text(float("nan"), float("nan")) == "no fold AUC"

@@ -187,6 +187,7 @@ class Discrimination:
                 ("width_ratio_{}", "width_ratio"),
             ):
                 out[key.format(v)] = float(row[column]) if row is not None else math.nan
+            out[f"fold_spread_{v}"] = fold_spread_text(out[f"fold_mean_{v}"], out[f"fold_sd_{v}"])
         ratios = values["width_ratio"].dropna()
         boot = values["bootstrap_width_ratio"].dropna()
         out["width_ratio_mean"] = float(ratios.mean()) if len(ratios) else math.nan
@@ -338,6 +339,14 @@ def prediction_sets(
     if not isinstance(normal, Skipped):
         sets[labels["normal"]] = normal
     return sets
+
+
+def fold_spread_text(mean: float, sd: float, digits: int = 3) -> str:
+    """The folds' AUC as ``"0.849 ± 0.069"`` for the page's text; ``"no fold AUC"`` when no fold
+    has one (every fold withheld under the small-count policy, or one class in every fold)."""
+    if not np.isfinite(mean):
+        return "no fold AUC"
+    return f"{mean:.{digits}f} ± " + (f"{sd:.{digits}f}" if np.isfinite(sd) else "n/a")
 
 
 def auc_numbers(
