@@ -1,5 +1,5 @@
-"""The training overview page: what the run trained and, for a demo run, why the demo trains the
-way it does (the saved diagnosis of its settings, issue 17).
+"""The training overview page: for a demo run, why the demo trains the way it does (the saved
+diagnosis of its settings, issue 17).
 
 The diagnosis (``benchmarks/diagnose_demo.py``, read by :mod:`ecglib.report.diagnosis`) is made
 once, on the demo cohort, not by the book's run: the page shows it with the date and commit it
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ecglib.chapters import framing
 from ecglib.chapters.parts import Skipped
 from ecglib.config import RunParams
 from ecglib.report.diagnosis import GAP, MARGIN, TARGET_VESSELS, Diagnosis, demo_diagnoses
@@ -34,9 +33,6 @@ class DemoDiagnosis:
 
     diagnoses: dict[str, Diagnosis] | Skipped
     own_settings: dict[str, str | None]
-    #: What this run trained and what follows from it, in words (:mod:`ecglib.chapters.framing`).
-    trained: str = ""
-    consequence: str = ""
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The saved diagnosis ``name``'s five-fold table for the page; None when it is not saved
@@ -50,7 +46,7 @@ class DemoDiagnosis:
             return self.diagnoses.message
         return (
             "The demo's training settings were chosen by a diagnosis made once on the demo "
-            "cohort (`benchmarks/diagnose_demo.py`): variants of the settings trained on the "
+            "cohort (benchmarks/diagnose_demo.py): variants of the settings trained on the "
             "same patient-grouped folds, each vessel's out-of-fold AUC set against a logistic "
             "regression on the 12 per-lead ST levels fitted on the same folds, and each output's "
             "AUC among ECGs with severe disease in another vessel set against the best other "
@@ -101,8 +97,6 @@ class DemoDiagnosis:
             "diagnosis_margin": MARGIN,
             "diagnosis_verdicts": " ".join(self.verdicts()) or "No saved diagnosis applies.",
             "diagnosis_text": self.text(),
-            "trained_sentence": self.trained,
-            "trained_consequence": self.consequence,
         }
 
     def skipped(self) -> list[Skipped]:
@@ -111,17 +105,15 @@ class DemoDiagnosis:
 
 
 def analyse(run: RunParams) -> DemoDiagnosis:
-    """The training overview page of ``run``: what it trained (:func:`ecglib.chapters.framing.analyse`),
-    the saved demo diagnoses and which of their rows are ``run``'s settings."""
-    trained = framing.analyse(run)
-    words = {"trained": trained.sentence(), "consequence": trained.consequence()}
+    """The saved demo diagnoses and which of their rows are ``run``'s settings (what the run
+    trained is the page's model notice, :func:`ecglib.chapters.page.setup`)."""
     if run.demo is None:
         reason = "this run is not on the demo cohort (the diagnosis explains the demo's settings)"
-        return DemoDiagnosis(Skipped("The demo diagnosis", reason), {}, **words)
+        return DemoDiagnosis(Skipped("The demo diagnosis", reason), {})
     found = demo_diagnoses()
     if not found:
         reason = "no saved diagnosis is in benchmarks/results"
-        return DemoDiagnosis(Skipped("The demo diagnosis", reason), {}, **words)
+        return DemoDiagnosis(Skipped("The demo diagnosis", reason), {})
     model, train = dataclasses.asdict(run.model), dataclasses.asdict(run.train)
     own = {name: d.settings_matching(model, train) for name, d in found.items()}
-    return DemoDiagnosis(found, own, **words)
+    return DemoDiagnosis(found, own)
