@@ -17,6 +17,8 @@ def test_the_demo_run_is_told_where_its_settings_fall_short():
     )
     assert "diagnose_demo" in result.tables() and not result.skipped()
     assert result.text().endswith(" ".join(result.verdicts()))
+    saved = "diagnose_demo_large" in result.tables()
+    assert result.large_text().startswith("The same settings" if saved else "No diagnosis")
     assert set(result.runs()["cohort"]) >= {training_diagnosis.COHORTS["diagnose_demo"]}
 
 

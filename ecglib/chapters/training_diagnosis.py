@@ -97,7 +97,26 @@ class DemoDiagnosis:
             "diagnosis_margin": MARGIN,
             "diagnosis_verdicts": " ".join(self.verdicts()) or "No saved diagnosis applies.",
             "diagnosis_text": self.text(),
+            "diagnosis_large_text": self.large_text(),
         }
+
+    def large_text(self) -> str:
+        """The sentence before the medium-sized cohort's table: what it shows, or that it has
+        not been saved (and how to make it)."""
+        if isinstance(self.diagnoses, Skipped):
+            return "Nothing to show for the medium-sized cohort either."
+        if "diagnose_demo_large" in self.diagnoses:
+            return (
+                "The same settings on the medium-sized cohort (params/demo_large.yaml, about four "
+                "times the demo book's ECGs):"
+            )
+        return (
+            "No diagnosis of the medium-sized cohort (params/demo_large.yaml, about four times "
+            "the demo book's ECGs) has been saved yet: benchmarks/diagnose_demo.py --base "
+            "params/demo_large.yaml --variants baseline --out "
+            "benchmarks/results/diagnose_demo_large makes it (about 50 minutes on two idle "
+            "cores) and this page then shows it."
+        )
 
     def skipped(self) -> list[Skipped]:
         """Nothing: a diagnosis that does not apply says so in its own section (:meth:`text`)."""
