@@ -83,6 +83,22 @@ def rule_out_protocol(results, vessels: Sequence[str], target: float = RULE_OUT_
     last) with ``threshold`` (internal: the folds' thresholds as text; external: the one
     threshold), ``patients`` and the keys of
     :func:`~ecglib.metrics.rule_out.rule_out_performance`."""
+    return _protocol_table(
+        results,
+        vessels,
+        crossfit=lambda y, p, folds: crossfit_rule_out(y, p, folds, target),
+        choose=lambda y, p: npv_threshold(y, p, target),
+        apply=ruled_out,
+        performance=rule_out_performance,
+    )
+
+
+def _protocol_table(results, vessels: Sequence[str], *, crossfit, choose, apply, performance):
+    """One row per population and vessel (any vessel last) of a threshold protocol: internally
+    each fold's examinations at the threshold ``crossfit`` chose on the other folds, externally
+    at the one threshold ``choose`` picks on all internal examinations, applied by ``apply``;
+    ``performance(y, selected, weights)`` gives the row's measures (the rule-out and the
+    rule-in share this, and differ only in those four functions)."""
     index = index_ecgs(results.oof.reset_index(drop=True), "exam")
     weights = results.resamples("oof").weights(index["patient"].to_numpy())
     external = None
@@ -92,7 +108,7 @@ def rule_out_protocol(results, vessels: Sequence[str], target: float = RULE_OUT_
     rows = []
     for vessel in (*vessels, ANY_VESSEL):
         y, p = labelled_scores(index, vessel, vessels)
-        out, per_fold = crossfit_rule_out(y, p, index["fold"].to_numpy(), target)
+        selected, per_fold = crossfit(y, p, index["fold"].to_numpy())
         rows.append(
             {
                 "population": POPULATIONS["internal"],
@@ -100,11 +116,11 @@ def rule_out_protocol(results, vessels: Sequence[str], target: float = RULE_OUT_
                 "threshold": "; ".join(f"fold {k}: {_t(t)}" for k, t in per_fold.items()),
                 "threshold_value": math.nan,
                 "patients": int(index["patient"].nunique()),
-                **rule_out_performance(y, out, weights),
+                **performance(y, selected, weights),
             }
         )
         if external is not None:
-            t = npv_threshold(y, p, target)
+            t = choose(y, p)
             ye, pe = labelled_scores(external, vessel, vessels)
             rows.append(
                 {
@@ -113,7 +129,7 @@ def rule_out_protocol(results, vessels: Sequence[str], target: float = RULE_OUT_
                     "threshold": f"{_t(t)} (all internal examinations)",
                     "threshold_value": t,
                     "patients": int(external["patient"].nunique()),
-                    **rule_out_performance(ye, ruled_out(pe, t), ext_weights),
+                    **performance(ye, apply(pe, t), ext_weights),
                 }
             )
     return pd.DataFrame(rows)
@@ -253,44 +269,14 @@ def rule_in_protocol(results, vessels: Sequence[str], target: float) -> pd.DataF
     externally at one threshold chosen on all internal examinations
     (:func:`~ecglib.metrics.rule_out.ppv_threshold`); the keys of
     :func:`~ecglib.metrics.rule_out.rule_in_performance` per row."""
-    index = index_ecgs(results.oof.reset_index(drop=True), "exam")
-    weights = results.resamples("oof").weights(index["patient"].to_numpy())
-    external = None
-    if results.external is not None:
-        external = index_ecgs(results.external.reset_index(drop=True), "exam")
-        ext_weights = results.resamples("external").weights(external["patient"].to_numpy())
-    rows = []
-    for vessel in (*vessels, ANY_VESSEL):
-        y, p = labelled_scores(index, vessel, vessels)
-        ruled, per_fold = crossfit_rule_in(y, p, index["fold"].to_numpy(), target)
-        rows.append(
-            {
-                "population": POPULATIONS["internal"],
-                "vessel": vessel,
-                "threshold": "; ".join(f"fold {k}: {_t_in(t)}" for k, t in per_fold.items()),
-                "threshold_value": math.nan,
-                "patients": int(index["patient"].nunique()),
-                **rule_in_performance(y, ruled, weights),
-            }
-        )
-        if external is not None:
-            t = ppv_threshold(y, p, target)
-            ye, pe = labelled_scores(external, vessel, vessels)
-            rows.append(
-                {
-                    "population": POPULATIONS["external"],
-                    "vessel": vessel,
-                    "threshold": f"{_t_in(t)} (all internal examinations)",
-                    "threshold_value": t,
-                    "patients": int(external["patient"].nunique()),
-                    **rule_in_performance(ye, ruled_in(pe, t), ext_weights),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _t_in(t: float) -> str:
-    return "none reaches the target" if not np.isfinite(t) else f"{t:.3f}"
+    return _protocol_table(
+        results,
+        vessels,
+        crossfit=lambda y, p, folds: crossfit_rule_in(y, p, folds, target),
+        choose=lambda y, p: ppv_threshold(y, p, target),
+        apply=ruled_in,
+        performance=rule_in_performance,
+    )
 
 
 @dataclass(frozen=True)
