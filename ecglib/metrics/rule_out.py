@@ -118,15 +118,7 @@ def crossfit_rule_out(y, p, folds, target: float = 0.95) -> tuple[np.ndarray, pd
     """Rule-out of out-of-fold scores, each fold's threshold chosen on the *other* folds
     (:func:`npv_threshold`). Returns the ruled-out mask and the threshold of each fold (a
     Series indexed by fold); a fold's own labels never enter its threshold."""
-    y, p = _check(y, p)
-    folds = _folds(folds, len(y))
-    out = np.zeros(len(y), dtype=bool)
-    thresholds = {}
-    for g in sorted(pd.unique(folds)):
-        test = folds == g
-        thresholds[g] = npv_threshold(y[~test], p[~test], target)
-        out[test] = ruled_out(p[test], thresholds[g])
-    return out, pd.Series(thresholds, name="threshold").rename_axis("fold")
+    return _crossfit(y, p, folds, lambda yy, pp: npv_threshold(yy, pp, target), ruled_out)
 
 
 def ppv_threshold(y, p, target: float = 0.5) -> float:
@@ -153,15 +145,7 @@ def crossfit_rule_in(y, p, folds, target: float = 0.5) -> tuple[np.ndarray, pd.S
     """Rule-in of out-of-fold scores, each fold's threshold chosen on the *other* folds
     (:func:`ppv_threshold`), as :func:`crossfit_rule_out`. Returns the ruled-in mask and each
     fold's threshold."""
-    y, p = _check(y, p)
-    folds = _folds(folds, len(y))
-    out = np.zeros(len(y), dtype=bool)
-    thresholds = {}
-    for g in sorted(pd.unique(folds)):
-        test = folds == g
-        thresholds[g] = ppv_threshold(y[~test], p[~test], target)
-        out[test] = ruled_in(p[test], thresholds[g])
-    return out, pd.Series(thresholds, name="threshold").rename_axis("fold")
+    return _crossfit(y, p, folds, lambda yy, pp: ppv_threshold(yy, pp, target), ruled_in)
 
 
 def rule_in_performance(y, ruled, weights, *, level: float = 0.95) -> dict[str, float]:
@@ -185,6 +169,21 @@ def rule_in_performance(y, ruled, weights, *, level: float = 0.95) -> dict[str, 
         "true_positives": int((y[ruled] == 1).sum()),
     }
     return result | _proportions(terms, weights, len(y), level)
+
+
+def _crossfit(y, p, folds, choose, apply) -> tuple[np.ndarray, pd.Series]:
+    """Each fold's rows selected by ``apply(p, t)`` at the threshold ``t = choose(y, p)`` of the
+    other folds' rows: the cross-fitting of :func:`crossfit_rule_out` and
+    :func:`crossfit_rule_in`."""
+    y, p = _check(y, p)
+    folds = _folds(folds, len(y))
+    selected = np.zeros(len(y), dtype=bool)
+    thresholds = {}
+    for g in sorted(pd.unique(folds)):
+        test = folds == g
+        thresholds[g] = choose(y[~test], p[~test])
+        selected[test] = apply(p[test], thresholds[g])
+    return selected, pd.Series(thresholds, name="threshold").rename_axis("fold")
 
 
 def _folds(folds, n: int) -> np.ndarray:
