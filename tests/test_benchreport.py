@@ -17,6 +17,7 @@ from ecglib.report.benchmarks import (
     HEADLINE_COLUMNS,
     BenchmarkError,
     emit,
+    format_target,
     format_value,
     parse_target,
     read_benchmarks,
@@ -191,7 +192,10 @@ def test_targets_parse_and_values_format():
     assert format_value(4321.0, "ms") == "4,321 ms"
     assert format_value(0.8437, "AUC") == "0.844 AUC"
     assert format_value(1.0776, "ratio") == "1.08"
-    assert format_value(3.7e-8, "") == "3.7e-08"
+    assert format_value(3.7e-8, "") == "3.7 × 10⁻⁸"
+    assert format_value(0.0, "AUC") == "0 AUC" and format_value(-2.5e-7, "") == "-2.5 × 10⁻⁷"
+    assert format_target("< 1e-05") == "< 10⁻⁵" and format_target(None) == "—"
+    assert format_target("<= 120 s") == "<= 120 s"
     empty = pd.DataFrame(columns=list(HEADLINE_COLUMNS))
     ax = benchmark_target_figure(empty).axes[0]
     assert not ax.patches and [t.get_text() for t in ax.texts] == [

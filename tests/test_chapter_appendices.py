@@ -14,6 +14,8 @@ from ecglib.paths import RunPaths
 from ecglib.plots.benchmarks import train_step_figure
 from ecglib.report.benchmarks import read_benchmarks
 from ecglib.report.corpus import entries, load_manifest
+from ecglib.report.present import render_table
+from ecglib.report.scan import scan_html
 
 LONG = "x" * 500
 
@@ -80,9 +82,9 @@ def test_without_a_benchmark_run_the_appendix_says_so_in_one_sentence(tmp_path):
     assert chapter.headlines() is None and chapter.skipped() == [] and chapter.outputs() == {}
 
 
-def _write_bench(folder, args=None):
+def _write_bench(folder, args=None, headline=None):
     folder.mkdir()
-    headline = [
+    headline = headline or [
         {
             "figure": "a " + "very long figure name " * 5,
             "value": 7.5,
@@ -123,6 +125,22 @@ def test_the_run_facts_count_the_targets_met(tmp_path):
     assert shown["status"].tolist() == ["not met", "met", "no target"]
     assert shown["measured"].tolist() == ["7.5 s", "25x", "2 ECGs"]
     assert shown["target"].tolist() == ["<= 5 s", ">= 20x", "—"]
+
+
+def test_tiny_differences_and_their_targets_read_as_powers_of_ten(tmp_path):
+    # CI's benchmark run printed "1.86e-09 < 1e-05" in the appendix: raw output to the scanner
+    tiny = [
+        {"figure": "largest difference", "value": 1.86e-9, "unit": "", "target": "< 1e-05",
+         "met": True},
+        {"figure": "AUC difference", "value": 1.11e-16, "unit": "AUC", "target": "< 1e-6",
+         "met": True},
+    ]
+    shown = ch.headline_display(read_benchmarks(_write_bench(tmp_path / "b", headline=tiny)))
+    assert shown["measured"].tolist() == ["1.86 × 10⁻⁹", "1.11 × 10⁻¹⁶ AUC"]
+    assert shown["target"].tolist() == ["< 10⁻⁵", "< 10⁻⁶"]
+    html = render_table(shown)
+    assert scan_html(f"<main>{html}</main>") == []
+    assert scan_html("<main><p>1.86e-09 < 1e-05</p></main>")  # the scan would have caught it
 
 
 def test_a_benchmark_run_is_described_and_its_figures_listed_in_full(tmp_path):

@@ -250,7 +250,7 @@ def headline_display(bench: bench_report.BenchmarkRun) -> pd.DataFrame:
             "benchmark": h["benchmark"].str.removeprefix("bench_"),
             "figure": h["figure"],
             "measured": [bench_report.format_value(v, u) for v, u in zip(h["value"], h["unit"])],
-            "target": h["target"].fillna("—"),
+            "target": h["target"].map(bench_report.format_target),
             "status": status,
         }
     )

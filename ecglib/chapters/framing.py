@@ -29,6 +29,7 @@ import pandas as pd
 from ecglib.config import ModelParams, RunParams, TrainParams
 from ecglib.errors import DataError
 from ecglib.paths import RunPaths
+from ecglib.report.present import format_scientific
 
 __all__ = [
     "Framing",
@@ -353,16 +354,12 @@ number in this book describes the synthetic cohort of the run that built it; the
 published numbers are quoted beside ours only as context."""
 
 
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
 def _rate(x: float) -> str:
     """A learning rate or decay as a paper prints it: ``0.003``, ``3 × 10⁻⁵`` below 0.0001
     (never Python's ``3e-05``)."""
     if x == 0 or abs(x) >= 1e-4:
         return f"{x:g}"
-    mantissa, exponent = f"{x:.2g}".split("e")
-    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+    return format_scientific(x)
 
 
 def _markdown(text: str):

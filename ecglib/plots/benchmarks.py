@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ecglib.plots.style import legend_outside, use_style
-from ecglib.report.benchmarks import BenchmarkRun, format_value, target_ratios
+from ecglib.report.benchmarks import BenchmarkRun, format_target, format_value, target_ratios
 
 MET_COLOURS = {True: "#3b75af", False: "#c44e52"}
 #: Ratios are drawn within these limits (exactness checks can be 1e-8 of their tolerance).
@@ -52,7 +52,7 @@ def benchmark_target_figure(bench: BenchmarkRun | pd.DataFrame) -> Figure:
         ax.text(
             x * 1.15,
             yi,
-            f"{format_value(row.value, row.unit)} (target {row.target})",
+            f"{format_value(row.value, row.unit)} (target {format_target(row.target)})",
             va="center",
             fontsize=7,
         )

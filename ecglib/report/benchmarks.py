@@ -41,6 +41,7 @@ import pandas as pd
 from ecglib.config import PROJECT_ROOT
 from ecglib.errors import DataError, EcglibError, MissingInputError
 from ecglib.report.manifest import git_state, hardware, package_versions, relative
+from ecglib.report.present import format_scientific, unexponent
 
 #: Where ``make bench`` writes its run and the book's appendix reads it.
 DEFAULT_OUT = PROJECT_ROOT / "runs" / "bench"
@@ -328,6 +329,12 @@ def parse_target(target: str | None) -> tuple[str, float] | None:
     return op, float(match[2].replace(",", ""))
 
 
+def format_target(target: str | None) -> str:
+    """A headline's target as the book shows it: its numbers in exponent notation as powers of
+    ten (``"< 1e-05" -> "< 10⁻⁵"``), an em dash for none."""
+    return "—" if not isinstance(target, str) or not target.strip() else unexponent(target)
+
+
 def target_ratios(headlines: pd.DataFrame) -> pd.DataFrame:
     """The headlines with a bound as target, and how much of the target each uses: measured /
     limit for an upper bound (``<=``, ``<``), limit / measured for a lower bound (``>=``, ``>``);
@@ -361,11 +368,14 @@ def target_ratios(headlines: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_value(value: float, unit: str = "") -> str:
-    """``"45.2 s"``, ``"1,234 ms"``, ``"41.7x"``, ``"3.1e-09"``: whole numbers as they are,
-    others to three significant digits, thousands grouped; a ``ratio`` has no unit shown."""
+    """``"45.2 s"``, ``"1,234 ms"``, ``"41.7x"``, ``"3.1 × 10⁻⁹"``: whole numbers as they are,
+    others to three significant digits, thousands grouped, below 0.001 as a power of ten
+    (:func:`ecglib.report.present.format_scientific`); a ``ratio`` has no unit shown."""
     if not math.isfinite(value):
         return "n/a"
-    if abs(value) >= 1e3 or (value == round(value) and abs(value) < 1e15):
+    if value and abs(value) < 1e-3:
+        text = format_scientific(value, 3)
+    elif abs(value) >= 1e3 or (value == round(value) and abs(value) < 1e15):
         text = f"{value:,.0f}"
     else:
         text = f"{value:.3g}"

@@ -175,6 +175,35 @@ def format_number(value: Any, digits: int = 3) -> str:
     return f"{float(value):.{digits}f}"
 
 
+#: Digits to superscripts, for powers of ten (``10⁻⁹``).
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+#: A number in Python's exponent notation inside free text (``1e-05``, ``3.7E-8``).
+_EXPONENT = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)[eE]([-+]?\d+)\b")
+
+
+def format_scientific(value: Any, digits: int = 2) -> str:
+    """A number as a paper prints a power of ten: ``3.7e-08 -> "3.7 × 10⁻⁸"``,
+    ``1e-05 -> "10⁻⁵"`` (``digits`` significant digits; never Python's ``3.7e-08``, which the
+    book's scanner counts as raw output); an em dash when missing, ``"0"`` for zero."""
+    if _missing(value):
+        return MISSING
+    value = float(value)
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    power = "10" + str(int(exponent)).translate(_SUPERSCRIPT)
+    if mantissa in ("1", "-1"):
+        return power if mantissa == "1" else "-" + power
+    return f"{mantissa} × {power}"
+
+
+def unexponent(text: str, digits: int = 3) -> str:
+    """``text`` with every number in exponent notation written as :func:`format_scientific`
+    does (``"< 1e-05" -> "< 10⁻⁵"``): for labels that come from a file as free text."""
+    return _EXPONENT.sub(lambda m: format_scientific(float(m[0]), digits), text)
+
+
 def plural(n: Any, word: str, many: str | None = None, *, number: bool = True) -> str:
     """``"1 event"``, ``"4 events"``, ``"0 events"`` (``many`` for irregular plurals:
     ``plural(2, "patient", "patients")``, ``plural(3, "analysis", "analyses")``);
