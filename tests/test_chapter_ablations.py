@@ -148,6 +148,7 @@ def _write_fold(paths: RunPaths, k: int, fingerprint: str, seconds: float, n_tra
         columns=history_columns(),
     )
     history["pcgrad_conflicts"] = [1.5, 2.5]
+    history["pcgrad_conflict_steps"] = [0.5, 1.0]
     history.to_csv(paths.train_history(k), index=False)
     summary = {
         "fold": k,
@@ -221,8 +222,12 @@ def test_the_chapter_compares_finished_variants_and_lists_the_rest(tmp_path):
     assert costs.at[ch.FULL, "seconds_per_step"] == pytest.approx(3 * 2 * 24 / 18)
     assert costs.at["same", "relative_step"] == pytest.approx(0.5)
     assert costs.at[ch.FULL, "conflict_share"] == pytest.approx(2.0 / 6)
+    assert costs.at[ch.FULL, "conflict_steps"] == pytest.approx(0.75)
     assert chapter.cost_table().at["same", "step cost / full method's"] == "0.50"
-    assert "The full method took 3.0 minutes" in chapter.numbers()["cost_sentence"]
+    sentence = chapter.numbers()["cost_sentence"]
+    assert "The full method took 3.0 minutes" in sentence
+    assert "conflict between two vessels' gradients on 75% of its steps" in sentence
+    assert chapter.cost_table().at[ch.FULL, "PCGrad: steps with a conflict"] == "75%"
 
     # the unfinished variant: listed with its folds, the commands and an estimate
     unfinished = chapter.unfinished.set_index("variant")

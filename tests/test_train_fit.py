@@ -350,3 +350,9 @@ def test_fold_trainer_runs_the_epochs_fit_fold_runs(tmp_path, surgery):
     pd.testing.assert_frame_equal(pd.DataFrame(rows)[cols], result.history[cols])
     _same_state(trainer.model.state_dict(), saved["model"])
     assert math.isnan(rows[0]["pcgrad_conflicts"]) == (surgery == "none")
+    assert math.isnan(rows[0]["pcgrad_conflict_steps"]) == (surgery == "none")
+    if surgery == "pcgrad":
+        # a step with a conflict has between 1 and T(T-1)/2 = 6 conflicting pairs
+        for row in rows:
+            share, pairs = row["pcgrad_conflict_steps"], row["pcgrad_conflicts"]
+            assert 0 <= share <= 1 and share <= pairs <= 6 * share

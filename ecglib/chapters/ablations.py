@@ -16,7 +16,8 @@ all finished with the run's own predictions:
   (:func:`ecglib.metrics.macro_contrast.clustered_macro_difference`). Both models predict every
   ECG once, held out from the fold model that predicts it, so the difference is paired.
 * **Cost** (:mod:`ecglib.chapters.ablations_runs`): training minutes, seconds per step (derived:
-  the fold summaries do not record them) and PCGrad's share of conflicting task pairs.
+  the fold summaries do not record them), PCGrad's share of steps with a conflict and of
+  conflicting task pairs.
 * **Not finished**: each declared variant without all its folds is listed with the commands
   that train it and an estimate of how long that takes here; with no variant declared the page
   says how to declare them. The page renders in every case.
@@ -191,6 +192,11 @@ def _duration(minutes: float) -> str:
     return f"{minutes / 60:.1f} hours"
 
 
+def _share(fraction: float) -> str:
+    """A PCGrad share as a percentage; what its absence means otherwise."""
+    return f"{100 * fraction:.0f}%" if np.isfinite(fraction) else "n/a (no gradient surgery)"
+
+
 def _join(items: Sequence[str]) -> str:
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -316,11 +322,8 @@ class Ablations:
                     "minutes per fold": f"{r.minutes_per_fold:.2f}",
                     "seconds per step (derived)": f"{r.seconds_per_step:.3f}",
                     "step cost / full method's": f"{r.relative_step:.2f}",
-                    "PCGrad: task pairs in conflict per step": (
-                        f"{100 * r.conflict_share:.0f}%"
-                        if np.isfinite(r.conflict_share)
-                        else "n/a (no gradient surgery)"
-                    ),
+                    "PCGrad: steps with a conflict": _share(r.conflict_steps),
+                    "PCGrad: task pairs in conflict per step": _share(r.conflict_share),
                 }
             )
         return pd.DataFrame(rows).set_index("model")
@@ -394,11 +397,19 @@ class Ablations:
             f"The full method took {full['minutes']:.1f} minutes for its {full['folds']} folds "
             f"({full['seconds_per_step']:.3f} s per step)"
         )
-        if np.isfinite(full["conflict_share"]):
-            text += (
-                f"; PCGrad found {100 * full['conflict_share']:.0f}% of the task pairs in "
-                "conflict per step on average"
+        found = []
+        if np.isfinite(full["conflict_steps"]):
+            found.append(
+                "a conflict between two vessels' gradients on "
+                f"{100 * full['conflict_steps']:.0f}% of its steps"
             )
+        if np.isfinite(full["conflict_share"]):
+            found.append(
+                f"{100 * full['conflict_share']:.0f}% of the task pairs in conflict per step "
+                "on average"
+            )
+        if found:
+            text += "; PCGrad found " + " and ".join(found)
         parts = [
             f"{r.model} {r.minutes:.1f} minutes ({r.relative_step:.2f} times the full method's "
             "step cost)"

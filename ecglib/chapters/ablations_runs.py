@@ -15,8 +15,10 @@ ceil(ceil(n_train / P) / (batch / P))`` (``P`` processes; the loader keeps the l
 batch). An epoch's seconds include its inner-validation pass, so this is the cost of a step
 with its share of validation, slightly above the step alone. PCGrad's conflicts: the history's
 ``pcgrad_conflicts`` is the mean number of conflicting task pairs per step; its mean over the
-epochs, over the ``T (T - 1) / 2`` pairs, is the share of task pairs in conflict (training does
-not record the share of steps with at least one conflict).
+epochs, over the ``T (T - 1) / 2`` pairs, is the share of task pairs in conflict; the history's
+``pcgrad_conflict_steps`` is the share of an epoch's steps with at least one conflicting pair
+(the steps on which PCGrad projected anything), averaged over the epochs (NaN in a history
+written before training recorded it).
 
 **Estimate** (:func:`estimated_minutes`): the base run's measured minutes per fold times the
 variant's epochs over the base's times a relative step cost counted, not measured, in
@@ -133,10 +135,10 @@ def _summary(paths: RunPaths, fold: int) -> dict | None:
 
 def training_cost(paths: RunPaths, folds, batch_size: int, n_tasks: int) -> dict[str, float]:
     """What training the ``folds`` under ``paths`` cost (module docstring): ``minutes`` (all
-    folds), ``minutes_per_fold``, ``steps``, ``seconds_per_step`` and ``conflict_share`` (mean
-    share of the task pairs in conflict per step; NaN without gradient surgery or without a
-    pair)."""
-    seconds, epoch_seconds, steps, conflicts = 0.0, 0.0, 0, []
+    folds), ``minutes_per_fold``, ``steps``, ``seconds_per_step``, ``conflict_share`` (mean
+    share of the task pairs in conflict per step) and ``conflict_steps`` (mean share of the
+    steps with at least one conflict); both NaN without gradient surgery."""
+    seconds, epoch_seconds, steps, conflicts, conflict_steps = 0.0, 0.0, 0, [], []
     folds = list(folds)
     for k in folds:
         summary = _summary(paths, k)
@@ -150,6 +152,8 @@ def training_cost(paths: RunPaths, folds, batch_size: int, n_tasks: int) -> dict
         steps += len(history) * math.ceil(per_process / (batch_size // processes))
         if "pcgrad_conflicts" in history and history["pcgrad_conflicts"].notna().any():
             conflicts.append(float(history["pcgrad_conflicts"].mean()))
+        if "pcgrad_conflict_steps" in history and history["pcgrad_conflict_steps"].notna().any():
+            conflict_steps.append(float(history["pcgrad_conflict_steps"].mean()))
     pairs = n_tasks * (n_tasks - 1) / 2
     return {
         "folds": len(folds),
@@ -160,6 +164,7 @@ def training_cost(paths: RunPaths, folds, batch_size: int, n_tasks: int) -> dict
         "conflict_share": (sum(conflicts) / len(conflicts) / pairs)
         if conflicts and pairs
         else math.nan,
+        "conflict_steps": sum(conflict_steps) / len(conflict_steps) if conflict_steps else math.nan,
     }
 
 

@@ -211,7 +211,7 @@ def history_columns() -> list[str]:
         ["epoch", "lr", "augment_strength", "train_loss"]
         + [f"loss_{x}" for x in v]
         + [f"sigma_{x}" for x in v]
-        + ["pcgrad_conflicts"]
+        + ["pcgrad_conflicts", "pcgrad_conflict_steps"]
         + [f"val_auc_{x}" for x in v]
         + ["val_macro_auc", "seconds"]
     )
@@ -722,9 +722,10 @@ class _Fold:
         for j, (t, s) in enumerate(zip(tasks, sigmas)):
             v = schema.VESSELS[t]
             row[f"loss_{v}"], row[f"sigma_{v}"] = float(sums[j]) / steps, float(s)
-        row["pcgrad_conflicts"] = (
-            float(sums[n_tasks + 1]) / steps if surgery != "none" else float("nan")
-        )
+        # PCGrad's conflicts per step (task pairs) and its share of steps with any conflict
+        pcgrad = surgery != "none"
+        row["pcgrad_conflicts"] = float(sums[n_tasks + 1]) / steps if pcgrad else float("nan")
+        row["pcgrad_conflict_steps"] = float(sums[n_tasks + 3]) / steps if pcgrad else float("nan")
         return row
 
     def _vessel_net(self, task: int, weights: Path | None) -> Net1D:

@@ -9,7 +9,7 @@ backward with gradient surgery (``train.gradient_surgery``), the optimiser and s
 ``benchmarks/bench_train_step.py`` times the same object.
 
 **Nothing on the hot path waits for the device.** The running sums the epoch's history row
-needs (per-task losses, objective, PCGrad conflicts, steps) are accumulated in a float64 tensor
+needs (per-task losses, objective, PCGrad conflicts and steps with one, steps) are accumulated in a float64 tensor
 on the training device and read once per epoch; the step itself never calls ``.item()``,
 ``float()`` or ``.cpu()`` on a tensor. The one host round trip left is PCGrad's own: its
 ``T x T`` Gram matrix goes to the host for the coefficient bookkeeping
@@ -38,8 +38,9 @@ SURGERY_VARIANT = {"pcgrad": "yu", "pcgrad_authors": "authors", "pcgrad_features
 
 def running_sums(n_tasks: int, device: torch.device | str) -> torch.Tensor:
     """The epoch's running sums, float64 on ``device``: ``[0, T)`` the task losses, ``T`` the
-    objective, ``T + 1`` the conflicting task pairs, ``T + 2`` the steps."""
-    return torch.zeros(n_tasks + 3, dtype=torch.float64, device=device)
+    objective, ``T + 1`` the conflicting task pairs, ``T + 2`` the steps, ``T + 3`` the steps
+    with at least one conflicting pair."""
+    return torch.zeros(n_tasks + 4, dtype=torch.float64, device=device)
 
 
 @dataclass
@@ -111,6 +112,7 @@ class TrainStep:
         sums[n] += terms.detach().sum()
         sums[n + 1] += conflicts
         sums[n + 2] += 1
+        sums[n + 3] += conflicts > 0
         return lr
 
     def backward(
