@@ -28,6 +28,7 @@ from ecglib.paths import RunPaths  # noqa: E402
 from ecglib.plots.ablations import ablation_difference_figure  # noqa: E402
 from ecglib.train.fit import history_columns, training_fingerprint  # noqa: E402
 from ecglib.train.predict import read_predictions, write_predictions  # noqa: E402
+from ecglib.train.variants import finished_variants, pool_variant  # noqa: E402
 
 VESSELS = list(schema.VESSELS)
 
@@ -324,3 +325,19 @@ def test_the_ci_run_compares_its_two_finished_variants(ci_run):
         assert f"**{name}**" in numbers["sentence_internal"]
     fig = ablation_difference_figure(chapter.differences())
     plt.close(fig)
+
+
+def test_a_fold_is_finished_by_the_rule_training_reuses_it_by(tmp_path):
+    # one rule (train.variants.fold_problem) for "reuse this fold" and "compare this fold"
+    run, cohort, store = toy_run(tmp_path, {"v": {"train": {"gradient_surgery": "none"}}})
+    finish_variant(run, cohort, store, "v", lambda f: f)
+    paths = RunPaths.of(run).variant("v")
+    pool_variant(run, "v")
+    assert finished_variants(run) == ["v"]
+    paths.train_summary(1).write_text("{not json")
+    paths.oof_predictions(2).unlink()
+    (state,) = runs.variant_states(run)
+    assert state.finished == (0,)
+    assert state.missing[1] == "its summary (train_fold1.json) is not readable JSON"
+    assert state.missing[2].startswith("its held-out predictions")
+    assert finished_variants(run) == []

@@ -1,11 +1,12 @@
 """The run variants of chapter 13 on disk: which folds are finished, what training cost, how to
 run the rest and about how long that takes.
 
-**Finished.** A variant's fold is finished when its summary (``metrics/train_fold{k}.json``
-under :meth:`ecglib.paths.RunPaths.variant`) is readable, its held-out predictions (and, when it
+**Finished.** A variant's fold is finished by the rule training reuses it by
+(:func:`ecglib.train.variants.fold_problem`): its summary (``metrics/train_fold{k}.json`` under
+:meth:`ecglib.paths.RunPaths.variant`) is readable, its held-out predictions (and, when it
 predicted external ECGs, their file) exist, and the summary's fingerprint is the one the
-variant's params give now (:func:`ecglib.train.fit.training_fingerprint`): a variant whose
-overlay was edited after training is not compared under its new description.
+variant's params give now: a variant whose overlay was edited after training is not compared
+under its new description.
 
 **Cost** (:func:`training_cost`), from what training records: the summary's ``seconds`` (every
 epoch plus the final predictions of the held-out fold and the external ECGs) gives the training
@@ -42,7 +43,7 @@ from ecglib.config import PROJECT_ROOT, RunParams
 from ecglib.data.prepare import read_cohort
 from ecglib.data.store import open_store
 from ecglib.paths import RunPaths
-from ecglib.train.fit import training_fingerprint
+from ecglib.train.variants import fold_problem
 
 __all__ = [
     "FULL",
@@ -88,7 +89,7 @@ def variant_states(run: RunParams) -> list[VariantState]:
         vpaths = paths.variant(variant.name)
         finished, missing = [], {}
         for k in range(run.folds.n_folds):
-            reason = _fold_problem(params, vpaths, cohort, store, k)
+            reason = fold_problem(params, vpaths, cohort, store, k)
             if reason:
                 missing[k] = reason
             else:
@@ -103,24 +104,6 @@ def variant_states(run: RunParams) -> list[VariantState]:
             )
         )
     return out
-
-
-def _fold_problem(params: RunParams, paths: RunPaths, cohort, store, fold: int) -> str:
-    """Why fold ``fold`` of a variant is not finished ("" when it is)."""
-    summary = _summary(paths, fold)
-    if summary is None:
-        return "not trained"
-    if not paths.oof_predictions(fold).exists():
-        return f"its held-out predictions ({paths.oof_predictions(fold).name}) are missing"
-    if (
-        summary.get("n_rows", {}).get("external", 0)
-        and not paths.external_predictions(fold).exists()
-    ):
-        return f"its external predictions ({paths.external_predictions(fold).name}) are missing"
-    expected = training_fingerprint(params, cohort, store, fold, int(summary.get("world_size", 1)))
-    if summary.get("fingerprint") != expected:
-        return "trained with other settings or data than the variant's params give now"
-    return ""
 
 
 def _summary(paths: RunPaths, fold: int) -> dict | None:

@@ -43,6 +43,7 @@ __all__ = [
     "pool_variant",
     "pool_if_complete",
     "finished_variants",
+    "fold_problem",
 ]
 
 
@@ -128,7 +129,7 @@ def pool_if_complete(
     cohort = read_cohort(run.cohort) if cohort is None else cohort
     store = open_store(run.store) if store is None else store
     vparams, paths = params.variant(name), run.variant(name)
-    if all(_fold_is_current(vparams, paths, cohort, store, k) for k in range(params.folds.n_folds)):
+    if not any(fold_problem(vparams, paths, cohort, store, k) for k in range(params.folds.n_folds)):
         return pool_variant(params, name)
     return None
 
@@ -200,7 +201,7 @@ def finished_variants(params: RunParams) -> list[str]:
             continue
         vparams = params.variant(variant.name)
         folds = range(params.folds.n_folds)
-        current = all(_fold_is_current(vparams, paths, cohort, store, k) for k in folds)
+        current = not any(fold_problem(vparams, paths, cohort, store, k) for k in folds)
         pooled_after = current and paths.oof_all.stat().st_mtime_ns >= max(
             paths.train_summary(k).stat().st_mtime_ns for k in folds
         )
@@ -209,16 +210,29 @@ def finished_variants(params: RunParams) -> list[str]:
     return done
 
 
-def _fold_is_current(
+def fold_problem(
     params: RunParams, paths: RunPaths, cohort: pd.DataFrame, store: EcgStore, fold: int
-) -> bool:
+) -> str:
+    """Why fold ``fold`` of the variant whose params are ``params`` and folder ``paths`` is not
+    finished, ``""`` when it is: its summary is readable, its held-out predictions (and, when it
+    predicted external ECGs, their file) exist, and the summary's fingerprint is the one
+    ``params`` give now (:func:`~ecglib.train.fit.training_fingerprint`), so a variant whose
+    overlay was edited after training is not reused or compared under its new description."""
     summary_path: Path = paths.train_summary(fold)
-    if not (summary_path.exists() and paths.oof_predictions(fold).exists()):
-        return False
+    if not summary_path.exists():
+        return "not trained"
     try:
         summary = json.loads(summary_path.read_text())
     except json.JSONDecodeError:
-        return False
+        return f"its summary ({summary_path.name}) is not readable JSON"
+    if not paths.oof_predictions(fold).exists():
+        return f"its held-out predictions ({paths.oof_predictions(fold).name}) are missing"
+    if (
+        summary.get("n_rows", {}).get("external", 0)
+        and not paths.external_predictions(fold).exists()
+    ):
+        return f"its external predictions ({paths.external_predictions(fold).name}) are missing"
     processes = int(summary.get("world_size", 1))
-    expected = training_fingerprint(params, cohort, store, fold, processes)
-    return summary.get("fingerprint") == expected
+    if summary.get("fingerprint") != training_fingerprint(params, cohort, store, fold, processes):
+        return "trained with other settings or data than the variant's params give now"
+    return ""
