@@ -1,10 +1,14 @@
 """The training page's demo diagnosis (ecglib.chapters.training_diagnosis)."""
 
 import dataclasses
+import json
+
+import pytest
 
 from ecglib.chapters import training_diagnosis
 from ecglib.chapters.parts import Skipped
 from ecglib.config import PROJECT_ROOT, load_params
+from ecglib.report.diagnosis import read_diagnosis
 
 
 def test_the_demo_run_is_told_where_its_settings_fall_short():
@@ -39,3 +43,51 @@ def test_a_hospital_run_skips_the_demo_diagnosis():
     assert isinstance(result.diagnoses, Skipped) and result.skipped() == []
     assert result.verdicts() == [] and result.tables() == {}
     assert result.text() == result.diagnoses.message and result.table("diagnose_demo") is None
+
+
+def _diagnosis(tmp_path, name, results):
+    """A saved diagnosis ``name`` whose settings (name -> (gap, margin) of every vessel) are
+    read back as the page reads them."""
+    rows = [
+        {
+            "variant": variant,
+            "folds": "0 1 2 3 4",
+            "vessel": vessel,
+            "auc": 0.8 + gap,
+            "auc_lr": 0.8,
+            "gap_to_lr": gap,
+            "own_among_other": 0.7,
+            "best_other_head": 0.7 - margin,
+            "specificity_margin": margin,
+            "relative_cost": 1.0,
+        }
+        for variant, (gap, margin) in {"st_logistic": (0.0, 0.2), **results}.items()
+        for vessel in ("RCA", "LM", "LAD", "LCX")
+    ]
+    runs = [{"date": "2026-12-06T00:00:00Z", "commit": "abcdef0123", "folds": [0, 1, 2, 3, 4],
+             "variants": {v: {} for v in results}}]
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"base": "params/demo.yaml", "runs": runs, "rows": rows}))
+    return read_diagnosis(path)
+
+
+@pytest.mark.parametrize(
+    ("small", "large", "expected"),
+    [
+        ((-0.06, 0.02), (-0.01, 0.08), "none of the 2 settings tried on the demo book's cohort met"),
+        ((-0.06, 0.02), (-0.05, 0.08), "With four times the ECGs these settings still miss: RCA"),
+        ((0.0, 0.08), (0.0, 0.08), "These settings meet both targets on the demo book's cohort"),
+    ],
+)
+def test_the_cause_is_read_from_both_cohorts(tmp_path, small, large, expected):
+    found = {
+        "diagnose_demo": _diagnosis(tmp_path, "diagnose_demo", {"base": small, "x": (-0.1, 0)}),
+        "diagnose_demo_large": _diagnosis(tmp_path, "diagnose_demo_large", {"base": large}),
+    }
+    page = training_diagnosis.DemoDiagnosis(
+        found, {"diagnose_demo": "base", "diagnose_demo_large": "base"}
+    )
+    assert expected in page.cause()
+    assert page.large_text().endswith(page.cause())
+    if "none of" in expected:
+        assert page.cause().endswith("lacks is ECGs, not a different recipe.")
