@@ -23,6 +23,9 @@ def test_the_demo_run_is_told_where_its_settings_fall_short():
     assert result.text().endswith(" ".join(result.verdicts()))
     saved = "diagnose_demo_large" in result.tables()
     assert result.large_text().startswith("The same settings" if saved else "No diagnosis")
+    # the medium cohort's internal ECGs over the demo book's, from the two params files
+    assert result.size_ratio == pytest.approx(2310 / 557)
+    assert "4.1 times the demo book's internal ECGs" in result.large_text()
     assert set(result.runs()["cohort"]) >= {training_diagnosis.COHORTS["diagnose_demo"]}
 
 
@@ -85,9 +88,9 @@ def test_the_cause_is_read_from_both_cohorts(tmp_path, small, large, expected):
         "diagnose_demo_large": _diagnosis(tmp_path, "diagnose_demo_large", {"base": large}),
     }
     page = training_diagnosis.DemoDiagnosis(
-        found, {"diagnose_demo": "base", "diagnose_demo_large": "base"}
+        found, {"diagnose_demo": "base", "diagnose_demo_large": "base"}, size_ratio=4.0
     )
-    assert expected in page.cause()
-    assert page.large_text().endswith(page.cause())
+    assert expected.replace("four", "4.0") in page.cause()
+    assert page.large_text().endswith(page.cause()) and "nan" not in page.large_text()
     if "none of" in expected:
         assert page.cause().endswith("lacks is ECGs, not a different recipe.")

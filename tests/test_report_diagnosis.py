@@ -81,3 +81,19 @@ def test_the_demo_params_are_the_plain_e30_row():
     model, train = dataclasses.asdict(demo.model), dataclasses.asdict(demo.train)
     assert d.settings_matching(model, train) == "plain_e30"
     assert d.settings_matching(model, {**train, "epochs": 31}) is None
+
+
+def test_the_saved_medium_diagnosis_is_the_demo_settings_and_meets_the_targets():
+    import dataclasses
+
+    from ecglib.config import PROJECT_ROOT, load_params
+
+    large = load_params(PROJECT_ROOT / "params" / "demo_large.yaml")
+    demo = load_params(PROJECT_ROOT / "params" / "demo.yaml")
+    # the same network and training as the demo book, on the medium-sized cohort
+    assert (large.model, large.train) == (demo.model, demo.train)
+    assert (large.demo.size, demo.demo.size) == ("medium", "small")
+    d = read_diagnosis(RESULTS / "diagnose_demo_large.json")
+    model, train = dataclasses.asdict(large.model), dataclasses.asdict(large.train)
+    assert d.settings_matching(model, train) == "baseline"
+    assert d.met("baseline") and d.shortfalls("baseline") == []

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecglib.chapters.parts import Skipped
-from ecglib.config import RunParams
+from ecglib.config import PROJECT_ROOT, RunParams, load_params
+from ecglib.demo.cohort import SIZES
 from ecglib.report.diagnosis import GAP, MARGIN, TARGET_VESSELS, Diagnosis, demo_diagnoses
 
 __all__ = ["DemoDiagnosis", "analyse"]
 
+#: The params file of the medium-sized demo cohort.
+LARGE_PARAMS = "params/demo_large.yaml"
 #: What each saved diagnosis measured.
 COHORTS = {
     "diagnose_demo": "the demo book's cohort (params/demo.yaml)",
@@ -33,6 +36,8 @@ class DemoDiagnosis:
 
     diagnoses: dict[str, Diagnosis] | Skipped
     own_settings: dict[str, str | None]
+    #: The medium-sized cohort's internal ECGs over the demo book's (:func:`size_ratio`).
+    size_ratio: float = float("nan")
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The saved diagnosis ``name``'s five-fold table for the page; None when it is not saved
@@ -105,18 +110,33 @@ class DemoDiagnosis:
         not been saved (and how to make it)."""
         if isinstance(self.diagnoses, Skipped):
             return "Nothing to show for the medium-sized cohort either."
+        times = f"{self.size_ratio:.1f} times the demo book's internal ECGs"
         if "diagnose_demo_large" in self.diagnoses:
-            return (
-                "The same settings on the medium-sized cohort (params/demo_large.yaml, about four "
-                "times the demo book's ECGs). " + self.cause()
-            )
+            text = f"The same settings on the medium-sized cohort ({LARGE_PARAMS}, {times})"
+            minutes = self.large_minutes()
+            if minutes is not None:
+                text += f"; its five folds trained in {minutes:.0f} minutes on two CPU cores"
+            return f"{text}. {self.cause()}".rstrip()
         return (
-            "No diagnosis of the medium-sized cohort (params/demo_large.yaml, about four times "
-            "the demo book's ECGs) has been saved yet: benchmarks/diagnose_demo.py --base "
+            f"No diagnosis of the medium-sized cohort ({LARGE_PARAMS}, {times}) has been saved "
+            "yet: benchmarks/diagnose_demo.py --base "
             "params/demo_large.yaml --variants baseline --out "
             "benchmarks/results/diagnose_demo_large makes it (about 50 minutes on two idle "
             "cores) and this page then shows it."
         )
+
+    def large_minutes(self) -> float | None:
+        """Minutes the medium-sized cohort's diagnosis took to train this run's settings' five
+        folds (its measured seconds per fold), or None."""
+        if isinstance(self.diagnoses, Skipped) or "diagnose_demo_large" not in self.diagnoses:
+            return None
+        own = self.own_settings.get("diagnose_demo_large")
+        rows = self.diagnoses["diagnose_demo_large"].rows
+        if own is None or "seconds_per_fold" not in rows:
+            return None
+        seconds = rows.loc[rows["variant"] == own, "seconds_per_fold"].dropna()
+        folds = rows.loc[rows["variant"] == own, "folds"].astype(str).str.split().str.len()
+        return float(seconds.iloc[0] * folds.iloc[0] / 60) if len(seconds) else None
 
     def cause(self) -> str:
         """What the two saved diagnoses say together about the demo network's gap: whether this
@@ -134,7 +154,7 @@ class DemoDiagnosis:
             return "These settings meet both targets on the demo book's cohort already."
         if not large.met(own_large):
             return (
-                "With four times the ECGs these settings still miss: "
+                f"With {self.size_ratio:.1f} times the ECGs these settings still miss: "
                 f"{'; '.join(large.shortfalls(own_large))}."
             )
         on_small = (
@@ -143,7 +163,8 @@ class DemoDiagnosis:
             else f"on the demo book's cohort only {', '.join(any_small)} met both"
         )
         return (
-            "With four times the ECGs the same network and training meet both targets for "
+            f"With {self.size_ratio:.1f} times the ECGs the same network and training meet both "
+            "targets for "
             f"{', '.join(TARGET_VESSELS)}, while {on_small}: what the demo book's network "
             "lacks is ECGs, not a different recipe."
         )
@@ -165,4 +186,10 @@ def analyse(run: RunParams) -> DemoDiagnosis:
         return DemoDiagnosis(Skipped("The demo diagnosis", reason), {})
     model, train = dataclasses.asdict(run.model), dataclasses.asdict(run.train)
     own = {name: d.settings_matching(model, train) for name, d in found.items()}
-    return DemoDiagnosis(found, own)
+    return DemoDiagnosis(found, own, size_ratio(run))
+
+
+def size_ratio(run: RunParams) -> float:
+    """Internal ECGs of the medium-sized demo cohort (:data:`LARGE_PARAMS`) over ``run``'s."""
+    large = load_params(PROJECT_ROOT / LARGE_PARAMS)
+    return SIZES[large.demo.size].internal.ecgs / SIZES[run.demo.size].internal.ecgs
