@@ -361,3 +361,8 @@ def test_the_forest_figure_draws_each_difference_and_interval_where_given():
     }
     assert (0.04, 0.0) in points and (-0.02, 1.0) in points
     assert any(t.get_text() == "n/a" for t in ax.texts)  # LM has no difference
+
+
+def test_clinical_variables_are_named_as_table_1_names_them():
+    names = [ch.variable_name(c) for c in ("age", "symptom", "family_history", "smoking")]
+    assert names == ["age", "symptom", "family history of CAD", "smoking (current or past)"]

@@ -47,6 +47,7 @@ import pandas as pd
 
 from ecglib import schema
 from ecglib.chapters import caveats
+from ecglib.chapters.cohort import RISK_FACTOR_NAMES
 from ecglib.chapters.added_value_ecg import MEASUREMENTS, ecg_measurements
 from ecglib.chapters.added_value_ptp import (
     NRI_OUTCOMES,
@@ -275,7 +276,9 @@ class AddedValue:
         if isinstance(self.rule_in, RuleIn):
             out.update(self.rule_in.numbers())
         out["clinical_variables"] = (
-            join_words(self.clinical_columns) if self.clinical_columns else "none"
+            join_words([variable_name(c) for c in self.clinical_columns])
+            if self.clinical_columns
+            else "none"
         )
         if isinstance(self.combined, Skipped):
             out["combined_status"] = self.combined.message
@@ -420,6 +423,13 @@ def _rule_in(results: RunResults, vessels: Sequence[str]) -> RuleIn:
         table=rule_in_protocol(results, vessels, target),
         n_boot=results.resamples("oof").n_boot,
     )
+
+
+def variable_name(column: str) -> str:
+    """A clinical variable as a sentence names it: ``family_history`` -> "family history of
+    CAD" (Table 1's names, :data:`ecglib.chapters.cohort.RISK_FACTOR_NAMES`), ``age`` -> "age"."""
+    name = RISK_FACTOR_NAMES.get(column, column.replace("_", " "))
+    return name[:1].lower() + name[1:]
 
 
 def _variables(clinical: CrossFitted) -> tuple[str, ...]:
