@@ -130,10 +130,20 @@ def test_the_run_facts_count_the_targets_met(tmp_path):
 def test_tiny_differences_and_their_targets_read_as_powers_of_ten(tmp_path):
     # CI's benchmark run printed "1.86e-09 < 1e-05" in the appendix: raw output to the scanner
     tiny = [
-        {"figure": "largest difference", "value": 1.86e-9, "unit": "", "target": "< 1e-05",
-         "met": True},
-        {"figure": "AUC difference", "value": 1.11e-16, "unit": "AUC", "target": "< 1e-6",
-         "met": True},
+        {
+            "figure": "largest difference",
+            "value": 1.86e-9,
+            "unit": "",
+            "target": "< 1e-05",
+            "met": True,
+        },
+        {
+            "figure": "AUC difference",
+            "value": 1.11e-16,
+            "unit": "AUC",
+            "target": "< 1e-6",
+            "met": True,
+        },
     ]
     shown = ch.headline_display(read_benchmarks(_write_bench(tmp_path / "b", headline=tiny)))
     assert shown["measured"].tolist() == ["1.86 × 10⁻⁹", "1.11 × 10⁻¹⁶ AUC"]

@@ -67,8 +67,14 @@ def _diagnosis(tmp_path, name, results):
         for variant, (gap, margin) in {"st_logistic": (0.0, 0.2), **results}.items()
         for vessel in ("RCA", "LM", "LAD", "LCX")
     ]
-    runs = [{"date": "2026-12-06T00:00:00Z", "commit": "abcdef0123", "folds": [0, 1, 2, 3, 4],
-             "variants": {v: {} for v in results}}]
+    runs = [
+        {
+            "date": "2026-12-06T00:00:00Z",
+            "commit": "abcdef0123",
+            "folds": [0, 1, 2, 3, 4],
+            "variants": {v: {} for v in results},
+        }
+    ]
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps({"base": "params/demo.yaml", "runs": runs, "rows": rows}))
     return read_diagnosis(path)
@@ -77,7 +83,11 @@ def _diagnosis(tmp_path, name, results):
 @pytest.mark.parametrize(
     ("small", "large", "expected"),
     [
-        ((-0.06, 0.02), (-0.01, 0.08), "none of the 2 settings tried on the demo book's cohort met"),
+        (
+            (-0.06, 0.02),
+            (-0.01, 0.08),
+            "none of the 2 settings tried on the demo book's cohort met",
+        ),
         ((-0.06, 0.02), (-0.05, 0.08), "With four times the ECGs these settings still miss: RCA"),
         ((0.0, 0.08), (0.0, 0.08), "These settings meet both targets on the demo book's cohort"),
     ],

@@ -169,6 +169,9 @@ def test_powers_of_ten_as_a_paper_prints_them():
     assert results.format_scientific(3.7e-8) == "3.7 × 10⁻⁸"
     assert results.format_scientific(1e-5) == "10⁻⁵" and results.format_scientific(-1e-5) == "-10⁻⁵"
     assert results.format_scientific(1.8649e-9, 3) == "1.86 × 10⁻⁹"
-    assert results.format_scientific(0) == "0" and results.format_scientific(float("nan")) == results.MISSING
+    assert (
+        results.format_scientific(0) == "0"
+        and results.format_scientific(float("nan")) == results.MISSING
+    )
     assert results.unexponent("diff 1.86e-09 < 1e-05, 3E-8") == "diff 1.86 × 10⁻⁹ < 10⁻⁵, 3 × 10⁻⁸"
     assert results.unexponent("v1e-5 and 0.001") == "v1e-5 and 0.001"  # only free-standing numbers

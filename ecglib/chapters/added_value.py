@@ -47,7 +47,6 @@ import pandas as pd
 
 from ecglib import schema
 from ecglib.chapters import caveats
-from ecglib.chapters.cohort import RISK_FACTOR_NAMES
 from ecglib.chapters.added_value_ecg import MEASUREMENTS, ecg_measurements
 from ecglib.chapters.added_value_ptp import (
     NRI_OUTCOMES,
@@ -85,6 +84,7 @@ from ecglib.chapters.added_value_text import (
     outcome_table,
     specific_sentence,
 )
+from ecglib.chapters.cohort import RISK_FACTOR_NAMES
 from ecglib.chapters.parts import Skipped, attempt, skipped_of, unless_skipped
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams

@@ -121,7 +121,7 @@ class DemoDiagnosis:
             f"No diagnosis of the medium-sized cohort ({LARGE_PARAMS}, {times}) has been saved "
             "yet: benchmarks/diagnose_demo.py --base "
             "params/demo_large.yaml --variants baseline --out "
-            "benchmarks/results/diagnose_demo_large makes it (about 50 minutes on two idle "
+            "benchmarks/results/diagnose_demo_large makes it (about 25 minutes on two idle "
             "cores) and this page then shows it."
         )
 
@@ -148,7 +148,7 @@ class DemoDiagnosis:
         own_small, own_large = (self.own_settings.get(n) for n in COHORTS)
         if own_small is None or own_large is None:
             return ""
-        tried = [v for v in dict.fromkeys(small.targets()["variant"])]
+        tried = list(dict.fromkeys(small.targets()["variant"]))
         any_small = [v for v in tried if small.met(v)]
         if small.met(own_small):
             return "These settings meet both targets on the demo book's cohort already."
