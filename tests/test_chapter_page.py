@@ -143,8 +143,10 @@ def test_publish_saves_outputs_and_lists_skipped_parts_once(tmp_path):
     assert page.figure("never", lambda f: 1 / 0, results.Skipped("x", "y")) is None
 
 
-def test_download_links_start_from_the_executed_notebooks_folder(tmp_path, monkeypatch):
+def test_table_links_are_download_links_from_the_book_root(tmp_path, monkeypatch):
+    # one rule for every download link of the book (report.save.download_target)
     from ecglib.chapters import page as page_module
+    from ecglib.report.save import BOOK_ROOT_ENV
 
     params = RunParams(
         name="t", seed=1, data=DataParams(table="x", map=str(DEMO_MAP)), runs_dir=str(tmp_path)
@@ -153,10 +155,11 @@ def test_download_links_start_from_the_executed_notebooks_folder(tmp_path, monke
     (page.paths.metrics / "glance.csv").write_text("vessel\nRCA\n")
     glued = {}
     monkeypatch.setattr(page_module, "glue_numbers", glued.update)
-    monkeypatch.setenv(page_module.EXECUTED_ENV, str(tmp_path / "book" / "book" / "executed"))
+    monkeypatch.setenv(BOOK_ROOT_ENV, str(tmp_path))
     assert page.glue_table_links("links", {"glance": "this page", "absent": "not saved"}) is None
-    assert glued["links"].data == (
-        "- {download}`glance.csv <../../../t/metrics/glance.csv>`: this page"
+    assert glued["links"].data == "- {download}`glance.csv </t/metrics/glance.csv>`: this page"
+    assert page.downloads([page.paths.metrics / "glance.csv"]).data == (
+        "Download: {download}`glance.csv </t/metrics/glance.csv>`"
     )
     page.glue_table_links("none", {"absent": "not saved"})
     assert glued["none"].data == "No table of this run has been saved yet."

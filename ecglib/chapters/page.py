@@ -19,18 +19,22 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from ecglib.chapters.parts import Skipped, skipped_markdown
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams, load_params
 from ecglib.paths import RunPaths
-from ecglib.report.save import download_links, glue_figure, glue_numbers, save
+from ecglib.report.save import (
+    download_links,
+    download_target,
+    glue_figure,
+    glue_numbers,
+    save,
+)
 
 __all__ = [
     "PARAMS_ENV",
-    "EXECUTED_ENV",
     "Page",
     "setup",
     "register_tables",
@@ -41,9 +45,6 @@ __all__ = [
 
 #: Set by the notebook tests to run every notebook on ``params/ci.yaml`` (module docstring).
 PARAMS_ENV = "ECGLIB_PARAMS"
-#: Set by the pipeline to the folder the executed notebooks are written to (the book reads the
-#: pages from there), so that a page's download links reach the run's files from the page.
-EXECUTED_ENV = "ECGLIB_BOOK_EXECUTED"
 
 
 def model_notice(params: RunParams) -> str:
@@ -189,20 +190,15 @@ class Page:
     def glue_table_links(self, key: str, tables: Mapping[str, str]) -> None:
         """Glue under ``key`` a Markdown list of download links (MyST ``{download}`` roles, for
         the page's ``{glue:md}`` directive with ``:format: myst``) to the run's saved CSV tables
-        ``tables`` (file stem -> what it holds) that exist. The links are relative to the
-        executed notebook's folder (:data:`EXECUTED_ENV`, else the repository's
-        ``book/executed``), where the book reads the page."""
+        ``tables`` (file stem -> what it holds) that exist, with the targets of every other
+        download link of the book (:func:`ecglib.report.save.download_target`)."""
         from IPython.display import Markdown
 
-        from ecglib.config import PROJECT_ROOT
-
-        folder = Path(os.environ.get(EXECUTED_ENV) or PROJECT_ROOT / "book" / "executed")
         lines = []
         for stem, what in tables.items():
             file = self.paths.metrics / f"{stem}.csv"
             if file.is_file():
-                target = Path(os.path.relpath(file.resolve(), folder.resolve())).as_posix()
-                lines.append(f"- {{download}}`{stem}.csv <{target}>`: {what}")
+                lines.append(f"- {{download}}`{stem}.csv <{download_target(file)}>`: {what}")
         text = "\n".join(lines) if lines else "No table of this run has been saved yet."
         glue_numbers({key: Markdown(text)})
 

@@ -34,7 +34,7 @@ import papermill
 import yaml
 from tqdm.auto import tqdm
 
-from ecglib.chapters.page import EXECUTED_ENV, PARAMS_ENV
+from ecglib.chapters.page import PARAMS_ENV
 from ecglib.config import PROJECT_ROOT, load_params
 from ecglib.report.save import BOOK_ROOT_ENV
 
@@ -121,7 +121,6 @@ def run(
         try:
             with (
                 _without_env(PARAMS_ENV),  # the run's params, whatever a test session set
-                _with_env(EXECUTED_ENV, str(executed)),  # where the page's links start
                 _with_env(BOOK_ROOT_ENV, str(root)),  # download links from the book root
             ):
                 papermill.execute_notebook(

@@ -28,6 +28,7 @@ __all__ = [
     "glue_numbers",
     "download_links",
     "BOOK_ROOT_ENV",
+    "download_target",
     "glue_figure",
     "figure_image",
 ]
@@ -113,20 +114,23 @@ def save(value: Any, paths: RunPaths, name: str) -> list[Path]:
 BOOK_ROOT_ENV = "ECGLIB_BOOK_ROOT"
 
 
-def download_links(files: list[Path], *, label: str = "Download") -> str:
-    """A Markdown line of ``{download}`` links to saved files (``"Download: auc.csv ·
-    roc.pdf"``), which the book build copies beside the page. Paths are written from the book's
-    source folder (:data:`BOOK_ROOT_ENV`, else the repository), as Sphinx reads a leading
-    ``/``. Empty without files."""
+def download_target(path: str | os.PathLike) -> str:
+    """``path`` as a ``{download}`` role's target: from the book's source folder
+    (:data:`BOOK_ROOT_ENV`, else the repository) with a leading ``/``, which Sphinx reads from
+    the source folder whichever page the role is on (a page's text or a glued MyST cell)."""
     from ecglib.config import PROJECT_ROOT
 
+    root = Path(os.environ.get(BOOK_ROOT_ENV) or PROJECT_ROOT).resolve()
+    return "/" + os.path.relpath(Path(path).resolve(), root).replace(os.sep, "/")
+
+
+def download_links(files: list[Path], *, label: str = "Download") -> str:
+    """A Markdown line of ``{download}`` links to saved files (``"Download: auc.csv ·
+    roc.pdf"``), which the book build copies beside the page (targets from
+    :func:`download_target`). Empty without files."""
     if not files:
         return ""
-    root = Path(os.environ.get(BOOK_ROOT_ENV) or PROJECT_ROOT).resolve()
-    links = []
-    for path in files:
-        rel = os.path.relpath(Path(path).resolve(), root).replace(os.sep, "/")
-        links.append(f"{{download}}`{Path(path).name} </{rel}>`")
+    links = [f"{{download}}`{Path(path).name} <{download_target(path)}>`" for path in files]
     return f"{label}: " + " · ".join(links)
 
 
