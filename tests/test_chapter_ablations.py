@@ -245,6 +245,7 @@ def test_the_chapter_compares_finished_variants_and_lists_the_rest(tmp_path):
 
     numbers = chapter.numbers()
     assert numbers["n_declared"] == 3 and numbers["n_finished"] == 2
+    assert numbers["declared_text"] == "3 variants"
     assert (
         "**same**" in numbers["sentence_internal"] and "**worse**" in numbers["sentence_external"]
     )

@@ -50,7 +50,7 @@ from ecglib.errors import DataError
 from ecglib.metrics.auc_contrasts import model_comparison_table
 from ecglib.metrics.macro_contrast import clustered_macro_difference
 from ecglib.paths import RunPaths
-from ecglib.report.present import format_estimate, format_p
+from ecglib.report.present import format_estimate, format_p, plural
 from ecglib.train.predict import mean_external, read_oof
 
 __all__ = [
@@ -372,6 +372,7 @@ class Ablations:
             "n_declared": len(self.states),
             "n_finished": len(self.finished),
             "finished_names": _join(self.finished) if self.finished else "none",
+            "declared_text": plural(len(self.states), "variant"),
         }
         descriptions = {s.name: s.description for s in self.states}
         for key, population in POPULATIONS.items():
