@@ -88,6 +88,25 @@ def test_a_better_variant_is_called_better_only_where_its_interval_excludes_zero
     assert ("for " + unclear[0]) in text if unclear else "includes 0" not in text
 
 
+def test_a_vessel_with_too_few_events_is_withheld_not_shown():
+    # CI's chapter showed the external LM's AUCs on 2 positive ECGs: report.min_events applies
+    p = joined_predictions(n=400)
+    p["y_LM"] = 0
+    p.loc[[0, 5, 9], "y_LM"] = 1  # 3 positive ECGs: below 5
+    out = ch.compare(p, _worse(p), VESSELS, name="w", population="internal", min_events=5)
+    lm = out.set_index("vessel").loc["LM"]
+    assert lm["reason"] == "too few events (3)" and lm["positives"] == 3
+    assert all(np.isnan(lm[c]) for c in ("auc_variant", "auc_full", "diff", "p_value"))
+    macro = out[out["vessel"] == ch.MACRO].iloc[0]
+    assert "(LM left out: LM too few events (3))" in macro["reason"]
+    assert "LM (too few events (3)) is withheld" in ch.difference_sentence(out, "noise")
+    shown = ch.comparison_display(out).loc[("w", "internal", "LM")]
+    assert shown["variant AUC [95% CI]"] == "too few events (3)" and shown["p"] == "—"
+    # the same rows with the threshold at 1 keep their estimates
+    kept = ch.compare(p, _worse(p), VESSELS, name="w", population="internal", min_events=1)
+    assert np.isfinite(kept.set_index("vessel").at["LM", "auc_variant"])
+
+
 def test_a_difference_without_an_interval_is_left_out_of_the_macro_and_said():
     p = joined_predictions(n=400)
     p["y_LM"] = 0

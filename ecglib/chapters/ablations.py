@@ -49,8 +49,9 @@ from ecglib.config import RunParams
 from ecglib.errors import DataError
 from ecglib.metrics.auc_contrasts import model_comparison_table
 from ecglib.metrics.macro_contrast import clustered_macro_difference
+from ecglib.metrics.small_counts import WITHHELD, withhold
 from ecglib.paths import RunPaths
-from ecglib.report.present import format_estimate, format_p, plural
+from ecglib.report.present import MISSING, format_estimate, format_p, plural
 from ecglib.train.predict import mean_external, read_oof
 
 __all__ = [
@@ -102,6 +103,7 @@ def compare(
     *,
     name: str,
     population: str,
+    min_events: int = 1,
 ) -> pd.DataFrame:
     """The variant against the full method on the same ECGs (:data:`COMPARISON_COLUMNS`).
 
@@ -109,7 +111,9 @@ def compare(
     the variant's predictions (``row``, ``p_*``) of exactly the same rows, in any order (other
     rows are an error naming the variant). One row per vessel, ``diff`` = AUC(variant) -
     AUC(full) with its paired clustered interval and p, then the ``macro`` row over the vessels
-    whose difference has an interval (its ``reason`` names the others).
+    whose difference has an interval (its ``reason`` names the others). A vessel with fewer
+    than ``min_events`` positive (or negative) ECGs has its AUCs, difference and p withheld
+    (:mod:`ecglib.metrics.small_counts`; the reason in ``reason``) and is left out of the macro.
     """
     aligned = _align(full, variant, name, population)
     table = model_comparison_table(
@@ -143,6 +147,11 @@ def compare(
             }
         )
     out = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    counts = out.assign(_negatives=out["n"] - out["positives"])
+    kept = withhold(counts, min_events, _ESTIMATES, negatives="_negatives")
+    out[list(_ESTIMATES)] = kept[list(_ESTIMATES)]
+    too_few = kept[WITHHELD].astype(bool)
+    out.loc[too_few, "reason"] = kept.loc[too_few, WITHHELD]
     usable = [r.vessel for r in out.itertuples() if np.isfinite(r.diff_low)]
     left_out = [v for v in vessels if v not in usable]
     macro = {"variant": name, "population": population, "vessel": MACRO, "n": len(full)}
@@ -157,11 +166,33 @@ def compare(
             diff_high=m["diff_high"],
             p_value=m["p_value"],
             reason=f"mean over {_join(usable)}"
-            + (f" ({_join(left_out)} left out: no interval)" if left_out else ""),
+            + (f" ({_join(left_out)} left out: {_why(out, left_out)})" if left_out else ""),
         )
     else:
         macro["reason"] = "no vessel has a difference with an interval"
     return pd.concat([out, pd.DataFrame([macro])], ignore_index=True)[list(COMPARISON_COLUMNS)]
+
+
+#: What a vessel with too few events loses (:func:`compare`).
+_ESTIMATES = (
+    "auc_variant",
+    "variant_low",
+    "variant_high",
+    "auc_full",
+    "full_low",
+    "full_high",
+    "diff",
+    "diff_low",
+    "diff_high",
+    "p_value",
+)
+
+
+def _why(rows: pd.DataFrame, vessels: Sequence[str]) -> str:
+    """Why ``vessels`` have no interval: their withheld texts, else "no interval"."""
+    reasons = rows.set_index("vessel")["reason"]
+    texts = [f"{v} {reasons[v]}" for v in vessels if str(reasons[v]).startswith("too few")]
+    return "; ".join(texts) if texts else "no interval"
 
 
 def _align(full: pd.DataFrame, variant: pd.DataFrame, name: str, population: str):
@@ -225,7 +256,10 @@ def difference_sentence(rows: pd.DataFrame, description: str) -> str:
         for v in vessels.loc[np.isfinite(vessels["diff_low"]), "vessel"]
         if v not in worse + better
     ]
-    none = list(vessels.loc[~np.isfinite(vessels["diff_low"].astype(float)), "vessel"])
+    no_interval = vessels.loc[~np.isfinite(vessels["diff_low"].astype(float))]
+    withheld = no_interval["reason"].astype(str).str.startswith("too few")
+    none = list(no_interval.loc[~withheld, "vessel"])
+    too_few = [f"{r.vessel} ({r.reason})" for r in no_interval[withheld].itertuples()]
     parts = []
     if macro["diff_high"] < 0:
         parts.append("on average over the vessels the variant separates disease less well")
@@ -244,6 +278,8 @@ def difference_sentence(rows: pd.DataFrame, description: str) -> str:
         parts.append(f"for {_join(unclear)} the interval includes 0")
     if none:
         parts.append(f"{_join(none)} {'has' if len(none) == 1 else 'have'} no interval")
+    if too_few:
+        parts.append(f"{_join(too_few)} {'is' if len(too_few) == 1 else 'are'} withheld")
     return text + ". " + "; ".join(parts)[0].upper() + "; ".join(parts)[1:] + "."
 
 
@@ -251,6 +287,8 @@ def comparison_display(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """:func:`compare`'s rows as text, one row per variant, population and vessel."""
     rows = []
     for r in table.itertuples(index=False):
+        # a withheld vessel (too few events) shows why in place of its estimates
+        withheld = r.reason if str(r.reason).startswith("too few") else None
         rows.append(
             {
                 "variant": r.variant,
@@ -258,14 +296,13 @@ def comparison_display(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                 "vessel": r.vessel,
                 "ECGs (positive)": f"{r.n:,}"
                 + (f" ({int(r.positives):,})" if np.isfinite(r.positives) else ""),
-                "variant AUC [95% CI]": format_estimate(
-                    r.auc_variant, r.variant_low, r.variant_high, digits
-                ),
-                "full method AUC [95% CI]": format_estimate(
-                    r.auc_full, r.full_low, r.full_high, digits
-                ),
-                "variant - full [95% CI]": format_estimate(r.diff, r.diff_low, r.diff_high, digits),
-                "p": format_p(r.p_value),
+                "variant AUC [95% CI]": withheld
+                or format_estimate(r.auc_variant, r.variant_low, r.variant_high, digits),
+                "full method AUC [95% CI]": withheld
+                or format_estimate(r.auc_full, r.full_low, r.full_high, digits),
+                "variant - full [95% CI]": withheld
+                or format_estimate(r.diff, r.diff_low, r.diff_high, digits),
+                "p": MISSING if withheld else format_p(r.p_value),
                 "note": r.reason,
             }
         )
@@ -477,6 +514,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Ablations:
                     vessels,
                     name=state.name,
                     population=POPULATIONS["internal"],
+                    min_events=run.report.min_events,
                 )
             )
             if results.external is not None:
@@ -487,6 +525,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> Ablations:
                         vessels,
                         name=state.name,
                         population=POPULATIONS["external"],
+                        min_events=run.report.min_events,
                     )
                 )
         comparisons = pd.concat(parts, ignore_index=True)
