@@ -98,7 +98,7 @@ def test_a_vessel_with_too_few_events_is_withheld_not_shown():
     assert lm["reason"] == "too few events (3)" and lm["positives"] == 3
     assert all(np.isnan(lm[c]) for c in ("auc_variant", "auc_full", "diff", "p_value"))
     macro = out[out["vessel"] == ch.MACRO].iloc[0]
-    assert "(LM left out: LM too few events (3))" in macro["reason"]
+    assert "(LM left out: too few events (3))" in macro["reason"]
     assert "LM (too few events (3)) is withheld" in ch.difference_sentence(out, "noise")
     shown = ch.comparison_display(out).loc[("w", "internal", "LM")]
     assert shown["variant AUC [95% CI]"] == "too few events (3)" and shown["p"] == "—"

@@ -191,7 +191,10 @@ _ESTIMATES = (
 def _why(rows: pd.DataFrame, vessels: Sequence[str]) -> str:
     """Why ``vessels`` have no interval: their withheld texts, else "no interval"."""
     reasons = rows.set_index("vessel")["reason"]
-    texts = [f"{v} {reasons[v]}" for v in vessels if str(reasons[v]).startswith("too few")]
+    withheld = [v for v in vessels if str(reasons[v]).startswith("too few")]
+    if len(vessels) == 1 and withheld:
+        return str(reasons[withheld[0]])
+    texts = [f"{v} {reasons[v]}" for v in withheld]
     return "; ".join(texts) if texts else "no interval"
 
 
