@@ -173,25 +173,21 @@ def compare(
     return pd.concat([out, pd.DataFrame([macro])], ignore_index=True)[list(COMPARISON_COLUMNS)]
 
 
-#: What a vessel with too few events loses (:func:`compare`).
-_ESTIMATES = (
-    "auc_variant",
-    "variant_low",
-    "variant_high",
-    "auc_full",
-    "full_low",
-    "full_high",
-    "diff",
-    "diff_low",
-    "diff_high",
-    "p_value",
-)
+#: What a vessel with too few events loses (:func:`compare`): every estimate column.
+_ESTIMATES = COMPARISON_COLUMNS[
+    COMPARISON_COLUMNS.index("auc_variant") : COMPARISON_COLUMNS.index("reason")
+]
+
+
+def _is_withheld(reason: object) -> bool:
+    """Whether a row's ``reason`` is the small-count policy's (``"too few events (2)"``)."""
+    return str(reason).startswith("too few")
 
 
 def _why(rows: pd.DataFrame, vessels: Sequence[str]) -> str:
     """Why ``vessels`` have no interval: their withheld texts, else "no interval"."""
     reasons = rows.set_index("vessel")["reason"]
-    withheld = [v for v in vessels if str(reasons[v]).startswith("too few")]
+    withheld = [v for v in vessels if _is_withheld(reasons[v])]
     if len(vessels) == 1 and withheld:
         return str(reasons[withheld[0]])
     texts = [f"{v} {reasons[v]}" for v in withheld]
@@ -260,7 +256,7 @@ def difference_sentence(rows: pd.DataFrame, description: str) -> str:
         if v not in worse + better
     ]
     no_interval = vessels.loc[~np.isfinite(vessels["diff_low"].astype(float))]
-    withheld = no_interval["reason"].astype(str).str.startswith("too few")
+    withheld = no_interval["reason"].map(_is_withheld).astype(bool)
     none = list(no_interval.loc[~withheld, "vessel"])
     too_few = [f"{r.vessel} ({r.reason})" for r in no_interval[withheld].itertuples()]
     parts = []
@@ -291,7 +287,7 @@ def comparison_display(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     rows = []
     for r in table.itertuples(index=False):
         # a withheld vessel (too few events) shows why in place of its estimates
-        withheld = r.reason if str(r.reason).startswith("too few") else None
+        withheld = r.reason if _is_withheld(r.reason) else None
         rows.append(
             {
                 "variant": r.variant,
