@@ -133,6 +133,7 @@ def test_without_symptoms_or_one_class_the_analysis_is_skipped_with_nan_numbers(
     assert numbers.pop("int_missed_ptp_text") == numbers.pop("int_missed_combined_text")
     assert numbers.pop("int_nri_text") == "n/a (the analysis is skipped)"
     assert numbers.pop("int_caveats").startswith("The analysis is skipped")
+    assert numbers.pop("int_npv_ptp_ci") == numbers.pop("int_npv_combined_ci") == "no 95% CI"
     assert all(math.isnan(v) for v in numbers.values())
     under_30 = p.assign(age=25.0)
     with pytest.raises(MissingInputError, match="age < 30"):
@@ -140,6 +141,32 @@ def test_without_symptoms_or_one_class_the_analysis_is_skipped_with_nan_numbers(
     all_events = p.assign(**{schema.grade_col("RCA"): 2})
     with pytest.raises(MissingInputError, match="all of the .* have any vessel moderate or worse"):
         ch.ptp_analysis(all_events, strata, _resamples(p))
+
+
+def test_too_few_events_skip_the_analysis_under_the_small_count_policy():
+    p = joined_predictions(600)
+    strata, _, _ = crossfit_vessel_strata(p, TARGETS_90)
+    analysis = ch.ptp_analysis(p, strata, _resamples(p), outcome="severe")
+    known = analysis.table[analysis.table["ptp_category"].notna()]
+    events = int(known["outcome"].sum())
+    non_events = len(known) - events
+    fewer, word = (events, "events") if events <= non_events else (non_events, "non-events")
+    assert ch.ptp_analysis(p, strata, _resamples(p), outcome="severe", min_events=fewer)
+    with pytest.raises(MissingInputError, match=rf"too few {word} \({fewer}\).*report.min_events"):
+        ch.ptp_analysis(p, strata, _resamples(p), outcome="severe", min_events=fewer + 1)
+
+
+def test_the_npv_interval_in_the_text_says_when_it_has_no_width():
+    p = joined_predictions(600)
+    strata, _, _ = crossfit_vessel_strata(p, TARGETS_90)
+    analysis = ch.ptp_analysis(p, strata, _resamples(p))
+    numbers = analysis.numbers("int_")
+    lo, hi = numbers["int_npv_ptp_lo"], numbers["int_npv_ptp_hi"]
+    text = numbers["int_npv_ptp_ci"]
+    if f"{lo:.3f}" == f"{hi:.3f}":
+        assert text == "zero-width 95% CI"
+    else:
+        assert text == f"95% CI {lo:.3f} to {hi:.3f}"
 
 
 def test_outcome_labels_come_from_the_grade_scale():
@@ -252,6 +279,8 @@ def test_a_run_without_symptoms_or_external_site_skips_both_parts(tmp_path):
         "missed_ptp_text": "no count of missed events",
         "missed_combined_text": "no count of missed events",
         "p_text": "p = n/a",  # every other p-value's text (e.g. the RF-CL's)
+        "npv_ptp_ci": "no 95% CI",
+        "npv_combined_ci": "no 95% CI",
     }
     for k, v in numbers.items():
         name = next((t for t in (*texts, "caveats") if k.endswith(t)), None)

@@ -317,7 +317,7 @@ def test_performance_on_too_few_events_is_withheld_and_says_why():
     from ecglib.chapters.risk_strata import performance_display, withhold_performance
     from ecglib.metrics.strata import PERFORMANCE
 
-    values = {f"{n}{e}": 0.8 for n in PERFORMANCE for e in ("", "_lo", "_hi")}
+    values = {f"{n}{e}": v for n in PERFORMANCE for e, v in (("", 0.8), ("_lo", 0.7), ("_hi", 0.9))}
     perf = pd.DataFrame(
         [
             {"vessel": "RCA", "n": 200, "patients": 150, "positives": 40, **values},
@@ -329,4 +329,65 @@ def test_performance_on_too_few_events_is_withheld_and_says_why():
     assert out.loc[0, "sensitivity"] == 0.8 and np.isnan(out.loc[1, "npv_low_hi"])
     shown = performance_display(out)
     assert shown.loc["LM", "sensitivity (not low)"] == "too few events (3)"
-    assert shown.loc["RCA", "sensitivity (not low)"] == "0.80 [0.80-0.80]"
+    assert shown.loc["RCA", "sensitivity (not low)"] == "0.80 [0.70-0.90]"
+
+
+def _summary(lm_events: list[int]) -> pd.DataFrame:
+    rows = []
+    for vessel, events in (("RCA", [2, 10, 20]), ("LM", lm_events)):
+        for stratum, n, e in zip(STRATA, (100, 80, 40), events):
+            rows.append(
+                {
+                    "vessel": vessel, "stratum": stratum, "n": n, "patients": n // 2, "share": n / 220,
+                    "events": e, "event_rate": e / n, "event_rate_lo": 0.0,
+                    "event_rate_hi": min(1.0, 2 * e / n + 0.01), "share_of_events": e / sum(events),
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_strata_of_a_vessel_with_too_few_events_show_why_and_are_not_checked():
+    # LM: 2 events in all, the intermediate stratum's rate above the high one's
+    out = ch.withhold_strata(_summary([0, 2, 0]), 5)
+    lm = out[out["vessel"] == "LM"]
+    assert lm["withheld"].eq("too few events (2)").all() and lm["event_rate"].isna().all()
+    assert out.loc[out["vessel"] == "RCA", "event_rate"].notna().all()
+    shown = ch.strata_display(out)
+    assert shown.loc[("LM", "high"), "event rate [95% CI]"] == "too few events (2)"
+    assert shown.loc[("LM", "high"), "share of all events"] == "too few events (2)"
+    assert shown.loc[("LM", "high"), "events"] == 0  # the counts stay: they say why
+    assert shown.loc[("RCA", "high"), "event rate [95% CI]"] == "0.500 [0.000-1.000]"
+    assert ch.withheld_vessels(out) == ["LM (too few events (2))"]
+    # not withheld (min_events 1), the same LM strata are flagged as out of order
+    kept = ch.withhold_strata(_summary([0, 2, 0]), 1)
+    assert ch.withheld_vessels(kept) == []
+    from ecglib.chapters import caveats
+
+    assert "for the LM" in caveats.non_monotone_strata_sentence(kept, "external")
+    assert caveats.non_monotone_strata_sentence(out, "external") is None
+
+
+def test_decision_curves_of_a_vessel_with_too_few_events_are_not_drawn_or_checked():
+    from ecglib.chapters import caveats
+    from ecglib.metrics.decision import decision_curves
+    from ecglib.plots.decision import decision_curve_figure
+
+    p = joined_predictions(300)
+    lm = schema.label_col("LM")
+    p[lm] = 0
+    p.loc[p.index[:3], lm] = 1  # 3 positive ECGs
+    curves = decision_curves(p)
+    out = ch.withhold_curves(curves, p, 5)
+    short = out["vessel"] == "LM"
+    assert out.loc[short, "model"].isna().all() and out.loc[~short, "model"].notna().all()
+    assert out.loc[short, "treat_all"].notna().all()  # the defaults need no events
+    assert ch.withheld_vessels(out) == ["LM (too few events (3))"]
+    assert ch.withheld_vessels(ch.withhold_curves(curves, p, 3)) == []
+    sentence = caveats.decision_curve_sentence(out)
+    assert sentence is None or "LM" not in sentence
+    fig = decision_curve_figure(out)
+    lm_axis = next(ax for ax in fig.axes if ax.get_title().startswith("LM"))
+    assert "AI-ECG model" not in [line.get_label() for line in lm_axis.get_lines()]
+    assert any("too few events (3)" in t.get_text() for t in lm_axis.texts)
+    rca_axis = next(ax for ax in fig.axes if ax.get_title().startswith("RCA"))
+    assert "AI-ECG model" in [line.get_label() for line in rca_axis.get_lines()]

@@ -54,3 +54,18 @@ def test_withhold_blanks_the_estimates_of_short_rows_only_and_keeps_counts():
     ]
     with pytest.raises(KeyError, match="'negatives'"):
         withhold(table.drop(columns="negatives"), 5)
+
+
+def test_withhold_groups_blanks_every_row_of_a_short_group_with_the_groups_reason():
+    from ecglib.metrics.small_counts import withhold_groups
+
+    rows = pd.DataFrame(
+        {"vessel": ["RCA", "RCA", "LM", "LM", "LAD"], "rate": [0.1, 0.4, 0.0, 0.5, 0.3]}
+    )
+    counts = pd.DataFrame({"vessel": ["RCA", "LM"], "positives": [40, 2], "negatives": [160, 198]})
+    out = withhold_groups(rows, counts, 5, ["rate"])
+    assert out[WITHHELD].tolist() == ["", "", "too few events (2)", "too few events (2)", ""]
+    assert out["rate"].isna().tolist() == [False, False, True, True, False]
+    assert list(out.columns) == ["vessel", "rate", WITHHELD]  # the counts are not left behind
+    with pytest.raises(KeyError, match="negatives"):
+        withhold_groups(rows, counts.drop(columns="negatives"), 5, ["rate"])

@@ -175,3 +175,13 @@ def test_powers_of_ten_as_a_paper_prints_them():
     )
     assert results.unexponent("diff 1.86e-09 < 1e-05, 3E-8") == "diff 1.86 × 10⁻⁹ < 10⁻⁵, 3 × 10⁻⁸"
     assert results.unexponent("v1e-5 and 0.001") == "v1e-5 and 0.001"  # only free-standing numbers
+
+
+def test_an_interval_without_width_says_so_instead_of_looking_certain():
+    # a percentile bootstrap of an NPV with no missed event in any resample
+    assert results.format_estimate(1.0, 1.0, 1.0) == "1.000 (zero-width interval)"
+    assert results.format_estimate(0.0, 0.0, 0.00001) == "0.000 (zero-width interval)"
+    assert results.format_estimate(0.5, 0.499, 0.501) == "0.500 [0.499-0.501]"
+    assert results.format_bounds(0.667, 1.0) == "95% CI 0.667 to 1.000"
+    assert results.format_bounds(1.0, 1.0) == "zero-width 95% CI"
+    assert results.format_bounds(math.nan, 1.0) == "no 95% CI"

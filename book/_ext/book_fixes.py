@@ -15,11 +15,17 @@
   notebook executed once per fold, so its figure cannot carry one name (five pages would
   declare the same label). :func:`_id_every_figure` gives every figure without a name an id
   of its page, so every figure is numbered ("Fig. N").
+- myst-nb's stylesheet sets glued text (``span.pasted-text``) in bold, so every computed number
+  in the book's prose stood out as if emphasised. ``book/_static/book.css`` sets it back to the
+  surrounding weight; :func:`_add_static` puts that folder on the HTML static path and adds
+  the stylesheet after myst-nb's.
 
 Loaded through ``sphinx.local_extensions`` in ``_config.yml``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -74,7 +80,19 @@ def _id_every_figure(app, doctree):
             doctree.set_id(figure)
 
 
+#: The book's own static files (stylesheet, favicon), beside this extension's folder.
+STATIC = Path(__file__).resolve().parent.parent / "_static"
+
+
+def _add_static(app):
+    if str(STATIC) not in app.config.html_static_path:
+        app.config.html_static_path.append(str(STATIC))
+
+
 def setup(app):
+    app.connect("builder-inited", _add_static)
+    # a higher priority than myst-nb's stylesheet (default 500), so that this one wins
+    app.add_css_file("book.css", priority=900)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("doctree-read", _id_every_figure)
     patch_image_alt()

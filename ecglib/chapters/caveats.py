@@ -184,6 +184,12 @@ def non_monotone_strata_sentence(
     )
 
 
+def _threshold(pt: float) -> str:
+    """A threshold of the grid to two significant digits, "0.3%", "1.1%", "48%": the grid's
+    own values (0.302%) are finer than any reader's threshold."""
+    return f"{float(f'{100 * pt:.2g}'):g}%"
+
+
 def _ranges(thresholds: np.ndarray, mask: np.ndarray) -> list[str]:
     """Contiguous runs of ``mask`` over the threshold grid, as "1%-4%" (or "3%")."""
     out, start = [], None
@@ -192,7 +198,7 @@ def _ranges(thresholds: np.ndarray, mask: np.ndarray) -> list[str]:
             start = i
         elif not flag and start is not None:
             lo, hi = thresholds[start], thresholds[i - 1]
-            out.append(f"{100 * lo:.3g}%" if start == i - 1 else f"{100 * lo:.3g}%-{100 * hi:.3g}%")
+            out.append(_threshold(lo) if start == i - 1 else f"{_threshold(lo)}-{_threshold(hi)}")
             start = None
     return out
 

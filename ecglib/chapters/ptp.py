@@ -58,8 +58,9 @@ from ecglib.metrics import nri as nri_mod
 from ecglib.metrics import ptp
 from ecglib.metrics.nri import NRIResult
 from ecglib.metrics.resamples import PatientResamples
+from ecglib.metrics.small_counts import too_few_text
 from ecglib.metrics.strata import STRATA
-from ecglib.report.present import format_estimate, format_p, plural
+from ecglib.report.present import format_bounds, format_estimate, format_p, plural
 
 __all__ = [
     "OUTCOMES",
@@ -151,6 +152,9 @@ class PtpAnalysis:
                     f"npv_{key}": float(r.loc[name, "npv_low"]),
                     f"npv_{key}_lo": float(r.loc[name, "npv_low_lo"]),
                     f"npv_{key}_hi": float(r.loc[name, "npv_low_hi"]),
+                    f"npv_{key}_ci": format_bounds(
+                        float(r.loc[name, "npv_low_lo"]), float(r.loc[name, "npv_low_hi"])
+                    ),
                     f"missed_{key}": int(r.loc[name, "missed_events"]),
                     f"missed_{key}_text": plural(int(r.loc[name, "missed_events"]), "missed event"),
                 }
@@ -223,6 +227,7 @@ PTP_NUMBER_KEYS = (
             ("npv", ""),
             ("npv", "_lo"),
             ("npv", "_hi"),
+            ("npv", "_ci"),
             ("missed", ""),
             ("missed", "_text"),
         )
@@ -408,6 +413,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> PtpNri:
                     guideline_models,
                     index,
                     any_vessel_outcome(index, _min_grade(outcome)),
+                    min_events=run.report.min_events,
                 )
             )
             if outcome != MAIN_OUTCOME and isinstance(models[cohort, MAIN_OUTCOME], Skipped):
@@ -416,7 +422,8 @@ def analyse(run: RunParams, results: RunResults | None = None) -> PtpNri:
         name = "The pre-test probability analysis"
         if cohort == "external":
             name = "The external pre-test probability analysis"
-        main = attempt(name, ptp_analysis, *args, outcome=MAIN_OUTCOME)
+        m = run.report.min_events
+        main = attempt(name, ptp_analysis, *args, outcome=MAIN_OUTCOME, min_events=m)
         parts[cohort, MAIN_OUTCOME] = main
         for outcome in OUTCOMES:
             if outcome != MAIN_OUTCOME:
@@ -425,7 +432,11 @@ def analyse(run: RunParams, results: RunResults | None = None) -> PtpNri:
                     main
                     if isinstance(main, Skipped)
                     else attempt(
-                        f"{name} on {outcome_label(outcome)}", ptp_analysis, *args, outcome=outcome
+                        f"{name} on {outcome_label(outcome)}",
+                        ptp_analysis,
+                        *args,
+                        outcome=outcome,
+                        min_events=m,
                     )
                 )
     return PtpNri(
@@ -447,6 +458,7 @@ def ptp_analysis(
     outcome: str = MAIN_OUTCOME,
     rule: Mapping[tuple[str, str], str] = ptp.GREY_ZONE_RULE,
     alpha: float = 0.05,
+    min_events: int = 1,
 ) -> PtpAnalysis:
     """PTP against PTP + AI on the index ECG of every CCTA examination, on ``outcome``.
 
@@ -457,7 +469,8 @@ def ptp_analysis(
     NRI and of the rule-out NPV and sensitivity are their percentile intervals, and the NRI's
     z-test sums its null variance per patient. Raises :class:`MissingInputError` without
     symptoms, when no index ECG has a PTP, or when the examinations with a PTP are all events or
-    all non-events.
+    all non-events, or have fewer of either than ``min_events`` (the small-count policy,
+    :mod:`ecglib.metrics.small_counts`: no NPV, NRI or test on a handful of events).
     """
     index = index_ecgs(predictions, "exam")
     table = ptp_ai_table(
@@ -480,6 +493,13 @@ def ptp_analysis(
         raise MissingInputError(
             f"{which} of the {len(known)} examinations with a guideline pre-test probability "
             f"have {outcome_label(outcome)}: the NRI needs both"
+        )
+    reason = too_few_text(events, len(known) - events, min_events)
+    if reason:
+        raise MissingInputError(
+            f"{reason} of {outcome_label(outcome)} among the {len(known)} examinations with a "
+            f"guideline pre-test probability: no NPV, NRI or test is reported on fewer than "
+            f"{min_events} (report.min_events)"
         )
     weights = resamples.weights(known["patient"].to_numpy())
     cats = list(ptp.PTP_CATEGORIES)
@@ -512,6 +532,7 @@ def ptp_numbers(analysis: PtpAnalysis | Skipped, prefix: str) -> dict[str, float
     out[f"{prefix}nri_p_text"] = format_p(math.nan, prefix="p")
     for key in ("ptp", "combined"):
         out[f"{prefix}missed_{key}_text"] = "no count of missed events"
+        out[f"{prefix}npv_{key}_ci"] = format_bounds(math.nan, math.nan)
     out[f"{prefix}nri_text"] = "n/a (the analysis is skipped)"
     out[f"{prefix}caveats"] = "The analysis is skipped, so nothing is checked."
     return out

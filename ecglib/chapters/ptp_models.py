@@ -25,6 +25,7 @@ from ecglib.errors import MissingInputError
 from ecglib.metrics import ptp
 from ecglib.metrics.auc_contrasts import clustered_auc_contrasts
 from ecglib.metrics.rf_cl import RF_CL_CATEGORIES, rf_cl_table
+from ecglib.metrics.small_counts import too_few_text
 from ecglib.report.present import format_estimate, format_p
 
 __all__ = ["MODELS", "GuidelineModels", "guideline_models", "models_sentence"]
@@ -89,11 +90,14 @@ MODEL_NUMBER_KEYS = (
 )
 
 
-def guideline_models(index: pd.DataFrame, outcome, *, level: float = 0.95) -> GuidelineModels:
+def guideline_models(
+    index: pd.DataFrame, outcome, *, level: float = 0.95, min_events: int = 1
+) -> GuidelineModels:
     """Both guideline models on the index ECGs ``index`` (``age``, ``sex``, ``symptom``, the
     risk factors, ``patient``) against ``outcome`` (0/1 per row; module docstring). Raises
     :class:`MissingInputError` without the models' inputs, when no examination has both
-    models, or when those examinations are all events or all non-events."""
+    models, or when those examinations have fewer events or non-events than ``min_events``
+    (the small-count policy, :mod:`ecglib.metrics.small_counts`; at least one of each)."""
     scored = rf_cl_table(index)
     guideline = ptp.ptp_table(index)
     table = pd.DataFrame(
@@ -117,6 +121,12 @@ def guideline_models(index: pd.DataFrame, outcome, *, level: float = 0.95) -> Gu
         raise MissingInputError(
             f"{which} of the {len(both)} examinations with both guideline models have the "
             "outcome: no AUC"
+        )
+    reason = too_few_text(events, len(both) - events, min_events)
+    if reason:
+        raise MissingInputError(
+            f"{reason} among the {len(both)} examinations with both guideline models: no AUC "
+            f"is reported on fewer than {min_events} (report.min_events)"
         )
     aucs = clustered_auc_contrasts(
         both["outcome"],

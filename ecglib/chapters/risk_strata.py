@@ -38,7 +38,7 @@ from ecglib.config import RunParams
 from ecglib.metrics import ptp
 from ecglib.metrics.decision import NET_BENEFITS, decision_curves, net_benefit_at
 from ecglib.metrics.resamples import PatientResamples
-from ecglib.metrics.small_counts import withhold
+from ecglib.metrics.small_counts import WITHHELD, withheld_list, withhold, withhold_groups
 from ecglib.metrics.strata import (
     PERFORMANCE,
     StrataThresholds,
@@ -202,21 +202,26 @@ class RiskStrata:
         }
         out = {}
         for key, (summary, where) in strata.items():
+            withheld = withheld_vessels(summary)
             out[f"strata_caveats_{key}"] = (
                 "The external strata are skipped, so nothing is checked."
                 if isinstance(summary, Skipped)
                 else caveats.join_sentences(
-                    [caveats.non_monotone_strata_sentence(summary, where)],
+                    [
+                        caveats.non_monotone_strata_sentence(summary, where),
+                        _not_checked(withheld, f"{where} event rates"),
+                    ],
                     empty=f"The {where} event rates rise from the low to the high stratum "
                     "for every vessel.",
                 )
             )
+        sentences = []
+        for c, where in curves.values():
+            if not isinstance(c, Skipped):
+                sentences.append(caveats.decision_curve_sentence(c, where))
+                sentences.append(_not_checked(withheld_vessels(c), f"{where} decision curves"))
         out["decision_caveats"] = caveats.join_sentences(
-            [
-                None if isinstance(c, Skipped) else caveats.decision_curve_sentence(c, where)
-                for c, where in curves.values()
-            ],
-            empty="No decision curve falls below treating all or treating none.",
+            sentences, empty="No decision curve falls below treating all or treating none."
         )
         return out
 
@@ -253,11 +258,17 @@ def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
     m = run.report.min_events
     return RiskStrata(
         strata=strata,
-        summary=_stated(vessel_strata_summary(results.oof, strata.internal, boot), method),
+        summary=withhold_strata(
+            _stated(vessel_strata_summary(results.oof, strata.internal, boot), method), m
+        ),
         external_summary=unless_skipped(
-            _stated,
-            unless_skipped(vessel_strata_summary, external, strata.external, external_boot),
-            method,
+            withhold_strata,
+            unless_skipped(
+                _stated,
+                unless_skipped(vessel_strata_summary, external, strata.external, external_boot),
+                method,
+            ),
+            m,
         ),
         performance=withhold_performance(
             _stated(
@@ -271,8 +282,13 @@ def analyse(run: RunParams, results: RunResults | None = None) -> RiskStrata:
         ),
         in_sample=insample_vs_heldout(results.oof, strata.internal, strata.targets),
         internal_cutoffs=thresholds_table(strata.fitted),
-        curves=decision_curves(results.oof, resamples=boot),
-        external_curves=unless_skipped(decision_curves, external, resamples=external_boot),
+        curves=withhold_curves(decision_curves(results.oof, resamples=boot), results.oof, m),
+        external_curves=unless_skipped(
+            withhold_curves,
+            unless_skipped(decision_curves, external, resamples=external_boot),
+            external,
+            m,
+        ),
         net_benefit=_stated(
             net_benefit_at(results.oof, run.evaluation.high_risk_thresholds, resamples=boot),
             method,
@@ -295,6 +311,63 @@ def withhold_performance(perf: pd.DataFrame, min_events: int) -> pd.DataFrame:
     columns = [f"{name}{end}" for name in PERFORMANCE for end in _ENDS]
     out = withhold(counts, min_events, columns, negatives="_negatives")
     return out.drop(columns="_negatives")
+
+
+#: The estimates of a :func:`~ecglib.metrics.strata.vessel_strata_summary` row that a vessel
+#: with too few events loses (its counts stay: they say why).
+STRATA_ESTIMATES: tuple[str, ...] = (
+    "event_rate",
+    "event_rate_lo",
+    "event_rate_hi",
+    "share_of_events",
+)
+#: The model's curve of a :func:`~ecglib.metrics.decision.decision_curves` table (treating all
+#: and none need no events to be drawn).
+CURVE_ESTIMATES: tuple[str, ...] = ("model", "model_lo", "model_hi")
+
+
+def withhold_strata(summary: pd.DataFrame, min_events: int) -> pd.DataFrame:
+    """The small-count policy on a strata summary: a vessel with fewer events (or non-events)
+    over all its strata than ``min_events`` has no event rates, intervals or shares of events
+    in any stratum (:func:`ecglib.metrics.small_counts.withhold_groups`). The vessel's count
+    decides, not the stratum's: a low stratum with 0 of 300 events is the rule-out working,
+    not an estimate on too few events."""
+    if summary.empty:
+        return summary
+    totals = summary.groupby("vessel", sort=False)[["events", "n"]].sum()
+    counts = pd.DataFrame(
+        {
+            "vessel": totals.index,
+            "positives": totals["events"].to_numpy(),
+            "negatives": (totals["n"] - totals["events"]).to_numpy(),
+        }
+    )
+    return withhold_groups(summary, counts, min_events, STRATA_ESTIMATES)
+
+
+def label_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per vessel ``table`` assesses: its ``positives`` and ``negatives`` (labels 1 and 0)."""
+    rows = []
+    for vessel in schema.assessed_vessels(table):
+        y = pd.to_numeric(table[schema.label_col(vessel)], errors="coerce")
+        rows.append(
+            {"vessel": vessel, "positives": int((y == 1).sum()), "negatives": int((y == 0).sum())}
+        )
+    return pd.DataFrame(rows, columns=["vessel", "positives", "negatives"])
+
+
+def withhold_curves(curves: pd.DataFrame, table: pd.DataFrame, min_events: int) -> pd.DataFrame:
+    """The small-count policy on decision curves: a vessel of ``table`` (the predictions the
+    curves were computed on) with too few events has no model curve or band; its treat-all and
+    treat-none lines stay (:func:`ecglib.metrics.small_counts.withhold_groups`)."""
+    return withhold_groups(curves, label_counts(table), min_events, CURVE_ESTIMATES)
+
+
+def withheld_vessels(table: pd.DataFrame | Skipped) -> list[str]:
+    """``["LM (too few events (2))"]``: the vessels a withheld table leaves out, once each."""
+    if not isinstance(table, pd.DataFrame) or WITHHELD not in table.columns:
+        return []
+    return withheld_list(table.drop_duplicates("vessel"), ["vessel"])
 
 
 def interval_method(resamples: PatientResamples, level: float = 0.95) -> str:
@@ -416,12 +489,18 @@ def strata_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     out["ECGs (share)"] = [f"{int(r.n)} ({100 * r.share:.1f}%)" for r in summary.itertuples()]
     out["patients"] = summary["patients"].astype(int)
     out["events"] = summary["events"].astype(int)
+    withheld = (
+        summary[WITHHELD].astype(str)
+        if WITHHELD in summary.columns
+        else pd.Series("", summary.index)
+    )
     out["event rate [95% CI]"] = [
-        format_estimate(r.event_rate, r.event_rate_lo, r.event_rate_hi, digits)
-        for r in summary.itertuples()
+        w or format_estimate(r.event_rate, r.event_rate_lo, r.event_rate_hi, digits)
+        for w, r in zip(withheld, summary.itertuples())
     ]
     out["share of all events"] = [
-        f"{100 * x:.1f}%" if np.isfinite(x) else "n/a" for x in summary["share_of_events"]
+        w or (f"{100 * x:.1f}%" if np.isfinite(x) else "n/a")
+        for w, x in zip(withheld, summary["share_of_events"])
     ]
     return out.set_index(["vessel", "stratum"])
 
@@ -483,6 +562,16 @@ def advantage_sentence(table: pd.DataFrame) -> str:
     )
     parts = [f"{text} for the {_join(list(v))}" for v, text in groups if len(v)]
     return "At the high-risk cut-offs, the interval of the advantage " + "; it ".join(parts) + "."
+
+
+def _not_checked(withheld: list[str], what: str) -> str | None:
+    """The sentence for vessels a check skipped under the small-count policy, or None."""
+    if not withheld:
+        return None
+    return (
+        f"Not shown or checked among the {what}, under the run's small-count policy "
+        f"(report.min_events): {_join(withheld)}."
+    )
 
 
 def _join(items: list[str]) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "too_few",
     "too_few_text",
     "withhold",
+    "withhold_groups",
     "withheld_list",
     "WITHHELD",
     "AUC_ESTIMATES",
@@ -96,3 +97,26 @@ def withheld_list(table: pd.DataFrame, label: Sequence[str]) -> list[str]:
         return []
     rows = table[table[WITHHELD].astype(bool)]
     return [f"{', '.join(str(r[c]) for c in label)} ({r[WITHHELD]})" for _, r in rows.iterrows()]
+
+
+def withhold_groups(
+    table: pd.DataFrame,
+    counts: pd.DataFrame,
+    min_events: int,
+    estimates: Sequence[str],
+    *,
+    key: str = "vessel",
+) -> pd.DataFrame:
+    """:func:`withhold` for a table with several rows per group (strata of a vessel, points of
+    a curve) whose counts belong to the group, not the row: ``counts`` has one row per ``key``
+    value with ``positives`` and ``negatives``; every row of a group with too few loses its
+    ``estimates`` and carries the group's reason. A group absent from ``counts`` is kept."""
+    missing = [c for c in (key, "positives", "negatives") if c not in counts.columns]
+    if missing:
+        raise KeyError(f"withhold_groups needs the count columns {missing}; got {list(counts)}")
+    index = counts.set_index(key)
+    merged = table.assign(
+        _positives=table[key].map(index["positives"]), _negatives=table[key].map(index["negatives"])
+    )
+    out = withhold(merged, min_events, estimates, positives="_positives", negatives="_negatives")
+    return out.drop(columns=["_positives", "_negatives"])

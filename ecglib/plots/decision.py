@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ecglib.metrics.small_counts import WITHHELD
 from ecglib.plots.style import VESSEL_COLOURS, panel_grid
 
 
@@ -29,7 +30,9 @@ def decision_curve_figure(
     ``vessel, threshold, model, treat_all, treat_none, prevalence``; with ``model_lo`` and
     ``model_hi``, the band between them is shaded and labelled ``band_label``). The y axis runs
     from a little below zero to a little above the prevalence (the largest possible net
-    benefit), so treat-all's steep negative tail does not flatten the curves.
+    benefit), so treat-all's steep negative tail does not flatten the curves. A vessel withheld
+    under the small-count policy (a ``withheld`` column, :func:`ecglib.chapters.risk_strata.
+    withhold_curves`) gets no model curve, and its panel says why.
     """
     vessels = list(pd.unique(curves["vessel"])) if vessels is None else list(vessels)
     fig, axes = panel_grid(len(vessels), width=3.6, height=3.6)
@@ -42,7 +45,21 @@ def decision_curve_figure(
             ax.fill_between(
                 x, c["model_lo"], c["model_hi"], color=colour, alpha=0.2, lw=0, label=band_label
             )
-        ax.plot(x, c["model"], color=colour, lw=1.6, label="AI-ECG model")
+        withheld = str(c[WITHHELD].iloc[0]) if WITHHELD in c.columns else ""
+        if withheld:
+            # the small-count policy: no model curve, and the panel says why
+            ax.text(
+                0.5,
+                0.5,
+                f"AI-ECG model not drawn:\n{withheld}",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="#444444",
+            )
+        else:
+            ax.plot(x, c["model"], color=colour, lw=1.6, label="AI-ECG model")
         ax.plot(x, c["treat_all"], color="#888888", lw=1.0, label="treat all")
         ax.plot(x, c["treat_none"], color="#000000", lw=1.0, ls="--", label="treat none")
         ax.set_ylim(-0.25 * prevalence, 1.1 * prevalence)

@@ -28,6 +28,7 @@ from ecglib.metrics.small_counts import WITHHELD
 
 __all__ = [
     "format_estimate",
+    "format_bounds",
     "format_p",
     "format_count",
     "format_percent",
@@ -44,6 +45,9 @@ __all__ = [
 
 #: How a missing value reads in the book's tables and text.
 MISSING = "\u2014"
+#: An interval whose bounds are equal at the printed precision, e.g. the percentile bootstrap of
+#: an NPV with no missed event in any resample: "1.000 [1.000-1.000]" would read as certainty.
+ZERO_WIDTH = "zero-width interval"
 #: A table longer than this shows its first rows and folds the rest into a "show all" block.
 MAX_ROWS = 25
 
@@ -51,7 +55,8 @@ MAX_ROWS = 25
 def format_estimate(
     value: float, low: float = math.nan, high: float = math.nan, digits: int = 3
 ) -> str:
-    """``"0.794 [0.771-0.816]"``, ``"0.794"`` without bounds, ``"n/a"`` for a missing value.
+    """``"0.794 [0.771-0.816]"``, ``"0.794"`` without bounds, ``"n/a"`` for a missing value,
+    ``"1.000 (zero-width interval)"`` when the bounds are equal at ``digits``.
 
     Bounds are printed when both are finite; one missing bound prints ``[CI n/a]``.
     """
@@ -61,11 +66,28 @@ def format_estimate(
     has_low = low is not None and np.isfinite(low)
     has_high = high is not None and np.isfinite(high)
     if has_low and has_high:
+        if _zero_width(low, high, digits):
+            return f"{text} ({ZERO_WIDTH})"
         dash = " to " if min(low, high) < 0 else "-"  # "-0.05--0.01" would be unreadable
         return f"{text} [{low:.{digits}f}{dash}{high:.{digits}f}]"
     if has_low or has_high:
         return f"{text} [CI n/a]"
     return text
+
+
+def _zero_width(low: float, high: float, digits: int) -> bool:
+    return f"{low:.{digits}f}" == f"{high:.{digits}f}"
+
+
+def format_bounds(low: float, high: float, digits: int = 3, *, level: str = "95% CI") -> str:
+    """An interval in running text: ``"95% CI 0.667 to 1.000"``; ``"zero-width 95% CI"`` when
+    the bounds are equal at ``digits`` (a proportion of 0 or 1 in every resample: the
+    percentile bootstrap has no spread to show); ``"no 95% CI"`` when a bound is missing."""
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return f"no {level}"
+    if _zero_width(low, high, digits):
+        return f"{ZERO_WIDTH.replace('interval', level)}"
+    return f"{level} {low:.{digits}f} to {high:.{digits}f}"
 
 
 def format_p(p: float, *, prefix: str | None = None) -> str:
