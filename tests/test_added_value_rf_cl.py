@@ -165,6 +165,18 @@ def test_a_cohort_without_the_risk_factors_says_why_and_has_no_rf_cl_rows(monkey
     assert chapter.skipped() == []
 
 
+def test_no_rf_cl_where_no_ecg_with_a_ptp_has_every_risk_factor():
+    oof = with_risk_factors(with_gaps(toy_results().oof))
+    ptp, _ = scored(oof)
+    oof.loc[~np.isnan(ptp), "diabetes"] = np.nan  # recorded only where there is no PTP
+    table, coverage = ptp_comparison(
+        {"internal": (oof, {NETWORK: oof[schema.prob_cols()]})}, schema.VESSELS, reference=NETWORK
+    )
+    assert RF_CL not in set(table["model"])
+    assert (table["n"] == (~np.isnan(ptp)).sum()).all()
+    assert coverage.at[0, "rf_cl_skipped"] == "no ECG with a PTP has every risk factor recorded"
+
+
 def test_the_rf_cl_rows_are_withheld_on_too_few_events_as_the_ptp_rows_are(monkeypatch):
     chapter, _ = chapter_with_risk_factors(monkeypatch, min_events=20)
     rows = chapter.ptp.set_index(["population", "vessel", "model"])

@@ -53,9 +53,10 @@ def rf_cl_coverage(
     }
 
 
-def rf_cl_status(reason: str, population: str) -> str:
-    """``"The ESC 2024 RF-CL is not computed for the external ECGs because ..."``."""
-    return f"The {RF_CL} is not computed for the {population} ECGs because {reason}."
+def rf_cl_status(reason: str, population: str, consequence: str = "") -> str:
+    """``"The ESC 2024 RF-CL is not computed for the external ECGs because <reason>"``, then
+    ``consequence`` and a full stop."""
+    return f"The {RF_CL} is not computed for the {population} ECGs because {reason}{consequence}."
 
 
 def rf_cl_sentence(row: pd.Series, population: str) -> str:
@@ -63,9 +64,8 @@ def rf_cl_sentence(row: pd.Series, population: str) -> str:
     :func:`~ecglib.chapters.added_value_ptp.ptp_comparison`'s coverage: the ECGs with a PTP but
     no RF-CL and the ECGs and patients compared; or why there is no RF-CL."""
     if row["rf_cl_skipped"]:
-        return (
-            rf_cl_status(row["rf_cl_skipped"], population)[:-1]
-            + ", so the comparison is on the ECGs with a PTP."
+        return rf_cl_status(
+            row["rf_cl_skipped"], population, ", so the comparison is on the ECGs with a PTP"
         )
     compared = f"{int(row['compared']):,} ECGs (of {int(row['patients_compared']):,} patients)"
     if row["without_rf_cl"]:
