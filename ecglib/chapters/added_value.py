@@ -25,9 +25,11 @@ pooled out-of-fold predictions. The words and tables are built in
 * **Paired comparisons** (:func:`comparisons`): per population and vessel, each model's AUC on
   the same ECGs and the differences network - clinical, ECG + clinical - network and
   ECG + clinical - clinical.
-* **The ESC 2019 PTP** (:mod:`ecglib.chapters.added_value_ptp`): the guideline pre-test
-  probability as an unfitted score beside the models on the ECGs that have one (network - PTP),
-  and the categorical NRI of the ECG + clinical model over the PTP at < 5%, 5-15%, > 15% on the
+* **The ESC 2019 PTP and the ESC 2024 RF-CL** (:mod:`ecglib.chapters.added_value_ptp`,
+  :mod:`ecglib.chapters.added_value_rf_cl`): the guideline pre-test probability and, when the
+  cohort has the risk factors, the risk-factor-weighted clinical likelihood as unfitted scores
+  beside the models on the ECGs that have them (network - PTP, network - RF-CL), and the
+  categorical NRI of the ECG + clinical model over the PTP at < 5%, 5-15%, > 15% on the
   index ECG of each examination.
 * **A rule-out and rule-in protocol** (:mod:`ecglib.chapters.added_value_rule`): the
   threshold for a 95% NPV and the one for the run's PPV target (``evaluation.rule_in_ppv``),
@@ -83,6 +85,7 @@ from ecglib.chapters.added_value_text import (
     outcome_numbers,
     outcome_table,
     specific_sentence,
+    unfitted_difference_rows,
 )
 from ecglib.chapters.cohort import RISK_FACTOR_NAMES
 from ecglib.chapters.parts import Skipped, attempt, skipped_of, unless_skipped
@@ -152,10 +155,12 @@ class AddedValue:
     external: Skipped | None
     #: AUC per population, outcome definition and vessel (:func:`outcome_tables`).
     outcomes: pd.DataFrame
-    #: Every model and the ESC 2019 PTP on the ECGs with a PTP, network - PTP
+    #: Every model, the ESC 2019 PTP and (with the risk factors) the ESC 2024 RF-CL on the ECGs
+    #: with both, network - PTP and network - RF-CL
     #: (:func:`~ecglib.chapters.added_value_ptp.ptp_comparison`), or why there is none.
     ptp: pd.DataFrame | Skipped
-    #: Per population, the ECGs with and without a PTP and why (None when skipped).
+    #: Per population, the ECGs with and without a PTP, with and without an RF-CL, and why
+    #: (None when skipped).
     ptp_coverage: pd.DataFrame | None
     #: The NRI of the ECG + clinical model over the PTP per (population key, outcome)
     #: (:func:`~ecglib.chapters.added_value_ptp.nri_parts`), or why there is none.
@@ -166,8 +171,8 @@ class AddedValue:
     #: is none.
     rule_in: RuleIn | Skipped
     #: The small-count threshold (``report.min_events``): AUCs, differences and tests of
-    #: :attr:`matrix`, :attr:`specific`, :attr:`comparisons` and :attr:`outcomes` on fewer
-    #: positive (or negative) ECGs are withheld (:func:`withhold_aucs`).
+    #: :attr:`matrix`, :attr:`specific`, :attr:`comparisons`, :attr:`ptp` and :attr:`outcomes`
+    #: on fewer positive (or negative) ECGs are withheld (:func:`withhold_aucs`).
     min_events: int = 5
 
     def withheld_sentence(self) -> str:
@@ -191,6 +196,17 @@ class AddedValue:
                 (self.comparisons["reference"] == NETWORK) & (self.comparisons["model"] == NETWORK)
             ]
             tables.append((network, lambda r: f"the {r['vessel']}, {r['population']}"))
+        if isinstance(self.ptp, pd.DataFrame):
+            # one row per population and vessel: its models share the ECGs, so the same count
+            network = self.ptp[self.ptp["model"] == NETWORK]
+            tables.append(
+                (
+                    network,
+                    lambda r: (
+                        f"the {r['vessel']} beside the guideline baselines, {r['population']}"
+                    ),
+                )
+            )
         # one list under one rule: every table's withheld rows, named by their own labels
         named = pd.concat(
             [
@@ -222,8 +238,13 @@ class AddedValue:
         return unless_skipped(difference_rows, self.comparisons)
 
     def ptp_table(self) -> pd.DataFrame | Skipped:
-        """The models and the PTP on the ECGs with a PTP, as text."""
+        """The models, the PTP and the RF-CL on the ECGs compared with them, as text."""
         return unless_skipped(ptp_display, self.ptp)
+
+    def unfitted_differences(self) -> pd.DataFrame | Skipped:
+        """network - PTP and network - RF-CL, one row per population, vessel and baseline
+        (forest figure)."""
+        return unless_skipped(unfitted_difference_rows, self.ptp)
 
     def nri_table(self, population: str = "internal", outcome: str = "severe"):
         """The NRI over the PTP of a population key and outcome as text
@@ -373,7 +394,7 @@ def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:
         ),
         external=external if isinstance(external, Skipped) else None,
         outcomes=withhold_aucs(outcome_tables(oof, ext_table, vessels), m),
-        ptp=with_ptp if isinstance(with_ptp, Skipped) else with_ptp[0],
+        ptp=with_ptp if isinstance(with_ptp, Skipped) else withhold_aucs(with_ptp[0], m),
         ptp_coverage=None if isinstance(with_ptp, Skipped) else with_ptp[1],
         nri=nri_parts(results, combined, vessels),
         rule_out=attempt("The rule-out protocol", _rule_out, results, vessels),

@@ -1,4 +1,5 @@
-"""Chapter 12's unfitted baseline: the ESC 2019 pre-test probability (PTP) beside the models.
+"""Chapter 12's unfitted baselines: the ESC 2019 pre-test probability (PTP) and the ESC 2024
+RF-CL beside the models.
 
 **PTP as a score** (:func:`ptp_comparison`). Each ECG is scored by the guideline PTP of its
 examination (:func:`ecglib.metrics.ptp.ptp_table`: the 2019 ESC table by age, sex and symptom;
@@ -8,9 +9,12 @@ for **any vessel** the label is severe disease (grade >= 3) in any assessed vess
 fitted model's score is the noisy-OR of its four probabilities
 (:func:`ecglib.metrics.outcomes.any_vessel_score`). The guideline table covers no one without
 age, sex or symptom, or under 30: those ECGs are counted with their reasons
-(:func:`ptp_coverage`), and the comparison is made on the ECGs that have a PTP (every model's AUC
-on the same ECGs, so the paired clustered difference network - PTP of
-:func:`ecglib.metrics.auc_contrasts.clustered_auc_contrasts` is paired).
+(:func:`ptp_coverage`). When the cohort has the five risk factors, each ECG is also scored by
+its examination's 2024 risk-factor-weighted clinical likelihood
+(:mod:`ecglib.chapters.added_value_rf_cl`), and the ECGs with a PTP but no RF-CL are counted
+and left out. The comparison is made on the ECGs that have a PTP (and an RF-CL, where the
+population has one): every model's AUC is on the same ECGs, so the differences network - PTP and
+network - RF-CL of :func:`ecglib.metrics.auc_contrasts.clustered_auc_contrasts` are paired.
 
 **NRI over the PTP** (:func:`ptp_nri`). The ECG + clinical model's any-vessel probability
 (noisy-OR) and the PTP, each cut at the guideline categories (< 5%, 5-15%, > 15%,
@@ -33,11 +37,16 @@ import numpy as np
 import pandas as pd
 
 from ecglib import schema
+from ecglib.chapters.added_value_rf_cl import rf_cl_coverage, rf_cl_sentence, rf_cl_status
 from ecglib.chapters.added_value_text import (
     DIFFERENCE,
     INTERVAL,
+    NETWORK,
     POPULATIONS,
     PTP,
+    RF_CL,
+    SHORT,
+    UNFITTED,
     pair_sentence,
 )
 from ecglib.chapters.parts import Skipped, attempt
@@ -94,30 +103,40 @@ def ptp_comparison(
     reference: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every model's AUC and its paired clustered difference from ``reference`` (the network)
-    on the ECGs with a PTP, per population, vessel and any vessel, the PTP one of the models.
+    on the ECGs with a PTP and, where the population has one, an RF-CL, per population, vessel
+    and any vessel, the PTP and the RF-CL two of the models (module docstring).
 
     ``populations`` maps a population's name to its labelled table (``y_<vessel>``,
-    ``patient``, ``age``, ``sex``, ``symptom``) and to the models' score tables
-    (``p_<vessel>``, row-aligned with it, default integer index). Returns the comparison (one
-    row per population, vessel and model, the columns of
+    ``patient``, ``age``, ``sex``, ``symptom``, and for the RF-CL the risk factors of
+    :data:`ecglib.schema.RISK_FACTORS`) and to the models' score tables (``p_<vessel>``,
+    row-aligned with it, default integer index). Returns the comparison (one row per
+    population, vessel and model, the columns of
     :func:`~ecglib.metrics.auc_contrasts.clustered_auc_contrasts` with ``model`` and
     ``diff = AUC(reference) - AUC(model)``) and the coverage (one row per population: ECGs,
-    ECGs with a PTP, without one, and the reasons with their counts).
+    ECGs with a PTP, without one, and the reasons with their counts; the fields of
+    :func:`~ecglib.chapters.added_value_rf_cl.rf_cl_coverage`; ``compared`` and
+    ``patients_compared``, the ECGs and patients of the comparison).
     """
     rows, coverage = [], []
     for population, (table, models) in populations.items():
         table = table.reset_index(drop=True)
         cover = ptp_coverage(table)
-        known = cover["ptp"].notna().to_numpy()
-        reasons = cover.loc[~known, "reason"].value_counts()
+        with_ptp = cover["ptp"].notna().to_numpy()
+        reasons = cover.loc[~with_ptp, "reason"].value_counts()
+        rf, rf_cover = rf_cl_coverage(table, with_ptp)
+        # every model on the same ECGs, so that each difference from the network is paired
+        known = with_ptp if rf is None else with_ptp & ~np.isnan(rf)
         coverage.append(
             {
                 "population": population,
                 "ecgs": len(table),
-                "with_ptp": int(known.sum()),
-                "without_ptp": int((~known).sum()),
-                "patients_with_ptp": int(table.loc[known, "patient"].nunique()),
+                "with_ptp": int(with_ptp.sum()),
+                "without_ptp": int((~with_ptp).sum()),
+                "patients_with_ptp": int(table.loc[with_ptp, "patient"].nunique()),
                 "reasons": "; ".join(f"{r}: {n:,}" for r, n in reasons.items()),
+                **rf_cover,
+                "compared": int(known.sum()),
+                "patients_compared": int(table.loc[known, "patient"].nunique()),
             }
         )
         if not known.any():
@@ -136,6 +155,9 @@ def ptp_comparison(
                     scores.append(s[known])
             names.append(PTP)
             scores.append(cover.loc[known, "ptp"].to_numpy(dtype=float))
+            if rf is not None:
+                names.append(RF_CL)
+                scores.append(rf[known])
             try:
                 out = clustered_auc_contrasts(
                     y,
@@ -243,33 +265,45 @@ def _key(vessel: str) -> str:
     return "any" if vessel == ANY_VESSEL else vessel
 
 
+#: Glue-key prefix of each unfitted baseline's AUC (``ptp_auc_<pop>_<v>``, ``rfcl_auc_...``).
+_AUC_KEYS: dict[str, str] = {PTP: "ptp_auc", RF_CL: "rfcl_auc"}
+
+
 def ptp_numbers(
     comparison: pd.DataFrame | Skipped, coverage: pd.DataFrame | None, reference: str
 ) -> dict[str, float | str]:
     """Glue keys of :func:`ptp_comparison` for both population keys of :data:`POPULATIONS`
     (NaN / "n/a" where absent): ``ptp_ecgs_<pop>``, ``ptp_with_<pop>``, ``ptp_without_<pop>``,
-    ``ptp_patients_<pop>``, ``ptp_reasons_<pop>``, ``ptp_coverage_<pop>`` (a sentence); per vessel ``v`` (``any`` for any vessel)
-    ``ptp_auc_<pop>_<v>`` and ``ptp_net_<pop>_<v>`` (+ ``_lo``, ``_hi``: the PTP's and the
-    network's AUC on the ECGs with a PTP), ``d_np_<pop>_<v>`` (+ ``_lo``, ``_hi``) and
-    ``p_np_<pop>_<v>``; and ``sentence_np_<pop>`` (:func:`pair_sentence`)."""
+    ``ptp_patients_<pop>``, ``ptp_reasons_<pop>``, ``ptp_coverage_<pop>`` (a sentence);
+    ``rfcl_without_<pop>``, ``rfcl_compared_<pop>`` (ECGs with both), ``rfcl_coverage_<pop>``
+    (a sentence, :func:`~ecglib.chapters.added_value_rf_cl.rf_cl_sentence`); per vessel ``v``
+    (``any`` for any vessel) ``ptp_auc_<pop>_<v>``, ``rfcl_auc_<pop>_<v>`` and
+    ``ptp_net_<pop>_<v>`` (+ ``_lo``, ``_hi``: the PTP's, the RF-CL's and the network's AUC on
+    the ECGs compared); per pair key ``b`` of :data:`UNFITTED` (``np``: network - PTP, ``nr``:
+    network - RF-CL) ``d_<b>_<pop>_<v>`` (+ ``_lo``, ``_hi``) and ``p_<b>_<pop>_<v>``; and
+    ``sentence_<b>_<pop>`` (:func:`pair_sentence`, or why there is no RF-CL)."""
     out: dict[str, float | str] = {}
     cover = pd.DataFrame() if coverage is None else coverage.set_index("population")
     for key, population in POPULATIONS.items():
         have_cover = population in cover.index
         for name, column in (
-            ("ecgs", "ecgs"),
-            ("with", "with_ptp"),
-            ("without", "without_ptp"),
-            ("patients", "patients_with_ptp"),
+            ("ptp_ecgs", "ecgs"),
+            ("ptp_with", "with_ptp"),
+            ("ptp_without", "without_ptp"),
+            ("ptp_patients", "patients_with_ptp"),
+            ("rfcl_without", "without_rf_cl"),
+            ("rfcl_compared", "compared"),
         ):
-            out[f"ptp_{name}_{key}"] = int(cover.at[population, column]) if have_cover else math.nan
+            out[f"{name}_{key}"] = int(cover.at[population, column]) if have_cover else math.nan
         out[f"ptp_reasons_{key}"] = (
             (cover.at[population, "reasons"] or "none") if have_cover else "n/a"
         )
+        absent = f"There is no {population} population in this run."
         out[f"ptp_coverage_{key}"] = (
-            _coverage_sentence(cover.loc[population])
-            if have_cover
-            else f"There is no {population} population in this run."
+            _coverage_sentence(cover.loc[population]) if have_cover else absent
+        )
+        out[f"rfcl_coverage_{key}"] = (
+            rf_cl_sentence(cover.loc[population], population) if have_cover else absent
         )
         if isinstance(comparison, Skipped):
             rows = pd.DataFrame(columns=["vessel", "model", "reference"])
@@ -282,19 +316,23 @@ def ptp_numbers(
 
         for v in (*schema.VESSELS, ANY_VESSEL):
             k = f"{key}_{_key(v)}"
-            for prefix, model in (("ptp_auc", PTP), ("ptp_net", reference)):
+            for prefix, model in (*((p, m) for m, p in _AUC_KEYS.items()), ("ptp_net", reference)):
                 for suffix, column in (("", "auc"), ("_lo", "ci_low"), ("_hi", "ci_high")):
                     out[f"{prefix}_{k}{suffix}"] = get(v, model, column)
-            for suffix, column in (("", "diff"), ("_lo", "diff_low"), ("_hi", "diff_high")):
-                out[f"d_np_{k}{suffix}"] = get(v, PTP, column)
-            out[f"p_np_{k}"] = format_p(get(v, PTP, "p_value"))
-        if isinstance(comparison, Skipped):
-            text = comparison.message
-        elif rows.empty:
-            text = f"There is no {population} population with a PTP in this run."
-        else:
-            text = pair_sentence(rows, reference, PTP)
-        out[f"sentence_np_{key}"] = text
+            for pair, model in UNFITTED.items():
+                for suffix, column in (("", "diff"), ("_lo", "diff_low"), ("_hi", "diff_high")):
+                    out[f"d_{pair}_{k}{suffix}"] = get(v, model, column)
+                out[f"p_{pair}_{k}"] = format_p(get(v, model, "p_value"))
+        for pair, model in UNFITTED.items():
+            if isinstance(comparison, Skipped):
+                text = comparison.message
+            elif rows.empty:
+                text = f"There is no {population} population with a PTP in this run."
+            elif model == RF_CL and cover.at[population, "rf_cl_skipped"]:
+                text = rf_cl_status(cover.at[population, "rf_cl_skipped"], population)
+            else:
+                text = pair_sentence(rows, reference, model)
+            out[f"sentence_{pair}_{key}"] = text
     return out
 
 
@@ -310,28 +348,38 @@ def _coverage_sentence(row: pd.Series) -> str:
 
 
 def ptp_display(comparison: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """One row per population and vessel (any vessel last): ECGs with a PTP (positive),
-    patients, each model's AUC [95% CI] on those ECGs, network - PTP [95% CI] and its p, and the
-    intervals' methods."""
+    """One row per population and vessel (any vessel last): ECGs compared (positive), patients,
+    each model's AUC [95% CI] on those ECGs, network - PTP and network - RF-CL (where the
+    population has one) [95% CI] with their p, and the intervals' methods. An estimate the
+    small-count policy withheld shows its reason."""
     rows = []
     for (population, vessel), group in comparison.groupby(["population", "vessel"], sort=False):
         first = group.iloc[0]
         row = {
             "population": population,
             "vessel": vessel,
-            "ECGs with a PTP (positive)": f"{int(first['n']):,} ({int(first['positives']):,})",
+            "ECGs compared (positive)": f"{int(first['n']):,} ({int(first['positives']):,})",
             "patients": f"{int(first['patients']):,}" if pd.notna(first["patients"]) else "n/a",
         }
         for m in group.itertuples(index=False):
-            row[f"{m.model}: AUC [95% CI]"] = format_estimate(m.auc, m.ci_low, m.ci_high, digits)
-        ptp_row = group[group["model"] == PTP].iloc[0]
-        row["network - PTP [95% CI]"] = format_estimate(
-            ptp_row["diff"], ptp_row["diff_low"], ptp_row["diff_high"], digits
-        )
-        row["p (network - PTP)"] = format_p(ptp_row["p_value"])
+            row[f"{m.model}: AUC [95% CI]"] = _withheld(m) or format_estimate(
+                m.auc, m.ci_low, m.ci_high, digits
+            )
+        for m in group[group["model"].isin(UNFITTED.values())].itertuples(index=False):
+            label = f"{SHORT[NETWORK]} - {SHORT[m.model]}"
+            row[f"{label} [95% CI]"] = _withheld(m) or format_estimate(
+                m.diff, m.diff_low, m.diff_high, digits
+            )
+            row[f"p ({label})"] = _withheld(m) or format_p(m.p_value)
         row["intervals"] = f"AUC: {INTERVAL}; difference: {DIFFERENCE}"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["population", "vessel"])
+
+
+def _withheld(row) -> str:
+    """The small-count policy's reason on a withheld row ("" when the row is shown)."""
+    value = getattr(row, "withheld", "")
+    return value if isinstance(value, str) else ""
 
 
 def nri_parts(

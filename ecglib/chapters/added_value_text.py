@@ -27,6 +27,8 @@ __all__ = [
     "COMBINED",
     "MEASURED",
     "PTP",
+    "RF_CL",
+    "UNFITTED",
     "PAIRS",
     "matrix_table",
     "matrix_sentence",
@@ -35,6 +37,7 @@ __all__ = [
     "comparison_numbers",
     "pair_sentence",
     "difference_rows",
+    "unfitted_difference_rows",
     "outcome_table",
     "outcome_numbers",
     "outcome_sentence",
@@ -50,8 +53,12 @@ POPULATIONS = {"internal": "internal, pooled out-of-fold", "external": "external
 #: The models compared, by their name in the tables.
 NETWORK, CLINICAL, COMBINED = "ECG network", "clinical", "ECG + clinical"
 MEASURED = "ECG measurements"
-#: The unfitted guideline baseline (:mod:`ecglib.chapters.added_value_ptp`).
+#: The unfitted guideline baselines (:mod:`ecglib.chapters.added_value_ptp`,
+#: :mod:`ecglib.chapters.added_value_rf_cl`).
 PTP = "ESC 2019 PTP"
+RF_CL = "ESC 2024 RF-CL"
+#: The unfitted baselines by the glue key of their difference from the network (``d_np_...``).
+UNFITTED: dict[str, str] = {"np": PTP, "nr": RF_CL}
 #: The paired differences shown, (a, b) for ``AUC(a) - AUC(b)``, and their glue keys.
 PAIRS: dict[str, tuple[str, str]] = {
     "nc": (NETWORK, CLINICAL),
@@ -65,6 +72,7 @@ SHORT = {
     COMBINED: "ECG + clinical",
     MEASURED: "ECG-measurement",
     PTP: "PTP",
+    RF_CL: "RF-CL",
 }
 
 
@@ -120,6 +128,16 @@ def difference_rows(table: pd.DataFrame) -> pd.DataFrame:
     vessel_order = {v: k for k, v in enumerate(schema.VESSELS)}
     out = out.assign(_p=out["population"].map(order), _v=out["vessel"].map(vessel_order))
     return out.sort_values(["_p", "_v"], kind="stable").drop(columns=["_p", "_v"])
+
+
+def unfitted_difference_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The differences network - PTP and network - RF-CL of
+    :func:`~ecglib.chapters.added_value_ptp.ptp_comparison` (its ECGs, not those of
+    :func:`difference_rows`), one row per population, vessel and baseline, with a
+    ``comparison`` label (for the forest figure)."""
+    rows = table[table["model"].isin(UNFITTED.values())].copy()
+    rows["comparison"] = [_pair_label(NETWORK, m) for m in rows["model"]]
+    return rows
 
 
 def comparison_numbers(table: pd.DataFrame | Skipped) -> dict[str, float | str]:
