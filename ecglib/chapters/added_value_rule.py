@@ -52,7 +52,7 @@ from ecglib.metrics.rule_out import (
     ruled_in,
     ruled_out,
 )
-from ecglib.report.present import format_estimate
+from ecglib.report.present import format_bounds, format_estimate
 
 __all__ = [
     "RULE_OUT_NPV",
@@ -145,10 +145,11 @@ def _pct(r, name: str) -> str:
 
 def _share(r, name: str, paren: bool = True) -> str:
     """``"33.2% (95% CI 27.2 to 38.5)"`` of a proportion and its interval (``paren=False``:
-    ``"33.2%, 95% CI 27.2 to 38.5"``)."""
+    ``"33.2%, 95% CI 27.2 to 38.5"``; ``"0.0% (zero-width 95% CI)"`` when every resample
+    gives the same share)."""
     text = f"{100 * r[name]:.1f}%"
     if np.isfinite(r[f"{name}_lo"]) and np.isfinite(r[f"{name}_hi"]):
-        ci = f"95% CI {100 * r[f'{name}_lo']:.1f} to {100 * r[f'{name}_hi']:.1f}"
+        ci = format_bounds(100 * r[f"{name}_lo"], 100 * r[f"{name}_hi"], 1)
         text += f" ({ci})" if paren else f", {ci}"
     return text
 

@@ -16,7 +16,7 @@ import pandas as pd
 from ecglib import schema
 from ecglib.chapters.parts import Skipped
 from ecglib.metrics.outcomes import ANY_VESSEL, OUTCOMES
-from ecglib.report.present import format_estimate, format_p
+from ecglib.report.present import format_bounds, format_estimate, format_p
 
 __all__ = [
     "INTERVAL",
@@ -202,7 +202,7 @@ def pair_sentence(rows: pd.DataFrame, a: str, b: str) -> str:
         auc_a, auc_b = aucs.at[(v, a), "auc"], aucs.at[(v, b), "auc"]
         parts.append(
             f"{v}: {SHORT[a]} {auc_a:.3f}, {SHORT[b]} {auc_b:.3f}, difference {d.diff:+.3f} "
-            f"({_ci(d.diff_low, d.diff_high)}, {format_p(d.p_value, prefix='p')})"
+            f"({format_bounds(d.diff_low, d.diff_high)}, {format_p(d.p_value, prefix='p')})"
         )
         (better if d.diff_low > 0 else worse if d.diff_high < 0 else unclear).append(v)
     summary = []
@@ -287,7 +287,7 @@ def outcome_sentence(rows: pd.DataFrame) -> str:
     for r in rows[rows["vessel"] == ANY_VESSEL].itertuples(index=False):
         if np.isfinite(r.auc):
             parts.append(
-                f"{r.auc:.3f} ({_ci(r.ci_low, r.ci_high)}; {r.positives:,} of {r.n:,} ECGs "
+                f"{r.auc:.3f} ({format_bounds(r.ci_low, r.ci_high)}; {r.positives:,} of {r.n:,} ECGs "
                 f"positive) for {r.definition}"
             )
         else:
@@ -300,17 +300,10 @@ def outcome_sentence(rows: pd.DataFrame) -> str:
     return text.strip()
 
 
-def _ci(low: float, high: float, digits: int = 3) -> str:
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return "95% CI n/a"
-    dash = " to "
-    return f"95% CI {low:.{digits}f}{dash}{high:.{digits}f}"
-
-
 def _difference(r, digits: int = 3) -> str:
     """``"0.041, 95% CI 0.012 to 0.070, p = 0.006"`` of a matrix row's ``own_minus_head``."""
     return (
-        f"{r['own_minus_head']:+.{digits}f}, {_ci(r['diff_low'], r['diff_high'], digits)}, "
+        f"{r['own_minus_head']:+.{digits}f}, {format_bounds(r['diff_low'], r['diff_high'], digits)}, "
         f"{format_p(r['p_value'], prefix='p')}"
     )
 
@@ -418,7 +411,7 @@ def specific_sentence(specific: pd.DataFrame) -> str:
         text = (
             f"Among the {int(own['n']):,} ECGs with severe disease in another vessel "
             f"({int(own['positives']):,} with {outcome} disease), the {outcome} head's AUC is "
-            f"{own['auc']:.3f} ({_ci(own['ci_low'], own['ci_high'])}), {level}"
+            f"{own['auc']:.3f} ({format_bounds(own['ci_low'], own['ci_high'])}), {level}"
         )
         if len(beats) == len(others) and len(others):
             specific_count += 1
