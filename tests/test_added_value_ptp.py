@@ -182,3 +182,23 @@ def test_the_rule_in_protocol_is_cross_fitted_internally_and_fixed_externally(mo
     assert numbers["ri_target"] == 40
     assert "examinations" in numbers["ri_sentence_internal"]
     assert "95% CI" in chapter.rule_in_table().columns
+
+
+def test_a_one_class_vessel_shows_why_it_has_no_auc_even_when_no_vessel_has_one():
+    from ecglib.chapters.added_value_ptp import ptp_display
+
+    oof = toy_results().oof.copy()
+    models = {NETWORK: oof[schema.prob_cols()]}
+    oof[schema.label_col("LM")] = 0  # no LM disease: one class
+    table, _ = ptp_comparison({"internal": (oof, models)}, schema.VESSELS, reference=NETWORK)
+    shown = ptp_display(table)
+    why = shown.loc[("internal", "LM"), f"{PTP}: AUC [95% CI]"]
+    assert why.startswith("one class (0 positive of")
+    assert shown.loc[("internal", "RCA"), f"{PTP}: AUC [95% CI]"][0].isdigit()
+    # every vessel one class: the comparison has no AUC column at all, and still reads
+    oof[schema.label_cols()] = 0
+    table, _ = ptp_comparison({"internal": (oof, models)}, schema.VESSELS, reference=NETWORK)
+    assert "auc" not in table.columns
+    shown = ptp_display(table)
+    assert shown[f"{PTP}: AUC [95% CI]"].str.startswith("one class").all()
+    assert (shown["patients"] == f"{oof['patient'].nunique():,}").all()

@@ -58,6 +58,7 @@ from ecglib.metrics import ptp
 from ecglib.metrics.auc_contrasts import clustered_auc_contrasts
 from ecglib.metrics.outcomes import ANY_VESSEL, any_vessel_score
 from ecglib.metrics.roc import OneClassError
+from ecglib.metrics.small_counts import withheld_reason
 from ecglib.report.present import format_estimate, format_p
 
 __all__ = [
@@ -168,7 +169,14 @@ def ptp_comparison(
                 )
             except OneClassError:
                 positives = int(np.sum(y == 1))
-                out = pd.DataFrame({"score": names, "n": len(y), "positives": positives})
+                out = pd.DataFrame(
+                    {
+                        "score": names,
+                        "n": len(y),
+                        "positives": positives,
+                        "clusters": sub["patient"].nunique(),
+                    }
+                )
                 reason = f"one class ({positives} positive of {len(y)} ECGs)"
             else:
                 reason = ""
@@ -359,27 +367,35 @@ def ptp_display(comparison: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
             "population": population,
             "vessel": vessel,
             "ECGs compared (positive)": f"{int(first['n']):,} ({int(first['positives']):,})",
-            "patients": f"{int(first['patients']):,}" if pd.notna(first["patients"]) else "n/a",
+            "patients": (
+                f"{int(first['patients']):,}" if pd.notna(first.get("patients")) else "n/a"
+            ),
         }
         for m in group.itertuples(index=False):
-            row[f"{m.model}: AUC [95% CI]"] = _withheld(m) or format_estimate(
-                m.auc, m.ci_low, m.ci_high, digits
+            row[f"{m.model}: AUC [95% CI]"] = _why_not(m) or format_estimate(
+                *_values(m, "auc", "ci_low", "ci_high"), digits
             )
         for m in group[group["model"].isin(UNFITTED.values())].itertuples(index=False):
             label = f"{SHORT[NETWORK]} - {SHORT[m.model]}"
-            row[f"{label} [95% CI]"] = _withheld(m) or format_estimate(
-                m.diff, m.diff_low, m.diff_high, digits
+            row[f"{label} [95% CI]"] = _why_not(m) or format_estimate(
+                *_values(m, "diff", "diff_low", "diff_high"), digits
             )
-            row[f"p ({label})"] = _withheld(m) or format_p(m.p_value)
+            row[f"p ({label})"] = _why_not(m) or format_p(*_values(m, "p_value"))
         row["intervals"] = f"AUC: {INTERVAL}; difference: {DIFFERENCE}"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["population", "vessel"])
 
 
-def _withheld(row) -> str:
-    """The small-count policy's reason on a withheld row ("" when the row is shown)."""
-    value = getattr(row, "withheld", "")
-    return value if isinstance(value, str) else ""
+def _why_not(m) -> str:
+    """Why a comparison row has no estimate: the small-count policy's reason, or the reason
+    :func:`ptp_comparison` gave (one class); "" for a row with estimates."""
+    reason = getattr(m, "reason", "")
+    return withheld_reason(m) or (reason if isinstance(reason, str) else "")
+
+
+def _values(m, *names: str) -> list[float]:
+    """A row's estimates, NaN for a column the comparison lacks (no vessel had two classes)."""
+    return [float(getattr(m, name, math.nan)) for name in names]
 
 
 def nri_parts(

@@ -16,6 +16,7 @@ import pandas as pd
 from ecglib import schema
 from ecglib.chapters.parts import Skipped
 from ecglib.metrics.outcomes import ANY_VESSEL, OUTCOMES
+from ecglib.metrics.small_counts import withheld_reason
 from ecglib.report.present import format_bounds, format_estimate, format_p
 
 __all__ = [
@@ -96,7 +97,7 @@ def comparison_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         }
         for model in models.index:
             m = models.loc[model]
-            row[f"{model}: AUC [95% CI]"] = _withheld(m) or format_estimate(
+            row[f"{model}: AUC [95% CI]"] = withheld_reason(m) or format_estimate(
                 m["auc"], m["ci_low"], m["ci_high"], digits
             ) + (f" ({m['reason']})" if m["reason"] else "")
         pairs = group.set_index(["reference", "model"])
@@ -105,10 +106,10 @@ def comparison_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                 continue
             d = pairs.loc[(a, b)]
             label = _pair_label(a, b)
-            row[f"{label} [95% CI]"] = _withheld(d) or format_estimate(
+            row[f"{label} [95% CI]"] = withheld_reason(d) or format_estimate(
                 d["diff"], d["diff_low"], d["diff_high"], digits
             )
-            row[f"p ({label})"] = _withheld(d) or format_p(d["p_value"])
+            row[f"p ({label})"] = withheld_reason(d) or format_p(d["p_value"])
         row["intervals"] = f"AUC: {INTERVAL}; difference: {DIFFERENCE}"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["population", "vessel"])
@@ -328,12 +329,6 @@ def matrix_table(matrix: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     wide["95% CI"] = INTERVAL
     wide.index = [f"{v} disease" for v in outcomes]
     return wide
-
-
-def _withheld(row) -> str:
-    """The small-count policy's reason on a withheld row ("" when the row is shown)."""
-    value = row.get("withheld", "")
-    return value if isinstance(value, str) else ""
 
 
 def _count(value) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "withhold",
     "withhold_groups",
     "withheld_list",
+    "withheld_reason",
     "WITHHELD",
     "AUC_ESTIMATES",
 ]
@@ -120,3 +121,10 @@ def withhold_groups(
     )
     out = withhold(merged, min_events, estimates, positives="_positives", negatives="_negatives")
     return out.drop(columns=["_positives", "_negatives"])
+
+
+def withheld_reason(row) -> str:
+    """The reason a row of a :func:`withhold` table is withheld, ``""`` when it is shown; ``row``
+    is a Series or dict (``row.get``) or a named tuple from ``itertuples`` (an attribute)."""
+    value = row.get(WITHHELD, "") if hasattr(row, "get") else getattr(row, WITHHELD, "")
+    return value if isinstance(value, str) else ""
