@@ -162,7 +162,10 @@ def test_a_cohort_without_the_risk_factors_says_why_and_has_no_rf_cl_rows(monkey
     assert "PTP" in numbers["sentence_np_internal"]
     assert not any("RF-CL" in c for c in chapter.ptp_table().columns)
     assert set(chapter.unfitted_differences()["comparison"]) == {"network - PTP"}
-    assert chapter.skipped() == []
+    # the page's list of what it left out names the RF-CL of each population, with why
+    skipped = chapter.skipped()
+    assert [s.part for s in skipped] == [f"The {RF_CL} ({p})" for p in POPULATIONS.values()]
+    assert all("family_history" in s.reason for s in skipped)
 
 
 def test_no_rf_cl_where_no_ecg_with_a_ptp_has_every_risk_factor():

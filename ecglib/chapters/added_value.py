@@ -60,6 +60,7 @@ from ecglib.chapters.added_value_ptp import (
     ptp_display,
     ptp_numbers,
 )
+from ecglib.chapters.added_value_rf_cl import rf_cl_skipped
 from ecglib.chapters.added_value_rule import (
     RULE_OUT_NPV,
     RuleIn,
@@ -347,7 +348,7 @@ class AddedValue:
                 self.rule_out,
                 self.rule_in,
             ]
-        )
+        ) + rf_cl_skipped(self.ptp_coverage)
 
 
 def analyse(run: RunParams, results: RunResults | None = None) -> AddedValue:

@@ -25,7 +25,7 @@ from ecglib.chapters.added_value_text import RF_CL
 from ecglib.chapters.parts import Skipped, attempt
 from ecglib.metrics.rf_cl import rf_cl_table
 
-__all__ = ["rf_cl_coverage", "rf_cl_status", "rf_cl_sentence"]
+__all__ = ["rf_cl_coverage", "rf_cl_status", "rf_cl_sentence", "rf_cl_skipped"]
 
 _PART = f"The {RF_CL}"
 
@@ -75,3 +75,16 @@ def rf_cl_sentence(row: pd.Series, population: str) -> str:
             f"compared on the {compared} with both."
         )
     return f"Every ECG with a PTP has an {RF_CL}, so every model is compared on those {compared}."
+
+
+def rf_cl_skipped(coverage: pd.DataFrame | None) -> list[Skipped]:
+    """A :class:`Skipped` per population of ``coverage`` (:func:`~ecglib.chapters.
+    added_value_ptp.ptp_comparison`'s) that has no RF-CL, so that the page's list of what it
+    left out names it; none when the PTP comparison itself was skipped (``None``)."""
+    if coverage is None or "rf_cl_skipped" not in coverage.columns:
+        return []
+    return [
+        Skipped(f"{_PART} ({row['population']})", row["rf_cl_skipped"])
+        for _, row in coverage.iterrows()
+        if row["rf_cl_skipped"]
+    ]
