@@ -89,3 +89,14 @@ def test_chance_vessels_are_those_whose_interval_includes_one_half():
         index=["RCA", "LM", "LAD"],
     )
     assert discussion.chance_vessels(rows) == ["LM"]
+
+
+def test_an_estimate_withheld_on_few_events_says_why_in_the_limitations(tmp_path):
+    run = _run(tmp_path)
+    run = replace(run, report=replace(run.report, min_events=10_000))  # every AUC withheld
+    page = discussion.analyse(run)
+    text = "\n".join(page.limitations())
+    rarest = page.external_events["positive patients"].idxmin()
+    positives = int(page.glance.rows("external").loc[rarest, "positives"])
+    assert f"({rarest}: too few events ({positives}))" in text
+    assert "n/a" not in text

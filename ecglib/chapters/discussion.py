@@ -24,6 +24,7 @@ from ecglib.chapters import glance as glance_module
 from ecglib.chapters.parts import Skipped
 from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
+from ecglib.metrics.small_counts import withheld_reason
 from ecglib.report.present import format_estimate
 
 __all__ = ["Discussion", "analyse", "event_table", "chance_vessels"]
@@ -112,7 +113,9 @@ class Discussion:
 
     def _auc(self, key: str, vessel: str) -> str:
         r = self.glance.rows(key).loc[vessel]
-        return f"{vessel} {format_estimate(r['auc'], r['ci_low'], r['ci_high'])}"
+        return f"{vessel}: " + (
+            withheld_reason(r) or format_estimate(r["auc"], r["ci_low"], r["ci_high"])
+        )
 
     def _events_paragraph(self) -> str:
         e = self.internal_events
