@@ -50,3 +50,18 @@ def test_paper_layout_puts_this_run_first_and_labels_published_as_context():
     ]
     brier = results.paper_layout({"x": ours.rename(columns={"auc": "brier"})}, "brier", ci=None)
     assert brier.iloc[0].tolist() == ["0.700", "0.600", "n/a", "0.650"] and len(brier) == 2
+
+
+def test_paper_layout_shows_why_an_estimate_is_withheld():
+    ours = pd.DataFrame(
+        {
+            "vessel": list(schema.VESSELS),
+            "auc": [0.7, np.nan, 0.8, 0.65],
+            "ci_low": [0.6, np.nan, 0.7, 0.5],
+            "ci_high": [0.8, np.nan, 0.9, 0.8],
+            "withheld": ["", "too few events (2)", "", ""],
+            "set": "external",
+        }
+    )
+    first = results.paper_layout(ours).iloc[0]
+    assert first["LM"] == "too few events (2)" and first["RCA"] == "0.700 [0.600-0.800]"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ecglib import schema
+from ecglib.metrics.small_counts import withheld_reason
 from ecglib.report.present import format_estimate
 
 __all__ = ["PAPER_VERSIONS", "PUBLISHED", "PUBLISHED_COHORT", "published_table", "paper_layout"]
@@ -102,7 +103,7 @@ def paper_layout(
     ``ci`` columns). ``published_sets`` picks and renames the published sets shown (default:
     all of them). One row per set, indexed by ``source`` (``this run`` or ``published,
     <version> (context, not a target)``) and ``set``, one column per vessel as text (``0.712
-    [0.650-0.768]``).
+    [0.650-0.768]``, or the reason of a row withheld under the small-count policy).
     """
     value = metric if value is None else value
     if isinstance(ours, pd.DataFrame):
@@ -120,7 +121,10 @@ def paper_layout(
                 if ci and ci[0] in t.columns
                 else (math.nan, math.nan)
             )
-            cells[v] = format_estimate(float(t.at[v, value]), float(low), float(high), digits)
+            # a row withheld under the small-count policy says why, as in every other table
+            cells[v] = withheld_reason(t.loc[v]) or format_estimate(
+                float(t.at[v, value]), float(low), float(high), digits
+            )
         rows.append({"source": "this run", "set": label, **cells})
     published = published_table(metric)
     for (version, subset), values in published.iterrows():
