@@ -36,6 +36,11 @@ def test_grade_display_reads_median_iqr_and_n_per_grade():
     )
     p[schema.grade_col("LM")] = 0  # nobody with an LM lesion
     assert ch.grade_display(grade_summary(p)).at["4 occluded", "LM"] == "no ECGs"
+    # one ECG has a median and no range (not "[0.998-0.998]", nor an "interval")
+    p.loc[p.index[0], schema.grade_col("LM")] = 4
+    one = grade_summary(p)
+    row = one[(one["vessel"] == "LM") & (one["grade"] == 4)].iloc[0]
+    assert ch.grade_display(one).at["4 occluded", "LM"] == f"{row['median']:.3f} (n = 1)"
 
 
 def test_without_an_external_site_the_external_parts_are_skipped_once():

@@ -219,14 +219,21 @@ def trend_sentence(trend: pd.DataFrame) -> str:
     return text
 
 
+def _median_iqr(r, digits: int) -> str:
+    """``"0.506 [0.051-0.965]"``: a median and its interquartile range, a description of the
+    ECGs (not an interval estimate, so not :func:`~ecglib.report.present.format_estimate`);
+    one ECG has a median and no range."""
+    if int(r["n"]) == 1:
+        return f"{r['median']:.{digits}f}"
+    return f"{r['median']:.{digits}f} [{r['q1']:.{digits}f}-{r['q3']:.{digits}f}]"
+
+
 def grade_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """:func:`ecglib.metrics.severity.grade_summary` for reading: per grade (rows) and vessel
     (columns) ``median [Q1-Q3] (n = <ECGs>)``, ``no ECGs`` for a grade nobody has."""
     text = summary.assign(
         _t=[
-            f"{format_estimate(r['median'], r['q1'], r['q3'], digits)} (n = {int(r['n'])})"
-            if r["n"]
-            else "no ECGs"
+            f"{_median_iqr(r, digits)} (n = {int(r['n'])})" if r["n"] else "no ECGs"
             for _, r in summary.iterrows()
         ],
         grade=[f"{g} {name}" for g, name in zip(summary["grade"], summary["grade_name"])],
