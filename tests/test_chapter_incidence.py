@@ -166,7 +166,9 @@ def test_the_figure_caption_counts_patients_and_events_as_the_summary_does():
     )
     for g in s.index:
         n, e = int(s.at[g, "n"]), int(s.at[g, "events"])
-        assert f"{g} {n:,} patients, {e:,} event{'s' if e != 1 else ''}" in text
+        assert (
+            f"{g} {n:,} patient{'s' if n != 1 else ''}, {e:,} event{'s' if e != 1 else ''}" in text
+        )
 
 
 def test_min_events_withholds_the_tests_on_too_few_events_only():
@@ -176,11 +178,11 @@ def test_min_events_withholds_the_tests_on_too_few_events_only():
     # a threshold at the run's event count keeps every test; one above withholds them all
     kept = ch.followup_analysis(p, strata, THRESHOLDS, horizon=365, min_events=events)
     assert kept.logrank["p_value"] == pytest.approx(plain.logrank["p_value"])
-    assert kept.numbers("x_")["x_logrank_p_text"] == format_p(plain.logrank["p_value"])
+    assert kept.numbers("x_")["x_logrank_p_text"] == format_p(plain.logrank["p_value"], prefix="p")
     short = ch.followup_analysis(p, strata, THRESHOLDS, horizon=365, min_events=events + 1)
     text = f"too few events ({events})"
     numbers = short.numbers("x_")
-    assert numbers["x_logrank_p_text"] == text
+    assert numbers["x_logrank_p_text"] == f"not made ({text})"
     assert numbers["x_trend_text"] == f"not estimable ({text})"
     assert math.isnan(numbers["x_trend_hr"]) and math.isnan(numbers["x_logrank_p"])
     assert short.by_vessel["logrank_p"].isna().all() and (short.by_vessel["reason"] == text).all()

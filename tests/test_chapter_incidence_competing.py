@@ -114,7 +114,7 @@ def test_the_trend_test_is_the_clustered_cox_model_of_the_group_rank():
     assert numbers["int_trend_p_text"] == format_p(expected["p_value"])
     assert numbers["int_trend_text"].startswith("hazard ratio ")
     assert numbers["int_trend_text"].endswith(format_p(expected["p_value"], prefix="p"))
-    assert numbers["int_logrank_p_text"] == format_p(fu.logrank["p_value"])
+    assert numbers["int_logrank_p_text"] == format_p(fu.logrank["p_value"], prefix="p")
     table = ch.tests_display({"internal": fu})
     assert table.loc["internal", "trend p"] == format_p(expected["p_value"])
     assert table.loc["internal", "patients"] == fu.n_patients
@@ -162,3 +162,26 @@ def test_the_sentences_name_empty_groups_and_groups_without_events():
     fu = ch.followup_analysis(quiet, strata, THRESHOLDS, horizon=365)
     assert "0.0% (no events) in the high-risk group" in fu.numbers("x_")["x_incidence_text"]
     assert fu.numbers("x_")["x_trend_text"] == "not estimable (no events)"
+
+
+def test_one_patient_reads_in_the_singular():
+    from types import SimpleNamespace
+
+    summary = pd.DataFrame(
+        {
+            "n": [1, 40, 12],
+            "events": [0, 3, 2],
+            "cumulative_incidence": [0.0, 0.075, 0.17],
+            "ci_lo": [0.0, 0.02, 0.04],
+            "ci_hi": [0.0, 0.2, 0.45],
+            "one_minus_km": [0.0, 0.076, 0.18],
+            "naive_events_over_n": [0.0, 0.075, 0.167],
+        },
+        index=pd.Index(["low", "intermediate", "high"], name="group"),
+    )
+    texts = ch.incidence_sentences(SimpleNamespace(summary=summary, competing=np.array([1, 0])))
+    assert "in the low-risk group (1 patient)" in texts["incidence_text"]
+    assert "(40 patients)" in texts["incidence_text"]
+    assert texts["competing_events_text"].startswith("1 patient's follow-up ended")
+    two = ch.incidence_sentences(SimpleNamespace(summary=summary, competing=np.array([1, 1])))
+    assert two["competing_events_text"].startswith("2 patients' follow-up ended")

@@ -38,7 +38,7 @@ from ecglib.metrics import survival
 from ecglib.metrics._inputs import require_columns
 from ecglib.metrics.small_counts import too_few_text
 from ecglib.metrics.strata import STRATA
-from ecglib.report.present import format_estimate, format_p
+from ecglib.report.present import format_estimate, format_p, plural
 
 __all__ = [
     "CumulativeIncidence",
@@ -110,8 +110,12 @@ class FollowupAnalysis:
             "competing": math.nan if self.competing is None else int(np.sum(self.competing)),
             "horizon": self.horizon,
             "logrank_p": self.logrank.get("p_value", math.nan),
-            "logrank_p_text": self.logrank.get("reason")
-            or format_p(self.logrank.get("p_value", math.nan)),
+            # "p = 0.17", or why no test was made (read after "Log-rank test: ")
+            "logrank_p_text": (
+                f"not made ({self.logrank['reason']})"
+                if self.logrank.get("reason")
+                else format_p(self.logrank.get("p_value", math.nan), prefix="p")
+            ),
             "trend_hr": trend.get("hr", math.nan),
             "trend_hr_lo": trend.get("ci_lo", math.nan),
             "trend_hr_hi": trend.get("ci_hi", math.nan),
@@ -375,7 +379,7 @@ def incidence_sentences(analysis: FollowupAnalysis, digits: int = 1) -> dict[str
             ci = "CI n/a"
         cif.append(
             f"{pct(s.at[g, 'cumulative_incidence'])} ({ci}) in the {_label(g)} group "
-            f"({int(s.at[g, 'n']):,} patients)"
+            f"({plural(int(s.at[g, 'n']), 'patient')})"
         )
     missing = f"; no patient is in the {' or '.join(_label(g) for g in absent)} group"
     naive = [f"{pct(s.at[g, 'naive_events_over_n'])} ({g})" for g in present]
@@ -384,8 +388,9 @@ def incidence_sentences(analysis: FollowupAnalysis, digits: int = 1) -> dict[str
     else:
         km = [f"{pct(s.at[g, 'one_minus_km'])} ({g})" for g in present]
         n = int(np.sum(analysis.competing))
+        whose = "1 patient's" if n == 1 else f"{n:,} patients'"
         competing = (
-            f"{n:,} patients' follow-up ended with a competing event within the horizon; "
+            f"{whose} follow-up ended with a competing event within the horizon; "
             f"1 - Kaplan-Meier, which censors them, would have said {_and(km)}."
         )
     return {
@@ -604,7 +609,9 @@ def tests_display(analyses: Mapping[str, FollowupAnalysis | Skipped]) -> pd.Data
                 "patients": a.n_patients,
                 "events": int(np.sum(a.event)),
                 "log-rank χ² (df)": (
-                    f"{stat:.2f} ({int(lr['df'])})" if np.isfinite(stat) else "n/a (one group)"
+                    f"{stat:.2f} ({int(lr['df'])})"
+                    if np.isfinite(stat)
+                    else f"not made ({lr.get('reason') or 'one group'})"
                 ),
                 "log-rank p": lr.get("reason") or format_p(lr.get("p_value", math.nan)),
                 "Cox trend: hazard ratio per group step [95% CI]": (

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from ecglib.metrics import survival as surv
 from ecglib.plots.style import use_style
-from ecglib.report.present import format_p
+from ecglib.report.present import format_p, plural
 
 #: Days in a month on average (365.25 / 12): the time axes are drawn in days, labelled in months.
 DAYS_PER_MONTH = 365.25 / 12
@@ -189,8 +189,8 @@ def followup_caption(followup, **_figure_options) -> str:
     member = np.array([str(x) for x in np.asarray(followup.group, dtype=object)])
     event = np.asarray(followup.event).astype(bool)
     per_group = ", ".join(
-        f"{g} {int((member == g).sum()):,} patients, {int(event[member == g].sum()):,} "
-        f"event{'s' if int(event[member == g].sum()) != 1 else ''}"
+        f"{g} {plural(int((member == g).sum()), 'patient')}, "
+        f"{plural(int(event[member == g].sum()), 'event')}"
         for g in groups
         if (member == g).any()
     )
@@ -198,6 +198,6 @@ def followup_caption(followup, **_figure_options) -> str:
     method = "1 - Kaplan-Meier" if followup.competing is None else "Aalen-Johansen"
     total = int(event.sum())
     return (
-        f"{len(member):,} patients, {total:,} event{'s' if total != 1 else ''} within "
+        f"{plural(len(member), 'patient')}, {plural(total, 'event')} within "
         f"{months:.0f} months ({method}); by risk group: {per_group}."
     )
