@@ -187,3 +187,18 @@ def test_analyse_on_the_ci_run_matches_a_recomputation(ci_run):
     assert numbers["cut_odds_RCA"] == pytest.approx(0.85 / 0.15)
     assert isinstance(numbers["none_flagged_sentence"], str)
     assert chapter.skipped() == [] and list(chapter.outputs()) == OUTPUTS
+
+
+def test_an_npv_that_does_not_exist_says_why_in_the_text():
+    from ecglib.chapters.calibration import _MISSING, _estimate_texts
+
+    points = pd.DataFrame(
+        {"npv": [0.93, np.nan], "npv_lo": [0.9, np.nan], "npv_hi": [0.96, np.nan]},
+        index=["RCA", "LM"],
+    )
+    texts = _estimate_texts(points, "npv", 2, "op_", rows=["RCA", "LM"], missing=_MISSING["npv"])
+    assert texts == {
+        "op_npv_ci_RCA": "0.93 [0.90-0.96]",
+        "op_npv_ci_LM": "n/a (no ECG below the cut-off)",
+    }
+    assert _MISSING["brier"] == "n/a"

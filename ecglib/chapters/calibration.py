@@ -24,6 +24,7 @@ patient resamples of that population (:meth:`ecglib.chapters.predictions.RunResu
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -149,7 +150,7 @@ class Calibration:
             ("op_", self.points, (("sensitivity", 2), ("specificity", 2), ("npv", 2))),
         ):
             for name, digits in names:
-                out.update(_estimate_texts(table, name, digits, prefix))
+                out.update(_estimate_texts(table, name, digits, prefix, missing=_MISSING[name]))
         for v in schema.VESSELS:
             have = isinstance(self.cutoffs, pd.DataFrame) and v in self.cutoffs.index
             t = self.cutoffs.at[v, "threshold"] if have else math.nan
@@ -293,16 +294,27 @@ def withhold_estimates(
     return out.drop(columns=["_pos", "_neg"])
 
 
-def _estimate_texts(table, name, digits, prefix, rows=schema.VESSELS) -> dict[str, str]:
+#: Why an estimate the text prints does not exist, where the reason is not the small-count
+#: policy's (an NPV needs at least one ECG below the cut-off).
+_MISSING: dict[str, str] = defaultdict(
+    lambda: "n/a", npv="n/a (no ECG below the cut-off)", ppv="n/a (no ECG at or above it)"
+)
+
+
+def _estimate_texts(
+    table, name, digits, prefix, rows=schema.VESSELS, *, missing: str = "n/a"
+) -> dict[str, str]:
     """``<prefix><name>_ci_<vessel>``: the estimate with its interval as text (the
-    small-count policy's reason when it is withheld)."""
+    small-count policy's reason when it is withheld, ``missing`` when it does not exist)."""
     out = {}
     for v in rows:
         if isinstance(table, pd.DataFrame) and v in table.index:
             r = table.loc[v]
             withheld = r.get(WITHHELD, "") if pd.isna(r[name]) else ""
-            out[f"{prefix}{name}_ci_{v}"] = withheld or format_estimate(
-                r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits
+            out[f"{prefix}{name}_ci_{v}"] = withheld or (
+                format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
+                if pd.notna(r[name])
+                else missing
             )
         else:
             out[f"{prefix}{name}_ci_{v}"] = "n/a"
