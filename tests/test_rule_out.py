@@ -170,3 +170,38 @@ def test_rule_in_proportions_are_the_plain_ones_and_their_intervals_cover_them()
     assert r["share_ruled_in"] == pytest.approx(ruled.mean())
     for name in RULE_IN_PERFORMANCE:
         assert r[f"{name}_lo"] <= r[name] <= r[f"{name}_hi"]
+
+
+def test_a_protocol_row_on_too_few_events_keeps_its_counts_and_says_why():
+    from ecglib.chapters.added_value_rule import RuleIn, RuleOut, withhold_protocol
+    from ecglib.metrics.rule_out import PERFORMANCE, RULE_IN_PERFORMANCE, rule_in_performance
+
+    rng = np.random.default_rng(3)
+    weights = rng.poisson(1.0, size=(50, 40)).astype(float)
+    many = np.r_[np.ones(12), np.zeros(28)]
+    one = np.r_[np.ones(1), np.zeros(39)]
+    selected = np.r_[np.zeros(20, bool), np.ones(20, bool)]
+    rows = [
+        {"population": "internal, pooled out-of-fold", "vessel": v, "threshold": "0.1",
+         "patients": 40, **rule_out_performance(y, selected, weights)}
+        for v, y in (("RCA", many), ("LM", one))
+    ]  # fmt: skip
+    table = withhold_protocol(pd.DataFrame(rows), 5, PERFORMANCE)
+    assert table["withheld"].tolist() == ["", "too few events (1)"]
+    assert table.loc[1, ["n_ruled_out", "missed"]].tolist() == [20, 0]  # counts stay
+    assert table.loc[1, [f"{n}{e}" for n in PERFORMANCE for e in ("", "_lo", "_hi")]].isna().all()
+    rule = RuleOut(target=0.95, table=table, n_boot=50)
+    shown = rule.display()
+    lm = shown.loc[("internal, pooled out-of-fold", "LM")]
+    assert lm["prevalence ruled out, % [95% CI]"] == "too few events (1)"
+    assert lm["ruled out, n"] == "20"
+    assert rule.display().loc[("internal, pooled out-of-fold", "RCA"), "ruled out, n"] == "20"
+    text = rule.sentence(table)
+    assert "LM: not reported (too few events (1))" in text and "RCA: 20 of 40" in text
+    # the rule-in the same way
+    rows_in = [
+        {**r, **rule_in_performance(y, selected, weights)} for r, y in zip(rows, (many, one))
+    ]
+    table_in = withhold_protocol(pd.DataFrame(rows_in), 5, RULE_IN_PERFORMANCE)
+    ruled = RuleIn(target=0.5, table=table_in, n_boot=50)
+    assert "LM: not reported (too few events (1))" in ruled.sentence(table_in)

@@ -67,6 +67,7 @@ from ecglib.chapters.added_value_rule import (
     RuleOut,
     rule_in_protocol,
     rule_out_protocol,
+    withhold_protocol,
 )
 from ecglib.chapters.added_value_text import (
     CLINICAL,
@@ -102,6 +103,7 @@ from ecglib.metrics.baselines import (
     cross_fit_logistic,
 )
 from ecglib.metrics.outcomes import outcome_auc_table
+from ecglib.metrics.rule_out import PERFORMANCE, RULE_IN_PERFORMANCE
 from ecglib.metrics.small_counts import WITHHELD, withhold
 from ecglib.metrics.vessel_specificity import cross_vessel_matrix
 
@@ -433,7 +435,11 @@ def withhold_aucs(table: pd.DataFrame, min_events: int) -> pd.DataFrame:
 def _rule_out(results: RunResults, vessels: Sequence[str]) -> RuleOut:
     return RuleOut(
         target=RULE_OUT_NPV,
-        table=rule_out_protocol(results, vessels, RULE_OUT_NPV),
+        table=withhold_protocol(
+            rule_out_protocol(results, vessels, RULE_OUT_NPV),
+            results.params.report.min_events,
+            PERFORMANCE,
+        ),
         n_boot=results.resamples("oof").n_boot,
     )
 
@@ -442,7 +448,11 @@ def _rule_in(results: RunResults, vessels: Sequence[str]) -> RuleIn:
     target = results.params.evaluation.rule_in_ppv
     return RuleIn(
         target=target,
-        table=rule_in_protocol(results, vessels, target),
+        table=withhold_protocol(
+            rule_in_protocol(results, vessels, target),
+            results.params.report.min_events,
+            RULE_IN_PERFORMANCE,
+        ),
         n_boot=results.resamples("oof").n_boot,
     )
 

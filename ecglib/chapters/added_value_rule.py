@@ -52,6 +52,7 @@ from ecglib.metrics.rule_out import (
     ruled_in,
     ruled_out,
 )
+from ecglib.metrics.small_counts import withheld_reason, withhold
 from ecglib.report.present import format_bounds, format_estimate
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "RuleIn",
     "rule_out_protocol",
     "rule_in_protocol",
+    "withhold_protocol",
     "labelled_scores",
 ]
 
@@ -135,12 +137,25 @@ def _protocol_table(results, vessels: Sequence[str], *, crossfit, choose, apply,
     return pd.DataFrame(rows)
 
 
+def withhold_protocol(table: pd.DataFrame, min_events: int, proportions) -> pd.DataFrame:
+    """The small-count policy on a protocol's table: a row (population and vessel) with fewer
+    positive (or negative) examinations than ``min_events`` keeps its counts and threshold but
+    loses every proportion of ``proportions`` and its interval; its ``withheld`` column says why
+    (:func:`ecglib.metrics.small_counts.withhold`)."""
+    counts = table.assign(_negatives=table["n"] - table["positives"])
+    columns = [f"{name}{end}" for name in proportions for end in ("", "_lo", "_hi")]
+    out = withhold(counts, min_events, columns, negatives="_negatives")
+    return out.drop(columns="_negatives")
+
+
 def _t(t: float) -> str:
     return "none reaches the target" if not np.isfinite(t) else f"{t:.3f}"
 
 
 def _pct(r, name: str) -> str:
-    return format_estimate(100 * r[name], 100 * r[f"{name}_lo"], 100 * r[f"{name}_hi"], 1)
+    return withheld_reason(r) or format_estimate(
+        100 * r[name], 100 * r[f"{name}_lo"], 100 * r[f"{name}_hi"], 1
+    )
 
 
 def _share(r, name: str, paren: bool = True) -> str:
@@ -230,6 +245,9 @@ class RuleOut:
         allowed = 1 - self.target
         parts = []
         for r in rows.to_dict("records"):
+            if withheld_reason(r):
+                parts.append(f"{r['vessel']}: not reported ({withheld_reason(r)})")
+                continue
             if r["n_ruled_out"] == 0:
                 parts.append(
                     f"{r['vessel']}: nobody is ruled out ({r['positives']:,} of {r['n']:,} "
@@ -348,6 +366,9 @@ class RuleIn:
         above or below only when its interval excludes the target), and among the others."""
         parts = []
         for r in rows.to_dict("records"):
+            if withheld_reason(r):
+                parts.append(f"{r['vessel']}: not reported ({withheld_reason(r)})")
+                continue
             if r["n_ruled_in"] == 0:
                 parts.append(
                     f"{r['vessel']}: nobody is ruled in ({r['positives']:,} of {r['n']:,} "
