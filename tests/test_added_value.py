@@ -371,3 +371,25 @@ def test_the_forest_figure_draws_each_difference_and_interval_where_given():
 def test_clinical_variables_are_named_as_table_1_names_them():
     names = [ch.variable_name(c) for c in ("age", "symptom", "family_history", "smoking")]
     assert names == ["age", "symptom", "family history of CAD", "smoking (current or past)"]
+
+
+def test_a_model_auc_below_one_half_is_said_with_why_it_can_happen():
+    from types import SimpleNamespace
+
+    rows = []
+    for reference in (ch.NETWORK, ch.COMBINED):  # the same model's AUC under two references
+        for model, auc in ((ch.NETWORK, 0.88), (ch.CLINICAL, 0.357)):
+            rows.append(
+                {"population": "internal", "reference": reference, "vessel": "LM",
+                 "model": model, "auc": auc, "ci_low": auc - 0.2, "ci_high": auc + 0.2}
+            )  # fmt: skip
+    comparisons = pd.DataFrame(rows)
+    text = ch.AddedValue.below_half_sentence(SimpleNamespace(comparisons=comparisons))
+    assert text.startswith("One AUC is below 0.5: the clinical model for LM disease, internal")
+    assert "0.357, 95% CI 0.157-0.557, which includes 0.5" in text
+    assert "handful of positives" in text
+    comparisons["auc"] = 0.7
+    fine = ch.AddedValue.below_half_sentence(SimpleNamespace(comparisons=comparisons))
+    assert fine == "No model's AUC on this page is below 0.5."
+    skipped = ch.AddedValue.below_half_sentence(SimpleNamespace(comparisons=ch.Skipped("x", "y")))
+    assert "skipped" in skipped

@@ -224,6 +224,27 @@ class AddedValue:
             empty="No AUC on this page rests on too few events.",
         )
 
+    def below_half_sentence(self) -> str:
+        """Which models' AUCs in the comparison are below 0.5, and why that can happen to a
+        cross-fitted model (:func:`ecglib.chapters.caveats.auc_below_half_sentence`)."""
+        if not isinstance(self.comparisons, pd.DataFrame):
+            return "The model comparison is skipped, so no AUC is checked against 0.5."
+        # every model once per population and vessel (a model is compared with several
+        # references, on the same ECGs, so its AUC repeats)
+        aucs = self.comparisons.drop_duplicates(["population", "vessel", "model"])
+        return caveats.join_sentences(
+            [
+                caveats.auc_below_half_sentence(
+                    aucs,
+                    lambda r: (
+                        f"the {r['model']} model for {r['vessel']} disease, {r['population']}"
+                    ),
+                    why=FEW_EVENTS_REVERSED,
+                )
+            ],
+            empty="No model's AUC on this page is below 0.5.",
+        )
+
     def matrix_table(self) -> pd.DataFrame:
         """The cross-vessel matrix as text."""
         return matrix_table(self.matrix)
@@ -289,6 +310,7 @@ class AddedValue:
                 out[f"{key}_pos_{v}"] = int(first.at[v, "positives"]) if have else math.nan
         out["min_events"] = self.min_events
         out["withheld_sentence"] = self.withheld_sentence()
+        out["below_half_sentence"] = self.below_half_sentence()
         out["matrix_sentence"] = matrix_sentence(self.matrix)
         out["specific_sentence"] = specific_sentence(self.specific)
         out.update(comparison_numbers(self.comparisons))
@@ -418,6 +440,16 @@ _WITHHELD_ESTIMATES = (
     "diff_high",
     "z",
     "p_value",
+)
+
+
+#: Why a cross-fitted model's AUC can fall below 0.5 (chapter 12's models are refitted per
+#: fold on the other folds' ECGs).
+FEW_EVENTS_REVERSED = (
+    "a regression fitted on a handful of positives per fold learns their noise, and predicting "
+    "the held-out fold from the other folds' few positives can rank it worse than chance; "
+    "its AUC below 0.5 says the model has nothing to offer for that vessel here, not that its "
+    "inverse would help"
 )
 
 

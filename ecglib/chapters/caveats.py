@@ -88,13 +88,17 @@ def withheld_sentence(
     )
 
 
+#: Why a model's ranking can be reversed in a set of ECGs, for a trained model's held-out sets.
+REVERSED_WHY = "a subgroup it does not transfer to, or a fold that is not like the others"
+
+
 def auc_below_half_sentence(
-    table: pd.DataFrame, label: Callable | str, *, auc: str = "auc"
+    table: pd.DataFrame, label: Callable | str, *, auc: str = "auc", why: str = REVERSED_WHY
 ) -> str | None:
     """A sentence for every AUC below 0.5 in ``table`` (rows named by ``label``, a column or a
     function of the row), saying whether its interval (``ci_low``, ``ci_high`` when present)
-    still includes 0.5; None when no AUC is below 0.5. Withheld and missing AUCs (NaN) are not
-    flagged."""
+    still includes 0.5, and ``why`` a ranking can be reversed there; None when no AUC is below
+    0.5. Withheld and missing AUCs (NaN) are not flagged."""
     values = pd.to_numeric(table[auc], errors="coerce")
     rows = table[values < 0.5]
     if rows.empty:
@@ -113,8 +117,8 @@ def auc_below_half_sentence(
         f"{'These AUCs are' if plural else 'One AUC is'} below 0.5: {_join(items)}. Below 0.5 "
         "the model ranks the ECGs with the lesion lower than those without it, worse than "
         "chance; where the interval includes 0.5 the data do not distinguish it from no "
-        "discrimination, and where it does not, the model's ranking is reversed in that set "
-        "(a subgroup it does not transfer to, or a fold that is not like the others)."
+        f"discrimination, and where it does not, the model's ranking is reversed in that set "
+        f"({why})."
     )
 
 
