@@ -53,6 +53,7 @@ def test_missing_records_skip_the_chapter_once_and_every_number_still_exists(mon
     assert chapter.shift_table("ST depression") is None and chapter.reference is None
     numbers = chapter.numbers()
     assert math.isnan(numbers["real_records"]) and numbers["std_leads_depressed"] == "n/a"
+    assert numbers["ste_shift_clause"] == "no comparison (the part is skipped)"
     assert numbers["real_n_folds"] == 3 and numbers["real_training_cohort"] == (
         "the run's own cohort"
     )
@@ -124,6 +125,10 @@ def test_analyse_on_the_ci_run_shows_the_records_and_the_runs_predictions(data_d
     )
     significant = ", ".join(chapter.std.significant.query("direction == 'depression'")["lead"])
     assert numbers["std_leads_depressed"] == (significant or "no lead")
+    if significant:
+        assert numbers["std_shift_clause"].startswith(
+            f"a significantly lower ST segment in {significant}"
+        )
 
 
 def test_a_part_without_its_own_input_is_skipped_alone(real, tmp_path):
@@ -138,3 +143,17 @@ def test_a_part_without_its_own_input_is_skipped_alone(real, tmp_path):
     assert isinstance(chapter.yield_source, pd.DataFrame)
     assert not isinstance(chapter.std, Skipped)
     assert math.isnan(chapter.numbers()["real_predicted"])
+
+
+def test_the_shift_clause_says_a_direction_without_a_lead_in_words():
+    from ecglib.chapters.real_ecgs import shift_clause
+
+    assert shift_clause(["I", "II"], ["aVR"], lower_first=True) == (
+        "a significantly lower ST segment in I, II and a higher one in aVR"
+    )
+    assert shift_clause(["V4", "V5"], [], lower_first=False) == (
+        "a significantly higher ST segment in V4, V5 and no significantly lower one in any lead"
+    )
+    assert shift_clause([], [], lower_first=True) == (
+        "no significantly lower ST segment in any lead and no significantly higher one in any lead"
+    )

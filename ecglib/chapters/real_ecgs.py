@@ -25,7 +25,7 @@ uses ``row``, a record's position in :attr:`ecglib.real.beat_yield.RealBeats.rec
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -198,6 +198,26 @@ def _shift(st: StComparison | Skipped) -> pd.DataFrame | Skipped:
     return st if isinstance(st, Skipped) else st.shift
 
 
+def shift_clause(own: Sequence[str], other: Sequence[str], *, lower_first: bool) -> str:
+    """What a group's ST segment does against the reference, as the page's sentence continues
+    "Records coded ST depression have ...": ``"a significantly lower ST segment in I, II and a
+    higher one in aVR"``; a direction without a significant lead is said in words (``"and no
+    significantly higher one in any lead"``). ``own`` are the leads shifted in the group's own
+    direction (lower for depression, ``lower_first``), ``other`` those shifted the other way."""
+    first, second = ("lower", "higher") if lower_first else ("higher", "lower")
+    head = (
+        f"a significantly {first} ST segment in {', '.join(own)}"
+        if own
+        else f"no significantly {first} ST segment in any lead"
+    )
+    tail = (
+        f"a {second} one in {', '.join(other)}"
+        if other
+        else f"no significantly {second} one in any lead"
+    )
+    return f"{head} and {tail}"
+
+
 def st_shift_display(st: StComparison, digits: int = 2) -> pd.DataFrame:
     """The per-lead ST shift for the book: lead, both groups' mean ST level, the shift with its
     95% CI (record SD), the approximate shift in mV, q, direction and the share of the ST
@@ -254,6 +274,7 @@ def real_numbers(
         key = ST_KEYS[group]
         out[f"{key}_leads_depressed"] = "n/a"
         out[f"{key}_leads_elevated"] = "n/a"
+        out[f"{key}_shift_clause"] = "no comparison (the part is skipped)"
         out[f"{key}_n_significant_leads"] = nan
         out[f"{key}_max_shift_mv"] = nan
     if isinstance(real, RealBeats):
@@ -286,6 +307,14 @@ def real_numbers(
             ", ".join(significant_leads(item, "depression")) or "no lead"
         )
         out[f"{key}_leads_elevated"] = ", ".join(significant_leads(item, "elevation")) or "no lead"
+        # the group's own direction first: depression lowers the ST segment, elevation raises it
+        directions = ("depression", "elevation")
+        if item.group == "ST elevation":
+            directions = directions[::-1]
+        out[f"{key}_shift_clause"] = shift_clause(
+            *(significant_leads(item, d) for d in directions),
+            lower_first=directions[0] == "depression",
+        )
         sig = item.significant
         out[f"{key}_n_significant_leads"] = len(sig)
         out[f"{key}_max_shift_mv"] = float(sig["shift_mv"].abs().max()) if len(sig) else nan
