@@ -265,6 +265,12 @@ def test_the_chapter_compares_finished_variants_and_lists_the_rest(tmp_path):
     numbers = chapter.numbers()
     assert numbers["n_declared"] == 3 and numbers["n_finished"] == 2
     assert numbers["declared_text"] == "3 variants"
+    assert numbers["finished_text"] == "2 of them have finished all their folds (same and worse)"
+    assert chapter.differences_caption() == (
+        "Drawn: 2 variants (same and worse) on the "
+        + " and ".join(ch.POPULATIONS.values())
+        + " ECGs."
+    )
     assert (
         "**same**" in numbers["sentence_internal"] and "**worse**" in numbers["sentence_external"]
     )
@@ -291,7 +297,10 @@ def test_a_stale_variant_is_not_compared_and_says_why(tmp_path):
     assert "no declared variant has finished" in chapter.comparisons.message
     assert "other settings or data" in chapter.how_to_run_text()
     assert isinstance(chapter.costs, Skipped)
-    assert chapter.numbers()["sentence_internal"] == chapter.comparisons.message
+    assert chapter.numbers()["sentence_internal"] == (
+        f"Nothing to compare: {chapter.comparisons.reason}."
+    )
+    assert chapter.numbers()["finished_text"] == "none of them has finished all its folds yet"
 
 
 def test_without_variants_the_page_says_how_to_declare_them(tmp_path):
@@ -361,3 +370,10 @@ def test_a_fold_is_finished_by_the_rule_training_reuses_it_by(tmp_path):
     assert state.missing[1] == "its summary (train_fold1.json) is not readable JSON"
     assert state.missing[2].startswith("its held-out predictions")
     assert finished_variants(run) == []
+
+
+def test_finished_text_reads_right_for_every_count():
+    assert ch.finished_text((), 6) == "none of them has finished all its folds yet"
+    assert ch.finished_text(("a",), 6) == "1 of them has finished all its folds (a)"
+    assert ch.finished_text(("a",), 1) == "it has finished all its folds (a)"
+    assert ch.finished_text(("a", "b"), 2) == "all of them have finished all their folds (a and b)"

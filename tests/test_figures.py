@@ -149,7 +149,7 @@ def test_page_figure_saves_glues_with_alt_and_caption_and_closes(tmp_path, monke
         caption=roc_caption,
     )
     assert glued["ext"] == Skipped("External validation", "there is no external site")
-    assert glued["ext_caption"].startswith("External validation is skipped because")
+    assert glued["ext_caption"].startswith("Not drawn: External validation is skipped because")
     assert not (page.paths.figures / "ext.png").exists()
     # a figure saved per fold, glued under the page's one key
     page.figure("curve_fold3", lambda: plt.figure(), glue_name="curve")

@@ -227,6 +227,20 @@ def _share(fraction: float) -> str:
     return f"{100 * fraction:.0f}%" if np.isfinite(fraction) else "n/a (no gradient surgery)"
 
 
+def finished_text(finished, declared: int) -> str:
+    """How many declared variants have finished all their folds, as the page's sentence
+    continues "This run declares 6 variants; ...": ``"none of them has finished all its folds
+    yet"``, ``"2 of them have finished all their folds (pcgrad and augment)"``."""
+    if not finished:
+        return "none of them has finished all its folds yet"
+    if len(finished) == declared:
+        if declared == 1:
+            return f"it has finished all its folds ({finished[0]})"
+        return f"all of them have finished all their folds ({_join(list(finished))})"
+    verb = "has finished all its" if len(finished) == 1 else "have finished all their"
+    return f"{len(finished)} of them {verb} folds ({_join(list(finished))})"
+
+
 def _join(items: Sequence[str]) -> str:
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -334,6 +348,17 @@ class Ablations:
     def finished(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.states if s.done)
 
+    def differences_caption(self, differences: pd.DataFrame | None = None) -> str:
+        """What the differences figure draws: its variants and populations (the page's figure
+        is not drawn, and its caption says why, when the comparison is skipped)."""
+        rows = self.comparisons if differences is None else differences
+        variants = list(pd.unique(rows["variant"]))
+        populations = list(pd.unique(rows["population"]))
+        return (
+            f"Drawn: {plural(len(variants), 'variant')} ({_join(variants)}) on the "
+            f"{_join(populations)} ECGs."
+        )
+
     def differences(self) -> pd.DataFrame | Skipped:
         """The comparisons' rows with a difference (the figure's input)."""
         return self.comparisons
@@ -409,11 +434,13 @@ class Ablations:
             "n_finished": len(self.finished),
             "finished_names": _join(self.finished) if self.finished else "none",
             "declared_text": plural(len(self.states), "variant"),
+            "finished_text": finished_text(self.finished, len(self.states)),
         }
         descriptions = {s.name: s.description for s in self.states}
         for key, population in POPULATIONS.items():
             if isinstance(self.comparisons, Skipped):
-                text = self.comparisons.message
+                # the page's skip notice gives the whole message once
+                text = f"Nothing to compare: {self.comparisons.reason}."
             elif key == "external" and self.external is not None:
                 text = self.external.message
             else:

@@ -145,7 +145,8 @@ class Page:
         ``caption`` (a string, or a function called with the same inputs and options) is glued
         as ``<name>_caption`` for the directive's caption (``{glue:text}``). When an input is a
         :class:`Skipped` part nothing is drawn and ``name`` is glued as that part's message, so
-        the numbered figure says why it is empty; its caption is glued as the same message.
+        the numbered figure says why it is empty; its caption is glued as "Not drawn: " and the
+        same message.
         Returns None: the figure is shown once, where the page's directive places it.
         """
         import matplotlib.pyplot as plt
@@ -157,7 +158,8 @@ class Page:
         if skipped:
             glue_numbers({key: skipped[0]})
             if caption is not None:
-                glue_numbers({f"{key}_caption": skipped[0].message})
+                # the caption stops claiming what the fixed part of it describes
+                glue_numbers({f"{key}_caption": f"Not drawn: {skipped[0].message}"})
             return None
         fig = plot(*inputs, **options)
         try:
