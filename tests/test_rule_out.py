@@ -9,6 +9,7 @@ import pytest
 
 from ecglib.metrics.resamples import loop_reference, patient_resamples
 from ecglib.metrics.rule_out import (
+    PERFORMANCE,
     RULE_IN_PERFORMANCE,
     crossfit_rule_in,
     crossfit_rule_out,
@@ -174,7 +175,6 @@ def test_rule_in_proportions_are_the_plain_ones_and_their_intervals_cover_them()
 
 def test_a_protocol_row_on_too_few_events_keeps_its_counts_and_says_why():
     from ecglib.chapters.added_value_rule import RuleIn, RuleOut, withhold_protocol
-    from ecglib.metrics.rule_out import PERFORMANCE, RULE_IN_PERFORMANCE, rule_in_performance
 
     rng = np.random.default_rng(3)
     weights = rng.poisson(1.0, size=(50, 40)).astype(float)
@@ -205,3 +205,23 @@ def test_a_protocol_row_on_too_few_events_keeps_its_counts_and_says_why():
     table_in = withhold_protocol(pd.DataFrame(rows_in), 5, RULE_IN_PERFORMANCE)
     ruled = RuleIn(target=0.5, table=table_in, n_boot=50)
     assert "LM: not reported (too few events (1))" in ruled.sentence(table_in)
+
+
+def test_a_prevalence_already_within_the_target_is_said():
+    from ecglib.chapters.added_value_rule import RuleOut, withhold_protocol
+
+    rng = np.random.default_rng(4)
+    weights = rng.poisson(1.0, size=(50, 200)).astype(float)
+    rare = np.r_[np.ones(6), np.zeros(194)]  # 3% prevalence, under the 5% a 95% NPV allows
+    common = np.r_[np.ones(60), np.zeros(140)]
+    selected = np.r_[np.zeros(50, bool), np.ones(150, bool)]
+    rows = [
+        {"population": "internal, pooled out-of-fold", "vessel": v, "threshold": "0.1",
+         "patients": 200, **rule_out_performance(y, selected, weights)}
+        for v, y in (("LM", rare), ("RCA", common))
+    ]  # fmt: skip
+    table = withhold_protocol(pd.DataFrame(rows), 5, PERFORMANCE)
+    text = RuleOut(target=0.95, table=table, n_boot=50).sentence(table)
+    lm, rca = text.split("; RCA")
+    assert "the prevalence, 3.0%, is itself within the 5% the target allows" in lm
+    assert "prevalence, " not in rca

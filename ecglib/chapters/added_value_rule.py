@@ -265,7 +265,15 @@ class RuleOut:
                 f"positive: prevalence {_share(r, 'prevalence_ruled_out')} among the ruled out, "
                 f"{ruled_in}"
             )
-            if r["prevalence_ruled_out_hi"] < allowed:
+            prevalence = r["positives"] / r["n"] if r["n"] else math.nan
+            if prevalence <= allowed:
+                # the target says nothing about the model here: everybody would pass it
+                text += (
+                    f" (the prevalence, {100 * prevalence:.1f}%, is itself within the "
+                    f"{100 * allowed:.0f}% the target allows: ruling out every examination "
+                    "would meet it, so meeting it says nothing about the model)"
+                )
+            elif r["prevalence_ruled_out_hi"] < allowed:
                 text += f", below the {100 * allowed:.0f}% the target allows"
             elif r["prevalence_ruled_out_lo"] > allowed:
                 text += f", above the {100 * allowed:.0f}% the target allows: the NPV is missed"
