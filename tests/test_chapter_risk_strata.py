@@ -9,6 +9,7 @@ from chapter_support import joined_predictions, make_cohort, write_run
 
 from ecglib import schema
 from ecglib.chapters import risk_strata as ch
+from ecglib.chapters import risk_strata_display as shown_as
 from ecglib.chapters.parts import Skipped
 from ecglib.chapters.predictions import cohort_keys, load_results
 from ecglib.config import DataParams, RunParams
@@ -57,7 +58,7 @@ def test_share_numbers_and_displays():
     summary = vessel_strata_summary(p, strata)
     shares = ch.strata_share_numbers(summary, "low", prefix="low_")
     assert shares["low_RCA"] == pytest.approx(100 * np.mean(strata["RCA"] == "low"))
-    display = ch.strata_display(summary)
+    display = shown_as.strata_display(summary)
     assert display.index.names == ["vessel", "stratum"]
     n_high = int((strata["RCA"] == "high").sum())
     assert (
@@ -67,7 +68,7 @@ def test_share_numbers_and_displays():
         display.loc[("RCA", "high"), "patients"]
         == p.loc[strata["RCA"] == "high", "patient"].nunique()
     )
-    perf = ch.performance_display(strata_performance(p, strata, TARGETS_90))
+    perf = shown_as.performance_display(strata_performance(p, strata, TARGETS_90))
     assert perf.loc["RCA", "sensitivity (not low): target"] == "0.90"
     assert perf.columns[:3].tolist() == ["ECGs", "patients", "sensitivity (not low)"]
     assert perf.loc["RCA", "ECGs"] == len(p) and perf.loc["RCA", "patients"] == len(p) // 2
@@ -79,7 +80,7 @@ def test_net_benefit_display_reads_each_net_benefit_with_its_interval():
     p = joined_predictions(600, seed=3)
     res = patient_resamples(p["patient"], 200, seed=1)
     table = net_benefit_at(p, {"RCA": 0.15, "LM": 0.01}, resamples=res)
-    shown = ch.net_benefit_display(table)
+    shown = shown_as.net_benefit_display(table)
     assert shown.columns.tolist() == [
         "threshold",
         "ECGs",
@@ -270,16 +271,16 @@ def test_advantage_sentence_reads_each_vessels_interval():
             "advantage_hi": [0.03, 0.01, -0.01, 0.02],
         }
     )
-    assert ch.advantage_sentence(table) == (
+    assert shown_as.advantage_sentence(table) == (
         "At the high-risk cut-offs, the interval of the advantage lies above 0 (the model does "
         "better than both defaults) for the RCA; it lies below 0 (a default does better than "
         "the model) for the LAD; it includes 0 for the LM and LCX."
     )
-    assert ch.advantage_sentence(table.iloc[:0]).startswith("No vessel has an interval")
+    assert shown_as.advantage_sentence(table.iloc[:0]).startswith("No vessel has an interval")
 
 
 def test_cutoff_display_has_reader_names_and_no_raw_values():
-    from ecglib.chapters.risk_strata import cutoff_display
+    from ecglib.chapters.risk_strata_display import cutoff_display
 
     table = pd.DataFrame(
         {
@@ -314,7 +315,8 @@ def test_cutoff_display_has_reader_names_and_no_raw_values():
 
 
 def test_performance_on_too_few_events_is_withheld_and_says_why():
-    from ecglib.chapters.risk_strata import performance_display, withhold_performance
+    from ecglib.chapters.risk_strata import withhold_performance
+    from ecglib.chapters.risk_strata_display import performance_display
     from ecglib.metrics.strata import PERFORMANCE
 
     values = {f"{n}{e}": v for n in PERFORMANCE for e, v in (("", 0.8), ("_lo", 0.7), ("_hi", 0.9))}
@@ -352,7 +354,7 @@ def test_strata_of_a_vessel_with_too_few_events_show_why_and_are_not_checked():
     lm = out[out["vessel"] == "LM"]
     assert lm["withheld"].eq("too few events (2)").all() and lm["event_rate"].isna().all()
     assert out.loc[out["vessel"] == "RCA", "event_rate"].notna().all()
-    shown = ch.strata_display(out)
+    shown = shown_as.strata_display(out)
     assert shown.loc[("LM", "high"), "event rate [95% CI]"] == "too few events (2)"
     assert shown.loc[("LM", "high"), "share of all events"] == "too few events (2)"
     assert shown.loc[("LM", "high"), "events"] == 0  # the counts stay: they say why

@@ -13,7 +13,8 @@ from them.
 (internal held-out and external), what the held-out strata achieve against the targets, the
 same targets chosen and reported on the same predictions (the authors' procedure) beside them,
 and the decision curves (net benefit, Vickers & Elkin 2006) with the net benefit at the run's
-high-risk cut-offs.
+high-risk cut-offs. How its tables and sentences read is
+:mod:`ecglib.chapters.risk_strata_display`.
 
 The unit of the counts and rates is the ECG; every interval is the percentile interval of the
 run's shared patient bootstrap of the population (:meth:`~ecglib.chapters.predictions.
@@ -34,6 +35,14 @@ from ecglib import schema
 from ecglib.chapters import caveats
 from ecglib.chapters.parts import Skipped, attempt, skipped_of, skipped_parts, unless_skipped
 from ecglib.chapters.predictions import RunResults, load_results
+from ecglib.chapters.risk_strata_display import (
+    advantage_sentence,
+    cutoff_display,
+    net_benefit_display,
+    not_checked_sentence,
+    performance_display,
+    strata_display,
+)
 from ecglib.config import RunParams
 from ecglib.metrics import ptp
 from ecglib.metrics.decision import NET_BENEFITS, decision_curves, net_benefit_at
@@ -49,7 +58,7 @@ from ecglib.metrics.strata import (
     strata_performance,
     vessel_strata_summary,
 )
-from ecglib.report.present import format_estimate, numbers_from
+from ecglib.report.present import numbers_from
 
 __all__ = [
     "RiskStrata",
@@ -58,13 +67,13 @@ __all__ = [
     "vessel_strata",
     "strata_targets",
     "thresholds_table",
-    "cutoff_display",
     "insample_vs_heldout",
     "strata_share_numbers",
-    "strata_display",
-    "performance_display",
-    "net_benefit_display",
-    "advantage_sentence",
+    "withhold_performance",
+    "withhold_strata",
+    "withhold_curves",
+    "withheld_vessels",
+    "label_counts",
     "interval_method",
     "index_ecgs",
     "ai_patient_stratum",
@@ -209,7 +218,7 @@ class RiskStrata:
                 else caveats.join_sentences(
                     [
                         caveats.non_monotone_strata_sentence(summary, where),
-                        _not_checked(withheld, f"{where} event rates"),
+                        not_checked_sentence(withheld, f"{where} event rates"),
                     ],
                     empty=f"The {where} event rates rise from the low to the high stratum "
                     "for every vessel.",
@@ -219,7 +228,9 @@ class RiskStrata:
         for c, where in curves.values():
             if not isinstance(c, Skipped):
                 sentences.append(caveats.decision_curve_sentence(c, where))
-                sentences.append(_not_checked(withheld_vessels(c), f"{where} decision curves"))
+                sentences.append(
+                    not_checked_sentence(withheld_vessels(c), f"{where} decision curves")
+                )
         out["decision_caveats"] = caveats.join_sentences(
             sentences, empty="No decision curve falls below treating all or treating none."
         )
@@ -397,40 +408,6 @@ def thresholds_table(fitted: Mapping[str, StrataThresholds]) -> pd.DataFrame:
     return pd.DataFrame([{"vessel": v, **t.as_dict()} for v, t in fitted.items()])
 
 
-#: Reader's names of :func:`thresholds_table`'s columns (and the fold column when present).
-_CUTOFF_COLUMNS = {
-    "vessel": "vessel",
-    "fold": "held-out fold",
-    "lower": "lower cut-off",
-    "upper": "upper cut-off",
-    "sensitivity_target": "sens. target",
-    "specificity_target": "spec. target",
-    "fit_sensitivity": "sens. (fitting set)",
-    "fit_specificity": "spec. (fitting set)",
-    "n_fit": "ECGs (fitting set)",
-    "n_fit_pos": "positives (fitting set)",
-    "collapsed": "one cut-off",
-}
-
-
-def cutoff_display(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """A cut-off table for reading: named columns, rounded values, integer counts, "yes"/"no"
-    for a pair of cut-offs that collapsed into one (both targets met at one cut-off), no index
-    column."""
-    out = table[[c for c in _CUTOFF_COLUMNS if c in table.columns]].copy()
-    for column in ("lower", "upper", "fit_sensitivity", "fit_specificity"):
-        out[column] = out[column].map(lambda x: f"{x:.{digits}f}")
-    for column in ("sensitivity_target", "specificity_target"):
-        out[column] = out[column].map(lambda x: f"{x:.2f}")
-    for column in ("n_fit", "n_fit_pos"):
-        out[column] = out[column].map(lambda x: f"{int(x):,}")
-    out["collapsed"] = out["collapsed"].map({True: "yes", False: "no"})
-    if "fold" in out:
-        out["fold"] = out["fold"].astype(int)
-    keys = [c for c in ("vessel", "fold") if c in out.columns]
-    return out.rename(columns=_CUTOFF_COLUMNS).set_index([_CUTOFF_COLUMNS[k] for k in keys])
-
-
 def insample_vs_heldout(
     oof: pd.DataFrame, heldout: pd.DataFrame, targets: Mapping[str, Mapping[str, float]]
 ) -> pd.DataFrame:
@@ -477,105 +454,6 @@ def strata_share_numbers(
         f"{prefix}{v}": 100 * float(rows.at[v, "share"]) if v in rows.index else np.nan
         for v in schema.VESSELS
     }
-
-
-def strata_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """A :func:`~ecglib.metrics.strata.vessel_strata_summary` for reading: per vessel and
-    stratum the ECGs (share), their patients, events, and the event rate with its interval
-    (its method in the page's text)."""
-    if summary.empty:
-        return summary
-    out = summary[["vessel", "stratum"]].copy()
-    out["ECGs (share)"] = [f"{int(r.n)} ({100 * r.share:.1f}%)" for r in summary.itertuples()]
-    out["patients"] = summary["patients"].astype(int)
-    out["events"] = summary["events"].astype(int)
-    withheld = (
-        summary[WITHHELD].astype(str)
-        if WITHHELD in summary.columns
-        else pd.Series("", summary.index)
-    )
-    out["event rate [95% CI]"] = [
-        w or format_estimate(r.event_rate, r.event_rate_lo, r.event_rate_hi, digits)
-        for w, r in zip(withheld, summary.itertuples())
-    ]
-    out["share of all events"] = [
-        w or (f"{100 * x:.1f}%" if np.isfinite(x) else "n/a")
-        for w, x in zip(withheld, summary["share_of_events"])
-    ]
-    return out.set_index(["vessel", "stratum"])
-
-
-def performance_display(perf: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """A :func:`~ecglib.metrics.strata.strata_performance` table for reading: the ECGs and
-    patients, each proportion with its interval (its method in the page's text) and the
-    targets beside the achieved values."""
-    out = pd.DataFrame(index=perf["vessel"])
-    out.index.name = None
-    out["ECGs"] = perf["n"].astype(int).to_numpy()
-    out["patients"] = perf["patients"].astype(int).to_numpy()
-    labels = dict(
-        zip(
-            PERFORMANCE,
-            ("sensitivity (not low)", "specificity (not high)", "NPV of low", "PPV of high"),
-        )
-    )
-    for name, label in labels.items():
-        out[label] = [
-            (r.get("withheld", "") if pd.isna(r[name]) else "")
-            or format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
-            for _, r in perf.iterrows()
-        ]
-        target = f"{name}_target"
-        if target in perf.columns:
-            out[f"{label}: target"] = perf[target].map(lambda t: f"{t:.2f}").to_numpy()
-    return out
-
-
-def net_benefit_display(table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """A :func:`~ecglib.metrics.decision.net_benefit_at` table for reading: per vessel the
-    threshold, ECGs, patients, prevalence, and the net benefits with their intervals."""
-    out = pd.DataFrame(index=table["vessel"].to_numpy())
-    out["threshold"] = [f"{100 * t:g}%" for t in table["threshold"]]
-    out["ECGs"] = table["n"].astype(int).to_numpy()
-    out["patients"] = table["patients"].astype(int).to_numpy()
-    out["prevalence"] = [f"{100 * x:.1f}%" for x in table["prevalence"]]
-    labels = dict(zip(NET_BENEFITS, ("model", "treat all", "model − best of treat all / none")))
-    for name, label in labels.items():
-        out[f"{label} [95% CI]"] = [
-            format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
-            for _, r in table.iterrows()
-        ]
-    return out
-
-
-def advantage_sentence(table: pd.DataFrame) -> str:
-    """Where the model's advantage over the better of treating all and treating none at the
-    high-risk cut-off (:func:`~ecglib.metrics.decision.net_benefit_at`) has an interval wholly
-    above 0, wholly below, or around 0, as a sentence."""
-    if table.empty or table["advantage_lo"].isna().all():
-        return "No vessel has an interval for the model's advantage."
-    lo, hi = table["advantage_lo"], table["advantage_hi"]
-    groups = (
-        (table["vessel"][lo > 0], "lies above 0 (the model does better than both defaults)"),
-        (table["vessel"][hi < 0], "lies below 0 (a default does better than the model)"),
-        (table["vessel"][(lo <= 0) & (hi >= 0)], "includes 0"),
-    )
-    parts = [f"{text} for the {_join(list(v))}" for v, text in groups if len(v)]
-    return "At the high-risk cut-offs, the interval of the advantage " + "; it ".join(parts) + "."
-
-
-def _not_checked(withheld: list[str], what: str) -> str | None:
-    """The sentence for vessels a check skipped under the small-count policy, or None."""
-    if not withheld:
-        return None
-    return (
-        f"Not shown or checked among the {what}, under the run's small-count policy "
-        f"(report.min_events): {_join(withheld)}."
-    )
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 # ------------------------------------------------------------------------------------------
