@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import pytest
+from diagnosis_support import diagnosis_row
 
 from ecglib.chapters import training_diagnosis
 from ecglib.chapters.parts import Skipped
@@ -52,18 +53,7 @@ def _diagnosis(tmp_path, name, results):
     """A saved diagnosis ``name`` whose settings (name -> (gap, margin) of every vessel) are
     read back as the page reads them."""
     rows = [
-        {
-            "variant": variant,
-            "folds": "0 1 2 3 4",
-            "vessel": vessel,
-            "auc": 0.8 + gap,
-            "auc_lr": 0.8,
-            "gap_to_lr": gap,
-            "own_among_other": 0.7,
-            "best_other_head": 0.7 - margin,
-            "specificity_margin": margin,
-            "relative_cost": 1.0,
-        }
+        diagnosis_row(variant, vessel, "0 1 2 3 4", gap, margin)
         for variant, (gap, margin) in {"st_logistic": (0.0, 0.2), **results}.items()
         for vessel in ("RCA", "LM", "LAD", "LCX")
     ]

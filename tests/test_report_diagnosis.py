@@ -3,23 +3,9 @@
 import json
 
 import pytest
+from diagnosis_support import diagnosis_row
 
 from ecglib.report.diagnosis import RESULTS, read_diagnosis
-
-
-def _row(variant, vessel, folds, gap, margin):
-    return {
-        "variant": variant,
-        "folds": folds,
-        "vessel": vessel,
-        "auc": 0.8 + gap,
-        "auc_lr": 0.8,
-        "gap_to_lr": gap,
-        "own_among_other": 0.7,
-        "best_other_head": 0.7 - margin,
-        "specificity_margin": margin,
-        "relative_cost": 1.0,
-    }
 
 
 def _save(tmp_path, rows):
@@ -37,15 +23,17 @@ def _save(tmp_path, rows):
 
 
 def test_targets_on_a_hand_built_diagnosis(tmp_path):
-    rows = [_row("st_logistic", v, "0 1", 0.0, 0.2) for v in ("RCA", "LM", "LAD", "LCX")]
-    rows += [_row("a", v, "0 1", -0.01, 0.06) for v in ("RCA", "LM", "LAD", "LCX")]
+    rows = [diagnosis_row("st_logistic", v, "0 1", 0.0, 0.2) for v in ("RCA", "LM", "LAD", "LCX")]
+    rows += [diagnosis_row("a", v, "0 1", -0.01, 0.06) for v in ("RCA", "LM", "LAD", "LCX")]
     rows += [
-        _row("b", "RCA", "0 1", -0.01, 0.06),
-        _row("b", "LAD", "0 1", 0.02, 0.1),
-        _row("b", "LCX", "0 1", -0.05, 0.01),
-        _row("b", "LM", "0 1", -0.5, -0.5),
+        diagnosis_row("b", "RCA", "0 1", -0.01, 0.06),
+        diagnosis_row("b", "LAD", "0 1", 0.02, 0.1),
+        diagnosis_row("b", "LCX", "0 1", -0.05, 0.01),
+        diagnosis_row("b", "LM", "0 1", -0.5, -0.5),
     ]
-    rows += [_row("c", v, "0", 0.0, 0.5) for v in ("RCA", "LAD", "LCX")]  # a one-fold screen
+    rows += [
+        diagnosis_row("c", v, "0", 0.0, 0.5) for v in ("RCA", "LAD", "LCX")
+    ]  # a one-fold screen
     d = read_diagnosis(_save(tmp_path, rows))
     assert d.met("a") and not d.met("b")
     assert d.shortfalls("b") == [
@@ -71,7 +59,7 @@ def test_the_saved_demo_diagnosis_says_where_the_demo_falls_short():
     assert all(s.startswith("LCX") for s in d.shortfalls("plain_e30"))
 
 
-def test_the_demo_params_are_the_plain_e30_row():
+def test_the_demo_params_are_the_plain_e30diagnosis_row():
     import dataclasses
 
     from ecglib.config import PROJECT_ROOT, load_params
