@@ -69,3 +69,13 @@ def test_withhold_groups_blanks_every_row_of_a_short_group_with_the_groups_reaso
     assert list(out.columns) == ["vessel", "rate", WITHHELD]  # the counts are not left behind
     with pytest.raises(KeyError, match="negatives"):
         withhold_groups(rows, counts.drop(columns="negatives"), 5, ["rate"])
+
+
+def test_withhold_derives_the_negatives_from_a_total_column():
+    table = pd.DataFrame({"n": [100, 100, 10], "positives": [40, 3, 8], "auc": [0.8, 0.7, 0.6]})
+    out = withhold(table, 5, ["auc"], total="n")
+    assert out[WITHHELD].tolist() == ["", "too few events (3)", "too few non-events (2)"]
+    assert out["auc"].isna().tolist() == [False, True, True]
+    assert list(out.columns) == ["n", "positives", "auc", WITHHELD]  # no helper column left
+    with pytest.raises(KeyError, match="'n'"):
+        withhold(table.drop(columns="n"), 5, ["auc"], total="n")

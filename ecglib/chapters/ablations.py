@@ -147,8 +147,7 @@ def compare(
             }
         )
     out = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
-    counts = out.assign(_negatives=out["n"] - out["positives"])
-    kept = withhold(counts, min_events, _ESTIMATES, negatives="_negatives")
+    kept = withhold(out, min_events, _ESTIMATES, total="n")
     out[list(_ESTIMATES)] = kept[list(_ESTIMATES)]
     too_few = kept[WITHHELD].astype(bool)
     out.loc[too_few, "reason"] = kept.loc[too_few, WITHHELD]

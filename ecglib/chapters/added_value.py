@@ -459,9 +459,7 @@ def withhold_aucs(table: pd.DataFrame, min_events: int) -> pd.DataFrame:
     rows with too few events are withheld (:func:`ecglib.metrics.small_counts.withhold`)."""
     if "negatives" in table.columns:
         return withhold(table, min_events, _WITHHELD_ESTIMATES)
-    counts = table.assign(_negatives=table["n"] - table["positives"])
-    out = withhold(counts, min_events, _WITHHELD_ESTIMATES, negatives="_negatives")
-    return out.drop(columns="_negatives")
+    return withhold(table, min_events, _WITHHELD_ESTIMATES, total="n")
 
 
 def _rule_out(results: RunResults, vessels: Sequence[str]) -> RuleOut:

@@ -142,10 +142,8 @@ def withhold_protocol(table: pd.DataFrame, min_events: int, proportions) -> pd.D
     positive (or negative) examinations than ``min_events`` keeps its counts and threshold but
     loses every proportion of ``proportions`` and its interval; its ``withheld`` column says why
     (:func:`ecglib.metrics.small_counts.withhold`)."""
-    counts = table.assign(_negatives=table["n"] - table["positives"])
     columns = [f"{name}{end}" for name in proportions for end in ("", "_lo", "_hi")]
-    out = withhold(counts, min_events, columns, negatives="_negatives")
-    return out.drop(columns="_negatives")
+    return withhold(table, min_events, columns, total="n")
 
 
 def _t(t: float) -> str:

@@ -288,10 +288,8 @@ def withhold_estimates(
     ``names`` and their ``_lo``/``_hi`` bounds withheld where the positives or the negatives
     are fewer than ``min_events`` (:func:`ecglib.metrics.small_counts.withhold`; the reason in
     its ``withheld`` column)."""
-    counts = table.assign(_pos=table[positives], _neg=table["n"] - table[positives])
     columns = [f"{n}{end}" for n in names for end in ("", "_lo", "_hi")]
-    out = withhold(counts, min_events, columns, positives="_pos", negatives="_neg")
-    return out.drop(columns=["_pos", "_neg"])
+    return withhold(table, min_events, columns, positives=positives, total="n")
 
 
 #: Why an estimate the text prints does not exist, where the reason is not the small-count

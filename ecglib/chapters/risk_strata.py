@@ -318,10 +318,8 @@ def withhold_performance(perf: pd.DataFrame, min_events: int) -> pd.DataFrame:
     a vessel with fewer positive (or negative) ECGs than ``min_events`` has no sensitivity,
     specificity, NPV or PPV, nor their intervals (:func:`ecglib.metrics.small_counts.withhold`,
     the reason in its ``withheld`` column)."""
-    counts = perf.assign(_negatives=perf["n"] - perf["positives"])
     columns = [f"{name}{end}" for name in PERFORMANCE for end in _ENDS]
-    out = withhold(counts, min_events, columns, negatives="_negatives")
-    return out.drop(columns="_negatives")
+    return withhold(perf, min_events, columns, total="n")
 
 
 #: The estimates of a :func:`~ecglib.metrics.strata.vessel_strata_summary` row that a vessel

@@ -69,18 +69,26 @@ def withhold(
     *,
     positives: str = "positives",
     negatives: str = "negatives",
+    total: str | None = None,
 ) -> pd.DataFrame:
     """A copy of ``table`` whose rows with too few ``positives`` or ``negatives``
     (:func:`too_few`) have NaN in every ``estimates`` column present, and a :data:`WITHHELD`
-    column with :func:`too_few_text` ("" for the rows kept). Counts stay: they say why."""
-    for name in (positives, negatives):
+    column with :func:`too_few_text` ("" for the rows kept). Counts stay: they say why.
+
+    A table that counts its rows and their positives but not the negatives names the rows'
+    column as ``total`` (e.g. ``"n"``): the negatives are then ``total - positives``."""
+    needed = (positives, negatives) if total is None else (positives, total)
+    for name in needed:
         if name not in table.columns:
             raise KeyError(f"withhold needs the count column {name!r}; the table has {list(table)}")
     out = table.copy()
-    text = [
-        too_few_text(p, n, min_events)
-        for p, n in zip(out[positives].to_numpy(), out[negatives].to_numpy())
-    ]
+    pos = out[positives].to_numpy(dtype=float)
+    neg = (
+        out[negatives].to_numpy(dtype=float)
+        if total is None
+        else out[total].to_numpy(dtype=float) - pos
+    )
+    text = [too_few_text(p, n, min_events) for p, n in zip(pos, neg)]
     out[WITHHELD] = text
     mask = np.array([bool(t) for t in text], dtype=bool)
     for column in estimates:
