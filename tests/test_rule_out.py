@@ -173,6 +173,16 @@ def test_rule_in_proportions_are_the_plain_ones_and_their_intervals_cover_them()
         assert r[f"{name}_lo"] <= r[name] <= r[f"{name}_hi"]
 
 
+def _protocol_rows(labels: dict, selected, weights) -> list[dict]:
+    """Rows of an internal rule-out protocol table, one per vessel of ``labels`` (vessel ->
+    labels), every vessel ruled out where ``selected``; one patient per examination."""
+    return [
+        {"population": "internal, pooled out-of-fold", "vessel": v, "threshold": "0.1",
+         "patients": len(y), **rule_out_performance(y, selected, weights)}
+        for v, y in labels.items()
+    ]  # fmt: skip
+
+
 def test_a_protocol_row_on_too_few_events_keeps_its_counts_and_says_why():
     from ecglib.chapters.added_value_rule import RuleIn, RuleOut, withhold_protocol
 
@@ -181,11 +191,7 @@ def test_a_protocol_row_on_too_few_events_keeps_its_counts_and_says_why():
     many = np.r_[np.ones(12), np.zeros(28)]
     one = np.r_[np.ones(1), np.zeros(39)]
     selected = np.r_[np.zeros(20, bool), np.ones(20, bool)]
-    rows = [
-        {"population": "internal, pooled out-of-fold", "vessel": v, "threshold": "0.1",
-         "patients": 40, **rule_out_performance(y, selected, weights)}
-        for v, y in (("RCA", many), ("LM", one))
-    ]  # fmt: skip
+    rows = _protocol_rows({"RCA": many, "LM": one}, selected, weights)
     table = withhold_protocol(pd.DataFrame(rows), 5, PERFORMANCE)
     assert table["withheld"].tolist() == ["", "too few events (1)"]
     assert table.loc[1, ["n_ruled_out", "missed"]].tolist() == [20, 0]  # counts stay
@@ -215,11 +221,7 @@ def test_a_prevalence_already_within_the_target_is_said():
     rare = np.r_[np.ones(6), np.zeros(194)]  # 3% prevalence, under the 5% a 95% NPV allows
     common = np.r_[np.ones(60), np.zeros(140)]
     selected = np.r_[np.zeros(50, bool), np.ones(150, bool)]
-    rows = [
-        {"population": "internal, pooled out-of-fold", "vessel": v, "threshold": "0.1",
-         "patients": 200, **rule_out_performance(y, selected, weights)}
-        for v, y in (("LM", rare), ("RCA", common))
-    ]  # fmt: skip
+    rows = _protocol_rows({"LM": rare, "RCA": common}, selected, weights)
     table = withhold_protocol(pd.DataFrame(rows), 5, PERFORMANCE)
     text = RuleOut(target=0.95, table=table, n_boot=50).sentence(table)
     lm, rca = text.split("; RCA")
