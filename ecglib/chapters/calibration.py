@@ -42,7 +42,7 @@ from ecglib.config import RunParams
 from ecglib.metrics.calibration import calibration_table
 from ecglib.metrics.ptp import TESTING_ABOVE_PERCENT
 from ecglib.metrics.resamples import PatientResamples
-from ecglib.metrics.small_counts import WITHHELD, withhold
+from ecglib.metrics.small_counts import withheld_reason, withhold
 from ecglib.metrics.thresholds import cutoffs_against_obstructive, operating_points_bootstrap
 from ecglib.report.present import format_estimate, numbers_from
 
@@ -308,7 +308,7 @@ def _estimate_texts(
     for v in rows:
         if isinstance(table, pd.DataFrame) and v in table.index:
             r = table.loc[v]
-            withheld = r.get(WITHHELD, "") if pd.isna(r[name]) else ""
+            withheld = withheld_reason(r) if pd.isna(r[name]) else ""
             out[f"{prefix}{name}_ci_{v}"] = withheld or (
                 format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
                 if pd.notna(r[name])
@@ -406,7 +406,7 @@ def none_flagged_sentence(cutoffs: pd.DataFrame | Skipped) -> str:
 
 def _estimates(table: pd.DataFrame, name: str, digits: int) -> list[str]:
     return [
-        (r.get(WITHHELD, "") if pd.isna(r[name]) else "")
+        (withheld_reason(r) if pd.isna(r[name]) else "")
         or format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
         for _, r in table.iterrows()
     ]

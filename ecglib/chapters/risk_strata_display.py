@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib.metrics.decision import NET_BENEFITS
-from ecglib.metrics.small_counts import WITHHELD
+from ecglib.metrics.small_counts import withheld_reason
 from ecglib.metrics.strata import PERFORMANCE
 from ecglib.report.present import format_estimate
 
@@ -67,11 +67,7 @@ def strata_display(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     out["ECGs (share)"] = [f"{int(r.n)} ({100 * r.share:.1f}%)" for r in summary.itertuples()]
     out["patients"] = summary["patients"].astype(int)
     out["events"] = summary["events"].astype(int)
-    withheld = (
-        summary[WITHHELD].astype(str)
-        if WITHHELD in summary.columns
-        else pd.Series("", summary.index)
-    )
+    withheld = [withheld_reason(r) for r in summary.itertuples()]
     out["event rate [95% CI]"] = [
         w or format_estimate(r.event_rate, r.event_rate_lo, r.event_rate_hi, digits)
         for w, r in zip(withheld, summary.itertuples())
@@ -99,7 +95,7 @@ def performance_display(perf: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     )
     for name, label in labels.items():
         out[label] = [
-            (r.get("withheld", "") if pd.isna(r[name]) else "")
+            (withheld_reason(r) if pd.isna(r[name]) else "")
             or format_estimate(r[name], r[f"{name}_lo"], r[f"{name}_hi"], digits)
             for _, r in perf.iterrows()
         ]

@@ -25,7 +25,7 @@ from ecglib.chapters.predictions import RunResults, load_results
 from ecglib.config import RunParams
 from ecglib.metrics.resamples import PatientResamples
 from ecglib.metrics.severity import grade_summary, severity_trend
-from ecglib.metrics.small_counts import withhold
+from ecglib.metrics.small_counts import withheld_reason, withhold
 from ecglib.report.present import format_estimate, numbers_from
 
 __all__ = [
@@ -158,7 +158,7 @@ def rho_texts(trend, prefix: str, digits: int = 2) -> dict[str, str]:
             out[f"{prefix}rho_text_{v}"] = "n/a"
             continue
         r = rows.loc[v]
-        out[f"{prefix}rho_text_{v}"] = r.get("withheld", "") or format_estimate(
+        out[f"{prefix}rho_text_{v}"] = withheld_reason(r) or format_estimate(
             r["rho"], r["rho_lo"], r["rho_hi"], digits
         )
     return out
